@@ -1,0 +1,129 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { HostConfig } from "./config";
+
+/** A file a host script installs: content arrives on stdin, never in the command text. */
+export interface BundleFile {
+    path: string;
+    /** Octal mode, like "0644" or "0600". */
+    mode: string;
+    content: string;
+}
+
+/**
+ * Encodes files for a host script's stdin: one line per file, `file MODE PATH BASE64`.
+ * Sorted by path so that the same files always give the same bytes (no spurious diff).
+ */
+export function encodeBundle(files: BundleFile[]): string {
+    const sorted = [...files].sort((a, b) => a.path.localeCompare(b.path));
+    const seen = new Set<string>();
+    const lines = sorted.map((f) => {
+        if (!/^\/[A-Za-z0-9._/@+-]+$/.test(f.path)) throw new Error(`bundle: unsafe path ${JSON.stringify(f.path)}`);
+        if (!/^0[0-7]{3}$/.test(f.mode)) throw new Error(`bundle: bad mode ${f.mode} for ${f.path}`);
+        if (seen.has(f.path)) throw new Error(`bundle: ${f.path} appears twice`);
+        seen.add(f.path);
+        return `file ${f.mode} ${f.path} ${Buffer.from(f.content, "utf8").toString("base64")}`;
+    });
+    return lines.join("\n") + "\n";
+}
+
+/** Quotes a string for a POSIX shell. */
+export function shellQuote(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+const SCRIPT_DIR = path.join(__dirname, "..", "scripts", "host");
+const SOURCE_LINE = /^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\.sh"$/m;
+
+/** The text of a host script with `lib.sh` inlined where the script sources it. */
+export function hostScript(name: string): string {
+    const lib = fs.readFileSync(path.join(SCRIPT_DIR, "lib.sh"), "utf8").replace(/^#!.*\n/, "");
+    const body = fs.readFileSync(path.join(SCRIPT_DIR, `${name}.sh`), "utf8");
+    if (!SOURCE_LINE.test(body)) throw new Error(`scripts/host/${name}.sh does not source lib.sh`);
+    return body.replace(SOURCE_LINE, () => lib.trimEnd());
+}
+
+/**
+ * The command line that runs a host script: environment values (never secrets) as `env` arguments,
+ * the script itself as `bash -c`, the verb (create or delete) as its first argument.
+ */
+export function scriptCommand(
+    host: HostConfig,
+    script: string,
+    verb: "create" | "delete",
+    env: Record<string, string>,
+): string {
+    const sudo = host.user === "root" ? "" : "sudo -n ";
+    const vars = Object.keys(env)
+        .sort()
+        .map((k) => {
+            if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new Error(`bad environment name ${k}`);
+            return shellQuote(`${k}=${env[k]}`);
+        });
+    return `${sudo}env K8SHA_HOST=${shellQuote(host.name)} ${vars.join(" ")} bash -c ${shellQuote(script)} k8s-ha-${verb} ${verb}`;
+}
+
+export interface RunArgs {
+    /** Name of the host script in scripts/host, without `.sh`. */
+    script: string;
+    /** Non-secret settings for the script, passed as environment. */
+    env?: Record<string, pulumi.Input<string>>;
+    /** Files to install; may hold secrets. */
+    files?: pulumi.Input<BundleFile[]>;
+    /** Whether the files hold secrets: stdin is then stored as a secret. Scripts never print file contents. */
+    secret?: boolean;
+    /** Changing any of these replaces the command (delete, then create). */
+    triggers?: pulumi.Input<unknown>[];
+    /** Run `delete` when the resource goes away. Default true. */
+    withDelete?: boolean;
+}
+
+/**
+ * Owns the SSH connection to one host and names every command `<host>-<step>`,
+ * parented to the component that asks, so the preview tree reads like the system.
+ */
+export class HostRunner {
+    readonly connection: command.types.input.remote.ConnectionArgs;
+
+    constructor(
+        readonly host: HostConfig,
+        privateKey: pulumi.Input<string>,
+    ) {
+        this.connection = {
+            host: host.address,
+            port: host.port,
+            user: host.user,
+            privateKey,
+            hostKey: host.hostKey,
+            dialErrorLimit: 30,
+            perDialTimeout: 10,
+        };
+    }
+
+    run(step: string, args: RunArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+        const script = hostScript(args.script);
+        const env = pulumi.output(args.env ?? {});
+        const create = env.apply((e) => scriptCommand(this.host, script, "create", e));
+        const del = env.apply((e) => scriptCommand(this.host, script, "delete", e));
+        const files = pulumi.output(args.files ?? []);
+        const stdin = files.apply((f) => encodeBundle(f));
+        return new command.remote.Command(
+            `${this.host.name}-${step}`,
+            {
+                connection: this.connection,
+                create,
+                delete: args.withDelete === false ? undefined : del,
+                stdin: args.secret ? pulumi.secret(stdin) : stdin,
+                triggers: args.triggers,
+            },
+            {
+                ...opts,
+                // A replacement must not let the old delete undo the new create on the same host.
+                deleteBeforeReplace: true,
+                additionalSecretOutputs: args.secret ? ["stdin"] : [],
+            },
+        );
+    }
+}

@@ -1,0 +1,39 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterConfig, RawConfig } from "./config";
+import { validateConfig } from "./validate";
+
+export interface StackConfig {
+    cluster: ClusterConfig;
+    /** The SSH private key, secret. */
+    sshPrivateKey: pulumi.Output<string>;
+}
+
+/**
+ * Reads the `k8s-ha:` namespace into a RawConfig and validates all of it before any resource exists.
+ * Object-valued keys are read as plain JSON; the private key stays a secret Output and only its presence
+ * reaches validation.
+ */
+export function readStackConfig(config = new pulumi.Config("k8s-ha")): StackConfig {
+    const sshPrivateKey = config.getSecret("sshPrivateKey");
+    const raw: RawConfig = {
+        hosts: config.getObject<unknown>("hosts"),
+        sshUser: config.get("sshUser"),
+        sshPort: config.getObject<unknown>("sshPort"),
+        sshPrivateKeyPresent: sshPrivateKey !== undefined,
+        vip: config.get("vip"),
+        apiPort: config.getObject<unknown>("apiPort"),
+        vrrpRouterId: config.getObject<unknown>("vrrpRouterId"),
+        nodeNetwork: config.get("nodeNetwork"),
+        podCidr: config.get("podCidr"),
+        serviceCidr: config.get("serviceCidr"),
+        clusterDomain: config.get("clusterDomain"),
+        versions: config.getObject<unknown>("versions"),
+        downloads: config.getObject<unknown>("downloads"),
+        mirror: config.getObject<unknown>("mirror"),
+        nfs: config.getObject<unknown>("nfs"),
+        apiServerExtraSans: config.getObject<unknown>("apiServerExtraSans"),
+        ntpServers: config.getObject<unknown>("ntpServers"),
+    };
+    const cluster = validateConfig(raw);
+    return { cluster, sshPrivateKey: pulumi.secret(sshPrivateKey ?? "") };
+}

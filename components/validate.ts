@@ -1,0 +1,415 @@
+import {
+    ClusterConfig,
+    DEFAULTS,
+    Downloads,
+    HostConfig,
+    MirrorConfig,
+    NfsConfig,
+    RawConfig,
+    Role,
+    ROLES,
+    Versions,
+} from "./config";
+import { Cidr, cidrContains, cidrsOverlap, formatCidr, lastAddress, nthAddress, parseCidr, parseIpv4 } from "./net";
+
+/** Every problem found in a stack config, each naming the field and the fix. */
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(
+            `k8s-ha: the stack config has ${problems.length} problem${problems.length === 1 ? "" : "s"}; ` +
+                `no host was touched. Fix them with 'pulumi config set' or in Pulumi.<stack>.yaml:\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const VERSION_RE = /^\d+\.\d+\.\d+$/;
+const URL_RE = /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/;
+const REGISTRY_RE = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/;
+const HOSTKEY_RE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$/;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Collects problems instead of throwing, so that one run reports all of them.
+ * Each reader returns a usable value (the default) even when the input is wrong.
+ */
+class Checker {
+    readonly problems: string[] = [];
+
+    problem(field: string, message: string): void {
+        this.problems.push(`${field}: ${message}`);
+    }
+
+    string(field: string, value: unknown, fallback?: string): string {
+        if (value === undefined || value === null || value === "") {
+            if (fallback !== undefined) return fallback;
+            this.problem(field, "is missing; set it to a string");
+            return "";
+        }
+        if (typeof value !== "string") {
+            this.problem(field, `must be a string, got ${JSON.stringify(value)}`);
+            return fallback ?? "";
+        }
+        return value.trim();
+    }
+
+    integer(field: string, value: unknown, fallback: number, min: number, max: number): number {
+        if (value === undefined || value === null || value === "") return fallback;
+        const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+        if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
+            this.problem(field, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+            return fallback;
+        }
+        return n;
+    }
+
+    address(field: string, value: unknown): string {
+        const text = this.string(field, value);
+        if (text && parseIpv4(text) === undefined) {
+            this.problem(field, `'${text}' is not an IPv4 address; write it as four numbers 0-255, like 10.0.0.5`);
+        }
+        return text;
+    }
+
+    cidr(field: string, value: unknown, fallback?: string): { text: string; cidr?: Cidr } {
+        const text = this.string(field, value, fallback);
+        if (!text) return { text };
+        const cidr = parseCidr(text);
+        if (!cidr) {
+            this.problem(
+                field,
+                `'${text}' is not an IPv4 CIDR with zero host bits; write it like 10.244.0.0/16`,
+            );
+        }
+        return { text, cidr };
+    }
+
+    stringList(field: string, value: unknown, fallback: readonly string[]): string[] {
+        if (value === undefined || value === null) return [...fallback];
+        if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+            this.problem(field, `must be a list of strings, got ${JSON.stringify(value)}`);
+            return [...fallback];
+        }
+        return value.map((v: string) => v.trim());
+    }
+
+    record(field: string, value: unknown): Record<string, unknown> {
+        if (value === undefined || value === null) return {};
+        if (!isRecord(value)) {
+            this.problem(field, `must be an object, got ${JSON.stringify(value)}`);
+            return {};
+        }
+        return value;
+    }
+
+    url(field: string, value: unknown, fallback: string): string {
+        const text = this.string(field, value, fallback).replace(/\/+$/, "");
+        if (!URL_RE.test(text)) {
+            this.problem(field, `'${text}' is not an http(s) URL; write it like https://mirror.example.com/path`);
+        }
+        return text;
+    }
+}
+
+function readHosts(c: Checker, raw: RawConfig): HostConfig[] {
+    if (!isRecord(raw.hosts) || Object.keys(raw.hosts).length === 0) {
+        c.problem(
+            "k8s-ha:hosts",
+            "is missing or empty; give an object of hosts keyed by name, each with address and roles",
+        );
+        return [];
+    }
+    const defaultUser = c.string("k8s-ha:sshUser", raw.sshUser, DEFAULTS.sshUser);
+    const defaultPort = c.integer("k8s-ha:sshPort", raw.sshPort, DEFAULTS.sshPort, 1, 65535);
+    const hosts: HostConfig[] = [];
+    for (const name of Object.keys(raw.hosts).sort()) {
+        const field = `k8s-ha:hosts.${name}`;
+        if (!NAME_RE.test(name)) {
+            c.problem(field, "the host name must be lower-case letters, digits and '-', at most 63, like cp1");
+        }
+        const h = c.record(field, raw.hosts[name]);
+        const address = c.address(`${field}.address`, h.address);
+        const user = c.string(`${field}.user`, h.user, defaultUser);
+        const port = c.integer(`${field}.port`, h.port, defaultPort, 1, 65535);
+        const roles: Role[] = [];
+        if (!Array.isArray(h.roles) || h.roles.length === 0) {
+            c.problem(`${field}.roles`, `is missing; give a list from: ${ROLES.join(", ")}`);
+        } else {
+            for (const role of h.roles) {
+                if (typeof role === "string" && (ROLES as readonly string[]).includes(role)) {
+                    if (!roles.includes(role as Role)) roles.push(role as Role);
+                } else {
+                    c.problem(`${field}.roles`, `unknown role ${JSON.stringify(role)}; use one of: ${ROLES.join(", ")}`);
+                }
+            }
+        }
+        let hostKey: string | undefined;
+        if (h.hostKey !== undefined && h.hostKey !== "") {
+            hostKey = c.string(`${field}.hostKey`, h.hostKey);
+            if (hostKey && !HOSTKEY_RE.test(hostKey)) {
+                c.problem(
+                    `${field}.hostKey`,
+                    "is not an SSH public host key; give one line like 'ssh-ed25519 AAAA...' (from ssh-keyscan)",
+                );
+            }
+        }
+        const host: HostConfig = { name, address, user, port, roles };
+        if (hostKey) host.hostKey = hostKey;
+        if (h.podCidr !== undefined) {
+            if (!roles.includes("worker")) {
+                c.problem(`${field}.podCidr`, "is set on a host without the worker role; remove it");
+            }
+            host.podCidr = c.cidr(`${field}.podCidr`, h.podCidr).text;
+        }
+        if (h.vrrpPriority !== undefined) {
+            if (!roles.includes("lb")) {
+                c.problem(`${field}.vrrpPriority`, "is set on a host without the lb role; remove it");
+            }
+            host.vrrpPriority = c.integer(`${field}.vrrpPriority`, h.vrrpPriority, 100, 1, 254);
+        }
+        hosts.push(host);
+    }
+    return hosts;
+}
+
+function readVersions(c: Checker, raw: unknown): Versions {
+    const r = c.record("k8s-ha:versions", raw);
+    const known = Object.keys(DEFAULTS.versions);
+    for (const key of Object.keys(r)) {
+        if (!known.includes(key)) c.problem(`k8s-ha:versions.${key}`, `is not a known version; use one of: ${known.join(", ")}`);
+    }
+    const read = (key: keyof Versions): string => {
+        const text = c.string(`k8s-ha:versions.${key}`, r[key], DEFAULTS.versions[key]).replace(/^v/, "");
+        if (!VERSION_RE.test(text)) {
+            c.problem(`k8s-ha:versions.${key}`, `'${text}' is not a version; write MAJOR.MINOR.PATCH, like ${DEFAULTS.versions[key]}`);
+        }
+        return text;
+    };
+    return {
+        kubernetes: read("kubernetes"),
+        etcd: read("etcd"),
+        containerd: read("containerd"),
+        runc: read("runc"),
+        cni: read("cni"),
+        coredns: read("coredns"),
+        pause: read("pause"),
+    };
+}
+
+function readDownloads(c: Checker, raw: unknown): Downloads {
+    const r = c.record("k8s-ha:downloads", raw);
+    const known = Object.keys(DEFAULTS.downloads);
+    for (const key of Object.keys(r)) {
+        if (!known.includes(key)) c.problem(`k8s-ha:downloads.${key}`, `is not a known download; use one of: ${known.join(", ")}`);
+    }
+    const read = (key: keyof Downloads): string => c.url(`k8s-ha:downloads.${key}`, r[key], DEFAULTS.downloads[key]);
+    return {
+        kubernetes: read("kubernetes"),
+        etcd: read("etcd"),
+        containerd: read("containerd"),
+        runc: read("runc"),
+        cni: read("cni"),
+    };
+}
+
+function readMirror(c: Checker, raw: unknown): MirrorConfig {
+    const r = c.record("k8s-ha:mirror", raw);
+    const port = c.integer("k8s-ha:mirror.port", r.port, DEFAULTS.mirror.port, 1, 65535);
+    const mode = c.string("k8s-ha:mirror.mode", r.mode, DEFAULTS.mirror.mode);
+    if (mode !== "proxy" && mode !== "preloaded") {
+        c.problem("k8s-ha:mirror.mode", `'${mode}' is not a mode; use 'proxy' (pull-through cache) or 'preloaded'`);
+    }
+    const mirror: MirrorConfig = {
+        port,
+        mode: mode === "preloaded" ? "preloaded" : "proxy",
+        registries: c.stringList("k8s-ha:mirror.registries", r.registries, DEFAULTS.mirror.registries),
+    };
+    for (const registry of mirror.registries) {
+        if (!REGISTRY_RE.test(registry)) {
+            c.problem("k8s-ha:mirror.registries", `'${registry}' is not a registry host name; write it like registry.k8s.io`);
+        }
+    }
+    if (mirror.mode === "proxy") {
+        if (r.upstream === undefined) {
+            c.problem("k8s-ha:mirror.upstream", "is missing; proxy mode needs the registry to pull from, like https://registry.example.com");
+        } else {
+            mirror.upstream = c.url("k8s-ha:mirror.upstream", r.upstream, "");
+        }
+    }
+    return mirror;
+}
+
+function checkTopology(c: Checker, hosts: HostConfig[], sshKeyPresent: boolean): void {
+    const count = (role: Role) => hosts.filter((h) => h.roles.includes(role)).length;
+    const etcd = count("etcd");
+    if (etcd === 0 || etcd % 2 === 0) {
+        c.problem(
+            "k8s-ha:hosts",
+            `${etcd} hosts have the etcd role; etcd needs an odd number (1, 3 or 5) to keep quorum`,
+        );
+    }
+    if (count("control-plane") === 0) c.problem("k8s-ha:hosts", "no host has the control-plane role; give it to at least one");
+    if (count("worker") === 0) c.problem("k8s-ha:hosts", "no host has the worker role; give it to at least one");
+    const lb = count("lb");
+    if (lb !== 2) {
+        c.problem("k8s-ha:hosts", `${lb} hosts have the lb role; the load-balancer pair needs exactly two`);
+    }
+    for (const role of ["nfs", "mirror"] as const) {
+        if (count(role) > 1) c.problem("k8s-ha:hosts", `${count(role)} hosts have the ${role} role; give it to at most one`);
+    }
+    if (count("mirror") === 0) c.problem("k8s-ha:hosts", "no host has the mirror role; give it to one host, the nodes pull images through it");
+    const byAddress = new Map<string, string>();
+    for (const h of hosts) {
+        const other = byAddress.get(h.address);
+        if (h.address && other) {
+            c.problem(`k8s-ha:hosts.${h.name}.address`, `${h.address} is also the address of ${other}; give every host its own address`);
+        }
+        byAddress.set(h.address, h.name);
+    }
+    if (!sshKeyPresent) {
+        c.problem(
+            "k8s-ha:sshPrivateKey",
+            "is missing; set it as a secret: pulumi config set --secret k8s-ha:sshPrivateKey < ~/.ssh/id_ed25519",
+        );
+    }
+}
+
+/**
+ * Validates the whole stack config in one pass and fills in defaults.
+ * Throws a ConfigError listing every problem; returns the typed config otherwise.
+ */
+export function validateConfig(raw: RawConfig): ClusterConfig {
+    const c = new Checker();
+    const hosts = readHosts(c, raw);
+    checkTopology(c, hosts, raw.sshPrivateKeyPresent);
+
+    const vip = c.address("k8s-ha:vip", raw.vip);
+    const apiPort = c.integer("k8s-ha:apiPort", raw.apiPort, DEFAULTS.apiPort, 1, 65535);
+    const vrrpRouterId = c.integer("k8s-ha:vrrpRouterId", raw.vrrpRouterId, DEFAULTS.vrrpRouterId, 1, 255);
+    const nodeNetwork = c.cidr("k8s-ha:nodeNetwork", raw.nodeNetwork);
+    const podCidr = c.cidr("k8s-ha:podCidr", raw.podCidr, DEFAULTS.podCidr);
+    const serviceCidr = c.cidr("k8s-ha:serviceCidr", raw.serviceCidr, DEFAULTS.serviceCidr);
+    const clusterDomain = c.string("k8s-ha:clusterDomain", raw.clusterDomain, DEFAULTS.clusterDomain);
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(clusterDomain)) {
+        c.problem("k8s-ha:clusterDomain", `'${clusterDomain}' is not a DNS domain; write it like cluster.local`);
+    }
+
+    // Networks must not overlap: a pod or service address that is also a node address is unroutable.
+    const nets: [string, Cidr | undefined][] = [
+        ["k8s-ha:nodeNetwork", nodeNetwork.cidr],
+        ["k8s-ha:podCidr", podCidr.cidr],
+        ["k8s-ha:serviceCidr", serviceCidr.cidr],
+    ];
+    for (let i = 0; i < nets.length; i++) {
+        for (let j = i + 1; j < nets.length; j++) {
+            const [fa, a] = nets[i];
+            const [fb, b] = nets[j];
+            if (a && b && cidrsOverlap(a, b)) {
+                c.problem(fb, `${formatCidr(b)} overlaps ${fa} ${formatCidr(a)}; choose ranges that do not overlap`);
+            }
+        }
+    }
+    if (serviceCidr.cidr && serviceCidr.cidr.prefix > 28) {
+        c.problem("k8s-ha:serviceCidr", "is smaller than a /28; CoreDNS takes its tenth address, so give at least a /28");
+    }
+
+    const vipNumber = parseIpv4(vip);
+    if (nodeNetwork.cidr) {
+        for (const h of hosts) {
+            const a = parseIpv4(h.address);
+            if (a !== undefined && !cidrContains(nodeNetwork.cidr, a)) {
+                c.problem(`k8s-ha:hosts.${h.name}.address`, `${h.address} is outside k8s-ha:nodeNetwork ${nodeNetwork.text}; widen nodeNetwork or fix the address`);
+            }
+        }
+        if (vipNumber !== undefined && !cidrContains(nodeNetwork.cidr, vipNumber)) {
+            c.problem("k8s-ha:vip", `${vip} is outside the lb hosts' subnet ${nodeNetwork.text}; VRRP can only move an address within it`);
+        }
+        if (vipNumber !== undefined && (vipNumber === nodeNetwork.cidr.base || vipNumber === lastAddress(nodeNetwork.cidr))) {
+            c.problem("k8s-ha:vip", `${vip} is the network or broadcast address of ${nodeNetwork.text}; pick a free host address`);
+        }
+    }
+    const holder = hosts.find((h) => h.address === vip);
+    if (vip && holder) {
+        c.problem("k8s-ha:vip", `${vip} is the address of host ${holder.name}; the VIP must be a free address in the lb hosts' subnet`);
+    }
+
+    // Worker pod CIDRs: explicit, or derived from the last octet so that adding a host renames nothing.
+    if (podCidr.cidr) {
+        const seen = new Map<string, string>();
+        for (const h of hosts) {
+            if (!h.roles.includes("worker")) continue;
+            if (h.podCidr === undefined) {
+                const a = parseIpv4(h.address);
+                if (podCidr.cidr.prefix > 16) {
+                    c.problem(`k8s-ha:hosts.${h.name}.podCidr`, `is needed because k8s-ha:podCidr ${podCidr.text} is smaller than a /16; give each worker a /24 inside it`);
+                } else if (a !== undefined) {
+                    h.podCidr = `${nthAddress(podCidr.cidr, (a & 255) * 256)}/24`;
+                }
+            } else {
+                const own = parseCidr(h.podCidr);
+                if (own && !(cidrContains(podCidr.cidr, own.base) && own.prefix >= podCidr.cidr.prefix)) {
+                    c.problem(`k8s-ha:hosts.${h.name}.podCidr`, `${h.podCidr} is outside k8s-ha:podCidr ${podCidr.text}; pick a range inside it`);
+                }
+            }
+            if (h.podCidr) {
+                const other = seen.get(h.podCidr);
+                if (other) c.problem(`k8s-ha:hosts.${h.name}.podCidr`, `${h.podCidr} is also the pod CIDR of ${other}; give each worker its own`);
+                seen.set(h.podCidr, h.name);
+            }
+        }
+    }
+
+    // VRRP priorities: the first lb host by name is preferred unless priorities are given.
+    const lbs = hosts.filter((h) => h.roles.includes("lb"));
+    lbs.forEach((h, i) => {
+        if (h.vrrpPriority === undefined) h.vrrpPriority = i === 0 ? 150 : 100;
+    });
+    if (lbs.length === 2 && lbs[0].vrrpPriority === lbs[1].vrrpPriority) {
+        c.problem("k8s-ha:hosts", `${lbs[0].name} and ${lbs[1].name} have the same vrrpPriority; give them different ones`);
+    }
+
+    const versions = readVersions(c, raw.versions);
+    const downloads = readDownloads(c, raw.downloads);
+    const mirror = readMirror(c, raw.mirror);
+    const nfsRaw = c.record("k8s-ha:nfs", raw.nfs);
+    const nfs: NfsConfig = {
+        path: c.string("k8s-ha:nfs.path", nfsRaw.path, DEFAULTS.nfsPath),
+        allowedCidr: c.cidr("k8s-ha:nfs.allowedCidr", nfsRaw.allowedCidr, nodeNetwork.text || undefined).text,
+    };
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(nfs.path) || nfs.path.includes("..") || nfs.path === "/") {
+        c.problem("k8s-ha:nfs.path", `'${nfs.path}' is not an absolute directory path below /; write it like /srv/nfs/k8s`);
+    }
+    const apiServerExtraSans = c.stringList("k8s-ha:apiServerExtraSans", raw.apiServerExtraSans, []);
+    for (const san of apiServerExtraSans) {
+        if (parseIpv4(san) === undefined && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(san)) {
+            c.problem("k8s-ha:apiServerExtraSans", `'${san}' is neither an IPv4 address nor a DNS name`);
+        }
+    }
+    const ntpServers = c.stringList("k8s-ha:ntpServers", raw.ntpServers, []);
+
+    if (c.problems.length > 0) throw new ConfigError(c.problems);
+    const svc = serviceCidr.cidr as Cidr;
+    return {
+        hosts,
+        vip,
+        apiPort,
+        vrrpRouterId,
+        nodeNetwork: nodeNetwork.text,
+        podCidr: podCidr.text,
+        serviceCidr: serviceCidr.text,
+        clusterDomain,
+        kubernetesServiceIp: nthAddress(svc, 1),
+        dnsServiceIp: nthAddress(svc, 10),
+        versions,
+        downloads,
+        mirror,
+        nfs,
+        apiServerExtraSans,
+        ntpServers,
+    };
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# ControlPlane, on each control-plane host: kube-apiserver, kube-controller-manager and kube-scheduler
+# as systemd services. Each service restarts only when one of its own files changed.
+# Files (stdin): /etc/kubernetes/pki/*, /etc/kubernetes/*.kubeconfig, /etc/kubernetes/*.yaml,
+# /etc/systemd/system/kube-{apiserver,controller-manager,scheduler}.service.
+# Environment: K8S_URL (base of .../bin/linux/amd64).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+APISERVER_FILES=(/etc/kubernetes/pki/ca.crt /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/pki/apiserver.key
+    /etc/kubernetes/pki/apiserver-kubelet-client.crt /etc/kubernetes/pki/apiserver-kubelet-client.key
+    /etc/kubernetes/pki/apiserver-etcd-client.crt /etc/kubernetes/pki/apiserver-etcd-client.key
+    /etc/kubernetes/pki/etcd-ca.crt /etc/kubernetes/pki/sa.pub /etc/kubernetes/pki/sa.key
+    /etc/kubernetes/encryption-config.yaml /etc/kubernetes/audit-policy.yaml
+    /etc/kubernetes/authentication-config.yaml /etc/systemd/system/kube-apiserver.service)
+CONTROLLER_FILES=(/etc/kubernetes/pki/ca.key /etc/kubernetes/controller-manager.kubeconfig
+    /etc/systemd/system/kube-controller-manager.service)
+SCHEDULER_FILES=(/etc/kubernetes/scheduler.kubeconfig /etc/kubernetes/scheduler-config.yaml
+    /etc/systemd/system/kube-scheduler.service)
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+
+install_k8s_binary() {
+    local name=$1
+    fetch_verified "$K8S_URL/$name" "$K8S_URL/$name.sha256" "/var/cache/k8s-ha/$name" || true
+    install_binary "/var/cache/k8s-ha/$name" "/usr/local/bin/$name"
+}
+
+apiserver_ready() { [[ $(curl -fsSk https://127.0.0.1:6443/readyz) == ok ]]; }
+
+create() {
+    read_bundle
+    mkdir -p /var/log/kubernetes
+    chmod 0700 /var/log/kubernetes
+    local apiserver=no controller=no scheduler=no
+    if install_k8s_binary kube-apiserver; then apiserver=yes; fi
+    if install_k8s_binary kube-controller-manager; then controller=yes; fi
+    if install_k8s_binary kube-scheduler; then scheduler=yes; fi
+    install_k8s_binary kubectl || true
+    # sa.key and ca.crt are read by the controller-manager too.
+    if install_files "${APISERVER_FILES[@]}"; then apiserver=yes; fi
+    if changed /etc/kubernetes/pki/ca.crt /etc/kubernetes/pki/sa.key; then controller=yes; fi
+    if install_files "${CONTROLLER_FILES[@]}"; then controller=yes; fi
+    if install_files "${SCHEDULER_FILES[@]}"; then scheduler=yes; fi
+    install_file /etc/kubernetes/admin.kubeconfig || true
+    reload_units_if_changed
+    service_apply kube-apiserver "$apiserver"
+    wait_until 180 "kube-apiserver to be ready on https://127.0.0.1:6443/readyz" apiserver_ready
+    service_apply kube-controller-manager "$controller"
+    service_apply kube-scheduler "$scheduler"
+    wait_until 60 "kube-controller-manager to be healthy" curl -fsSk https://127.0.0.1:10257/healthz
+    wait_until 60 "kube-scheduler to be healthy" curl -fsSk https://127.0.0.1:10259/healthz
+    info "control plane ready"
+}
+
+delete() {
+    service_remove kube-scheduler kube-controller-manager kube-apiserver
+    local b
+    for b in "${BINARIES[@]}"; do remove_paths "/usr/local/bin/$b" "/var/cache/k8s-ha/$b"; done
+    remove_paths "${APISERVER_FILES[@]}" "${CONTROLLER_FILES[@]}" "${SCHEDULER_FILES[@]}" \
+        /etc/kubernetes/admin.kubeconfig /var/log/kubernetes
+    if [[ -d /etc/kubernetes ]] && [[ -z $(find /etc/kubernetes -type f -print -quit) ]]; then
+        remove_paths /etc/kubernetes
+    fi
+    info "control plane removed"
+}
+
+run_verb "${1:-}"

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# EtcdMember: etcd as a systemd service with TLS for clients and peers (its own CA).
+# Files (stdin): /etc/etcd/pki/{ca.crt,server.crt,server.key,peer.crt,peer.key,healthcheck-client.crt,
+# healthcheck-client.key}, /etc/systemd/system/etcd.service.
+# Environment: ETCD_URL, ETCD_SUM_URL, ETCD_VERSION.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+etcdctl_local() {
+    ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 \
+        --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt \
+        --key=/etc/etcd/pki/healthcheck-client.key --command-timeout=3s "$@"
+}
+
+install_etcd_binaries() {
+    local archive tmp f restart=1
+    archive=/var/cache/k8s-ha/$(basename "$ETCD_URL")
+    fetch_verified "$ETCD_URL" "$ETCD_SUM_URL" "$archive" || true
+    tmp=$(mktemp -d)
+    tar -xzf "$archive" -C "$tmp"
+    for f in etcd etcdctl etcdutl; do
+        [[ -f $tmp/etcd-v$ETCD_VERSION-linux-amd64/$f ]] || fatal "$ETCD_URL has no etcd-v$ETCD_VERSION-linux-amd64/$f"
+        if install_binary "$tmp/etcd-v$ETCD_VERSION-linux-amd64/$f" "/usr/local/bin/$f"; then restart=0; fi
+    done
+    rm -rf "$tmp"
+    return "$restart"
+}
+
+create() {
+    read_bundle
+    local restart=no
+    if install_etcd_binaries; then restart=yes; fi
+    if install_files /etc/etcd/pki/ca.crt /etc/etcd/pki/server.crt /etc/etcd/pki/server.key \
+        /etc/etcd/pki/peer.crt /etc/etcd/pki/peer.key /etc/etcd/pki/healthcheck-client.crt \
+        /etc/etcd/pki/healthcheck-client.key /etc/systemd/system/etcd.service; then restart=yes; fi
+    install -d -m 0700 /var/lib/etcd
+    reload_units_if_changed
+    # A new member waits for its peers to form the cluster; do not block on it here.
+    systemctl enable -q etcd
+    if [[ $restart == yes ]]; then
+        systemctl restart --no-block etcd
+    elif ! systemctl is-active -q etcd; then
+        systemctl start --no-block etcd
+    fi
+    wait_until 180 "etcd to report healthy (are the other members up?)" etcdctl_local endpoint health
+    info "etcd member healthy"
+}
+
+delete() {
+    service_remove etcd
+    remove_paths /usr/local/bin/etcd /usr/local/bin/etcdctl /usr/local/bin/etcdutl /etc/etcd /var/lib/etcd \
+        "/var/cache/k8s-ha/$(basename "$ETCD_URL")"
+    info "etcd member removed"
+}
+
+run_verb "${1:-}"

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Node, phase 3, on workers: kubelet and kube-proxy with certificates from the cluster PKI.
+# Files (stdin): /etc/kubernetes/pki/{kubelet.crt,kubelet.key}, /etc/kubernetes/{kubelet,kube-proxy}.kubeconfig,
+# /etc/kubernetes/{kubelet-config,kube-proxy-config}.yaml, /etc/systemd/system/{kubelet,kube-proxy}.service.
+# Environment: K8S_URL (base of .../bin/linux/amd64).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+install_k8s_binary() {
+    local name=$1
+    fetch_verified "$K8S_URL/$name" "$K8S_URL/$name.sha256" "/var/cache/k8s-ha/$name" || true
+    install_binary "/var/cache/k8s-ha/$name" "/usr/local/bin/$name"
+}
+
+create() {
+    read_bundle
+    mkdir -p /var/lib/kubelet /var/lib/kube-proxy /etc/kubernetes/manifests
+    local kubelet=no proxy=no
+    if install_k8s_binary kubelet; then kubelet=yes; fi
+    if install_k8s_binary kube-proxy; then proxy=yes; fi
+    if install_files /etc/kubernetes/pki/kubelet.crt /etc/kubernetes/pki/kubelet.key \
+        /etc/kubernetes/kubelet.kubeconfig /etc/kubernetes/kubelet-config.yaml \
+        /etc/systemd/system/kubelet.service; then kubelet=yes; fi
+    if install_files /etc/kubernetes/kube-proxy.kubeconfig /etc/kubernetes/kube-proxy-config.yaml \
+        /etc/systemd/system/kube-proxy.service; then proxy=yes; fi
+    reload_units_if_changed
+    service_apply kubelet "$kubelet"
+    service_apply kube-proxy "$proxy"
+    wait_until 60 "kubelet to become healthy" curl -fsS http://127.0.0.1:10248/healthz
+    info "kubelet and kube-proxy running"
+}
+
+delete() {
+    service_remove kubelet kube-proxy
+    # kube-proxy's rules would keep steering traffic to services of a cluster that is gone.
+    local table chain
+    for table in filter nat mangle; do
+        for chain in $(iptables -t "$table" -S 2>/dev/null | awk '$1=="-N" && $2 ~ /^KUBE-/ {print $2}'); do
+            iptables -t "$table" -F "$chain" 2>/dev/null || true
+        done
+        iptables -t "$table" -S 2>/dev/null | awk '$1=="-A" && $0 ~ /KUBE-/' | sed 's/^-A/-D/' |
+            while read -r rule; do
+                # shellcheck disable=SC2086 # the rule is split into iptables arguments on purpose
+                iptables -t "$table" $rule 2>/dev/null || true
+            done
+        for chain in $(iptables -t "$table" -S 2>/dev/null | awk '$1=="-N" && $2 ~ /^KUBE-/ {print $2}'); do
+            iptables -t "$table" -X "$chain" 2>/dev/null || true
+        done
+    done
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(awk '$2 ~ "^/var/lib/kubelet" {print $2}' /proc/mounts | sort -r)
+    remove_paths /usr/local/bin/kubelet /usr/local/bin/kube-proxy /var/lib/kubelet /var/lib/kube-proxy \
+        /etc/kubernetes/pki/kubelet.crt /etc/kubernetes/pki/kubelet.key /etc/kubernetes/kubelet.kubeconfig \
+        /etc/kubernetes/kube-proxy.kubeconfig /etc/kubernetes/kubelet-config.yaml \
+        /etc/kubernetes/kube-proxy-config.yaml /etc/kubernetes/manifests /var/log/pods /var/log/containers \
+        /var/cache/k8s-ha/kubelet /var/cache/k8s-ha/kube-proxy
+    if [[ -d /etc/kubernetes ]] && [[ -z $(find /etc/kubernetes -type f -not -path '*/pki/ca.crt' -print -quit) ]]; then
+        remove_paths /etc/kubernetes
+    fi
+    info "kubelet and kube-proxy removed"
+}
+
+run_verb "${1:-}"

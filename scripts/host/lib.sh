@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# Shared functions of the k8s-ha host scripts. Pulumi sends each host script with this file
+# inlined in place of its `source` line; run locally, a script sources it from its folder.
+# Conventions: every message names the host; files arrive on stdin (secrets never appear in the
+# command text); a file is replaced only when its content changes, and only then is its service
+# restarted.
+set -Eeuo pipefail
+umask 022
+export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+
+K8SHA_HOST=${K8SHA_HOST:-$(hostname)}
+STAGE=""
+CHANGED=()
+
+# Messages go to stderr: stdout is kept for data a script reports back (facts).
+info() { printf 'k8s-ha[%s]: %s\n' "$K8SHA_HOST" "$*" >&2; }
+warn() { printf 'k8s-ha[%s]: warning: %s\n' "$K8SHA_HOST" "$*" >&2; }
+fatal() {
+    printf 'k8s-ha[%s]: error: %s\n' "$K8SHA_HOST" "$*" >&2
+    exit 1
+}
+on_error() { printf 'k8s-ha[%s]: error: command failed at line %s: %s\n' "$K8SHA_HOST" "$1" "$2" >&2; }
+trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
+
+cleanup_stage() { if [[ -n $STAGE ]]; then rm -rf "$STAGE"; fi; }
+trap cleanup_stage EXIT
+
+# read_bundle: reads `file MODE PATH BASE64` lines from stdin into a private staging folder.
+read_bundle() {
+    STAGE=$(mktemp -d /tmp/k8s-ha.XXXXXX)
+    chmod 0700 "$STAGE"
+    local kind mode path data
+    while read -r kind mode path data; do
+        [[ -z ${kind:-} ]] && continue
+        [[ $kind == file ]] || fatal "unexpected bundle line kind '$kind'"
+        mkdir -p "$STAGE$(dirname "$path")"
+        printf '%s' "$data" | base64 -d >"$STAGE$path"
+        chmod "$mode" "$STAGE$path"
+    done
+}
+
+# staged PATH: the staged copy of PATH.
+staged() { printf '%s%s' "$STAGE" "$1"; }
+
+# install_file PATH [CHECK...]: moves the staged PATH into place when it differs from the live one.
+# CHECK, when given, runs with the staged file's path appended and must succeed first.
+# Returns 0 when the file changed, 1 when it was already current.
+install_file() {
+    local path=$1
+    shift
+    local src
+    src=$(staged "$path")
+    [[ -f $src ]] || fatal "bundle has no $path"
+    local mode
+    mode=$(stat -c %a "$src")
+    if [[ -f $path ]] && cmp -s "$src" "$path" && [[ $(stat -c %a "$path") == "$mode" ]]; then
+        return 1
+    fi
+    if (($# > 0)); then
+        "$@" "$src" >/dev/null 2>"$STAGE/check.err" || fatal "$path failed its check ($*): $(cat "$STAGE/check.err")"
+    fi
+    mkdir -p "$(dirname "$path")"
+    local tmp="$path.k8s-ha.tmp"
+    install -m "$mode" -o root -g root "$src" "$tmp"
+    mv -f "$tmp" "$path"
+    CHANGED+=("$path")
+    info "updated $path"
+    return 0
+}
+
+# install_files PATH...: install_file for each; returns 0 when any changed.
+install_files() {
+    local any=1 p
+    for p in "$@"; do
+        if install_file "$p"; then any=0; fi
+    done
+    return "$any"
+}
+
+# changed PATH...: whether any of these files changed in this run.
+changed() {
+    local p c
+    for p in "$@"; do
+        for c in "${CHANGED[@]}"; do [[ $c == "$p"* ]] && return 0; done
+    done
+    return 1
+}
+
+# remove_paths PATH...: removes files or folders, tolerating what is already gone.
+remove_paths() {
+    local p
+    for p in "$@"; do
+        if [[ -e $p || -L $p ]]; then
+            rm -rf -- "$p"
+            info "removed $p"
+        fi
+    done
+}
+
+STATE_DIR=/var/lib/k8s-ha
+
+# apt_install PKG...: installs the packages that are missing and records them as ours, so that a
+# delete purges only what k8s-ha installed.
+apt_install() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    info "installing ${missing[*]}"
+    mkdir -p "$STATE_DIR/packages"
+    local i
+    for i in 1 2 3; do
+        if apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+            for p in "${missing[@]}"; do touch "$STATE_DIR/packages/$p"; done
+            return 0
+        fi
+        warn "apt-get failed (try $i of 3); retrying"
+        sleep 5
+    done
+    fatal "could not install ${missing[*]}; check this host's apt sources and network"
+}
+
+# apt_purge PKG...: purges those of the packages that k8s-ha installed; others stay.
+apt_purge() {
+    local present=() p
+    for p in "$@"; do
+        [[ -f $STATE_DIR/packages/$p ]] || continue
+        rm -f "$STATE_DIR/packages/$p"
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" && present+=("$p")
+    done
+    ((${#present[@]} == 0)) && return 0
+    info "purging ${present[*]}"
+    apt-get purge -y -qq "${present[@]}" >/dev/null
+}
+
+# checksum_of SUMFILE NAME: the first field of the line naming NAME, else of the first line.
+checksum_of() {
+    local sumfile=$1 name=$2 line
+    line=$(grep -E "[[:space:]*]${name//./\\.}\$" "$sumfile" | head -n 1 || true)
+    [[ -n $line ]] || line=$(head -n 1 "$sumfile")
+    printf '%s' "${line%%[[:space:]]*}"
+}
+
+# fetch_verified URL SUMURL DEST: downloads URL and checks its sha256 against SUMURL.
+# An already-present DEST with the right sum is kept.
+fetch_verified() {
+    local url=$1 sumurl=$2 dest=$3 want got
+    local sumfile
+    sumfile=$(mktemp)
+    if ! curl -fsSL --retry 3 --retry-connrefused -o "$sumfile" "$sumurl"; then
+        rm -f "$sumfile"
+        fatal "cannot download checksum $sumurl"
+    fi
+    want=$(checksum_of "$sumfile" "$(basename "$url")")
+    rm -f "$sumfile"
+    [[ $want =~ ^[0-9a-f]{64}$ ]] || fatal "checksum file $sumurl has no sha256 for $(basename "$url")"
+    if [[ -f $dest ]] && [[ $(sha256sum "$dest" | cut -d' ' -f1) == "$want" ]]; then
+        return 1
+    fi
+    mkdir -p "$(dirname "$dest")"
+    curl -fsSL --retry 3 --retry-connrefused -o "$dest.part" "$url" || fatal "cannot download $url"
+    got=$(sha256sum "$dest.part" | cut -d' ' -f1)
+    if [[ $got != "$want" ]]; then
+        rm -f "$dest.part"
+        fatal "checksum mismatch for $url: expected $want (from $sumurl), got $got"
+    fi
+    mv -f "$dest.part" "$dest"
+    info "downloaded $url"
+    return 0
+}
+
+# install_binary SRC DEST: installs an executable when it differs.
+install_binary() {
+    local src=$1 dest=$2
+    if [[ -f $dest ]] && cmp -s "$src" "$dest"; then return 1; fi
+    install -m 0755 -o root -g root "$src" "$dest.k8s-ha.tmp"
+    mv -f "$dest.k8s-ha.tmp" "$dest"
+    CHANGED+=("$dest")
+    info "installed $dest"
+    return 0
+}
+
+# service_apply UNIT RESTART: enables UNIT; restarts it when RESTART is yes, else starts it if stopped.
+service_apply() {
+    local unit=$1 restart=$2
+    systemctl enable -q "$unit" 2>/dev/null || true
+    if [[ $restart == yes ]]; then
+        info "restarting $unit"
+        systemctl restart "$unit"
+    elif ! systemctl is-active -q "$unit"; then
+        info "starting $unit"
+        systemctl start "$unit"
+    fi
+}
+
+# service_remove UNIT...: stops, disables and forgets units; tolerates missing ones.
+service_remove() {
+    local u
+    for u in "$@"; do
+        if systemctl list-unit-files "$u.service" --no-legend 2>/dev/null | grep -q .; then
+            systemctl disable --now -q "$u" 2>/dev/null || true
+            info "stopped $u"
+        fi
+        remove_paths "/etc/systemd/system/$u.service" "/etc/systemd/system/$u.service.d"
+    done
+    systemctl daemon-reload
+}
+
+# reload_units_if_changed: daemon-reload when a unit file changed in this run.
+reload_units_if_changed() {
+    if changed /etc/systemd/system/; then systemctl daemon-reload; fi
+}
+
+# wait_until SECONDS DESCRIPTION CMD...: polls CMD once a second until it succeeds.
+wait_until() {
+    local seconds=$1 what=$2
+    shift 2
+    local i
+    for ((i = 0; i < seconds; i++)); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 1
+    done
+    fatal "timed out after ${seconds}s waiting for $what"
+}
+
+# run_verb VERB: calls the script's create or delete function.
+run_verb() {
+    case "${1:-}" in
+    create) create ;;
+    delete) delete ;;
+    *) fatal "usage: create|delete (got '${1:-}')" ;;
+    esac
+}

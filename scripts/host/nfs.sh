@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# NfsServer: nfs-kernel-server exporting one directory to the node network only.
+# Files (stdin): /etc/exports.d/k8s-ha.exports.
+# Environment: NFS_PATH.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+create() {
+    read_bundle
+    [[ -d /sys/module/nfsd || -f /proc/fs/nfsd/versions ]] || modprobe nfsd 2>/dev/null ||
+        fatal "this kernel has no NFS server (nfsd); the nfs role needs a host with a full kernel, not a container"
+    apt_install nfs-kernel-server
+    if [[ ! -d $NFS_PATH ]]; then
+        install -d -m 0755 -o nobody -g nogroup "$NFS_PATH"
+        info "created $NFS_PATH"
+    fi
+    mkdir -p /etc/exports.d
+    if install_file /etc/exports.d/k8s-ha.exports; then exportfs -ra; fi
+    service_apply nfs-server no
+    exportfs -v | grep -q "^$NFS_PATH" || exportfs -ra
+    info "exporting $NFS_PATH"
+}
+
+delete() {
+    remove_paths /etc/exports.d/k8s-ha.exports
+    if command -v exportfs >/dev/null; then exportfs -ra || true; fi
+    # The directory may hold users' data: it goes only when empty.
+    if [[ -d ${NFS_PATH:-} ]]; then
+        if rmdir "$NFS_PATH" 2>/dev/null; then info "removed $NFS_PATH"; else warn "$NFS_PATH is not empty; kept"; fi
+    fi
+    if [[ -f $STATE_DIR/packages/nfs-kernel-server ]]; then
+        systemctl disable --now -q nfs-server 2>/dev/null || true
+        apt_purge nfs-kernel-server
+    fi
+    info "NFS export removed"
+}
+
+run_verb "${1:-}"

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Node, phase 1, on every host: prepares the operating system and reports facts on stdout.
+# Files (stdin): /etc/k8s-ha/hosts (the managed /etc/hosts block), /etc/sysctl.d/90-k8s-ha.conf,
+# /etc/modules-load.d/k8s-ha.conf, /etc/chrony/chrony.conf.
+# Environment: K8SHA_ADDRESS (this host's address).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+HOSTS_BEGIN="# BEGIN k8s-ha"
+HOSTS_END="# END k8s-ha"
+
+in_container() { systemd-detect-virt -cq 2>/dev/null; }
+
+set_hostname() {
+    if [[ $(hostname) != "$K8SHA_HOST" ]]; then
+        hostnamectl set-hostname "$K8SHA_HOST" 2>/dev/null || {
+            printf '%s\n' "$K8SHA_HOST" >/etc/hostname
+            hostname "$K8SHA_HOST"
+        }
+        info "hostname set"
+    fi
+}
+
+# write_hosts_block: replaces the k8s-ha block of /etc/hosts with the staged one.
+write_hosts_block() {
+    local block=$1 tmp
+    tmp=$(mktemp)
+    awk -v b="$HOSTS_BEGIN" -v e="$HOSTS_END" '$0==b{skip=1;next} $0==e{skip=0;next} !skip' /etc/hosts >"$tmp"
+    if [[ -n $block ]]; then
+        { printf '%s\n' "$HOSTS_BEGIN"; cat "$block"; printf '%s\n' "$HOSTS_END"; } >>"$tmp"
+    fi
+    if ! cmp -s "$tmp" /etc/hosts; then
+        cat "$tmp" >/etc/hosts
+        info "updated /etc/hosts"
+    fi
+    rm -f "$tmp"
+}
+
+disable_swap() {
+    if [[ -n $(swapon --show --noheadings 2>/dev/null) ]]; then
+        swapoff -a
+        info "swap off"
+    fi
+    if grep -qE '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab 2>/dev/null; then
+        sed -i -E 's/^([^#].*[[:space:]]swap[[:space:]].*)$/# k8s-ha: \1/' /etc/fstab
+        info "swap disabled in /etc/fstab"
+    fi
+}
+
+# load_modules: a module built into the kernel has /sys/module/NAME and needs no modprobe
+# (containers have no /lib/modules to load from).
+load_modules() {
+    local m
+    while read -r m; do
+        [[ -z $m || $m == \#* ]] && continue
+        [[ -d /sys/module/$m ]] && continue
+        modprobe "$m" 2>/dev/null || fatal "kernel module $m is neither loaded nor loadable; install it or build it in"
+        info "loaded module $m"
+    done </etc/modules-load.d/k8s-ha.conf
+}
+
+apply_sysctls() {
+    if ! sysctl -q -p /etc/sysctl.d/90-k8s-ha.conf >/dev/null 2>"$STAGE/sysctl.err"; then
+        if in_container; then
+            warn "some sysctls are read-only in this container: $(tr '\n' ' ' <"$STAGE/sysctl.err")"
+        else
+            fatal "sysctl failed: $(cat "$STAGE/sysctl.err")"
+        fi
+    fi
+}
+
+# setup_time_sync: a container shares its host's kernel clock, so chrony runs only on real hosts.
+setup_time_sync() {
+    if in_container; then
+        info "in a container: the clock is the container host's; chrony not needed"
+        return 0
+    fi
+    apt_install chrony
+    if install_file /etc/chrony/chrony.conf; then service_apply chrony yes; else service_apply chrony no; fi
+}
+
+report_facts() {
+    local iface prefix cgroup virt
+    read -r iface prefix < <(ip -o -4 addr show | awk -v a="$K8SHA_ADDRESS" '{split($4,p,"/"); if (p[1]==a) {print $2, p[2]; exit}}')
+    [[ -n ${iface:-} ]] || fatal "no interface has the configured address $K8SHA_ADDRESS; fix k8s-ha:hosts.$K8SHA_HOST.address"
+    if [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]]; then cgroup=v2; else cgroup=v1; fi
+    virt=$(systemd-detect-virt 2>/dev/null || true)
+    printf '{"interface":"%s","prefix":%s,"cgroup":"%s","virt":"%s"}\n' "$iface" "$prefix" "$cgroup" "${virt:-none}"
+}
+
+create() {
+    read_bundle
+    mkdir -p "$STATE_DIR" /etc/k8s-ha
+    set_hostname
+    install_file /etc/k8s-ha/hosts || true
+    write_hosts_block /etc/k8s-ha/hosts
+    disable_swap
+    install_file /etc/modules-load.d/k8s-ha.conf || true
+    load_modules
+    install_file /etc/sysctl.d/90-k8s-ha.conf || true
+    apply_sysctls
+    setup_time_sync
+    report_facts
+}
+
+delete() {
+    write_hosts_block ""
+    if [[ -f $STATE_DIR/packages/chrony ]]; then
+        service_remove chrony
+        apt_purge chrony
+    fi
+    remove_paths /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /etc/modules-load.d/k8s-ha.conf
+    if [[ -d $STATE_DIR ]] && [[ -z $(find "$STATE_DIR" -type f -print -quit) ]]; then
+        remove_paths "$STATE_DIR"
+    fi
+    info "operating system settings of k8s-ha removed"
+}
+
+run_verb "${1:-}"

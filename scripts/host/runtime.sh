@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Node, phase 2, on workers: containerd, runc and the CNI plugins, pulling through the image mirror,
+# plus the routes to the other workers' pod networks.
+# Files (stdin): /etc/containerd/config.toml, /etc/containerd/certs.d/<registry>/hosts.toml,
+# /etc/kubernetes/pki/ca.crt, /etc/systemd/system/containerd.service, /etc/cni/net.d/10-k8s-ha.conflist,
+# /etc/k8s-ha/pod-routes (lines "CIDR VIA").
+# Environment: CONTAINERD_URL, CONTAINERD_SUM_URL, RUNC_URL, RUNC_SUM_URL, CNI_URL, CNI_SUM_URL.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+DOWNLOADS=/var/cache/k8s-ha
+ROUTE_PROTO=90 # marks the routes k8s-ha owns, so stale ones can be found and removed
+
+install_runtime_binaries() {
+    local restart=no tmp f
+    tmp=$(mktemp -d)
+    fetch_verified "$CONTAINERD_URL" "$CONTAINERD_SUM_URL" "$DOWNLOADS/$(basename "$CONTAINERD_URL")" || true
+    tar -xzf "$DOWNLOADS/$(basename "$CONTAINERD_URL")" -C "$tmp"
+    for f in containerd containerd-shim-runc-v2 ctr; do
+        [[ -f $tmp/bin/$f ]] || fatal "$CONTAINERD_URL has no bin/$f"
+        if install_binary "$tmp/bin/$f" "/usr/local/bin/$f"; then restart=yes; fi
+    done
+    fetch_verified "$RUNC_URL" "$RUNC_SUM_URL" "$DOWNLOADS/$(basename "$RUNC_URL")" || true
+    if install_binary "$DOWNLOADS/$(basename "$RUNC_URL")" /usr/local/sbin/runc; then restart=yes; fi
+    fetch_verified "$CNI_URL" "$CNI_SUM_URL" "$DOWNLOADS/$(basename "$CNI_URL")" || true
+    mkdir -p "$tmp/cni" /opt/cni/bin
+    tar -xzf "$DOWNLOADS/$(basename "$CNI_URL")" -C "$tmp/cni"
+    for f in "$tmp"/cni/*; do
+        [[ -f $f ]] && { install_binary "$f" "/opt/cni/bin/$(basename "$f")" || true; }
+    done
+    rm -rf "$tmp"
+    [[ $restart == yes ]]
+}
+
+check_containerd_config() { /usr/local/bin/containerd --config "$1" config dump; }
+
+apply_pod_routes() {
+    local want=() cidr via current
+    while read -r cidr via; do
+        [[ -z ${cidr:-} ]] && continue
+        want+=("$cidr")
+        current=$(ip -4 route show "$cidr" proto "$ROUTE_PROTO" 2>/dev/null)
+        if [[ $current != *"via $via "* ]]; then
+            ip route replace "$cidr" via "$via" proto "$ROUTE_PROTO"
+            info "route $cidr via $via"
+        fi
+    done </etc/k8s-ha/pod-routes
+    while read -r cidr _; do
+        [[ -z ${cidr:-} ]] && continue
+        if [[ " ${want[*]} " != *" $cidr "* ]]; then
+            ip route del "$cidr" proto "$ROUTE_PROTO"
+            info "removed stale route $cidr"
+        fi
+    done < <(ip -4 route show proto "$ROUTE_PROTO")
+}
+
+create() {
+    read_bundle
+    apt_install iptables conntrack ethtool socat
+    local restart=no f
+    if install_runtime_binaries; then restart=yes; fi
+    if install_file /etc/containerd/config.toml check_containerd_config; then restart=yes; fi
+    for f in "$STAGE"/etc/containerd/certs.d/*/hosts.toml; do
+        install_file "${f#"$STAGE"}" || true
+    done
+    install_file /etc/kubernetes/pki/ca.crt || true
+    install_file /etc/cni/net.d/10-k8s-ha.conflist || true
+    if install_file /etc/systemd/system/containerd.service; then restart=yes; fi
+    install_file /etc/systemd/system/k8s-ha-pod-routes.service || true
+    install_file /etc/k8s-ha/pod-routes || true
+    reload_units_if_changed
+    systemctl enable -q k8s-ha-pod-routes.service
+    apply_pod_routes
+    service_apply containerd "$restart"
+    wait_until 60 "containerd to answer" /usr/local/bin/ctr version
+    info "container runtime ready"
+}
+
+# stop_containers: kills every task so their mounts can be released before removal.
+stop_containers() {
+    [[ -x /usr/local/bin/ctr ]] && systemctl is-active -q containerd || return 0
+    local ns task
+    for ns in $(ctr namespaces list -q 2>/dev/null); do
+        for task in $(ctr -n "$ns" tasks list -q 2>/dev/null); do
+            ctr -n "$ns" tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true
+        done
+    done
+}
+
+unmount_under() {
+    local dir=$1 m
+    while read -r m; do
+        umount -l "$m" 2>/dev/null || true
+    done < <(awk -v d="$dir" '$2 ~ "^"d {print $2}' /proc/mounts | sort -r)
+}
+
+delete() {
+    stop_containers
+    service_remove containerd k8s-ha-pod-routes
+    while read -r cidr _; do
+        if [[ -n ${cidr:-} ]]; then ip route del "$cidr" proto "$ROUTE_PROTO" 2>/dev/null || true; fi
+    done < <(ip -4 route show proto "$ROUTE_PROTO" 2>/dev/null)
+    unmount_under /run/containerd
+    unmount_under /var/lib/containerd
+    ip link del cni0 2>/dev/null || true
+    remove_paths /usr/local/bin/containerd /usr/local/bin/containerd-shim-runc-v2 /usr/local/bin/ctr \
+        /usr/local/sbin/runc /opt/cni /etc/cni /etc/containerd /var/lib/containerd /run/containerd \
+        /var/lib/cni /etc/k8s-ha/pod-routes "$DOWNLOADS"
+    apt_purge iptables conntrack ethtool socat
+    info "container runtime removed"
+}
+
+run_verb "${1:-}"
