@@ -1,0 +1,72 @@
+import * as pulumi from "@pulumi/pulumi";
+import { hostsWithRole } from "./config";
+import { ControlPlane } from "./controlplane";
+import { EtcdMember } from "./etcd";
+import { LoadBalancerPair } from "./loadbalancer";
+import { DockerImageMirror } from "./mirror";
+import { NfsServer } from "./nfs";
+import { Node } from "./node";
+import { Pki } from "./pki";
+import { StackConfig } from "./stack";
+
+export interface Cluster {
+    nodes: Record<string, Node>;
+    pki: Pki;
+    etcdPki: Pki;
+    loadBalancer: LoadBalancerPair;
+    etcd: EtcdMember[];
+    mirror: DockerImageMirror;
+    controlPlane: ControlPlane;
+    nfs?: NfsServer;
+}
+
+/**
+ * Builds the whole cluster from a validated config. Data creates the order: the LoadBalancerPair's
+ * endpoint feeds the ControlPlane (certificate SANs, kubeconfigs) and the workers' kubeconfigs;
+ * the EtcdMembers' client URLs feed the apiservers; the mirror's endpoint feeds containerd.
+ */
+export function buildCluster(stack: StackConfig): Cluster {
+    const { cluster, sshPrivateKey } = stack;
+    const nodes: Record<string, Node> = {};
+    for (const host of cluster.hosts) {
+        nodes[host.name] = new Node(host.name, { host, cluster, sshPrivateKey });
+    }
+    const pki = new Pki("cluster-pki", { commonName: "k8s-ha cluster CA" });
+    const etcdPki = new Pki("etcd-pki", { commonName: "k8s-ha etcd CA" });
+    const loadBalancer = new LoadBalancerPair("api", { cluster, nodes });
+    const etcd = hostsWithRole(cluster, "etcd").map(
+        (host) => new EtcdMember(`${host.name}-etcd`, { host, cluster, node: nodes[host.name], pki: etcdPki }),
+    );
+    const mirrorHost = hostsWithRole(cluster, "mirror")[0];
+    const mirror = new DockerImageMirror("image-mirror", { cluster, node: nodes[mirrorHost.name], pki });
+    const controlPlane = new ControlPlane("control-plane", {
+        cluster,
+        nodes,
+        pki,
+        etcdPki,
+        etcdEndpoints: etcd.map((m) => m.clientUrl),
+        endpoint: loadBalancer.endpoint,
+    });
+    for (const host of hostsWithRole(cluster, "worker")) {
+        nodes[host.name].runWorkloads({
+            pki,
+            endpoint: loadBalancer.endpoint,
+            mirrorEndpoint: mirror.endpoint,
+            dependsOn: [controlPlane.addons],
+        });
+    }
+    const nfsHost = hostsWithRole(cluster, "nfs")[0];
+    const nfs = nfsHost ? new NfsServer("nfs", { cluster, node: nodes[nfsHost.name] }) : undefined;
+    return { nodes, pki, etcdPki, loadBalancer, etcd, mirror, controlPlane, nfs };
+}
+
+/** The stack outputs. */
+export function stackOutputs(c: Cluster) {
+    return {
+        endpoint: c.loadBalancer.endpoint,
+        kubeconfig: c.controlPlane.adminKubeconfig,
+        imageMirror: c.mirror.endpoint,
+        nfsExport: c.nfs ? c.nfs.export : pulumi.output(undefined),
+        etcdEndpoints: pulumi.all(c.etcd.map((m) => m.clientUrl)),
+    };
+}

@@ -1,0 +1,153 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import * as command from "@pulumi/command";
+import { ClusterConfig, hostsWithRole } from "./config";
+import { Node } from "./node";
+import { BundleFile } from "./runner";
+import { Pki } from "./pki";
+import * as render from "./render";
+import { binaryUrl } from "./urls";
+
+export interface ControlPlaneArgs {
+    cluster: ClusterConfig;
+    /** Nodes keyed by host name; the control-plane hosts must be among them. */
+    nodes: Record<string, Node>;
+    pki: Pki;
+    etcdPki: Pki;
+    /** Client URLs of the etcd members, from the EtcdMembers. */
+    etcdEndpoints: pulumi.Input<string>[];
+    /** The API endpoint `https://VIP:port`, from the LoadBalancerPair. */
+    endpoint: pulumi.Input<string>;
+}
+
+/** The names and addresses the apiserver certificate must cover. */
+export function apiServerSans(cluster: ClusterConfig, vip: string): { dnsNames: string[]; ipAddresses: string[] } {
+    const domain = cluster.clusterDomain;
+    const dns = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", `kubernetes.default.svc.${domain}`, "localhost"];
+    const ips = [vip, cluster.kubernetesServiceIp, "127.0.0.1", ...hostsWithRole(cluster, "control-plane").map((h) => h.address)];
+    for (const san of cluster.apiServerExtraSans) {
+        if (/^\d+\.\d+\.\d+\.\d+$/.test(san)) ips.push(san);
+        else dns.push(san);
+    }
+    return { dnsNames: [...new Set(dns)], ipAddresses: [...new Set(ips)] };
+}
+
+/**
+ * kube-apiserver, kube-controller-manager and kube-scheduler as systemd services on each
+ * control-plane host, one host at a time so the API keeps answering through the VIP while a
+ * change rolls; then the cluster add-ons (CoreDNS, RBAC) from the first control-plane host.
+ */
+export class ControlPlane extends pulumi.ComponentResource {
+    /** Admin kubeconfig whose server is the LoadBalancerPair's endpoint. Secret. */
+    readonly adminKubeconfig: pulumi.Output<string>;
+    readonly commands: command.remote.Command[];
+    readonly addons: command.remote.Command;
+
+    constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k8s-ha:index:ControlPlane", name, {}, opts);
+        const { cluster, pki, etcdPki } = args;
+        const endpoint = pulumi.output(args.endpoint);
+        const vip = endpoint.apply((e) => new URL(e).hostname);
+        const sans = vip.apply((v) => apiServerSans(cluster, v));
+
+        const apiserver = pki.issue(`${name}-apiserver`, {
+            commonName: "kube-apiserver",
+            dnsNames: sans.dnsNames,
+            ipAddresses: sans.ipAddresses,
+            server: true,
+        }, this);
+        const kubeletClient = pki.issue(`${name}-apiserver-kubelet-client`, { commonName: "kube-apiserver-kubelet-client", client: true }, this);
+        const etcdClient = etcdPki.issue(`${name}-apiserver-etcd-client`, { commonName: "kube-apiserver-etcd-client", client: true }, this);
+        const controller = pki.issue(`${name}-controller-manager`, { commonName: "system:kube-controller-manager", client: true }, this);
+        const scheduler = pki.issue(`${name}-scheduler`, { commonName: "system:kube-scheduler", client: true }, this);
+        const admin = pki.issue(`${name}-admin`, { commonName: "k8s-ha-admin", organization: "system:masters", client: true }, this);
+        const saKey = new tls.PrivateKey(`${name}-service-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+        const encryptionKey = new random.RandomBytes(`${name}-encryption-key`, { length: 32 }, { parent: this });
+
+        const kubeconfig = (server: pulumi.Input<string>, user: string, cert: pulumi.Input<string>, key: pulumi.Input<string>) =>
+            pulumi.secret(
+                pulumi.all([server, pki.caCert, cert, key]).apply(([s, ca, c, k]) =>
+                    render.renderKubeconfig({ server: s, caCert: ca, user, clientCert: c, clientKey: k }),
+                ),
+            );
+        this.adminKubeconfig = kubeconfig(endpoint, "k8s-ha-admin", admin.cert, admin.key);
+        const local = "https://127.0.0.1:6443";
+        const controllerKubeconfig = kubeconfig(local, "system:kube-controller-manager", controller.cert, controller.key);
+        const schedulerKubeconfig = kubeconfig(local, "system:kube-scheduler", scheduler.cert, scheduler.key);
+
+        const shared = pulumi
+            .all([
+                pki.caCert, pki.caKey, etcdPki.caCert, apiserver.cert, apiserver.key, kubeletClient.cert, kubeletClient.key,
+                etcdClient.cert, etcdClient.key, saKey.privateKeyPem, saKey.publicKeyPem, encryptionKey.base64,
+                controllerKubeconfig, schedulerKubeconfig, this.adminKubeconfig,
+            ])
+            .apply(([ca, caKey, etcdCa, ac, ak, kc, kk, ec, ek, sak, sap, enc, cmk, sck, adm]): BundleFile[] => [
+                { path: "/etc/kubernetes/pki/ca.crt", mode: "0644", content: ca },
+                { path: "/etc/kubernetes/pki/ca.key", mode: "0600", content: caKey },
+                { path: "/etc/kubernetes/pki/etcd-ca.crt", mode: "0644", content: etcdCa },
+                { path: "/etc/kubernetes/pki/apiserver.crt", mode: "0644", content: ac },
+                { path: "/etc/kubernetes/pki/apiserver.key", mode: "0600", content: ak },
+                { path: "/etc/kubernetes/pki/apiserver-kubelet-client.crt", mode: "0644", content: kc },
+                { path: "/etc/kubernetes/pki/apiserver-kubelet-client.key", mode: "0600", content: kk },
+                { path: "/etc/kubernetes/pki/apiserver-etcd-client.crt", mode: "0644", content: ec },
+                { path: "/etc/kubernetes/pki/apiserver-etcd-client.key", mode: "0600", content: ek },
+                { path: "/etc/kubernetes/pki/sa.key", mode: "0600", content: sak },
+                { path: "/etc/kubernetes/pki/sa.pub", mode: "0644", content: sap },
+                { path: "/etc/kubernetes/encryption-config.yaml", mode: "0600", content: render.renderEncryptionConfig({ key: enc }) },
+                { path: "/etc/kubernetes/audit-policy.yaml", mode: "0644", content: render.renderAuditPolicy() },
+                { path: "/etc/kubernetes/authentication-config.yaml", mode: "0644", content: render.renderAuthenticationConfig() },
+                { path: "/etc/kubernetes/scheduler-config.yaml", mode: "0644", content: render.renderSchedulerConfig() },
+                { path: "/etc/kubernetes/controller-manager.kubeconfig", mode: "0600", content: cmk },
+                { path: "/etc/kubernetes/scheduler.kubeconfig", mode: "0600", content: sck },
+                { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: adm },
+                { path: "/etc/systemd/system/kube-controller-manager.service", mode: "0644", content: render.renderControllerManagerUnit({ clusterCidr: cluster.podCidr, serviceCidr: cluster.serviceCidr }) },
+                { path: "/etc/systemd/system/kube-scheduler.service", mode: "0644", content: render.renderSchedulerUnit() },
+            ]);
+
+        const k8sUrl = binaryUrl(cluster.downloads, cluster.versions.kubernetes);
+        const cps = hostsWithRole(cluster, "control-plane");
+        let previous: pulumi.Resource | undefined;
+        this.commands = cps.map((host) => {
+            const node = args.nodes[host.name];
+            if (!node) throw new pulumi.ResourceError(`control-plane host ${host.name} has no Node`, this);
+            const files = pulumi.all([shared, endpoint, pulumi.all(args.etcdEndpoints)]).apply(([common, ep, etcd]) => [
+                ...common,
+                {
+                    path: "/etc/systemd/system/kube-apiserver.service",
+                    mode: "0644",
+                    content: render.renderApiServerUnit({
+                        advertiseAddress: host.address,
+                        etcdServers: [...etcd].sort(),
+                        serviceCidr: cluster.serviceCidr,
+                        serviceAccountIssuer: ep,
+                    }),
+                },
+            ]);
+            const cmd = node.runner.run(
+                "control-plane",
+                { script: "controlplane", env: { K8S_URL: k8sUrl }, files, secret: true },
+                // One host at a time: a change rolls through the control plane instead of stopping all of it.
+                { parent: this, dependsOn: previous ? [node.prepared, previous] : [node.prepared] },
+            );
+            previous = cmd;
+            return cmd;
+        });
+
+        const first = args.nodes[cps[0].name];
+        const addonFiles = this.adminKubeconfig.apply((adm): BundleFile[] => [
+            { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: adm },
+            {
+                path: "/etc/kubernetes/addons/k8s-ha.yaml",
+                mode: "0644",
+                content: render.renderAddons({
+                    corednsImage: `registry.k8s.io/coredns/coredns:v${cluster.versions.coredns}`,
+                    clusterDomain: cluster.clusterDomain,
+                    dnsServiceIp: cluster.dnsServiceIp,
+                }),
+            },
+        ]);
+        this.addons = first.runner.run("addons", { script: "addons", files: addonFiles, secret: true }, { parent: this, dependsOn: this.commands });
+        this.registerOutputs({ adminKubeconfig: this.adminKubeconfig });
+    }
+}

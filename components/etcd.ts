@@ -1,0 +1,67 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { ClusterConfig, HostConfig, hostsWithRole } from "./config";
+import { Node } from "./node";
+import { Pki } from "./pki";
+import * as render from "./render";
+import { etcdUrls } from "./urls";
+
+export interface EtcdMemberArgs {
+    host: HostConfig;
+    cluster: ClusterConfig;
+    node: Node;
+    /** The etcd CA, separate from the cluster CA. */
+    pki: Pki;
+}
+
+/** `name=https://address:2380` for every etcd host, sorted by name. */
+export function initialCluster(cluster: ClusterConfig): string {
+    return hostsWithRole(cluster, "etcd")
+        .map((h) => `${h.name}=https://${h.address}:2380`)
+        .join(",");
+}
+
+/** One member of the TLS etcd cluster: client and peer certificate authentication, no auto-TLS. */
+export class EtcdMember extends pulumi.ComponentResource {
+    /** `https://address:2379`, once the member is healthy. */
+    readonly clientUrl: pulumi.Output<string>;
+    readonly command: command.remote.Command;
+
+    constructor(name: string, args: EtcdMemberArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k8s-ha:index:EtcdMember", name, {}, opts);
+        const { host, cluster, pki } = args;
+        const names = { dnsNames: [host.name, "localhost"], ipAddresses: [host.address, "127.0.0.1"] };
+        const server = pki.issue(`${host.name}-etcd-server`, { commonName: host.name, ...names, server: true, client: true }, this);
+        const peer = pki.issue(`${host.name}-etcd-peer`, { commonName: host.name, ...names, server: true, client: true }, this);
+        const health = pki.issue(`${host.name}-etcd-healthcheck`, { commonName: "etcd-healthcheck-client", client: true }, this);
+        const files = pulumi
+            .all([pki.caCert, server.cert, server.key, peer.cert, peer.key, health.cert, health.key])
+            .apply(([ca, sc, sk, pc, pk, hc, hk]) => [
+                { path: "/etc/etcd/pki/ca.crt", mode: "0644", content: ca },
+                { path: "/etc/etcd/pki/server.crt", mode: "0644", content: sc },
+                { path: "/etc/etcd/pki/server.key", mode: "0600", content: sk },
+                { path: "/etc/etcd/pki/peer.crt", mode: "0644", content: pc },
+                { path: "/etc/etcd/pki/peer.key", mode: "0600", content: pk },
+                { path: "/etc/etcd/pki/healthcheck-client.crt", mode: "0644", content: hc },
+                { path: "/etc/etcd/pki/healthcheck-client.key", mode: "0600", content: hk },
+                {
+                    path: "/etc/systemd/system/etcd.service",
+                    mode: "0644",
+                    content: render.renderEtcdUnit({ name: host.name, address: host.address, initialCluster: initialCluster(cluster) }),
+                },
+            ]);
+        const urls = etcdUrls(cluster.downloads, cluster.versions.etcd);
+        this.command = args.node.runner.run(
+            "etcd",
+            {
+                script: "etcd",
+                env: { ETCD_URL: urls.url, ETCD_SUM_URL: urls.sumUrl, ETCD_VERSION: cluster.versions.etcd },
+                files,
+                secret: true,
+            },
+            { parent: this, dependsOn: [args.node.prepared] },
+        );
+        this.clientUrl = this.command.stdout.apply(() => `https://${host.address}:2379`);
+        this.registerOutputs({ clientUrl: this.clientUrl });
+    }
+}

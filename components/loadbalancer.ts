@@ -1,0 +1,72 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as command from "@pulumi/command";
+import { ClusterConfig, hostsWithRole } from "./config";
+import { Node } from "./node";
+import * as render from "./render";
+
+export interface LoadBalancerPairArgs {
+    cluster: ClusterConfig;
+    /** The Nodes of the two lb hosts, keyed by host name. */
+    nodes: Record<string, Node>;
+}
+
+/**
+ * HAProxy on two hosts in front of every apiserver, and Keepalived VRRP (unicast) holding the VIP
+ * on one of them. The VIP moves when a host, its HAProxy or its Keepalived dies.
+ */
+export class LoadBalancerPair extends pulumi.ComponentResource {
+    /** The cluster's API endpoint, `https://VIP:port`. */
+    readonly endpoint: pulumi.Output<string>;
+    readonly commands: command.remote.Command[];
+
+    constructor(name: string, args: LoadBalancerPairArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k8s-ha:index:LoadBalancerPair", name, {}, opts);
+        const { cluster } = args;
+        const lbs = hostsWithRole(cluster, "lb");
+        const apiservers = hostsWithRole(cluster, "control-plane").map((h) => ({ name: h.name, address: h.address, port: 6443 }));
+        // VRRP's simple authentication takes at most 8 characters.
+        const authPass = new random.RandomPassword(`${name}-vrrp-auth`, { length: 8, special: false }, { parent: this });
+        const haproxyCfg = render.renderHaproxyConfig({ port: cluster.apiPort, backends: apiservers });
+        this.commands = lbs.map((host) => {
+            const node = args.nodes[host.name];
+            const peer = lbs.find((h) => h.name !== host.name);
+            if (!node || !peer) throw new pulumi.ResourceError(`lb host ${host.name} has no Node or no peer`, this);
+            const files = pulumi.all([node.facts, authPass.result]).apply(([facts, pass]) => [
+                { path: "/etc/haproxy/haproxy.cfg", mode: "0644", content: haproxyCfg },
+                { path: "/etc/keepalived/check-haproxy.sh", mode: "0755", content: render.renderHaproxyCheckScript() },
+                {
+                    path: "/etc/keepalived/keepalived.conf",
+                    mode: "0600",
+                    content: render.renderKeepalivedConfig({
+                        routerId: cluster.vrrpRouterId,
+                        interface: facts.interface,
+                        priority: host.vrrpPriority ?? 100,
+                        sourceAddress: host.address,
+                        peerAddress: peer.address,
+                        vip: cluster.vip,
+                        prefix: facts.prefix,
+                        authPass: pass,
+                    }),
+                },
+                {
+                    path: "/etc/systemd/system/keepalived.service.d/k8s-ha.conf",
+                    mode: "0644",
+                    content: render.renderKeepalivedDropIn({ vip: cluster.vip, prefix: facts.prefix, interface: facts.interface }),
+                },
+            ]);
+            return node.runner.run(
+                "lb",
+                {
+                    script: "lb",
+                    env: { K8SHA_VIP: cluster.vip, K8SHA_INTERFACE: node.facts.interface },
+                    files,
+                    secret: true,
+                },
+                { parent: this, dependsOn: [node.prepared] },
+            );
+        });
+        this.endpoint = pulumi.all(this.commands.map((c) => c.stdout)).apply(() => `https://${cluster.vip}:${cluster.apiPort}`);
+        this.registerOutputs({ endpoint: this.endpoint });
+    }
+}

@@ -1,0 +1,192 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { ClusterConfig, HostConfig } from "./config";
+import { HostRunner } from "./runner";
+import { Pki } from "./pki";
+import * as render from "./render";
+import { binaryUrl, containerdUrls, cniUrls, runcUrls } from "./urls";
+
+/** What a host reports about itself after OS preparation. */
+export interface HostFacts {
+    /** The interface that holds the host's configured address. */
+    interface: string;
+    prefix: number;
+    cgroup: "v1" | "v2";
+    /** `systemd-detect-virt -c`: "none" on a real host or VM, else the container manager. */
+    container: string;
+}
+
+/** Parses the facts line (the last line of stdout) of the OS phase. */
+export function parseFacts(stdout: string): HostFacts {
+    const last = stdout.trim().split("\n").pop() ?? "";
+    const facts = JSON.parse(last) as HostFacts;
+    if (!facts.interface) throw new Error(`no interface in facts: ${last}`);
+    return facts;
+}
+
+export interface NodeArgs {
+    host: HostConfig;
+    cluster: ClusterConfig;
+    sshPrivateKey: pulumi.Input<string>;
+}
+
+export interface WorkloadArgs {
+    pki: Pki;
+    /** The API endpoint, `https://VIP:port`, from the LoadBalancerPair. */
+    endpoint: pulumi.Input<string>;
+    /** `host:port` of the DockerImageMirror. */
+    mirrorEndpoint: pulumi.Input<string>;
+    /** Resources the kubelet must wait for (the control plane). */
+    dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * A host of the cluster. Its constructor waits for SSH and prepares the OS (every host);
+ * `runWorkloads` then installs containerd, runc and the CNI plugins, kubelet and kube-proxy
+ * (workers only), once the endpoint and the image mirror exist.
+ */
+export class Node extends pulumi.ComponentResource {
+    readonly runner: HostRunner;
+    /** The OS preparation step: everything else on the host depends on it. */
+    readonly prepared: command.remote.Command;
+    readonly facts: pulumi.Output<HostFacts>;
+    /** The kubelet step of a worker, once `runWorkloads` ran. */
+    kubelet?: command.remote.Command;
+
+    constructor(
+        name: string,
+        private readonly args: NodeArgs,
+        opts?: pulumi.ComponentResourceOptions,
+    ) {
+        super("k8s-ha:index:Node", name, {}, opts);
+        const { host, cluster } = args;
+        this.runner = new HostRunner(host, args.sshPrivateKey);
+        this.prepared = this.runner.run(
+            "os",
+            {
+                script: "os",
+                env: { K8SHA_ADDRESS: host.address },
+                files: [
+                    { path: "/etc/k8s-ha/hosts", mode: "0644", content: render.renderHostsBlock(cluster.hosts) },
+                    { path: "/etc/sysctl.d/90-k8s-ha.conf", mode: "0644", content: render.renderSysctlConf() },
+                    { path: "/etc/modules-load.d/k8s-ha.conf", mode: "0644", content: render.renderModulesLoad() },
+                    { path: "/etc/chrony/chrony.conf", mode: "0644", content: render.renderChronyConf(cluster.ntpServers) },
+                ],
+            },
+            { parent: this },
+        );
+        this.facts = this.prepared.stdout.apply(parseFacts);
+        this.registerOutputs({ facts: this.facts });
+    }
+
+    /** Installs the container runtime and, on workers, kubelet and kube-proxy. */
+    runWorkloads(w: WorkloadArgs): void {
+        const { host, cluster } = this.args;
+        if (!host.roles.includes("worker")) return;
+        const podCidr = host.podCidr as string;
+        const others = cluster.hosts.filter((h) => h.roles.includes("worker") && h.name !== host.name);
+        const mirrorFiles = pulumi.all([w.mirrorEndpoint, w.pki.caCert]).apply(([mirror, ca]) => [
+            { path: "/etc/kubernetes/pki/ca.crt", mode: "0644", content: ca },
+            {
+                path: "/etc/containerd/config.toml",
+                mode: "0644",
+                content: render.renderContainerdConfig({ pauseImage: `registry.k8s.io/pause:${cluster.versions.pause}`, systemdCgroup: false }),
+            },
+            ...cluster.mirror.registries.map((registry) => ({
+                path: `/etc/containerd/certs.d/${registry}/hosts.toml`,
+                mode: "0644",
+                content: render.renderContainerdHostsToml({ registry, mirror, caPath: "/etc/kubernetes/pki/ca.crt" }),
+            })),
+            { path: "/etc/systemd/system/containerd.service", mode: "0644", content: render.renderContainerdUnit() },
+            { path: "/etc/systemd/system/k8s-ha-pod-routes.service", mode: "0644", content: render.renderPodRoutesUnit() },
+            { path: "/etc/cni/net.d/10-k8s-ha.conflist", mode: "0644", content: render.renderCniConflist({ podCidr }) },
+            {
+                path: "/etc/k8s-ha/pod-routes",
+                mode: "0644",
+                content: others.map((o) => `${o.podCidr} ${o.address}\n`).join(""),
+            },
+        ]);
+        const v = cluster.versions;
+        const containerd = containerdUrls(cluster.downloads, v.containerd);
+        const runc = runcUrls(cluster.downloads, v.runc);
+        const cni = cniUrls(cluster.downloads, v.cni);
+        const runtime = this.runner.run(
+            "runtime",
+            {
+                script: "runtime",
+                env: {
+                    CONTAINERD_URL: containerd.url,
+                    CONTAINERD_SUM_URL: containerd.sumUrl,
+                    RUNC_URL: runc.url,
+                    RUNC_SUM_URL: runc.sumUrl,
+                    CNI_URL: cni.url,
+                    CNI_SUM_URL: cni.sumUrl,
+                },
+                files: mirrorFiles,
+            },
+            { parent: this, dependsOn: [this.prepared] },
+        );
+
+        const kubeletCert = w.pki.issue(
+            `${host.name}-kubelet`,
+            {
+                commonName: `system:node:${host.name}`,
+                organization: "system:nodes",
+                dnsNames: [host.name],
+                ipAddresses: [host.address],
+                server: true,
+                client: true,
+            },
+            this,
+        );
+        const proxyCert = w.pki.issue(
+            `${host.name}-kube-proxy`,
+            { commonName: "system:kube-proxy", organization: "system:node-proxier", client: true },
+            this,
+        );
+        const files = pulumi
+            .all([w.endpoint, w.pki.caCert, kubeletCert.cert, kubeletCert.key, proxyCert.cert, proxyCert.key, this.facts])
+            .apply(([endpoint, ca, kcert, kkey, pcert, pkey, facts]) => [
+                { path: "/etc/kubernetes/pki/kubelet.crt", mode: "0644", content: kcert },
+                { path: "/etc/kubernetes/pki/kubelet.key", mode: "0600", content: kkey },
+                {
+                    path: "/etc/kubernetes/kubelet.kubeconfig",
+                    mode: "0600",
+                    content: render.renderKubeconfig({ server: endpoint, caCert: ca, user: `system:node:${host.name}`, clientCert: kcert, clientKey: kkey }),
+                },
+                {
+                    path: "/etc/kubernetes/kube-proxy.kubeconfig",
+                    mode: "0600",
+                    content: render.renderKubeconfig({ server: endpoint, caCert: ca, user: "system:kube-proxy", clientCert: pcert, clientKey: pkey }),
+                },
+                {
+                    path: "/etc/kubernetes/kubelet-config.yaml",
+                    mode: "0644",
+                    content: render.renderKubeletConfig({
+                        clusterDns: cluster.dnsServiceIp,
+                        clusterDomain: cluster.clusterDomain,
+                        podCidr,
+                        failCgroupV1: facts.cgroup === "v2",
+                        inContainer: facts.container !== "none",
+                    }),
+                },
+                {
+                    path: "/etc/kubernetes/kube-proxy-config.yaml",
+                    mode: "0644",
+                    content: render.renderKubeProxyConfig({ clusterCidr: cluster.podCidr, hostname: host.name, inContainer: facts.container !== "none" }),
+                },
+                { path: "/etc/systemd/system/kubelet.service", mode: "0644", content: render.renderKubeletUnit({ nodeIp: host.address, hostname: host.name }) },
+                { path: "/etc/systemd/system/kube-proxy.service", mode: "0644", content: render.renderKubeProxyUnit() },
+            ]);
+        this.kubelet = this.runner.run(
+            "kubelet",
+            {
+                script: "kubelet",
+                env: { K8S_URL: binaryUrl(cluster.downloads, v.kubernetes) },
+                files,
+                secret: true,
+            },
+            { parent: this, dependsOn: pulumi.output(w.dependsOn ?? []).apply((d) => [runtime, ...d]) },
+        );
+    }
+}

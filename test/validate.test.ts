@@ -1,0 +1,101 @@
+import { ConfigError, validateConfig } from "../components/validate";
+import { RawConfig } from "../components/config";
+import { hostsOf, labConfig } from "./fixtures";
+
+function problemsOf(raw: RawConfig): string[] {
+    try {
+        validateConfig(raw);
+    } catch (e) {
+        if (e instanceof ConfigError) return e.problems;
+        throw e;
+    }
+    return [];
+}
+
+describe("validateConfig", () => {
+    test("accepts the lab config and fills defaults", () => {
+        const c = validateConfig(labConfig());
+        expect(c.hosts.map((h) => h.name)).toEqual(["cp1", "cp2", "cp3", "lb1", "lb2", "mirror", "nfs", "w1", "w2"]);
+        expect(c.apiPort).toBe(6443);
+        expect(c.kubernetesServiceIp).toBe("10.96.0.1");
+        expect(c.dnsServiceIp).toBe("10.96.0.10");
+        expect(c.hosts.find((h) => h.name === "w1")?.podCidr).toBe("10.244.31.0/24");
+        expect(c.hosts.find((h) => h.name === "w2")?.podCidr).toBe("10.244.32.0/24");
+        expect(c.hosts.find((h) => h.name === "lb1")?.vrrpPriority).toBe(150);
+        expect(c.hosts.find((h) => h.name === "lb2")?.vrrpPriority).toBe(100);
+        expect(c.nfs).toEqual({ path: "/srv/nfs/k8s", allowedCidr: "10.213.0.0/24" });
+        expect(c.hosts[0].user).toBe("root");
+    });
+
+    test("reports every problem at once, each naming the field", () => {
+        const raw = labConfig();
+        const hosts = hostsOf(raw);
+        hosts.cp3.roles = ["control-plane"]; // two etcd members
+        hosts.lb2.roles = ["worker"]; // one lb
+        hosts.w2.address = "10.213.0.31"; // duplicate
+        hosts.w1.roles = ["worker", "gpu"];
+        raw.vip = "10.214.0.10";
+        raw.podCidr = "10.213.0.0/16";
+        raw.vrrpRouterId = 300;
+        raw.sshPrivateKeyPresent = false;
+        raw.versions = { kubernetes: "1.35" };
+        expect(problemsOf(raw)).toEqual([
+            `k8s-ha:hosts.w1.roles: unknown role "gpu"; use one of: etcd, control-plane, worker, lb, nfs, mirror`,
+            "k8s-ha:hosts: 2 hosts have the etcd role; etcd needs an odd number (1, 3 or 5) to keep quorum",
+            "k8s-ha:hosts: 1 hosts have the lb role; the load-balancer pair needs exactly two",
+            "k8s-ha:hosts.w2.address: 10.213.0.31 is also the address of w1; give every host its own address",
+            "k8s-ha:sshPrivateKey: is missing; set it as a secret: pulumi config set --secret k8s-ha:sshPrivateKey < ~/.ssh/id_ed25519",
+            "k8s-ha:vrrpRouterId: must be a whole number from 1 to 255, got 300",
+            "k8s-ha:podCidr: 10.213.0.0/16 overlaps k8s-ha:nodeNetwork 10.213.0.0/24; choose ranges that do not overlap",
+            "k8s-ha:vip: 10.214.0.10 is outside the lb hosts' subnet 10.213.0.0/24; VRRP can only move an address within it",
+            "k8s-ha:hosts.w2.podCidr: 10.213.31.0/24 is also the pod CIDR of w1; give each worker its own",
+            "k8s-ha:versions.kubernetes: '1.35' is not a version; write MAJOR.MINOR.PATCH, like 1.35.4",
+        ]);
+    });
+
+    test("the error message lists the problems and says no host was touched", () => {
+        const raw = labConfig();
+        raw.vip = "10.213.0.21";
+        expect(() => validateConfig(raw)).toThrow(
+            "k8s-ha: the stack config has 1 problem; no host was touched. Fix them with 'pulumi config set' or in Pulumi.<stack>.yaml:\n" +
+                "  - k8s-ha:vip: 10.213.0.21 is the address of host cp1; the VIP must be a free address in the lb hosts' subnet",
+        );
+    });
+
+    test.each([
+        ["malformed address", (r: RawConfig) => (hostsOf(r).w1.address = "10.213.0.300"), "k8s-ha:hosts.w1.address: '10.213.0.300' is not an IPv4 address; write it as four numbers 0-255, like 10.0.0.5"],
+        ["malformed CIDR", (r: RawConfig) => (r.serviceCidr = "10.96.0.1/12"), "k8s-ha:serviceCidr: '10.96.0.1/12' is not an IPv4 CIDR with zero host bits; write it like 10.244.0.0/16"],
+        ["zero etcd members", (r: RawConfig) => { for (const h of ["cp1", "cp2", "cp3"]) hostsOf(r)[h].roles = ["control-plane"]; }, "k8s-ha:hosts: 0 hosts have the etcd role; etcd needs an odd number (1, 3 or 5) to keep quorum"],
+        ["three lb hosts", (r: RawConfig) => (hostsOf(r).w2.roles = ["worker", "lb"]), "k8s-ha:hosts: 3 hosts have the lb role; the load-balancer pair needs exactly two"],
+        ["missing roles", (r: RawConfig) => delete hostsOf(r).nfs.roles, "k8s-ha:hosts.nfs.roles: is missing; give a list from: etcd, control-plane, worker, lb, nfs, mirror"],
+        ["router id zero", (r: RawConfig) => (r.vrrpRouterId = 0), "k8s-ha:vrrpRouterId: must be a whole number from 1 to 255, got 0"],
+        ["service overlaps pods", (r: RawConfig) => (r.serviceCidr = "10.244.128.0/17"), "k8s-ha:serviceCidr: 10.244.128.0/17 overlaps k8s-ha:podCidr 10.244.0.0/16; choose ranges that do not overlap"],
+        ["VIP is the broadcast address", (r: RawConfig) => (r.vip = "10.213.0.255"), "k8s-ha:vip: 10.213.0.255 is the network or broadcast address of 10.213.0.0/24; pick a free host address"],
+        ["bad host key", (r: RawConfig) => (hostsOf(r).w1.hostKey = "AAAA"), "k8s-ha:hosts.w1.hostKey: is not an SSH public host key; give one line like 'ssh-ed25519 AAAA...' (from ssh-keyscan)"],
+        ["bad host name", (r: RawConfig) => { hostsOf(r).W_1 = hostsOf(r).w1; delete hostsOf(r).w1; }, "k8s-ha:hosts.W_1: the host name must be lower-case letters, digits and '-', at most 63, like cp1"],
+        ["proxy mirror without upstream", (r: RawConfig) => (r.mirror = {}), "k8s-ha:mirror.upstream: is missing; proxy mode needs the registry to pull from, like https://registry.example.com"],
+        ["bad download URL", (r: RawConfig) => (r.downloads = { etcd: "ftp://x" }), "k8s-ha:downloads.etcd: 'ftp://x' is not an http(s) URL; write it like https://mirror.example.com/path"],
+        ["host outside node network", (r: RawConfig) => (hostsOf(r).w2.address = "10.9.0.32"), "k8s-ha:hosts.w2.address: 10.9.0.32 is outside k8s-ha:nodeNetwork 10.213.0.0/24; widen nodeNetwork or fix the address"],
+        ["no hosts", (r: RawConfig) => (r.hosts = {}), "k8s-ha:hosts: is missing or empty; give an object of hosts keyed by name, each with address and roles"],
+    ])("rejects %s", (_name, breakIt, message) => {
+        const raw = labConfig();
+        breakIt(raw);
+        expect(problemsOf(raw)).toContain(message);
+    });
+
+    test("an explicit worker pod CIDR wins and must sit inside podCidr", () => {
+        const raw = labConfig();
+        hostsOf(raw).w1.podCidr = "10.244.200.0/24";
+        expect(validateConfig(raw).hosts.find((h) => h.name === "w1")?.podCidr).toBe("10.244.200.0/24");
+        hostsOf(raw).w1.podCidr = "10.250.0.0/24";
+        expect(problemsOf(raw)).toEqual(["k8s-ha:hosts.w1.podCidr: 10.250.0.0/24 is outside k8s-ha:podCidr 10.244.0.0/16; pick a range inside it"]);
+    });
+
+    test("adding a host changes no other host's derived values", () => {
+        const before = validateConfig(labConfig());
+        const raw = labConfig();
+        hostsOf(raw).w0 = { address: "10.213.0.30", roles: ["worker"] };
+        const after = validateConfig(raw);
+        for (const h of before.hosts) expect(after.hosts.find((a) => a.name === h.name)).toEqual(h);
+    });
+});
