@@ -1,0 +1,228 @@
+/**
+ * Cluster add-ons applied with `kubectl apply` from a control-plane host: CoreDNS, the RBAC that
+ * lets the apiserver reach the kubelets, and (optionally) kube-proxy's configuration as a
+ * ConfigMap for reference.
+ */
+import { requireIpv4, requireInt } from "./text";
+import { toYamlDocuments, type YamlMap } from "./yaml";
+
+export interface AddonsParams {
+    /** e.g. `cluster.local`. */
+    clusterDomain: string;
+    /** The `kube-dns` Service's cluster IP (the kubelets' `clusterDNS`). */
+    dnsServiceIp: string;
+    /** CoreDNS version without `v`, e.g. `1.12.4`. */
+    corednsVersion: string;
+    /** Default 2: one can be rescheduled while the other answers. */
+    corednsReplicas?: number;
+    /** Default `registry.k8s.io` (the nodes pull it through the mirror). */
+    imageRegistry?: string;
+    /**
+     * User name of the apiserver's kubelet client certificate (its CN). Default
+     * `kube-apiserver-kubelet-client`.
+     */
+    apiserverKubeletClientUser?: string;
+    /** When set, a `kube-system/kube-proxy` ConfigMap holding this text as `config.conf`. */
+    kubeProxyConfig?: string;
+}
+
+const DNS_LABELS = { "k8s-app": "kube-dns" } as const;
+
+/**
+ * CoreDNS's Corefile: the cluster zone and reverse zones answered from the API (pods records
+ * `insecure`, as kube-dns did), everything else forwarded to the resolvers in the node's
+ * /etc/resolv.conf (the pods run with `dnsPolicy: Default`), a 30 s cache, `loop` to stop at
+ * start if a forward points back to CoreDNS itself, `health`/`ready` for the probes.
+ */
+export function renderCorefile(clusterDomain: string): string {
+    requireDomain(clusterDomain);
+    return [
+        ".:53 {",
+        "    errors",
+        "    health {",
+        "        lameduck 5s",
+        "    }",
+        "    ready",
+        `    kubernetes ${clusterDomain} in-addr.arpa ip6.arpa {`,
+        "        pods insecure",
+        "        fallthrough in-addr.arpa ip6.arpa",
+        "        ttl 30",
+        "    }",
+        "    prometheus :9153",
+        "    forward . /etc/resolv.conf {",
+        "        max_concurrent 1000",
+        "    }",
+        "    cache 30",
+        "    loop",
+        "    reload",
+        "    loadbalance",
+        "}",
+        "",
+    ].join("\n");
+}
+
+/** The add-on objects, in apply order (a ServiceAccount before the Deployment that uses it). */
+export function addonObjects(p: AddonsParams): YamlMap[] {
+    requireDomain(p.clusterDomain);
+    requireIpv4(p.dnsServiceIp, "addons dnsServiceIp");
+    if (!/^\d+\.\d+\.\d+$/.test(p.corednsVersion)) {
+        throw new Error(`addons: corednsVersion "${p.corednsVersion}" must look like 1.12.4 (no "v")`);
+    }
+    const replicas = p.corednsReplicas ?? 2;
+    requireInt(replicas, 1, 10, "addons corednsReplicas");
+    const registry = p.imageRegistry ?? "registry.k8s.io";
+    if (!/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(registry)) {
+        throw new Error(`addons: imageRegistry "${registry}" is not a registry host (with optional path)`);
+    }
+    const kubeletClient = p.apiserverKubeletClientUser ?? "kube-apiserver-kubelet-client";
+    const kubeSystem = "kube-system";
+    const objects: YamlMap[] = [
+        {
+            apiVersion: "v1",
+            kind: "ServiceAccount",
+            metadata: { name: "coredns", namespace: kubeSystem },
+        },
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRole",
+            metadata: { name: "system:coredns" },
+            rules: [
+                { apiGroups: [""], resources: ["endpoints", "services", "pods", "namespaces"], verbs: ["list", "watch"] },
+                { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
+            ],
+        },
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: { name: "system:coredns" },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:coredns" },
+            subjects: [{ kind: "ServiceAccount", name: "coredns", namespace: kubeSystem }],
+        },
+        {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: "coredns", namespace: kubeSystem },
+            data: { Corefile: renderCorefile(p.clusterDomain) },
+        },
+        {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: "coredns", namespace: kubeSystem, labels: { ...DNS_LABELS, "kubernetes.io/name": "CoreDNS" } },
+            spec: {
+                replicas,
+                strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
+                selector: { matchLabels: { ...DNS_LABELS } },
+                template: {
+                    metadata: { labels: { ...DNS_LABELS } },
+                    spec: {
+                        serviceAccountName: "coredns",
+                        priorityClassName: "system-cluster-critical",
+                        // CoreDNS must not resolve through itself.
+                        dnsPolicy: "Default",
+                        nodeSelector: { "kubernetes.io/os": "linux" },
+                        tolerations: [{ key: "CriticalAddonsOnly", operator: "Exists" }],
+                        affinity: {
+                            // Replicas on different nodes, so losing one node keeps DNS up.
+                            podAntiAffinity: {
+                                preferredDuringSchedulingIgnoredDuringExecution: [
+                                    {
+                                        weight: 100,
+                                        podAffinityTerm: {
+                                            labelSelector: { matchLabels: { ...DNS_LABELS } },
+                                            topologyKey: "kubernetes.io/hostname",
+                                        },
+                                    },
+                                ],
+                            },
+                        },
+                        containers: [
+                            {
+                                name: "coredns",
+                                image: `${registry}/coredns/coredns:v${p.corednsVersion}`,
+                                imagePullPolicy: "IfNotPresent",
+                                args: ["-conf", "/etc/coredns/Corefile"],
+                                resources: { limits: { memory: "170Mi" }, requests: { cpu: "100m", memory: "70Mi" } },
+                                volumeMounts: [{ name: "config-volume", mountPath: "/etc/coredns", readOnly: true }],
+                                ports: [
+                                    { name: "dns", containerPort: 53, protocol: "UDP" },
+                                    { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
+                                    { name: "metrics", containerPort: 9153, protocol: "TCP" },
+                                ],
+                                securityContext: {
+                                    allowPrivilegeEscalation: false,
+                                    capabilities: { add: ["NET_BIND_SERVICE"], drop: ["ALL"] },
+                                    readOnlyRootFilesystem: true,
+                                },
+                                livenessProbe: {
+                                    httpGet: { path: "/health", port: 8080, scheme: "HTTP" },
+                                    initialDelaySeconds: 60,
+                                    timeoutSeconds: 5,
+                                    successThreshold: 1,
+                                    failureThreshold: 5,
+                                },
+                                readinessProbe: {
+                                    httpGet: { path: "/ready", port: 8181, scheme: "HTTP" },
+                                },
+                            },
+                        ],
+                        volumes: [
+                            {
+                                name: "config-volume",
+                                configMap: { name: "coredns", items: [{ key: "Corefile", path: "Corefile" }] },
+                            },
+                        ],
+                    },
+                },
+            },
+        },
+        {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: {
+                name: "kube-dns",
+                namespace: kubeSystem,
+                labels: { ...DNS_LABELS, "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "CoreDNS" },
+                annotations: { "prometheus.io/port": "9153", "prometheus.io/scrape": "true" },
+            },
+            spec: {
+                selector: { ...DNS_LABELS },
+                clusterIP: p.dnsServiceIp,
+                ports: [
+                    { name: "dns", port: 53, protocol: "UDP" },
+                    { name: "dns-tcp", port: 53, protocol: "TCP" },
+                    { name: "metrics", port: 9153, protocol: "TCP" },
+                ],
+            },
+        },
+        {
+            // The apiserver authenticates to kubelets with its kubelet client certificate; with
+            // Webhook authorization on the kubelet, this binding is what lets it fetch logs and
+            // run exec/attach/port-forward.
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: { name: "k8s-ha:kube-apiserver-kubelet-api-admin" },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:kubelet-api-admin" },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: kubeletClient }],
+        },
+    ];
+    if (p.kubeProxyConfig !== undefined) {
+        objects.push({
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: "kube-proxy", namespace: kubeSystem, labels: { app: "kube-proxy" } },
+            data: { "config.conf": p.kubeProxyConfig },
+        });
+    }
+    return objects;
+}
+
+/** The add-ons as one multi-document YAML stream for `kubectl apply -f -`. */
+export function renderAddons(p: AddonsParams): string {
+    return toYamlDocuments(addonObjects(p));
+}
+
+function requireDomain(domain: string): void {
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(domain)) {
+        throw new Error(`addons: clusterDomain "${domain}" is not a DNS domain`);
+    }
+}

@@ -1,0 +1,127 @@
+/**
+ * The config files the control plane reads besides its flags: secrets encryption at rest, the
+ * audit policy, the structured authentication config, and the scheduler's component config.
+ */
+import { K8S_FILES } from "./paths";
+import { toYaml } from "./yaml";
+
+export interface EncryptionConfigParams {
+    /**
+     * Base64 of exactly 32 random bytes. Secret: the rendered file is secret too. Changing it makes
+     * every stored Secret unreadable unless the old key stays listed (rotation is not handled here).
+     */
+    key: string;
+    /** Name under which the key is stored with each value. Default `key1`. */
+    keyName?: string;
+    /**
+     * Default `secretbox` (XSalsa20-Poly1305): authenticated, fast, no nonce-reuse concern with a
+     * static key. `aescbc` is accepted for compatibility but Kubernetes calls it weak (padding oracle).
+     */
+    provider?: "secretbox" | "aescbc";
+    /** Resources encrypted. Default `["secrets"]`. */
+    resources?: readonly string[];
+}
+
+/**
+ * `/etc/kubernetes/encryption-config.yaml` (EncryptionConfiguration, apiserver.config.k8s.io/v1).
+ * `identity` comes last so data written before encryption was enabled is still readable; all new
+ * writes use the first provider.
+ */
+export function renderEncryptionConfig(p: EncryptionConfigParams): string {
+    const keyName = p.keyName ?? "key1";
+    if (!/^[A-Za-z0-9_-]+$/.test(keyName)) {
+        throw new Error(`encryption config: keyName "${keyName}" must be letters, digits, "_" or "-"`);
+    }
+    // The key is a secret: the messages below never include it.
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(p.key) || p.key.length % 4 !== 0 || Buffer.from(p.key, "base64").length !== 32) {
+        throw new Error("encryption config: key must be the base64 encoding of exactly 32 bytes");
+    }
+    const provider = p.provider ?? "secretbox";
+    return toYaml({
+        apiVersion: "apiserver.config.k8s.io/v1",
+        kind: "EncryptionConfiguration",
+        resources: [
+            {
+                resources: [...(p.resources ?? ["secrets"])],
+                providers: [{ [provider]: { keys: [{ name: keyName, secret: p.key }] } }, { identity: {} }],
+            },
+        ],
+    });
+}
+
+/**
+ * `/etc/kubernetes/audit-policy.yaml` (Policy, audit.k8s.io/v1).
+ *
+ * Everything is logged at `Metadata` level: who did what to which object, never a request or
+ * response body, so Secret values, tokens and kubeconfigs do not end up in the audit log. The
+ * health endpoints are not logged at all: HAProxy probes `/readyz` on every apiserver every second
+ * from both LB hosts, which would otherwise be most of the log. `RequestReceived` is omitted since
+ * every request also has a later stage.
+ */
+export function renderAuditPolicy(): string {
+    return toYaml({
+        apiVersion: "audit.k8s.io/v1",
+        kind: "Policy",
+        omitStages: ["RequestReceived"],
+        rules: [
+            { level: "None", nonResourceURLs: ["/healthz*", "/livez*", "/readyz*"] },
+            { level: "Metadata" },
+        ],
+    });
+}
+
+export interface AuthenticationConfigParams {
+    /** Paths anonymous requests may reach. Default `/livez`, `/readyz`, `/healthz` (HAProxy's probe needs `/readyz`). */
+    anonymousPaths?: readonly string[];
+    /**
+     * Default `apiserver.config.k8s.io/v1`: structured authentication config and the `anonymous`
+     * section are GA since Kubernetes 1.34, so v1.35 reads v1 (v1beta1 is still served).
+     */
+    apiVersion?: "apiserver.config.k8s.io/v1" | "apiserver.config.k8s.io/v1beta1";
+}
+
+/**
+ * `/etc/kubernetes/authentication-config.yaml` (AuthenticationConfiguration), passed with
+ * `--authentication-config`. Anonymous requests are authenticated (as `system:anonymous`) only on
+ * the listed paths and rejected with 401 everywhere else, even if RBAC were to grant
+ * `system:anonymous` something. The apiserver must then not get `--anonymous-auth` at all: it
+ * refuses to start with both. Client certificates and service-account tokens are configured by
+ * flags and keep working; there are no JWT issuers.
+ */
+export function renderAuthenticationConfig(p: AuthenticationConfigParams = {}): string {
+    const paths = p.anonymousPaths ?? ["/livez", "/readyz", "/healthz"];
+    for (const path of paths) {
+        if (!/^\/[A-Za-z0-9/_.-]*$/.test(path)) {
+            throw new Error(`authentication config: anonymous path "${path}" must be an absolute URL path`);
+        }
+    }
+    return toYaml({
+        apiVersion: p.apiVersion ?? "apiserver.config.k8s.io/v1",
+        kind: "AuthenticationConfiguration",
+        anonymous: {
+            enabled: paths.length > 0,
+            conditions: paths.length > 0 ? paths.map((path) => ({ path })) : undefined,
+        },
+    });
+}
+
+export interface SchedulerConfigParams {
+    /** Default `/etc/kubernetes/scheduler.kubeconfig`. */
+    kubeconfig?: string;
+}
+
+/**
+ * `/etc/kubernetes/scheduler-config.yaml` (KubeSchedulerConfiguration, kubescheduler.config.k8s.io/v1).
+ * Profiling is switched off here, not with `--profiling`: kube-scheduler ignores that deprecated
+ * flag when `--config` is given. Leader election lets three schedulers run with one active.
+ */
+export function renderSchedulerConfig(p: SchedulerConfigParams = {}): string {
+    return toYaml({
+        apiVersion: "kubescheduler.config.k8s.io/v1",
+        kind: "KubeSchedulerConfiguration",
+        clientConnection: { kubeconfig: p.kubeconfig ?? K8S_FILES.schedulerKubeconfig },
+        leaderElection: { leaderElect: true },
+        enableProfiling: false,
+        enableContentionProfiling: false,
+    });
+}

@@ -1,0 +1,167 @@
+/**
+ * containerd 2.x: its config (`version = 3`), one `hosts.toml` per upstream registry that sends
+ * pulls through the cluster's image mirror, and its systemd unit.
+ */
+import { BINARIES, CNI_BIN_DIR, CNI_CONF_DIR, CONTAINERD_FILES, K8S_PKI, RUNC_PATH } from "./paths";
+import { renderServiceUnit } from "./systemd";
+import { isIpv4, joinLines, requireAbsolutePath, requireInt, requireToken } from "./text";
+
+export interface ContainerdConfigParams {
+    /** Tag of `registry.k8s.io/pause`, e.g. `3.10.1`. */
+    pauseVersion: string;
+    /**
+     * runc's `SystemdCgroup`. Must match the kubelet's `cgroupDriver` (`systemd` ⇔ true);
+     * containerd and the kubelet disagreeing breaks every pod.
+     */
+    systemdCgroup: boolean;
+    /**
+     * Default `overlayfs`. `native` where the root filesystem cannot carry overlay mounts (e.g.
+     * an nspawn machine whose root is itself an overlay).
+     */
+    snapshotter?: "overlayfs" | "native" | "btrfs";
+}
+
+/**
+ * `/etc/containerd/config.toml` for containerd 2.x (config version 3, which 2.0 introduced).
+ * Registry hosts come from `/etc/containerd/certs.d` (`hosts.toml` per registry), so adding a
+ * mirror never needs a restart. The sandbox image is pinned so image garbage collection never
+ * removes it. CNI binaries and configs are the fixed paths; `bin_dirs` needs containerd ≥ 2.1
+ * (the default version here is 2.2). runc is named by path, since /usr/local/sbin may not be on
+ * containerd's PATH.
+ */
+export function renderContainerdConfig(p: ContainerdConfigParams): string {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(p.pauseVersion)) {
+        throw new Error(`containerd: pauseVersion "${p.pauseVersion}" is not an image tag`);
+    }
+    const images = "plugins.'io.containerd.cri.v1.images'";
+    const runtime = "plugins.'io.containerd.cri.v1.runtime'";
+    return joinLines([
+        "# Rendered by k8s-ha. Changes here are overwritten.",
+        "version = 3",
+        `root = ${tomlString("/var/lib/containerd")}`,
+        `state = ${tomlString("/run/containerd")}`,
+        "",
+        "[grpc]",
+        `  address = ${tomlString(CONTAINERD_FILES.socket)}`,
+        "",
+        `[${images}]`,
+        `  snapshotter = ${tomlString(p.snapshotter ?? "overlayfs")}`,
+        "",
+        `[${images}.pinned_images]`,
+        `  sandbox = ${tomlString(`registry.k8s.io/pause:${p.pauseVersion}`)}`,
+        "",
+        `[${images}.registry]`,
+        `  config_path = ${tomlString(CONTAINERD_FILES.certsDir)}`,
+        "",
+        `[${runtime}.containerd]`,
+        `  default_runtime_name = ${tomlString("runc")}`,
+        "",
+        `[${runtime}.containerd.runtimes.runc]`,
+        `  runtime_type = ${tomlString("io.containerd.runc.v2")}`,
+        "",
+        `[${runtime}.containerd.runtimes.runc.options]`,
+        `  BinaryName = ${tomlString(RUNC_PATH)}`,
+        `  SystemdCgroup = ${p.systemdCgroup ? "true" : "false"}`,
+        "",
+        `[${runtime}.cni]`,
+        `  bin_dirs = [${tomlString(CNI_BIN_DIR)}]`,
+        `  conf_dir = ${tomlString(CNI_CONF_DIR)}`,
+    ]);
+}
+
+export interface ContainerdHostsParams {
+    /** The upstream registry host name as images name it: `registry.k8s.io`, `docker.io`. */
+    registry: string;
+    /** The image mirror's address or host name. */
+    mirrorHost: string;
+    /** The image mirror's TLS port. */
+    mirrorPort: number;
+    /** CA that signed the mirror's certificate. Default: the cluster CA. */
+    caFile?: string;
+}
+
+/**
+ * The address containerd falls back to when no mirror answers. Docker Hub's images are named
+ * `docker.io/...` but its registry API is served by `registry-1.docker.io`.
+ */
+export function upstreamServer(registry: string): string {
+    return registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
+}
+
+/**
+ * `/etc/containerd/certs.d/<registry>/hosts.toml`. Pulls go to
+ * `https://<mirror>:<port>/v2/<registry>/<name>/...`: `override_path = true` makes containerd use
+ * the path as given instead of appending `/v2`, so one mirror serves every upstream under its own
+ * prefix (the pull-through cache keeps the upstream host as the first path element). The mirror
+ * may only pull and resolve, never receive a push. Its certificate is checked against the cluster
+ * CA that signed it.
+ */
+export function renderContainerdHostsToml(p: ContainerdHostsParams): string {
+    if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/.test(p.registry)) {
+        throw new Error(`containerd hosts: registry "${p.registry}" is not a registry host name`);
+    }
+    if (!isIpv4(p.mirrorHost)) {
+        requireToken(p.mirrorHost, "containerd hosts mirrorHost");
+    }
+    requireInt(p.mirrorPort, 1, 65535, "containerd hosts mirrorPort");
+    const caFile = p.caFile ?? K8S_PKI.caCert;
+    requireAbsolutePath(caFile, "containerd hosts caFile");
+    const mirror = `https://${p.mirrorHost}:${p.mirrorPort}/v2/${p.registry}`;
+    return joinLines([
+        "# Rendered by k8s-ha. Changes here are overwritten.",
+        `server = ${tomlString(upstreamServer(p.registry))}`,
+        "",
+        `[host.${tomlString(mirror)}]`,
+        `  capabilities = [${tomlString("pull")}, ${tomlString("resolve")}]`,
+        "  override_path = true",
+        `  ca = ${tomlString(caFile)}`,
+    ]);
+}
+
+export interface ContainerdUnitParams {
+    /**
+     * Default -999: the kernel's OOM killer picks a pod before the runtime. 0 leaves the setting
+     * out (for hosts that may not lower a score).
+     */
+    oomScoreAdjust?: number;
+}
+
+/**
+ * `/etc/systemd/system/containerd.service`. `Delegate=yes` hands the cgroup subtree to containerd
+ * and its shims; `KillMode=process` stops only the daemon on restart, so the shims and the
+ * containers they run survive a containerd upgrade; no limits on tasks, processes or core files,
+ * since those apply to every container below. `modprobe overlay` is best effort (`-`): a container
+ * host may have it built in or be unable to load modules.
+ */
+export function renderContainerdUnit(p: ContainerdUnitParams = {}): string {
+    const oom = p.oomScoreAdjust ?? -999;
+    requireInt(oom, -1000, 1000, "containerd oomScoreAdjust");
+    return renderServiceUnit({
+        description: "containerd container runtime (k8s-ha)",
+        documentation: ["https://containerd.io"],
+        after: ["network.target", "local-fs.target"],
+        type: "notify",
+        execStartPre: [{ path: "/usr/sbin/modprobe", args: ["overlay"], ignoreFailure: true }],
+        execStart: [{ path: BINARIES.containerd }],
+        restart: "always",
+        restartSec: 5,
+        extra: [
+            ["Delegate", "yes"],
+            ["KillMode", "process"],
+            ["LimitNOFILE", "infinity"],
+            ["LimitNPROC", "infinity"],
+            ["LimitCORE", "infinity"],
+            ["TasksMax", "infinity"],
+            ...(oom !== 0 ? ([["OOMScoreAdjust", String(oom)]] as const) : []),
+        ],
+    });
+}
+
+/** A TOML basic string. Control characters are refused rather than escaped: no path or name has one. */
+function tomlString(s: string): string {
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(s)) {
+        throw new Error(`TOML string ${JSON.stringify(s)} contains a control character`);
+    }
+    return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}

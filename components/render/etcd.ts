@@ -1,0 +1,125 @@
+/**
+ * The etcd member's systemd unit. etcd runs with its own CA (separate from the cluster CA),
+ * client and peer certificate authentication on, and no auto-TLS, so neither a client nor a peer
+ * without a certificate from that CA gets in.
+ */
+import { BINARIES, ETCD_FILES } from "./paths";
+import { flagArgs, renderServiceUnit } from "./systemd";
+import { byName, requireIpv4, requireToken, requireUnique } from "./text";
+
+export const ETCD_CLIENT_PORT = 2379;
+export const ETCD_PEER_PORT = 2380;
+/** Plain-HTTP metrics and /health on localhost only, for local health checks without a client certificate. */
+export const ETCD_METRICS_URL = "http://127.0.0.1:2381";
+
+export interface EtcdMember {
+    /** Member name: the host name. */
+    name: string;
+    address: string;
+}
+
+export interface EtcdUnitParams {
+    /** This member's name; must be one of `members`. */
+    name: string;
+    /** This member's address; must match its entry in `members`. */
+    address: string;
+    /** Every member of the cluster, this one included. Order does not matter (sorted by name). */
+    members: readonly EtcdMember[];
+    /** `--initial-cluster-token`: keeps members of two clusters bootstrapped alike from joining each other. */
+    clusterToken: string;
+    /** `--initial-cluster-state`. Default `new`; `existing` when joining a member to a running cluster. */
+    clusterState?: "new" | "existing";
+    /**
+     * Default `notify`: etcd tells systemd when it has joined the cluster, so `systemctl start`
+     * returns only once the member serves. With a new three-member cluster that means quorum: a
+     * script that starts members one after the other must use `systemctl start --no-block etcd`
+     * (then wait for health) or it waits for the others. `simple` returns at once.
+     */
+    serviceType?: "notify" | "simple";
+}
+
+/** `https://<address>:2379`: the client URL of a member. */
+export function etcdClientUrl(address: string): string {
+    return `https://${address}:${ETCD_CLIENT_PORT}`;
+}
+
+/** `https://<address>:2380`: the peer URL of a member. */
+export function etcdPeerUrl(address: string): string {
+    return `https://${address}:${ETCD_PEER_PORT}`;
+}
+
+/** `name=https://addr:2380,...` over all members, sorted by name: the same string on every member. */
+export function etcdInitialCluster(members: readonly EtcdMember[]): string {
+    return byName(members)
+        .map((m) => `${m.name}=${etcdPeerUrl(m.address)}`)
+        .join(",");
+}
+
+/** The etcd flags of one member, as `--name=value` arguments sorted by name. */
+export function etcdFlags(p: EtcdUnitParams): string[] {
+    checkMembers(p.members);
+    const self = p.members.find((m) => m.name === p.name);
+    if (!self) {
+        throw new Error(`etcd: member "${p.name}" is not in members (${byName(p.members).map((m) => m.name).join(", ")})`);
+    }
+    if (self.address !== p.address) {
+        throw new Error(`etcd: member "${p.name}" has address ${self.address} in members but ${p.address} was given`);
+    }
+    requireToken(p.clusterToken, "etcd clusterToken");
+    return flagArgs({
+        name: p.name,
+        "data-dir": ETCD_FILES.dataDir,
+        // Clients: the host address for the apiservers, 127.0.0.1 for etcdctl on the host itself.
+        "listen-client-urls": [etcdClientUrl(p.address), etcdClientUrl("127.0.0.1")],
+        "advertise-client-urls": etcdClientUrl(p.address),
+        "listen-peer-urls": etcdPeerUrl(p.address),
+        "initial-advertise-peer-urls": etcdPeerUrl(p.address),
+        "listen-metrics-urls": ETCD_METRICS_URL,
+        "initial-cluster": etcdInitialCluster(p.members),
+        "initial-cluster-state": p.clusterState ?? "new",
+        "initial-cluster-token": p.clusterToken,
+        "client-cert-auth": true,
+        "trusted-ca-file": ETCD_FILES.caCert,
+        "cert-file": ETCD_FILES.serverCert,
+        "key-file": ETCD_FILES.serverKey,
+        "peer-client-cert-auth": true,
+        "peer-trusted-ca-file": ETCD_FILES.caCert,
+        "peer-cert-file": ETCD_FILES.peerCert,
+        "peer-key-file": ETCD_FILES.peerKey,
+        "auto-tls": false,
+        "peer-auto-tls": false,
+    });
+}
+
+/** `/etc/systemd/system/etcd.service`. */
+export function renderEtcdUnit(p: EtcdUnitParams): string {
+    return renderServiceUnit({
+        description: "etcd key-value store (k8s-ha)",
+        documentation: ["https://etcd.io/docs/"],
+        wants: ["network-online.target"],
+        after: ["network-online.target", "time-sync.target"],
+        type: p.serviceType ?? "notify",
+        execStart: [{ path: BINARIES.etcd, args: etcdFlags(p) }],
+        restart: "always",
+        restartSec: 5,
+        extra: [["LimitNOFILE", "65536"]],
+    });
+}
+
+function checkMembers(members: readonly EtcdMember[]): void {
+    if (members.length === 0) {
+        throw new Error("etcd: members is empty");
+    }
+    for (const m of members) {
+        requireToken(m.name, "etcd member name");
+        requireIpv4(m.address, `etcd member "${m.name}" address`);
+    }
+    requireUnique(
+        members.map((m) => m.name),
+        "etcd member name",
+    );
+    requireUnique(
+        members.map((m) => m.address),
+        "etcd member address",
+    );
+}

@@ -1,0 +1,292 @@
+/**
+ * haproxy.cfg, keepalived.conf, the HAProxy check script and the keepalived drop-in, each checked
+ * by the real program: `haproxy -c`, `keepalived -t`, shellcheck plus a run of the script against
+ * a real listener, and `systemd-analyze verify`.
+ */
+import { spawn, type ChildProcess } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as path from "path";
+import {
+    renderHaproxyCheckScript,
+    renderHaproxyConfig,
+    renderKeepalivedConfig,
+    renderKeepalivedDropIn,
+    type HaproxyParams,
+    type KeepalivedParams,
+} from "../components/render";
+import { cleanup, run, systemdRoot, systemdVerify, tempDir, tool, writeUnder } from "./render-support";
+
+const BACKENDS = [
+    { name: "cp2", address: "10.213.0.22" },
+    { name: "cp1", address: "10.213.0.21" },
+    { name: "cp3", address: "10.213.0.23" },
+];
+
+const HAPROXY: HaproxyParams = { apiPort: 6443, backends: BACKENDS };
+
+describe("renderHaproxyConfig", () => {
+    const cfg = renderHaproxyConfig(HAPROXY);
+    let dir: string;
+    beforeAll(() => {
+        dir = tempDir("haproxy");
+    });
+    afterAll(() => cleanup(dir));
+
+    test("TCP frontend on every address, servers sorted by name, fast /readyz checks over TLS", () => {
+        const lines = cfg.split("\n");
+        expect(lines).toContain("    mode tcp");
+        expect(lines).toContain("    bind *:6443");
+        expect(lines).toContain("    option httpchk");
+        expect(lines).toContain("    http-check send meth GET uri /readyz");
+        expect(lines).toContain("    http-check expect status 200");
+        expect(lines).toContain("    default-server check check-ssl verify none inter 1s fall 2 rise 2 on-marked-down shutdown-sessions");
+        expect(lines).toContain("    stats socket /run/haproxy/admin.sock mode 660 level admin");
+        expect(lines.filter((l) => l.startsWith("    server "))).toEqual([
+            "    server cp1 10.213.0.21:6443",
+            "    server cp2 10.213.0.22:6443",
+            "    server cp3 10.213.0.23:6443",
+        ]);
+    });
+
+    test("the order of the backends does not change the bytes", () => {
+        expect(renderHaproxyConfig({ apiPort: 6443, backends: [...BACKENDS].reverse() })).toBe(cfg);
+    });
+
+    test("haproxy -c accepts it", () => {
+        const file = writeUnder(dir, "/haproxy.cfg", cfg);
+        const r = run(tool("haproxy"), ["-c", "-f", file]);
+        expect(r.stdout + r.stderr).toMatch(/Configuration file is valid/);
+        expect(r.stdout + r.stderr).not.toMatch(/WARNING|ALERT/);
+        expect(r.status).toBe(0);
+    });
+
+    test("haproxy -c accepts the variant that verifies the apiservers against a CA", () => {
+        const ca = writeUnder(dir, "/ca.crt", selfSignedCa(dir));
+        const withCa = renderHaproxyConfig({ ...HAPROXY, healthCheckCaFile: ca });
+        expect(withCa).toContain(`check-ssl verify required ca-file ${ca} inter 1s`);
+        const file = writeUnder(dir, "/haproxy-ca.cfg", withCa);
+        const r = run(tool("haproxy"), ["-c", "-f", file]);
+        expect(r.stdout + r.stderr).not.toMatch(/WARNING|ALERT/);
+        expect(r.status).toBe(0);
+    });
+
+    test("haproxy -c rejects a broken file (the checker really checks)", () => {
+        const file = writeUnder(dir, "/broken.cfg", cfg.replace("inter 1s", "intre 1s"));
+        expect(run(tool("haproxy"), ["-c", "-f", file]).status).not.toBe(0);
+    });
+
+    test("bad input is refused with the field named", () => {
+        expect(() => renderHaproxyConfig({ apiPort: 6443, backends: [] })).toThrow("haproxy: backends is empty");
+        expect(() => renderHaproxyConfig({ apiPort: 70000, backends: BACKENDS })).toThrow("haproxy apiPort: 70000 is not an integer in 1-65535");
+        expect(() => renderHaproxyConfig({ apiPort: 6443, backends: [...BACKENDS, { name: "cp1", address: "10.0.0.9" }] })).toThrow(
+            'haproxy backend name: "cp1" occurs more than once',
+        );
+    });
+});
+
+const KEEPALIVED: KeepalivedParams = {
+    hostName: "lb1",
+    interface: "eth0",
+    virtualRouterId: 51,
+    priority: 150,
+    vip: "10.213.0.10",
+    vipPrefixLength: 24,
+    unicastSrcIp: "10.213.0.11",
+    unicastPeers: ["10.213.0.12"],
+    authPass: "s3cr3tPw",
+};
+
+describe("renderKeepalivedConfig", () => {
+    const cfg = renderKeepalivedConfig(KEEPALIVED);
+    let dir: string;
+    beforeAll(() => {
+        dir = tempDir("keepalived");
+    });
+    afterAll(() => cleanup(dir));
+
+    test("BACKUP + nopreempt, check script without weight (FAULT on failure), unicast, secret placed", () => {
+        const lines = cfg.split("\n").map((l) => l.trim());
+        for (const expected of [
+            "enable_script_security",
+            "script_user root",
+            'script "/etc/keepalived/check-haproxy.sh"',
+            "interval 1",
+            "fall 2",
+            "rise 2",
+            "state BACKUP",
+            "nopreempt",
+            "interface eth0",
+            "virtual_router_id 51",
+            "priority 150",
+            "advert_int 1",
+            "unicast_src_ip 10.213.0.11",
+            "auth_type PASS",
+            "auth_pass s3cr3tPw",
+            "10.213.0.10/24 dev eth0",
+            "chk_haproxy",
+        ]) {
+            expect(lines).toContain(expected);
+        }
+        expect(cfg).toMatch(/unicast_peer \{\n\s+10\.213\.0\.12\n\s+\}/);
+        expect(cfg).not.toMatch(/weight/);
+        expect(cfg).not.toMatch(/state MASTER/);
+    });
+
+    /**
+     * keepalived -t checks that the interface exists (and is not loopback) and that the check
+     * script is executable and writable by root only. So it runs in a network namespace of its
+     * own with a veth pair named like the real interface, and the script copy sits in a root-owned
+     * temp dir. Nothing is started and the namespace disappears with the command.
+     */
+    function keepalivedTest(file: string): ReturnType<typeof run> {
+        return run(tool("unshare"), [
+            "--net",
+            "sh",
+            "-c",
+            'ip link add "$1" type veth peer name k8sha-peer0 && exec "$2" -t -f "$3"',
+            "sh",
+            KEEPALIVED.interface,
+            tool("keepalived"),
+            file,
+        ]);
+    }
+
+    test("keepalived -t accepts it", () => {
+        const script = writeUnder(dir, "/check-haproxy.sh", renderHaproxyCheckScript({ apiPort: 6443 }), 0o755);
+        const file = writeUnder(dir, "/keepalived.conf", renderKeepalivedConfig({ ...KEEPALIVED, checkScriptPath: script }));
+        const r = keepalivedTest(file);
+        expect(r.stdout + r.stderr).toBe("");
+        expect(r.status).toBe(0);
+    });
+
+    test("keepalived -t rejects a broken file (the checker really checks)", () => {
+        const script = writeUnder(dir, "/check-haproxy.sh", renderHaproxyCheckScript({ apiPort: 6443 }), 0o755);
+        const good = renderKeepalivedConfig({ ...KEEPALIVED, checkScriptPath: script });
+        const file = writeUnder(dir, "/broken.conf", good.replace("advert_int 1", "advert_interval 1"));
+        expect(keepalivedTest(file).status).not.toBe(0);
+    });
+
+    test("peers are sorted, so the same hosts give the same bytes", () => {
+        const a = renderKeepalivedConfig({ ...KEEPALIVED, unicastPeers: ["10.213.0.13", "10.213.0.12"] });
+        const b = renderKeepalivedConfig({ ...KEEPALIVED, unicastPeers: ["10.213.0.12", "10.213.0.13"] });
+        expect(a).toBe(b);
+        expect(a.indexOf("10.213.0.12")).toBeLessThan(a.indexOf("10.213.0.13"));
+    });
+
+    test("bad input is refused, and the password never appears in a message", () => {
+        const tooLong = "abcdefghi";
+        let message = "";
+        try {
+            renderKeepalivedConfig({ ...KEEPALIVED, authPass: tooLong });
+        } catch (e) {
+            message = (e as Error).message;
+        }
+        expect(message).toMatch(/authPass must be 1-8 printable characters/);
+        expect(message).not.toContain(tooLong);
+        expect(() => renderKeepalivedConfig({ ...KEEPALIVED, authPass: "a#b" })).toThrow(/authPass/);
+        expect(() => renderKeepalivedConfig({ ...KEEPALIVED, virtualRouterId: 0 })).toThrow("keepalived virtualRouterId: 0 is not an integer in 1-255");
+        expect(() => renderKeepalivedConfig({ ...KEEPALIVED, priority: 255 })).toThrow("keepalived priority: 255 is not an integer in 1-254");
+        expect(() => renderKeepalivedConfig({ ...KEEPALIVED, unicastPeers: [] })).toThrow("keepalived: unicastPeers is empty");
+        expect(() => renderKeepalivedConfig({ ...KEEPALIVED, unicastPeers: ["10.213.0.11"] })).toThrow(/own address or the VIP/);
+    });
+});
+
+describe("renderHaproxyCheckScript", () => {
+    let dir: string;
+    let fakeHaproxy: ChildProcess | undefined;
+    let server: net.Server | undefined;
+    beforeAll(() => {
+        dir = tempDir("check");
+    });
+    afterAll(async () => {
+        fakeHaproxy?.kill("SIGKILL");
+        await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+        cleanup(dir);
+    });
+
+    test("shellcheck finds nothing", () => {
+        const file = writeUnder(dir, "/check.sh", renderHaproxyCheckScript({ apiPort: 6443 }), 0o755);
+        const r = run(tool("shellcheck"), ["-s", "sh", file]);
+        expect(r.stdout + r.stderr).toBe("");
+        expect(r.status).toBe(0);
+    });
+
+    test("the port is matched in hex as /proc/net/tcp writes it", () => {
+        expect(renderHaproxyCheckScript({ apiPort: 6443 })).toContain(":192B ");
+        expect(renderHaproxyCheckScript({ apiPort: 8443 })).toContain(":20FB ");
+    });
+
+    test("fails without haproxy, fails with only the port open, passes with both", async () => {
+        // A listener on a free port stands for HAProxy's frontend; a copy of `sleep` named
+        // `haproxy` stands for the process. Both are stopped in afterAll.
+        server = net.createServer();
+        await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", () => resolve()));
+        const port = (server.address() as net.AddressInfo).port;
+        const script = writeUnder(dir, `/check-${port}.sh`, renderHaproxyCheckScript({ apiPort: port }), 0o755);
+        const running = fs.readdirSync("/proc").some((pid) => /^\d+$/.test(pid) && readComm(pid) === "haproxy");
+        if (!running) {
+            expect(run(script, []).status).toBe(1);
+        }
+        const fake = path.join(dir, "haproxy");
+        fs.copyFileSync(fs.realpathSync(tool("sleep")), fake);
+        fs.chmodSync(fake, 0o755);
+        fakeHaproxy = spawn(fake, ["60"], { stdio: "ignore" });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(run(script, []).status).toBe(0);
+        await new Promise<void>((resolve) => server?.close(() => resolve()));
+        server = undefined;
+        expect(run(script, []).status).toBe(1);
+    });
+});
+
+describe("renderKeepalivedDropIn", () => {
+    const dropIn = renderKeepalivedDropIn({ vip: "10.213.0.10", vipPrefixLength: 24, interface: "eth0" });
+
+    test("restarts after 1 s and removes the VIP after every stop", () => {
+        expect(dropIn.split("\n")).toEqual([
+            "# Rendered by k8s-ha. Changes here are overwritten.",
+            "[Service]",
+            "Restart=always",
+            "RestartSec=1",
+            "KillMode=control-group",
+            "ExecStopPost=-/usr/sbin/ip addr del 10.213.0.10/24 dev eth0",
+            "",
+        ]);
+    });
+
+    test("systemd-analyze verify accepts keepalived.service with the drop-in", () => {
+        const keepalivedUnit = "/usr/lib/systemd/system/keepalived.service";
+        expect(fs.existsSync(keepalivedUnit)).toBe(true);
+        // keepalived.service (from the package) also names /bin/kill.
+        const root = systemdRoot(["/usr/sbin/keepalived", "/usr/sbin/ip", "/bin/kill"]);
+        try {
+            writeUnder(root, "/etc/systemd/system/keepalived.service.d/k8s-ha.conf", dropIn);
+            const r = systemdVerify(root, ["keepalived.service"]);
+            expect(r.stdout + r.stderr).toBe("");
+            expect(r.status).toBe(0);
+            // The drop-in is really read: a typo in it is reported.
+            writeUnder(root, "/etc/systemd/system/keepalived.service.d/k8s-ha.conf", dropIn.replace("RestartSec", "RestartSecs"));
+            expect(systemdVerify(root, ["keepalived.service"]).stderr).toMatch(/Unknown key 'RestartSecs'/);
+        } finally {
+            cleanup(root);
+        }
+    });
+});
+
+function readComm(pid: string): string {
+    try {
+        return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch {
+        return "";
+    }
+}
+
+/** A throwaway self-signed CA certificate (PEM) made with openssl, for haproxy's ca-file. */
+function selfSignedCa(dir: string): string {
+    const key = path.join(dir, "ca.key");
+    const crt = path.join(dir, "ca.pem");
+    const r = run(tool("openssl"), ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=test-ca"]);
+    expect(r.status).toBe(0);
+    return fs.readFileSync(crt, "utf8");
+}

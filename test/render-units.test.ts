@@ -1,0 +1,338 @@
+/**
+ * The systemd units and their flags. Every unit goes through `systemd-analyze verify` in a
+ * throwaway root (see `systemdRoot`), which parses it exactly as systemd would and checks that
+ * each Exec path exists there. This container does not run systemd as PID 1, and verify does
+ * not need it: `--root` points it at the temp tree only.
+ *
+ * When scripts/artifacts.sh has built the real binaries, each daemon is also started with the
+ * rendered flags plus `--version`: flags are parsed before the version is printed, so an unknown
+ * or mistyped flag, or a value of the wrong type, makes it fail. Without that build these checks
+ * are skipped (their names say so).
+ */
+import {
+    apiServerFlags,
+    BINARIES,
+    controllerManagerFlags,
+    etcdFlags,
+    etcdInitialCluster,
+    kubeletFlags,
+    renderApiServerUnit,
+    renderContainerdUnit,
+    renderControllerManagerUnit,
+    renderEtcdUnit,
+    renderKubeletUnit,
+    renderKubeProxyUnit,
+    renderPodRoutesUnit,
+    renderSchedulerUnit,
+    renderServiceUnit,
+    schedulerFlags,
+    quoteArg,
+    flagArgs,
+    type ApiServerUnitParams,
+    type EtcdUnitParams,
+} from "../components/render";
+import { artifact, cleanup, run, systemdRoot, systemdVerify, writeUnder } from "./render-support";
+
+const MEMBERS = [
+    { name: "cp3", address: "10.213.0.23" },
+    { name: "cp1", address: "10.213.0.21" },
+    { name: "cp2", address: "10.213.0.22" },
+];
+
+const ETCD: EtcdUnitParams = { name: "cp1", address: "10.213.0.21", members: MEMBERS, clusterToken: "k8s-ha-dev" };
+
+const APISERVER: ApiServerUnitParams = {
+    advertiseAddress: "10.213.0.21",
+    etcdMembers: MEMBERS,
+    serviceCidr: "10.96.0.0/12",
+    serviceAccountIssuer: "https://10.213.0.10:6443",
+};
+
+const CONTROLLER_MANAGER = { podCidr: "10.244.0.0/16", serviceCidr: "10.96.0.0/12" };
+const KUBELET = { nodeName: "w1", nodeIp: "10.213.0.31" };
+const ROUTES = {
+    routes: [
+        { podCidr: "10.244.32.0/24", via: "10.213.0.32" },
+        { podCidr: "10.244.31.0/24", via: "10.213.0.31" },
+    ],
+    selfAddress: "10.213.0.31",
+};
+
+/** Every unit k8s-ha writes, by file name. */
+const UNITS: Record<string, string> = {
+    "etcd.service": renderEtcdUnit(ETCD),
+    "kube-apiserver.service": renderApiServerUnit(APISERVER),
+    "kube-controller-manager.service": renderControllerManagerUnit(CONTROLLER_MANAGER),
+    "kube-scheduler.service": renderSchedulerUnit(),
+    "kubelet.service": renderKubeletUnit(KUBELET),
+    "kube-proxy.service": renderKubeProxyUnit(),
+    "containerd.service": renderContainerdUnit(),
+    "k8s-ha-pod-routes.service": renderPodRoutesUnit(ROUTES),
+};
+
+/** The executables of the fixed host layout, plus the system tools the units call. */
+const EXECUTABLES = [...Object.values(BINARIES), "/usr/sbin/modprobe", "/usr/sbin/ip", "/bin/true"];
+
+describe("systemd-analyze verify", () => {
+    let root: string;
+    beforeAll(() => {
+        root = systemdRoot(EXECUTABLES);
+        for (const [name, text] of Object.entries(UNITS)) {
+            writeUnder(root, `/etc/systemd/system/${name}`, text);
+        }
+    });
+    afterAll(() => cleanup(root));
+
+    test.each(Object.keys(UNITS).map((n) => [n]))("%s is accepted without a warning", (name) => {
+        const r = systemdVerify(root, [name]);
+        expect(r.stdout + r.stderr).toBe("");
+        expect(r.status).toBe(0);
+    });
+
+    test("a pod-routes unit without routes (single node) is still a valid oneshot", () => {
+        writeUnder(root, "/etc/systemd/system/k8s-ha-empty-routes.service", renderPodRoutesUnit({ routes: [] }));
+        const r = systemdVerify(root, ["k8s-ha-empty-routes.service"]);
+        expect(r.stdout + r.stderr).toBe("");
+        expect(r.status).toBe(0);
+    });
+
+    test("verify really checks: an unknown key and a binary outside the layout are reported", () => {
+        writeUnder(root, "/etc/systemd/system/k8s-ha-broken.service", UNITS["kube-proxy.service"].replace("RestartSec=", "RestartSecond="));
+        expect(systemdVerify(root, ["k8s-ha-broken.service"]).stderr).toMatch(/Unknown key 'RestartSecond'/);
+        writeUnder(root, "/etc/systemd/system/k8s-ha-broken2.service", UNITS["kube-proxy.service"].replace("/usr/local/bin/kube-proxy", "/usr/bin/kube-proxy"));
+        const r = systemdVerify(root, ["k8s-ha-broken2.service"]);
+        expect(r.stderr).toMatch(/Command \/usr\/bin\/kube-proxy is not executable/);
+        expect(r.status).not.toBe(0);
+    });
+});
+
+describe("unit contents", () => {
+    test("every unit restarts on its own and is enabled for multi-user.target", () => {
+        for (const [name, text] of Object.entries(UNITS)) {
+            if (name === "k8s-ha-pod-routes.service") {
+                expect(text).toContain("Type=oneshot\nRemainAfterExit=yes");
+            } else {
+                expect(text).toMatch(/\nRestart=always\nRestartSec=\d+\n/);
+            }
+            expect(text).toContain("\n[Install]\nWantedBy=multi-user.target\n");
+        }
+    });
+
+    test("rendering is deterministic: member order does not matter", () => {
+        expect(renderEtcdUnit({ ...ETCD, members: [...MEMBERS].reverse() })).toBe(UNITS["etcd.service"]);
+        expect(renderApiServerUnit({ ...APISERVER, etcdMembers: [...MEMBERS].reverse() })).toBe(UNITS["kube-apiserver.service"]);
+    });
+
+    test("containerd: delegated cgroups, only the daemon killed on restart, no limits", () => {
+        const u = UNITS["containerd.service"];
+        for (const line of [
+            "Type=notify",
+            "ExecStartPre=-/usr/sbin/modprobe overlay",
+            "ExecStart=/usr/local/bin/containerd",
+            "Delegate=yes",
+            "KillMode=process",
+            "LimitNOFILE=infinity",
+            "LimitNPROC=infinity",
+            "LimitCORE=infinity",
+            "TasksMax=infinity",
+            "OOMScoreAdjust=-999",
+        ]) {
+            expect(u.split("\n")).toContain(line);
+        }
+        expect(renderContainerdUnit({ oomScoreAdjust: 0 })).not.toContain("OOMScoreAdjust");
+    });
+
+    test("pod routes: one replace per other node, sorted, removed on stop, none via itself", () => {
+        const u = UNITS["k8s-ha-pod-routes.service"];
+        expect(u).toContain("ExecStart=/usr/sbin/ip route replace 10.244.32.0/24 via 10.213.0.32\n");
+        expect(u).toContain("ExecStop=-/usr/sbin/ip route del 10.244.32.0/24 via 10.213.0.32\n");
+        expect(u).not.toContain("10.213.0.31");
+    });
+});
+
+describe("etcd flags", () => {
+    const flags = etcdFlags(ETCD);
+
+    test("the initial cluster lists every member by name, sorted", () => {
+        expect(etcdInitialCluster(MEMBERS)).toBe("cp1=https://10.213.0.21:2380,cp2=https://10.213.0.22:2380,cp3=https://10.213.0.23:2380");
+    });
+
+    test("TLS everywhere with client and peer certificate auth, no auto-TLS", () => {
+        expect(flags).toEqual([
+            "--advertise-client-urls=https://10.213.0.21:2379",
+            "--auto-tls=false",
+            "--cert-file=/etc/etcd/pki/server.crt",
+            "--client-cert-auth=true",
+            "--data-dir=/var/lib/etcd",
+            "--initial-advertise-peer-urls=https://10.213.0.21:2380",
+            "--initial-cluster=cp1=https://10.213.0.21:2380,cp2=https://10.213.0.22:2380,cp3=https://10.213.0.23:2380",
+            "--initial-cluster-state=new",
+            "--initial-cluster-token=k8s-ha-dev",
+            "--key-file=/etc/etcd/pki/server.key",
+            "--listen-client-urls=https://10.213.0.21:2379,https://127.0.0.1:2379",
+            "--listen-metrics-urls=http://127.0.0.1:2381",
+            "--listen-peer-urls=https://10.213.0.21:2380",
+            "--name=cp1",
+            "--peer-auto-tls=false",
+            "--peer-cert-file=/etc/etcd/pki/peer.crt",
+            "--peer-client-cert-auth=true",
+            "--peer-key-file=/etc/etcd/pki/peer.key",
+            "--peer-trusted-ca-file=/etc/etcd/pki/ca.crt",
+            "--trusted-ca-file=/etc/etcd/pki/ca.crt",
+        ]);
+        expect(UNITS["etcd.service"]).toContain("Type=notify\n");
+    });
+
+    test("a member that is not in the member list is refused", () => {
+        expect(() => etcdFlags({ ...ETCD, name: "cp9" })).toThrow('etcd: member "cp9" is not in members (cp1, cp2, cp3)');
+        expect(() => etcdFlags({ ...ETCD, address: "10.213.0.99" })).toThrow('etcd: member "cp1" has address 10.213.0.21 in members but 10.213.0.99 was given');
+        expect(() => etcdFlags({ ...ETCD, members: [...MEMBERS, { name: "cp1", address: "10.213.0.29" }] })).toThrow('etcd member name: "cp1" occurs more than once');
+    });
+});
+
+describe("control-plane flags", () => {
+    test("kube-apiserver", () => {
+        expect(apiServerFlags(APISERVER)).toEqual([
+            "--advertise-address=10.213.0.21",
+            "--allow-privileged=true",
+            "--audit-log-maxage=30",
+            "--audit-log-maxbackup=10",
+            "--audit-log-maxsize=100",
+            "--audit-log-path=/var/log/kubernetes/audit.log",
+            "--audit-policy-file=/etc/kubernetes/audit-policy.yaml",
+            "--authentication-config=/etc/kubernetes/authentication-config.yaml",
+            "--authorization-mode=Node,RBAC",
+            "--client-ca-file=/etc/kubernetes/pki/ca.crt",
+            "--enable-admission-plugins=NodeRestriction",
+            "--encryption-provider-config=/etc/kubernetes/encryption-config.yaml",
+            "--etcd-cafile=/etc/kubernetes/pki/etcd-ca.crt",
+            "--etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt",
+            "--etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key",
+            "--etcd-servers=https://10.213.0.21:2379,https://10.213.0.22:2379,https://10.213.0.23:2379",
+            "--kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt",
+            "--kubelet-client-certificate=/etc/kubernetes/pki/apiserver-kubelet-client.crt",
+            "--kubelet-client-key=/etc/kubernetes/pki/apiserver-kubelet-client.key",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
+            "--profiling=false",
+            "--secure-port=6443",
+            "--service-account-issuer=https://10.213.0.10:6443",
+            "--service-account-key-file=/etc/kubernetes/pki/sa.pub",
+            "--service-account-signing-key-file=/etc/kubernetes/pki/sa.key",
+            "--service-cluster-ip-range=10.96.0.0/12",
+            "--tls-cert-file=/etc/kubernetes/pki/apiserver.crt",
+            "--tls-private-key-file=/etc/kubernetes/pki/apiserver.key",
+        ]);
+    });
+
+    test("kube-apiserver never gets --anonymous-auth next to --authentication-config", () => {
+        expect(UNITS["kube-apiserver.service"]).not.toContain("anonymous-auth");
+        expect(() => apiServerFlags({ ...APISERVER, extraFlags: { "anonymous-auth": false } })).toThrow(/--anonymous-auth cannot be combined/);
+    });
+
+    test("kube-apiserver refuses an issuer that is not the https endpoint", () => {
+        expect(() => apiServerFlags({ ...APISERVER, serviceAccountIssuer: "10.213.0.10:6443" })).toThrow(/serviceAccountIssuer "10.213.0.10:6443" must be an https URL/);
+    });
+
+    test("kube-controller-manager", () => {
+        expect(controllerManagerFlags(CONTROLLER_MANAGER)).toEqual([
+            "--allocate-node-cidrs=false",
+            "--authentication-kubeconfig=/etc/kubernetes/controller-manager.kubeconfig",
+            "--authorization-kubeconfig=/etc/kubernetes/controller-manager.kubeconfig",
+            "--bind-address=127.0.0.1",
+            "--cluster-cidr=10.244.0.0/16",
+            "--cluster-name=kubernetes",
+            "--cluster-signing-cert-file=/etc/kubernetes/pki/ca.crt",
+            "--cluster-signing-key-file=/etc/kubernetes/pki/ca.key",
+            "--kubeconfig=/etc/kubernetes/controller-manager.kubeconfig",
+            "--leader-elect=true",
+            "--profiling=false",
+            "--root-ca-file=/etc/kubernetes/pki/ca.crt",
+            "--service-account-private-key-file=/etc/kubernetes/pki/sa.key",
+            "--service-cluster-ip-range=10.96.0.0/12",
+            "--use-service-account-credentials=true",
+        ]);
+    });
+
+    test("kube-scheduler: config file, localhost only", () => {
+        expect(schedulerFlags()).toEqual([
+            "--authentication-kubeconfig=/etc/kubernetes/scheduler.kubeconfig",
+            "--authorization-kubeconfig=/etc/kubernetes/scheduler.kubeconfig",
+            "--bind-address=127.0.0.1",
+            "--config=/etc/kubernetes/scheduler-config.yaml",
+        ]);
+    });
+
+    test("kubelet: config file, kubeconfig, node name and IP", () => {
+        expect(kubeletFlags(KUBELET)).toEqual([
+            "--config=/etc/kubernetes/kubelet-config.yaml",
+            "--hostname-override=w1",
+            "--kubeconfig=/etc/kubernetes/kubelet.kubeconfig",
+            "--node-ip=10.213.0.31",
+        ]);
+        expect(UNITS["kubelet.service"]).toContain("Requires=containerd.service\nAfter=network-online.target containerd.service\n");
+    });
+});
+
+describe("systemd quoting", () => {
+    test("specifiers, variables, spaces and quotes are escaped", () => {
+        expect(quoteArg("--x=50%")).toBe("--x=50%%");
+        expect(quoteArg("$HOME")).toBe("$$HOME");
+        expect(quoteArg("a b")).toBe('"a b"');
+        expect(quoteArg('say "hi"\\')).toBe('"say \\"hi\\"\\\\"');
+        expect(quoteArg("")).toBe('""');
+        expect(() => quoteArg("a\nb")).toThrow(/control character/);
+    });
+
+    test("flags are sorted by name and undefined ones left out", () => {
+        expect(flagArgs({ b: 1, a: true, c: undefined, d: ["x", "y"] })).toEqual(["--a=true", "--b=1", "--d=x,y"]);
+        expect(() => flagArgs({ "--bad": 1 })).toThrow(/flag name "--bad"/);
+    });
+
+    test("systemd-analyze verify accepts an argument that needs quoting", () => {
+        const root = systemdRoot(["/usr/local/bin/tool"]);
+        try {
+            writeUnder(
+                root,
+                "/etc/systemd/system/k8s-ha-quoting.service",
+                renderServiceUnit({ description: "quoting", type: "simple", execStart: [{ path: "/usr/local/bin/tool", args: ["a b", "50%", "$X", 'q"'] }] }),
+            );
+            const r = systemdVerify(root, ["k8s-ha-quoting.service"]);
+            expect(r.stdout + r.stderr).toBe("");
+        } finally {
+            cleanup(root);
+        }
+    });
+
+    test("several ExecStart lines only for oneshot units", () => {
+        expect(() => renderServiceUnit({ description: "x", type: "simple", execStart: [{ path: "/bin/true" }, { path: "/bin/true" }] })).toThrow(/only a oneshot unit/);
+    });
+});
+
+/**
+ * Runs `<binary> <flags> --version`. Kubernetes components and etcd parse every flag before they
+ * act on `--version`, so this exits 0 only when all flag names and value types are valid for the
+ * built version.
+ */
+function flagsAccepted(binary: string, flags: readonly string[]): void {
+    const r = run(binary, [...flags, "--version"]);
+    expect(r.stderr).not.toMatch(/unknown flag|invalid argument|flag provided but not defined/);
+    expect(r.status).toBe(0);
+}
+
+const K8S_VERSION = "1.35.4";
+const kubeBinary = (name: string): string | undefined => artifact("kubernetes", name, K8S_VERSION);
+
+describe("flags accepted by the real binaries (from scripts/artifacts.sh)", () => {
+    const cases: [string, string | undefined, string[]][] = [
+        ["kube-apiserver", kubeBinary("kube-apiserver"), apiServerFlags(APISERVER)],
+        ["kube-controller-manager", kubeBinary("kube-controller-manager"), controllerManagerFlags(CONTROLLER_MANAGER)],
+        ["kube-scheduler", kubeBinary("kube-scheduler"), schedulerFlags()],
+        ["kubelet", kubeBinary("kubelet"), kubeletFlags(KUBELET)],
+        ["kube-proxy", kubeBinary("kube-proxy"), ["--config=/etc/kubernetes/kube-proxy-config.yaml"]],
+        ["etcd", artifact("etcd", "etcd"), etcdFlags(ETCD)],
+    ];
+    for (const [name, binary, flags] of cases) {
+        const title = binary ? `${name} ${binary}` : `${name} (skipped: not built under $K8S_HA_CACHE/artifacts/build)`;
+        (binary ? test : test.skip)(title, () => flagsAccepted(binary ?? "", flags));
+    }
+});
