@@ -41,11 +41,12 @@ const PACKAGES: Record<string, string> = {
     openssl: "openssl",
     ip: "iproute2",
     sleep: "coreutils",
+    go: "golang-go (or the Go toolchain of the machine)",
 };
 
 /** The absolute path of a checker, or an Error naming the Debian package that provides it. */
 export function tool(name: string): string {
-    for (const dir of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/sbin", "/usr/bin"])) {
+    for (const dir of (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/sbin", "/usr/bin", "/usr/local/go/bin"])) {
         const p = path.join(dir, name);
         try {
             fs.accessSync(p, fs.constants.X_OK);

@@ -1,0 +1,92 @@
+/**
+ * Every YAML file k8s-ha renders for Kubernetes, decoded strictly into the real Kubernetes v1.35
+ * Go types (k8s.io/kubelet, kube-proxy, kube-scheduler, apiserver, client-go, api at v0.35.4) by
+ * the small program in test/render-schema. No Kubernetes binary can check these files without
+ * running a cluster; strict decoding catches what would otherwise only show on a host: a
+ * misspelled or misplaced field, a value of the wrong type, an apiVersion/kind that v1.35 does
+ * not know. The program is built once with `go build` (modules from the Go module cache, or the
+ * Go module proxy the first time).
+ */
+import * as path from "path";
+import {
+    renderAddons,
+    renderAuditPolicy,
+    renderAuthenticationConfig,
+    renderEncryptionConfig,
+    renderKubeconfig,
+    renderKubeletConfig,
+    renderKubeProxyConfig,
+    renderSchedulerConfig,
+} from "../components/render";
+import { cleanup, run, tempDir, tool, writeUnder } from "./render-support";
+
+const PEM_CERT = "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
+const PEM_KEY = "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";
+
+/** One file per renderer, with its optional settings switched on so every field is decoded. */
+const FILES: Record<string, string> = {
+    "kubelet-config.yaml": renderKubeletConfig({
+        clusterDns: "10.96.0.10",
+        clusterDomain: "cluster.local",
+        podCidr: "10.244.31.0/24",
+        cgroupDriver: "cgroupfs",
+        failCgroupV1: false,
+        failSwapOn: false,
+        resolvConf: "/etc/resolv.conf",
+        localStorageCapacityIsolation: false,
+        kernelMemcgNotification: false,
+        cgroupsPerQOS: false,
+        enforceNodeAllocatable: [],
+        cgroupRoot: "/kubelet",
+        evictionHard: { "nodefs.available": "0%", "imagefs.available": "0%" },
+    }),
+    "kube-proxy-config.yaml": renderKubeProxyConfig({ clusterCidr: "10.244.0.0/16", hostnameOverride: "w1", conntrack: { maxPerCore: 0, min: 0 } }),
+    "scheduler-config.yaml": renderSchedulerConfig(),
+    "authentication-config.yaml": renderAuthenticationConfig(),
+    "encryption-config.yaml": renderEncryptionConfig({ key: Buffer.alloc(32, 1).toString("base64") }),
+    "audit-policy.yaml": renderAuditPolicy(),
+    "admin.kubeconfig": renderKubeconfig({ server: "https://10.213.0.10:6443", caCertPem: PEM_CERT, userName: "admin", clientCertPem: PEM_CERT, clientKeyPem: PEM_KEY }),
+    "addons.yaml": renderAddons({
+        clusterDomain: "cluster.local",
+        dnsServiceIp: "10.96.0.10",
+        corednsVersion: "1.12.4",
+        kubeProxyConfig: renderKubeProxyConfig({ clusterCidr: "10.244.0.0/16" }),
+    }),
+};
+
+describe("strict decoding into the Kubernetes v1.35 types", () => {
+    let dir: string;
+    let checker: string;
+    beforeAll(() => {
+        dir = tempDir("schema");
+        checker = path.join(dir, "render-schema");
+        // GOFLAGS cleared so a developer's -mod=vendor or similar does not change the build.
+        const r = run(tool("go"), ["build", "-o", checker, "."], { cwd: path.join(__dirname, "render-schema"), env: { ...process.env, GOFLAGS: "" } });
+        if (r.status !== 0) {
+            throw new Error(`go build of test/render-schema failed:\n${r.stderr}`);
+        }
+    }, 600_000);
+    afterAll(() => cleanup(dir));
+
+    test.each(Object.keys(FILES).map((f) => [f]))("%s", (name) => {
+        const file = writeUnder(dir, `/${name}`, FILES[name]);
+        const r = run(checker, [file]);
+        expect(r.stdout).not.toMatch(/FAIL/);
+        expect(r.status).toBe(0);
+        const documents = FILES[name].split(/^---$/m).filter((d) => d.trim() !== "").length;
+        expect(r.stdout.trim().split("\n")).toHaveLength(documents);
+    });
+
+    test("the checker really checks: a misspelled field, a wrong type and an unknown kind fail", () => {
+        const bad = {
+            "typo.yaml": FILES["kubelet-config.yaml"].replace("readOnlyPort:", "readOnlyPorts:"),
+            "type.yaml": FILES["kube-proxy-config.yaml"].replace("maxPerCore: 0", 'maxPerCore: "zero"'),
+            "kind.yaml": FILES["authentication-config.yaml"].replace("kind: AuthenticationConfiguration", "kind: AuthenticationConfig"),
+        };
+        for (const [name, text] of Object.entries(bad)) {
+            const r = run(checker, [writeUnder(dir, `/${name}`, text)]);
+            expect(r.stdout).toMatch(/^FAIL /);
+            expect(r.status).toBe(1);
+        }
+    });
+});
