@@ -21,6 +21,16 @@ export interface ControlPlaneArgs {
     endpoint: pulumi.Input<string>;
 }
 
+/**
+ * The etcd members the apiserver talks to: the etcd hosts whose client URLs the EtcdMembers
+ * reported (so the apiserver waits for them), in name order.
+ */
+export function etcdMembers(cluster: ClusterConfig, clientUrls: string[]): { name: string; address: string }[] {
+    return hostsWithRole(cluster, "etcd")
+        .filter((h) => clientUrls.includes(`https://${h.address}:2379`))
+        .map((h) => ({ name: h.name, address: h.address }));
+}
+
 /** The names and addresses the apiserver certificate must cover. */
 export function apiServerSans(cluster: ClusterConfig, vip: string): { dnsNames: string[]; ipAddresses: string[] } {
     const domain = cluster.clusterDomain;
@@ -68,7 +78,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         const kubeconfig = (server: pulumi.Input<string>, user: string, cert: pulumi.Input<string>, key: pulumi.Input<string>) =>
             pulumi.secret(
                 pulumi.all([server, pki.caCert, cert, key]).apply(([s, ca, c, k]) =>
-                    render.renderKubeconfig({ server: s, caCert: ca, user, clientCert: c, clientKey: k }),
+                    render.renderKubeconfig({ server: s, caCertPem: ca, userName: user, clientCertPem: c, clientKeyPem: k }),
                 ),
             );
         this.adminKubeconfig = kubeconfig(endpoint, "k8s-ha-admin", admin.cert, admin.key);
@@ -101,7 +111,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                 { path: "/etc/kubernetes/controller-manager.kubeconfig", mode: "0600", content: cmk },
                 { path: "/etc/kubernetes/scheduler.kubeconfig", mode: "0600", content: sck },
                 { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: adm },
-                { path: "/etc/systemd/system/kube-controller-manager.service", mode: "0644", content: render.renderControllerManagerUnit({ clusterCidr: cluster.podCidr, serviceCidr: cluster.serviceCidr }) },
+                { path: "/etc/systemd/system/kube-controller-manager.service", mode: "0644", content: render.renderControllerManagerUnit({ podCidr: cluster.podCidr, serviceCidr: cluster.serviceCidr }) },
                 { path: "/etc/systemd/system/kube-scheduler.service", mode: "0644", content: render.renderSchedulerUnit() },
             ]);
 
@@ -118,7 +128,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                     mode: "0644",
                     content: render.renderApiServerUnit({
                         advertiseAddress: host.address,
-                        etcdServers: [...etcd].sort(),
+                        etcdMembers: etcdMembers(cluster, etcd),
                         serviceCidr: cluster.serviceCidr,
                         serviceAccountIssuer: ep,
                     }),
@@ -141,7 +151,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                 path: "/etc/kubernetes/addons/k8s-ha.yaml",
                 mode: "0644",
                 content: render.renderAddons({
-                    corednsImage: `registry.k8s.io/coredns/coredns:v${cluster.versions.coredns}`,
+                    corednsVersion: cluster.versions.coredns,
                     clusterDomain: cluster.clusterDomain,
                     dnsServiceIp: cluster.dnsServiceIp,
                 }),

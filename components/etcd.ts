@@ -14,11 +14,9 @@ export interface EtcdMemberArgs {
     pki: Pki;
 }
 
-/** `name=https://address:2380` for every etcd host, sorted by name. */
-export function initialCluster(cluster: ClusterConfig): string {
-    return hostsWithRole(cluster, "etcd")
-        .map((h) => `${h.name}=https://${h.address}:2380`)
-        .join(",");
+/** Every etcd host's name and address: the initial cluster. */
+export function etcdHosts(cluster: ClusterConfig): { name: string; address: string }[] {
+    return hostsWithRole(cluster, "etcd").map((h) => ({ name: h.name, address: h.address }));
 }
 
 /** One member of the TLS etcd cluster: client and peer certificate authentication, no auto-TLS. */
@@ -47,7 +45,7 @@ export class EtcdMember extends pulumi.ComponentResource {
                 {
                     path: "/etc/systemd/system/etcd.service",
                     mode: "0644",
-                    content: render.renderEtcdUnit({ name: host.name, address: host.address, initialCluster: initialCluster(cluster) }),
+                    content: render.renderEtcdUnit({ name: host.name, address: host.address, members: etcdHosts(cluster), clusterToken: "k8s-ha-etcd" }),
                 },
             ]);
         const urls = etcdUrls(cluster.downloads, cluster.versions.etcd);

@@ -27,32 +27,33 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
         const apiservers = hostsWithRole(cluster, "control-plane").map((h) => ({ name: h.name, address: h.address, port: 6443 }));
         // VRRP's simple authentication takes at most 8 characters.
         const authPass = new random.RandomPassword(`${name}-vrrp-auth`, { length: 8, special: false }, { parent: this });
-        const haproxyCfg = render.renderHaproxyConfig({ port: cluster.apiPort, backends: apiservers });
+        const haproxyCfg = render.renderHaproxyConfig({ apiPort: cluster.apiPort, backends: apiservers });
         this.commands = lbs.map((host) => {
             const node = args.nodes[host.name];
             const peer = lbs.find((h) => h.name !== host.name);
             if (!node || !peer) throw new pulumi.ResourceError(`lb host ${host.name} has no Node or no peer`, this);
             const files = pulumi.all([node.facts, authPass.result]).apply(([facts, pass]) => [
                 { path: "/etc/haproxy/haproxy.cfg", mode: "0644", content: haproxyCfg },
-                { path: "/etc/keepalived/check-haproxy.sh", mode: "0755", content: render.renderHaproxyCheckScript() },
+                { path: "/etc/keepalived/check-haproxy.sh", mode: "0755", content: render.renderHaproxyCheckScript({ apiPort: cluster.apiPort }) },
                 {
                     path: "/etc/keepalived/keepalived.conf",
                     mode: "0600",
                     content: render.renderKeepalivedConfig({
-                        routerId: cluster.vrrpRouterId,
+                        hostName: host.name,
+                        virtualRouterId: cluster.vrrpRouterId,
                         interface: facts.interface,
                         priority: host.vrrpPriority ?? 100,
-                        sourceAddress: host.address,
-                        peerAddress: peer.address,
+                        unicastSrcIp: host.address,
+                        unicastPeers: [peer.address],
                         vip: cluster.vip,
-                        prefix: facts.prefix,
+                        vipPrefixLength: facts.prefix,
                         authPass: pass,
                     }),
                 },
                 {
                     path: "/etc/systemd/system/keepalived.service.d/k8s-ha.conf",
                     mode: "0644",
-                    content: render.renderKeepalivedDropIn({ vip: cluster.vip, prefix: facts.prefix, interface: facts.interface }),
+                    content: render.renderKeepalivedDropIn({ vip: cluster.vip, vipPrefixLength: facts.prefix, interface: facts.interface }),
                 },
             ]);
             return node.runner.run(

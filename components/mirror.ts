@@ -32,7 +32,7 @@ export class DockerImageMirror extends pulumi.ComponentResource {
             {
                 path: "/etc/docker/registry/config.yml",
                 mode: "0644",
-                content: render.renderRegistryConfig({ port: cluster.mirror.port, upstream: cluster.mirror.mode === "proxy" ? cluster.mirror.upstream : undefined }),
+                content: render.renderRegistryConfig({ port: cluster.mirror.port, mode: cluster.mirror.mode, upstream: cluster.mirror.upstream }),
             },
         ]);
         const cmd = node.runner.run(

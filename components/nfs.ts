@@ -25,7 +25,7 @@ export class NfsServer extends pulumi.ComponentResource {
                     {
                         path: "/etc/exports.d/k8s-ha.exports",
                         mode: "0644",
-                        content: render.renderExports({ path: cluster.nfs.path, allowedCidr: cluster.nfs.allowedCidr }),
+                        content: render.renderExports([{ path: cluster.nfs.path, allowedCidr: cluster.nfs.allowedCidr }]),
                     },
                 ],
             },

@@ -24,6 +24,17 @@ export function parseFacts(stdout: string): HostFacts {
     return facts;
 }
 
+/**
+ * Kubelet settings for a node that is itself a container (the lab's nspawn machines): no ephemeral
+ * storage accounting on an overlay root, no memcg notifications, and no node-allocatable
+ * enforcement, which would need cgroup controls a container is not given.
+ */
+const CONTAINER_KUBELET: Partial<render.KubeletConfigParams> = {
+    localStorageCapacityIsolation: false,
+    kernelMemcgNotification: false,
+    enforceNodeAllocatable: [],
+};
+
 export interface NodeArgs {
     host: HostConfig;
     cluster: ClusterConfig;
@@ -70,7 +81,7 @@ export class Node extends pulumi.ComponentResource {
                     { path: "/etc/k8s-ha/hosts", mode: "0644", content: render.renderHostsBlock(cluster.hosts) },
                     { path: "/etc/sysctl.d/90-k8s-ha.conf", mode: "0644", content: render.renderSysctlConf() },
                     { path: "/etc/modules-load.d/k8s-ha.conf", mode: "0644", content: render.renderModulesLoad() },
-                    { path: "/etc/chrony/chrony.conf", mode: "0644", content: render.renderChronyConf(cluster.ntpServers) },
+                    { path: "/etc/chrony/chrony.conf", mode: "0644", content: render.renderChronyConf({ servers: cluster.ntpServers }) },
                 ],
             },
             { parent: this },
@@ -90,15 +101,15 @@ export class Node extends pulumi.ComponentResource {
             {
                 path: "/etc/containerd/config.toml",
                 mode: "0644",
-                content: render.renderContainerdConfig({ pauseImage: `registry.k8s.io/pause:${cluster.versions.pause}`, systemdCgroup: false }),
+                content: render.renderContainerdConfig({ pauseVersion: cluster.versions.pause, systemdCgroup: false }),
             },
             ...cluster.mirror.registries.map((registry) => ({
                 path: `/etc/containerd/certs.d/${registry}/hosts.toml`,
                 mode: "0644",
-                content: render.renderContainerdHostsToml({ registry, mirror, caPath: "/etc/kubernetes/pki/ca.crt" }),
+                content: render.renderContainerdHostsToml({ registry, mirrorHost: mirror.split(":")[0], mirrorPort: cluster.mirror.port, caFile: "/etc/kubernetes/pki/ca.crt" }),
             })),
             { path: "/etc/systemd/system/containerd.service", mode: "0644", content: render.renderContainerdUnit() },
-            { path: "/etc/systemd/system/k8s-ha-pod-routes.service", mode: "0644", content: render.renderPodRoutesUnit() },
+            { path: "/etc/systemd/system/k8s-ha-pod-routes.service", mode: "0644", content: render.renderPodRoutesUnit({ routes: others.map((o) => ({ podCidr: o.podCidr as string, via: o.address })) }) },
             { path: "/etc/cni/net.d/10-k8s-ha.conflist", mode: "0644", content: render.renderCniConflist({ podCidr }) },
             {
                 path: "/etc/k8s-ha/pod-routes",
@@ -152,12 +163,12 @@ export class Node extends pulumi.ComponentResource {
                 {
                     path: "/etc/kubernetes/kubelet.kubeconfig",
                     mode: "0600",
-                    content: render.renderKubeconfig({ server: endpoint, caCert: ca, user: `system:node:${host.name}`, clientCert: kcert, clientKey: kkey }),
+                    content: render.renderKubeconfig({ server: endpoint, caCertPem: ca, userName: `system:node:${host.name}`, clientCertPem: kcert, clientKeyPem: kkey }),
                 },
                 {
                     path: "/etc/kubernetes/kube-proxy.kubeconfig",
                     mode: "0600",
-                    content: render.renderKubeconfig({ server: endpoint, caCert: ca, user: "system:kube-proxy", clientCert: pcert, clientKey: pkey }),
+                    content: render.renderKubeconfig({ server: endpoint, caCertPem: ca, userName: "system:kube-proxy", clientCertPem: pcert, clientKeyPem: pkey }),
                 },
                 {
                     path: "/etc/kubernetes/kubelet-config.yaml",
@@ -166,16 +177,22 @@ export class Node extends pulumi.ComponentResource {
                         clusterDns: cluster.dnsServiceIp,
                         clusterDomain: cluster.clusterDomain,
                         podCidr,
+                        // A cgroup v1 host (like the lab's) is refused by Kubernetes 1.35 unless allowed here.
                         failCgroupV1: facts.cgroup === "v2",
-                        inContainer: facts.container !== "none",
+                        ...(facts.container !== "none" ? CONTAINER_KUBELET : {}),
                     }),
                 },
                 {
                     path: "/etc/kubernetes/kube-proxy-config.yaml",
                     mode: "0644",
-                    content: render.renderKubeProxyConfig({ clusterCidr: cluster.podCidr, hostname: host.name, inContainer: facts.container !== "none" }),
+                    content: render.renderKubeProxyConfig({
+                        clusterCidr: cluster.podCidr,
+                        hostnameOverride: host.name,
+                        // In a container the conntrack sysctls are read-only: leave them as the host set them.
+                        ...(facts.container !== "none" ? { conntrack: { maxPerCore: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" } } : {}),
+                    }),
                 },
-                { path: "/etc/systemd/system/kubelet.service", mode: "0644", content: render.renderKubeletUnit({ nodeIp: host.address, hostname: host.name }) },
+                { path: "/etc/systemd/system/kubelet.service", mode: "0644", content: render.renderKubeletUnit({ nodeIp: host.address, nodeName: host.name }) },
                 { path: "/etc/systemd/system/kube-proxy.service", mode: "0644", content: render.renderKubeProxyUnit() },
             ]);
         this.kubelet = this.runner.run(

@@ -79,12 +79,12 @@ setup_time_sync() {
 }
 
 report_facts() {
-    local iface prefix cgroup virt
+    local iface prefix cgroup container
     read -r iface prefix < <(ip -o -4 addr show | awk -v a="$K8SHA_ADDRESS" '{split($4,p,"/"); if (p[1]==a) {print $2, p[2]; exit}}')
     [[ -n ${iface:-} ]] || fatal "no interface has the configured address $K8SHA_ADDRESS; fix k8s-ha:hosts.$K8SHA_HOST.address"
     if [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]]; then cgroup=v2; else cgroup=v1; fi
-    virt=$(systemd-detect-virt 2>/dev/null || true)
-    printf '{"interface":"%s","prefix":%s,"cgroup":"%s","virt":"%s"}\n' "$iface" "$prefix" "$cgroup" "${virt:-none}"
+    container=$(systemd-detect-virt -c 2>/dev/null || true)
+    printf '{"interface":"%s","prefix":%s,"cgroup":"%s","container":"%s"}\n' "$iface" "$prefix" "$cgroup" "${container:-none}"
 }
 
 create() {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command (npm test): type check, lint (ESLint and shellcheck), then the unit tests.
+# Needs no hosts; uses Node 22+ (from .tools/env.sh when present).
+set -Eeuo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+if [[ -f .tools/env.sh ]]; then
+    # shellcheck source=/dev/null
+    source .tools/env.sh
+fi
+major=$(node -p 'process.versions.node.split(".")[0]')
+((major >= 22)) || { echo "test: Node $(node --version) is too old; run: npm run toolchain (installs Node 24)" >&2; exit 1; }
+echo "test: typescript"
+npx tsc --noEmit -p .
+echo "test: eslint"
+npx eslint .
+echo "test: shellcheck"
+bash scripts/shellcheck.sh
+echo "test: jest"
+npx jest --ci "$@"

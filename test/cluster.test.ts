@@ -1,0 +1,192 @@
+import * as pulumi from "@pulumi/pulumi";
+import { validateConfig } from "../components/validate";
+import { labConfig } from "./fixtures";
+
+interface Recorded {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+}
+const resources: Recorded[] = [];
+
+/** A PEM block whose body names the resource, so tests can tell which one landed where. */
+function pem(label: string, name: string): string {
+    return `-----BEGIN ${label}-----\n${Buffer.from(`${label} OF ${name}`).toString("base64")}\n-----END ${label}-----\n`;
+}
+
+// Mocks are set before the module under test is imported (it is required inside the tests).
+pulumi.runtime.setMocks(
+    {
+        newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+            const state: Record<string, unknown> = { ...args.inputs };
+            switch (args.type) {
+                case "command:remote:Command":
+                    state.stdout = args.name.endsWith("-os")
+                        ? '{"interface":"host0","prefix":24,"cgroup":"v1","container":"systemd-nspawn"}'
+                        : "";
+                    break;
+                case "tls:index/privateKey:PrivateKey":
+                    state.privateKeyPem = pem("EC PRIVATE KEY", args.name);
+                    state.publicKeyPem = pem("PUBLIC KEY", args.name);
+                    break;
+                case "tls:index/selfSignedCert:SelfSignedCert":
+                case "tls:index/locallySignedCert:LocallySignedCert":
+                    state.certPem = pem("CERTIFICATE", args.name);
+                    break;
+                case "tls:index/certRequest:CertRequest":
+                    state.certRequestPem = pem("CERTIFICATE REQUEST", args.name);
+                    break;
+                case "random:index/randomPassword:RandomPassword":
+                    state.result = "vrrpPass";
+                    break;
+                case "random:index/randomBytes:RandomBytes":
+                    state.base64 = "RU5DUllQVElPTktFWUVOQ1JZUFRJT05LRVlFTkNSWVA=";
+                    break;
+            }
+            return { id: `${args.name}-id`, state };
+        },
+        call(args: pulumi.runtime.MockCallArgs) {
+            return args.inputs;
+        },
+    },
+    "k8s-ha",
+    "test",
+    false,
+);
+
+function value<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply(resolve));
+}
+
+async function isSecret<T>(o: pulumi.Output<T>): Promise<boolean> {
+    return pulumi.isSecret(o);
+}
+
+/** Pulumi's marker of a secret value in serialized inputs. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+function isSecretValue(v: unknown): v is { value: unknown } {
+    return typeof v === "object" && v !== null && SECRET_SIG in v;
+}
+
+/** The plain value of a serialized input, secret or not. */
+function plain(v: unknown): unknown {
+    return isSecretValue(v) ? v.value : v;
+}
+
+/** Decodes a host script's stdin bundle into path → content. */
+function bundle(stdin: unknown): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (const line of String(plain(stdin)).trim().split("\n")) {
+        const [, , path, data] = line.split(" ");
+        files[path] = Buffer.from(data ?? "", "base64").toString("utf8");
+    }
+    return files;
+}
+
+async function settle(): Promise<void> {
+    await new Promise((r) => setTimeout(r, 200));
+}
+
+describe("the cluster graph", () => {
+    let built: typeof import("../components/cluster");
+    let cluster: ReturnType<typeof import("../components/cluster").buildCluster>;
+
+    beforeAll(async () => {
+        built = await import("../components/cluster");
+        cluster = built.buildCluster({
+            cluster: validateConfig(labConfig()),
+            sshPrivateKey: pulumi.secret("SSH-PRIVATE-KEY-SENTINEL"),
+        });
+        await value(cluster.controlPlane.adminKubeconfig);
+        await settle();
+    });
+
+    const commands = () => resources.filter((r) => r.type === "command:remote:Command");
+    const command = (name: string) => {
+        const c = commands().find((r) => r.name === name);
+        if (!c) throw new Error(`no command ${name}; have ${commands().map((r) => r.name).join(", ")}`);
+        return c;
+    };
+
+    test("every host gets its components' commands, named by host", () => {
+        const names = commands().map((r) => r.name).sort();
+        expect(names).toEqual(
+            [
+                "cp1-os", "cp2-os", "cp3-os", "lb1-os", "lb2-os", "mirror-os", "nfs-os", "w1-os", "w2-os",
+                "cp1-etcd", "cp2-etcd", "cp3-etcd",
+                "cp1-control-plane", "cp2-control-plane", "cp3-control-plane", "cp1-addons",
+                "lb1-lb", "lb2-lb",
+                "mirror-mirror", "nfs-nfs",
+                "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet",
+            ].sort(),
+        );
+    });
+
+    test("components have the k8s-ha type tokens", () => {
+        const types = new Set(resources.map((r) => r.type).filter((t) => t.startsWith("k8s-ha:")));
+        expect([...types].sort()).toEqual([
+            "k8s-ha:index:ControlPlane", "k8s-ha:index:DockerImageMirror", "k8s-ha:index:EtcdMember",
+            "k8s-ha:index:LoadBalancerPair", "k8s-ha:index:NfsServer", "k8s-ha:index:Node", "k8s-ha:index:Pki",
+        ]);
+    });
+
+    test("the VIP feeds the endpoint, the apiserver SANs and every kubeconfig", async () => {
+        expect(await value(cluster.loadBalancer.endpoint)).toBe("https://10.213.0.10:6443");
+        const csr = resources.find((r) => r.name === "control-plane-apiserver-csr");
+        expect(csr?.inputs.ipAddresses).toEqual(expect.arrayContaining(["10.213.0.10", "10.96.0.1", "10.213.0.21", "10.213.0.22", "10.213.0.23"]));
+        expect(csr?.inputs.dnsNames).toEqual(expect.arrayContaining(["kubernetes.default.svc.cluster.local"]));
+        expect(await value(cluster.controlPlane.adminKubeconfig)).toContain("server: https://10.213.0.10:6443");
+        for (const w of ["w1", "w2"]) {
+            const files = bundle(command(`${w}-kubelet`).inputs.stdin);
+            expect(files["/etc/kubernetes/kubelet.kubeconfig"]).toContain("https://10.213.0.10:6443");
+            expect(files["/etc/kubernetes/kube-proxy.kubeconfig"]).toContain("https://10.213.0.10:6443");
+        }
+    });
+
+    test("the etcd members' client URLs feed the apiservers", () => {
+        const unit = bundle(command("cp2-control-plane").inputs.stdin)["/etc/systemd/system/kube-apiserver.service"];
+        expect(unit).toContain("https://10.213.0.21:2379,https://10.213.0.22:2379,https://10.213.0.23:2379");
+        expect(unit).toContain("--advertise-address=10.213.0.22");
+    });
+
+    test("etcd members know the whole initial cluster", () => {
+        const unit = bundle(command("cp1-etcd").inputs.stdin)["/etc/systemd/system/etcd.service"];
+        expect(unit).toContain("cp1=https://10.213.0.21:2380,cp2=https://10.213.0.22:2380,cp3=https://10.213.0.23:2380");
+    });
+
+    test("keepalived gets the interface from the host's facts and the peer's address", () => {
+        const conf = bundle(command("lb1-lb").inputs.stdin)["/etc/keepalived/keepalived.conf"];
+        expect(conf).toContain("host0");
+        expect(conf).toContain("10.213.0.12");
+        expect(conf).toContain("vrrpPass");
+    });
+
+    test("containerd on workers pulls through the mirror", () => {
+        const files = bundle(command("w1-runtime").inputs.stdin);
+        expect(files["/etc/containerd/certs.d/registry.k8s.io/hosts.toml"]).toContain("10.213.0.41:5000");
+        expect(files["/etc/k8s-ha/pod-routes"]).toBe("10.244.32.0/24 10.213.0.32\n");
+    });
+
+    test("secrets are secret and never in command text", async () => {
+        expect(await isSecret(cluster.controlPlane.adminKubeconfig)).toBe(true);
+        for (const c of commands()) {
+            expect(String(c.inputs.create)).not.toContain("PRIVATE KEY");
+            expect(String(c.inputs.create)).not.toContain("-----BEGIN");
+            expect(String(c.inputs.create)).not.toContain("vrrpPass");
+            // The SSH key travels only inside the secret connection.
+            expect(isSecretValue(c.inputs.connection)).toBe(true);
+            expect(String(c.inputs.create)).not.toContain("SSH-PRIVATE-KEY-SENTINEL");
+        }
+        for (const name of ["cp1-etcd", "cp1-control-plane", "cp1-addons", "lb1-lb", "w1-kubelet", "mirror-mirror"]) {
+            expect(isSecretValue(command(name).inputs.stdin)).toBe(true);
+        }
+    });
+
+    test("commands pin the host key when the config has one and use the host's address", () => {
+        const conn = plain(command("w1-os").inputs.connection) as Record<string, unknown>;
+        expect(conn.host).toBe("10.213.0.31");
+        expect(conn.user).toBe("root");
+    });
+});
