@@ -8,6 +8,9 @@ if [[ -f .tools/env.sh ]]; then
     # shellcheck source=/dev/null
     source .tools/env.sh
 fi
+# Node 24 from scripts/setup.sh, when the toolchain has not written env.sh.
+NODE_BIN=${K8S_HA_CACHE:-/var/cache/k8s-ha}/node/node_modules/node/bin
+if [[ -x $NODE_BIN/node ]]; then export PATH=$NODE_BIN:$PATH; fi
 major=$(node -p 'process.versions.node.split(".")[0]')
 ((major >= 22)) || { echo "test: Node $(node --version) is too old; run: npm run toolchain (installs Node 24)" >&2; exit 1; }
 echo "test: typescript"
