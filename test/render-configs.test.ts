@@ -1,8 +1,9 @@
 /**
  * Config files: each is parsed (YAML with js-yaml, TOML with Python's tomllib, JSON) and compared
  * with the exact structure expected, and handed to the real program where one can check it
- * without running a cluster: docker-registry, exportfs, chronyd -p, containerd config dump, and
- * the CNI plugins themselves in a throwaway network namespace.
+ * without running a cluster: docker-registry, exportfs, chronyd -p, and, once scripts/artifacts.sh
+ * has built them, containerd config dump, kube-proxy and kube-scheduler --write-config-to, and the
+ * CNI plugins themselves in a throwaway network namespace.
  */
 import * as fs from "fs";
 import * as yaml from "js-yaml";
@@ -30,6 +31,18 @@ import {
     HOSTS_BLOCK_END,
 } from "../components/render";
 import { artifact, cleanup, parseToml, run, tempDir, tool, writeUnder } from "./render-support";
+
+const K8S_VERSION = "1.35.4";
+
+/**
+ * Runs `<component> --config <file> --write-config-to <out>`: kube-proxy and kube-scheduler load
+ * the file, default and validate it, write it back out and exit without serving anything. A
+ * strict-decoding complaint (unknown field) is only logged by kube-proxy, so the log is checked too.
+ */
+function writeConfigTo(binary: string, config: string, dir: string): ReturnType<typeof run> {
+    const file = writeUnder(dir, "/component-config.yaml", config);
+    return run(binary, ["--config", file, "--write-config-to", `${dir}/written.yaml`]);
+}
 
 const ENCRYPTION_KEY = Buffer.alloc(32, 7).toString("base64");
 
@@ -127,6 +140,24 @@ describe("kube-proxy config", () => {
     });
 });
 
+const kubeProxy = artifact("kubernetes", "kube-proxy", K8S_VERSION);
+(kubeProxy ? test : test.skip)(
+    kubeProxy ? `kube-proxy ${K8S_VERSION} loads and validates its config (--write-config-to)` : "kube-proxy loads its config (skipped: Kubernetes not built under $K8S_HA_CACHE/artifacts/build)",
+    () => {
+        const dir = tempDir("kube-proxy");
+        try {
+            const r = writeConfigTo(kubeProxy ?? "", renderKubeProxyConfig({ clusterCidr: "10.244.0.0/16", hostnameOverride: "w1" }), dir);
+            expect(r.stderr).toMatch(/Wrote configuration/);
+            expect(r.stderr).not.toMatch(/strict decoding|failed validate|command failed/);
+            expect(r.status).toBe(0);
+            const bad = writeConfigTo(kubeProxy ?? "", renderKubeProxyConfig({ clusterCidr: "10.244.0.0/16" }).replace("mode: iptables", "mode: ipvsx"), dir);
+            expect(bad.stderr).toMatch(/failed validate/);
+        } finally {
+            cleanup(dir);
+        }
+    },
+);
+
 describe("kubeconfig", () => {
     const ca = "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n";
     const cert = "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
@@ -219,6 +250,38 @@ describe("apiserver config files", () => {
         });
     });
 });
+
+const kubeScheduler = artifact("kubernetes", "kube-scheduler", K8S_VERSION);
+(kubeScheduler ? test : test.skip)(
+    kubeScheduler ? `kube-scheduler ${K8S_VERSION} loads its config (--write-config-to)` : "kube-scheduler loads its config (skipped: Kubernetes not built under $K8S_HA_CACHE/artifacts/build)",
+    () => {
+        const dir = tempDir("kube-scheduler");
+        try {
+            // The scheduler builds its client from clientConnection.kubeconfig before writing, so
+            // that kubeconfig must parse: a throwaway self-signed certificate serves as CA and client.
+            const key = `${dir}/client.key`;
+            const crt = `${dir}/client.crt`;
+            const ssl = run(tool("openssl"), ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=system:kube-scheduler"]);
+            expect(ssl.status).toBe(0);
+            const pem = fs.readFileSync(crt, "utf8");
+            const kubeconfig = writeUnder(
+                dir,
+                "/scheduler.kubeconfig",
+                renderKubeconfig({ server: "https://127.0.0.1:6443", caCertPem: pem, userName: "system:kube-scheduler", clientCertPem: pem, clientKeyPem: fs.readFileSync(key, "utf8") }),
+            );
+            const r = writeConfigTo(kubeScheduler ?? "", renderSchedulerConfig({ kubeconfig }), dir);
+            expect(r.stderr).toMatch(/Wrote configuration/);
+            expect(r.stderr).not.toMatch(/strict decoding|command failed/);
+            expect(r.status).toBe(0);
+            const bad = writeConfigTo(kubeScheduler ?? "", renderSchedulerConfig({ kubeconfig }).replace("enableProfiling", "enableProfilng"), dir);
+            // klog quotes the error, so the inner quotes come escaped.
+            expect(bad.stderr).toMatch(/strict decoding error: unknown field \\?"enableProfilng\\?"/);
+            expect(bad.status).not.toBe(0);
+        } finally {
+            cleanup(dir);
+        }
+    },
+);
 
 describe("containerd", () => {
     const config = renderContainerdConfig({ pauseVersion: "3.10.1", systemdCgroup: false });
