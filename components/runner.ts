@@ -34,13 +34,21 @@ export function shellQuote(value: string): string {
     return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-const SCRIPT_DIR = path.join(__dirname, "..", "scripts", "host");
+/** scripts/host, found from this file whether it runs from components/ or compiled under bin/. */
+function scriptDir(): string {
+    for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+        const candidate = path.join(dir, "scripts", "host");
+        if (fs.existsSync(path.join(candidate, "lib.sh"))) return candidate;
+    }
+    throw new Error(`scripts/host not found above ${__dirname}`);
+}
 const SOURCE_LINE = /^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\.sh"$/m;
 
 /** The text of a host script with `lib.sh` inlined where the script sources it. */
 export function hostScript(name: string): string {
-    const lib = fs.readFileSync(path.join(SCRIPT_DIR, "lib.sh"), "utf8").replace(/^#!.*\n/, "");
-    const body = fs.readFileSync(path.join(SCRIPT_DIR, `${name}.sh`), "utf8");
+    const dir = scriptDir();
+    const lib = fs.readFileSync(path.join(dir, "lib.sh"), "utf8").replace(/^#!.*\n/, "");
+    const body = fs.readFileSync(path.join(dir, `${name}.sh`), "utf8");
     if (!SOURCE_LINE.test(body)) throw new Error(`scripts/host/${name}.sh does not source lib.sh`);
     return body.replace(SOURCE_LINE, () => lib.trimEnd());
 }
