@@ -138,9 +138,9 @@ export const DEFAULTS = {
         kubernetes: "1.35.4",
         etcd: "3.6.16",
         containerd: "2.2.9",
-        runc: "1.3.3",
-        cni: "1.9.1",
-        coredns: "1.12.4",
+        runc: "1.3.6",
+        cni: "1.10.0",
+        coredns: "1.14.7",
         pause: "3.10.1",
     } satisfies Versions,
     downloads: {

@@ -46,13 +46,23 @@ disable_swap() {
     fi
 }
 
-# load_modules: a module built into the kernel has /sys/module/NAME and needs no modprobe
-# (containers have no /lib/modules to load from).
+# module_present NAME: loaded, or built in. A built-in module without parameters has no
+# /sys/module entry, so overlay and br_netfilter are also recognised by what they provide.
+module_present() {
+    [[ -d /sys/module/$1 ]] && return 0
+    case $1 in
+    overlay) grep -qw overlay /proc/filesystems ;;
+    br_netfilter) [[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]] ;;
+    *) return 1 ;;
+    esac
+}
+
+# load_modules: loads what is missing (containers have no /lib/modules to load from).
 load_modules() {
     local m
     while read -r m; do
         [[ -z $m || $m == \#* ]] && continue
-        [[ -d /sys/module/$m ]] && continue
+        module_present "$m" && continue
         modprobe "$m" 2>/dev/null || fatal "kernel module $m is neither loaded nor loadable; install it or build it in"
         info "loaded module $m"
     done </etc/modules-load.d/k8s-ha.conf
