@@ -1,0 +1,947 @@
+#!/usr/bin/env bash
+# artifacts.sh: builds the files and images that the hosts of the dev stack
+# download, at the versions the stack pins, from the Go module proxy, and lays
+# them out as upstream publishes them (docs/CONVENTIONS.md) under
+# $K8S_HA_CACHE/artifacts/www, which the lab serves on http://10.213.0.1:8080/.
+# Images are assembled with crane and pushed to the lab registry under their
+# upstream names. See docs/airgap.md for filling a real mirror instead.
+#
+# Usage: scripts/artifacts.sh [build|push|check|versions|help]
+#   build     (default) build what is missing, lay out www/, build the images,
+#             push them when the lab registry answers
+#   push      push the cached images to the lab registry
+#   check     fetch every URL of the dev stack from the lab's HTTP server,
+#             verify it against its checksum file, run each binary's version
+#             command and list the lab registry's catalog
+#   versions  print the versions in force and where each came from
+#
+# Environment:
+#   K8S_HA_CACHE                cache root (default /var/cache/k8s-ha)
+#   K8S_HA_STACK_FILE           stack config read for k8s-ha:versions and
+#                               k8s-ha:downloads (default Pulumi.dev.yaml)
+#   K8S_HA_<KEY>_VERSION        overrides one version: KUBERNETES, ETCD,
+#                               CONTAINERD, RUNC, CNI, COREDNS, PAUSE
+#   K8S_HA_CRANE_VERSION        crane to build (default 0.22.1)
+#   K8S_HA_BUSYBOX_TAG          test image tag (default: Debian's busybox)
+#   K8S_HA_ARTIFACTS_HTTP       file server to check instead of the stack's
+#                               downloads (e.g. http://127.0.0.1:8080)
+#   K8S_HA_ARTIFACTS_REGISTRY   registry to push to and check
+#                               (default 10.213.0.1:5000, plain HTTP)
+#   K8S_HA_ARTIFACTS_GOCACHE    Go build cache (default under the cache root)
+set -Eeuo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GLUE=$ROOT/scripts/artifacts
+CACHE=${K8S_HA_CACHE:-/var/cache/k8s-ha}
+ART=$CACHE/artifacts
+BUILD=$ART/build
+WWW=$ART/www
+IMAGES=$ART/images
+STACK_FILE=${K8S_HA_STACK_FILE:-$ROOT/Pulumi.dev.yaml}
+LAB_HTTP=${K8S_HA_ARTIFACTS_HTTP:-http://10.213.0.1:8080}
+LAB_REGISTRY=${K8S_HA_ARTIFACTS_REGISTRY:-10.213.0.1:5000}
+
+# The Go build cache lives with the other artifacts; the module cache is the
+# user's usual one (GOMODCACHE), shared with any other Go work on the machine.
+export GOCACHE=${K8S_HA_ARTIFACTS_GOCACHE:-$ART/gocache}
+export GOWORK=off GOOS=linux GOARCH=amd64 GOAMD64=v1
+export GOFLAGS=-mod=readonly
+
+# Versions (no leading v). Keys of k8s-ha:versions in Pulumi.dev.yaml; each
+# can be overridden by K8S_HA_<KEY>_VERSION in the environment.
+VERSION_KEYS=(kubernetes etcd containerd runc cni coredns pause)
+declare -A VERSION=(
+  [kubernetes]=1.35.4
+  [etcd]=3.6.16
+  [containerd]=2.2.9
+  [runc]=1.3.6
+  [cni]=1.10.0
+  [coredns]=1.14.7
+  [pause]=3.10.1
+)
+declare -A VERSION_FROM=()
+CRANE_VERSION=${K8S_HA_CRANE_VERSION:-0.22.1}
+
+TMPS=()
+BGPIDS=()
+
+log() { printf 'artifacts: %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+  local p d
+  for p in "${BGPIDS[@]}"; do
+    [[ -n $p ]] || continue
+    kill "$p" 2>/dev/null || true
+  done
+  for d in "${TMPS[@]}"; do
+    rm -rf "$d"
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'log "error: failed at line $LINENO: $BASH_COMMAND"' ERR
+
+# ---------------------------------------------------------------- versions
+
+# stack_map KEY FILE: prints "key value" for each entry of the map k8s-ha:KEY,
+# in block style (one key a line below it) or flow style ({a: "1", b: "2"}).
+stack_map() {
+  awk -v want="$1" '
+    function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t\r]+$/, "", s); return s }
+    function unq(s) {
+      s = trim(s)
+      if (s ~ /^".*"$/ || s ~ /^\047.*\047$/) s = substr(s, 2, length(s) - 2)
+      return s
+    }
+    function pair(s,   i) {
+      i = index(s, ":")
+      if (i > 0) print trim(substr(s, 1, i - 1)), unq(substr(s, i + 1))
+    }
+    inblk && /^[ \t]*(#.*)?$/ { next }
+    inblk {
+      match($0, /^ */)
+      if (RLENGTH <= base) { inblk = 0 } else { line = $0; sub(/[ \t]#.*/, "", line); pair(line); next }
+    }
+    $1 == "k8s-ha:" want ":" || $1 == "\"k8s-ha:" want "\":" {
+      match($0, /^ */); base = RLENGTH
+      rest = $0; sub(/^[^:]*:[^:]*:/, "", rest); sub(/[ \t]#.*/, "", rest); rest = trim(rest)
+      if (rest ~ /^\{/) {
+        gsub(/[{}]/, "", rest)
+        n = split(rest, parts, ",")
+        for (i = 1; i <= n; i++) pair(parts[i])
+      } else if (rest == "") {
+        inblk = 1
+      }
+    }
+  ' "$2"
+}
+
+load_versions() {
+  local k v env
+  for k in "${VERSION_KEYS[@]}"; do VERSION_FROM[$k]=default; done
+  if [[ -f $STACK_FILE ]]; then
+    while read -r k v; do
+      if [[ -n ${VERSION[$k]+x} && -n $v ]]; then
+        VERSION[$k]=$v
+        VERSION_FROM[$k]=${STACK_FILE##*/}
+      fi
+    done < <(stack_map versions "$STACK_FILE")
+  fi
+  for k in "${VERSION_KEYS[@]}"; do
+    env=K8S_HA_${k^^}_VERSION
+    if [[ -n ${!env:-} ]]; then
+      VERSION[$k]=${!env}
+      VERSION_FROM[$k]=$env
+    fi
+    VERSION[$k]=${VERSION[$k]#v}
+    [[ ${VERSION[$k]} =~ ^[0-9]+\.[0-9]+(\.[0-9]+)?([-+][0-9A-Za-z.-]+)?$ ]] ||
+      die "version of $k is not a version: '${VERSION[$k]}' (from ${VERSION_FROM[$k]})"
+  done
+  CRANE_VERSION=${CRANE_VERSION#v}
+}
+
+print_versions() {
+  local k
+  printf 'k8s-ha:versions:\n'
+  for k in "${VERSION_KEYS[@]}"; do
+    printf '  %-11s "%s"   # from %s\n' "$k:" "${VERSION[$k]}" "${VERSION_FROM[$k]}"
+  done
+  printf '# tools: crane %s; test image docker.io/library/busybox:%s\n' "$CRANE_VERSION" "${BUSYBOX_TAG:-?}"
+}
+
+# ---------------------------------------------------------------- helpers
+
+# mktmp TEMPLATE: a temporary folder in REPLY, removed when the script ends.
+mktmp() {
+  REPLY=$(mktemp -d "$1")
+  TMPS+=("$REPLY")
+}
+
+forget_pid() {
+  local p keep=()
+  for p in "${BGPIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  BGPIDS=("${keep[@]}")
+}
+
+# run_polled LABEL LOGFILE CMD...: runs CMD in the background with its output
+# in LOGFILE, polls it, and says every minute that it is still going.
+run_polled() {
+  local label=$1 logf=$2
+  shift 2
+  local start=$SECONDS next=60 pid rc=0
+  "$@" >"$logf" 2>&1 &
+  pid=$!
+  BGPIDS+=("$pid")
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if ((SECONDS - start >= next)); then
+      log "$label: still running ($((SECONDS - start))s)"
+      next=$((next + 60))
+    fi
+  done
+  wait "$pid" || rc=$?
+  forget_pid "$pid"
+  return "$rc"
+}
+
+# fail_build WHAT MODULE@VERSION LOGFILE: stops with the go error.
+fail_build() {
+  log "error: cannot build $1 from $2 ($(go version | cut -d' ' -f3)):"
+  grep -v -E '^go: (downloading|finding module|found) ' "$3" | tail -n 40 | sed 's/^/artifacts:   /' >&2
+  exit 1
+}
+
+# modinfo MODULE VERSION: downloads MODULE@VERSION into the module cache and
+# prints `go mod download -json`; stops with the go error when it is not served.
+modinfo() {
+  local out
+  if ! out=$(cd / && GOFLAGS='' go mod download -json "$1@$2" 2>&1) || grep -q '"Error"' <<<"$out"; then
+    log "error: cannot build $1@$2: the Go module proxy does not give it:"
+    sed -n 's/^.*"Error": "\(.*\)",\{0,1\}$/\1/p; /^go: /p' <<<"$out" | sed 's/\\n/\n/g; s/\\t/  /g' | sed 's/^/artifacts:   /' >&2
+    exit 1
+  fi
+  printf '%s\n' "$out"
+}
+jfield() { sed -n "s/^[[:space:]]*\"$1\": \"\(.*\)\",\{0,1\}\$/\1/p" | head -n 1; }
+
+# The commit time of a module version, for build dates and tarball mtimes.
+modtime() { modinfo "$1" "$2" | jfield Time; }
+
+# wrapper_matches DIR MODULE VERSION...: true when the committed wrapper module
+# in DIR requires exactly these module versions.
+wrapper_matches() {
+  local dir=$1
+  shift
+  while (($#)); do
+    grep -Eq "^[[:space:]]*(require[[:space:]]+)?$1 $2( |\$)" "$dir/go.mod" || return 1
+    shift 2
+  done
+}
+
+# fresh_wrapper SRC GOLINE MODULE VERSION...: rewrites the wrapper go.mod for
+# other versions than the committed ones, then lets go mod tidy resolve it.
+fresh_wrapper() {
+  local src=$1 goline=$2 name
+  shift 2
+  name=$(sed -n 's/^module //p' "$src/go.mod")
+  {
+    printf 'module %s\n\ngo %s\n\nrequire (\n' "$name" "$goline"
+    while (($#)); do
+      printf '\t%s %s\n' "$1" "$2"
+      shift 2
+    done
+    printf ')\n'
+  } >"$src/go.mod"
+  rm -f "$src/go.sum"
+}
+
+tidy() { # LABEL SRC MODULE@VERSION
+  if ! run_polled "$1: go mod tidy" "$2/../tidy.log" env GOFLAGS= go -C "$2" mod tidy; then
+    fail_build "$1" "$3" "$2/../tidy.log"
+  fi
+}
+
+# have DIR FILE...: a finished cache entry holds every file.
+have() {
+  local d=$1 f
+  shift
+  [[ -d $d ]] || return 1
+  for f; do [[ -s $d/$f ]] || return 1; done
+}
+
+# finish TMP DEST: records the sums and moves the finished build into place
+# in one rename.
+finish() {
+  chmod -R a+rX,go-w "$1/out"
+  (cd "$1/out" && find . -maxdepth 1 -type f ! -name BUILDINFO -printf '%P\n' | sort | xargs sha256sum >SHA256SUMS)
+  mv -T "$1/out" "$2"
+  rm -rf "$1"
+}
+
+CGO=0 # CGO_ENABLED for gobuild; build_runc sets it to 1 for its call
+TIMES=()
+note_time() { TIMES+=("$(printf '%-32s %5ss' "$1" "$2")"); }
+
+gobuild() { # LABEL TMP MODULE@VERSION OUT PKG FLAGS...
+  local label=$1 tmp=$2 modver=$3 out=$4 pkg=$5 t0=$SECONDS
+  shift 5
+  log "$label: go build $pkg"
+  if ! run_polled "$label" "$tmp/$out.log" env CGO_ENABLED="$CGO" go build -C "$tmp/src" -trimpath -o "$tmp/out/$out" "$@" "$pkg"; then
+    fail_build "$pkg" "$modver" "$tmp/$out.log"
+  fi
+  note_time "$label" $((SECONDS - t0))
+  printf '%-28s %5ss  %s\n' "$out" $((SECONDS - t0)) "$*" >>"$tmp/out/BUILDINFO"
+}
+
+# start_build NAME VERSION: a temporary build folder in REPLY, next to the
+# cache entry, with src/ (a copy of the wrapper module) and out/.
+start_build() {
+  mkdir -p "$BUILD"
+  mktmp "$BUILD/.tmp-$1-$2.XXXXXX"
+  cp -r "$GLUE/$1" "$REPLY/src"
+  mkdir "$REPLY/out"
+  printf '%s %s built with %s on %s\n' "$1" "$2" "$(go version | cut -d' ' -f3)" "$(date -u +%FT%TZ)" >"$REPLY/out/BUILDINFO"
+}
+
+# ---------------------------------------------------------------- builds
+
+KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
+
+build_kubernetes() {
+  local v=$1 dest=$BUILD/kubernetes-$1 tmp info gomod mtime minor ld b staging m
+  have "$dest" "${KUBE_BINARIES[@]}" && return 0
+  log "kubernetes $v: building ${KUBE_BINARIES[*]}"
+  info=$(modinfo k8s.io/kubernetes "v$v")
+  start_build kubernetes "$v"
+  tmp=$REPLY
+  if ! wrapper_matches "$tmp/src" k8s.io/kubernetes "v$v"; then
+    # k8s.io/kubernetes replaces its k8s.io/* staging modules with folders that
+    # its module zip does not hold: pin each to the published v0.<minor>.<patch>.
+    gomod=$(jfield GoMod <<<"$info")
+    staging=$(awk '$2 == "=>" && $3 ~ /^\.\/staging\// {print $1}' "$gomod")
+    {
+      printf 'module k8s-ha/artifacts/kubernetes\n\n'
+      grep -E '^(go|godebug) ' "$gomod" || true
+      printf '\nrequire k8s.io/kubernetes v%s\n\nreplace (\n' "$v"
+      for m in $staging; do printf '\t%s => %s v0.%s\n' "$m" "$m" "${v#*.}"; done
+      printf ')\n'
+    } >"$tmp/src/go.mod"
+    rm -f "$tmp/src/go.sum"
+    tidy "kubernetes $v" "$tmp/src" "k8s.io/kubernetes@v$v"
+  fi
+  mtime=$(jfield Time <<<"$info")
+  minor=${v#*.}
+  minor=${minor%%.*}
+  ld="-s -w"
+  for m in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    ld+=" -X $m.gitVersion=v$v -X $m.gitMajor=${v%%.*} -X $m.gitMinor=$minor -X $m.buildDate=$mtime"
+  done
+  for b in "${KUBE_BINARIES[@]}"; do
+    gobuild "kubernetes $v: $b" "$tmp" "k8s.io/kubernetes@v$v" "$b" "k8s.io/kubernetes/cmd/$b" \
+      -tags selinux,notest,grpcnotrace -ldflags "$ld"
+  done
+  finish "$tmp" "$dest"
+}
+
+build_etcd() {
+  local v=$1 dest=$BUILD/etcd-$1 tmp m ld
+  have "$dest" etcd etcdctl etcdutl && return 0
+  log "etcd $v: building etcd etcdctl etcdutl"
+  for m in server etcdctl etcdutl; do modinfo "go.etcd.io/etcd/$m/v3" "v$v" >/dev/null; done
+  start_build etcd "$v"
+  tmp=$REPLY
+  if ! wrapper_matches "$tmp/src" go.etcd.io/etcd/server/v3 "v$v" go.etcd.io/etcd/etcdctl/v3 "v$v" go.etcd.io/etcd/etcdutl/v3 "v$v"; then
+    fresh_wrapper "$tmp/src" "$(sed -n 's/^go //p' "$tmp/src/go.mod")" \
+      go.etcd.io/etcd/server/v3 "v$v" go.etcd.io/etcd/etcdctl/v3 "v$v" go.etcd.io/etcd/etcdutl/v3 "v$v" \
+      go.etcd.io/etcd/api/v3 "v$v" go.etcd.io/etcd/client/v3 "v$v" go.etcd.io/etcd/client/pkg/v3 "v$v" go.etcd.io/etcd/pkg/v3 "v$v"
+    tidy "etcd $v" "$tmp/src" "go.etcd.io/etcd/server/v3@v$v"
+  fi
+  # Upstream stamps the git SHA; the module proxy has none, so say where it came from.
+  ld="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=module-v$v"
+  gobuild "etcd $v: etcd" "$tmp" "go.etcd.io/etcd/server/v3@v$v" etcd go.etcd.io/etcd/server/v3 -ldflags "$ld"
+  gobuild "etcd $v: etcdctl" "$tmp" "go.etcd.io/etcd/etcdctl/v3@v$v" etcdctl go.etcd.io/etcd/etcdctl/v3 -ldflags "$ld"
+  gobuild "etcd $v: etcdutl" "$tmp" "go.etcd.io/etcd/etcdutl/v3@v$v" etcdutl go.etcd.io/etcd/etcdutl/v3 -ldflags "$ld"
+  finish "$tmp" "$dest"
+}
+
+build_containerd() {
+  local v=$1 dest=$BUILD/containerd-$1 tmp mod=github.com/containerd/containerd/v2 ld
+  have "$dest" containerd containerd-shim-runc-v2 ctr && return 0
+  log "containerd $v: building containerd containerd-shim-runc-v2 ctr"
+  modinfo "$mod" "v$v" >/dev/null
+  start_build containerd "$v"
+  tmp=$REPLY
+  if ! wrapper_matches "$tmp/src" "$mod" "v$v"; then
+    fresh_wrapper "$tmp/src" "$(sed -n 's/^go //p' "$tmp/src/go.mod")" "$mod" "v$v"
+    tidy "containerd $v" "$tmp/src" "$mod@v$v"
+  fi
+  # As upstream's static release (Makefile STATIC=1), without cgo: the btrfs
+  # snapshotter, which needs cgo, is left out (no_btrfs).
+  ld="-s -w -X $mod/version.Version=v$v -X $mod/version.Package=$mod"
+  gobuild "containerd $v: containerd" "$tmp" "$mod@v$v" containerd "$mod/cmd/containerd" \
+    -tags "urfave_cli_no_docs no_btrfs osusergo netgo static_build" -ldflags "$ld"
+  gobuild "containerd $v: ctr" "$tmp" "$mod@v$v" ctr "$mod/cmd/ctr" \
+    -tags "urfave_cli_no_docs no_btrfs osusergo netgo static_build" -ldflags "$ld"
+  gobuild "containerd $v: shim" "$tmp" "$mod@v$v" containerd-shim-runc-v2 "$mod/cmd/containerd-shim-runc-v2" \
+    -tags "urfave_cli_no_docs no_grpc" -ldflags "$ld"
+  finish "$tmp" "$dest"
+}
+
+build_runc() {
+  local v=$1 dest=$BUILD/runc-$1 tmp mod=github.com/opencontainers/runc ld
+  have "$dest" runc && return 0
+  log "runc $v: building runc (cgo, libseccomp)"
+  if ! [[ -f /usr/lib/x86_64-linux-gnu/libseccomp.a ]] || ! command -v pkg-config >/dev/null || ! command -v gcc >/dev/null; then
+    die "runc needs cgo and a static libseccomp: apt-get install gcc pkg-config libseccomp-dev"
+  fi
+  modinfo "$mod" "v$v" >/dev/null
+  start_build runc "$v"
+  tmp=$REPLY
+  if ! wrapper_matches "$tmp/src" "$mod" "v$v"; then
+    fresh_wrapper "$tmp/src" "$(sed -n 's/^go //p' "$tmp/src/go.mod")" "$mod" "v$v"
+    tidy "runc $v" "$tmp/src" "$mod@v$v"
+  fi
+  # As upstream's `make static`: static PIE with libseccomp linked in.
+  ld="-s -w -X main.gitCommit=module-v$v -linkmode external -extldflags -static-pie"
+  local CGO=1
+  gobuild "runc $v: runc" "$tmp" "$mod@v$v" runc "$mod" \
+    -buildmode=pie -tags "seccomp urfave_cli_no_docs netgo osusergo" -ldflags "$ld"
+  finish "$tmp" "$dest"
+}
+
+CNI_PLUGINS=(main/bridge main/dummy main/host-device main/ipvlan main/loopback main/macvlan main/ptp main/tap main/vlan
+  ipam/dhcp ipam/host-local ipam/static meta/bandwidth meta/firewall meta/portmap meta/sbr meta/tuning meta/vrf)
+
+build_cni() {
+  local v=$1 dest=$BUILD/cni-$1 tmp mod=github.com/containernetworking/plugins p names=() t0=$SECONDS
+  for p in "${CNI_PLUGINS[@]}"; do names+=("${p#*/}"); done
+  have "$dest" "${names[@]}" && return 0
+  log "cni $v: building ${names[*]}"
+  modinfo "$mod" "v$v" >/dev/null
+  start_build cni "$v"
+  tmp=$REPLY
+  if ! wrapper_matches "$tmp/src" "$mod" "v$v"; then
+    fresh_wrapper "$tmp/src" "$(sed -n 's/^go //p' "$tmp/src/go.mod")" "$mod" "v$v"
+    tidy "cni $v" "$tmp/src" "$mod@v$v"
+  fi
+  for p in "${CNI_PLUGINS[@]}"; do
+    gobuild "cni $v: ${p#*/}" "$tmp" "$mod@v$v" "${p#*/}" "$mod/plugins/$p" \
+      -ldflags "-s -w -X $mod/pkg/utils/buildversion.BuildVersion=v$v"
+  done
+  TIMES=("${TIMES[@]:0:${#TIMES[@]}-${#CNI_PLUGINS[@]}}")
+  note_time "cni $v: ${#CNI_PLUGINS[@]} plugins" $((SECONDS - t0))
+  finish "$tmp" "$dest"
+}
+
+build_coredns() {
+  local v=$1 dest=$BUILD/coredns-$1 tmp mod=github.com/coredns/coredns
+  have "$dest" coredns && return 0
+  log "coredns $v: building coredns"
+  modinfo "$mod" "v$v" >/dev/null
+  start_build coredns "$v"
+  tmp=$REPLY
+  if ! wrapper_matches "$tmp/src" "$mod" "v$v"; then
+    fresh_wrapper "$tmp/src" "$(sed -n 's/^go //p' "$tmp/src/go.mod")" "$mod" "v$v"
+    tidy "coredns $v" "$tmp/src" "$mod@v$v"
+  fi
+  gobuild "coredns $v: coredns" "$tmp" "$mod@v$v" coredns "$mod" \
+    -ldflags "-s -w -X $mod/coremain.GitCommit=module-v$v"
+  finish "$tmp" "$dest"
+}
+
+build_crane() {
+  local v=$1 dest=$BUILD/crane-$1 tmp mod=github.com/google/go-containerregistry
+  have "$dest" crane && return 0
+  log "crane $v: building crane"
+  modinfo "$mod" "v$v" >/dev/null
+  start_build crane "$v"
+  tmp=$REPLY
+  if ! wrapper_matches "$tmp/src" "$mod" "v$v"; then
+    fresh_wrapper "$tmp/src" "$(sed -n 's/^go //p' "$tmp/src/go.mod")" "$mod" "v$v"
+    tidy "crane $v" "$tmp/src" "$mod@v$v"
+  fi
+  gobuild "crane $v: crane" "$tmp" "$mod@v$v" crane "$mod/cmd/crane" \
+    -ldflags "-s -w -X $mod/cmd/crane/cmd.Version=v$v"
+  finish "$tmp" "$dest"
+}
+
+build_pause() {
+  local v=$1 dest=$BUILD/pause-$1 tmp
+  have "$dest" pause && return 0
+  log "pause $v: building pause (scripts/artifacts/pause)"
+  start_build pause "$v"
+  tmp=$REPLY
+  gobuild "pause $v: pause" "$tmp" "scripts/artifacts/pause" pause . -ldflags "-s -w -X main.version=$v"
+  finish "$tmp" "$dest"
+}
+
+# ---------------------------------------------------------------- www layout
+
+# put FILE DEST: installs FILE as DEST unless DEST already has that content;
+# FILE is hard-linked when it can be (build outputs), never rewritten in place.
+put() {
+  local src=$1 dest=$2
+  if [[ -f $dest ]] && cmp -s "$src" "$dest"; then
+    return 0
+  fi
+  mkdir -p "${dest%/*}"
+  ln -f "$src" "$dest.tmp.$$" 2>/dev/null || cp "$src" "$dest.tmp.$$"
+  chmod a+r "$dest.tmp.$$"
+  mv -f "$dest.tmp.$$" "$dest"
+  log "wrote ${dest#"$WWW"/}"
+}
+
+# put_text TEXT DEST: TEXT as is, no newline added.
+put_text() {
+  local t
+  t=$(mktemp "$WORK/text.XXXXXX")
+  printf '%s' "$1" >"$t"
+  put "$t" "$2"
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+# bsum NAME-VERSION FILE: the sum recorded when the build was cached.
+bsum() { awk -v f="$2" '$2 == f { print $1 }' "$BUILD/$1/SHA256SUMS"; }
+
+# tgz DIR OUT MTIME ENTRY...: a reproducible tarball: sorted names, root
+# owner, one mtime (the module's commit time), gzip without name or time.
+tgz() {
+  local dir=$1 out=$2 mtime=$3
+  shift 3
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="$mtime" --mode='u+w,go-w,a+rX' \
+    --format=gnu -C "$dir" -cf - "$@" | gzip -n >"$out"
+}
+
+# tarball_current DEST INPUT...: true when DEST was made from these very
+# inputs (same files, by inode, size and mtime) by an earlier run, so a warm
+# run neither re-packs nor rewrites it.
+tarball_current() {
+  local dest=$1 stamp
+  shift
+  stamp=$ART/stamps/${dest#"$WWW"/}
+  STAMP_FILE=$stamp
+  STAMP_TEXT=$(stat -L -c '%n %i %s %Y' "$@" 2>/dev/null)$'\n'
+  [[ -f $dest && -f $stamp ]] || return 1
+  [[ $(cat "$stamp") == "${STAMP_TEXT%$'\n'}"$'\n'"$(stat -c '%i %s %Y' "$dest")" ]]
+}
+stamp_tarball() {
+  mkdir -p "${STAMP_FILE%/*}"
+  printf '%s%s\n' "$STAMP_TEXT" "$(stat -c '%i %s %Y' "$1")" >"$STAMP_FILE"
+}
+
+WORK=
+
+layout() {
+  local k=${VERSION[kubernetes]} e=${VERSION[etcd]} c=${VERSION[containerd]} r=${VERSION[runc]} p=${VERSION[cni]}
+  local b d f stage name mtime inputs
+  mktmp "${TMPDIR:-/tmp}/k8s-ha-artifacts.XXXXXX"
+  WORK=$REPLY
+  mkdir -p "$WWW"
+
+  # Kubernetes: bare binaries, each with a .sha256 of bare hex.
+  d=$WWW/dl.k8s.io/release/v$k/bin/linux/amd64
+  for b in "${KUBE_BINARIES[@]}"; do
+    put "$BUILD/kubernetes-$k/$b" "$d/$b"
+    put_text "$(bsum "kubernetes-$k" "$b")" "$d/$b.sha256"
+  done
+
+  # etcd: etcd-v<e>-linux-amd64/{etcd,etcdctl,etcdutl,README-*.md} and SHA256SUMS.
+  name=etcd-v$e-linux-amd64
+  d=$WWW/github.com/etcd-io/etcd/releases/download/v$e
+  inputs=("$BUILD/etcd-$e"/{etcd,etcdctl,etcdutl})
+  if ! tarball_current "$d/$name.tar.gz" "${inputs[@]}"; then
+    stage=$WORK/etcd/$name
+    mkdir -p "$stage"
+    cp "${inputs[@]}" "$stage/"
+    f=$(modinfo go.etcd.io/etcd/etcdctl/v3 "v$e" | jfield Dir)
+    cp "$f/README.md" "$stage/README-etcdctl.md"
+    f=$(modinfo go.etcd.io/etcd/etcdutl/v3 "v$e" | jfield Dir)
+    cp "$f/README.md" "$stage/README-etcdutl.md"
+    mtime=$(modtime go.etcd.io/etcd/server/v3 "v$e")
+    tgz "$WORK/etcd" "$WORK/$name.tar.gz" "$mtime" "$name"
+    put "$WORK/$name.tar.gz" "$d/$name.tar.gz"
+    stamp_tarball "$d/$name.tar.gz"
+  fi
+  put_text "$(sha "$d/$name.tar.gz")  $name.tar.gz"$'\n' "$d/SHA256SUMS"
+
+  # containerd: bin/{containerd,containerd-shim-runc-v2,ctr}.
+  name=containerd-$c-linux-amd64.tar.gz
+  d=$WWW/github.com/containerd/containerd/releases/download/v$c
+  inputs=("$BUILD/containerd-$c"/{containerd,containerd-shim-runc-v2,ctr})
+  if ! tarball_current "$d/$name" "${inputs[@]}"; then
+    stage=$WORK/containerd
+    mkdir -p "$stage/bin"
+    cp "${inputs[@]}" "$stage/bin/"
+    mtime=$(modtime github.com/containerd/containerd/v2 "v$c")
+    tgz "$stage" "$WORK/$name" "$mtime" bin
+    put "$WORK/$name" "$d/$name"
+    stamp_tarball "$d/$name"
+  fi
+  put_text "$(sha "$d/$name")  $name"$'\n' "$d/$name.sha256sum"
+
+  # runc: the bare binary, and runc.sha256sum naming it.
+  d=$WWW/github.com/opencontainers/runc/releases/download/v$r
+  put "$BUILD/runc-$r/runc" "$d/runc.amd64"
+  put_text "$(bsum "runc-$r" runc)  runc.amd64"$'\n' "$d/runc.sha256sum"
+
+  # CNI plugins at the top level of the tarball, with upstream's LICENSE and README.md.
+  name=cni-plugins-linux-amd64-v$p.tgz
+  d=$WWW/github.com/containernetworking/plugins/releases/download/v$p
+  inputs=()
+  for f in "${CNI_PLUGINS[@]}"; do inputs+=("$BUILD/cni-$p/${f#*/}"); done
+  if ! tarball_current "$d/$name" "${inputs[@]}"; then
+    stage=$WORK/cni
+    mkdir -p "$stage"
+    cp "${inputs[@]}" "$stage/"
+    f=$(modinfo github.com/containernetworking/plugins "v$p" | jfield Dir)
+    cp "$f/LICENSE" "$f/README.md" "$stage/"
+    mtime=$(modtime github.com/containernetworking/plugins "v$p")
+    tgz "$stage" "$WORK/$name" "$mtime" .
+    put "$WORK/$name" "$d/$name"
+    stamp_tarball "$d/$name"
+  fi
+  put_text "$(sha "$d/$name")  $name"$'\n' "$d/$name.sha256"
+}
+
+# Base URLs of the downloads, as k8s-ha:downloads of the stack gives them, or
+# the lab's stand-ins (the upstream host and path under $LAB_HTTP) for those it
+# lacks or when K8S_HA_ARTIFACTS_HTTP is set.
+declare -A DOWNLOADS=(
+  [kubernetes]=dl.k8s.io/release
+  [etcd]=github.com/etcd-io/etcd/releases/download
+  [containerd]=github.com/containerd/containerd/releases/download
+  [runc]=github.com/opencontainers/runc/releases/download
+  [cni]=github.com/containernetworking/plugins/releases/download
+)
+load_downloads() {
+  local k v
+  for k in "${!DOWNLOADS[@]}"; do DOWNLOADS[$k]=$LAB_HTTP/${DOWNLOADS[$k]}; done
+  if [[ -f $STACK_FILE && -z ${K8S_HA_ARTIFACTS_HTTP:-} ]]; then
+    while read -r k v; do
+      if [[ -n ${DOWNLOADS[$k]+x} && -n $v ]]; then DOWNLOADS[$k]=${v%/}; fi
+    done < <(stack_map downloads "$STACK_FILE")
+  fi
+}
+
+# The dev stack's downloads, as components/urls.ts makes them: "URL CHECKSUM-URL" lines.
+stack_urls() {
+  local k=${VERSION[kubernetes]} e=${VERSION[etcd]} c=${VERSION[containerd]} r=${VERSION[runc]} p=${VERSION[cni]} b d
+  d=${DOWNLOADS[kubernetes]}/v$k/bin/linux/amd64
+  for b in "${KUBE_BINARIES[@]}"; do printf '%s %s\n' "$d/$b" "$d/$b.sha256"; done
+  d=${DOWNLOADS[etcd]}/v$e
+  printf '%s %s\n' "$d/etcd-v$e-linux-amd64.tar.gz" "$d/SHA256SUMS"
+  d=${DOWNLOADS[containerd]}/v$c
+  printf '%s %s\n' "$d/containerd-$c-linux-amd64.tar.gz" "$d/containerd-$c-linux-amd64.tar.gz.sha256sum"
+  d=${DOWNLOADS[runc]}/v$r
+  printf '%s %s\n' "$d/runc.amd64" "$d/runc.sha256sum"
+  d=${DOWNLOADS[cni]}/v$p
+  printf '%s %s\n' "$d/cni-plugins-linux-amd64-v$p.tgz" "$d/cni-plugins-linux-amd64-v$p.tgz.sha256"
+}
+
+# ---------------------------------------------------------------- images
+
+CRANE=
+# busybox_tag: the test image's tag, the upstream version of Debian's
+# busybox-static (1:1.35.0-4+deb12u1+b1 is busybox 1.35.0), in BUSYBOX_TAG.
+BUSYBOX_TAG=
+busybox_tag() {
+  BUSYBOX_TAG=${K8S_HA_BUSYBOX_TAG:-$(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null | sed 's/^[0-9]*://; s/-[^-]*$//')}
+  [[ -n $BUSYBOX_TAG || ${1:-} == --quiet ]] ||
+    die "the busybox test image needs Debian's busybox-static (apt-get install busybox-static) or K8S_HA_BUSYBOX_TAG"
+}
+
+# "NAME TAG" of every image the cluster needs, under its upstream name.
+image_list() {
+  printf 'registry.k8s.io/pause %s\n' "${VERSION[pause]}"
+  printf 'registry.k8s.io/coredns/coredns v%s\n' "${VERSION[coredns]}"
+  printf 'docker.io/library/busybox %s\n' "$BUSYBOX_TAG"
+}
+image_dir() { printf '%s/%s_%s\n' "$IMAGES" "${1//\//_}" "$2"; }
+# The manifest digest of an OCI layout.
+layout_digest() { grep -o '"digest": *"sha256:[0-9a-f]*"' "$1/index.json" | head -n 1 | grep -o 'sha256:[0-9a-f]*'; }
+
+LOCAL_REG=
+start_local_registry() {
+  [[ -n $LOCAL_REG ]] && return 0
+  local logf=$WORK/registry.log pid
+  "$CRANE" registry serve --address 127.0.0.1:0 >"$logf" 2>&1 &
+  pid=$!
+  BGPIDS+=("$pid")
+  for _ in $(seq 50); do
+    LOCAL_REG=$(sed -n 's/.*serving on port \([0-9]*\).*/127.0.0.1:\1/p' "$logf")
+    [[ -n $LOCAL_REG ]] && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$logf" >&2
+  die "crane registry serve did not start"
+}
+
+# build_image NAME TAG ROOTFS MTIME MUTATE-FLAGS...: one layer from ROOTFS on an
+# empty OCI base, assembled in a throw-away registry on loopback, saved as an
+# OCI layout under images/.
+build_image() {
+  local name=$1 tag=$2 rootfs=$3 mtime=$4 dest tmp ref
+  shift 4
+  dest=$(image_dir "$name" "$tag")
+  [[ -f $dest/index.json ]] && return 0
+  start_local_registry
+  mktmp "$IMAGES/.tmp-${name//\//_}_$tag.XXXXXX"
+  tmp=$REPLY
+  ref=$LOCAL_REG/$name:$tag
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="$mtime" --format=gnu -C "$rootfs" -cf "$tmp/layer.tar" .
+  if ! { "$CRANE" append --oci-empty-base -f "$tmp/layer.tar" -t "$ref" &&
+    "$CRANE" mutate "$ref" --set-platform linux/amd64 -t "$ref" "$@" &&
+    "$CRANE" pull --format oci "$ref" "$tmp/oci"; } >"$tmp/crane.log" 2>&1; then
+    sed 's/^/artifacts:   /' "$tmp/crane.log" >&2
+    die "crane could not assemble $name:$tag"
+  fi
+  mv -T "$tmp/oci" "$dest"
+  rm -rf "$tmp"
+  log "image $name:$tag built: $(layout_digest "$dest")"
+}
+
+build_images() {
+  local rootfs mtime a tag
+  mkdir -p "$IMAGES"
+  rm -rf "$IMAGES"/.tmp-*
+
+  rootfs=$WORK/rootfs-pause
+  mkdir -p "$rootfs"
+  cp "$BUILD/pause-${VERSION[pause]}/pause" "$rootfs/pause"
+  build_image registry.k8s.io/pause "${VERSION[pause]}" "$rootfs" @0 \
+    --entrypoint /pause --user 65535:65535
+
+  # Root by default, unlike upstream's distroless image whose binary carries
+  # cap_net_bind_service: the Deployment grants NET_BIND_SERVICE for port 53.
+  rootfs=$WORK/rootfs-coredns
+  mkdir -p "$rootfs"
+  cp "$BUILD/coredns-${VERSION[coredns]}/coredns" "$rootfs/coredns"
+  mtime=$(modtime github.com/coredns/coredns "v${VERSION[coredns]}")
+  build_image registry.k8s.io/coredns/coredns "v${VERSION[coredns]}" "$rootfs" "$mtime" \
+    --entrypoint /coredns --exposed-ports 53/tcp,53/udp
+
+  tag=$BUSYBOX_TAG
+  rootfs=$WORK/rootfs-busybox
+  mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/root" "$rootfs/tmp" "$rootfs/var"
+  chmod 1777 "$rootfs/tmp"
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for a in $("$rootfs/bin/busybox" --list); do
+    [[ $a == busybox ]] || ln -s busybox "$rootfs/bin/$a"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+  build_image docker.io/library/busybox "$tag" "$rootfs" @0 \
+    --cmd sh --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+}
+
+registry_up() { curl -fsS -o /dev/null --max-time 5 "http://$LAB_REGISTRY/v2/" 2>/dev/null; }
+
+push_images() {
+  local name tag dir want have out
+  if ! registry_up; then
+    log "the lab registry does not answer at http://$LAB_REGISTRY/v2/: images stay in $IMAGES"
+    log "push them later with: scripts/artifacts.sh push"
+    return 0
+  fi
+  while read -r name tag; do
+    dir=$(image_dir "$name" "$tag")
+    [[ -f $dir/index.json ]] || die "image $name:$tag is not built: run scripts/artifacts.sh"
+    want=$(layout_digest "$dir")
+    have=$("$CRANE" digest --insecure "$LAB_REGISTRY/$name:$tag" 2>/dev/null || true)
+    if [[ $have == "$want" ]]; then
+      log "image $LAB_REGISTRY/$name:$tag is up to date"
+      continue
+    fi
+    if ! out=$("$CRANE" push --insecure "$dir" "$LAB_REGISTRY/$name:$tag" 2>&1); then
+      printf '%s\n' "$out" | sed 's/^/artifacts:   /' >&2
+      die "crane push $LAB_REGISTRY/$name:$tag failed"
+    fi
+    log "pushed $LAB_REGISTRY/$name:$tag ($want)"
+  done < <(image_list)
+}
+
+# ---------------------------------------------------------------- check
+
+# check_image_binary NAME TAG: runs the version command of the program in the
+# image as the registry serves it (with crane export, when crane is built).
+check_image_binary() {
+  local name=$1 tag=$2 root bin args expect out
+  CRANE=$BUILD/crane-$CRANE_VERSION/crane
+  [[ -x $CRANE ]] || CRANE=$(command -v crane || true)
+  [[ -n $CRANE ]] || return 0
+  case $name in
+    */pause) bin=pause args=-v expect="pause $tag" ;;
+    */coredns) bin=coredns args=-version expect="CoreDNS-${tag#v}" ;;
+    */busybox) bin=bin/busybox args=--help expect="BusyBox v$tag" ;;
+    *) return 0 ;;
+  esac
+  root=$WORK/image-${name//\//_}
+  mkdir -p "$root"
+  # One retry: a registry under load can cut a stream short.
+  if ! "$CRANE" export --insecure "$LAB_REGISTRY/$name:$tag" - 2>"$root.err" | tar -C "$root" -x "$bin" 2>>"$root.err" &&
+    ! "$CRANE" export --insecure "$LAB_REGISTRY/$name:$tag" - 2>"$root.err" | tar -C "$root" -x "$bin" 2>>"$root.err"; then
+    log "FAIL $LAB_REGISTRY/$name:$tag: cannot read /$bin from the image: $(tr '\n' ' ' <"$root.err")"
+    return 1
+  fi
+  out=$({ "$root/$bin" "$args" 2>&1 || true; } | head -n 1)
+  if [[ $out == *"$expect"* ]]; then
+    log "ok   $name:$tag /$bin: $out"
+  else
+    log "FAIL $name:$tag /$bin: wanted '$expect', got: $out"
+    return 1
+  fi
+}
+
+# expected_sum SUMFILE BASENAME: the convention of docs/CONVENTIONS.md.
+expected_sum() {
+  awk -v base="$2" '
+    NR == 1 { first = $1 }
+    $NF == base || $NF == "*" base { print $1; found = 1; exit }
+    END { if (!found) print first }
+  ' "$1"
+}
+
+check() {
+  local url sumurl f want got fails=0 dir line bin expect out name tag tags
+  mktmp "${TMPDIR:-/tmp}/k8s-ha-artifacts-check.XXXXXX"
+  WORK=$REPLY
+  dir=$WORK/files
+  mkdir -p "$dir"
+  load_downloads
+  log "checking the downloads of the dev stack"
+  while read -r url sumurl; do
+    f=$dir/${url##*/}
+    if ! curl -fsS --max-time 300 -o "$f" "$url"; then
+      log "FAIL $url: cannot download"
+      fails=$((fails + 1))
+      continue
+    fi
+    if ! curl -fsS --max-time 60 -o "$f.sum" "$sumurl"; then
+      log "FAIL $sumurl: cannot download"
+      fails=$((fails + 1))
+      continue
+    fi
+    want=$(expected_sum "$f.sum" "${url##*/}")
+    got=$(sha "$f")
+    if [[ $want == "$got" ]]; then
+      log "ok   $url sha256 $got"
+    else
+      log "FAIL $url: sha256 $got, checksum file says ${want:-nothing}"
+      fails=$((fails + 1))
+    fi
+  done < <(stack_urls)
+
+  mkdir -p "$dir/x"
+  for f in "$dir"/*.tar.gz "$dir"/*.tgz; do
+    [[ -f $f ]] && tar -C "$dir/x" -xzf "$f"
+  done
+  [[ -f $dir/runc.amd64 ]] && cp "$dir/runc.amd64" "$dir/x/runc"
+  for bin in "${KUBE_BINARIES[@]}"; do [[ -f $dir/$bin ]] && cp "$dir/$bin" "$dir/x/$bin"; done
+  chmod -R u+x "$dir/x"
+  log "version of each binary:"
+  local k=${VERSION[kubernetes]} e=${VERSION[etcd]} c=${VERSION[containerd]}
+  while IFS='|' read -r bin expect line; do
+    f=$(find "$dir/x" -type f -name "$bin" | head -n 1)
+    if [[ -z $f ]]; then
+      log "FAIL $bin: not in the downloads"
+      fails=$((fails + 1))
+      continue
+    fi
+    # shellcheck disable=SC2086 # $line holds the arguments
+    out=$(cd "$dir" && { env $line 2>&1 || true; } | tr '\n' ' ' | sed 's/  */ /g')
+    out=${out//$dir\/x\//}
+    if [[ $out == *"$expect"* ]]; then
+      log "ok   $bin: ${out:0:150}"
+    else
+      log "FAIL $bin: wanted '$expect', got: ${out:0:300}"
+      fails=$((fails + 1))
+    fi
+  done < <(
+    for bin in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet; do
+      printf '%s|Kubernetes v%s|%s --version\n' "$bin" "$k" "$dir/x/$bin"
+    done
+    printf 'kubectl|Client Version: v%s|%s version --client\n' "$k" "$dir/x/kubectl"
+    for bin in etcd etcdctl etcdutl; do
+      f=$dir/x/etcd-v$e-linux-amd64/$bin
+      if [[ $bin == etcd ]]; then printf '%s|etcd Version: %s|%s --version\n' "$bin" "$e" "$f"; else printf '%s|%s version: %s|%s version\n' "$bin" "$bin" "$e" "$f"; fi
+    done
+    printf 'containerd|containerd/v2 v%s|%s --version\n' "$c" "$dir/x/bin/containerd"
+    printf 'ctr|v%s|%s --version\n' "$c" "$dir/x/bin/ctr"
+    printf 'containerd-shim-runc-v2|v%s|%s -v\n' "$c" "$dir/x/bin/containerd-shim-runc-v2"
+    printf 'runc|runc version %s|%s --version\n' "${VERSION[runc]}" "$dir/x/runc"
+    for bin in "${CNI_PLUGINS[@]}"; do
+      printf '%s|CNI %s plugin v%s|%s\n' "${bin#*/}" "${bin#*/}" "${VERSION[cni]}" "$dir/x/${bin#*/}"
+    done
+  )
+
+  log "catalog of http://$LAB_REGISTRY/v2/:"
+  if ! out=$(curl -fsS --max-time 10 "http://$LAB_REGISTRY/v2/_catalog"); then
+    log "FAIL the lab registry does not answer at http://$LAB_REGISTRY/v2/_catalog"
+    fails=$((fails + 1))
+  else
+    log "     $out"
+    while read -r name tag; do
+      tags=$(curl -fsS --max-time 10 "http://$LAB_REGISTRY/v2/$name/tags/list" 2>/dev/null || true)
+      if [[ $tags == *"\"$tag\""* ]]; then
+        log "ok   $LAB_REGISTRY/$name:$tag"
+      else
+        log "FAIL $LAB_REGISTRY/$name:$tag is not in the registry (tags: ${tags:-none})"
+        fails=$((fails + 1))
+        continue
+      fi
+      check_image_binary "$name" "$tag" || fails=$((fails + 1))
+    done < <(image_list)
+  fi
+  if ((fails)); then
+    die "check: $fails problem(s)"
+  fi
+  log "check: everything matches"
+}
+
+# ---------------------------------------------------------------- main
+
+build_all() {
+  local t0=$SECONDS k
+  build_crane "$CRANE_VERSION"
+  build_pause "${VERSION[pause]}"
+  build_runc "${VERSION[runc]}"
+  build_cni "${VERSION[cni]}"
+  build_containerd "${VERSION[containerd]}"
+  build_etcd "${VERSION[etcd]}"
+  build_coredns "${VERSION[coredns]}"
+  build_kubernetes "${VERSION[kubernetes]}"
+  CRANE=$BUILD/crane-$CRANE_VERSION/crane
+  layout
+  build_images
+  push_images
+  if ((${#TIMES[@]})); then
+    log "build times:"
+    for k in "${TIMES[@]}"; do log "  $k"; done
+  else
+    log "nothing to build: every binary was in $BUILD"
+  fi
+  log "sizes: $(du -sh "$BUILD" "$WWW" "$IMAGES" 2>/dev/null | awk '{printf "%s %s  ", $2, $1}')"
+  log "done in $((SECONDS - t0))s; www: $WWW"
+}
+
+main() {
+  local verb=${1:-build}
+  case $verb in
+    -h | --help | help)
+      sed -n '2,/^set -E/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+      return 0
+      ;;
+  esac
+  load_versions
+  if [[ $verb == versions ]]; then busybox_tag --quiet; else busybox_tag; fi
+  case $verb in
+    versions) print_versions ;;
+    build | push)
+      command -v go >/dev/null || die "go is not on PATH"
+      mkdir -p "$ART"
+      exec 9>"$ART/.lock"
+      flock -n 9 || die "another artifacts.sh is running (lock $ART/.lock)"
+      if [[ $verb == push ]]; then
+        CRANE=$BUILD/crane-$CRANE_VERSION/crane
+        [[ -x $CRANE ]] || die "crane is not built: run scripts/artifacts.sh first"
+        push_images
+      else
+        rm -rf "$BUILD"/.tmp-*
+        log "versions: $(for k in "${VERSION_KEYS[@]}"; do printf '%s %s, ' "$k" "${VERSION[$k]}"; done)crane $CRANE_VERSION"
+        build_all
+      fi
+      ;;
+    check) check ;;
+    *) die "unknown verb '$verb' (build, push, check, versions, help)" ;;
+  esac
+}
+
+# One line, so that bash has read all of it before anything runs.
+main "$@"; exit $?
