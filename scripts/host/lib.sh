@@ -86,11 +86,15 @@ changed() {
     return 1
 }
 
-# remove_paths PATH...: removes files or folders, tolerating what is already gone.
+# remove_paths PATH...: removes files or folders, tolerating what is already gone. A folder that
+# is a mount point (a dedicated disk for /var/lib/containerd, say) is emptied and kept.
 remove_paths() {
     local p
     for p in "$@"; do
-        if [[ -e $p || -L $p ]]; then
+        if [[ -d $p ]] && mountpoint -q "$p"; then
+            find "$p" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +
+            info "emptied $p (a mount point)"
+        elif [[ -e $p || -L $p ]]; then
             rm -rf -- "$p"
             info "removed $p"
         fi
