@@ -46,7 +46,7 @@ delete() {
             iptables -t "$table" -X "$chain" 2>/dev/null || true
         done
     done
-    while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(awk '$2 ~ "^/var/lib/kubelet" {print $2}' /proc/mounts | sort -r)
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(awk 'index($2, "/var/lib/kubelet/") == 1 {print $2}' /proc/mounts | sort -r)
     remove_paths /usr/local/bin/kubelet /usr/local/bin/kube-proxy /var/lib/kubelet /var/lib/kube-proxy \
         /etc/kubernetes/pki/kubelet.crt /etc/kubernetes/pki/kubelet.key /etc/kubernetes/kubelet.kubeconfig \
         /etc/kubernetes/kube-proxy.kubeconfig /etc/kubernetes/kubelet-config.yaml \

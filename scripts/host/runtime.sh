@@ -86,11 +86,12 @@ stop_containers() {
     done
 }
 
+# unmount_under DIR: unmounts what is mounted below DIR (not DIR itself, which may be a disk).
 unmount_under() {
     local dir=$1 m
     while read -r m; do
         umount -l "$m" 2>/dev/null || true
-    done < <(awk -v d="$dir" '$2 ~ "^"d {print $2}' /proc/mounts | sort -r)
+    done < <(awk -v d="$dir/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r)
 }
 
 delete() {
