@@ -14,10 +14,18 @@
 # Needs root. Missing tools stop `up` with the apt-get command that gets them; `up --install-deps`,
 # K8S_HA_LAB_INSTALL_DEPS=1 or CI=true install them instead (a fresh CI machine needs no manual step).
 #
+# Machines run as background processes with pid files (this kind of host has no systemd as PID 1),
+# each in a cgroup of its own (scripts/lab/cgroups.sh); they keep running after `up` returns. On a
+# host with systemd as PID 1 they run as transient services k8s-ha-lab-NAME (that path is untested).
+# The capabilities each machine gets, and why, are in nspawn_args and scripts/lab/node-prep.sh.
+#
 # Where things live:
 #   $K8S_HA_CACHE/lab/base-<hash>/rootfs   cached debootstrap root of the nspawn machines (kept by `down`)
 #   $K8S_HA_CACHE/lab/nfs-<hash>/          cached root, kernel and initrd of the NFS VM (kept by `down`)
-#   $K8S_HA_CACHE/lab/run/                 per-machine roots, disk image, pid files, logs (removed by `down`)
+#   $K8S_HA_CACHE/lab/run/                 per-machine files (removed by `down`): machines/NAME/{upper,work}
+#                                          of the overlay mounted at machines/NAME/rootfs (lower = the base),
+#                                          machines/NAME/containerd (bound at /var/lib/containerd),
+#                                          machines/nfs/disk.img, pid files, console logs, registry.yml
 #   .tools/lab/                            lab SSH key, hostkeys.json, known_hosts (removed by `down`)
 #   $K8S_HA_CACHE/artifacts/www            served on http://10.213.0.1:8080/ (owned by the artifacts
 #   $K8S_HA_CACHE/artifacts/registry       command; the registry on 10.213.0.1:5000 stores there, so
@@ -411,16 +419,44 @@ refresh_machine_root() {
 
 machine_dir() { printf '%s\n' "$RUN_DIR/machines/$1"; }
 
+# Machine roots are overlays on the cached base (instant, and only a machine's changes use disk):
+# lower = base root (read-only), upper/work = the machine's own files.
+mount_machine_root() {
+  local name=$1 dir=$2
+  mountpoint -q "$dir/rootfs" && return 0
+  mount -t overlay "k8s-ha-lab-$name" \
+    -o "lowerdir=$(<"$dir/lower"),upperdir=$dir/upper,workdir=$dir/work" "$dir/rootfs"
+}
+
+# Unmount every mount below DIR (machine roots); true when none is left.
+unmount_below() {
+  local dir=$1 target
+  while read -r target; do
+    umount "$target" 2>/dev/null || umount --lazy "$target" 2>/dev/null || true
+  done < <(findmnt -rn -o TARGET | grep -F "$dir/" | sort -r)
+  ! findmnt -rn -o TARGET | grep -qF "$dir/"
+}
+
+# Remove a machine's directory, never through a mount.
+remove_machine_dir() {
+  local dir=$1
+  [[ -e $dir ]] || return 0
+  unmount_below "$dir" || die "could not unmount what is below $dir"
+  rm -rf --one-file-system "$dir"
+}
+
 ensure_machine_root() {
   local name=$1 base=$2 dir
   dir=$(machine_dir "$name")
   if [[ -f $dir/ready ]]; then
+    mount_machine_root "$name" "$dir"
     refresh_machine_root "$dir/rootfs"
     return 0
   fi
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  cp -a --reflink=auto "$base" "$dir/rootfs"
+  remove_machine_dir "$dir"
+  mkdir -p "$dir/upper" "$dir/work" "$dir/rootfs" "$dir/containerd"
+  printf '%s\n' "$base" >"$dir/lower"
+  mount_machine_root "$name" "$dir"
   configure_machine_root "$name" "$dir/rootfs" host0
   touch "$dir/ready"
 }
@@ -431,7 +467,10 @@ nspawn_args() {
     --keep-unit --console=passive --resolv-conf=off --timezone=off --link-journal=no)
   case ${PROFILE[$name]} in
     lb) args+=("--capability=CAP_NET_ADMIN,CAP_NET_RAW") ;;
-    node) args+=(--capability=all --system-call-filter=@known --bind=/dev/kmsg) ;;
+    # /var/lib/containerd is a plain directory: containerd's overlayfs snapshotter cannot put
+    # its upper layers on the machine's overlay root.
+    node) args+=(--capability=all --system-call-filter=@known --bind=/dev/kmsg
+      "--bind=$(machine_dir "$name")/containerd:/var/lib/containerd") ;;
   esac
   printf '%s\n' "${args[@]}"
 }
@@ -447,6 +486,21 @@ nspawn_pid() {
   fi
 }
 
+# A machine whose systemd-nspawn died (killed, crashed) may still have its processes and its veth:
+# remove them before starting it again.
+kill_machine_leftovers() {
+  local name=$1 pids deadline
+  mapfile -t pids < <(lab_cgroup_pids "$CGROUP_RECORD" "$name")
+  if ((${#pids[@]})); then
+    say_for "$name" "killing ${#pids[@]} leftover processes of an earlier run"
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+    deadline=$((SECONDS + 10))
+    while [[ -n $(lab_cgroup_pids "$CGROUP_RECORD" "$name") ]] && ((SECONDS < deadline)); do sleep 0.2; done
+  fi
+  if ip link show "vb-$name" >/dev/null 2>&1; then ip link del "vb-$name"; fi
+  lab_cgroup_remove "$CGROUP_RECORD" "$name"
+}
+
 start_nspawn_machine() {
   local name=$1 dir args
   dir=$(machine_dir "$name")
@@ -460,7 +514,7 @@ start_nspawn_machine() {
       --property=DeviceAllow=/dev/kmsg --property=DevicePolicy=auto \
       systemd-nspawn "${args[@]}" 9<&-
   else
-    lab_cgroup_remove "$CGROUP_RECORD" "$name"
+    kill_machine_leftovers "$name"
     rm -f "$dir/pid"
     setsid "$HELPERS/nspawn-machine.sh" "$name" "$dir/pid" "$CGROUP_RECORD" -- "${args[@]}" \
       >>"$dir/console.log" 2>&1 </dev/null 9<&- &
@@ -497,17 +551,19 @@ vm_pid() { pid_of "$(machine_dir nfs)/qemu.pid" "qemu-system-x86_64 -name k8s-ha
 
 # The VM's disk: a copy of the cached root with this machine's identity, as an ext4 image.
 ensure_vm_disk() {
-  local nfsdir=$1 dir stage
+  local nfsdir=$1 dir
   dir=$(machine_dir nfs)
   [[ -f $dir/ready ]] && return 0
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  stage=$dir/stage
-  cp -a "$nfsdir/rootfs" "$stage"
-  configure_machine_root nfs "$stage" eth0
-  printf 'LABEL=k8s-ha-nfs / ext4 rw,errors=remount-ro 0 1\n' >"$stage/etc/fstab"
-  mkfs.ext4 -q -F -L k8s-ha-nfs -d "$stage" "$dir/disk.img" 4G >/dev/null
-  rm -rf "$stage"
+  remove_machine_dir "$dir"
+  mkdir -p "$dir/upper" "$dir/work" "$dir/rootfs"
+  printf '%s\n' "$nfsdir/rootfs" >"$dir/lower"
+  # The cached root plus this machine's identity, through an overlay, into an ext4 image.
+  mount_machine_root nfs "$dir"
+  configure_machine_root nfs "$dir/rootfs" eth0
+  printf 'LABEL=k8s-ha-nfs / ext4 rw,errors=remount-ro 0 1\n' >"$dir/rootfs/etc/fstab"
+  mkfs.ext4 -q -F -L k8s-ha-nfs -d "$dir/rootfs" "$dir/disk.img" 4G >/dev/null
+  unmount_below "$dir" || die "nfs: could not unmount $dir/rootfs"
+  rm -rf "$dir/upper" "$dir/work" "$dir/rootfs" "$dir/lower"
   touch "$dir/ready"
 }
 
@@ -563,12 +619,20 @@ ssh_machine() {
 }
 
 wait_for_ssh() {
-  local timeout=$1 start=$2 name pending=("${MACHINES[@]}") still deadline
+  local timeout=$1 start=$2 name pending=("${MACHINES[@]}") still deadline probe=$RUN_DIR/ssh-probe
   deadline=$((SECONDS + timeout))
+  mkdir -p "$probe"
   while ((${#pending[@]})); do
+    # All pending machines at once; each answer leaves a file.
+    local probes=()
+    for name in "${pending[@]}"; do
+      { ssh_machine "$name" true 2>/dev/null && touch "$probe/$name"; } &
+      probes+=($!)
+    done
+    wait "${probes[@]}" || true
     still=()
     for name in "${pending[@]}"; do
-      if ssh_machine "$name" true 2>/dev/null; then
+      if [[ -f $probe/$name ]]; then
         say_for "$name" "SSH ok at ${ADDR[$name]} ($(elapsed_since "$start") s)"
       else
         still+=("$name")
@@ -576,9 +640,10 @@ wait_for_ssh() {
     done
     pending=("${still[@]}")
     ((${#pending[@]})) || break
-    ((SECONDS < deadline)) || die "no SSH within $timeout s from: ${pending[*]} (logs: $RUN_DIR/machines/*/console.log)"
+    ((SECONDS < deadline)) || { rm -rf "$probe"; die "no SSH within $timeout s from: ${pending[*]} (logs: $RUN_DIR/machines/*/console.log)"; }
     sleep 1
   done
+  rm -rf "$probe"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -687,7 +752,11 @@ lab_down() {
     cat "$RUN_DIR/ip_forward.before" >/proc/sys/net/ipv4/ip_forward
   fi
   if [[ -f $RUN_DIR/nspawn-runtime-created ]]; then rm -rf /run/systemd/nspawn; fi
-  rm -rf "$RUN_DIR" "$TOOLS_LAB"
+  if [[ -d $RUN_DIR ]]; then
+    unmount_below "$RUN_DIR" || die "could not unmount the machine roots below $RUN_DIR"
+    rm -rf --one-file-system "$RUN_DIR"
+  fi
+  rm -rf "$TOOLS_LAB"
   rmdir "$REPO_DIR/.tools" 2>/dev/null || true
   if ((purge)); then
     rm -rf "$LAB_CACHE"
@@ -709,6 +778,7 @@ verify_down() {
   pgrep -f -- "httpd -f -p $HOST_ADDR:$HTTP_PORT" >/dev/null && problems+=("httpd process")
   pgrep -f -- "docker-registry serve $RUN_DIR/" >/dev/null && problems+=("registry process")
   [[ -e $RUN_DIR ]] && problems+=("$RUN_DIR")
+  findmnt -rn -o SOURCE -t overlay | grep -q '^k8s-ha-lab-' && problems+=("overlay mounts")
   [[ -e $TOOLS_LAB ]] && problems+=("$TOOLS_LAB")
   if ((${#problems[@]})); then
     say "error: left behind: ${problems[*]}"
@@ -866,6 +936,7 @@ check_nested() {
     dpkg-query -W -f="\${Package}\n" | sort >/tmp/lab-packages.before
     apt-get update -qq && apt-get install -y -qq --no-install-recommends containerd runc busybox-static >/dev/null 2>/tmp/lab-apt.err || { cat /tmp/lab-apt.err; exit 1; }
     systemctl start containerd
+    ctr plugins ls | awk "\$2 == \"overlayfs\" { print \"containerd overlayfs snapshotter on /var/lib/containerd: \" \$NF }"
     mkdir -p /tmp/lab-nested/rootfs/bin /tmp/lab-nested/rootfs/proc /tmp/lab-nested/rootfs/sys /tmp/lab-nested/rootfs/dev
     cp /bin/busybox /tmp/lab-nested/rootfs/bin/busybox
     ln -sf busybox /tmp/lab-nested/rootfs/bin/sh
@@ -890,7 +961,8 @@ cleanup_nested() {
     systemctl stop containerd 2>/dev/null
     apt-get purge -y -qq containerd runc busybox-static >/dev/null 2>&1
     apt-get autoremove --purge -y -qq >/dev/null 2>&1
-    rm -rf /tmp/lab-nested /var/lib/containerd /run/containerd /etc/containerd /opt/containerd
+    rm -rf /tmp/lab-nested /run/containerd /etc/containerd /opt/containerd
+    find /var/lib/containerd -mindepth 1 -maxdepth 1 -exec rm -rf {} +
     for d in /sys/fs/cgroup/*/default; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done
     dpkg-query -W -f="\${Package}\n" | sort >/tmp/lab-packages.after
     if ! diff -q /tmp/lab-packages.before /tmp/lab-packages.after >/dev/null; then
@@ -921,7 +993,7 @@ lab_check() {
 }
 
 usage() {
-  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {

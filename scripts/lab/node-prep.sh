@@ -23,8 +23,21 @@
 #   conntrack.maxPerCore: 0 in kube-proxy's configuration as kind does.
 # - shared mount propagation for /var/lib/kubelet (volumes, mountPropagation): / is made rshared.
 # The rest comes from systemd-nspawn's options in lab.sh: all capabilities (CAP_SYS_ADMIN for
-# mounts, CAP_NET_ADMIN, ...), the @known syscall filter (runc's seccomp, keyctl, ...), and
-# /dev/kmsg bound in (kubelet's OOM watcher refuses to start without it).
+# mounts, CAP_NET_ADMIN, ...), the @known syscall filter (runc's seccomp, keyctl, ...),
+# /dev/kmsg bound in (kubelet's OOM watcher refuses to start without it), and a plain directory
+# bound at /var/lib/containerd (containerd's overlayfs snapshotter cannot use the machine's
+# overlay root as its upper layer). Device access: the machine's devices cgroup inherits "a *:*
+# rwm" from its parent, so runc can grant devices to nested containers.
+#
+# What the lab cannot give, and the program's configuration must allow for (seen with kubelet
+# 1.35.4, containerd 2.2.9 and runc 1.3.6 in w1, both cgroup drivers, a static pod running):
+# - this host has cgroup v1 only: kubelet 1.35 refuses it unless its configuration says
+#   failCgroupV1: false;
+# - CAP_SYS_RESOURCE is not in the host's capability bounding set, so nothing in a machine can
+#   lower an oom_score_adj: runc then fails every pod sandbox (oom_score_adj -998) with "can't get
+#   final child's PID from pipe: EOF" unless containerd's CRI runtime has
+#   restrict_oom_score_adj = true (harmless elsewhere); kubelet only logs that it cannot set its
+#   own -999 and cannot raise its file-handle limit.
 set -eu
 
 for mnt in $(findmnt -rn -t cgroup -o TARGET); do
