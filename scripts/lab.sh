@@ -102,7 +102,7 @@ missing_packages() {
   local -A tool_package=([systemd-nspawn]=systemd-container [debootstrap]=debootstrap [iptables]=iptables
     [ip]=iproute2 [qemu-system-x86_64]=qemu-system-x86 [docker-registry]=docker-registry [busybox]=busybox
     [ssh]=openssh-client [ssh-keygen]=openssh-client [mkfs.ext4]=e2fsprogs [unshare]=util-linux
-    [setsid]=util-linux [flock]=util-linux [findmnt]=util-linux [pkill]=procps)
+    [setsid]=util-linux [flock]=util-linux [findmnt]=util-linux [pgrep]=procps)
   local tool
   for tool in "${!tool_package[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || printf '%s\n' "${tool_package[$tool]}"
@@ -433,7 +433,7 @@ unmount_below() {
   local dir=$1 target
   while read -r target; do
     umount "$target" 2>/dev/null || umount --lazy "$target" 2>/dev/null || true
-  done < <(findmnt -rn -o TARGET | grep -F "$dir/" | sort -r)
+  done < <(findmnt -rn -o TARGET | { grep -F "$dir/" || true; } | sort -r)
   ! findmnt -rn -o TARGET | grep -qF "$dir/"
 }
 
@@ -445,10 +445,25 @@ remove_machine_dir() {
   rm -rf --one-file-system "$dir"
 }
 
+# Whether a machine's root exists and its base is still there (machines keep the base they were
+# made from, even when a changed recipe makes a new one).
+machine_root_ready() {
+  local dir
+  dir=$(machine_dir "$1")
+  [[ -f $dir/ready && -f $dir/lower && -d $(<"$dir/lower") ]]
+}
+
+# Whether the VM's disk exists and the kernel it was made for is still cached.
+vm_disk_ready() {
+  local dir
+  dir=$(machine_dir nfs)
+  [[ -f $dir/ready && -f $dir/kernel-dir && -f $(<"$dir/kernel-dir")/vmlinuz ]]
+}
+
 ensure_machine_root() {
   local name=$1 base=$2 dir
   dir=$(machine_dir "$name")
-  if [[ -f $dir/ready ]]; then
+  if machine_root_ready "$name"; then
     mount_machine_root "$name" "$dir"
     refresh_machine_root "$dir/rootfs"
     return 0
@@ -553,7 +568,7 @@ vm_pid() { pid_of "$(machine_dir nfs)/qemu.pid" "qemu-system-x86_64 -name k8s-ha
 ensure_vm_disk() {
   local nfsdir=$1 dir
   dir=$(machine_dir nfs)
-  [[ -f $dir/ready ]] && return 0
+  vm_disk_ready && return 0
   remove_machine_dir "$dir"
   mkdir -p "$dir/upper" "$dir/work" "$dir/rootfs"
   printf '%s\n' "$nfsdir/rootfs" >"$dir/lower"
@@ -564,6 +579,7 @@ ensure_vm_disk() {
   mkfs.ext4 -q -F -L k8s-ha-nfs -d "$dir/rootfs" "$dir/disk.img" 4G >/dev/null
   unmount_below "$dir" || die "nfs: could not unmount $dir/rootfs"
   rm -rf "$dir/upper" "$dir/work" "$dir/rootfs" "$dir/lower"
+  printf '%s\n' "$nfsdir" >"$dir/kernel-dir"
   touch "$dir/ready"
 }
 
@@ -576,12 +592,15 @@ ensure_tap() {
 }
 
 ensure_nfs_vm() {
-  local base_hash=$1 nfs_hash=$2 nfsdir=$LAB_CACHE/nfs-$2 dir
+  local base_hash=$1 nfs_hash=$2 nfsdir dir
   dir=$(machine_dir nfs)
-  ensure_nfs_root "$base_hash" "$nfs_hash"
   ensure_tap
   if vm_pid >/dev/null; then return 0; fi
-  ensure_vm_disk "$nfsdir"
+  if ! vm_disk_ready; then
+    ensure_nfs_root "$base_hash" "$nfs_hash"
+    ensure_vm_disk "$LAB_CACHE/nfs-$nfs_hash"
+  fi
+  nfsdir=$(<"$dir/kernel-dir")
   rm -f "$dir/qemu.pid"
   qemu-system-x86_64 -name k8s-ha-lab-nfs -machine pc,accel=tcg -cpu max -smp 2 -m 1024 \
     -nodefaults -no-user-config -display none -serial "file:$dir/console.log" \
@@ -671,11 +690,19 @@ lab_up() {
   ensure_registry
   base=$(base_hash)
   nfs=$(nfs_hash "$base")
-  ensure_base_root "$base"
+  # The base is needed only for machines still to be made.
+  local name need_base=0
+  for name in "${MACHINES[@]}"; do
+    if [[ ${PROFILE[$name]} == vm ]]; then
+      vm_pid >/dev/null || vm_disk_ready || need_base=1
+    else
+      machine_root_ready "$name" || need_base=1
+    fi
+  done
+  if ((need_base)); then ensure_base_root "$base"; fi
   # The VM is the slowest to boot: prepare and start it while the nspawn machines come up.
   ensure_nfs_vm "$base" "$nfs" &
   nfs_job=$!
-  local name
   for name in "${MACHINES[@]}"; do
     [[ ${PROFILE[$name]} == vm ]] && continue
     ensure_nspawn_machine "$name" "$LAB_CACHE/base-$base/rootfs"

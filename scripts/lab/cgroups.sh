@@ -28,7 +28,7 @@ lab_cgroup_v1_mountpoint() {
       [[ ",$options," == *",$c,"* ]] || { found=0; break; }
     done
     if ((found)); then printf '%s\n' "$target"; return 0; fi
-  done < <(findmnt -rn -t cgroup -o TARGET,OPTIONS)
+  done < <(findmnt -rn -t cgroup -o TARGET,OPTIONS || true)
   return 1
 }
 
