@@ -6,9 +6,12 @@
 #   lab.sh down [--purge]        remove all that `up` made; --purge also drops the cached base images
 #   lab.sh status                each machine, its address, its process, SSH and systemd state
 #   lab.sh ssh NAME [CMD...]     SSH into a machine as root with the lab key and its pinned host key
-#   lab.sh check [--nested]      smoke check: pinned SSH + `systemctl is-system-running` = running on
+#   lab.sh check [--nested] [--kubelet]
+#                                smoke check: pinned SSH + `systemctl is-system-running` = running on
 #                                every machine, and a VRRP VIP that moves between lb1 and lb2;
-#                                --nested also runs a container (containerd + runc) inside w1
+#                                --nested also runs a container (Debian's containerd + runc) inside w1;
+#                                --kubelet runs kubelet with a static pod in a throwaway machine
+#                                (needs the artifacts: kubelet, containerd, runc, pause, busybox)
 #   lab.sh deps                  apt-get install the host tools the lab needs
 #
 # Needs root. Missing tools stop `up` with the apt-get command that gets them; `up --install-deps`,
@@ -52,7 +55,7 @@ NFS_TAP=k8sha0-nfs
 NFS_MAC=52:54:00:d5:00:51
 HTTP_PORT=8080
 REGISTRY_PORT=5000
-NAT_COMMENT=k8s-ha-lab
+NAT_COMMENT="k8s-ha-lab"
 SUITE=bookworm
 MIRROR=${K8S_HA_LAB_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${K8S_HA_LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
@@ -68,6 +71,10 @@ declare -A ADDR=([lb1]=10.213.0.11 [lb2]=10.213.0.12 [cp1]=10.213.0.21 [cp2]=10.
 # lb: keepalived's capabilities. node: what containerd and kubelet need (see scripts/lab/node-prep.sh);
 # the control-plane hosts and the mirror get it too, so they can run containers as well. vm: qemu.
 declare -A PROFILE=([lb1]=lb [lb2]=lb [cp1]=node [cp2]=node [cp3]=node [w1]=node [w2]=node [mirror]=node [nfs]=vm)
+# A throwaway node machine outside the topology, made and removed by `check --kubelet`.
+PROBE=probe
+ADDR[$PROBE]=10.213.0.39
+PROFILE[$PROBE]=node
 
 SSH_KEY=$TOOLS_LAB/id_ed25519
 KNOWN_HOSTS=$TOOLS_LAB/known_hosts
@@ -200,6 +207,7 @@ start_daemon() {
   local pidfile=$1 log=$2; shift 2
   setsid "$@" >>"$log" 2>&1 </dev/null 9<&- &
   echo $! >"$pidfile"
+  disown $!
 }
 
 ensure_http_server() {
@@ -507,7 +515,7 @@ kill_machine_leftovers() {
   local name=$1 pids deadline
   mapfile -t pids < <(lab_cgroup_pids "$CGROUP_RECORD" "$name")
   if ((${#pids[@]})); then
-    say_for "$name" "killing ${#pids[@]} leftover processes of an earlier run"
+    say_for "$name" "killing the ${#pids[@]} processes left in its cgroups"
     kill -KILL "${pids[@]}" 2>/dev/null || true
     deadline=$((SECONDS + 10))
     while [[ -n $(lab_cgroup_pids "$CGROUP_RECORD" "$name") ]] && ((SECONDS < deadline)); do sleep 0.2; done
@@ -533,6 +541,7 @@ start_nspawn_machine() {
     rm -f "$dir/pid"
     setsid "$HELPERS/nspawn-machine.sh" "$name" "$dir/pid" "$CGROUP_RECORD" -- "${args[@]}" \
       >>"$dir/console.log" 2>&1 </dev/null 9<&- &
+    disown $!
     local deadline=$((SECONDS + 10))
     until [[ -s $dir/pid ]] && nspawn_pid "$name" >/dev/null; do
       ((SECONDS < deadline)) || die "$name: systemd-nspawn did not start (see $dir/console.log)"
@@ -742,7 +751,7 @@ lab_down() {
   take_lock
   start=$(now)
   # Machines: a clean poweroff (nspawn turns SIGTERM into one), all at once.
-  for name in "${MACHINES[@]}"; do
+  for name in "${MACHINES[@]}" "$PROBE"; do
     [[ ${PROFILE[$name]} == vm ]] && continue
     if host_runs_systemd; then
       systemctl stop "$(unit_name "$name")" 2>/dev/null || true
@@ -768,7 +777,7 @@ lab_down() {
   leftovers=$(lab_cgroup_leftovers "$CGROUP_RECORD")
   [[ -z $leftovers ]] || say "warning: cgroups left behind: $leftovers"
   if ip link show "$NFS_TAP" >/dev/null 2>&1; then ip link del "$NFS_TAP"; fi
-  for name in "${MACHINES[@]}"; do
+  for name in "${MACHINES[@]}" "$PROBE"; do
     if ip link show "vb-$name" >/dev/null 2>&1; then ip link del "vb-$name"; fi
   done
   if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
@@ -999,11 +1008,53 @@ cleanup_nested() {
     echo "containerd, runc and busybox-static removed again; package set as before"' 2>&1 | sed "s/^/$name: /"
 }
 
+latest_version() { find "$1" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sed 's/^v//' | sort -V | tail -n 1; }
+
+# Kill a throwaway nspawn machine and remove everything of it.
+remove_nspawn_machine() {
+  local name=$1
+  kill_machine_leftovers "$name"
+  remove_machine_dir "$(machine_dir "$name")"
+  rm -f "$RUN_DIR/hostkeys/$name.pub" "$RUN_DIR/$name.known_hosts"
+}
+
+# kubelet, containerd and runc from the lab's HTTP server (filled by the artifacts command) in a
+# throwaway machine with the node profile: kubelet standalone runs a static pod.
+check_kubelet() {
+  local k8s containerd runc driver=${K8S_HA_LAB_KUBELET_DRIVER:-systemd} base known deadline rc=0
+  k8s=$(latest_version "$WWW_DIR/dl.k8s.io/release")
+  containerd=$(latest_version "$WWW_DIR/github.com/containerd/containerd/releases/download")
+  runc=$(latest_version "$WWW_DIR/github.com/opencontainers/runc/releases/download")
+  if [[ -z $k8s || -z $containerd || -z $runc ]]; then
+    say "kubelet check: needs kubelet, containerd and runc under $WWW_DIR (the artifacts command puts them there)"
+    return 1
+  fi
+  base=$(base_hash)
+  ensure_base_root "$base"
+  say_for "$PROBE" "throwaway machine at ${ADDR[$PROBE]} for the kubelet check"
+  remove_nspawn_machine "$PROBE"
+  ensure_machine_root "$PROBE" "$LAB_CACHE/base-$base/rootfs"
+  known=$RUN_DIR/$PROBE.known_hosts
+  printf '%s %s\n' "${ADDR[$PROBE]}" "$(cut -d' ' -f1-2 "$RUN_DIR/hostkeys/$PROBE.pub")" >"$known"
+  start_nspawn_machine "$PROBE"
+  deadline=$((SECONDS + 60))
+  until ssh -o UserKnownHostsFile="$known" "${SSH_OPTS[@]}" "root@${ADDR[$PROBE]}" true 2>/dev/null; do
+    ((SECONDS < deadline)) || { remove_nspawn_machine "$PROBE"; say_for "$PROBE" "no SSH"; return 1; }
+    sleep 1
+  done
+  ssh -o UserKnownHostsFile="$known" "${SSH_OPTS[@]}" "root@${ADDR[$PROBE]}" \
+    bash -s -- "$k8s" "$containerd" "$runc" "$driver" <"$HELPERS/kubelet-probe.sh" || rc=1
+  remove_nspawn_machine "$PROBE"
+  say_for "$PROBE" "removed"
+  return "$rc"
+}
+
 lab_check() {
-  local nested=0 arg name failed=0 start
+  local nested=0 kubelet=0 arg name failed=0 start
   for arg in "$@"; do
     case $arg in
       --nested) nested=1 ;;
+      --kubelet) kubelet=1 ;;
       *) die "unknown option for check: $arg" ;;
     esac
   done
@@ -1016,11 +1067,12 @@ lab_check() {
   ((failed)) && die "some machines are not running cleanly"
   check_vrrp || die "VRRP check failed"
   if ((nested)); then check_nested || die "nested container check failed"; fi
+  if ((kubelet)); then check_kubelet || die "kubelet check failed"; fi
   say "check passed in $(elapsed_since "$start") s"
 }
 
 usage() {
-  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {
