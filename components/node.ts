@@ -96,19 +96,28 @@ export class Node extends pulumi.ComponentResource {
         if (!host.roles.includes("worker")) return;
         const podCidr = host.podCidr as string;
         const others = cluster.hosts.filter((h) => h.roles.includes("worker") && h.name !== host.name);
-        const mirrorFiles = pulumi.all([w.mirrorEndpoint, w.pki.caCert]).apply(([mirror, ca]) => [
+        const mirrorFiles = pulumi.all([w.mirrorEndpoint, w.pki.caCert, this.facts]).apply(([mirror, ca, facts]) => [
             { path: "/etc/kubernetes/pki/ca.crt", mode: "0644", content: ca },
             {
                 path: "/etc/containerd/config.toml",
                 mode: "0644",
-                content: render.renderContainerdConfig({ pauseVersion: cluster.versions.pause, systemdCgroup: false }),
+                content: render.renderContainerdConfig({
+                    pauseVersion: cluster.versions.pause,
+                    systemdCgroup: false,
+                    // A container cannot lower oom scores (no CAP_SYS_RESOURCE).
+                    restrictOomScoreAdj: facts.container !== "none",
+                }),
             },
             ...cluster.mirror.registries.map((registry) => ({
                 path: `/etc/containerd/certs.d/${registry}/hosts.toml`,
                 mode: "0644",
                 content: render.renderContainerdHostsToml({ registry, mirrorHost: mirror.split(":")[0], mirrorPort: cluster.mirror.port, caFile: "/etc/kubernetes/pki/ca.crt" }),
             })),
-            { path: "/etc/systemd/system/containerd.service", mode: "0644", content: render.renderContainerdUnit() },
+            {
+                path: "/etc/systemd/system/containerd.service",
+                mode: "0644",
+                content: render.renderContainerdUnit(facts.container !== "none" ? { oomScoreAdjust: 0 } : {}),
+            },
             { path: "/etc/systemd/system/k8s-ha-pod-routes.service", mode: "0644", content: render.renderPodRoutesUnit({ routes: others.map((o) => ({ podCidr: o.podCidr as string, via: o.address })) }) },
             { path: "/etc/cni/net.d/10-k8s-ha.conflist", mode: "0644", content: render.renderCniConflist({ podCidr }) },
             {

@@ -309,6 +309,10 @@ describe("containerd", () => {
                 },
             },
         });
+        expect(config).not.toContain("restrict_oom_score_adj");
+        expect(renderContainerdConfig({ pauseVersion: "3.10.1", systemdCgroup: false, restrictOomScoreAdj: true })).toContain(
+            "[plugins.'io.containerd.cri.v1.runtime']\n  restrict_oom_score_adj = true\n",
+        );
         expect((parseToml(renderContainerdConfig({ pauseVersion: "3.10.1", systemdCgroup: true })) as { plugins: Record<string, { containerd: { runtimes: { runc: { options: { SystemdCgroup: boolean } } } } }> }).plugins[runtime].containerd.runtimes.runc.options.SystemdCgroup).toBe(true);
     });
 
@@ -337,7 +341,7 @@ describe("containerd", () => {
             const dir = tempDir("containerd");
             try {
                 // A pause tag that is not containerd's default, to see our value land.
-                const file = writeUnder(dir, "/config.toml", renderContainerdConfig({ pauseVersion: "9.9.9", systemdCgroup: true }));
+                const file = writeUnder(dir, "/config.toml", renderContainerdConfig({ pauseVersion: "9.9.9", systemdCgroup: true, restrictOomScoreAdj: true }));
                 const r = run(containerd ?? "", ["--config", file, "config", "dump"]);
                 expect(r.stderr).toBe("");
                 expect(r.status).toBe(0);
@@ -348,7 +352,8 @@ describe("containerd", () => {
                 expect(img.registry.config_path).toBe("/etc/containerd/certs.d");
                 // Defaults merged in: the section belongs to a registered plugin, not a stray table.
                 expect(img.max_concurrent_downloads).toBeDefined();
-                const rt = dump.plugins[runtime] as { containerd: { runtimes: { runc: { options: Section } } }; cni: Section; enable_selinux?: boolean };
+                const rt = dump.plugins[runtime] as { containerd: { runtimes: { runc: { options: Section } } }; cni: Section; enable_selinux?: boolean; restrict_oom_score_adj?: boolean };
+                expect(rt.restrict_oom_score_adj).toBe(true);
                 expect(rt.containerd.runtimes.runc.options).toMatchObject({ BinaryName: "/usr/local/sbin/runc", SystemdCgroup: true });
                 expect(rt.cni).toMatchObject({ bin_dirs: ["/opt/cni/bin"], conf_dir: "/etc/cni/net.d" });
                 expect(rt.enable_selinux).toBeDefined();

@@ -19,6 +19,12 @@ export interface ContainerdConfigParams {
      * an nspawn machine whose root is itself an overlay).
      */
     snapshotter?: "overlayfs" | "native" | "btrfs";
+    /**
+     * CRI's `restrict_oom_score_adj`: never ask for a lower oom_score_adj than containerd's own.
+     * Needed where the node has no CAP_SYS_RESOURCE (a container such as the lab's nspawn
+     * machines), or runc fails every pod sandbox. Default false.
+     */
+    restrictOomScoreAdj?: boolean;
 }
 
 /**
@@ -53,6 +59,7 @@ export function renderContainerdConfig(p: ContainerdConfigParams): string {
         `[${images}.registry]`,
         `  config_path = ${tomlString(CONTAINERD_FILES.certsDir)}`,
         "",
+        ...(p.restrictOomScoreAdj ? [`[${runtime}]`, "  restrict_oom_score_adj = true", ""] : []),
         `[${runtime}.containerd]`,
         `  default_runtime_name = ${tomlString("runc")}`,
         "",
