@@ -37,7 +37,7 @@ export class DockerImageMirror extends pulumi.ComponentResource {
         ]);
         const cmd = node.runner.run(
             "mirror",
-            { script: "mirror", env: { MIRROR_PORT: String(cluster.mirror.port), MIRROR_MODE: cluster.mirror.mode }, files, secret: true },
+            { script: "mirror", env: { MIRROR_ADDRESS: host.address, MIRROR_PORT: String(cluster.mirror.port), MIRROR_MODE: cluster.mirror.mode }, files, secret: true },
             { parent: this, dependsOn: [node.prepared] },
         );
         this.endpoint = cmd.stdout.apply(() => `${host.address}:${cluster.mirror.port}`);

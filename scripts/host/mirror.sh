@@ -2,10 +2,11 @@
 # DockerImageMirror: a Docker distribution registry with TLS from the cluster PKI, either a
 # pull-through cache of an upstream registry or preloaded.
 # Files (stdin): /etc/docker/registry/config.yml, /etc/docker/registry/tls/{registry.crt,registry.key}.
-# Environment: MIRROR_PORT, MIRROR_MODE.
+# Environment: MIRROR_ADDRESS, MIRROR_PORT, MIRROR_MODE.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-registry_ready() { curl -fsS --cacert /etc/docker/registry/tls/ca.crt "https://127.0.0.1:$MIRROR_PORT/v2/"; }
+# Checked at the address the nodes use, so the certificate is verified the way they verify it.
+registry_ready() { curl -fsS --cacert /etc/docker/registry/tls/ca.crt "https://$MIRROR_ADDRESS:$MIRROR_PORT/v2/"; }
 
 create() {
     read_bundle
