@@ -11,7 +11,8 @@ check_keepalived() { keepalived -t -f "$1"; }
 
 create() {
     read_bundle
-    apt_install haproxy keepalived
+    # socat talks to HAProxy's admin socket (show stat, disable server) for operators and checks.
+    apt_install haproxy keepalived socat
     mkdir -p /run/haproxy
     local haproxy=no keepalived=no
     if install_file /etc/haproxy/haproxy.cfg check_haproxy; then haproxy=yes; fi
@@ -32,7 +33,7 @@ delete() {
         ip addr del "$K8SHA_VIP/32" dev "$K8SHA_INTERFACE" 2>/dev/null || true
     fi
     remove_paths /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/keepalived/check-haproxy.sh
-    apt_purge keepalived haproxy
+    apt_purge keepalived haproxy socat
     info "load balancer removed"
 }
 

@@ -149,6 +149,21 @@ const tlsState = {
 
 const created: Recorded[] = [];
 
+/**
+ * Keys, certificates and random values are kept between runs (keyed by resource name and inputs),
+ * as Pulumi state would keep them, so a second `up` sends the same files and must change nothing.
+ */
+const VALUES = path.join(ROOT, ".e2e", "hosts-values.json");
+const values: Record<string, Record<string, unknown>> = fs.existsSync(VALUES) ? JSON.parse(fs.readFileSync(VALUES, "utf8")) : {};
+function remembered(name: string, inputs: Record<string, unknown>, make: () => Record<string, unknown>): Record<string, unknown> {
+    const key = `${name}:${crypto.createHash("sha256").update(JSON.stringify(inputs)).digest("hex")}`;
+    if (!values[key]) {
+        values[key] = make();
+        fs.writeFileSync(VALUES, JSON.stringify(values), { mode: 0o600 });
+    }
+    return values[key];
+}
+
 function setMocks(): void {
     pulumi.runtime.setMocks(
         {
@@ -167,24 +182,25 @@ function setMocks(): void {
                         break;
                     }
                     case "tls:index/privateKey:PrivateKey":
-                        Object.assign(state, tlsState.privateKey());
+                        Object.assign(state, remembered(args.name, inputs, () => tlsState.privateKey()));
                         break;
                     case "tls:index/selfSignedCert:SelfSignedCert":
-                        Object.assign(state, tlsState.selfSigned(inputs));
+                        Object.assign(state, remembered(args.name, inputs, () => tlsState.selfSigned(inputs)));
                         break;
                     case "tls:index/certRequest:CertRequest":
-                        Object.assign(state, tlsState.certRequest(inputs));
+                        Object.assign(state, remembered(args.name, inputs, () => tlsState.certRequest(inputs)));
                         break;
                     case "tls:index/locallySignedCert:LocallySignedCert":
-                        Object.assign(state, tlsState.locallySigned(inputs));
+                        Object.assign(state, remembered(args.name, inputs, () => tlsState.locallySigned(inputs)));
                         break;
                     case "random:index/randomPassword:RandomPassword": {
                         const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-                        state.result = Array.from(crypto.randomBytes(Number(inputs.length)), (b) => alphabet[b % alphabet.length]).join("");
+                        const length = Number(inputs.length);
+                        Object.assign(state, remembered(args.name, inputs, () => ({ result: Array.from(crypto.randomBytes(length), (b) => alphabet[b % alphabet.length]).join("") })));
                         break;
                     }
                     case "random:index/randomBytes:RandomBytes":
-                        state.base64 = crypto.randomBytes(Number(inputs.length)).toString("base64");
+                        Object.assign(state, remembered(args.name, inputs, () => ({ base64: crypto.randomBytes(Number(inputs.length)).toString("base64") })));
                         break;
                 }
                 return { id: `${args.name}-id`, state };
@@ -241,6 +257,7 @@ async function down(): Promise<void> {
         }
     }
     fs.rmSync(STATE);
+    fs.rmSync(VALUES, { force: true });
     log(`down finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Checks a cluster that `npm run test:hosts -- up` built on the lab, as its users would, and writes
+# .e2e/report.json (every check with its result and evidence). Exits non-zero if any check fails.
+#   bash scripts/hosts-check.sh            checks of the running cluster
+#   bash scripts/hosts-check.sh clean      after `test:hosts -- down`: nothing k8s-ha installed is left
+# The c_* functions are called through `check`, and remote commands are single-quoted on purpose.
+# shellcheck disable=SC2317,SC2016
+set -Eeuo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+CACHE=${K8S_HA_CACHE:-/var/cache/k8s-ha}
+KUBECTL=$CACHE/artifacts/build/kubernetes-1.35.4/kubectl
+export KUBECONFIG=$ROOT/.e2e/admin.kubeconfig
+VIP=10.213.0.10
+REPORT=$ROOT/.e2e/report.json
+RESULTS=$(mktemp)
+trap 'rm -f "$RESULTS"' EXIT
+
+declare -A ADDR=([lb1]=10.213.0.11 [lb2]=10.213.0.12 [cp1]=10.213.0.21 [cp2]=10.213.0.22 [cp3]=10.213.0.23
+    [w1]=10.213.0.31 [w2]=10.213.0.32 [mirror]=10.213.0.41 [nfs]=10.213.0.51)
+
+on() {
+    local host=$1
+    shift
+    ssh -i .tools/lab/id_ed25519 -o UserKnownHostsFile=.tools/lab/known_hosts -o StrictHostKeyChecking=yes \
+        -o BatchMode=yes -o ConnectTimeout=10 "root@${ADDR[$host]}" "$@"
+}
+
+failed=0
+# record NAME STATUS EVIDENCE
+record() {
+    printf '%s\t%s\t%s\n' "$1" "$2" "${3//$'\n'/ }" >>"$RESULTS"
+    printf 'check: %-58s %s  %s\n' "$1" "$2" "${3:0:150}" >&2
+    [[ $2 == passed ]] || failed=1
+}
+# check NAME CMD...: passes when CMD succeeds; its output is the evidence.
+check() {
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then record "$name" passed "$out"; else record "$name" failed "$out"; fi
+}
+
+# etcdctl_on HOST ENDPOINTS ARGS...: etcdctl on HOST with the health-check client certificate.
+etcdctl_on() {
+    local host=$1 endpoints=$2
+    shift 2
+    on "$host" etcdctl --endpoints="$endpoints" --cacert=/etc/etcd/pki/ca.crt \
+        --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key "$@"
+}
+
+# --- 1. API through the VIP -------------------------------------------------------------------
+c_server() { [[ $("$KUBECTL" config view -o jsonpath='{.clusters[0].cluster.server}') == "https://$VIP:6443" ]] && echo "server https://$VIP:6443"; }
+c_nodes_ready() {
+    local out
+    out=$("$KUBECTL" get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}')
+    echo "$out"
+    [[ $out == *"w1=True"* && $out == *"w2=True"* && $out != *"=False"* && $out != *"=Unknown"* ]]
+}
+
+# --- 2. Workloads -----------------------------------------------------------------------------
+c_pods() {
+    "$KUBECTL" delete pod -l app=k8sha-check --ignore-not-found --wait=true >/dev/null
+    local node
+    for node in w1 w2; do
+        "$KUBECTL" run "check-$node" --image=docker.io/library/busybox:1.35.0 --labels=app=k8sha-check \
+            --overrides="{\"spec\":{\"nodeName\":\"$node\"}}" --restart=Never -- sleep 600 >/dev/null
+    done
+    "$KUBECTL" wait --for=condition=Ready pod -l app=k8sha-check --timeout=120s
+}
+c_dns() { "$KUBECTL" exec check-w1 -- nslookup kubernetes.default.svc.cluster.local 2>&1 | tee /dev/stderr | grep -q "10.96.0.1"; }
+c_cross_node() {
+    local ip
+    ip=$("$KUBECTL" get pod check-w2 -o jsonpath='{.status.podIP}')
+    "$KUBECTL" exec check-w1 -- ping -c 2 -W 2 "$ip"
+}
+c_mirror_pulled() { on mirror 'ls /var/lib/docker-registry/docker/registry/v2/repositories/docker.io/library/'; }
+
+# --- 3. etcd ----------------------------------------------------------------------------------
+c_etcd_health() {
+    local out
+    out=$(etcdctl_on cp1 https://10.213.0.21:2379,https://10.213.0.22:2379,https://10.213.0.23:2379 endpoint health 2>&1)
+    echo "$out"
+    [[ $(grep -c "is healthy" <<<"$out") == 3 ]]
+}
+c_etcd_plain_refused() { ! on cp1 'curl -s -m 5 http://10.213.0.21:2379/health'; }
+c_etcd_nocert_refused() { ! on cp1 'curl -s -m 5 --cacert /etc/etcd/pki/ca.crt https://10.213.0.21:2379/v3/kv/range -d "{\"key\":\"Lw==\"}"'; }
+
+# --- 4. API and kubelet security ---------------------------------------------------------------
+c_anonymous_api() { [[ $(curl -sk -o /dev/null -w '%{http_code}' "https://$VIP:6443/api") == 401 ]] && echo "GET /api anonymous: 401"; }
+c_readyz() { [[ $(curl -sk "https://$VIP:6443/readyz") == ok ]] && echo "GET /readyz anonymous: ok"; }
+c_secret_encrypted() {
+    "$KUBECTL" -n default create secret generic k8sha-check --from-literal=planted=PLANTED-SECRET-VALUE --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
+    local raw
+    raw=$(etcdctl_on cp1 https://127.0.0.1:2379 get /registry/secrets/default/k8sha-check --print-value-only | head -c 40 | tr -c '[:print:]' '.')
+    echo "stored value starts: $raw"
+    [[ $raw == k8s:enc:* ]] && ! etcdctl_on cp1 https://127.0.0.1:2379 get /registry/secrets/default/k8sha-check --print-value-only | grep -q PLANTED-SECRET-VALUE
+}
+c_kubelet_anonymous() { [[ $(curl -sk -o /dev/null -w '%{http_code}' https://10.213.0.31:10250/pods) == 401 ]] && echo "kubelet /pods anonymous: 401"; }
+c_readonly_port() { ! curl -s -m 3 http://10.213.0.31:10255/pods >/dev/null && echo "10255 closed"; }
+c_key_modes() {
+    local bad=""
+    local h
+    for h in cp1 cp2 cp3 w1 w2 mirror; do
+        bad+=$(on "$h" 'find /etc/kubernetes /etc/etcd /etc/docker/registry -name "*.key" \( -perm /077 \) ! -path "*/registry/tls/*" -printf "%p %m\n" 2>/dev/null; find /etc/docker/registry/tls -name "*.key" -perm /007 -printf "%p %m\n" 2>/dev/null' || true)
+    done
+    echo "${bad:-every private key is 0600 (registry key 0640, group docker-registry)}"
+    [[ -z $bad ]]
+}
+
+# --- 5. Load balancers ------------------------------------------------------------------------
+c_haproxy_up() {
+    local h out
+    for h in lb1 lb2; do
+        out=$(on "$h" 'echo "show stat" | socat stdio /run/haproxy/admin.sock' | awk -F, '$1=="apiservers" || $1 ~ /kube/ {print $2"="$18}' | grep -v BACKEND | grep -v FRONTEND || true)
+        echo "$h: $out"
+        [[ $(grep -c "=UP" <<<"$out") == 3 ]] || return 1
+    done
+}
+c_one_vip() {
+    local n=0 h
+    for h in lb1 lb2; do
+        if on "$h" "ip -o -4 addr show | grep -q ' $VIP/'"; then
+            echo "$h holds $VIP"
+            n=$((n + 1))
+        fi
+    done
+    ((n == 1))
+}
+
+# --- 6. NFS -----------------------------------------------------------------------------------
+c_nfs_node_network() {
+    command -v nfs-ls >/dev/null || apt-get install -y -qq libnfs-utils >/dev/null
+    nfs-ls nfs://10.213.0.51/srv/nfs/k8s && echo "nfs-ls from 10.213.0.1 (node network) listed the export"
+}
+c_nfs_root_squash() {
+    local f
+    f=$(mktemp)
+    echo squash >"$f"
+    if nfs-cp "$f" nfs://10.213.0.51/srv/nfs/k8s/root-squash-probe 2>&1; then
+        local owner
+        owner=$(on nfs 'stat -c %U /srv/nfs/k8s/root-squash-probe; rm -f /srv/nfs/k8s/root-squash-probe')
+        rm -f "$f"
+        echo "a file written as root is owned by: $owner"
+        [[ $owner == nobody ]]
+    else
+        rm -f "$f"
+        return 1
+    fi
+}
+c_nfs_exports() { on nfs 'exportfs -v' | tee /dev/stderr | grep -q "10.213.0.0/24.*root_squash"; }
+
+# --- 9. Clean hosts after down ----------------------------------------------------------------
+c_clean() {
+    local h left=""
+    for h in lb1 lb2 cp1 cp2 cp3 w1 w2 mirror nfs; do
+        left+=$(on "$h" 'for u in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd haproxy keepalived docker-registry nfs-server chrony; do systemctl is-active -q $u && echo "'"$h"': $u running"; done; for p in /etc/kubernetes /etc/etcd /var/lib/etcd /etc/containerd /opt/cni /var/lib/kubelet /usr/local/bin/kubelet /usr/local/bin/etcd /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/docker/registry/config.yml /etc/exports.d/k8s-ha.exports /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /var/lib/k8s-ha; do [ -e $p ] && echo "'"$h"': $p left"; done; grep -q "BEGIN k8s-ha" /etc/hosts && echo "'"$h"': hosts block left"; true')
+    done
+    echo "${left:-no k8s-ha service running and no k8s-ha file left on any host}"
+    [[ -z $left ]]
+}
+
+write_report() {
+    node -e '
+const fs = require("fs");
+const lines = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean);
+const checks = lines.map((l) => { const [name, status, evidence] = l.split("\t"); return { name, status, evidence }; });
+const prev = fs.existsSync(process.argv[2]) ? JSON.parse(fs.readFileSync(process.argv[2], "utf8")) : {};
+const report = { ...prev, [process.argv[3]]: { at: new Date().toISOString(), checks,
+  passed: checks.filter((c) => c.status === "passed").length, failed: checks.filter((c) => c.status !== "passed").length } };
+fs.writeFileSync(process.argv[2], JSON.stringify(report, null, 2));
+console.log(`${report[process.argv[3]].passed} passed, ${report[process.argv[3]].failed} failed`);
+' "$RESULTS" "$REPORT" "$1"
+}
+
+mkdir -p .e2e
+NODE_BIN=$CACHE/node/node_modules/node/bin
+[[ -x $NODE_BIN/node ]] && export PATH=$NODE_BIN:$PATH
+
+if [[ ${1:-} == clean ]]; then
+    check "9 no service running and no file left after down" c_clean
+    write_report clean
+    exit "$failed"
+fi
+
+check "1 kubeconfig server is https://VIP:6443" c_server
+check "1 every node Ready through the VIP" c_nodes_ready
+check "2 pods (busybox via the mirror) run on w1 and w2" c_pods
+check "2 the mirror cached the image it served" c_mirror_pulled
+check "2 CoreDNS resolves kubernetes.default from a pod" c_dns
+check "2 a pod on w1 reaches a pod on w2" c_cross_node
+check "3 etcd: 3 members healthy over TLS with client certs" c_etcd_health
+check "3 etcd refuses plain HTTP" c_etcd_plain_refused
+check "3 etcd refuses a client without a certificate" c_etcd_nocert_refused
+check "4 anonymous GET /api is refused" c_anonymous_api
+check "4 anonymous GET /readyz answers" c_readyz
+check "4 secrets are encrypted in etcd (k8s:enc:)" c_secret_encrypted
+check "4 kubelet refuses anonymous requests" c_kubelet_anonymous
+check "4 kubelet read-only port is closed" c_readonly_port
+check "4 private keys are not readable by others" c_key_modes
+check "5 HAProxy on both lb hosts lists every apiserver UP" c_haproxy_up
+check "5 exactly one lb host holds the VIP" c_one_vip
+check "6 NFS export answers from the node network" c_nfs_node_network
+check "6 NFS squashes root" c_nfs_root_squash
+check "6 NFS exports only to the node network" c_nfs_exports
+"$KUBECTL" delete pod -l app=k8sha-check --ignore-not-found --wait=false >/dev/null 2>&1 || true
+"$KUBECTL" -n default delete secret k8sha-check --ignore-not-found >/dev/null 2>&1 || true
+write_report cluster
+exit "$failed"
