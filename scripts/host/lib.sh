@@ -186,8 +186,13 @@ install_binary() {
 }
 
 # service_apply UNIT RESTART: enables UNIT; restarts it when RESTART is yes, else starts it if stopped.
+# A unit that was neither enabled nor running before is recorded, so service_release can undo it.
 service_apply() {
     local unit=$1 restart=$2
+    if ! systemctl is-enabled -q "$unit" 2>/dev/null && ! systemctl is-active -q "$unit"; then
+        mkdir -p "$STATE_DIR/started"
+        touch "$STATE_DIR/started/$unit"
+    fi
     systemctl enable -q "$unit" 2>/dev/null || true
     if [[ $restart == yes ]]; then
         info "restarting $unit"
@@ -195,6 +200,16 @@ service_apply() {
     elif ! systemctl is-active -q "$unit"; then
         info "starting $unit"
         systemctl start "$unit"
+    fi
+}
+
+# service_release UNIT: stops and disables a unit of the system's that k8s-ha started (service_apply).
+service_release() {
+    if [[ -f $STATE_DIR/started/$1 ]]; then
+        systemctl disable --now -q "$1" 2>/dev/null || true
+        rm -f "$STATE_DIR/started/$1"
+        rmdir "$STATE_DIR/started" 2>/dev/null || true
+        info "stopped $1"
     fi
 }
 

@@ -29,8 +29,10 @@ delete() {
     fi
     if [[ -f $STATE_DIR/packages/nfs-kernel-server ]]; then
         systemctl disable --now -q nfs-server 2>/dev/null || true
+        rm -f "$STATE_DIR/started/nfs-server"
         apt_purge nfs-kernel-server
     fi
+    service_release nfs-server
     info "NFS export removed"
 }
 
