@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Fault drills on a cluster that `npm run test:hosts -- up` built on the lab (issue 7, items 1-5).
+# Each fault is injected on the lab and undone; a probe hits https://VIP:6443/readyz every 100 ms.
+# Results (measured times beside the goals) go to .e2e/report.json under "faults".
+# Exits non-zero when a drill misses its goal.
+# The c_* drills are called through `drill`; remote commands are single-quoted on purpose.
+# shellcheck disable=SC2317,SC2016
+set -Eeuo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+CACHE=${K8S_HA_CACHE:-/var/cache/k8s-ha}
+KUBECTL=$CACHE/artifacts/build/kubernetes-1.35.4/kubectl
+export KUBECONFIG=$ROOT/.e2e/admin.kubeconfig
+VIP=10.213.0.10
+RESULTS=$(mktemp)
+PROBE_LOG=$(mktemp)
+PROBE_PID=""
+cleanup() {
+    if [[ -n $PROBE_PID ]]; then kill "$PROBE_PID" 2>/dev/null || true; fi
+    rm -f "$RESULTS" "$PROBE_LOG"
+}
+trap cleanup EXIT
+declare -A ADDR=([lb1]=10.213.0.11 [lb2]=10.213.0.12 [cp1]=10.213.0.21 [cp2]=10.213.0.22 [cp3]=10.213.0.23)
+
+on() {
+    local host=$1
+    shift
+    ssh -i .tools/lab/id_ed25519 -o UserKnownHostsFile=.tools/lab/known_hosts -o StrictHostKeyChecking=yes \
+        -o BatchMode=yes -o ConnectTimeout=5 "root@${ADDR[$host]}" "$@"
+}
+now_ms() { date +%s%3N; }
+say() { printf 'faults: %s\n' "$*" >&2; }
+
+# start_probe: GET /readyz through the VIP every 100 ms (at most 10 minutes), "ms ok|fail" per line.
+start_probe() {
+    : >"$PROBE_LOG"
+    (
+        for ((i = 0; i < 6000; i++)); do
+            if [[ $(curl -sk -m 0.5 "https://$VIP:6443/readyz" 2>/dev/null) == ok ]]; then s=ok; else s=fail; fi
+            printf '%s %s\n' "$(now_ms)" "$s" >>"$PROBE_LOG"
+            sleep 0.1
+        done
+    ) &
+    PROBE_PID=$!
+}
+stop_probe() {
+    kill "$PROBE_PID" 2>/dev/null || true
+    wait "$PROBE_PID" 2>/dev/null || true
+    PROBE_PID=""
+}
+# outage_after MS: seconds from MS until the API answered again after its last failure
+# (0 when nothing failed), and the number of failed probes.
+outage_after() {
+    awk -v t0="$1" '$1 >= t0 { if ($2 == "fail") { failed++; last_fail = $1; recovered = 0 } else if (failed && !recovered) { recovered = $1 } }
+        END { if (!failed) printf "0.0 0\n"; else if (recovered) printf "%.1f %d\n", (recovered - t0) / 1000, failed; else printf "never %d\n", failed }' "$PROBE_LOG"
+}
+
+vip_holders() {
+    local h n=""
+    for h in lb1 lb2; do
+        on "$h" "ip -o -4 addr show | grep -q ' $VIP/'" 2>/dev/null && n+="$h "
+    done
+    printf '%s' "${n% }"
+}
+wait_single_holder() {
+    local i h
+    for ((i = 0; i < 300; i++)); do
+        h=$(vip_holders)
+        [[ -n $h && $h != *" "* ]] && { printf '%s' "$h"; return 0; }
+        sleep 0.2
+    done
+    return 1
+}
+
+failed=0
+record() {
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"
+    say "$(printf '%-52s %-7s measured %-28s goal %s' "$1" "$2" "$3" "$4")"
+    [[ $2 == passed ]] || failed=1
+}
+
+# 2. HAProxy killed on the VIP holder. 2a: systemd restarts it at once. 2b: it stays dead (its unit
+# masked first, like a crash loop), so keepalived's check must move the VIP.
+d_haproxy() {
+    local mode=$1 holder t0 out secs name goal="<= 10 s"
+    holder=$(wait_single_holder)
+    name="2$mode HAProxy killed (kill -9) on the VIP holder ($holder)"
+    [[ $mode == b ]] && { name+=", kept down"; on "$holder" 'systemctl mask --runtime -q haproxy'; }
+    start_probe
+    sleep 1
+    t0=$(now_ms)
+    on "$holder" 'pkill -9 -x haproxy'
+    sleep 12
+    stop_probe
+    read -r secs _ <<<"$(outage_after "$t0")"
+    out="API back after ${secs} s; VIP on $(vip_holders)"
+    if [[ $secs != never ]] && awk -v s="$secs" 'BEGIN{exit !(s <= 10)}'; then record "$name" passed "$out" "$goal"; else record "$name" failed "$out" "$goal"; fi
+    on "$holder" 'systemctl unmask --runtime -q haproxy; systemctl is-active -q haproxy || systemctl start haproxy'
+}
+
+# 3. keepalived killed on the VIP holder: within 10 s exactly one host holds the VIP.
+d_keepalived() {
+    local holder t0 t1 holders i
+    holder=$(wait_single_holder)
+    t0=$(now_ms)
+    on "$holder" 'pkill -9 -x keepalived'
+    for ((i = 0; i < 100; i++)); do
+        sleep 0.1
+        holders=$(vip_holders)
+        [[ -n $holders && $holders != *" "* ]] && [[ $(on "$holder" 'systemctl is-active keepalived' || true) == active ]] && break
+    done
+    t1=$(now_ms)
+    holders=$(vip_holders)
+    local out
+    out="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1000}') s to one holder ($holders), keepalived restarted on $holder"
+    if [[ -n $holders && $holders != *" "* ]] && ((t1 - t0 <= 10000)); then record "3 keepalived killed on the VIP holder ($holder)" passed "$out" "one holder within 10 s"; else record "3 keepalived killed on the VIP holder ($holder)" failed "$out" "one holder within 10 s"; fi
+}
+
+# 1. The VIP holder's machine dies (its nspawn process is killed, like a power cut).
+d_lb_host() {
+    local holder t0 secs out pid
+    holder=$(wait_single_holder)
+    pid=$(<"$CACHE/lab/run/machines/$holder/pid")
+    start_probe
+    sleep 1
+    t0=$(now_ms)
+    # The machine's own PID 1 (nspawn's child) takes every process of the machine with it.
+    kill -9 $(pgrep -P "$pid") "$pid"
+    sleep 10
+    stop_probe
+    read -r secs _ <<<"$(outage_after "$t0")"
+    out="API back after ${secs} s; VIP now on $(vip_holders)"
+    if [[ $secs != never ]] && awk -v s="$secs" 'BEGIN{exit !(s <= 5)}'; then record "1 lb host $holder dies" passed "$out" "<= 5 s"; else record "1 lb host $holder dies" failed "$out" "<= 5 s"; fi
+    say "repairing the lab (lab.sh up restarts $holder)"
+    bash scripts/lab.sh up >/dev/null 2>&1
+    wait_single_holder >/dev/null
+}
+
+# 4. An apiserver dies: HAProxy stops sending to it; no request through the VIP fails after 10 s.
+d_apiserver() {
+    local t0 fails=0 i
+    on cp1 'systemctl stop kube-apiserver'
+    t0=$(now_ms)
+    sleep 10
+    for ((i = 0; i < 50; i++)); do
+        "$KUBECTL" get --raw=/readyz --request-timeout=3s >/dev/null 2>&1 || fails=$((fails + 1))
+    done
+    local out="$fails of 50 API requests failed 10 s after kube-apiserver stopped on cp1"
+    on cp1 'systemctl start kube-apiserver'
+    if ((fails == 0)); then record "4 an apiserver dies" passed "$out" "0 failures after 10 s"; else record "4 an apiserver dies" failed "$out" "0 failures after 10 s"; fi
+}
+
+# 5. One etcd member stops: writes keep succeeding; after restart 3/3 healthy within 60 s.
+d_etcd() {
+    local ok=0 i t0 t1 healthy
+    on cp3 'systemctl stop etcd'
+    for ((i = 0; i < 20; i++)); do
+        "$KUBECTL" -n default create configmap "k8sha-fault-$i" --from-literal=i="$i" >/dev/null 2>&1 && ok=$((ok + 1))
+    done
+    t0=$(now_ms)
+    on cp3 'systemctl start --no-block etcd'
+    for ((i = 0; i < 600; i++)); do
+        healthy=$(on cp1 'etcdctl --endpoints=https://10.213.0.21:2379,https://10.213.0.22:2379,https://10.213.0.23:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key endpoint health 2>&1 | grep -c "is healthy"' || true)
+        [[ $healthy == 3 ]] && break
+        sleep 0.1
+    done
+    t1=$(now_ms)
+    for ((i = 0; i < 20; i++)); do "$KUBECTL" -n default delete configmap "k8sha-fault-$i" --ignore-not-found >/dev/null 2>&1 || true; done
+    local secs
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1000}')
+    local out="$ok of 20 writes succeeded with cp3's etcd stopped; 3/3 healthy ${secs} s after restart"
+    if ((ok == 20)) && [[ $healthy == 3 ]] && ((t1 - t0 <= 60000)); then record "5 one etcd member stops" passed "$out" "all writes; 3/3 within 60 s"; else record "5 one etcd member stops" failed "$out" "all writes; 3/3 within 60 s"; fi
+}
+
+write_report() {
+    local node_bin=$CACHE/node/node_modules/node/bin
+    "$node_bin/node" -e '
+const fs = require("fs");
+const lines = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean);
+const drills = lines.map((l) => { const [name, status, measured, goal] = l.split("\t"); return { name, status, measured, goal }; });
+const prev = fs.existsSync(process.argv[2]) ? JSON.parse(fs.readFileSync(process.argv[2], "utf8")) : {};
+prev.faults = { at: new Date().toISOString(), drills };
+fs.writeFileSync(process.argv[2], JSON.stringify(prev, null, 2));
+console.log(`${drills.filter((d) => d.status === "passed").length} passed, ${drills.filter((d) => d.status !== "passed").length} failed`);
+' "$RESULTS" "$ROOT/.e2e/report.json"
+}
+
+d_haproxy a
+d_haproxy b
+d_keepalived
+d_apiserver
+d_etcd
+d_lb_host
+write_report
+exit "$failed"
