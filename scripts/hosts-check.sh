@@ -6,25 +6,11 @@
 # The c_* functions are called through `check`, and remote commands are single-quoted on purpose.
 # shellcheck disable=SC2317,SC2016
 set -Eeuo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-CACHE=${K8S_HA_CACHE:-/var/cache/k8s-ha}
-KUBECTL=$CACHE/artifacts/build/kubernetes-1.35.4/kubectl
-export KUBECONFIG=$ROOT/.e2e/admin.kubeconfig
-VIP=10.213.0.10
+# shellcheck source=scripts/lab/hosts-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lab/hosts-lib.sh"
 REPORT=$ROOT/.e2e/report.json
 RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS"' EXIT
-
-declare -A ADDR=([lb1]=10.213.0.11 [lb2]=10.213.0.12 [cp1]=10.213.0.21 [cp2]=10.213.0.22 [cp3]=10.213.0.23
-    [w1]=10.213.0.31 [w2]=10.213.0.32 [mirror]=10.213.0.41 [nfs]=10.213.0.51)
-
-on() {
-    local host=$1
-    shift
-    ssh -i .tools/lab/id_ed25519 -o UserKnownHostsFile=.tools/lab/known_hosts -o StrictHostKeyChecking=yes \
-        -o BatchMode=yes -o ConnectTimeout=10 "root@${ADDR[$host]}" "$@"
-}
 
 failed=0
 # record NAME STATUS EVIDENCE

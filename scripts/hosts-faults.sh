@@ -3,15 +3,11 @@
 # Each fault is injected on the lab and undone; a probe hits https://VIP:6443/readyz every 100 ms.
 # Results (measured times beside the goals) go to .e2e/report.json under "faults".
 # Exits non-zero when a drill misses its goal.
-# The c_* drills are called through `drill`; remote commands are single-quoted on purpose.
+# The d_* drills are called at the end; remote commands are single-quoted on purpose.
 # shellcheck disable=SC2317,SC2016
 set -Eeuo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-CACHE=${K8S_HA_CACHE:-/var/cache/k8s-ha}
-KUBECTL=$CACHE/artifacts/build/kubernetes-1.35.4/kubectl
-export KUBECONFIG=$ROOT/.e2e/admin.kubeconfig
-VIP=10.213.0.10
+# shellcheck source=scripts/lab/hosts-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lab/hosts-lib.sh"
 RESULTS=$(mktemp)
 PROBE_LOG=$(mktemp)
 PROBE_PID=""
@@ -20,14 +16,6 @@ cleanup() {
     rm -f "$RESULTS" "$PROBE_LOG"
 }
 trap cleanup EXIT
-declare -A ADDR=([lb1]=10.213.0.11 [lb2]=10.213.0.12 [cp1]=10.213.0.21 [cp2]=10.213.0.22 [cp3]=10.213.0.23)
-
-on() {
-    local host=$1
-    shift
-    ssh -i .tools/lab/id_ed25519 -o UserKnownHostsFile=.tools/lab/known_hosts -o StrictHostKeyChecking=yes \
-        -o BatchMode=yes -o ConnectTimeout=5 "root@${ADDR[$host]}" "$@"
-}
 now_ms() { date +%s%3N; }
 say() { printf 'faults: %s\n' "$*" >&2; }
 
