@@ -63,7 +63,7 @@ SECURITY_MIRROR=${K8S_HA_LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-secur
 BASE_PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,iproute2,iputils-ping,ca-certificates,curl,iptables,kmod,procps,sudo,netbase,less
 # The NFS VM adds a kernel (with its modules, for nfsd) and the NFS server.
 NFS_PACKAGES="linux-image-amd64 nfs-kernel-server udev"
-DEPS_PACKAGES=(systemd-container debootstrap iptables iproute2 qemu-system-x86 docker-registry busybox openssh-client e2fsprogs util-linux procps)
+DEPS_PACKAGES=(systemd-container debootstrap iptables iproute2 qemu-system-x86 docker-registry busybox-static openssh-client e2fsprogs util-linux procps)
 
 MACHINES=(lb1 lb2 cp1 cp2 cp3 w1 w2 mirror nfs)
 declare -A ADDR=([lb1]=10.213.0.11 [lb2]=10.213.0.12 [cp1]=10.213.0.21 [cp2]=10.213.0.22 [cp3]=10.213.0.23
@@ -107,7 +107,7 @@ require_root() {
 # Prints "package" for every missing tool.
 missing_packages() {
   local -A tool_package=([systemd-nspawn]=systemd-container [debootstrap]=debootstrap [iptables]=iptables
-    [ip]=iproute2 [qemu-system-x86_64]=qemu-system-x86 [docker-registry]=docker-registry [busybox]=busybox
+    [ip]=iproute2 [qemu-system-x86_64]=qemu-system-x86 [docker-registry]=docker-registry [busybox]=busybox-static
     [ssh]=openssh-client [ssh-keygen]=openssh-client [mkfs.ext4]=e2fsprogs [unshare]=util-linux
     [setsid]=util-linux [flock]=util-linux [findmnt]=util-linux [pgrep]=procps)
   local tool
