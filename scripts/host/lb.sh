@@ -29,6 +29,7 @@ create() {
 delete() {
     service_remove keepalived
     systemctl disable --now -q haproxy 2>/dev/null || true
+    rm -f "$STATE_DIR/started/haproxy"
     if [[ -n ${K8SHA_INTERFACE:-} ]]; then
         ip addr del "$K8SHA_VIP/32" dev "$K8SHA_INTERFACE" 2>/dev/null || true
     fi

@@ -222,7 +222,9 @@ service_remove() {
             info "stopped $u"
         fi
         remove_paths "/etc/systemd/system/$u.service" "/etc/systemd/system/$u.service.d"
+        rm -f "$STATE_DIR/started/$u"
     done
+    rmdir "$STATE_DIR/started" 2>/dev/null || true
     systemctl daemon-reload
 }
 

@@ -24,6 +24,7 @@ create() {
 
 delete() {
     systemctl disable --now -q docker-registry 2>/dev/null || true
+    rm -f "$STATE_DIR/started/docker-registry"
     remove_paths /etc/docker/registry/tls /etc/docker/registry/config.yml
     if [[ ${MIRROR_MODE:-proxy} == proxy ]]; then
         remove_paths /var/lib/docker-registry

@@ -118,6 +118,7 @@ delete() {
         service_remove chrony
         apt_purge chrony
     fi
+    service_release chrony
     remove_paths /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /etc/modules-load.d/k8s-ha.conf
     if [[ -d $STATE_DIR ]] && [[ -z $(find "$STATE_DIR" -type f -print -quit) ]]; then
         remove_paths "$STATE_DIR"
