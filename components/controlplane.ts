@@ -4,7 +4,7 @@ import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
 import { ClusterConfig, hostsWithRole } from "./config";
 import { Node } from "./node";
-import { BundleFile } from "./runner";
+import { BundleFile, pemFiles } from "./runner";
 import { Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl } from "./urls";
@@ -96,12 +96,9 @@ export class ControlPlane extends pulumi.ComponentResource {
                 { path: "/etc/kubernetes/pki/ca.crt", mode: "0644", content: ca },
                 { path: "/etc/kubernetes/pki/ca.key", mode: "0600", content: caKey },
                 { path: "/etc/kubernetes/pki/etcd-ca.crt", mode: "0644", content: etcdCa },
-                { path: "/etc/kubernetes/pki/apiserver.crt", mode: "0644", content: ac },
-                { path: "/etc/kubernetes/pki/apiserver.key", mode: "0600", content: ak },
-                { path: "/etc/kubernetes/pki/apiserver-kubelet-client.crt", mode: "0644", content: kc },
-                { path: "/etc/kubernetes/pki/apiserver-kubelet-client.key", mode: "0600", content: kk },
-                { path: "/etc/kubernetes/pki/apiserver-etcd-client.crt", mode: "0644", content: ec },
-                { path: "/etc/kubernetes/pki/apiserver-etcd-client.key", mode: "0600", content: ek },
+                ...pemFiles("/etc/kubernetes/pki/apiserver", ac, ak),
+                ...pemFiles("/etc/kubernetes/pki/apiserver-kubelet-client", kc, kk),
+                ...pemFiles("/etc/kubernetes/pki/apiserver-etcd-client", ec, ek),
                 { path: "/etc/kubernetes/pki/sa.key", mode: "0600", content: sak },
                 { path: "/etc/kubernetes/pki/sa.pub", mode: "0644", content: sap },
                 { path: "/etc/kubernetes/encryption-config.yaml", mode: "0600", content: render.renderEncryptionConfig({ key: enc }) },

@@ -3,6 +3,7 @@ import * as command from "@pulumi/command";
 import { ClusterConfig, HostConfig, hostsWithRole } from "./config";
 import { Node } from "./node";
 import { Pki } from "./pki";
+import { BundleFile, pemFiles } from "./runner";
 import * as render from "./render";
 import { etcdUrls } from "./urls";
 
@@ -34,14 +35,11 @@ export class EtcdMember extends pulumi.ComponentResource {
         const health = pki.issue(`${host.name}-etcd-healthcheck`, { commonName: "etcd-healthcheck-client", client: true }, this);
         const files = pulumi
             .all([pki.caCert, server.cert, server.key, peer.cert, peer.key, health.cert, health.key])
-            .apply(([ca, sc, sk, pc, pk, hc, hk]) => [
+            .apply(([ca, sc, sk, pc, pk, hc, hk]): BundleFile[] => [
                 { path: "/etc/etcd/pki/ca.crt", mode: "0644", content: ca },
-                { path: "/etc/etcd/pki/server.crt", mode: "0644", content: sc },
-                { path: "/etc/etcd/pki/server.key", mode: "0600", content: sk },
-                { path: "/etc/etcd/pki/peer.crt", mode: "0644", content: pc },
-                { path: "/etc/etcd/pki/peer.key", mode: "0600", content: pk },
-                { path: "/etc/etcd/pki/healthcheck-client.crt", mode: "0644", content: hc },
-                { path: "/etc/etcd/pki/healthcheck-client.key", mode: "0600", content: hk },
+                ...pemFiles("/etc/etcd/pki/server", sc, sk),
+                ...pemFiles("/etc/etcd/pki/peer", pc, pk),
+                ...pemFiles("/etc/etcd/pki/healthcheck-client", hc, hk),
                 {
                     path: "/etc/systemd/system/etcd.service",
                     mode: "0644",

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterConfig, HostConfig } from "./config";
-import { HostRunner } from "./runner";
+import { HostRunner, pemFiles } from "./runner";
 import { Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl, containerdUrls, cniUrls, runcUrls } from "./urls";
@@ -167,8 +167,7 @@ export class Node extends pulumi.ComponentResource {
         const files = pulumi
             .all([w.endpoint, w.pki.caCert, kubeletCert.cert, kubeletCert.key, proxyCert.cert, proxyCert.key, this.facts])
             .apply(([endpoint, ca, kcert, kkey, pcert, pkey, facts]) => [
-                { path: "/etc/kubernetes/pki/kubelet.crt", mode: "0644", content: kcert },
-                { path: "/etc/kubernetes/pki/kubelet.key", mode: "0600", content: kkey },
+                ...pemFiles("/etc/kubernetes/pki/kubelet", kcert, kkey),
                 {
                     path: "/etc/kubernetes/kubelet.kubeconfig",
                     mode: "0600",

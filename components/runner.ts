@@ -12,6 +12,14 @@ export interface BundleFile {
     content: string;
 }
 
+/** A certificate and its key as `<base>.crt` (0644) and `<base>.key` (0600). */
+export function pemFiles(base: string, cert: string, key: string): BundleFile[] {
+    return [
+        { path: `${base}.crt`, mode: "0644", content: cert },
+        { path: `${base}.key`, mode: "0600", content: key },
+    ];
+}
+
 /**
  * Encodes files for a host script's stdin: one line per file, `file MODE PATH BASE64`.
  * Sorted by path so that the same files always give the same bytes (no spurious diff).

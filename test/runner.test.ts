@@ -1,0 +1,70 @@
+import { execFileSync } from "child_process";
+import { encodeBundle, hostScript, pemFiles, scriptCommand, shellQuote } from "../components/runner";
+import { HostConfig } from "../components/config";
+
+const host: HostConfig = { name: "w1", address: "10.0.0.31", user: "root", port: 22, roles: ["worker"] };
+
+describe("the host runner", () => {
+    test("bundles are sorted by path, so the same files give the same stdin", () => {
+        const a = encodeBundle([
+            { path: "/etc/b", mode: "0644", content: "b" },
+            { path: "/etc/a", mode: "0600", content: "secret" },
+        ]);
+        const b = encodeBundle([
+            { path: "/etc/a", mode: "0600", content: "secret" },
+            { path: "/etc/b", mode: "0644", content: "b" },
+        ]);
+        expect(a).toBe(b);
+        expect(a).toBe(`file 0600 /etc/a ${Buffer.from("secret").toString("base64")}\nfile 0644 /etc/b Yg==\n`);
+    });
+
+    test("bundles refuse unsafe paths, bad modes and duplicates", () => {
+        expect(() => encodeBundle([{ path: "/etc/a b", mode: "0644", content: "" }])).toThrow('bundle: unsafe path "/etc/a b"');
+        expect(() => encodeBundle([{ path: "etc/a", mode: "0644", content: "" }])).toThrow('bundle: unsafe path "etc/a"');
+        expect(() => encodeBundle([{ path: "/etc/a", mode: "644", content: "" }])).toThrow("bundle: bad mode 644 for /etc/a");
+        expect(() =>
+            encodeBundle([
+                { path: "/etc/a", mode: "0644", content: "" },
+                { path: "/etc/a", mode: "0644", content: "" },
+            ]),
+        ).toThrow("bundle: /etc/a appears twice");
+    });
+
+    test("pemFiles gives the key 0600 and the certificate 0644", () => {
+        expect(pemFiles("/etc/x/server", "C", "K")).toEqual([
+            { path: "/etc/x/server.crt", mode: "0644", content: "C" },
+            { path: "/etc/x/server.key", mode: "0600", content: "K" },
+        ]);
+    });
+
+    test("shellQuote survives a round trip through a real shell", () => {
+        for (const s of ["plain", "it's", "$(rm -rf /)", "a\nb", "'\"`\\"]) {
+            expect(execFileSync("bash", ["-c", `printf %s ${shellQuote(s)}`], { encoding: "utf8" })).toBe(s);
+        }
+    });
+
+    test("the command runs the script with lib.sh inlined, settings as env, the verb last", () => {
+        const script = hostScript("os");
+        expect(script).toContain("read_bundle()");
+        expect(script).not.toContain('source "$(dirname');
+        const cmd = scriptCommand(host, script, "create", { K8SHA_ADDRESS: "10.0.0.31" });
+        expect(cmd.startsWith("env K8SHA_HOST='w1' 'K8SHA_ADDRESS=10.0.0.31' bash -c '")).toBe(true);
+        expect(cmd.endsWith(" k8s-ha-create create")).toBe(true);
+        expect(scriptCommand({ ...host, user: "admin" }, "true", "delete", {})).toBe(
+            "sudo -n env K8SHA_HOST='w1'  bash -c 'true' k8s-ha-delete delete",
+        );
+        expect(() => scriptCommand(host, "true", "create", { "bad name": "x" })).toThrow("bad environment name bad name");
+    });
+
+    test("an inlined script is valid bash that refuses an unknown verb", () => {
+        const r = (() => {
+            try {
+                execFileSync("bash", ["-c", hostScript("nfs"), "k8s-ha", "explode"], { encoding: "utf8", stdio: "pipe" });
+                return "";
+            } catch (e) {
+                return String((e as { stderr: string }).stderr);
+            }
+        })();
+        expect(r).toContain("usage: create|delete (got 'explode')");
+    });
+});
