@@ -289,6 +289,21 @@ start_build() {
   printf '%s %s built with %s on %s\n' "$1" "$2" "$(go version | cut -d' ' -f3)" "$(date -u +%FT%TZ)" >"$REPLY/out/BUILDINFO"
 }
 
+# start_module_build NAME VERSION MODULE: checks that the proxy serves MODULE@vVERSION, then opens
+# a build folder (in REPLY, as start_build) whose wrapper module requires exactly that version,
+# rewriting and tidying the glue's wrapper when it pins another one.
+start_module_build() {
+  local name=$1 v=$2 mod=$3 dir
+  modinfo "$mod" "v$v" >/dev/null
+  start_build "$name" "$v"
+  dir=$REPLY
+  if ! wrapper_matches "$dir/src" "$mod" "v$v"; then
+    fresh_wrapper "$dir/src" "$(sed -n 's/^go //p' "$dir/src/go.mod")" "$mod" "v$v"
+    tidy "$name $v" "$dir/src" "$mod@v$v"
+  fi
+  REPLY=$dir
+}
+
 # ---------------------------------------------------------------- builds
 
 KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubelet kubectl)
@@ -354,13 +369,8 @@ build_containerd() {
   local v=$1 dest=$BUILD/containerd-$1 tmp mod=github.com/containerd/containerd/v2 ld
   have "$dest" containerd containerd-shim-runc-v2 ctr && return 0
   log "containerd $v: building containerd containerd-shim-runc-v2 ctr"
-  modinfo "$mod" "v$v" >/dev/null
-  start_build containerd "$v"
+  start_module_build containerd "$v" "$mod"
   tmp=$REPLY
-  if ! wrapper_matches "$tmp/src" "$mod" "v$v"; then
-    fresh_wrapper "$tmp/src" "$(sed -n 's/^go //p' "$tmp/src/go.mod")" "$mod" "v$v"
-    tidy "containerd $v" "$tmp/src" "$mod@v$v"
-  fi
   # As upstream's static release (Makefile STATIC=1), without cgo: the btrfs
   # snapshotter, which needs cgo, is left out (no_btrfs).
   ld="-s -w -X $mod/version.Version=v$v -X $mod/version.Package=$mod"
@@ -380,13 +390,8 @@ build_runc() {
   if ! [[ -f /usr/lib/x86_64-linux-gnu/libseccomp.a ]] || ! command -v pkg-config >/dev/null || ! command -v gcc >/dev/null; then
     die "runc needs cgo and a static libseccomp: apt-get install gcc pkg-config libseccomp-dev"
   fi
-  modinfo "$mod" "v$v" >/dev/null
-  start_build runc "$v"
+  start_module_build runc "$v" "$mod"
   tmp=$REPLY
-  if ! wrapper_matches "$tmp/src" "$mod" "v$v"; then
-    fresh_wrapper "$tmp/src" "$(sed -n 's/^go //p' "$tmp/src/go.mod")" "$mod" "v$v"
-    tidy "runc $v" "$tmp/src" "$mod@v$v"
-  fi
   # As upstream's `make static`: static PIE with libseccomp linked in.
   ld="-s -w -X main.gitCommit=module-v$v -linkmode external -extldflags -static-pie"
   local CGO=1
@@ -403,13 +408,8 @@ build_cni() {
   for p in "${CNI_PLUGINS[@]}"; do names+=("${p#*/}"); done
   have "$dest" "${names[@]}" && return 0
   log "cni $v: building ${names[*]}"
-  modinfo "$mod" "v$v" >/dev/null
-  start_build cni "$v"
+  start_module_build cni "$v" "$mod"
   tmp=$REPLY
-  if ! wrapper_matches "$tmp/src" "$mod" "v$v"; then
-    fresh_wrapper "$tmp/src" "$(sed -n 's/^go //p' "$tmp/src/go.mod")" "$mod" "v$v"
-    tidy "cni $v" "$tmp/src" "$mod@v$v"
-  fi
   for p in "${CNI_PLUGINS[@]}"; do
     gobuild "cni $v: ${p#*/}" "$tmp" "$mod@v$v" "${p#*/}" "$mod/plugins/$p" \
       -ldflags "-s -w -X $mod/pkg/utils/buildversion.BuildVersion=v$v"
@@ -423,13 +423,8 @@ build_coredns() {
   local v=$1 dest=$BUILD/coredns-$1 tmp mod=github.com/coredns/coredns
   have "$dest" coredns && return 0
   log "coredns $v: building coredns"
-  modinfo "$mod" "v$v" >/dev/null
-  start_build coredns "$v"
+  start_module_build coredns "$v" "$mod"
   tmp=$REPLY
-  if ! wrapper_matches "$tmp/src" "$mod" "v$v"; then
-    fresh_wrapper "$tmp/src" "$(sed -n 's/^go //p' "$tmp/src/go.mod")" "$mod" "v$v"
-    tidy "coredns $v" "$tmp/src" "$mod@v$v"
-  fi
   gobuild "coredns $v: coredns" "$tmp" "$mod@v$v" coredns "$mod" \
     -ldflags "-s -w -X $mod/coremain.GitCommit=module-v$v"
   finish "$tmp" "$dest"
@@ -439,13 +434,8 @@ build_crane() {
   local v=$1 dest=$BUILD/crane-$1 tmp mod=github.com/google/go-containerregistry
   have "$dest" crane && return 0
   log "crane $v: building crane"
-  modinfo "$mod" "v$v" >/dev/null
-  start_build crane "$v"
+  start_module_build crane "$v" "$mod"
   tmp=$REPLY
-  if ! wrapper_matches "$tmp/src" "$mod" "v$v"; then
-    fresh_wrapper "$tmp/src" "$(sed -n 's/^go //p' "$tmp/src/go.mod")" "$mod" "v$v"
-    tidy "crane $v" "$tmp/src" "$mod@v$v"
-  fi
   gobuild "crane $v: crane" "$tmp" "$mod@v$v" crane "$mod/cmd/crane" \
     -ldflags "-s -w -X $mod/cmd/crane/cmd.Version=v$v"
   finish "$tmp" "$dest"
