@@ -54,6 +54,8 @@ export function buildCluster(stack: StackConfig): Cluster {
             mirrorEndpoint: mirror.endpoint,
             dependsOn: [controlPlane.addons],
         });
+        const kubelet = nodes[host.name].kubelet;
+        if (kubelet) controlPlane.admitNode(host.name, kubelet);
     }
     const nfsHost = hostsWithRole(cluster, "nfs")[0];
     const nfs = nfsHost ? new NfsServer("nfs", { cluster, node: nodes[nfsHost.name] }) : undefined;

@@ -1,10 +1,11 @@
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
 import { ClusterConfig, hostsWithRole } from "./config";
 import { Node } from "./node";
-import { BundleFile, pemFiles } from "./runner";
+import { BundleFile, HostRunner, pemFiles } from "./runner";
 import { Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl } from "./urls";
@@ -29,6 +30,14 @@ export function etcdMembers(cluster: ClusterConfig, clientUrls: string[]): { nam
     return hostsWithRole(cluster, "etcd")
         .filter((h) => clientUrls.includes(`https://${h.address}:2379`))
         .map((h) => ({ name: h.name, address: h.address }));
+}
+
+/** Length of the random alphanumeric secret the encryption key is derived from (about 380 bits). */
+export const ENCRYPTION_SECRET_LENGTH = 64;
+
+/** The secretbox key for encryption at rest: the base64 of the SHA-256 of the random secret (32 bytes). */
+export function encryptionKeyFrom(secret: string): string {
+    return crypto.createHash("sha256").update(secret, "utf8").digest("base64");
 }
 
 /** The names and addresses the apiserver certificate must cover. */
@@ -73,7 +82,14 @@ export class ControlPlane extends pulumi.ComponentResource {
         const scheduler = pki.issue(`${name}-scheduler`, { commonName: "system:kube-scheduler", client: true }, this);
         const admin = pki.issue(`${name}-admin`, { commonName: "k8s-ha-admin", organization: "system:masters", client: true }, this);
         const saKey = new tls.PrivateKey(`${name}-service-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
-        const encryptionKey = new random.RandomBytes(`${name}-encryption-key`, { length: 32 }, { parent: this });
+        // Not random.RandomBytes: its resource ID is the value itself, and IDs are never secret in state.
+        // RandomPassword's ID is "none" and its result is a secret output.
+        const encryptionSecret = new random.RandomPassword(
+            `${name}-encryption-secret`,
+            { length: ENCRYPTION_SECRET_LENGTH, special: false },
+            { parent: this },
+        );
+        const encryptionKey = pulumi.secret(encryptionSecret.result.apply(encryptionKeyFrom));
 
         const kubeconfig = (server: pulumi.Input<string>, user: string, cert: pulumi.Input<string>, key: pulumi.Input<string>) =>
             pulumi.secret(
@@ -89,7 +105,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         const shared = pulumi
             .all([
                 pki.caCert, pki.caKey, etcdPki.caCert, apiserver.cert, apiserver.key, kubeletClient.cert, kubeletClient.key,
-                etcdClient.cert, etcdClient.key, saKey.privateKeyPem, saKey.publicKeyPem, encryptionKey.base64,
+                etcdClient.cert, etcdClient.key, saKey.privateKeyPem, saKey.publicKeyPem, encryptionKey,
                 controllerKubeconfig, schedulerKubeconfig, this.adminKubeconfig,
             ])
             .apply(([ca, caKey, etcdCa, ac, ak, kc, kk, ec, ek, sak, sap, enc, cmk, sck, adm]): BundleFile[] => [
@@ -155,6 +171,21 @@ export class ControlPlane extends pulumi.ComponentResource {
             },
         ]);
         this.addons = first.runner.run("addons", { script: "addons", files: addonFiles, secret: true }, { parent: this, dependsOn: this.commands });
+        this.firstRunner = first.runner;
         this.registerOutputs({ adminKubeconfig: this.adminKubeconfig });
+    }
+
+    private readonly firstRunner: HostRunner;
+
+    /**
+     * A worker's Node object, from the first control-plane host: `up` waits until the node is Ready;
+     * removing the worker (or destroy) drains it and deletes the Node before its kubelet stops.
+     */
+    admitNode(nodeName: string, kubelet: pulumi.Resource): command.remote.Command {
+        return this.firstRunner.run(
+            `node-${nodeName}`,
+            { script: "node-object", env: { NODE_NAME: nodeName } },
+            { parent: this, dependsOn: [kubelet, this.addons] },
+        );
     }
 }

@@ -917,12 +917,14 @@ main() {
       command -v go >/dev/null || die "go is not on PATH"
       mkdir -p "$ART"
       exec 9>"$ART/.lock"
-      flock -n 9 || die "another artifacts.sh is running (lock $ART/.lock)"
       if [[ $verb == push ]]; then
+        # A build in progress pushes at its end; a push waits for it.
+        flock -n 9 || { log "waiting for the artifacts.sh that holds $ART/.lock"; flock 9; }
         CRANE=$BUILD/crane-$CRANE_VERSION/crane
         [[ -x $CRANE ]] || die "crane is not built: run scripts/artifacts.sh first"
         push_images
       else
+        flock -n 9 || die "another artifacts.sh is running (lock $ART/.lock)"
         rm -rf "$BUILD"/.tmp-*
         log "versions: $(for k in "${VERSION_KEYS[@]}"; do printf '%s %s, ' "$k" "${VERSION[$k]}"; done)crane $CRANE_VERSION"
         build_all

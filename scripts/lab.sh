@@ -65,12 +65,13 @@ BASE_PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,iproute2,i
 NFS_PACKAGES="linux-image-amd64 nfs-kernel-server udev"
 DEPS_PACKAGES=(systemd-container debootstrap iptables iproute2 qemu-system-x86 docker-registry busybox-static openssh-client e2fsprogs util-linux procps)
 
-MACHINES=(lb1 lb2 cp1 cp2 cp3 w1 w2 mirror nfs)
+# w3 is a spare: the dev stack leaves it out; the e2e suite's add-worker drill adds it to the stack.
+MACHINES=(lb1 lb2 cp1 cp2 cp3 w1 w2 w3 mirror nfs)
 declare -A ADDR=([lb1]=10.213.0.11 [lb2]=10.213.0.12 [cp1]=10.213.0.21 [cp2]=10.213.0.22 [cp3]=10.213.0.23
-  [w1]=10.213.0.31 [w2]=10.213.0.32 [mirror]=10.213.0.41 [nfs]=10.213.0.51)
+  [w1]=10.213.0.31 [w2]=10.213.0.32 [w3]=10.213.0.33 [mirror]=10.213.0.41 [nfs]=10.213.0.51)
 # lb: keepalived's capabilities. node: what containerd and kubelet need (see scripts/lab/node-prep.sh);
 # the control-plane hosts and the mirror get it too, so they can run containers as well. vm: qemu.
-declare -A PROFILE=([lb1]=lb [lb2]=lb [cp1]=node [cp2]=node [cp3]=node [w1]=node [w2]=node [mirror]=node [nfs]=vm)
+declare -A PROFILE=([lb1]=lb [lb2]=lb [cp1]=node [cp2]=node [cp3]=node [w1]=node [w2]=node [w3]=node [mirror]=node [nfs]=vm)
 # A throwaway node machine outside the topology, made and removed by `check --kubelet`.
 PROBE=probe
 ADDR[$PROBE]=10.213.0.39
@@ -721,7 +722,19 @@ lab_up() {
   wait_for_port "$HTTP_PORT" "the HTTP file server"
   wait_for_port "$REGISTRY_PORT" "the registry"
   wait_for_ssh 240 "$start"
+  push_cached_images
   say "lab is up in $(elapsed_since "$start") s: ${#MACHINES[@]} machines on $BRIDGE ($SUBNET); key $SSH_KEY"
+}
+
+# push_cached_images: the lab's registry stands in for the upstream registries, so it gets the
+# images `npm run artifacts` built, also when they were built before the lab existed.
+push_cached_images() {
+  if ! compgen -G "$CACHE/artifacts/build/crane-*/crane" >/dev/null; then
+    say "no images built yet: npm run artifacts builds them and pushes them to the lab's registry"
+    return 0
+  fi
+  bash "$REPO_DIR/scripts/artifacts.sh" push 2>&1 | sed 's/^/lab: /' ||
+    die "could not push the cached images to the lab's registry (scripts/artifacts.sh push)"
 }
 
 stop_processes() {

@@ -31,7 +31,8 @@ cd "$ROOT"
 
 pulumi stack select --create "$STACK" >/dev/null
 
-# sync_lab_config: copies the lab's key and host keys into the stack config when they differ.
+# sync_lab_config: copies the lab's key and the host keys of the stack's hosts into the stack
+# config when they differ (one `config` read; a write only for what changed).
 sync_lab_config() {
     local key=$TOOLS/lab/id_ed25519 hostkeys=$TOOLS/lab/hostkeys.json name want have
     [[ $STACK == dev && -f $key && -f $hostkeys ]] || return 0
@@ -40,13 +41,18 @@ sync_lab_config() {
         pulumi config set --secret k8s-ha:sshPrivateKey <"$key"
         echo "pulumi.sh: set k8s-ha:sshPrivateKey from the lab key" >&2
     fi
-    for name in $(node -e 'for (const k of Object.keys(require(process.argv[1]))) console.log(k)' "$hostkeys"); do
-        want=$(node -e 'console.log(require(process.argv[1])[process.argv[2]])' "$hostkeys" "$name")
-        have=$(pulumi config get --path "k8s-ha:hosts.$name.hostKey" 2>/dev/null || true)
-        if [[ $have != "$want" ]]; then
-            pulumi config set --path "k8s-ha:hosts.$name.hostKey" "$want"
-            echo "pulumi.sh: pinned the host key of $name" >&2
-        fi
+    # shellcheck disable=SC2016 # JavaScript, not shell
+    pulumi config --json | node -e '
+        const cfg = JSON.parse(require("fs").readFileSync(0, "utf8"));
+        const keys = require(process.argv[1]);
+        const entry = cfg["k8s-ha:hosts"];
+        const hosts = entry ? (entry.objectValue ?? JSON.parse(entry.value)) : {};
+        for (const [name, host] of Object.entries(hosts)) {
+            if (keys[name] && host.hostKey !== keys[name]) console.log(`${name} ${keys[name]}`);
+        }
+    ' "$hostkeys" | while read -r name want; do
+        pulumi config set --path "k8s-ha:hosts.$name.hostKey" "$want"
+        echo "pulumi.sh: pinned the host key of $name" >&2
     done
 }
 sync_lab_config

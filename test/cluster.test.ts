@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { validateConfig } from "../components/validate";
 import { labConfig } from "./fixtures";
@@ -39,9 +40,6 @@ pulumi.runtime.setMocks(
                     break;
                 case "random:index/randomPassword:RandomPassword":
                     state.result = "vrrpPass";
-                    break;
-                case "random:index/randomBytes:RandomBytes":
-                    state.base64 = "RU5DUllQVElPTktFWUVOQ1JZUFRJT05LRVlFTkNSWVA=";
                     break;
             }
             return { id: `${args.name}-id`, state };
@@ -119,7 +117,7 @@ describe("the cluster graph", () => {
                 "cp1-control-plane", "cp2-control-plane", "cp3-control-plane", "cp1-addons",
                 "lb1-lb", "lb2-lb",
                 "mirror-mirror", "nfs-nfs",
-                "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet",
+                "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet", "cp1-node-w1", "cp1-node-w2",
             ].sort(),
         );
     });
@@ -182,6 +180,16 @@ describe("the cluster graph", () => {
         for (const name of ["cp1-etcd", "cp1-control-plane", "cp1-addons", "lb1-lb", "w1-kubelet", "mirror-mirror"]) {
             expect(isSecretValue(command(name).inputs.stdin)).toBe(true);
         }
+    });
+
+    test("the encryption key comes from a RandomPassword (its ID is not the value) and is 32 bytes", () => {
+        expect(resources.some((r) => r.type === "random:index/randomBytes:RandomBytes")).toBe(false);
+        const secret = resources.find((r) => r.name === "control-plane-encryption-secret");
+        expect(secret?.type).toBe("random:index/randomPassword:RandomPassword");
+        const conf = bundle(command("cp1-control-plane").inputs.stdin)["/etc/kubernetes/encryption-config.yaml"];
+        const key = /secret: "?([^"\s]+)/.exec(conf)?.[1] ?? "";
+        expect(Buffer.from(key, "base64")).toHaveLength(32);
+        expect(key).toBe(crypto.createHash("sha256").update("vrrpPass").digest("base64"));
     });
 
     test("commands pin the host key when the config has one and use the host's address", () => {

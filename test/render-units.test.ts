@@ -219,6 +219,8 @@ describe("control-plane flags", () => {
             "--service-account-key-file=/etc/kubernetes/pki/sa.pub",
             "--service-account-signing-key-file=/etc/kubernetes/pki/sa.key",
             "--service-cluster-ip-range=10.96.0.0/12",
+            "--shutdown-delay-duration=5s",
+            "--shutdown-send-retry-after=true",
             "--tls-cert-file=/etc/kubernetes/pki/apiserver.crt",
             "--tls-private-key-file=/etc/kubernetes/pki/apiserver.key",
         ]);

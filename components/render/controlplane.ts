@@ -87,6 +87,10 @@ export function apiServerFlags(p: ApiServerUnitParams): string[] {
         "audit-log-maxbackup": maxBackup,
         "audit-log-maxsize": maxSize,
         profiling: false,
+        // On stop, /readyz fails at once while requests are still served for this long, so HAProxy
+        // (checks every 1 s, down after 2 failures) moves traffic away before the listener closes.
+        "shutdown-delay-duration": "5s",
+        "shutdown-send-retry-after": true,
         ...p.extraFlags,
     });
 }

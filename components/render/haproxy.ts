@@ -83,6 +83,9 @@ export function renderHaproxyConfig(p: HaproxyParams): string {
         "    timeout client 1h",
         "    timeout server 1h",
         "    timeout check 2s",
+        // A connection refused by an apiserver that is stopping goes to another one instead of failing.
+        "    retries 3",
+        "    option redispatch 1",
         "",
         "frontend kube-apiserver",
         `    bind *:${p.apiPort}`,
