@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Checks a cluster that `npm run test:hosts -- up` built on the lab, as its users would, and writes
+# Checks a cluster that `pulumi up` built on the lab, as its users would, and writes
 # .e2e/report.json (every check with its result and evidence). Exits non-zero if any check fails.
 #   bash scripts/hosts-check.sh            checks of the running cluster
-#   bash scripts/hosts-check.sh clean      after `test:hosts -- down`: nothing k8s-ha installed is left
+#   bash scripts/hosts-check.sh clean      after `pulumi destroy`: nothing k8s-ha installed is left
+#                                          (on the hosts in CLEAN_HOSTS, default all of the dev stack's)
 # The c_* functions are called through `check`, and remote commands are single-quoted on purpose.
 # shellcheck disable=SC2317,SC2016
 set -Eeuo pipefail
@@ -141,7 +142,7 @@ c_clean() {
     # The lab's NFS VM image ships nfs-kernel-server installed and enabled (the lab put it there, not
     # the program), and the program leaves what it did not install as it found it: nfs-server is
     # therefore expected to run on nfs, and only there.
-    for h in lb1 lb2 cp1 cp2 cp3 w1 w2 mirror nfs; do
+    for h in ${CLEAN_HOSTS:-lb1 lb2 cp1 cp2 cp3 w1 w2 mirror nfs}; do
         local units="etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd haproxy keepalived docker-registry chrony"
         [[ $h == nfs ]] || units+=" nfs-server"
         left+=$(on "$h" 'for u in '"$units"'; do systemctl is-active -q $u && echo "'"$h"': $u running"; done; for p in /etc/kubernetes /etc/etcd /var/lib/etcd /etc/containerd /opt/cni /var/lib/kubelet /usr/local/bin/kubelet /usr/local/bin/etcd /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/docker/registry/config.yml /etc/exports.d/k8s-ha.exports /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /var/lib/k8s-ha; do [ -e $p ] && echo "'"$h"': $p left"; done; grep -q "BEGIN k8s-ha" /etc/hosts && echo "'"$h"': hosts block left"; true')
@@ -168,8 +169,8 @@ NODE_BIN=$CACHE/node/node_modules/node/bin
 [[ -x $NODE_BIN/node ]] && export PATH=$NODE_BIN:$PATH
 
 if [[ ${1:-} == clean ]]; then
-    check "9 no service running and no file left after down" c_clean
-    write_report clean
+    check "9 no service running and no file left on ${CLEAN_HOSTS:-any host}" c_clean
+    write_report "${REPORT_SECTION:-clean}"
     exit "$failed"
 fi
 

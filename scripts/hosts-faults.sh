@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault drills on a cluster that `npm run test:hosts -- up` built on the lab (issue 7, items 1-5).
+# Fault drills on a cluster that `pulumi up` built on the lab (issue 7, items 1-5).
 # Each fault is injected on the lab and undone; a probe hits https://VIP:6443/readyz every 100 ms.
 # Results (measured times beside the goals) go to .e2e/report.json under "faults".
 # Exits non-zero when a drill misses its goal.
@@ -9,39 +9,12 @@ set -Eeuo pipefail
 # shellcheck source=scripts/lab/hosts-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lab/hosts-lib.sh"
 RESULTS=$(mktemp)
-PROBE_LOG=$(mktemp)
-PROBE_PID=""
 cleanup() {
-    if [[ -n $PROBE_PID ]]; then kill "$PROBE_PID" 2>/dev/null || true; fi
-    rm -f "$RESULTS" "$PROBE_LOG"
+    stop_probe
+    rm -f "$RESULTS"
 }
 trap cleanup EXIT
-now_ms() { date +%s%3N; }
 say() { printf 'faults: %s\n' "$*" >&2; }
-
-# start_probe: GET /readyz through the VIP every 100 ms (at most 10 minutes), "ms ok|fail" per line.
-start_probe() {
-    : >"$PROBE_LOG"
-    (
-        for ((i = 0; i < 6000; i++)); do
-            if [[ $(curl -sk -m 0.5 "https://$VIP:6443/readyz" 2>/dev/null) == ok ]]; then s=ok; else s=fail; fi
-            printf '%s %s\n' "$(now_ms)" "$s" >>"$PROBE_LOG"
-            sleep 0.1
-        done
-    ) &
-    PROBE_PID=$!
-}
-stop_probe() {
-    kill "$PROBE_PID" 2>/dev/null || true
-    wait "$PROBE_PID" 2>/dev/null || true
-    PROBE_PID=""
-}
-# outage_after MS: seconds from MS until the API answered again after its last failure
-# (0 when nothing failed), and the number of failed probes.
-outage_after() {
-    awk -v t0="$1" '$1 >= t0 { if ($2 == "fail") { failed++; last_fail = $1; recovered = 0 } else if (failed && !recovered) { recovered = $1 } }
-        END { if (!failed) printf "0.0 0\n"; else if (recovered) printf "%.1f %d\n", (recovered - t0) / 1000, failed; else printf "never %d\n", failed }' "$PROBE_LOG"
-}
 
 vip_holders() {
     local h n=""
@@ -74,7 +47,7 @@ d_haproxy() {
     holder=$(wait_single_holder)
     name="2$mode HAProxy killed (kill -9) on the VIP holder ($holder)"
     [[ $mode == b ]] && { name+=", kept down"; on "$holder" 'systemctl mask --runtime -q haproxy'; }
-    start_probe
+    start_probe readyz
     sleep 1
     t0=$(now_ms)
     on "$holder" 'pkill -9 -x haproxy'
@@ -109,7 +82,7 @@ d_lb_host() {
     local holder t0 secs out pid
     holder=$(wait_single_holder)
     pid=$(<"$CACHE/lab/run/machines/$holder/pid")
-    start_probe
+    start_probe readyz
     sleep 1
     t0=$(now_ms)
     # The machine's own PID 1 (nspawn's child) takes every process of the machine with it.

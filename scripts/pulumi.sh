@@ -35,7 +35,7 @@ pulumi stack select --create "$STACK" >/dev/null
 # config when they differ (one `config` read; a write only for what changed).
 sync_lab_config() {
     local key=$TOOLS/lab/id_ed25519 hostkeys=$TOOLS/lab/hostkeys.json name want have
-    [[ $STACK == dev && -f $key && -f $hostkeys ]] || return 0
+    [[ $STACK == dev && -f $key && -f $hostkeys && ${K8S_HA_LAB_SYNC:-1} == 1 ]] || return 0
     have=$(pulumi config get k8s-ha:sshPrivateKey 2>/dev/null || true)
     if [[ $have != "$(cat "$key")" ]]; then
         pulumi config set --secret k8s-ha:sshPrivateKey <"$key"

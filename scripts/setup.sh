@@ -4,7 +4,7 @@
 #   2. Node.js 24 (from the npm package node@24) and the npm packages;
 #   3. the cluster artifacts (Kubernetes, etcd, containerd, runc, CNI, images), built from the Go
 #      module proxy and cached (scripts/artifacts.sh);
-#   4. the Pulumi toolchain (scripts/toolchain.sh).
+#   4. the Pulumi toolchain from the release mirror (scripts/toolchain.sh).
 # Every step is cached and idempotent: a second run takes seconds.
 # Settings: K8S_HA_SKIP_ARTIFACTS=1 skips step 3, K8S_HA_SKIP_PULUMI=1 skips step 4.
 set -Eeuo pipefail
@@ -60,6 +60,6 @@ if [[ ${K8S_HA_SKIP_ARTIFACTS:-0} != 1 ]]; then
     bash scripts/artifacts.sh
 fi
 if [[ ${K8S_HA_SKIP_PULUMI:-0} != 1 ]]; then
-    bash scripts/toolchain.sh || die "the Pulumi toolchain could not be built here (see the messages above and issue 3); the tests (npm test) and the lab do not need it"
+    bash scripts/toolchain.sh
 fi
 say "done"

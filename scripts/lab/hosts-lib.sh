@@ -18,3 +18,42 @@ on() {
     ssh -i .tools/lab/id_ed25519 -o UserKnownHostsFile=.tools/lab/known_hosts -o StrictHostKeyChecking=yes \
         -o BatchMode=yes -o ConnectTimeout=10 "root@${ADDR[$host]}" "$@"
 }
+
+now_ms() { date +%s%3N; }
+
+PROBE_LOG=$ROOT/.e2e/probe.log
+PROBE_PID=""
+# start_probe [client]: a request through the VIP every 100 ms (at most 10 minutes), "ms ok|fail"
+# per line in PROBE_LOG. Default: anonymous GET /readyz (is a ready apiserver behind the VIP?).
+# client: GET /api/v1/namespaces/default as the admin (.e2e/probe-client.{crt,key}), what a user's
+# request sees, which also holds while a stopping apiserver still serves with /readyz failing.
+start_probe() {
+    local kind=${1:-readyz}
+    mkdir -p "$(dirname "$PROBE_LOG")"
+    : >"$PROBE_LOG"
+    (
+        for ((i = 0; i < 6000; i++)); do
+            if [[ $kind == client ]]; then
+                if curl -sk -m 1 -o /dev/null -f --cert .e2e/probe-client.crt --key .e2e/probe-client.key \
+                    "https://$VIP:6443/api/v1/namespaces/default" 2>/dev/null; then s=ok; else s=fail; fi
+            elif [[ $(curl -sk -m 0.5 "https://$VIP:6443/readyz" 2>/dev/null) == ok ]]; then s=ok; else s=fail; fi
+            printf '%s %s\n' "$(now_ms)" "$s" >>"$PROBE_LOG"
+            sleep 0.1
+        done
+    ) &
+    PROBE_PID=$!
+}
+stop_probe() {
+    [[ -n $PROBE_PID ]] || return 0
+    kill "$PROBE_PID" 2>/dev/null || true
+    wait "$PROBE_PID" 2>/dev/null || true
+    PROBE_PID=""
+}
+# outage_after MS: seconds from MS until the API answered again after its last failure
+# (0 when nothing failed), and the number of failed probes.
+outage_after() {
+    awk -v t0="$1" '$1 >= t0 { if ($2 == "fail") { failed++; last_fail = $1; recovered = 0 } else if (failed && !recovered) { recovered = $1 } }
+        END { if (!failed) printf "0.0 0\n"; else if (recovered) printf "%.1f %d\n", (recovered - t0) / 1000, failed; else printf "never %d\n", failed }' "$PROBE_LOG"
+}
+# probe_counts: "OK FAILED" over the whole probe log.
+probe_counts() { awk '$2 == "ok" { ok++ } $2 == "fail" { f++ } END { printf "%d %d\n", ok, f }' "$PROBE_LOG"; }

@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# The end-to-end suite (npm run test:e2e): the real Pulumi engine against the lab, as a user runs it.
+#   1. a fresh lab, the artifacts, and `pulumi up` of the dev stack on bare hosts;
+#   2. the users' checks (scripts/hosts-check.sh);
+#   3. `pulumi preview --expect-no-changes`, then a no-op `pulumi up`;
+#   4. the fault drills (scripts/hosts-faults.sh);
+#   5. the change drills: add the spare worker w3, remove it, change apiServerExtraSans under a
+#      100 ms client probe through the VIP;
+#   6. the secret scan of the real state and of every log of the run;
+#   7. `pulumi destroy` and the clean-host check;
+#   8. an interrupted first `up` (the engine killed at a random point), the `up` that converges after
+#      it, and a second destroy.
+# Every check and timing goes to .e2e/report.json; the engine's output to .e2e/logs/. The stack's
+# state is a file backend in .e2e/state, new for each run. Exits non-zero on any failure.
+# Settings: K8S_HA_E2E_KEEP=1 leaves the cluster and the lab up after step 6 (no destroy);
+# K8S_HA_E2E_FRESH_LAB=0 keeps a running lab instead of making it anew (its hosts must be bare).
+# The node -e programs are JavaScript in single quotes on purpose.
+# shellcheck disable=SC2016
+set -Eeuo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+E2E=$ROOT/.e2e
+LOGS=$E2E/logs
+RESULTS=$E2E/engine.tsv
+
+say() { printf 'e2e: %s\n' "$*" >&2; }
+die() {
+    say "error: $*"
+    exit 1
+}
+[[ -f .tools/env.sh ]] || die "no toolchain: run bash scripts/setup.sh (or npm run toolchain)"
+# shellcheck source=/dev/null
+source .tools/env.sh
+# shellcheck source=scripts/lab/hosts-lib.sh
+source scripts/lab/hosts-lib.sh
+
+export PULUMI_BACKEND_URL=file://$E2E/state
+cp Pulumi.dev.yaml "$E2E.Pulumi.dev.yaml.orig" 2>/dev/null || { mkdir -p "$E2E" && cp Pulumi.dev.yaml "$E2E.Pulumi.dev.yaml.orig"; }
+rm -rf "$E2E"
+mkdir -p "$E2E" "$LOGS" "$E2E/state"
+mv "$E2E.Pulumi.dev.yaml.orig" "$E2E/Pulumi.dev.yaml.orig"
+: >"$RESULTS"
+failed=0
+
+finish() {
+    local rc=$?
+    stop_probe
+    # The drills edit the stack config; the working tree gets its file back.
+    cp "$E2E/Pulumi.dev.yaml.orig" Pulumi.dev.yaml
+    rm -f "$E2E/probe-client.key" "$E2E/export-revealed.json"
+    write_report || true
+    if [[ ${K8S_HA_E2E_KEEP:-0} != 1 ]]; then
+        say "removing the lab"
+        bash scripts/lab.sh down >/dev/null 2>&1 || say "lab down failed"
+    fi
+    ((rc == 0 && failed == 0)) || say "FAILED (see .e2e/report.json and .e2e/logs/)"
+    exit $((rc != 0 ? rc : failed))
+}
+trap finish EXIT
+
+# record NAME STATUS SECONDS GOAL EVIDENCE
+record() {
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5//$'\n'/ }" >>"$RESULTS"
+    say "$(printf '%-46s %-7s %7s s  goal %-10s %s' "$1" "$2" "$3" "$4" "${5:0:160}")"
+    [[ $2 == passed ]] || failed=1
+}
+T=0
+# timed LOG CMD...: runs CMD with its output in .e2e/logs/LOG; T is its time in seconds.
+timed() {
+    local log=$LOGS/$1 t0 rc=0
+    shift
+    t0=$(now_ms)
+    "$@" >"$log" 2>&1 || rc=$?
+    T=$(awk -v a="$t0" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+    return "$rc"
+}
+# pulumi_ ARGS: pulumi on the dev stack. The lab's keys are copied into the stack config only by
+# sync_lab_keys, so that the timed steps time the engine alone.
+pulumi_() { K8S_HA_LAB_SYNC=0 bash scripts/pulumi.sh "$@"; }
+sync_lab_keys() { bash scripts/pulumi.sh stack >/dev/null; }
+# step NAME GOAL LOG CMD...: a timed engine step that must succeed.
+step() {
+    local name=$1 goal=$2 log=$3
+    shift 3
+    if timed "$log" "$@"; then
+        record "$name" passed "$T" "$goal" "log .e2e/logs/$log"
+    else
+        record "$name" failed "$T" "$goal" "$(tail -n 5 "$LOGS/$log")"
+        return 1
+    fi
+}
+# plan_check NAME GOAL DRILL [ARG]: the preview of a change does only what the drill allows.
+plan_check() {
+    local name=$1 goal=$2 drill=$3 arg=${4:-} out
+    if timed "preview-$drill.json" pulumi_ preview --json --suppress-progress; then
+        if out=$(node bin/test/e2e/plan.js "$drill" "$arg" <"$LOGS/preview-$drill.json" 2>&1); then
+            record "$name" passed "$T" "$goal" "$out"
+        else
+            record "$name" failed "$T" "$goal" "$out"
+        fi
+    else
+        record "$name" failed "$T" "$goal" "$(tail -n 5 "$LOGS/preview-$drill.json")"
+    fi
+}
+kubeconfig_from_stack() {
+    (umask 077 && pulumi_ stack output kubeconfig --show-secrets >"$KUBECONFIG")
+    # The client probe's credentials, from the same kubeconfig.
+    (umask 077 && "$KUBECTL" config view --raw -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d >"$E2E/probe-client.crt" &&
+        "$KUBECTL" config view --raw -o jsonpath='{.users[0].user.client-key-data}' | base64 -d >"$E2E/probe-client.key")
+}
+
+write_report() {
+    node -e '
+const fs = require("fs");
+const [tsv, file, commit] = process.argv.slice(1);
+const steps = fs.readFileSync(tsv, "utf8").trim().split("\n").filter(Boolean).map((l) => {
+  const [name, status, seconds, goal, evidence] = l.split("\t");
+  return { name, status, seconds: Number(seconds), goal, evidence };
+});
+const prev = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
+prev.engine = { at: new Date().toISOString(), commit, steps,
+  passed: steps.filter((s) => s.status === "passed").length, failed: steps.filter((s) => s.status !== "passed").length };
+fs.writeFileSync(file, JSON.stringify(prev, null, 2));
+console.log(`e2e: engine steps: ${prev.engine.passed} passed, ${prev.engine.failed} failed`);
+' "$RESULTS" "$E2E/report.json" "$(git rev-parse --short HEAD)"
+}
+
+# ------------------------------------------------------------------------------------------------
+say "compiling the suite's tools"
+npx tsc -p . --outDir bin
+
+if [[ ${K8S_HA_E2E_FRESH_LAB:-1} == 1 ]]; then
+    say "a fresh lab"
+    bash scripts/lab.sh down >/dev/null 2>&1 || true
+fi
+step "lab up (10 machines)" "" lab-up.log bash scripts/lab.sh up --install-deps
+sync_lab_keys
+step "artifacts built and served" "" artifacts.log bash scripts/artifacts.sh
+step "artifacts checked against their checksums" "" artifacts-check.log bash scripts/artifacts.sh check
+
+# 1-2. From bare hosts to a cluster that passes the users' checks.
+t_bare=$(now_ms)
+step "pulumi up on bare hosts" "" up.log pulumi_ up --yes --suppress-progress
+kubeconfig_from_stack
+check_rc=0
+bash scripts/hosts-check.sh 2>"$LOGS/hosts-check.log" || check_rc=$?
+T=$(awk -v a="$t_bare" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+if ((check_rc == 0)); then
+    record "bare hosts to all checks passing" passed "$T" "<= 120 s" "$(grep -c ' passed ' "$LOGS/hosts-check.log") checks passed"
+else
+    record "bare hosts to all checks passing" failed "$T" "<= 120 s" "$(grep -E '^check: .* failed ' "$LOGS/hosts-check.log" | head -5)"
+fi
+
+# 3. Nothing to do on a second run.
+plan_check "preview of the dev stack: no changes" "<= 10 s" noop
+step "no-op up (--expect-no-changes)" "<= 5 s" up-noop.log pulumi_ up --yes --expect-no-changes --suppress-progress
+
+# 4. Faults.
+if bash scripts/hosts-faults.sh 2>"$LOGS/faults.log"; then
+    record "fault drills" passed 0 "" "$(tail -n 1 "$LOGS/faults.log")"
+else
+    record "fault drills" failed 0 "" "$(grep -E 'failed' "$LOGS/faults.log" | head -3)"
+fi
+
+# 5a. Add the spare worker w3.
+pulumi_ config set --path 'k8s-ha:hosts.w3.address' 10.213.0.33 >/dev/null
+pulumi_ config set --path 'k8s-ha:hosts.w3.roles[0]' worker >/dev/null
+sync_lab_keys
+plan_check "preview of add worker: only w3 and its followers" "" add-worker w3
+step "add worker w3 (up)" "<= 60 s" up-add-worker.log pulumi_ up --yes --suppress-progress
+if out=$("$KUBECTL" get node w3 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>&1) && [[ $out == True ]]; then
+    record "w3 is a Ready node" passed 0 "" "Ready=$out"
+else
+    record "w3 is a Ready node" failed 0 "" "$out"
+fi
+
+# 5b. Remove it again.
+pulumi_ config rm --path 'k8s-ha:hosts.w3' >/dev/null
+plan_check "preview of remove worker: only w3 and its followers" "" remove-worker w3
+step "remove worker w3 (up)" "" up-remove-worker.log pulumi_ up --yes --suppress-progress
+if out=$("$KUBECTL" get node w3 2>&1); then
+    record "w3 left the API" failed 0 "" "$out"
+else
+    record "w3 left the API" passed 0 "" "$out"
+fi
+if CLEAN_HOSTS=w3 REPORT_SECTION=clean_w3 bash scripts/hosts-check.sh clean 2>"$LOGS/clean-w3.log"; then
+    record "w3 left clean" passed 0 "" "$(tail -n 1 "$LOGS/clean-w3.log")"
+else
+    record "w3 left clean" failed 0 "" "$(grep -E 'failed' "$LOGS/clean-w3.log" | head -3)"
+fi
+
+# 5c. A new name in the apiserver certificate, rolled one control-plane host at a time.
+pulumi_ config set --path 'k8s-ha:apiServerExtraSans[0]' api.k8s-ha.test >/dev/null
+plan_check "preview of apiServerExtraSans: apiserver cert and control plane only" "" api-sans
+start_probe client
+sleep 1
+step "apiServerExtraSans change (up)" "" up-api-sans.log pulumi_ up --yes --suppress-progress || true
+sleep 2
+stop_probe
+read -r ok bad <<<"$(probe_counts)"
+if ((bad == 0 && ok > 0)); then
+    record "client requests through the VIP during the roll" passed 0 "0 failed" "$ok ok, $bad failed"
+else
+    record "client requests through the VIP during the roll" failed 0 "0 failed" "$ok ok, $bad failed"
+fi
+order=$(grep -oE 'cp[0-9]-control-plane[^ ]* *(updating|updated)' "$LOGS/up-api-sans.log" | awk '{print $1, $2}' | paste -sd, || true)
+sans=$(for a in 10.213.0.21 10.213.0.22 10.213.0.23; do
+    on cp1 "echo | openssl s_client -connect $a:6443 2>/dev/null | openssl x509 -noout -ext subjectAltName 2>/dev/null" | grep -c 'api.k8s-ha.test' || true
+done | awk '{ n += $1 } END { print n + 0 }')
+if [[ $sans == 3 ]]; then
+    record "every apiserver serves the new SAN" passed 0 "" "3 of 3; engine order: ${order:-?}"
+else
+    record "every apiserver serves the new SAN" failed 0 "" "${sans:-0} of 3"
+fi
+
+# 6. Secrets: the real state and every log, searched for every secret value.
+(umask 077 && pulumi_ stack export --show-secrets >"$E2E/export-revealed.json")
+pulumi_ stack export >"$LOGS/export.json"
+if out=$(node bin/test/e2e/secrets.js "$E2E/export-revealed.json" .tools/lab/id_ed25519 .tools/passphrase -- \
+    "$LOGS"/*.log "$LOGS"/*.json "$E2E"/report.json Pulumi.dev.yaml 2>&1); then
+    record "no secret value in the state or the logs" passed 0 "" "$out"
+else
+    record "no secret value in the state or the logs" failed 0 "" "$out"
+fi
+rm -f "$E2E/export-revealed.json"
+
+if [[ ${K8S_HA_E2E_KEEP:-0} == 1 ]]; then
+    say "K8S_HA_E2E_KEEP=1: the cluster stays up"
+    exit 0
+fi
+
+# 7. Destroy, and nothing of k8s-ha is left on any host.
+step "pulumi destroy" "<= 60 s" destroy.log pulumi_ destroy --yes --suppress-progress
+if bash scripts/hosts-check.sh clean 2>"$LOGS/clean.log"; then
+    record "clean hosts after destroy" passed 0 "" "$(tail -n 1 "$LOGS/clean.log")"
+else
+    record "clean hosts after destroy" failed 0 "" "$(grep -E 'failed' "$LOGS/clean.log" | head -3)"
+fi
+
+# 8. An interrupted first up: the engine and its plugins killed at a random point.
+cp "$E2E/Pulumi.dev.yaml.orig" Pulumi.dev.yaml
+sync_lab_keys
+kill_after=$((15 + RANDOM % 45))
+t0=$(now_ms)
+K8S_HA_LAB_SYNC=0 setsid bash scripts/pulumi.sh up --yes --suppress-progress >"$LOGS/up-interrupted.log" 2>&1 &
+up_pid=$!
+sleep "$kill_after"
+kill -9 -- "-$up_pid" 2>/dev/null || true
+wait "$up_pid" 2>/dev/null || true
+pulumi_ stack export >"$LOGS/export-interrupted.json"
+pending=$(node -e 'const d = require(process.argv[1]).deployment; const p = d.pending_operations ?? [];
+console.log(`${(d.resources ?? []).length} resources, ${p.length} pending: ` + p.map((o) => `${o.type} ${o.resource.urn.split("::").pop()}`).join(", "))' "$LOGS/export-interrupted.json")
+record "up killed after ${kill_after} s" passed "$(awk -v a="$t0" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')" "" "$pending"
+# Pending creates are commands that may or may not have run on their hosts: the host scripts are
+# idempotent, so they are cleared and created again. A stale lock of the killed run is cancelled.
+handled="refresh --clear-pending-creates"
+if ! timed refresh-after-kill.log pulumi_ refresh --yes --clear-pending-creates --skip-preview --suppress-progress; then
+    if grep -q 'locked' "$LOGS/refresh-after-kill.log"; then
+        pulumi_ cancel --yes >>"$LOGS/refresh-after-kill.log" 2>&1 || true
+        handled="cancel (stale lock), then refresh --clear-pending-creates"
+        timed refresh-after-kill-2.log pulumi_ refresh --yes --clear-pending-creates --skip-preview --suppress-progress ||
+            record "pending operations cleared" failed "$T" "" "$(tail -n 5 "$LOGS/refresh-after-kill-2.log")"
+    else
+        record "pending operations cleared" failed "$T" "" "$(tail -n 5 "$LOGS/refresh-after-kill.log")"
+    fi
+fi
+record "pending operations handled" passed "$T" "" "$handled"
+step "up after the interrupted up converges" "" up-after-kill.log pulumi_ up --yes --suppress-progress
+kubeconfig_from_stack
+if out=$("$KUBECTL" get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}' 2>&1) &&
+    [[ $out == *"w1=True"* && $out == *"w2=True"* ]]; then
+    record "nodes Ready after the converging up" passed 0 "" "$out"
+else
+    record "nodes Ready after the converging up" failed 0 "" "$out"
+fi
+plan_check "preview after convergence: no changes" "" noop
+step "pulumi destroy (second)" "<= 60 s" destroy-2.log pulumi_ destroy --yes --suppress-progress
+if REPORT_SECTION=clean_after_interrupted bash scripts/hosts-check.sh clean 2>"$LOGS/clean-2.log"; then
+    record "clean hosts after the second destroy" passed 0 "" "$(tail -n 1 "$LOGS/clean-2.log")"
+else
+    record "clean hosts after the second destroy" failed 0 "" "$(grep -E 'failed' "$LOGS/clean-2.log" | head -3)"
+fi
+say "done"

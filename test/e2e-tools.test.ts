@@ -1,0 +1,103 @@
+import { planProblems, summarizePreview } from "./e2e/plan";
+import { findLeaks, SECRET_SIG, secretNeedles } from "./e2e/secrets";
+import { encryptionKeyFrom } from "../components/controlplane";
+
+const urn = (type: string, name: string) => `urn:pulumi:dev::k8s-ha::${type}::${name}`;
+const cmd = (name: string) => urn("k8s-ha:index:Node$command:remote:Command", name);
+
+describe("preview summary and the change drills' expectations", () => {
+    const preview = (steps: [string, string][]) => summarizePreview({ steps: steps.map(([op, u]) => ({ op, urn: u })) });
+
+    test("groups steps by resource name, replacements once, the stack left out", () => {
+        const s = preview([
+            ["same", urn("pulumi:pulumi:Stack", "k8s-ha-dev")],
+            ["create", cmd("w3-os")],
+            ["create-replacement", cmd("control-plane-apiserver-cert")],
+            ["delete-replaced", cmd("control-plane-apiserver-cert")],
+            ["update", cmd("cp1-control-plane")],
+            ["same", cmd("cp1-os")],
+        ]);
+        expect(s).toEqual({ create: ["w3-os"], update: ["cp1-control-plane"], replace: ["control-plane-apiserver-cert"], delete: [], same: 1 });
+    });
+
+    test("add-worker allows the worker's resources and the topology followers only", () => {
+        const ok = preview([
+            ["create", urn("k8s-ha:index:Node", "w3")],
+            ["create", cmd("w3-os")],
+            ["create", cmd("w3-kubelet")],
+            ["create", cmd("cp1-node-w3")],
+            ["update", cmd("w1-runtime")],
+            ["update", cmd("lb1-os")],
+        ]);
+        expect(planProblems("add-worker", "w3", ok)).toEqual([]);
+        const bad = preview([
+            ["create", cmd("w3-kubelet")],
+            ["update", cmd("cp1-control-plane")],
+            ["replace", cmd("w1-kubelet")],
+        ]);
+        expect(planProblems("add-worker", "w3", bad)).toEqual([
+            "cp1-control-plane: update is not expected in the add-worker drill",
+            "w1-kubelet: replace is not expected in the add-worker drill",
+        ]);
+    });
+
+    test("api-sans allows only the apiserver certificate and the control-plane steps", () => {
+        const ok = preview([
+            ["create-replacement", cmd("control-plane-apiserver-csr")],
+            ["create-replacement", cmd("control-plane-apiserver-cert")],
+            ["update", cmd("cp1-control-plane")],
+            ["update", cmd("cp2-control-plane")],
+        ]);
+        expect(planProblems("api-sans", undefined, ok)).toEqual([]);
+        const bad = preview([["update", cmd("cp1-control-plane")], ["update", cmd("w1-kubelet")]]);
+        expect(planProblems("api-sans", undefined, bad)).toEqual([
+            "w1-kubelet: update is not expected in the api-sans drill",
+            "control-plane-apiserver-cert: not replaced by the api-sans drill",
+        ]);
+    });
+
+    test("noop allows nothing", () => {
+        expect(planProblems("noop", undefined, preview([["update", cmd("w1-os")]]))).toEqual(["w1-os: update is not expected in the noop drill"]);
+    });
+});
+
+describe("secret scan of the real state and logs", () => {
+    const key = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBx7c1l0b2tEeGFtcGxlS2V5TWF0ZXJpYWxGb3JUZXN0aW5nT25seQ\n-----END EC PRIVATE KEY-----\n";
+    const secret = (v: unknown) => ({ [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270", plaintext: JSON.stringify(v) });
+    const resources = [
+        { type: "tls:index/privateKey:PrivateKey", urn: "urn:k", outputs: { privateKeyPem: secret(key), publicKeyPem: "PUBLIC" } },
+        { type: "random:index/randomPassword:RandomPassword", urn: "urn:p", outputs: { result: secret("Zq3kP9vX2mL8nR4tW6yB1cF5hJ7sD0gA") } },
+        {
+            type: "command:remote:Command",
+            urn: "urn:c",
+            inputs: { connection: secret({ host: "10.213.0.21", user: "root" }), stdin: secret("file 0600 /etc/x.key S0VZREFUQQ==\nfile 0644 /etc/x.crt Q0VSVA==\n") },
+        },
+    ];
+    const needles = secretNeedles(resources, []);
+
+    test("finds key lines, passwords, the derived encryption key and owner-only bundle files; not public parts", () => {
+        const values = [...needles.keys()];
+        expect(values).toEqual(
+            expect.arrayContaining([
+                "MHcCAQEEIBx7c1l0b2tEeGFtcGxlS2V5TWF0ZXJpYWxGb3JUZXN0aW5nT25seQ",
+                "Zq3kP9vX2mL8nR4tW6yB1cF5hJ7sD0gA",
+                encryptionKeyFrom("Zq3kP9vX2mL8nR4tW6yB1cF5hJ7sD0gA"),
+                "S0VZREFUQQ==",
+            ]),
+        );
+        expect(values).not.toContain("10.213.0.21");
+        expect(values).not.toContain("Q0VSVA==");
+        expect(values).not.toContain("PUBLIC");
+    });
+
+    test("reports a leak by fingerprint, never the value", () => {
+        const leaks = findLeaks(needles, {
+            "state.json": `{"id":"${encryptionKeyFrom("Zq3kP9vX2mL8nR4tW6yB1cF5hJ7sD0gA")}"}`,
+            "up.log": "10.213.0.21 root PUBLIC",
+        });
+        expect(leaks).toHaveLength(1);
+        expect(leaks[0].haystack).toBe("state.json");
+        expect(leaks[0].what).toBe("urn:p: derived encryption key");
+        expect(JSON.stringify(leaks)).not.toContain(encryptionKeyFrom("Zq3kP9vX2mL8nR4tW6yB1cF5hJ7sD0gA"));
+    });
+});

@@ -1,0 +1,136 @@
+/**
+ * What a `pulumi preview --json` plans, by resource name, and the expectations of the e2e suite's
+ * change drills. Used by scripts/e2e.sh:
+ *   node bin/test/e2e/plan.js DRILL [ARG] < preview.json
+ * prints the summary as JSON and exits 1, naming each offending resource, when the plan does more
+ * than the drill allows. DRILL: noop | add-worker NAME | remove-worker NAME | api-sans.
+ */
+import * as fs from "fs";
+
+export interface PreviewStep {
+    op: string;
+    urn: string;
+}
+
+export interface PlanSummary {
+    create: string[];
+    update: string[];
+    replace: string[];
+    delete: string[];
+    same: number;
+}
+
+/** The resource name at the end of a URN. */
+export function urnName(urn: string): string {
+    return urn.split("::").pop() ?? urn;
+}
+
+const STACK_TYPE = "pulumi:pulumi:Stack";
+
+/** Groups the steps of a preview by what happens to each resource. */
+export function summarizePreview(preview: { steps?: PreviewStep[] }): PlanSummary {
+    const s: PlanSummary = { create: [], update: [], replace: [], delete: [], same: 0 };
+    const add = (list: string[], name: string) => {
+        if (!list.includes(name)) list.push(name);
+    };
+    for (const step of preview.steps ?? []) {
+        if (step.urn.includes(`::${STACK_TYPE}::`)) continue;
+        const name = urnName(step.urn);
+        switch (step.op) {
+            case "create":
+                add(s.create, name);
+                break;
+            case "update":
+                add(s.update, name);
+                break;
+            case "replace":
+            case "create-replacement":
+            case "delete-replaced":
+                add(s.replace, name);
+                break;
+            case "delete":
+                add(s.delete, name);
+                break;
+            case "same":
+                s.same++;
+                break;
+            default:
+                // read, refresh, import: no change to a host.
+                break;
+        }
+    }
+    for (const list of [s.create, s.update, s.replace, s.delete]) list.sort();
+    return s;
+}
+
+/** Resources that belong to a worker host: its Node and every child named after it, and its Node object. */
+function ofWorker(name: string, worker: string): boolean {
+    return name === worker || name.startsWith(`${worker}-`) || new RegExp(`^[^-]+-node-${worker}$`).test(name);
+}
+
+/**
+ * Resources every host's OS step or every worker's runtime must update when a worker comes or
+ * goes: the managed /etc/hosts block (all hosts) and the pod routes (the other workers).
+ */
+const FOLLOWS_TOPOLOGY = /^[a-z0-9]+-(os|runtime)$/;
+
+/** Problems with a plan for a drill; empty when the plan does only what the drill allows. */
+export function planProblems(drill: string, arg: string | undefined, s: PlanSummary): string[] {
+    const problems: string[] = [];
+    const none = (what: keyof Omit<PlanSummary, "same">, names: string[]) => {
+        for (const n of names) problems.push(`${n}: ${what} is not expected in the ${drill} drill`);
+    };
+    switch (drill) {
+        case "noop":
+            none("create", s.create);
+            none("update", s.update);
+            none("replace", s.replace);
+            none("delete", s.delete);
+            break;
+        case "add-worker": {
+            const w = need(arg, drill);
+            none("create", s.create.filter((n) => !ofWorker(n, w)));
+            if (!s.create.includes(`${w}-kubelet`)) problems.push(`${w}-kubelet: not created by the add-worker drill`);
+            none("update", s.update.filter((n) => !FOLLOWS_TOPOLOGY.test(n)));
+            none("replace", s.replace);
+            none("delete", s.delete);
+            break;
+        }
+        case "remove-worker": {
+            const w = need(arg, drill);
+            none("delete", s.delete.filter((n) => !ofWorker(n, w)));
+            if (!s.delete.includes(`${w}-kubelet`)) problems.push(`${w}-kubelet: not deleted by the remove-worker drill`);
+            none("update", s.update.filter((n) => !FOLLOWS_TOPOLOGY.test(n)));
+            none("replace", s.replace);
+            none("create", s.create);
+            break;
+        }
+        case "api-sans": {
+            // Only the apiserver certificate and the control-plane steps may change.
+            const allowed = /^(control-plane-apiserver-(csr|cert)|[a-z0-9]+-control-plane)$/;
+            none("create", s.create);
+            none("delete", s.delete);
+            none("update", s.update.filter((n) => !allowed.test(n)));
+            none("replace", s.replace.filter((n) => !allowed.test(n)));
+            if (!s.replace.includes("control-plane-apiserver-cert")) problems.push("control-plane-apiserver-cert: not replaced by the api-sans drill");
+            break;
+        }
+        default:
+            problems.push(`unknown drill ${drill} (noop, add-worker NAME, remove-worker NAME, api-sans)`);
+    }
+    return problems;
+}
+
+function need(arg: string | undefined, drill: string): string {
+    if (!arg) throw new Error(`the ${drill} drill needs a host name`);
+    return arg;
+}
+
+if (require.main === module) {
+    const [drill, arg] = process.argv.slice(2);
+    const summary = summarizePreview(JSON.parse(fs.readFileSync(0, "utf8")) as { steps?: PreviewStep[] });
+    const problems = planProblems(drill, arg, summary);
+    process.stdout.write(JSON.stringify({ drill, ...summary, problems }) + "\n");
+    for (const p of problems) process.stderr.write(`plan: ${p}\n`);
+    process.exit(problems.length ? 1 : 0);
+}

@@ -1,0 +1,124 @@
+/**
+ * Searches the real state and every log of the e2e run for the actual secret values. Used by
+ * scripts/e2e.sh:
+ *   node bin/test/e2e/secrets.js REVEALED_EXPORT EXTRA_SECRET_FILE... -- HAYSTACK_FILE...
+ * REVEALED_EXPORT is `pulumi stack export --show-secrets`; the haystacks are the plain export
+ * (`pulumi stack export`) and the logs. Prints a JSON report; exits 1 on any match.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import { encryptionKeyFrom } from "../../components/controlplane";
+
+/** Pulumi's marker of a secret value in a checkpoint. */
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+interface Resource {
+    type: string;
+    urn: string;
+    outputs?: Record<string, unknown>;
+    inputs?: Record<string, unknown>;
+}
+
+/** Every value a revealed export holds as a secret (`{SIG, plaintext}`), parsed. */
+export function revealedSecretValues(node: unknown, out: unknown[] = []): unknown[] {
+    if (Array.isArray(node)) {
+        for (const v of node) revealedSecretValues(v, out);
+    } else if (node !== null && typeof node === "object") {
+        const o = node as Record<string, unknown>;
+        if (SECRET_SIG in o && typeof o.plaintext === "string") {
+            out.push(JSON.parse(o.plaintext));
+        } else {
+            for (const v of Object.values(o)) revealedSecretValues(v, out);
+        }
+    }
+    return out;
+}
+
+function strings(v: unknown, out: string[] = []): string[] {
+    if (typeof v === "string") out.push(v);
+    else if (Array.isArray(v)) v.forEach((x) => strings(x, out));
+    else if (v !== null && typeof v === "object") Object.values(v).forEach((x) => strings(x, out));
+    return out;
+}
+
+const PRIVATE_PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----\n([\s\S]*?)-----END [A-Z ]*PRIVATE KEY-----/g;
+const KUBECONFIG_KEY = /client-key-data: *"?([A-Za-z0-9+/=]+)"?/g;
+const BUNDLE_SECRET_FILE = /^file 0[0-7]00 (\S+) ([A-Za-z0-9+/=]+)$/gm;
+
+/**
+ * The strings whose presence anywhere outside a secret means a leak, from the secret values:
+ * each body line of every private key (PEM), every kubeconfig's client key, the base64 of every
+ * owner-only file in a host bundle, every random password and the encryption key derived from it.
+ * Public parts of secret objects (a connection's host or user, a CA certificate inside a
+ * kubeconfig) are not secrets and are not searched for.
+ */
+export function secretNeedles(resources: Resource[], extra: string[]): Map<string, string> {
+    const needles = new Map<string, string>();
+    const addPem = (text: string, what: string) => {
+        for (const m of text.matchAll(PRIVATE_PEM)) {
+            for (const line of m[1].split("\n")) if (line.trim().length >= 24) needles.set(line.trim(), `${what}: private key line`);
+        }
+    };
+    for (const r of resources) {
+        const values = revealedSecretValues([r.inputs, r.outputs]);
+        for (const s of strings(values)) {
+            addPem(s, r.urn);
+            for (const m of s.matchAll(KUBECONFIG_KEY)) needles.set(m[1], `${r.urn}: kubeconfig client key`);
+            for (const m of s.matchAll(BUNDLE_SECRET_FILE)) needles.set(m[2], `${r.urn}: ${m[1]} (base64)`);
+        }
+        if (r.type === "random:index/randomPassword:RandomPassword") {
+            const result = revealedSecretValues(r.outputs?.result)[0] ?? r.outputs?.result;
+            if (typeof result === "string") {
+                needles.set(result, `${r.urn}: password`);
+                needles.set(encryptionKeyFrom(result), `${r.urn}: derived encryption key`);
+            }
+        }
+    }
+    for (const e of extra) {
+        addPem(e, "extra secret file");
+        if (!e.includes("PRIVATE KEY") && e.trim().length >= 12) needles.set(e.trim(), "extra secret file");
+    }
+    return needles;
+}
+
+export interface Leak {
+    haystack: string;
+    what: string;
+    /** A fingerprint of the leaked value, never the value. */
+    sha256: string;
+}
+
+/** Every needle found in a haystack. */
+export function findLeaks(needles: Map<string, string>, haystacks: Record<string, string>): Leak[] {
+    const leaks: Leak[] = [];
+    for (const [name, text] of Object.entries(haystacks)) {
+        for (const [needle, what] of needles) {
+            if (text.includes(needle)) {
+                leaks.push({ haystack: name, what, sha256: crypto.createHash("sha256").update(needle).digest("hex").slice(0, 16) });
+            }
+        }
+    }
+    return leaks;
+}
+
+if (require.main === module) {
+    const args = process.argv.slice(2);
+    const sep = args.indexOf("--");
+    if (sep < 1) {
+        process.stderr.write("usage: secrets.js REVEALED_EXPORT [EXTRA_SECRET_FILE...] -- HAYSTACK_FILE...\n");
+        process.exit(2);
+    }
+    const revealed = JSON.parse(fs.readFileSync(args[0], "utf8")) as { deployment?: { resources?: Resource[] } };
+    const resources = revealed.deployment?.resources ?? [];
+    const extra = args.slice(1, sep).map((f) => fs.readFileSync(f, "utf8"));
+    const haystacks: Record<string, string> = {};
+    for (const f of args.slice(sep + 1)) haystacks[f] = fs.readFileSync(f, "utf8");
+    const needles = secretNeedles(resources, extra);
+    const leaks = findLeaks(needles, haystacks);
+    const bytes = Object.values(haystacks).reduce((n, t) => n + t.length, 0);
+    process.stdout.write(
+        JSON.stringify({ resources: resources.length, secretStrings: needles.size, haystacks: Object.keys(haystacks).length, bytesSearched: bytes, leaks }) + "\n",
+    );
+    for (const l of leaks) process.stderr.write(`secrets: ${l.what} appears in ${l.haystack} (sha256 ${l.sha256}…)\n`);
+    process.exit(leaks.length ? 1 : 0);
+}
