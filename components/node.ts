@@ -16,7 +16,7 @@ export interface HostFacts {
     container: string;
 }
 
-/** Parses the facts line (the last line of stdout) of the OS phase. */
+/** Parses the facts line (the last line of stdout) of the facts step. */
 export function parseFacts(stdout: string): HostFacts {
     const last = stdout.trim().split("\n").pop() ?? "";
     const facts = JSON.parse(last) as HostFacts;
@@ -72,11 +72,14 @@ export class Node extends pulumi.ComponentResource {
         super("k8s-ha:index:Node", name, {}, opts);
         const { host, cluster } = args;
         this.runner = new HostRunner(host, args.sshPrivateKey);
+        // Facts are a step of their own: the OS step changes whenever the host list does (the
+        // /etc/hosts block), and the facts must stay known in that preview, or everything rendered
+        // from them (keepalived, kubelet) would show as changing.
+        const facts = this.runner.run("facts", { script: "facts", env: { K8SHA_ADDRESS: host.address }, withDelete: false }, { parent: this });
         this.prepared = this.runner.run(
             "os",
             {
                 script: "os",
-                env: { K8SHA_ADDRESS: host.address },
                 files: [
                     { path: "/etc/k8s-ha/hosts", mode: "0644", content: render.renderHostsBlock(cluster.hosts) },
                     { path: "/etc/sysctl.d/90-k8s-ha.conf", mode: "0644", content: render.renderSysctlConf() },
@@ -86,7 +89,7 @@ export class Node extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        this.facts = this.prepared.stdout.apply(parseFacts);
+        this.facts = facts.stdout.apply(parseFacts);
         this.registerOutputs({ facts: this.facts });
     }
 

@@ -12,8 +12,8 @@
 #      it, and a second destroy.
 # Every check and timing goes to .e2e/report.json; the engine's output to .e2e/logs/. The stack's
 # state is a file backend in .e2e/state, new for each run. Exits non-zero on any failure.
-# Settings: K8S_HA_E2E_KEEP=1 leaves the cluster and the lab up after step 6 (no destroy);
-# K8S_HA_E2E_FRESH_LAB=0 keeps a running lab instead of making it anew (its hosts must be bare).
+# Settings: K8S_HA_E2E_KEEP_LAB=1 leaves the lab (and whatever a failed step left on it) running at
+# the end; K8S_HA_E2E_FRESH_LAB=0 keeps a running lab instead of making it anew (its hosts must be bare).
 # The node -e programs are JavaScript in single quotes on purpose.
 # shellcheck disable=SC2016
 set -Eeuo pipefail
@@ -49,7 +49,7 @@ finish() {
     cp "$E2E/Pulumi.dev.yaml.orig" Pulumi.dev.yaml
     rm -f "$E2E/probe-client.key" "$E2E/export-revealed.json"
     write_report || true
-    if [[ ${K8S_HA_E2E_KEEP:-0} != 1 ]]; then
+    if [[ ${K8S_HA_E2E_KEEP_LAB:-0} != 1 ]]; then
         say "removing the lab"
         bash scripts/lab.sh down >/dev/null 2>&1 || say "lab down failed"
     fi
@@ -65,12 +65,17 @@ record() {
     [[ $2 == passed ]] || failed=1
 }
 T=0
-# timed LOG CMD...: runs CMD with its output in .e2e/logs/LOG; T is its time in seconds.
+# timed LOG CMD...: runs CMD with its output in .e2e/logs/LOG (each line of a .log stamped with the
+# time of day, so a slow step can be found); T is its time in seconds.
 timed() {
     local log=$LOGS/$1 t0 rc=0
     shift
     t0=$(now_ms)
-    "$@" >"$log" 2>&1 || rc=$?
+    if [[ $log == *.log ]]; then
+        "$@" 2>&1 | awk '{ print strftime("%H:%M:%S"), $0; fflush() }' >"$log" || rc=$?
+    else
+        "$@" >"$log" 2>&1 || rc=$?
+    fi
     T=$(awk -v a="$t0" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
     return "$rc"
 }
@@ -83,7 +88,9 @@ step() {
     local name=$1 goal=$2 log=$3
     shift 3
     if timed "$log" "$@"; then
-        record "$name" passed "$T" "$goal" "log .e2e/logs/$log"
+        local engine
+        engine=$(grep -E '^[0-9:]+ +([-+~] )?[0-9]+ (created|unchanged|updated|deleted|replaced|changes\.)|Duration: ' "$LOGS/$log" | cut -d' ' -f2- | sed 's/^ *//' | paste -sd';' || true)
+        record "$name" passed "$T" "$goal" "${engine:+engine: $engine (the wall time adds starting the CLI and compiling the program); }log .e2e/logs/$log"
     else
         record "$name" failed "$T" "$goal" "$(tail -n 5 "$LOGS/$log")"
         return 1
@@ -224,11 +231,6 @@ else
 fi
 rm -f "$E2E/export-revealed.json"
 
-if [[ ${K8S_HA_E2E_KEEP:-0} == 1 ]]; then
-    say "K8S_HA_E2E_KEEP=1: the cluster stays up"
-    exit 0
-fi
-
 # 7. Destroy, and nothing of k8s-ha is left on any host.
 step "pulumi destroy" "<= 60 s" destroy.log pulumi_ destroy --yes --suppress-progress
 if bash scripts/hosts-check.sh clean 2>"$LOGS/clean.log"; then
@@ -238,8 +240,7 @@ else
 fi
 
 # 8. An interrupted first up: the engine and its plugins killed at a random point.
-cp "$E2E/Pulumi.dev.yaml.orig" Pulumi.dev.yaml
-sync_lab_keys
+pulumi_ config rm k8s-ha:apiServerExtraSans >/dev/null
 kill_after=$((15 + RANDOM % 45))
 t0=$(now_ms)
 K8S_HA_LAB_SYNC=0 setsid bash scripts/pulumi.sh up --yes --suppress-progress >"$LOGS/up-interrupted.log" 2>&1 &

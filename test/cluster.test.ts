@@ -23,7 +23,7 @@ pulumi.runtime.setMocks(
             const state: Record<string, unknown> = { ...args.inputs };
             switch (args.type) {
                 case "command:remote:Command":
-                    state.stdout = args.name.endsWith("-os")
+                    state.stdout = args.name.endsWith("-facts")
                         ? '{"interface":"host0","prefix":24,"cgroup":"v1","container":"systemd-nspawn"}'
                         : "";
                     break;
@@ -113,6 +113,7 @@ describe("the cluster graph", () => {
         expect(names).toEqual(
             [
                 "cp1-os", "cp2-os", "cp3-os", "lb1-os", "lb2-os", "mirror-os", "nfs-os", "w1-os", "w2-os",
+                "cp1-facts", "cp2-facts", "cp3-facts", "lb1-facts", "lb2-facts", "mirror-facts", "nfs-facts", "w1-facts", "w2-facts",
                 "cp1-etcd", "cp2-etcd", "cp3-etcd",
                 "cp1-control-plane", "cp2-control-plane", "cp3-control-plane", "cp1-addons",
                 "lb1-lb", "lb2-lb",

@@ -44,6 +44,9 @@ create() {
     reload_units_if_changed
     service_apply kube-apiserver "$apiserver"
     wait_until 180 "kube-apiserver to be ready on https://127.0.0.1:6443/readyz" apiserver_ready
+    # After a restart, give the load balancers' checks (2 passes, 1 s apart) time to send traffic here
+    # again before the next control-plane host restarts its apiserver.
+    if [[ $apiserver == yes ]]; then sleep 3; fi
     service_apply kube-controller-manager "$controller"
     service_apply kube-scheduler "$scheduler"
     wait_until 60 "kube-controller-manager to be healthy" curl -fsSk https://127.0.0.1:10257/healthz

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Node, phase 1, on every host: prepares the operating system and reports facts on stdout.
+# Node, phase 1, on every host: prepares the operating system (the facts come from facts.sh).
 # Files (stdin): /etc/k8s-ha/hosts (the managed /etc/hosts block), /etc/sysctl.d/90-k8s-ha.conf,
 # /etc/modules-load.d/k8s-ha.conf, /etc/chrony/chrony.conf.
-# Environment: K8SHA_ADDRESS (this host's address).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 HOSTS_BEGIN="# BEGIN k8s-ha"
@@ -88,15 +87,6 @@ setup_time_sync() {
     if install_file /etc/chrony/chrony.conf; then service_apply chrony yes; else service_apply chrony no; fi
 }
 
-report_facts() {
-    local iface prefix cgroup container
-    read -r iface prefix < <(ip -o -4 addr show | awk -v a="$K8SHA_ADDRESS" '{split($4,p,"/"); if (p[1]==a) {print $2, p[2]; exit}}')
-    [[ -n ${iface:-} ]] || fatal "no interface has the configured address $K8SHA_ADDRESS; fix k8s-ha:hosts.$K8SHA_HOST.address"
-    if [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]]; then cgroup=v2; else cgroup=v1; fi
-    container=$(systemd-detect-virt -c 2>/dev/null || true)
-    printf '{"interface":"%s","prefix":%s,"cgroup":"%s","container":"%s"}\n' "$iface" "$prefix" "$cgroup" "${container:-none}"
-}
-
 create() {
     read_bundle
     mkdir -p "$STATE_DIR" /etc/k8s-ha
@@ -109,7 +99,6 @@ create() {
     install_file /etc/sysctl.d/90-k8s-ha.conf || true
     apply_sysctls
     setup_time_sync
-    report_facts
 }
 
 delete() {
