@@ -139,12 +139,13 @@ c_nfs_exports() { on nfs 'exportfs -v' | tee /dev/stderr | grep -q "10.213.0.0/2
 # --- 9. Clean hosts after down ----------------------------------------------------------------
 c_clean() {
     local h left=""
-    # The lab's NFS VM image ships nfs-kernel-server installed and enabled (the lab put it there, not
-    # the program), and the program leaves what it did not install as it found it: nfs-server is
+    # The lab's NFS VM image ships nfs-kernel-server and chrony installed and enabled (the lab put them
+    # there, not the program), and the program leaves what it did not install as it found it: both are
     # therefore expected to run on nfs, and only there.
     for h in ${CLEAN_HOSTS:-lb1 lb2 cp1 cp2 cp3 w1 w2 mirror nfs}; do
-        local units="etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd haproxy keepalived docker-registry chrony"
-        [[ $h == nfs ]] || units+=" nfs-server"
+        local units="etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd haproxy keepalived docker-registry"
+        # The VM ships chrony too (a real host keeps its clock); the nspawn machines have none.
+        [[ $h == nfs ]] || units+=" nfs-server chrony"
         left+=$(on "$h" 'for u in '"$units"'; do systemctl is-active -q $u && echo "'"$h"': $u running"; done; for p in /etc/kubernetes /etc/etcd /var/lib/etcd /etc/containerd /opt/cni /var/lib/kubelet /usr/local/bin/kubelet /usr/local/bin/etcd /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/docker/registry/config.yml /etc/exports.d/k8s-ha.exports /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /var/lib/k8s-ha; do [ -e $p ] && echo "'"$h"': $p left"; done; grep -q "BEGIN k8s-ha" /etc/hosts && echo "'"$h"': hosts block left"; true')
     done
     echo "${left:-no k8s-ha service running and no k8s-ha file left on any host}"

@@ -61,8 +61,10 @@ MIRROR=${K8S_HA_LAB_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${K8S_HA_LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 # What makes a host usable; the program installs the cluster's own packages itself over NAT.
 BASE_PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,iproute2,iputils-ping,ca-certificates,curl,iptables,kmod,procps,sudo,netbase,less
-# The NFS VM adds a kernel (with its modules, for nfsd) and the NFS server.
-NFS_PACKAGES="linux-image-amd64 nfs-kernel-server udev"
+# The NFS VM adds a kernel (with its modules, for nfsd) and the NFS server, and chrony, which a real
+# host keeps its clock with (the nspawn machines share this machine's clock). Installing chrony under
+# TCG emulation took 66 s of the first `up`, on the critical path of the whole cluster.
+NFS_PACKAGES="linux-image-amd64 nfs-kernel-server udev chrony"
 DEPS_PACKAGES=(systemd-container debootstrap iptables iproute2 qemu-system-x86 docker-registry busybox-static openssh-client e2fsprogs util-linux procps)
 
 # w3 is a spare: the dev stack leaves it out; the e2e suite's add-worker drill adds it to the stack.
@@ -190,6 +192,28 @@ ensure_nat() {
   if iptables -S FORWARD 2>/dev/null | grep -q '^-P FORWARD DROP'; then
     say "warning: the host's FORWARD policy is DROP; machines may not reach package mirrors"
   fi
+}
+
+# raise_sysctl NAME MIN: raises a kernel setting of this machine to at least MIN, remembering the old
+# value for `down`. The machines share this kernel: every kubelet, containerd and systemd in them
+# takes inotify instances from the same per-user budget (128 by default, too few for ten machines).
+raise_sysctl() {
+  local name=$1 min=$2 file current
+  file=/proc/sys/${name//.//}
+  current=$(cat "$file")
+  ((current >= min)) && return 0
+  mkdir -p "$RUN_DIR/sysctl.before"
+  [[ -f $RUN_DIR/sysctl.before/$name ]] || printf '%s\n' "$current" >"$RUN_DIR/sysctl.before/$name"
+  echo "$min" >"$file"
+  say "raised $name from $current to $min"
+}
+
+restore_sysctls() {
+  local f
+  for f in "$RUN_DIR"/sysctl.before/*; do
+    [[ -f $f ]] || continue
+    cat "$f" >"/proc/sys/$(basename "$f" | tr . /)"
+  done
 }
 
 # pid_of FILE PATTERN: the pid in FILE when that process runs and its command line matches PATTERN.
@@ -696,6 +720,8 @@ lab_up() {
   ensure_lab_key
   ensure_bridge
   ensure_nat
+  raise_sysctl fs.inotify.max_user_instances 8192
+  raise_sysctl fs.inotify.max_user_watches 1048576
   ensure_http_server
   ensure_registry
   base=$(base_hash)
@@ -800,6 +826,7 @@ lab_down() {
   if [[ -f $RUN_DIR/ip_forward.before ]]; then
     cat "$RUN_DIR/ip_forward.before" >/proc/sys/net/ipv4/ip_forward
   fi
+  restore_sysctls
   if [[ -f $RUN_DIR/nspawn-runtime-created ]]; then rm -rf /run/systemd/nspawn; fi
   if [[ -d $RUN_DIR ]]; then
     unmount_below "$RUN_DIR" || die "could not unmount the machine roots below $RUN_DIR"

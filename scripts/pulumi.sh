@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# Runs a pulumi command on the dev stack with the local toolchain and a local file backend:
-#   bash scripts/pulumi.sh up --yes | preview | destroy --yes | stack output ...
-# First it makes sure the stack exists and carries the lab's SSH key (secret) and pinned host keys.
+# Runs a pulumi command on a stack of this project with the local toolchain and a local file backend:
+#   bash scripts/pulumi.sh up --yes | preview | destroy --yes | stack output ... | config set ...
+#
+# The dev stack targets the lab. Its config is the tracked Pulumi.dev.yaml plus what only this
+# machine's lab knows: the lab's SSH key (a secret) and each host's pinned host key. Those never go
+# into the tracked file: the stack's effective config is a copy of it in .tools/ (K8S_HA_STACK_CONFIG),
+# made anew whenever Pulumi.dev.yaml changes, and passed to pulumi as --config-file. `config set`
+# through this script edits that copy; edit Pulumi.dev.yaml itself for changes meant to stay.
+# Other stacks (K8S_HA_STACK) use their own Pulumi.<stack>.yaml as usual.
+#
+# Settings: K8S_HA_STACK (default dev); PULUMI_BACKEND_URL (default file://.tools/state);
+# K8S_HA_STACK_CONFIG (the dev stack's effective config, default .tools/Pulumi.dev.yaml);
+# K8S_HA_LAB_SYNC=0 skips copying the lab's keys (a timed run that knows they are current).
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STACK=${K8S_HA_STACK:-dev}
 TOOLS=$ROOT/.tools
+TRACKED=$ROOT/Pulumi.$STACK.yaml
+EFFECTIVE=${K8S_HA_STACK_CONFIG:-$TOOLS/Pulumi.$STACK.yaml}
 
 die() {
     echo "pulumi.sh: $*" >&2
@@ -29,20 +41,45 @@ fi
 cd "$ROOT"
 [[ -d node_modules/@pulumi/pulumi ]] || npm ci --no-audit --no-fund
 
-pulumi stack select --create "$STACK" >/dev/null
+lab_stack() { [[ $STACK == dev && -f $TOOLS/lab/id_ed25519 && -f $TOOLS/lab/hostkeys.json ]]; }
 
-# sync_lab_config: copies the lab's key and the host keys of the stack's hosts into the stack
+# salt_line FILE: the passphrase provider's `encryptionsalt:` line of a stack config file.
+salt_line() { grep -m1 '^encryptionsalt:' "$1" 2>/dev/null || true; }
+
+# prepare_effective_config: the tracked file plus the salt of this backend's stack, made anew when
+# the tracked file changed. A salt that `stack select --create` wrote into the tracked file moves.
+prepare_effective_config() {
+    local salt source_sum
+    salt=$(salt_line "$TRACKED")
+    if [[ -n $salt ]]; then
+        sed -i '/^encryptionsalt:/d' "$TRACKED"
+    else
+        salt=$(salt_line "$EFFECTIVE")
+    fi
+    source_sum=$(sha256sum "$TRACKED" | cut -d' ' -f1)
+    if [[ ! -f $EFFECTIVE || $(cat "$EFFECTIVE.source" 2>/dev/null) != "$source_sum" || $(salt_line "$EFFECTIVE") != "$salt" ]]; then
+        mkdir -p "$(dirname "$EFFECTIVE")"
+        {
+            printf '# The effective config of the %s stack: %s plus the lab'"'"'s keys (scripts/pulumi.sh).\n' "$STACK" "${TRACKED#"$ROOT"/}"
+            cat "$TRACKED"
+            if [[ -n $salt ]]; then printf '%s\n' "$salt"; fi
+        } >"$EFFECTIVE.tmp"
+        mv "$EFFECTIVE.tmp" "$EFFECTIVE"
+        printf '%s\n' "$source_sum" >"$EFFECTIVE.source"
+    fi
+}
+
+# sync_lab_config: copies the lab's key and the host keys of the stack's hosts into the effective
 # config when they differ (one `config` read; a write only for what changed).
 sync_lab_config() {
     local key=$TOOLS/lab/id_ed25519 hostkeys=$TOOLS/lab/hostkeys.json name want have
-    [[ $STACK == dev && -f $key && -f $hostkeys && ${K8S_HA_LAB_SYNC:-1} == 1 ]] || return 0
-    have=$(pulumi config get k8s-ha:sshPrivateKey 2>/dev/null || true)
+    have=$(pulumi config get --config-file "$EFFECTIVE" k8s-ha:sshPrivateKey 2>/dev/null || true)
     if [[ $have != "$(cat "$key")" ]]; then
-        pulumi config set --secret k8s-ha:sshPrivateKey <"$key"
+        pulumi config set --config-file "$EFFECTIVE" --secret k8s-ha:sshPrivateKey <"$key"
         echo "pulumi.sh: set k8s-ha:sshPrivateKey from the lab key" >&2
     fi
     # shellcheck disable=SC2016 # JavaScript, not shell
-    pulumi config --json | node -e '
+    pulumi config --config-file "$EFFECTIVE" --json | node -e '
         const cfg = JSON.parse(require("fs").readFileSync(0, "utf8"));
         const keys = require(process.argv[1]);
         const entry = cfg["k8s-ha:hosts"];
@@ -51,10 +88,22 @@ sync_lab_config() {
             if (keys[name] && host.hostKey !== keys[name]) console.log(`${name} ${keys[name]}`);
         }
     ' "$hostkeys" | while read -r name want; do
-        pulumi config set --path "k8s-ha:hosts.$name.hostKey" "$want"
+        pulumi config set --config-file "$EFFECTIVE" --path "k8s-ha:hosts.$name.hostKey" "$want"
         echo "pulumi.sh: pinned the host key of $name" >&2
     done
 }
-sync_lab_config
 
-exec pulumi "$@"
+args=("$@")
+if lab_stack; then
+    [[ -f $TRACKED ]] || die "no $TRACKED"
+    pulumi stack select --create "$STACK" >/dev/null
+    prepare_effective_config
+    if [[ ${K8S_HA_LAB_SYNC:-1} == 1 ]]; then sync_lab_config; fi
+    # The commands that read the stack's config get the effective one.
+    case ${1:-} in
+        up | preview | destroy | refresh | config | import | watch) args=("$1" --config-file "$EFFECTIVE" "${@:2}") ;;
+    esac
+else
+    pulumi stack select --create "$STACK" >/dev/null
+fi
+exec pulumi "${args[@]}"

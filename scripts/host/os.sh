@@ -84,7 +84,25 @@ setup_time_sync() {
         return 0
     fi
     apt_install chrony
+    # A chrony the host had before keeps its own config for when k8s-ha goes (delete puts it back).
+    if [[ ! -f $STATE_DIR/packages/chrony && -f /etc/chrony/chrony.conf && ! -f $STATE_DIR/chrony.conf.orig ]]; then
+        cp -p /etc/chrony/chrony.conf "$STATE_DIR/chrony.conf.orig"
+    fi
     if install_file /etc/chrony/chrony.conf; then service_apply chrony yes; else service_apply chrony no; fi
+}
+
+# restore_time_sync: purges a chrony k8s-ha installed, or gives a chrony the host had its config back.
+restore_time_sync() {
+    if [[ -f $STATE_DIR/packages/chrony ]]; then
+        service_remove chrony
+        apt_purge chrony
+    elif [[ -f $STATE_DIR/chrony.conf.orig ]]; then
+        install -m 0644 -o root -g root "$STATE_DIR/chrony.conf.orig" /etc/chrony/chrony.conf
+        rm -f "$STATE_DIR/chrony.conf.orig"
+        if systemctl is-active -q chrony; then systemctl restart chrony; fi
+        info "restored the host's /etc/chrony/chrony.conf"
+    fi
+    service_release chrony
 }
 
 create() {
@@ -103,11 +121,7 @@ create() {
 
 delete() {
     write_hosts_block ""
-    if [[ -f $STATE_DIR/packages/chrony ]]; then
-        service_remove chrony
-        apt_purge chrony
-    fi
-    service_release chrony
+    restore_time_sync
     remove_paths /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /etc/modules-load.d/k8s-ha.conf
     if [[ -d $STATE_DIR ]] && [[ -z $(find "$STATE_DIR" -type f -print -quit) ]]; then
         remove_paths "$STATE_DIR"
