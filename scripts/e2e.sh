@@ -34,19 +34,17 @@ source .tools/env.sh
 # shellcheck source=scripts/lab/hosts-lib.sh
 source scripts/lab/hosts-lib.sh
 
-export PULUMI_BACKEND_URL=file://$E2E/state
-cp Pulumi.dev.yaml "$E2E.Pulumi.dev.yaml.orig" 2>/dev/null || { mkdir -p "$E2E" && cp Pulumi.dev.yaml "$E2E.Pulumi.dev.yaml.orig"; }
+# The run's own backend and effective stack config (the tracked Pulumi.dev.yaml plus the lab's keys
+# and the drills' edits; scripts/pulumi.sh): the working tree is never edited.
+export PULUMI_BACKEND_URL=file://$E2E/state K8S_HA_STACK_CONFIG=$E2E/Pulumi.dev.yaml
 rm -rf "$E2E"
 mkdir -p "$E2E" "$LOGS" "$E2E/state"
-mv "$E2E.Pulumi.dev.yaml.orig" "$E2E/Pulumi.dev.yaml.orig"
 : >"$RESULTS"
 failed=0
 
 finish() {
     local rc=$?
     stop_probe
-    # The drills edit the stack config; the working tree gets its file back.
-    cp "$E2E/Pulumi.dev.yaml.orig" Pulumi.dev.yaml
     rm -f "$E2E/probe-client.key" "$E2E/export-revealed.json"
     write_report || true
     if [[ ${K8S_HA_E2E_KEEP_LAB:-0} != 1 ]]; then
@@ -224,7 +222,7 @@ fi
 (umask 077 && pulumi_ stack export --show-secrets >"$E2E/export-revealed.json")
 pulumi_ stack export >"$LOGS/export.json"
 if out=$(node bin/test/e2e/secrets.js "$E2E/export-revealed.json" .tools/lab/id_ed25519 .tools/passphrase -- \
-    "$LOGS"/*.log "$LOGS"/*.json "$E2E"/report.json Pulumi.dev.yaml 2>&1); then
+    "$LOGS"/*.log "$LOGS"/*.json "$E2E"/report.json "$K8S_HA_STACK_CONFIG" Pulumi.dev.yaml 2>&1); then
     record "no secret value in the state or the logs" passed 0 "" "$out"
 else
     record "no secret value in the state or the logs" failed 0 "" "$out"
@@ -280,5 +278,10 @@ if REPORT_SECTION=clean_after_interrupted bash scripts/hosts-check.sh clean 2>"$
     record "clean hosts after the second destroy" passed 0 "" "$(tail -n 1 "$LOGS/clean-2.log")"
 else
     record "clean hosts after the second destroy" failed 0 "" "$(grep -E 'failed' "$LOGS/clean-2.log" | head -3)"
+fi
+if git diff --quiet -- Pulumi.dev.yaml; then
+    record "the tracked Pulumi.dev.yaml was not edited" passed 0 "" "git diff --quiet -- Pulumi.dev.yaml"
+else
+    record "the tracked Pulumi.dev.yaml was not edited" failed 0 "" "$(git diff --stat -- Pulumi.dev.yaml)"
 fi
 say "done"
