@@ -208,12 +208,15 @@ if ((bad == 0 && ok > 0)); then
 else
     record "client requests through the VIP during the roll" failed 0 "0 failed" "$ok ok, $bad failed"
 fi
-order=$(grep -oE 'cp[0-9]-control-plane[^ ]* *(updating|updated)' "$LOGS/up-api-sans.log" | awk '{print $1, $2}' | paste -sd, || true)
+# One host at a time: each control-plane host's step and its time, as the engine logged them (the
+# steps are chained, so the engine's total is their sum).
+order=$(grep -oE '^[0-9:]+ .*cp[0-9]+-control-plane updated \([0-9.]+s\)' "$LOGS/up-api-sans.log" |
+    sed -E 's/^[0-9:]+ .*(cp[0-9]+)-control-plane updated \(([0-9.]+s)\)/\1 \2/' | uniq | paste -sd, || true)
 sans=$(for a in 10.213.0.21 10.213.0.22 10.213.0.23; do
     on cp1 "echo | openssl s_client -connect $a:6443 2>/dev/null | openssl x509 -noout -ext subjectAltName 2>/dev/null" | grep -c 'api.k8s-ha.test' || true
 done | awk '{ n += $1 } END { print n + 0 }')
 if [[ $sans == 3 ]]; then
-    record "every apiserver serves the new SAN" passed 0 "" "3 of 3; engine order: ${order:-?}"
+    record "every apiserver serves the new SAN" passed 0 "" "3 of 3; rolled ${order:-?}"
 else
     record "every apiserver serves the new SAN" failed 0 "" "${sans:-0} of 3"
 fi

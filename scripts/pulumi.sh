@@ -46,16 +46,24 @@ lab_stack() { [[ $STACK == dev && -f $TOOLS/lab/id_ed25519 && -f $TOOLS/lab/host
 # salt_line FILE: the passphrase provider's `encryptionsalt:` line of a stack config file.
 salt_line() { grep -m1 '^encryptionsalt:' "$1" 2>/dev/null || true; }
 
-# prepare_effective_config: the tracked file plus the salt of this backend's stack, made anew when
-# the tracked file changed. A salt that `stack select --create` wrote into the tracked file moves.
+# select_stack_keeping_tracked_file: `stack select --create` rewrites the stack's config file (it
+# adds the passphrase salt of a new stack and reformats values): the tracked file gets its own bytes
+# back, and a new salt is printed for the effective config.
+select_stack_keeping_tracked_file() {
+    local copy
+    copy=$(mktemp)
+    cp -p "$TRACKED" "$copy"
+    pulumi stack select --create "$STACK" >/dev/null
+    salt_line "$TRACKED"
+    cmp -s "$copy" "$TRACKED" || cp -p "$copy" "$TRACKED"
+    rm -f "$copy"
+}
+
+# prepare_effective_config NEW_SALT: the tracked file plus the salt of this backend's stack, made
+# anew when the tracked file or the salt changed.
 prepare_effective_config() {
-    local salt source_sum
-    salt=$(salt_line "$TRACKED")
-    if [[ -n $salt ]]; then
-        sed -i '/^encryptionsalt:/d' "$TRACKED"
-    else
-        salt=$(salt_line "$EFFECTIVE")
-    fi
+    local salt=$1 source_sum
+    [[ -n $salt ]] || salt=$(salt_line "$EFFECTIVE")
     source_sum=$(sha256sum "$TRACKED" | cut -d' ' -f1)
     if [[ ! -f $EFFECTIVE || $(cat "$EFFECTIVE.source" 2>/dev/null) != "$source_sum" || $(salt_line "$EFFECTIVE") != "$salt" ]]; then
         mkdir -p "$(dirname "$EFFECTIVE")"
@@ -96,8 +104,7 @@ sync_lab_config() {
 args=("$@")
 if lab_stack; then
     [[ -f $TRACKED ]] || die "no $TRACKED"
-    pulumi stack select --create "$STACK" >/dev/null
-    prepare_effective_config
+    prepare_effective_config "$(select_stack_keeping_tracked_file)"
     if [[ ${K8S_HA_LAB_SYNC:-1} == 1 ]]; then sync_lab_config; fi
     # The commands that read the stack's config get the effective one.
     case ${1:-} in

@@ -90,6 +90,16 @@ describe("secret scan of the real state and logs", () => {
         expect(values).not.toContain("PUBLIC");
     });
 
+    test("a private key line that is also a line of the (public) public key PEM is not a secret", () => {
+        const shared = "AwEHoUQDQgAEsharedPublicPointLineOfSixtyFourCharactersXXXXXXXXXXXX";
+        const ec = `-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIPrivateScalarLineOfTheKeyThatIsSecretXXXXXXXXXXXXXXXXXXX\n${shared}\n-----END EC PRIVATE KEY-----\n`;
+        const n = secretNeedles(
+            [{ type: "tls:index/privateKey:PrivateKey", urn: "urn:k", outputs: { privateKeyPem: secret(ec), publicKeyPem: `-----BEGIN PUBLIC KEY-----\n${shared}\n-----END PUBLIC KEY-----\n` } }],
+            [],
+        );
+        expect([...n.keys()]).toEqual(["MHcCAQEEIPrivateScalarLineOfTheKeyThatIsSecretXXXXXXXXXXXXXXXXXXX"]);
+    });
+
     test("reports a leak by fingerprint, never the value", () => {
         const leaks = findLeaks(needles, {
             "state.json": `{"id":"${encryptionKeyFrom("Zq3kP9vX2mL8nR4tW6yB1cF5hJ7sD0gA")}"}`,

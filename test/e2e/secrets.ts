@@ -78,6 +78,16 @@ export function secretNeedles(resources: Resource[], extra: string[]): Map<strin
         addPem(e, "extra secret file");
         if (!e.includes("PRIVATE KEY") && e.trim().length >= 12) needles.set(e.trim(), "extra secret file");
     }
+    // An EC private key's PEM carries its public point: a line of it can equal a line of the public
+    // key's PEM, which is public by design. Such lines prove nothing either way.
+    const publicValues = resources.flatMap((r) =>
+        Object.entries(r.outputs ?? {})
+            .filter(([k, v]) => k.startsWith("publicKey") && typeof v === "string")
+            .map(([, v]) => v as string),
+    );
+    for (const needle of [...needles.keys()]) {
+        if (publicValues.some((p) => p.includes(needle))) needles.delete(needle);
+    }
     return needles;
 }
 
