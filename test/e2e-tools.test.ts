@@ -41,6 +41,16 @@ describe("preview summary and the change drills' expectations", () => {
         ]);
     });
 
+    test("remove-worker allows deleting the worker's resources only", () => {
+        const ok = preview([["delete", cmd("w3-kubelet")], ["delete", cmd("cp1-node-w3")], ["update", cmd("w1-runtime")]]);
+        expect(planProblems("remove-worker", "w3", ok)).toEqual([]);
+        const bad = preview([["delete", cmd("w3-kubelet")], ["delete", cmd("w1-kubelet")], ["create", cmd("w3-os")]]);
+        expect(planProblems("remove-worker", "w3", bad)).toEqual([
+            "w1-kubelet: delete is not expected in the remove-worker drill",
+            "w3-os: create is not expected in the remove-worker drill",
+        ]);
+    });
+
     test("api-sans allows only the apiserver certificate and the control-plane steps", () => {
         const ok = preview([
             ["create-replacement", cmd("control-plane-apiserver-csr")],

@@ -87,22 +87,16 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             none("replace", s.replace);
             none("delete", s.delete);
             break;
-        case "add-worker": {
-            const w = need(arg, drill);
-            none("create", s.create.filter((n) => !ofWorker(n, w)));
-            if (!s.create.includes(`${w}-kubelet`)) problems.push(`${w}-kubelet: not created by the add-worker drill`);
-            none("update", s.update.filter((n) => !FOLLOWS_TOPOLOGY.test(n)));
-            none("replace", s.replace);
-            none("delete", s.delete);
-            break;
-        }
+        case "add-worker":
         case "remove-worker": {
+            // The worker's own resources come (or go); the hosts block and pod routes follow.
             const w = need(arg, drill);
-            none("delete", s.delete.filter((n) => !ofWorker(n, w)));
-            if (!s.delete.includes(`${w}-kubelet`)) problems.push(`${w}-kubelet: not deleted by the remove-worker drill`);
+            const [own, opposite] = drill === "add-worker" ? (["create", "delete"] as const) : (["delete", "create"] as const);
+            none(own, s[own].filter((n) => !ofWorker(n, w)));
+            if (!s[own].includes(`${w}-kubelet`)) problems.push(`${w}-kubelet: no ${own} in the ${drill} drill`);
             none("update", s.update.filter((n) => !FOLLOWS_TOPOLOGY.test(n)));
             none("replace", s.replace);
-            none("create", s.create);
+            none(opposite, s[opposite]);
             break;
         }
         case "api-sans": {
