@@ -47,6 +47,7 @@ export function buildCluster(stack: StackConfig): Cluster {
         etcdEndpoints: etcd.map((m) => m.clientUrl),
         endpoint: loadBalancer.endpoint,
     });
+    const nodeObjects: pulumi.Resource[] = [];
     for (const host of hostsWithRole(cluster, "worker")) {
         nodes[host.name].runWorkloads({
             pki,
@@ -55,8 +56,9 @@ export function buildCluster(stack: StackConfig): Cluster {
             dependsOn: [controlPlane.addons],
         });
         const kubelet = nodes[host.name].kubelet;
-        if (kubelet) controlPlane.admitNode(host.name, kubelet);
+        if (kubelet) nodeObjects.push(controlPlane.admitNode(host.name, kubelet));
     }
+    controlPlane.waitReady(nodeObjects);
     const nfsHost = hostsWithRole(cluster, "nfs")[0];
     const nfs = nfsHost ? new NfsServer("nfs", { cluster, node: nodes[nfsHost.name] }) : undefined;
     return { nodes, pki, etcdPki, loadBalancer, etcd, mirror, controlPlane, nfs };

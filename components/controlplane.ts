@@ -181,6 +181,14 @@ export class ControlPlane extends pulumi.ComponentResource {
      * A worker's Node object, from the first control-plane host: `up` waits until the node is Ready;
      * removing the worker (or destroy) drains it and deletes the Node before its kubelet stops.
      */
+    /**
+     * The last step of `up`, after every worker's Node is Ready: waits until the kube-system
+     * Deployments (CoreDNS) are Available, so the cluster `up` returns answers DNS.
+     */
+    waitReady(nodeObjects: pulumi.Resource[]): command.remote.Command {
+        return this.firstRunner.run("cluster-ready", { script: "cluster-ready", withDelete: false }, { parent: this, dependsOn: [this.addons, ...nodeObjects] });
+    }
+
     admitNode(nodeName: string, kubelet: pulumi.Resource): command.remote.Command {
         return this.firstRunner.run(
             `node-${nodeName}`,

@@ -63,10 +63,12 @@ export function hostScript(name: string): string {
 
 /**
  * The command line that runs a host script: environment values (never secrets) as `env` arguments,
- * the script itself as `bash -c`, the verb (create or delete) as its first argument.
+ * with the host's and the step's names, the script itself as `bash -c`, the verb (create or delete)
+ * as its first argument.
  */
 export function scriptCommand(
     host: HostConfig,
+    step: string,
     script: string,
     verb: "create" | "delete",
     env: Record<string, string>,
@@ -78,7 +80,7 @@ export function scriptCommand(
             if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new Error(`bad environment name ${k}`);
             return shellQuote(`${k}=${env[k]}`);
         });
-    return `${sudo}env K8SHA_HOST=${shellQuote(host.name)} ${vars.join(" ")} bash -c ${shellQuote(script)} k8s-ha-${verb} ${verb}`;
+    return `${sudo}env K8SHA_HOST=${shellQuote(host.name)} K8SHA_STEP=${shellQuote(step)} ${vars.join(" ")} bash -c ${shellQuote(script)} k8s-ha-${verb} ${verb}`;
 }
 
 export interface RunArgs {
@@ -121,8 +123,8 @@ export class HostRunner {
     run(step: string, args: RunArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
         const script = hostScript(args.script);
         const env = pulumi.output(args.env ?? {});
-        const create = env.apply((e) => scriptCommand(this.host, script, "create", e));
-        const del = env.apply((e) => scriptCommand(this.host, script, "delete", e));
+        const create = env.apply((e) => scriptCommand(this.host, step, script, "create", e));
+        const del = env.apply((e) => scriptCommand(this.host, step, script, "delete", e));
         const files = pulumi.output(args.files ?? []);
         const stdin = files.apply((f) => encodeBundle(f));
         return new command.remote.Command(

@@ -269,6 +269,8 @@ if ! timed refresh-after-kill.log pulumi_ refresh --yes --clear-pending-creates 
 fi
 record "pending operations handled" passed "$T" "" "$handled"
 step "up after the interrupted up converges" "" up-after-kill.log pulumi_ up --yes --suppress-progress
+record "steps the killed up had left pending restarted their daemons" passed 0 "" \
+    "$(grep -oE 'k8s-ha\[[a-z0-9]+\]: an earlier run of this step was interrupted: restarting [a-z-]+' "$LOGS/up-after-kill.log" | sort -u | paste -sd';' || true)"
 kubeconfig_from_stack
 if out=$("$KUBECTL" get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}' 2>&1) &&
     [[ $out == *"w1=True"* && $out == *"w2=True"* ]]; then

@@ -118,7 +118,7 @@ describe("the cluster graph", () => {
                 "cp1-control-plane", "cp2-control-plane", "cp3-control-plane", "cp1-addons",
                 "lb1-lb", "lb2-lb",
                 "mirror-mirror", "nfs-nfs",
-                "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet", "cp1-node-w1", "cp1-node-w2",
+                "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet", "cp1-node-w1", "cp1-node-w2", "cp1-cluster-ready",
             ].sort(),
         );
     });

@@ -100,11 +100,14 @@ describe("secret scan of the real state and logs", () => {
         expect(values).not.toContain("PUBLIC");
     });
 
-    test("a private key line that is also a line of the (public) public key PEM is not a secret", () => {
+    test("a private key line that is also a line of a (public) certificate is not a secret", () => {
         const shared = "AwEHoUQDQgAEsharedPublicPointLineOfSixtyFourCharactersXXXXXXXXXXXX";
         const ec = `-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIPrivateScalarLineOfTheKeyThatIsSecretXXXXXXXXXXXXXXXXXXX\n${shared}\n-----END EC PRIVATE KEY-----\n`;
         const n = secretNeedles(
-            [{ type: "tls:index/privateKey:PrivateKey", urn: "urn:k", outputs: { privateKeyPem: secret(ec), publicKeyPem: `-----BEGIN PUBLIC KEY-----\n${shared}\n-----END PUBLIC KEY-----\n` } }],
+            [
+                { type: "tls:index/privateKey:PrivateKey", urn: "urn:k", outputs: { privateKeyPem: secret(ec), publicKeyPem: `-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n` } },
+                { type: "tls:index/locallySignedCert:LocallySignedCert", urn: "urn:c", outputs: { certPem: `-----BEGIN CERTIFICATE-----\n${shared}\n-----END CERTIFICATE-----\n` } },
+            ],
             [],
         );
         expect([...n.keys()]).toEqual(["MHcCAQEEIPrivateScalarLineOfTheKeyThatIsSecretXXXXXXXXXXXXXXXXXXX"]);

@@ -1,4 +1,7 @@
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { encodeBundle, hostScript, pemFiles, scriptCommand, shellQuote } from "../components/runner";
 import { HostConfig } from "../components/config";
 
@@ -47,13 +50,49 @@ describe("the host runner", () => {
         const script = hostScript("os");
         expect(script).toContain("read_bundle()");
         expect(script).not.toContain('source "$(dirname');
-        const cmd = scriptCommand(host, script, "create", { K8SHA_ADDRESS: "10.0.0.31" });
-        expect(cmd.startsWith("env K8SHA_HOST='w1' 'K8SHA_ADDRESS=10.0.0.31' bash -c '")).toBe(true);
+        const cmd = scriptCommand(host, "os", script, "create", { K8SHA_ADDRESS: "10.0.0.31" });
+        expect(cmd.startsWith("env K8SHA_HOST='w1' K8SHA_STEP='os' 'K8SHA_ADDRESS=10.0.0.31' bash -c '")).toBe(true);
         expect(cmd.endsWith(" k8s-ha-create create")).toBe(true);
-        expect(scriptCommand({ ...host, user: "admin" }, "true", "delete", {})).toBe(
-            "sudo -n env K8SHA_HOST='w1'  bash -c 'true' k8s-ha-delete delete",
+        expect(scriptCommand({ ...host, user: "admin" }, "os", "true", "delete", {})).toBe(
+            "sudo -n env K8SHA_HOST='w1' K8SHA_STEP='os'  bash -c 'true' k8s-ha-delete delete",
         );
-        expect(() => scriptCommand(host, "true", "create", { "bad name": "x" })).toThrow("bad environment name bad name");
+        expect(() => scriptCommand(host, "os", "true", "create", { "bad name": "x" })).toThrow("bad environment name bad name");
+    });
+
+    test("a step interrupted after changing a file is marked pending until a create finishes", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-ha-pending-"));
+        try {
+            // A step that installs one file and then dies (like a run killed before its restart).
+            const step = (dies: boolean) =>
+                [
+                    `source ${JSON.stringify(path.resolve(__dirname, "../scripts/host/lib.sh"))}`,
+                    `create() { read_bundle; install_file ${dir}/etc/app.conf || true; echo "pending at start: $PENDING_AT_START" >&2; ${dies ? "exit 9" : "true"}; }`,
+                    `delete() { :; }`,
+                    `run_verb "$1"`,
+                ].join("\n");
+            const run = (dies: boolean, content: string) =>
+                spawnSync("bash", ["-c", step(dies), "k8s-ha", "create"], {
+                    input: encodeBundle([{ path: `${dir}/etc/app.conf`, mode: "0644", content }]),
+                    env: { ...process.env, K8SHA_STATE_DIR: `${dir}/state`, K8SHA_STEP: "app", K8SHA_HOST: "h1" },
+                    encoding: "utf8",
+                });
+            const marker = `${dir}/state/pending/app`;
+            const first = run(true, "v1");
+            expect(first.status).toBe(9);
+            expect(first.stderr).toContain("pending at start: no");
+            expect(fs.existsSync(marker)).toBe(true);
+            // The next run finds the file current but the mark still there (so it would restart the
+            // step's daemons), and clears the mark when it finishes.
+            const second = run(false, "v1");
+            expect(second.status).toBe(0);
+            expect(second.stderr).toContain("pending at start: yes");
+            expect(fs.existsSync(marker)).toBe(false);
+            // A run that changes nothing leaves no mark.
+            expect(run(false, "v1").status).toBe(0);
+            expect(fs.existsSync(marker)).toBe(false);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     test("an inlined script is valid bash that refuses an unknown verb", () => {

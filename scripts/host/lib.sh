@@ -25,6 +25,28 @@ trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
 cleanup_stage() { if [[ -n $STAGE ]]; then rm -rf "$STAGE"; fi; }
 trap cleanup_stage EXIT
 
+STATE_DIR=${K8SHA_STATE_DIR:-/var/lib/k8s-ha}
+
+# A run interrupted between installing a file and restarting its daemon would leave the old daemon
+# running, and the next run would find the files current and restart nothing. So every run of a
+# step marks it pending before it changes anything, and clears the mark only when `create` has
+# finished (its daemons restarted and healthy). A run that finds the mark restarts every daemon it
+# manages. K8SHA_STEP names the step (the runner sets it; the script's name when run by hand).
+PENDING=$STATE_DIR/pending/${K8SHA_STEP:-$(basename "$0" .sh)}
+PENDING_AT_START=no
+if [[ -f $PENDING ]]; then PENDING_AT_START=yes; fi
+
+mark_pending() {
+    [[ -f $PENDING ]] && return 0
+    mkdir -p "$(dirname "$PENDING")"
+    touch "$PENDING"
+}
+
+clear_pending() {
+    rm -f "$PENDING"
+    rmdir "$STATE_DIR/pending" 2>/dev/null || true
+}
+
 # read_bundle: reads `file MODE PATH BASE64` lines from stdin into a private staging folder.
 read_bundle() {
     STAGE=$(mktemp -d /tmp/k8s-ha.XXXXXX)
@@ -59,6 +81,7 @@ install_file() {
     if (($# > 0)); then
         "$@" "$src" >/dev/null 2>"$STAGE/check.err" || fatal "$path failed its check ($*): $(cat "$STAGE/check.err")"
     fi
+    mark_pending
     mkdir -p "$(dirname "$path")"
     local tmp="$path.k8s-ha.tmp"
     install -m "$mode" -o root -g root "$src" "$tmp"
@@ -101,8 +124,6 @@ remove_paths() {
     done
 }
 
-STATE_DIR=/var/lib/k8s-ha
-
 # apt_install PKG...: installs the packages that are missing and records them as ours, so that a
 # delete purges only what k8s-ha installed.
 apt_install() {
@@ -112,16 +133,21 @@ apt_install() {
     done
     ((${#missing[@]} == 0)) && return 0
     info "installing ${missing[*]}"
+    mark_pending
+    # Recorded as ours before the install, so that a run killed during it still purges them.
     mkdir -p "$STATE_DIR/packages"
+    for p in "${missing[@]}"; do touch "$STATE_DIR/packages/$p"; done
     local i
     for i in 1 2 3; do
+        # A dpkg run killed half-way (an interrupted earlier run) is finished first.
+        dpkg --configure -a >/dev/null 2>&1 || true
         if apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
-            for p in "${missing[@]}"; do touch "$STATE_DIR/packages/$p"; done
             return 0
         fi
         warn "apt-get failed (try $i of 3); retrying"
         sleep 5
     done
+    for p in "${missing[@]}"; do rm -f "$STATE_DIR/packages/$p"; done
     fatal "could not install ${missing[*]}; check this host's apt sources and network"
 }
 
@@ -178,6 +204,7 @@ fetch_verified() {
 install_binary() {
     local src=$1 dest=$2
     if [[ -f $dest ]] && cmp -s "$src" "$dest"; then return 1; fi
+    mark_pending
     install -m 0755 -o root -g root "$src" "$dest.k8s-ha.tmp"
     mv -f "$dest.k8s-ha.tmp" "$dest"
     CHANGED+=("$dest")
@@ -185,7 +212,8 @@ install_binary() {
     return 0
 }
 
-# service_apply UNIT RESTART: enables UNIT; restarts it when RESTART is yes, else starts it if stopped.
+# service_apply UNIT RESTART: enables UNIT; restarts it when RESTART is yes (or an earlier run of this
+# step was interrupted: see PENDING), else starts it if stopped.
 # A unit that was neither enabled nor running before is recorded, so service_release can undo it.
 service_apply() {
     local unit=$1 restart=$2
@@ -194,6 +222,10 @@ service_apply() {
         touch "$STATE_DIR/started/$unit"
     fi
     systemctl enable -q "$unit" 2>/dev/null || true
+    if [[ $restart != yes && $PENDING_AT_START == yes ]]; then
+        restart=yes
+        info "an earlier run of this step was interrupted: restarting $unit"
+    fi
     if [[ $restart == yes ]]; then
         info "restarting $unit"
         systemctl restart "$unit"
@@ -248,8 +280,14 @@ wait_until() {
 # run_verb VERB: calls the script's create or delete function.
 run_verb() {
     case "${1:-}" in
-    create) create ;;
-    delete) delete ;;
+    create)
+        create
+        clear_pending
+        ;;
+    delete)
+        delete
+        clear_pending
+        ;;
     *) fatal "usage: create|delete (got '${1:-}')" ;;
     esac
 }

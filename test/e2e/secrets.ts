@@ -43,6 +43,8 @@ function strings(v: unknown, out: string[] = []): string[] {
 
 const PRIVATE_PEM = /-----BEGIN [A-Z ]*PRIVATE KEY-----\n([\s\S]*?)-----END [A-Z ]*PRIVATE KEY-----/g;
 const KUBECONFIG_KEY = /client-key-data: *"?([A-Za-z0-9+/=]+)"?/g;
+/** Fields of the tls resources that hold public keys, certificates and requests only. */
+const PUBLIC_FIELD = /^(publicKey\w*|certPem|caCertPem|certRequestPem)$/;
 const BUNDLE_SECRET_FILE = /^file 0[0-7]00 (\S+) ([A-Za-z0-9+/=]+)$/gm;
 
 /**
@@ -79,10 +81,11 @@ export function secretNeedles(resources: Resource[], extra: string[]): Map<strin
         if (!e.includes("PRIVATE KEY") && e.trim().length >= 12) needles.set(e.trim(), "extra secret file");
     }
     // An EC private key's PEM carries its public point: a line of it can equal a line of the public
-    // key's PEM, which is public by design. Such lines prove nothing either way.
+    // key's PEM or of a certificate (the SAN drill met one), which are public by design and can
+    // never hold a private key. Such lines prove nothing either way.
     const publicValues = resources.flatMap((r) =>
-        Object.entries(r.outputs ?? {})
-            .filter(([k, v]) => k.startsWith("publicKey") && typeof v === "string")
+        [...Object.entries(r.outputs ?? {}), ...Object.entries(r.inputs ?? {})]
+            .filter(([k, v]) => PUBLIC_FIELD.test(k) && typeof v === "string")
             .map(([, v]) => v as string),
     );
     for (const needle of [...needles.keys()]) {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# ControlPlane, last, from one control-plane host with the admin kubeconfig: waits until every
+# Deployment in kube-system (CoreDNS) is Available, so that `up` returns a cluster whose DNS answers.
+# It installs nothing, so there is nothing to delete.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+KUBECONFIG=/etc/kubernetes/admin.kubeconfig
+export KUBECONFIG
+
+create() {
+    # The add-ons step applied them before any worker existed; their pods start once workers are Ready.
+    if ! kubectl -n kube-system wait --for=condition=Available deployment --all --timeout=180s >&2; then
+        kubectl -n kube-system get deployments,pods -o wide >&2 || true
+        fatal "the kube-system Deployments did not become Available within 180 s"
+    fi
+    info "kube-system Deployments Available"
+}
+
+delete() { :; }
+
+run_verb "${1:-}"
