@@ -277,7 +277,9 @@ wait_until() {
     fatal "timed out after ${seconds}s waiting for $what"
 }
 
-# run_verb VERB: calls the script's create or delete function.
+# run_verb VERB: calls the script's create or delete function, then reads whatever is left of stdin:
+# a step that exits without reading it (facts, delete) would otherwise close the session while the
+# provider is still writing, and the provider reports that as "EOF" (seen on the lab).
 run_verb() {
     case "${1:-}" in
     create)
@@ -290,4 +292,5 @@ run_verb() {
         ;;
     *) fatal "usage: create|delete (got '${1:-}')" ;;
     esac
+    cat >/dev/null 2>&1 || true
 }
