@@ -20,7 +20,7 @@ export interface RawHost {
     port?: unknown;
     /** Roles from `ROLES`. */
     roles?: unknown;
-    /** Pinned SSH host key (`ssh-ed25519 AAAA...`). Without it the host key is not checked. */
+    /** Pinned SSH host key (`ssh-ed25519 AAAA...`). Required unless `allowUnpinnedHostKeys`. */
     hostKey?: unknown;
     /** Pod CIDR of a worker. Default: derived from the host's last address octet inside `podCidr`. */
     podCidr?: unknown;
@@ -48,6 +48,10 @@ export interface RawConfig {
     nfs?: unknown;
     apiServerExtraSans?: unknown;
     ntpServers?: unknown;
+    /** Accept hosts without a pinned `hostKey` (their keys are then not checked). For throwaway labs. */
+    allowUnpinnedHostKeys?: unknown;
+    /** Accept `http://` download and upstream URLs. For labs and mirrors on a trusted network. */
+    allowHttpDownloads?: unknown;
 }
 
 export interface HostConfig {

@@ -33,6 +33,8 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha")): StackConf
         nfs: config.getObject<unknown>("nfs"),
         apiServerExtraSans: config.getObject<unknown>("apiServerExtraSans"),
         ntpServers: config.getObject<unknown>("ntpServers"),
+        allowUnpinnedHostKeys: config.getObject<unknown>("allowUnpinnedHostKeys"),
+        allowHttpDownloads: config.getObject<unknown>("allowHttpDownloads"),
     };
     const cluster = validateConfig(raw);
     return { cluster, sshPrivateKey: pulumi.secret(sshPrivateKey ?? "") };

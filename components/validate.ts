@@ -29,6 +29,8 @@ const VERSION_RE = /^\d+\.\d+\.\d+$/;
 const URL_RE = /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/;
 const REGISTRY_RE = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/;
 const HOSTKEY_RE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$/;
+/** user:password@ in a URL: credentials that would end up in state, logs and host files. */
+const URL_CREDENTIALS_RE = /^https?:\/\/[^/?#]*@/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -66,6 +68,15 @@ class Checker {
             return fallback;
         }
         return n;
+    }
+
+    boolean(field: string, value: unknown, fallback: boolean): boolean {
+        if (value === undefined || value === null || value === "") return fallback;
+        // Pulumi config gives `true` from YAML, and "true" from `pulumi config set`.
+        if (value === true || value === "true") return true;
+        if (value === false || value === "false") return false;
+        this.problem(field, `must be true or false, got ${JSON.stringify(value)}`);
+        return fallback;
     }
 
     address(field: string, value: unknown): string {
@@ -107,16 +118,25 @@ class Checker {
         return value;
     }
 
-    url(field: string, value: unknown, fallback: string): string {
+    /** An http(s) URL; plain http only when `allowHttp` (the stack's allowHttpDownloads). */
+    url(field: string, value: unknown, fallback: string, allowHttp = false): string {
         const text = this.string(field, value, fallback).replace(/\/+$/, "");
-        if (!URL_RE.test(text)) {
+        if (URL_CREDENTIALS_RE.test(text)) {
+            // Never echo the URL: it holds a password.
+            this.problem(field, "has a user or password in it, which would be stored in plain text in the state, the logs and the hosts' files; give a URL without credentials");
+        } else if (!URL_RE.test(text)) {
             this.problem(field, `'${text}' is not an http(s) URL; write it like https://mirror.example.com/path`);
+        } else if (text.startsWith("http://") && !allowHttp) {
+            this.problem(
+                field,
+                `'${text}' is plain http, which lets anyone on the path change what the hosts install; use https, or set k8s-ha:allowHttpDownloads: true for a mirror on a network you trust`,
+            );
         }
         return text;
     }
 }
 
-function readHosts(c: Checker, raw: RawConfig): HostConfig[] {
+function readHosts(c: Checker, raw: RawConfig, allowUnpinned: boolean): HostConfig[] {
     if (!isRecord(raw.hosts) || Object.keys(raw.hosts).length === 0) {
         c.problem(
             "k8s-ha:hosts",
@@ -149,6 +169,7 @@ function readHosts(c: Checker, raw: RawConfig): HostConfig[] {
             }
         }
         let hostKey: string | undefined;
+        const keyscan = `ssh-keyscan -t ed25519 ${typeof h.address === "string" ? h.address : "ADDRESS"}`;
         if (h.hostKey !== undefined && h.hostKey !== "") {
             hostKey = c.string(`${field}.hostKey`, h.hostKey);
             if (hostKey && !HOSTKEY_RE.test(hostKey)) {
@@ -156,7 +177,17 @@ function readHosts(c: Checker, raw: RawConfig): HostConfig[] {
                     `${field}.hostKey`,
                     "is not an SSH public host key; give one line like 'ssh-ed25519 AAAA...' (from ssh-keyscan)",
                 );
+            } else if (hostKey?.startsWith("ssh-rsa ")) {
+                c.problem(
+                    `${field}.hostKey`,
+                    `is an ssh-rsa key, which the SSH client would have to verify with SHA-1 signatures that OpenSSH 8.8 and later refuse; pin the host's ed25519 key instead: ${keyscan}`,
+                );
             }
+        } else if (!allowUnpinned) {
+            c.problem(
+                `${field}.hostKey`,
+                `is missing: without it any machine answering on the address gets the cluster's keys; pin it with the 'ssh-ed25519 AAAA...' part of: ${keyscan} (checked out of band), or set k8s-ha:allowUnpinnedHostKeys: true for a throwaway lab`,
+            );
         }
         const host: HostConfig = { name, address, user, port, roles };
         if (hostKey) host.hostKey = hostKey;
@@ -201,13 +232,13 @@ function readVersions(c: Checker, raw: unknown): Versions {
     };
 }
 
-function readDownloads(c: Checker, raw: unknown): Downloads {
+function readDownloads(c: Checker, raw: unknown, allowHttp: boolean): Downloads {
     const r = c.record("k8s-ha:downloads", raw);
     const known = Object.keys(DEFAULTS.downloads);
     for (const key of Object.keys(r)) {
         if (!known.includes(key)) c.problem(`k8s-ha:downloads.${key}`, `is not a known download; use one of: ${known.join(", ")}`);
     }
-    const read = (key: keyof Downloads): string => c.url(`k8s-ha:downloads.${key}`, r[key], DEFAULTS.downloads[key]);
+    const read = (key: keyof Downloads): string => c.url(`k8s-ha:downloads.${key}`, r[key], DEFAULTS.downloads[key], allowHttp);
     return {
         kubernetes: read("kubernetes"),
         etcd: read("etcd"),
@@ -217,7 +248,7 @@ function readDownloads(c: Checker, raw: unknown): Downloads {
     };
 }
 
-function readMirror(c: Checker, raw: unknown): MirrorConfig {
+function readMirror(c: Checker, raw: unknown, allowHttp: boolean): MirrorConfig {
     const r = c.record("k8s-ha:mirror", raw);
     const port = c.integer("k8s-ha:mirror.port", r.port, DEFAULTS.mirror.port, 1, 65535);
     const mode = c.string("k8s-ha:mirror.mode", r.mode, DEFAULTS.mirror.mode);
@@ -238,7 +269,7 @@ function readMirror(c: Checker, raw: unknown): MirrorConfig {
         if (r.upstream === undefined) {
             c.problem("k8s-ha:mirror.upstream", "is missing; proxy mode needs the registry to pull from, like https://registry.example.com");
         } else {
-            mirror.upstream = c.url("k8s-ha:mirror.upstream", r.upstream, "");
+            mirror.upstream = c.url("k8s-ha:mirror.upstream", r.upstream, "", allowHttp);
         }
     }
     return mirror;
@@ -285,7 +316,9 @@ function checkTopology(c: Checker, hosts: HostConfig[], sshKeyPresent: boolean):
  */
 export function validateConfig(raw: RawConfig): ClusterConfig {
     const c = new Checker();
-    const hosts = readHosts(c, raw);
+    const allowUnpinned = c.boolean("k8s-ha:allowUnpinnedHostKeys", raw.allowUnpinnedHostKeys, false);
+    const allowHttp = c.boolean("k8s-ha:allowHttpDownloads", raw.allowHttpDownloads, false);
+    const hosts = readHosts(c, raw, allowUnpinned);
     checkTopology(c, hosts, raw.sshPrivateKeyPresent);
 
     const vip = c.address("k8s-ha:vip", raw.vip);
@@ -374,8 +407,8 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     }
 
     const versions = readVersions(c, raw.versions);
-    const downloads = readDownloads(c, raw.downloads);
-    const mirror = readMirror(c, raw.mirror);
+    const downloads = readDownloads(c, raw.downloads, allowHttp);
+    const mirror = readMirror(c, raw.mirror, allowHttp);
     const nfsRaw = c.record("k8s-ha:nfs", raw.nfs);
     const nfs: NfsConfig = {
         path: c.string("k8s-ha:nfs.path", nfsRaw.path, DEFAULTS.nfsPath),

@@ -1,23 +1,25 @@
 import { RawConfig } from "../components/config";
 
-/** A valid raw config shaped like the dev stack. Tests copy and break it. */
+/** A valid raw config shaped like the dev stack (host keys pinned). Tests copy and break it. */
 export function labConfig(): RawConfig {
     return {
         sshPrivateKeyPresent: true,
         nodeNetwork: "10.213.0.0/24",
         vip: "10.213.0.10",
         hosts: {
-            lb1: { address: "10.213.0.11", roles: ["lb"] },
-            lb2: { address: "10.213.0.12", roles: ["lb"] },
-            cp1: { address: "10.213.0.21", roles: ["etcd", "control-plane"] },
-            cp2: { address: "10.213.0.22", roles: ["etcd", "control-plane"] },
-            cp3: { address: "10.213.0.23", roles: ["etcd", "control-plane"] },
-            w1: { address: "10.213.0.31", roles: ["worker"] },
-            w2: { address: "10.213.0.32", roles: ["worker"] },
-            mirror: { address: "10.213.0.41", roles: ["mirror"] },
-            nfs: { address: "10.213.0.51", roles: ["nfs"] },
+            lb1: { address: "10.213.0.11", roles: ["lb"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILB1" },
+            lb2: { address: "10.213.0.12", roles: ["lb"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILB2" },
+            cp1: { address: "10.213.0.21", roles: ["etcd", "control-plane"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICP1" },
+            cp2: { address: "10.213.0.22", roles: ["etcd", "control-plane"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICP2" },
+            cp3: { address: "10.213.0.23", roles: ["etcd", "control-plane"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICP3" },
+            w1: { address: "10.213.0.31", roles: ["worker"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIW1" },
+            w2: { address: "10.213.0.32", roles: ["worker"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIW2" },
+            mirror: { address: "10.213.0.41", roles: ["mirror"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMIRROR" },
+            nfs: { address: "10.213.0.51", roles: ["nfs"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINFS" },
         },
         mirror: { upstream: "http://10.213.0.1:5000" },
+        // The lab's stand-in registry speaks plain http.
+        allowHttpDownloads: true,
     };
 }
 

@@ -77,10 +77,33 @@ describe("validateConfig", () => {
         ["bad download URL", (r: RawConfig) => (r.downloads = { etcd: "ftp://x" }), "k8s-ha:downloads.etcd: 'ftp://x' is not an http(s) URL; write it like https://mirror.example.com/path"],
         ["host outside node network", (r: RawConfig) => (hostsOf(r).w2.address = "10.9.0.32"), "k8s-ha:hosts.w2.address: 10.9.0.32 is outside k8s-ha:nodeNetwork 10.213.0.0/24; widen nodeNetwork or fix the address"],
         ["no hosts", (r: RawConfig) => (r.hosts = {}), "k8s-ha:hosts: is missing or empty; give an object of hosts keyed by name, each with address and roles"],
+        ["a host without a pinned key", (r: RawConfig) => delete hostsOf(r).w1.hostKey, "k8s-ha:hosts.w1.hostKey: is missing: without it any machine answering on the address gets the cluster's keys; pin it with the 'ssh-ed25519 AAAA...' part of: ssh-keyscan -t ed25519 10.213.0.31 (checked out of band), or set k8s-ha:allowUnpinnedHostKeys: true for a throwaway lab"],
+        ["an ssh-rsa host key", (r: RawConfig) => (hostsOf(r).w1.hostKey = "ssh-rsa AAAAB3NzaC1yc2E"), "k8s-ha:hosts.w1.hostKey: is an ssh-rsa key, which the SSH client would have to verify with SHA-1 signatures that OpenSSH 8.8 and later refuse; pin the host's ed25519 key instead: ssh-keyscan -t ed25519 10.213.0.31"],
+        ["plain http without allowHttpDownloads", (r: RawConfig) => { r.allowHttpDownloads = undefined; r.downloads = { etcd: "http://mirror.lan/etcd" }; }, "k8s-ha:downloads.etcd: 'http://mirror.lan/etcd' is plain http, which lets anyone on the path change what the hosts install; use https, or set k8s-ha:allowHttpDownloads: true for a mirror on a network you trust"],
+        ["credentials in a URL, without echoing them", (r: RawConfig) => (r.downloads = { cni: "https://bob:hunter2@mirror.lan/cni" }), "k8s-ha:downloads.cni: has a user or password in it, which would be stored in plain text in the state, the logs and the hosts' files; give a URL without credentials"],
+        ["a flag that is not a boolean", (r: RawConfig) => (r.allowHttpDownloads = "yes"), 'k8s-ha:allowHttpDownloads: must be true or false, got "yes"'],
     ])("rejects %s", (_name, breakIt, message) => {
         const raw = labConfig();
         breakIt(raw);
         expect(problemsOf(raw)).toContain(message);
+    });
+
+    test("unpinned host keys and plain http pass only when the stack says so", () => {
+        const raw = labConfig();
+        for (const h of Object.values(hostsOf(raw))) delete h.hostKey;
+        raw.allowUnpinnedHostKeys = "true";
+        raw.allowHttpDownloads = true;
+        expect(problemsOf(raw)).toEqual([]);
+        raw.allowHttpDownloads = false;
+        expect(problemsOf(raw)).toEqual([
+            "k8s-ha:mirror.upstream: 'http://10.213.0.1:5000' is plain http, which lets anyone on the path change what the hosts install; use https, or set k8s-ha:allowHttpDownloads: true for a mirror on a network you trust",
+        ]);
+    });
+
+    test("no problem message repeats a password given in a URL", () => {
+        const raw = labConfig();
+        raw.mirror = { upstream: "https://bob:hunter2@registry.lan" };
+        expect(problemsOf(raw).join("\n")).not.toContain("hunter2");
     });
 
     test("an explicit worker pod CIDR wins and must sit inside podCidr", () => {
@@ -94,7 +117,7 @@ describe("validateConfig", () => {
     test("adding a host changes no other host's derived values", () => {
         const before = validateConfig(labConfig());
         const raw = labConfig();
-        hostsOf(raw).w0 = { address: "10.213.0.30", roles: ["worker"] };
+        hostsOf(raw).w0 = { address: "10.213.0.30", roles: ["worker"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIW0" };
         const after = validateConfig(raw);
         for (const h of before.hosts) expect(after.hosts.find((a) => a.name === h.name)).toEqual(h);
     });
