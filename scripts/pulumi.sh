@@ -102,10 +102,11 @@ sync_lab_config() {
 }
 
 args=("$@")
-if lab_stack; then
+if [[ $STACK == dev ]]; then
+    # With or without the lab: the tracked file is never written to.
     [[ -f $TRACKED ]] || die "no $TRACKED"
     prepare_effective_config "$(select_stack_keeping_tracked_file)"
-    if [[ ${K8S_HA_LAB_SYNC:-1} == 1 ]]; then sync_lab_config; fi
+    if lab_stack && [[ ${K8S_HA_LAB_SYNC:-1} == 1 ]]; then sync_lab_config; fi
     # The commands that read the stack's config get the effective one.
     case ${1:-} in
         up | preview | destroy | refresh | config | import | watch) args=("$1" --config-file "$EFFECTIVE" "${@:2}") ;;
