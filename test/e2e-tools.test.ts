@@ -1,5 +1,6 @@
 import { planProblems, summarizePreview } from "./e2e/plan";
-import { findLeaks, SECRET_SIG, secretNeedles } from "./e2e/secrets";
+import * as crypto from "crypto";
+import { findLeaks, SECRET_SIG, secretNeedles, secretPemLines } from "./e2e/secrets";
 import { encryptionKeyFrom } from "../components/controlplane";
 
 const urn = (type: string, name: string) => `urn:pulumi:dev::k8s-ha::${type}::${name}`;
@@ -111,6 +112,23 @@ describe("secret scan of the real state and logs", () => {
             [],
         );
         expect([...n.keys()]).toEqual(["MHcCAQEEIPrivateScalarLineOfTheKeyThatIsSecretXXXXXXXXXXXXXXXXXXX"]);
+    });
+
+    test("of a real EC key, only the PEM lines with private bytes count; other keys count whole", () => {
+        const { privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
+        const sec1 = privateKey.export({ type: "sec1", format: "pem" }).toString();
+        const body = sec1.split("\n").filter((l) => l && !l.startsWith("-----"));
+        expect(body).toHaveLength(3);
+        // 121 bytes: the scalar sits at bytes 7-38, inside the first 48 (the first line); the rest is public.
+        expect(secretPemLines(sec1, body.join("\n"))).toEqual([body[0]]);
+        // PKCS#8 wraps the same SEC1 structure 26 bytes further in: the scalar spans bytes 33-64.
+        const pkcs8 = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+        const pbody = pkcs8.split("\n").filter((l) => l && !l.startsWith("-----"));
+        expect(secretPemLines(pkcs8, pbody.join("\n"))).toEqual([pbody[0], pbody[1]]);
+        // An ed25519 key has no public part inside: it counts whole.
+        const ed = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+        const ebody = ed.split("\n").filter((l) => l && !l.startsWith("-----"));
+        expect(secretPemLines(ed, ebody.join("\n"))).toEqual(ebody.filter((l) => l.length >= 24));
     });
 
     test("reports a leak by fingerprint, never the value", () => {

@@ -58,7 +58,7 @@ export function secretNeedles(resources: Resource[], extra: string[]): Map<strin
     const needles = new Map<string, string>();
     const addPem = (text: string, what: string) => {
         for (const m of text.matchAll(PRIVATE_PEM)) {
-            for (const line of m[1].split("\n")) if (line.trim().length >= 24) needles.set(line.trim(), `${what}: private key line`);
+            for (const line of secretPemLines(m[0], m[1])) needles.set(line, `${what}: private key line`);
         }
     };
     for (const r of resources) {
@@ -92,6 +92,31 @@ export function secretNeedles(resources: Resource[], extra: string[]): Map<strin
         if (publicValues.some((p) => p.includes(needle))) needles.delete(needle);
     }
     return needles;
+}
+
+/**
+ * The base64 lines of a private key PEM that carry secret bytes. An EC key (SEC1 or PKCS#8) also
+ * carries its public point, and a line made only of public bytes can equal a line of a certificate
+ * or public key of the same key (the SAN drill's preview showed the old certificate, which shared a
+ * line with the key's PKCS#8 form): only the lines that overlap the private scalar count. Other keys
+ * count whole.
+ */
+export function secretPemLines(block: string, body: string): string[] {
+    const lines = body.split("\n").map((l) => l.trim()).filter((l) => l.length >= 24);
+    let scalar: Buffer;
+    try {
+        const key = crypto.createPrivateKey(block);
+        if (key.asymmetricKeyType !== "ec") return lines;
+        scalar = Buffer.from(key.export({ format: "jwk" }).d ?? "", "base64url");
+    } catch {
+        return lines;
+    }
+    const der = Buffer.from(lines.join(""), "base64");
+    const start = der.indexOf(scalar);
+    if (scalar.length === 0 || start < 0) return lines;
+    const end = start + scalar.length;
+    // Each full PEM line is 64 base64 characters, 48 bytes.
+    return lines.filter((_, i) => i * 48 < end && (i + 1) * 48 > start);
 }
 
 export interface Leak {
