@@ -124,8 +124,8 @@ export class ControlPlane extends pulumi.ComponentResource {
                 { path: "/etc/kubernetes/controller-manager.kubeconfig", mode: "0600", content: cmk },
                 { path: "/etc/kubernetes/scheduler.kubeconfig", mode: "0600", content: sck },
                 { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: adm },
-                { path: "/etc/systemd/system/kube-controller-manager.service", mode: "0644", content: render.renderControllerManagerUnit({ podCidr: cluster.podCidr, serviceCidr: cluster.serviceCidr }) },
-                { path: "/etc/systemd/system/kube-scheduler.service", mode: "0644", content: render.renderSchedulerUnit() },
+                { path: "/etc/systemd/system/kube-controller-manager.service", mode: "0600", content: render.renderControllerManagerUnit({ podCidr: cluster.podCidr, serviceCidr: cluster.serviceCidr }) },
+                { path: "/etc/systemd/system/kube-scheduler.service", mode: "0600", content: render.renderSchedulerUnit() },
             ]);
 
         const k8sUrl = binaryUrl(cluster.downloads, cluster.versions.kubernetes);
@@ -138,7 +138,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                 ...common,
                 {
                     path: "/etc/systemd/system/kube-apiserver.service",
-                    mode: "0644",
+                    mode: "0600",
                     content: render.renderApiServerUnit({
                         advertiseAddress: host.address,
                         etcdMembers: etcdMembers(cluster, etcd),

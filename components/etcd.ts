@@ -42,7 +42,7 @@ export class EtcdMember extends pulumi.ComponentResource {
                 ...pemFiles("/etc/etcd/pki/healthcheck-client", hc, hk),
                 {
                     path: "/etc/systemd/system/etcd.service",
-                    mode: "0644",
+                    mode: "0600",
                     content: render.renderEtcdUnit({ name: host.name, address: host.address, members: etcdHosts(cluster), clusterToken: "k8s-ha-etcd" }),
                 },
             ]);

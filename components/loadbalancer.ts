@@ -52,7 +52,7 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
                 },
                 {
                     path: "/etc/systemd/system/keepalived.service.d/k8s-ha.conf",
-                    mode: "0644",
+                    mode: "0600",
                     content: render.renderKeepalivedDropIn({ vip: cluster.vip, vipPrefixLength: facts.prefix, interface: facts.interface }),
                 },
             ]);

@@ -118,11 +118,11 @@ export class Node extends pulumi.ComponentResource {
             })),
             {
                 path: "/etc/systemd/system/containerd.service",
-                mode: "0644",
+                mode: "0600",
                 content: render.renderContainerdUnit(facts.container !== "none" ? { oomScoreAdjust: 0 } : {}),
             },
-            { path: "/etc/systemd/system/k8s-ha-pod-routes.service", mode: "0644", content: render.renderPodRoutesUnit({ routes: others.map((o) => ({ podCidr: o.podCidr as string, via: o.address })) }) },
-            { path: "/etc/cni/net.d/10-k8s-ha.conflist", mode: "0644", content: render.renderCniConflist({ podCidr }) },
+            { path: "/etc/systemd/system/k8s-ha-pod-routes.service", mode: "0600", content: render.renderPodRoutesUnit({ routes: others.map((o) => ({ podCidr: o.podCidr as string, via: o.address })) }) },
+            { path: "/etc/cni/net.d/10-k8s-ha.conflist", mode: "0600", content: render.renderCniConflist({ podCidr }) },
             {
                 path: "/etc/k8s-ha/pod-routes",
                 mode: "0644",
@@ -183,7 +183,7 @@ export class Node extends pulumi.ComponentResource {
                 },
                 {
                     path: "/etc/kubernetes/kubelet-config.yaml",
-                    mode: "0644",
+                    mode: "0600",
                     content: render.renderKubeletConfig({
                         clusterDns: cluster.dnsServiceIp,
                         clusterDomain: cluster.clusterDomain,
@@ -203,8 +203,8 @@ export class Node extends pulumi.ComponentResource {
                         ...(facts.container !== "none" ? { conntrack: { maxPerCore: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" } } : {}),
                     }),
                 },
-                { path: "/etc/systemd/system/kubelet.service", mode: "0644", content: render.renderKubeletUnit({ nodeIp: host.address, nodeName: host.name }) },
-                { path: "/etc/systemd/system/kube-proxy.service", mode: "0644", content: render.renderKubeProxyUnit() },
+                { path: "/etc/systemd/system/kubelet.service", mode: "0600", content: render.renderKubeletUnit({ nodeIp: host.address, nodeName: host.name }) },
+                { path: "/etc/systemd/system/kube-proxy.service", mode: "0600", content: render.renderKubeProxyUnit() },
             ]);
         this.kubelet = this.runner.run(
             "kubelet",

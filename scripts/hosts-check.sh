@@ -75,6 +75,16 @@ c_etcd_nocert_refused() { ! on cp1 'curl -s -m 5 --cacert /etc/etcd/pki/ca.crt h
 # --- 4. API and kubelet security ---------------------------------------------------------------
 c_anonymous_api() { [[ $(curl -sk -o /dev/null -w '%{http_code}' "https://$VIP:6443/api") == 401 ]] && echo "GET /api anonymous: 401"; }
 c_readyz() { [[ $(curl -sk "https://$VIP:6443/readyz") == ok ]] && echo "GET /readyz anonymous: ok"; }
+c_external_ips_refused() {
+    local out
+    if out=$(printf '%s\n' '{"apiVersion":"v1","kind":"Service","metadata":{"name":"k8sha-external-ip","namespace":"default"},' \
+        '"spec":{"ports":[{"port":80}],"externalIPs":["10.213.0.99"]}}' | "$KUBECTL" create --dry-run=server -f - 2>&1); then
+        echo "accepted: $out"
+        return 1
+    fi
+    echo "$out"
+    [[ $out == *"externalIPs"* ]]
+}
 c_secret_encrypted() {
     "$KUBECTL" -n default create secret generic k8sha-check --from-literal=planted=PLANTED-SECRET-VALUE --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
     local raw
@@ -187,6 +197,7 @@ check "3 etcd refuses a client without a certificate" c_etcd_nocert_refused
 check "4 anonymous GET /api is refused" c_anonymous_api
 check "4 anonymous GET /readyz answers" c_readyz
 check "4 secrets are encrypted in etcd (k8s:enc:)" c_secret_encrypted
+check "4 a Service with externalIPs is refused (DenyServiceExternalIPs)" c_external_ips_refused
 check "4 kubelet refuses anonymous requests" c_kubelet_anonymous
 check "4 kubelet read-only port is closed" c_readonly_port
 check "4 private keys are not readable by others" c_key_modes

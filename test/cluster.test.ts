@@ -193,6 +193,24 @@ describe("the cluster graph", () => {
         expect(key).toBe(crypto.createHash("sha256").update("vrrpPass").digest("base64"));
     });
 
+    test("file modes on every host: keys, kubeconfigs, units, kubelet and CNI configs 0600; certificates 0644", () => {
+        const wrong: string[] = [];
+        for (const c of commands()) {
+            for (const line of String(plain(c.inputs.stdin)).trim().split("\n").filter(Boolean)) {
+                const [, mode, path] = line.split(" ");
+                const ownerOnly =
+                    /\.(key|kubeconfig|conflist)$/.test(path) ||
+                    path.startsWith("/etc/systemd/system/") ||
+                    ["/etc/kubernetes/kubelet-config.yaml", "/etc/kubernetes/encryption-config.yaml", "/etc/keepalived/keepalived.conf"].includes(path);
+                // The registry runs as its own user and reads its key through its group (root:docker-registry 0640).
+                const want = path === "/etc/docker/registry/tls/registry.key" ? "0640" : "0600";
+                if (ownerOnly && mode !== want) wrong.push(`${c.name}: ${path} ${mode}, want ${want}`);
+                if (/\.crt$/.test(path) && mode !== "0644") wrong.push(`${c.name}: ${path} ${mode}, want 0644`);
+            }
+        }
+        expect(wrong).toEqual([]);
+    });
+
     test("commands pin the host key when the config has one and use the host's address", () => {
         const conn = plain(command("w1-os").inputs.connection) as Record<string, unknown>;
         expect(conn.host).toBe("10.213.0.31");

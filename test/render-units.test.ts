@@ -203,7 +203,7 @@ describe("control-plane flags", () => {
             "--authentication-config=/etc/kubernetes/authentication-config.yaml",
             "--authorization-mode=Node,RBAC",
             "--client-ca-file=/etc/kubernetes/pki/ca.crt",
-            "--enable-admission-plugins=NodeRestriction",
+            "--enable-admission-plugins=NodeRestriction,DenyServiceExternalIPs",
             "--encryption-provider-config=/etc/kubernetes/encryption-config.yaml",
             "--etcd-cafile=/etc/kubernetes/pki/etcd-ca.crt",
             "--etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt",
@@ -215,6 +215,7 @@ describe("control-plane flags", () => {
             "--kubelet-preferred-address-types=InternalIP,Hostname",
             "--profiling=false",
             "--secure-port=6443",
+            "--service-account-extend-token-expiration=false",
             "--service-account-issuer=https://10.213.0.10:6443",
             "--service-account-key-file=/etc/kubernetes/pki/sa.pub",
             "--service-account-signing-key-file=/etc/kubernetes/pki/sa.key",
@@ -222,6 +223,8 @@ describe("control-plane flags", () => {
             "--shutdown-delay-duration=5s",
             "--shutdown-send-retry-after=true",
             "--tls-cert-file=/etc/kubernetes/pki/apiserver.crt",
+            "--tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+            "--tls-min-version=VersionTLS12",
             "--tls-private-key-file=/etc/kubernetes/pki/apiserver.key",
         ]);
     });
