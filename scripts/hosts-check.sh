@@ -83,7 +83,7 @@ c_external_ips_refused() {
         return 1
     fi
     echo "$out"
-    [[ $out == *"externalIPs"* ]]
+    [[ $out == *"external IPs is denied"* ]]
 }
 c_secret_encrypted() {
     "$KUBECTL" -n default create secret generic k8sha-check --from-literal=planted=PLANTED-SECRET-VALUE --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
