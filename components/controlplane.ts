@@ -62,6 +62,8 @@ export class ControlPlane extends pulumi.ComponentResource {
     readonly adminKubeconfig: pulumi.Output<string>;
     readonly commands: command.remote.Command[];
     readonly addons: command.remote.Command;
+    /** The first control-plane host's runner: the steps that use the admin kubeconfig run there. */
+    private readonly firstRunner: HostRunner;
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:ControlPlane", name, {}, opts);
@@ -175,12 +177,6 @@ export class ControlPlane extends pulumi.ComponentResource {
         this.registerOutputs({ adminKubeconfig: this.adminKubeconfig });
     }
 
-    private readonly firstRunner: HostRunner;
-
-    /**
-     * A worker's Node object, from the first control-plane host: `up` waits until the node is Ready;
-     * removing the worker (or destroy) drains it and deletes the Node before its kubelet stops.
-     */
     /**
      * The last step of `up`, after every worker's Node is Ready: waits until the kube-system
      * Deployments (CoreDNS) are Available, so the cluster `up` returns answers DNS.
@@ -189,6 +185,10 @@ export class ControlPlane extends pulumi.ComponentResource {
         return this.firstRunner.run("cluster-ready", { script: "cluster-ready", withDelete: false }, { parent: this, dependsOn: [this.addons, ...nodeObjects] });
     }
 
+    /**
+     * A worker's Node object, from the first control-plane host: `up` waits until the node is Ready;
+     * removing the worker (or destroy) drains it and deletes the Node before its kubelet stops.
+     */
     admitNode(nodeName: string, kubelet: pulumi.Resource): command.remote.Command {
         return this.firstRunner.run(
             `node-${nodeName}`,

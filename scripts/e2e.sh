@@ -77,6 +77,17 @@ timed() {
     T=$(awk -v a="$t0" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
     return "$rc"
 }
+# run_checks NAME LOG CMD...: a checking script (hosts-check, hosts-faults) with its messages in
+# .e2e/logs/LOG; the record's evidence is its closing line, or the lines of what failed.
+run_checks() {
+    local name=$1 log=$LOGS/$2
+    shift 2
+    if "$@" 2>"$log"; then
+        record "$name" passed 0 "" "$(tail -n 1 "$log")"
+    else
+        record "$name" failed 0 "" "$(grep -E 'failed' "$log" | head -3)"
+    fi
+}
 # pulumi_ ARGS: pulumi on the dev stack. The lab's keys are copied into the stack config only by
 # sync_lab_keys, so that the timed steps time the engine alone.
 pulumi_() { K8S_HA_LAB_SYNC=0 bash scripts/pulumi.sh "$@"; }
@@ -162,11 +173,7 @@ plan_check "preview of the dev stack: no changes" "<= 10 s" noop
 step "no-op up (--skip-preview --expect-no-changes)" "<= 5 s" up-noop.log pulumi_ up --yes --skip-preview --expect-no-changes --suppress-progress
 
 # 4. Faults.
-if bash scripts/hosts-faults.sh 2>"$LOGS/faults.log"; then
-    record "fault drills" passed 0 "" "$(tail -n 1 "$LOGS/faults.log")"
-else
-    record "fault drills" failed 0 "" "$(grep -E 'failed' "$LOGS/faults.log" | head -3)"
-fi
+run_checks "fault drills" faults.log bash scripts/hosts-faults.sh
 
 # 5a. Add the spare worker w3.
 pulumi_ config set --path 'k8s-ha:hosts.w3.address' 10.213.0.33 >/dev/null
@@ -189,11 +196,7 @@ if out=$("$KUBECTL" get node w3 2>&1); then
 else
     record "w3 left the API" passed 0 "" "$out"
 fi
-if CLEAN_HOSTS=w3 REPORT_SECTION=clean_w3 bash scripts/hosts-check.sh clean 2>"$LOGS/clean-w3.log"; then
-    record "w3 left clean" passed 0 "" "$(tail -n 1 "$LOGS/clean-w3.log")"
-else
-    record "w3 left clean" failed 0 "" "$(grep -E 'failed' "$LOGS/clean-w3.log" | head -3)"
-fi
+run_checks "w3 left clean" clean-w3.log env CLEAN_HOSTS=w3 REPORT_SECTION=clean_w3 bash scripts/hosts-check.sh clean
 
 # 5c. A new name in the apiserver certificate, rolled one control-plane host at a time.
 pulumi_ config set --path 'k8s-ha:apiServerExtraSans[0]' api.k8s-ha.test >/dev/null
@@ -235,11 +238,7 @@ rm -f "$E2E/export-revealed.json"
 
 # 7. Destroy, and nothing of k8s-ha is left on any host.
 step "pulumi destroy" "<= 60 s" destroy.log pulumi_ destroy --yes --suppress-progress
-if bash scripts/hosts-check.sh clean 2>"$LOGS/clean.log"; then
-    record "clean hosts after destroy" passed 0 "" "$(tail -n 1 "$LOGS/clean.log")"
-else
-    record "clean hosts after destroy" failed 0 "" "$(grep -E 'failed' "$LOGS/clean.log" | head -3)"
-fi
+run_checks "clean hosts after destroy" clean.log bash scripts/hosts-check.sh clean
 
 # 8. An interrupted first up: the engine and its plugins killed at a random point.
 pulumi_ config rm k8s-ha:apiServerExtraSans >/dev/null
@@ -283,11 +282,7 @@ else
 fi
 plan_check "preview after convergence: no changes" "" noop
 step "pulumi destroy (second)" "<= 60 s" destroy-2.log pulumi_ destroy --yes --suppress-progress
-if REPORT_SECTION=clean_after_interrupted bash scripts/hosts-check.sh clean 2>"$LOGS/clean-2.log"; then
-    record "clean hosts after the second destroy" passed 0 "" "$(tail -n 1 "$LOGS/clean-2.log")"
-else
-    record "clean hosts after the second destroy" failed 0 "" "$(grep -E 'failed' "$LOGS/clean-2.log" | head -3)"
-fi
+run_checks "clean hosts after the second destroy" clean-2.log env REPORT_SECTION=clean_after_interrupted bash scripts/hosts-check.sh clean
 if git diff --quiet -- Pulumi.dev.yaml; then
     record "the tracked Pulumi.dev.yaml was not edited" passed 0 "" "git diff --quiet -- Pulumi.dev.yaml"
 else
