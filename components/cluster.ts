@@ -58,9 +58,15 @@ export function buildCluster(stack: StackConfig): Cluster {
         const kubelet = nodes[host.name].kubelet;
         if (kubelet) nodeObjects.push(controlPlane.admitNode(host.name, kubelet));
     }
-    controlPlane.waitReady(nodeObjects);
     const nfsHost = hostsWithRole(cluster, "nfs")[0];
-    const nfs = nfsHost ? new NfsServer("nfs", { cluster, node: nodes[nfsHost.name] }) : undefined;
+    const nfs = nfsHost
+        ? new NfsServer("nfs", {
+              cluster,
+              node: nodes[nfsHost.name],
+              storage: { controlPlane, mirrorEndpoint: mirror.endpoint, dependsOn: nodeObjects },
+          })
+        : undefined;
+    controlPlane.waitReady(nfs?.storageClass ? [...nodeObjects, nfs.storageClass] : nodeObjects);
     return { nodes, pki, etcdPki, loadBalancer, etcd, mirror, controlPlane, nfs };
 }
 

@@ -26,6 +26,8 @@ export interface RawHost {
     podCidr?: unknown;
     /** VRRP priority of an lb host. Default: 150 for the first lb host by name, 100 for the second. */
     vrrpPriority?: unknown;
+    /** Node labels of a worker (`--node-labels`), e.g. `{"k8s-ha.io/nfs-client": "true"}`. Default: none. */
+    labels?: unknown;
 }
 
 /** The config as it comes from Pulumi, before validation: every field may be missing or wrong. */
@@ -65,6 +67,8 @@ export interface HostConfig {
     podCidr?: string;
     /** Set for lb hosts only. */
     vrrpPriority?: number;
+    /** Set for workers only: the labels the kubelet registers its Node with (sorted by key). */
+    labels?: Record<string, string>;
 }
 
 export interface Versions {
@@ -102,11 +106,74 @@ export interface MirrorConfig {
     registries: string[];
 }
 
+/** The NFS mount options a StorageClass may carry (nfs(5)); a value, when allowed, after `=`. */
+export const NFS_MOUNT_OPTIONS: Readonly<Record<string, RegExp | null>> = {
+    nfsvers: /^(3|4|4\.0|4\.1|4\.2)$/,
+    vers: /^(3|4|4\.0|4\.1|4\.2)$/,
+    hard: null,
+    soft: null,
+    softerr: null,
+    timeo: /^\d{1,6}$/,
+    retrans: /^\d{1,3}$/,
+    rsize: /^\d{4,8}$/,
+    wsize: /^\d{4,8}$/,
+    proto: /^(tcp|rdma)$/,
+    port: /^\d{1,5}$/,
+    nconnect: /^([1-9]|1[0-6])$/,
+    sec: /^(sys|krb5|krb5i|krb5p)$/,
+    actimeo: /^\d{1,5}$/,
+    acregmin: /^\d{1,5}$/,
+    acregmax: /^\d{1,5}$/,
+    acdirmin: /^\d{1,5}$/,
+    acdirmax: /^\d{1,5}$/,
+    lookupcache: /^(all|none|pos|positive)$/,
+    local_lock: /^(none|all|flock|posix)$/,
+    noac: null,
+    noatime: null,
+    nodiratime: null,
+    relatime: null,
+    nosuid: null,
+    nodev: null,
+    noexec: null,
+    noresvport: null,
+    nocto: null,
+};
+
+/** Host directories an NFS export must not be, nor lie under (the OS's and the cluster's own). */
+export const NFS_FORBIDDEN_TREES = [
+    "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot", "/dev", "/proc", "/sys", "/run",
+    "/root", "/var/run", "/var/log", "/var/cache", "/var/spool", "/var/lib/kubelet", "/var/lib/etcd",
+    "/var/lib/containerd", "/var/lib/k8s-ha", "/var/lib/nfs", "/var/lib/dpkg", "/var/lib/apt", "/var/lib/docker-registry",
+] as const;
+
+/** Host directories that would export far more than the cluster's volumes: refused themselves, fine below. */
+export const NFS_FORBIDDEN_ROOTS = ["/", "/srv", "/var", "/var/lib", "/home", "/mnt", "/media", "/opt", "/tmp", "/var/tmp", "/export"] as const;
+
+/** The StorageClass over the NFS export and the provisioner behind it. */
+export interface NfsStorageConfig {
+    /** StorageClass name. Default `nfs`. */
+    storageClass: string;
+    /** Whether it is the cluster's default StorageClass. Default `true`. */
+    defaultClass: boolean;
+    /** What a released volume gets: `Delete` (default; see `onDelete`) or `Retain` (kept with its data). */
+    reclaimPolicy: "Delete" | "Retain";
+    /** With `reclaimPolicy: Delete`, what happens to the volume's directory: `archive` (renamed, default) or `delete`. */
+    onDelete: "archive" | "delete";
+    /** Mount options of every volume. Default `nfsvers=4.2`, `hard`. */
+    mountOptions: string[];
+    /** Mode of each volume's directory, octal. Default `0777` (pods run as any user; NFS has no fsGroup). */
+    directoryMode: string;
+    /** Node labels the provisioner's pod must run on (it mounts the export). Default: none, any worker. */
+    provisionerNodeSelector: Record<string, string>;
+}
+
 export interface NfsConfig {
     /** Directory exported. */
     path: string;
     /** Network allowed to mount it. Default: `nodeNetwork`. */
     allowedCidr: string;
+    /** Dynamic provisioning on the export. */
+    storage: NfsStorageConfig;
 }
 
 export interface ClusterConfig {
@@ -160,6 +227,14 @@ export const DEFAULTS = {
         registries: ["registry.k8s.io", "docker.io"],
     },
     nfsPath: "/srv/nfs/k8s",
+    nfsStorage: {
+        storageClass: "nfs",
+        defaultClass: true,
+        reclaimPolicy: "Delete",
+        onDelete: "archive",
+        mountOptions: ["nfsvers=4.2", "hard"],
+        directoryMode: "0777",
+    },
 } as const;
 
 export function hostsWithRole(config: ClusterConfig, role: Role): HostConfig[] {

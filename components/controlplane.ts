@@ -5,7 +5,7 @@ import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
 import { ClusterConfig, hostsWithRole } from "./config";
 import { Node } from "./node";
-import { BundleFile, HostRunner, pemFiles } from "./runner";
+import { BundleFile, HostRunner, RunArgs, pemFiles } from "./runner";
 import { Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl } from "./urls";
@@ -183,6 +183,18 @@ export class ControlPlane extends pulumi.ComponentResource {
      */
     waitReady(nodeObjects: pulumi.Resource[]): command.remote.Command {
         return this.firstRunner.run("cluster-ready", { script: "cluster-ready", withDelete: false }, { parent: this, dependsOn: [this.addons, ...nodeObjects] });
+    }
+
+    /**
+     * A step with the admin kubeconfig on the first control-plane host, after the add-ons, parented
+     * to the component that asks (the NfsServer's StorageClass).
+     */
+    runWithAdmin(step: string, args: RunArgs, parent: pulumi.Resource, dependsOn: pulumi.Resource[]): command.remote.Command {
+        const files = pulumi.all([this.adminKubeconfig, args.files ?? []]).apply(([adm, rest]): BundleFile[] => [
+            { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: adm },
+            ...rest,
+        ]);
+        return this.firstRunner.run(step, { ...args, files, secret: true }, { parent, dependsOn: [this.addons, ...dependsOn] });
     }
 
     /**

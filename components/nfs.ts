@@ -1,17 +1,37 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
 import { ClusterConfig } from "./config";
+import { ControlPlane } from "./controlplane";
 import { Node } from "./node";
 import * as render from "./render";
+
+/** What the StorageClass over the export needs from the rest of the cluster. */
+export interface NfsStorageArgs {
+    /** Applies the provisioner and the StorageClass from its first host. */
+    controlPlane: ControlPlane;
+    /** `host:port` of the DockerImageMirror, which serves the provisioner's image. */
+    mirrorEndpoint: pulumi.Input<string>;
+    /** What must exist first: the workers' Node objects, so the provisioner can be scheduled. */
+    dependsOn?: pulumi.Resource[];
+}
 
 export interface NfsServerArgs {
     cluster: ClusterConfig;
     node: Node;
+    /** When given, dynamic provisioning: the provisioner and the StorageClass `cluster.nfs.storage` describes. */
+    storage?: NfsStorageArgs;
 }
 
-/** nfs-kernel-server exporting one directory to the node network only (root_squash, sync). */
+/**
+ * nfs-kernel-server exporting one directory to the node network only (root_squash, sync), and,
+ * with `storage`, a StorageClass whose volumes are directories of the export, made by k8s-ha's
+ * own provisioner.
+ */
 export class NfsServer extends pulumi.ComponentResource {
     /** `server:path`, for a PersistentVolume or a mount. */
     readonly export: pulumi.Output<string>;
+    /** The step that applies the provisioner and the StorageClass, when `storage` was given. */
+    readonly storageClass?: command.remote.Command;
 
     constructor(name: string, args: NfsServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:NfsServer", name, {}, opts);
@@ -31,7 +51,35 @@ export class NfsServer extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [node.prepared] },
         );
-        this.export = cmd.stdout.apply(() => `${node.runner.host.address}:${cluster.nfs.path}`);
+        const server = node.runner.host.address;
+        this.export = cmd.stdout.apply(() => `${server}:${cluster.nfs.path}`);
+        if (args.storage) {
+            const s = cluster.nfs.storage;
+            const files = pulumi.output(args.storage.mirrorEndpoint).apply((mirror) => {
+                const params: render.NfsStorageParams = {
+                    server,
+                    path: cluster.nfs.path,
+                    image: render.nfsProvisionerImage(mirror),
+                    storageClass: s.storageClass,
+                    defaultClass: s.defaultClass,
+                    reclaimPolicy: s.reclaimPolicy,
+                    onDelete: s.onDelete,
+                    mountOptions: s.mountOptions,
+                    directoryMode: s.directoryMode,
+                    nodeSelector: s.provisionerNodeSelector,
+                };
+                return [
+                    { path: "/etc/kubernetes/addons/nfs-provisioner.yaml", mode: "0644", content: render.renderNfsProvisioner(params) },
+                    { path: "/etc/kubernetes/addons/nfs-storageclass.yaml", mode: "0644", content: render.renderNfsStorageClass(params) },
+                ];
+            });
+            this.storageClass = args.storage.controlPlane.runWithAdmin(
+                "nfs-storage",
+                { script: "storage", env: { STORAGE_CLASS: s.storageClass, NFS_EXPORT: `${server}:${cluster.nfs.path}` }, files },
+                this,
+                [cmd, ...(args.storage.dependsOn ?? [])],
+            );
+        }
         this.registerOutputs({ export: this.export });
     }
 }

@@ -117,6 +117,11 @@ export class Node extends pulumi.ComponentResource {
                 content: render.renderContainerdHostsToml({ registry, mirrorHost: mirror.split(":")[0], mirrorPort: cluster.mirror.port, caFile: "/etc/kubernetes/pki/ca.crt" }),
             })),
             {
+                path: `/etc/containerd/certs.d/${mirror.split(":")[0]}:${cluster.mirror.port}/hosts.toml`,
+                mode: "0644",
+                content: render.renderContainerdMirrorHostsToml({ mirrorHost: mirror.split(":")[0], mirrorPort: cluster.mirror.port, caFile: "/etc/kubernetes/pki/ca.crt" }),
+            },
+            {
                 path: "/etc/systemd/system/containerd.service",
                 mode: "0600",
                 content: render.renderContainerdUnit(facts.container !== "none" ? { oomScoreAdjust: 0 } : {}),
@@ -203,7 +208,7 @@ export class Node extends pulumi.ComponentResource {
                         ...(facts.container !== "none" ? { conntrack: { maxPerCore: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" } } : {}),
                     }),
                 },
-                { path: "/etc/systemd/system/kubelet.service", mode: "0600", content: render.renderKubeletUnit({ nodeIp: host.address, nodeName: host.name }) },
+                { path: "/etc/systemd/system/kubelet.service", mode: "0600", content: render.renderKubeletUnit({ nodeIp: host.address, nodeName: host.name, nodeLabels: host.labels }) },
                 { path: "/etc/systemd/system/kube-proxy.service", mode: "0600", content: render.renderKubeProxyUnit() },
             ]);
         this.kubelet = this.runner.run(

@@ -28,7 +28,7 @@ export function encodeBundle(files: BundleFile[]): string {
     const sorted = [...files].sort((a, b) => a.path.localeCompare(b.path));
     const seen = new Set<string>();
     const lines = sorted.map((f) => {
-        if (!/^\/[A-Za-z0-9._/@+-]+$/.test(f.path)) throw new Error(`bundle: unsafe path ${JSON.stringify(f.path)}`);
+        if (!/^\/[A-Za-z0-9._/@+:-]+$/.test(f.path)) throw new Error(`bundle: unsafe path ${JSON.stringify(f.path)}`);
         if (!/^0[0-7]{3}$/.test(f.mode)) throw new Error(`bundle: bad mode ${f.mode} for ${f.path}`);
         if (seen.has(f.path)) throw new Error(`bundle: ${f.path} appears twice`);
         seen.add(f.path);

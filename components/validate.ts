@@ -4,7 +4,11 @@ import {
     Downloads,
     HostConfig,
     MirrorConfig,
+    NFS_FORBIDDEN_ROOTS,
+    NFS_FORBIDDEN_TREES,
+    NFS_MOUNT_OPTIONS,
     NfsConfig,
+    NfsStorageConfig,
     RawConfig,
     Role,
     ROLES,
@@ -29,6 +33,9 @@ const VERSION_RE = /^\d+\.\d+\.\d+$/;
 const URL_RE = /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/;
 const REGISTRY_RE = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/;
 const HOSTKEY_RE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$/;
+/** A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
+const LABEL_KEY_RE = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE_RE = /^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$/;
 /** user:password@ in a URL: credentials that would end up in state, logs and host files. */
 const URL_CREDENTIALS_RE = /^https?:\/\/[^/?#]*@/;
 
@@ -107,6 +114,29 @@ class Checker {
             return [...fallback];
         }
         return value.map((v: string) => v.trim());
+    }
+
+    /**
+     * Kubernetes labels (or a node selector): keys `[prefix/]name`, values of at most 63 characters.
+     * Keys under kubernetes.io or k8s.io are refused: a kubelet may not set most of them.
+     */
+    labels(field: string, value: unknown): Record<string, string> {
+        const r = this.record(field, value);
+        const out: Record<string, string> = {};
+        for (const key of Object.keys(r).sort()) {
+            const v = r[key];
+            const text = typeof v === "boolean" || typeof v === "number" ? String(v) : v;
+            if (!LABEL_KEY_RE.test(key) || key.length > 317) {
+                this.problem(`${field}.${key}`, "is not a label key; write it like example.com/disk or disk (letters, digits, '-', '_', '.'; at most 63 after the '/')");
+            } else if (/(^|\.)(kubernetes\.io|k8s\.io)\//.test(key)) {
+                this.problem(`${field}.${key}`, "is in the kubernetes.io or k8s.io namespace, which kubelets may not set for themselves; use a prefix of your own, like k8s-ha.io/ or example.com/");
+            } else if (typeof text !== "string" || !LABEL_VALUE_RE.test(text)) {
+                this.problem(`${field}.${key}`, `${JSON.stringify(v)} is not a label value; use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`);
+            } else {
+                out[key] = text;
+            }
+        }
+        return out;
     }
 
     record(field: string, value: unknown): Record<string, unknown> {
@@ -203,6 +233,13 @@ function readHosts(c: Checker, raw: RawConfig, allowUnpinned: boolean): HostConf
             }
             host.vrrpPriority = c.integer(`${field}.vrrpPriority`, h.vrrpPriority, 100, 1, 254);
         }
+        if (h.labels !== undefined) {
+            if (!roles.includes("worker")) {
+                c.problem(`${field}.labels`, "is set on a host without the worker role (only workers run a kubelet); remove it");
+            }
+            const labels = c.labels(`${field}.labels`, h.labels);
+            if (Object.keys(labels).length > 0) host.labels = labels;
+        }
         hosts.push(host);
     }
     return hosts;
@@ -273,6 +310,83 @@ function readMirror(c: Checker, raw: unknown, allowHttp: boolean): MirrorConfig 
         }
     }
     return mirror;
+}
+
+const NFS_KEYS = ["path", "allowedCidr", "storageClass", "defaultClass", "reclaimPolicy", "onDelete", "mountOptions", "directoryMode", "provisionerNodeSelector"];
+
+function readNfs(c: Checker, raw: unknown, nodeNetwork: string, hosts: HostConfig[]): NfsConfig {
+    const r = c.record("k8s-ha:nfs", raw);
+    for (const key of Object.keys(r)) {
+        if (!NFS_KEYS.includes(key)) c.problem(`k8s-ha:nfs.${key}`, `is not an NFS setting; use one of: ${NFS_KEYS.join(", ")}`);
+    }
+    const path = c.string("k8s-ha:nfs.path", r.path, DEFAULTS.nfsPath).replace(/(.)\/+$/, "$1");
+    if (!/^\/[A-Za-z0-9._/-]*$/.test(path) || path.split("/").some((p) => p === "." || p === "..") || path.includes("//")) {
+        c.problem("k8s-ha:nfs.path", `'${path}' is not an absolute directory path; write it like /srv/nfs/k8s`);
+    } else if ((NFS_FORBIDDEN_ROOTS as readonly string[]).includes(path)) {
+        c.problem("k8s-ha:nfs.path", `'${path}' would export far more than the cluster's volumes; give a directory of its own, like /srv/nfs/k8s`);
+    } else {
+        const tree = NFS_FORBIDDEN_TREES.find((t) => path === t || path.startsWith(`${t}/`));
+        if (tree) {
+            c.problem("k8s-ha:nfs.path", `'${path}' is ${path === tree ? "" : "inside "}${tree}, which belongs to the system or the cluster; give a directory of its own, like /srv/nfs/k8s`);
+        }
+    }
+    const allowed = c.cidr("k8s-ha:nfs.allowedCidr", r.allowedCidr, nodeNetwork || undefined);
+    if (allowed.cidr && allowed.cidr.prefix < 8) {
+        c.problem("k8s-ha:nfs.allowedCidr", `'${allowed.text}' lets nearly any address mount the volumes; give the node network (the default), like 10.0.0.0/24`);
+    } else if (allowed.cidr) {
+        const cidr = allowed.cidr;
+        for (const w of hosts.filter((h) => h.roles.includes("worker"))) {
+            const a = parseIpv4(w.address);
+            if (a !== undefined && !cidrContains(cidr, a)) {
+                c.problem("k8s-ha:nfs.allowedCidr", `'${allowed.text}' leaves out worker ${w.name} (${w.address}), whose pods could not mount their volumes; widen it or leave it out (default: nodeNetwork)`);
+            }
+        }
+    }
+    const d = DEFAULTS.nfsStorage;
+    const storageClass = c.string("k8s-ha:nfs.storageClass", r.storageClass, d.storageClass);
+    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(storageClass)) {
+        c.problem("k8s-ha:nfs.storageClass", `'${storageClass}' is not a StorageClass name; use lower-case letters, digits, '-' and '.', like nfs`);
+    }
+    const reclaimPolicy = c.string("k8s-ha:nfs.reclaimPolicy", r.reclaimPolicy, d.reclaimPolicy);
+    if (reclaimPolicy !== "Delete" && reclaimPolicy !== "Retain") {
+        c.problem("k8s-ha:nfs.reclaimPolicy", `'${reclaimPolicy}' is not a reclaim policy; use Delete (the volume's directory then goes as onDelete says) or Retain (kept with its data)`);
+    }
+    const onDelete = c.string("k8s-ha:nfs.onDelete", r.onDelete, d.onDelete);
+    if (onDelete !== "archive" && onDelete !== "delete") {
+        c.problem("k8s-ha:nfs.onDelete", `'${onDelete}' is not a choice; use archive (the directory is renamed archived-...) or delete (removed with its files)`);
+    }
+    const mountOptions = c.stringList("k8s-ha:nfs.mountOptions", r.mountOptions, d.mountOptions);
+    const seen = new Set<string>();
+    for (const o of mountOptions) {
+        const [name, ...rest] = o.split("=");
+        const value = rest.length > 0 ? rest.join("=") : undefined;
+        const rule = Object.prototype.hasOwnProperty.call(NFS_MOUNT_OPTIONS, name) ? NFS_MOUNT_OPTIONS[name] : undefined;
+        if (rule === undefined) {
+            c.problem("k8s-ha:nfs.mountOptions", `'${o}' is not an NFS mount option k8s-ha knows; use some of: ${Object.keys(NFS_MOUNT_OPTIONS).join(", ")}`);
+        } else if (rule === null ? value !== undefined : value === undefined || !rule.test(value)) {
+            c.problem("k8s-ha:nfs.mountOptions", rule === null ? `'${o}' takes no value; write it as ${name}` : `'${o}' has no valid value; write it like ${name}=${name === "nfsvers" || name === "vers" ? "4.2" : "…"} (nfs(5))`);
+        } else if (seen.has(name === "vers" ? "nfsvers" : name)) {
+            c.problem("k8s-ha:nfs.mountOptions", `'${o}' repeats ${name}; give it once`);
+        }
+        seen.add(name === "vers" ? "nfsvers" : name);
+    }
+    if (seen.has("hard") && seen.has("soft")) {
+        c.problem("k8s-ha:nfs.mountOptions", "has both hard and soft; keep hard (soft mounts can lose writes when the server is slow)");
+    }
+    const directoryMode = c.string("k8s-ha:nfs.directoryMode", r.directoryMode, d.directoryMode);
+    if (!/^0?[0-7]{3,4}$/.test(directoryMode)) {
+        c.problem("k8s-ha:nfs.directoryMode", `'${directoryMode}' is not an octal mode; write it like 0777 or 2775`);
+    }
+    const storage: NfsStorageConfig = {
+        storageClass,
+        defaultClass: c.boolean("k8s-ha:nfs.defaultClass", r.defaultClass, d.defaultClass),
+        reclaimPolicy: reclaimPolicy === "Retain" ? "Retain" : "Delete",
+        onDelete: onDelete === "delete" ? "delete" : "archive",
+        mountOptions,
+        directoryMode: directoryMode.padStart(4, "0"),
+        provisionerNodeSelector: c.labels("k8s-ha:nfs.provisionerNodeSelector", r.provisionerNodeSelector),
+    };
+    return { path, allowedCidr: allowed.text, storage };
 }
 
 function checkTopology(c: Checker, hosts: HostConfig[], sshKeyPresent: boolean): void {
@@ -409,14 +523,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const versions = readVersions(c, raw.versions);
     const downloads = readDownloads(c, raw.downloads, allowHttp);
     const mirror = readMirror(c, raw.mirror, allowHttp);
-    const nfsRaw = c.record("k8s-ha:nfs", raw.nfs);
-    const nfs: NfsConfig = {
-        path: c.string("k8s-ha:nfs.path", nfsRaw.path, DEFAULTS.nfsPath),
-        allowedCidr: c.cidr("k8s-ha:nfs.allowedCidr", nfsRaw.allowedCidr, nodeNetwork.text || undefined).text,
-    };
-    if (!/^\/[A-Za-z0-9._/-]+$/.test(nfs.path) || nfs.path.includes("..") || nfs.path === "/") {
-        c.problem("k8s-ha:nfs.path", `'${nfs.path}' is not an absolute directory path below /; write it like /srv/nfs/k8s`);
-    }
+    const nfs = readNfs(c, raw.nfs, nodeNetwork.text, hosts);
     const apiServerExtraSans = c.stringList("k8s-ha:apiServerExtraSans", raw.apiServerExtraSans, []);
     for (const san of apiServerExtraSans) {
         if (parseIpv4(san) === undefined && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(san)) {

@@ -4,7 +4,9 @@
 # them out as upstream publishes them (docs/CONVENTIONS.md) under
 # $K8S_HA_CACHE/artifacts/www, which the lab serves on http://10.213.0.1:8080/.
 # Images are assembled with crane and pushed to the lab registry under their
-# upstream names. See docs/airgap.md for filling a real mirror instead.
+# upstream names; our own (the NFS provisioner of scripts/artifacts/
+# nfs-provisioner) under k8s-ha/. See docs/airgap.md for filling a real mirror
+# instead.
 #
 # Usage: scripts/artifacts.sh [build|push|check|versions|help]
 #   build     (default) build what is missing, lay out www/, build the images,
@@ -61,6 +63,12 @@ declare -A VERSION=(
 )
 declare -A VERSION_FROM=()
 CRANE_VERSION=${K8S_HA_CRANE_VERSION:-0.22.1}
+# Our NFS provisioner: its version is the VERSION file of its module
+# (load_versions), its build key that version and a hash of its source
+# (nfsp_key).
+NFSP_DIR=$GLUE/nfs-provisioner
+NFSP_VERSION=
+NFSP_KEY=
 
 TMPS=()
 BGPIDS=()
@@ -144,6 +152,10 @@ load_versions() {
       die "version of $k is not a version: '${VERSION[$k]}' (from ${VERSION_FROM[$k]})"
   done
   CRANE_VERSION=${CRANE_VERSION#v}
+  NFSP_VERSION=$(tr -d ' \t\r\n' <"$NFSP_DIR/VERSION" 2>/dev/null || true)
+  NFSP_VERSION=${NFSP_VERSION#v}
+  [[ $NFSP_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] ||
+    die "$NFSP_DIR/VERSION does not hold a version: '$NFSP_VERSION'"
 }
 
 print_versions() {
@@ -153,6 +165,7 @@ print_versions() {
     printf '  %-11s "%s"   # from %s\n' "$k:" "${VERSION[$k]}" "${VERSION_FROM[$k]}"
   done
   printf '# tools: crane %s; test image docker.io/library/busybox:%s\n' "$CRANE_VERSION" "${BUSYBOX_TAG:-?}"
+  printf '# ours: nfs-provisioner %s (scripts/artifacts/nfs-provisioner/VERSION)\n' "$NFSP_VERSION"
 }
 
 # ---------------------------------------------------------------- helpers
@@ -451,6 +464,28 @@ build_pause() {
   finish "$tmp" "$dest"
 }
 
+# nfsp_key: the cache key of our NFS provisioner in NFSP_KEY: its version and
+# 12 hex digits of a sha256 over its source (names and contents), so that a
+# change of the code rebuilds it while a warm run builds nothing.
+nfsp_key() {
+  local h
+  h=$(cd "$NFSP_DIR" && printf '%s\n' go.mod go.sum ./*.go nfsdir/*.go | LC_ALL=C sort | xargs sha256sum | sha256sum)
+  NFSP_KEY=$NFSP_VERSION-${h:0:12}
+}
+
+build_nfs_provisioner() {
+  local v=$NFSP_VERSION dest tmp
+  nfsp_key
+  dest=$BUILD/nfs-provisioner-$NFSP_KEY
+  have "$dest" nfs-provisioner && return 0
+  log "nfs-provisioner $v: building nfs-provisioner (scripts/artifacts/nfs-provisioner, source ${NFSP_KEY#"$v"-})"
+  start_build nfs-provisioner "$NFSP_KEY"
+  tmp=$REPLY
+  gobuild "nfs-provisioner $v: nfs-provisioner" "$tmp" "scripts/artifacts/nfs-provisioner" nfs-provisioner . \
+    -ldflags "-s -w -X main.version=$v"
+  finish "$tmp" "$dest"
+}
+
 # ---------------------------------------------------------------- www layout
 
 # put FILE DEST: installs FILE as DEST unless DEST already has that content;
@@ -626,11 +661,13 @@ busybox_tag() {
     die "the busybox test image needs Debian's busybox-static (apt-get install busybox-static) or K8S_HA_BUSYBOX_TAG"
 }
 
-# "NAME TAG" of every image the cluster needs, under its upstream name.
+# "NAME TAG" of every image the cluster needs, under its upstream name; ours
+# under k8s-ha/ (pods pull it from the mirror as <mirror>/k8s-ha/...).
 image_list() {
   printf 'registry.k8s.io/pause %s\n' "${VERSION[pause]}"
   printf 'registry.k8s.io/coredns/coredns v%s\n' "${VERSION[coredns]}"
   printf 'docker.io/library/busybox %s\n' "$BUSYBOX_TAG"
+  printf 'k8s-ha/nfs-provisioner v%s\n' "$NFSP_VERSION"
 }
 image_dir() { printf '%s/%s_%s\n' "$IMAGES" "${1//\//_}" "$2"; }
 # The manifest digest of an OCI layout.
@@ -677,8 +714,26 @@ build_image() {
   log "image $name:$tag built: $(layout_digest "$dest")"
 }
 
+# image_from_binary NAME TAG SUM: our own images keep their tag while their
+# source changes; drops the cached layout of NAME:TAG when it was made from
+# another binary than the one whose sha256 is SUM, so that build_image makes
+# it again. stamp_image records SUM once it is built.
+image_from_binary() {
+  local dir
+  dir=$(image_dir "$1" "$2")
+  STAMP_FILE=$ART/stamps/images/${dir##*/}
+  if [[ -f $dir/index.json && $(cat "$STAMP_FILE" 2>/dev/null) != "$3" ]]; then
+    log "image $1:$2: its binary changed, building it again"
+    rm -rf "$dir"
+  fi
+}
+stamp_image() {
+  mkdir -p "${STAMP_FILE%/*}"
+  [[ $(cat "$STAMP_FILE" 2>/dev/null) == "$1" ]] || printf '%s\n' "$1" >"$STAMP_FILE"
+}
+
 build_images() {
-  local rootfs mtime a tag
+  local rootfs mtime a tag sum
   mkdir -p "$IMAGES"
   rm -rf "$IMAGES"/.tmp-*
 
@@ -709,6 +764,17 @@ build_images() {
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
   build_image docker.io/library/busybox "$tag" "$rootfs" @0 \
     --cmd sh --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+  # Ours, pulled as <mirror>/k8s-ha/nfs-provisioner; runs as nobody.
+  tag=v$NFSP_VERSION
+  rootfs=$WORK/rootfs-nfs-provisioner
+  mkdir -p "$rootfs"
+  cp "$BUILD/nfs-provisioner-$NFSP_KEY/nfs-provisioner" "$rootfs/nfs-provisioner"
+  sum=$(bsum "nfs-provisioner-$NFSP_KEY" nfs-provisioner)
+  image_from_binary k8s-ha/nfs-provisioner "$tag" "$sum"
+  build_image k8s-ha/nfs-provisioner "$tag" "$rootfs" @0 \
+    --entrypoint /nfs-provisioner --user 65534:65534
+  stamp_image "$sum"
 }
 
 registry_up() { curl -fsS -o /dev/null --max-time 5 "http://$LAB_REGISTRY/v2/" 2>/dev/null; }
@@ -750,6 +816,7 @@ check_image_binary() {
     */pause) bin=pause args=-v expect="pause $tag" ;;
     */coredns) bin=coredns args=-version expect="CoreDNS-${tag#v}" ;;
     */busybox) bin=bin/busybox args=--help expect="BusyBox v$tag" ;;
+    */nfs-provisioner) bin=nfs-provisioner args=--version expect="nfs-provisioner ${tag#v}" ;;
     *) return 0 ;;
   esac
   root=$WORK/image-${name//\//_}
@@ -881,6 +948,7 @@ build_all() {
   local t0=$SECONDS k
   build_crane "$CRANE_VERSION"
   build_pause "${VERSION[pause]}"
+  build_nfs_provisioner
   build_runc "${VERSION[runc]}"
   build_cni "${VERSION[cni]}"
   build_containerd "${VERSION[containerd]}"

@@ -20,10 +20,12 @@ record() {
     printf 'check: %-58s %s  %s\n' "$1" "$2" "${3:0:150}" >&2
     [[ $2 == passed ]] || failed=1
 }
-# check NAME CMD...: passes when CMD succeeds; its output is the evidence.
+# check NAME CMD...: passes when CMD succeeds; its output is the evidence. CHECKS=PREFIX runs only
+# the checks whose names start with it (by hand, e.g. CHECKS=7 for the storage checks).
 check() {
     local name=$1 out
     shift
+    [[ $name == "${CHECKS:-}"* ]] || return 0
     if out=$("$@" 2>&1); then record "$name" passed "$out"; else record "$name" failed "$out"; fi
 }
 
@@ -41,7 +43,7 @@ c_nodes_ready() {
     local out
     out=$("$KUBECTL" get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}')
     echo "$out"
-    [[ $out == *"w1=True"* && $out == *"w2=True"* && $out != *"=False"* && $out != *"=Unknown"* ]]
+    [[ $out == *"w1=True"* && $out == *"w2=True"* && $out == *"w4=True"* && $out != *"=False"* && $out != *"=Unknown"* ]]
 }
 
 # --- 2. Workloads -----------------------------------------------------------------------------
@@ -146,16 +148,126 @@ c_nfs_root_squash() {
 }
 c_nfs_exports() { on nfs 'exportfs -v' | tee /dev/stderr | grep -q "10.213.0.0/24.*root_squash"; }
 
+# --- 7. NFS storage: PVCs of the default StorageClass, used by pods on w4 (a VM that can mount NFS) --
+NFS_EXPORT_DIR=/srv/nfs/k8s
+STORAGE_FIGURES=$ROOT/.e2e/storage.tsv
+
+# pvc NAME ACCESS-MODE: a 1Gi claim of the default StorageClass (no storageClassName).
+pvc() {
+    "$KUBECTL" apply -f - >/dev/null <<EOF
+{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"$1","labels":{"app":"k8sha-check"}},
+ "spec":{"accessModes":["$2"],"resources":{"requests":{"storage":"1Gi"}}}}
+EOF
+}
+# volume_pod NAME CLAIM CMD: a pod on w4 as user 1000:1000 running CMD with the claim at /data.
+volume_pod() {
+    "$KUBECTL" apply -f - >/dev/null <<EOF
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"$1","labels":{"app":"k8sha-check"}},
+ "spec":{"nodeSelector":{"k8s-ha.io/nfs-client":"true"},"restartPolicy":"Never",
+  "securityContext":{"runAsUser":1000,"runAsGroup":1000,"runAsNonRoot":true},
+  "containers":[{"name":"c","image":"docker.io/library/busybox:1.35.0","command":["sh","-c","$3"],
+   "volumeMounts":[{"name":"v","mountPath":"/data"}]}],
+  "volumes":[{"name":"v","persistentVolumeClaim":{"claimName":"$2"}}]}}
+EOF
+}
+seconds_since() { awk -v ms=$(($(now_ms) - $1)) 'BEGIN { printf "%.1f", ms / 1000 }'; }
+# wait_phase KIND NAME PHASE SECONDS: waits for .status.phase, prints the seconds it took.
+wait_phase() {
+    local start phase=""
+    start=$(now_ms)
+    while (($(now_ms) - start < $4 * 1000)); do
+        phase=$("$KUBECTL" get "$1" "$2" -o jsonpath='{.status.phase}' 2>/dev/null || true)
+        if [[ $phase == "$3" ]]; then
+            seconds_since "$start"
+            return 0
+        fi
+        [[ $phase == Failed ]] && break
+        sleep 0.2
+    done
+    echo "$1/$2 is ${phase:-absent}, not $3, after $4 s" >&2
+    "$KUBECTL" describe "$1" "$2" 2>&1 | tail -n 15 >&2
+    return 1
+}
+# volume_dir CLAIM: the claim's directory name on the export (from its PV).
+volume_dir() {
+    local pv
+    pv=$("$KUBECTL" get pvc "$1" -o jsonpath='{.spec.volumeName}')
+    basename "$("$KUBECTL" get pv "$pv" -o jsonpath='{.spec.nfs.path}')"
+}
+figure() { printf '%s\t%s\n' "$1" "$2" >>"$STORAGE_FIGURES"; }
+
+c_storage_class() {
+    local out
+    out=$("$KUBECTL" get storageclass nfs -o jsonpath='{.provisioner} default={.metadata.annotations.storageclass\.kubernetes\.io/is-default-class} reclaim={.reclaimPolicy} options={.mountOptions}')
+    echo "$out; provisioner pod: $("$KUBECTL" -n kube-system get pods -l app.kubernetes.io/name=nfs-provisioner -o jsonpath='{.items[0].spec.nodeName} {.items[0].status.phase} user={.items[0].spec.securityContext.runAsUser}')"
+    [[ $out == "k8s-ha.io/nfs default=true reclaim=Delete"* ]]
+}
+c_pvc_bound() {
+    "$KUBECTL" delete pod,pvc -l app=k8sha-check --ignore-not-found --wait=true >/dev/null
+    : >"$STORAGE_FIGURES"
+    local t mode name pv
+    for mode in ReadWriteMany ReadWriteOnce; do
+        name=check-${mode,,}
+        pvc "$name" "$mode"
+        t=$(wait_phase pvc "$name" Bound 60) || return 1
+        figure "pvc_bound_seconds_$mode" "$t"
+        pv=$("$KUBECTL" get pvc "$name" -o jsonpath='{.spec.volumeName}')
+        echo "PVC $name ($mode) Bound in $t s to $pv at $("$KUBECTL" get pv "$pv" -o jsonpath='{.spec.nfs.server}:{.spec.nfs.path} mountOptions={.spec.mountOptions}')"
+    done
+}
+c_pvc_write() {
+    local t dir owner content
+    volume_pod check-writer check-readwritemany "id -u > /data/hello && echo k8s-ha-was-here >> /data/hello && grep ' /data ' /proc/mounts"
+    t=$(wait_phase pod check-writer Succeeded 240) || return 1
+    figure pod_write_seconds "$t"
+    dir=$(volume_dir check-readwritemany)
+    owner=$(on nfs "stat -c %u:%g $NFS_EXPORT_DIR/$dir/hello")
+    content=$(on nfs "cat $NFS_EXPORT_DIR/$dir/hello" | tr '\n' ' ')
+    echo "writer pod Succeeded $t s after creation; its mount: $("$KUBECTL" logs check-writer | tr '\n' ' '); on nfs: $NFS_EXPORT_DIR/$dir/hello owned $owner: $content"
+    [[ $owner == 1000:1000 && $content == "1000 k8s-ha-was-here " ]]
+}
+c_pvc_read() {
+    local t out
+    volume_pod check-reader check-readwritemany 'cat /data/hello'
+    t=$(wait_phase pod check-reader Succeeded 240) || return 1
+    figure pod_read_seconds "$t"
+    out=$("$KUBECTL" logs check-reader | tr '\n' ' ')
+    echo "a second pod read, $t s after creation: $out"
+    [[ $out == "1000 k8s-ha-was-here " ]]
+}
+c_pvc_reclaim() {
+    local dirs=() claim pv left archived start
+    for claim in check-readwritemany check-readwriteonce; do dirs+=("$(volume_dir "$claim")"); done
+    pv=$("$KUBECTL" get pvc check-readwritemany -o jsonpath='{.spec.volumeName}')
+    "$KUBECTL" delete pod -l app=k8sha-check --wait=true >/dev/null
+    "$KUBECTL" delete pvc -l app=k8sha-check --wait=true >/dev/null
+    start=$(now_ms)
+    while "$KUBECTL" get pv "$pv" >/dev/null 2>&1; do
+        (($(now_ms) - start < 60000)) || { echo "PV $pv still there 60 s after its claim was deleted"; return 1; }
+        sleep 0.2
+    done
+    figure pv_deleted_seconds "$(seconds_since "$start")"
+    left=$(on nfs "cd $NFS_EXPORT_DIR && for d in ${dirs[*]}; do [ -e \$d ] && echo \$d; done; true")
+    archived=$(on nfs "cd $NFS_EXPORT_DIR && ls -d archived-* 2>/dev/null | tr '\n' ' '")
+    echo "reclaim Delete + onDelete archive: PV $pv gone; left in place: ${left:-none}; archived: $archived"
+    # The drill's own archives go, so the export is as the cluster found it.
+    on nfs "cd $NFS_EXPORT_DIR && rm -rf archived-default-check-*"
+    [[ -z $left && $archived == *"archived-default-check-readwritemany-"* && $archived == *"archived-default-check-readwriteonce-"* ]]
+}
+
 # --- 9. Clean hosts after down ----------------------------------------------------------------
 c_clean() {
     local h left=""
     # The lab's NFS VM image ships nfs-kernel-server and chrony installed and enabled (the lab put them
     # there, not the program), and the program leaves what it did not install as it found it: both are
     # therefore expected to run on nfs, and only there.
-    for h in ${CLEAN_HOSTS:-lb1 lb2 cp1 cp2 cp3 w1 w2 mirror nfs}; do
+    for h in ${CLEAN_HOSTS:-lb1 lb2 cp1 cp2 cp3 w1 w2 w4 mirror nfs}; do
         local units="etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd haproxy keepalived docker-registry"
-        # The VM ships chrony too (a real host keeps its clock); the nspawn machines have none.
-        [[ $h == nfs ]] || units+=" nfs-server chrony"
+        # The VMs ship chrony too (a real host keeps its clock); the nspawn machines have none.
+        [[ $h == nfs ]] || units+=" nfs-server"
+        [[ $h == nfs || $h == w4 ]] || units+=" chrony"
+        # nfs-common and rpcbind are the program's on the nspawn workers; the VMs' image ships them.
+        [[ $h == nfs || $h == w4 ]] || units+=" rpcbind"
         left+=$(on "$h" 'for u in '"$units"'; do systemctl is-active -q $u && echo "'"$h"': $u running"; done; for p in /etc/kubernetes /etc/etcd /var/lib/etcd /etc/containerd /opt/cni /var/lib/kubelet /usr/local/bin/kubelet /usr/local/bin/etcd /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/docker/registry/config.yml /etc/exports.d/k8s-ha.exports /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /var/lib/k8s-ha; do [ -e $p ] && echo "'"$h"': $p left"; done; grep -q "BEGIN k8s-ha" /etc/hosts && echo "'"$h"': hosts block left"; true')
     done
     echo "${left:-no k8s-ha service running and no k8s-ha file left on any host}"
@@ -206,6 +318,11 @@ check "5 exactly one lb host holds the VIP" c_one_vip
 check "6 NFS export answers from the node network" c_nfs_node_network
 check "6 NFS squashes root" c_nfs_root_squash
 check "6 NFS exports only to the node network" c_nfs_exports
+check "7 the default StorageClass is k8s-ha's NFS provisioner's" c_storage_class
+check "7 PVCs (ReadWriteMany, ReadWriteOnce) are Bound" c_pvc_bound
+check "7 a pod on w4 writes to its volume; the file is on the export, owned by the pod's user" c_pvc_write
+check "7 a second pod reads the file" c_pvc_read
+check "7 deleting the PVCs deletes the PVs and archives their directories" c_pvc_reclaim
 "$KUBECTL" delete pod -l app=k8sha-check --ignore-not-found --wait=false >/dev/null 2>&1 || true
 "$KUBECTL" -n default delete secret k8sha-check --ignore-not-found >/dev/null 2>&1 || true
 write_report cluster

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A local lab of Linux hosts for k8s-ha: the dev stack's topology (docs/CONVENTIONS.md, "Lab
-# topology") as systemd-nspawn machines plus one qemu (TCG) VM on the bridge k8sha0.
+# topology") as systemd-nspawn machines plus two qemu (TCG) VMs on the bridge k8sha0: the NFS server,
+# and w4, a worker whose kernel can mount NFS (the nspawn machines share this machine's kernel, which
+# has no NFS client).
 #
 #   lab.sh up [--install-deps]   create or repair the lab; idempotent (a second run changes nothing)
 #   lab.sh down [--purge]        remove all that `up` made; --purge also drops the cached base images
@@ -24,11 +26,11 @@
 #
 # Where things live:
 #   $K8S_HA_CACHE/lab/base-<hash>/rootfs   cached debootstrap root of the nspawn machines (kept by `down`)
-#   $K8S_HA_CACHE/lab/nfs-<hash>/          cached root, kernel and initrd of the NFS VM (kept by `down`)
+#   $K8S_HA_CACHE/lab/nfs-<hash>/          cached root, kernel and initrd of the VMs (kept by `down`)
 #   $K8S_HA_CACHE/lab/run/                 per-machine files (removed by `down`): machines/NAME/{upper,work}
 #                                          of the overlay mounted at machines/NAME/rootfs (lower = the base),
 #                                          machines/NAME/containerd (bound at /var/lib/containerd),
-#                                          machines/nfs/disk.img, pid files, console logs, registry.yml
+#                                          machines/{nfs,w4}/disk.img, pid files, console logs, registry.yml
 #   .tools/lab/                            lab SSH key, hostkeys.json, known_hosts (removed by `down`)
 #   $K8S_HA_CACHE/artifacts/www            served on http://10.213.0.1:8080/ (owned by the artifacts
 #   $K8S_HA_CACHE/artifacts/registry       command; the registry on 10.213.0.1:5000 stores there, so
@@ -51,8 +53,6 @@ SUBNET=10.213.0.0/24
 HOST_ADDR=10.213.0.1
 PREFIX=24
 VIP=10.213.0.10
-NFS_TAP=k8sha0-nfs
-NFS_MAC=52:54:00:d5:00:51
 HTTP_PORT=8080
 REGISTRY_PORT=5000
 NAT_COMMENT="k8s-ha-lab"
@@ -61,19 +61,26 @@ MIRROR=${K8S_HA_LAB_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${K8S_HA_LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 # What makes a host usable; the program installs the cluster's own packages itself over NAT.
 BASE_PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,iproute2,iputils-ping,ca-certificates,curl,iptables,kmod,procps,sudo,netbase,less
-# The NFS VM adds a kernel (with its modules, for nfsd) and the NFS server, and chrony, which a real
+# The VMs' root adds a kernel (with its modules: nfsd, the NFS client, br_netfilter) and the NFS
+# server (which brings nfs-common, the client tools), and chrony, which a real
 # host keeps its clock with (the nspawn machines share this machine's clock). Installing chrony under
 # TCG emulation took 66 s of the first `up`, on the critical path of the whole cluster.
 NFS_PACKAGES="linux-image-amd64 nfs-kernel-server udev chrony"
 DEPS_PACKAGES=(systemd-container debootstrap iptables iproute2 qemu-system-x86 docker-registry busybox-static openssh-client e2fsprogs util-linux procps)
 
 # w3 is a spare: the dev stack leaves it out; the e2e suite's add-worker drill adds it to the stack.
-MACHINES=(lb1 lb2 cp1 cp2 cp3 w1 w2 w3 mirror nfs)
+MACHINES=(lb1 lb2 cp1 cp2 cp3 w1 w2 w3 w4 mirror nfs)
 declare -A ADDR=([lb1]=10.213.0.11 [lb2]=10.213.0.12 [cp1]=10.213.0.21 [cp2]=10.213.0.22 [cp3]=10.213.0.23
-  [w1]=10.213.0.31 [w2]=10.213.0.32 [w3]=10.213.0.33 [mirror]=10.213.0.41 [nfs]=10.213.0.51)
+  [w1]=10.213.0.31 [w2]=10.213.0.32 [w3]=10.213.0.33 [w4]=10.213.0.34 [mirror]=10.213.0.41 [nfs]=10.213.0.51)
 # lb: keepalived's capabilities. node: what containerd and kubelet need (see scripts/lab/node-prep.sh);
 # the control-plane hosts and the mirror get it too, so they can run containers as well. vm: qemu.
-declare -A PROFILE=([lb1]=lb [lb2]=lb [cp1]=node [cp2]=node [cp3]=node [w1]=node [w2]=node [w3]=node [mirror]=node [nfs]=vm)
+declare -A PROFILE=([lb1]=lb [lb2]=lb [cp1]=node [cp2]=node [cp3]=node [w1]=node [w2]=node [w3]=node [w4]=vm [mirror]=node [nfs]=vm)
+# The VMs: memory (MiB) and disk size. w4 runs containerd, the kubelet and pods under emulation.
+declare -A VM_MEMORY=([nfs]=1024 [w4]=2048)
+declare -A VM_DISK=([nfs]=4G [w4]=8G)
+# A VM's tap device and MAC address (its address's last octet, written as hex digits).
+vm_tap() { printf 'k8sha0-%s\n' "$1"; }
+vm_mac() { printf '52:54:00:d5:00:%s\n' "${ADDR[$1]##*.}"; }
 # A throwaway node machine outside the topology, made and removed by `check --kubelet`.
 PROBE=probe
 ADDR[$PROBE]=10.213.0.39
@@ -486,10 +493,10 @@ machine_root_ready() {
   [[ -f $dir/ready && -f $dir/lower && -d $(<"$dir/lower") ]]
 }
 
-# Whether the VM's disk exists and the kernel it was made for is still cached.
+# Whether VM NAME's disk exists and the kernel it was made for is still cached.
 vm_disk_ready() {
   local dir
-  dir=$(machine_dir nfs)
+  dir=$(machine_dir "$1")
   [[ -f $dir/ready && -f $dir/kernel-dir && -f $(<"$dir/kernel-dir")/vmlinuz ]]
 }
 
@@ -596,57 +603,70 @@ ensure_nspawn_machine() {
   start_nspawn_machine "$name"
 }
 
-vm_pid() { pid_of "$(machine_dir nfs)/qemu.pid" "qemu-system-x86_64 -name k8s-ha-lab-nfs"; }
+vm_pid() { pid_of "$(machine_dir "$1")/qemu.pid" "qemu-system-x86_64 -name k8s-ha-lab-$1 "; }
 
-# The VM's disk: a copy of the cached root with this machine's identity, as an ext4 image.
+# VM NAME's disk: a copy of the cached root with this machine's identity, as an ext4 image.
 ensure_vm_disk() {
-  local nfsdir=$1 dir
-  dir=$(machine_dir nfs)
-  vm_disk_ready && return 0
+  local name=$1 vmroot=$2 dir
+  dir=$(machine_dir "$name")
+  vm_disk_ready "$name" && return 0
   remove_machine_dir "$dir"
   mkdir -p "$dir/upper" "$dir/work" "$dir/rootfs"
-  printf '%s\n' "$nfsdir/rootfs" >"$dir/lower"
+  printf '%s\n' "$vmroot/rootfs" >"$dir/lower"
   # The cached root plus this machine's identity, through an overlay, into an ext4 image.
-  mount_machine_root nfs "$dir"
-  configure_machine_root nfs "$dir/rootfs" eth0
-  printf 'LABEL=k8s-ha-nfs / ext4 rw,errors=remount-ro 0 1\n' >"$dir/rootfs/etc/fstab"
-  mkfs.ext4 -q -F -L k8s-ha-nfs -d "$dir/rootfs" "$dir/disk.img" 4G >/dev/null
-  unmount_below "$dir" || die "nfs: could not unmount $dir/rootfs"
+  mount_machine_root "$name" "$dir"
+  configure_machine_root "$name" "$dir/rootfs" eth0
+  printf 'LABEL=k8s-ha-%s / ext4 rw,errors=remount-ro 0 1\n' "$name" >"$dir/rootfs/etc/fstab"
+  mkfs.ext4 -q -F -L "k8s-ha-$name" -d "$dir/rootfs" "$dir/disk.img" "${VM_DISK[$name]}" >/dev/null
+  unmount_below "$dir" || die "$name: could not unmount $dir/rootfs"
   rm -rf "$dir/upper" "$dir/work" "$dir/rootfs" "$dir/lower"
-  printf '%s\n' "$nfsdir" >"$dir/kernel-dir"
+  printf '%s\n' "$vmroot" >"$dir/kernel-dir"
   touch "$dir/ready"
 }
 
 ensure_tap() {
-  if ! ip link show "$NFS_TAP" >/dev/null 2>&1; then
-    ip tuntap add dev "$NFS_TAP" mode tap
+  local tap
+  tap=$(vm_tap "$1")
+  if ! ip link show "$tap" >/dev/null 2>&1; then
+    ip tuntap add dev "$tap" mode tap
   fi
-  attach_link "$NFS_TAP"
-  ip link set "$NFS_TAP" up
+  attach_link "$tap"
+  ip link set "$tap" up
 }
 
-ensure_nfs_vm() {
-  local base_hash=$1 nfs_hash=$2 nfsdir dir
-  dir=$(machine_dir nfs)
-  ensure_tap
-  if vm_pid >/dev/null; then return 0; fi
-  if ! vm_disk_ready; then
-    ensure_nfs_root "$base_hash" "$nfs_hash"
-    ensure_vm_disk "$LAB_CACHE/nfs-$nfs_hash"
-  fi
-  nfsdir=$(<"$dir/kernel-dir")
+# start_vm NAME: boots VM NAME from its disk unless it runs.
+start_vm() {
+  local name=$1 dir vmroot
+  dir=$(machine_dir "$name")
+  ensure_tap "$name"
+  if vm_pid "$name" >/dev/null; then return 0; fi
+  vmroot=$(<"$dir/kernel-dir")
   rm -f "$dir/qemu.pid"
-  qemu-system-x86_64 -name k8s-ha-lab-nfs -machine pc,accel=tcg -cpu max -smp 2 -m 1024 \
+  qemu-system-x86_64 -name "k8s-ha-lab-$name" -machine pc,accel=tcg -cpu max -smp 2 -m "${VM_MEMORY[$name]}" \
     -nodefaults -no-user-config -display none -serial "file:$dir/console.log" \
-    -kernel "$nfsdir/vmlinuz" -initrd "$nfsdir/initrd.img" \
-    -append "root=LABEL=k8s-ha-nfs rw console=ttyS0 net.ifnames=0 quiet" \
+    -kernel "$vmroot/vmlinuz" -initrd "$vmroot/initrd.img" \
+    -append "root=LABEL=k8s-ha-$name rw console=ttyS0 net.ifnames=0 quiet" \
     -drive "file=$dir/disk.img,format=raw,if=virtio" \
-    -netdev "tap,id=net0,ifname=$NFS_TAP,script=no,downscript=no" \
-    -device "virtio-net-pci,netdev=net0,mac=$NFS_MAC,romfile=" \
+    -netdev "tap,id=net0,ifname=$(vm_tap "$name"),script=no,downscript=no" \
+    -device "virtio-net-pci,netdev=net0,mac=$(vm_mac "$name"),romfile=" \
     -device virtio-rng-pci \
     -daemonize -pidfile "$dir/qemu.pid" >>"$dir/qemu.log" 2>&1 9<&- ||
-    die "nfs: qemu did not start (see $dir/qemu.log)"
-  say_for nfs "started (qemu TCG VM, ${ADDR[nfs]})"
+    die "$name: qemu did not start (see $dir/qemu.log)"
+  say_for "$name" "started (qemu TCG VM, ${ADDR[$name]})"
+}
+
+# ensure_vms BASE-HASH VM-HASH: the VMs' shared root (built once, cached), each VM's disk, and the
+# VMs running.
+ensure_vms() {
+  local base_hash=$1 vm_hash=$2 name
+  for name in "${MACHINES[@]}"; do
+    [[ ${PROFILE[$name]} == vm ]] || continue
+    if ! vm_pid "$name" >/dev/null && ! vm_disk_ready "$name"; then
+      ensure_nfs_root "$base_hash" "$vm_hash"
+      ensure_vm_disk "$name" "$LAB_CACHE/nfs-$vm_hash"
+    fi
+    start_vm "$name"
+  done
 }
 
 # hostkeys.json and known_hosts from the machines' public host keys.
@@ -730,20 +750,20 @@ lab_up() {
   local name need_base=0
   for name in "${MACHINES[@]}"; do
     if [[ ${PROFILE[$name]} == vm ]]; then
-      vm_pid >/dev/null || vm_disk_ready || need_base=1
+      vm_pid "$name" >/dev/null || vm_disk_ready "$name" || need_base=1
     else
       machine_root_ready "$name" || need_base=1
     fi
   done
   if ((need_base)); then ensure_base_root "$base"; fi
-  # The VM is the slowest to boot: prepare and start it while the nspawn machines come up.
-  ensure_nfs_vm "$base" "$nfs" &
+  # The VMs are the slowest to boot: prepare and start them while the nspawn machines come up.
+  ensure_vms "$base" "$nfs" &
   nfs_job=$!
   for name in "${MACHINES[@]}"; do
     [[ ${PROFILE[$name]} == vm ]] && continue
     ensure_nspawn_machine "$name" "$LAB_CACHE/base-$base/rootfs"
   done
-  wait "$nfs_job" || die "nfs: could not prepare or start the VM"
+  wait "$nfs_job" || die "could not prepare or start the VMs"
   write_host_key_files
   wait_for_port "$HTTP_PORT" "the HTTP file server"
   wait_for_port "$REGISTRY_PORT" "the registry"
@@ -799,7 +819,9 @@ lab_down() {
       pids+=("$pid")
     fi
   done
-  if pid=$(vm_pid); then pids+=("$pid"); fi
+  for name in "${MACHINES[@]}"; do
+    if [[ ${PROFILE[$name]} == vm ]] && pid=$(vm_pid "$name"); then pids+=("$pid"); fi
+  done
   if pid=$(pid_of "$RUN_DIR/httpd.pid" "httpd -f -p $HOST_ADDR:$HTTP_PORT"); then pids+=("$pid"); fi
   if pid=$(pid_of "$RUN_DIR/registry.pid" "docker-registry serve"); then pids+=("$pid"); fi
   stop_processes "down" "${pids[@]}"
@@ -815,7 +837,10 @@ lab_down() {
   local leftovers
   leftovers=$(lab_cgroup_leftovers "$CGROUP_RECORD")
   [[ -z $leftovers ]] || say "warning: cgroups left behind: $leftovers"
-  if ip link show "$NFS_TAP" >/dev/null 2>&1; then ip link del "$NFS_TAP"; fi
+  for name in "${MACHINES[@]}"; do
+    [[ ${PROFILE[$name]} == vm ]] || continue
+    if ip link show "$(vm_tap "$name")" >/dev/null 2>&1; then ip link del "$(vm_tap "$name")"; fi
+  done
   for name in "${MACHINES[@]}" "$PROBE"; do
     if ip link show "vb-$name" >/dev/null 2>&1; then ip link del "vb-$name"; fi
   done
@@ -847,10 +872,14 @@ verify_down() {
   local problems=() rule
   mapfile -t rule < <(nat_rule)
   ip link show "$BRIDGE" >/dev/null 2>&1 && problems+=("bridge $BRIDGE")
-  ip link show "$NFS_TAP" >/dev/null 2>&1 && problems+=("tap $NFS_TAP")
+  local name
+  for name in "${MACHINES[@]}"; do
+    [[ ${PROFILE[$name]} == vm ]] || continue
+    ip link show "$(vm_tap "$name")" >/dev/null 2>&1 && problems+=("tap $(vm_tap "$name")")
+  done
   iptables -t nat -C "${rule[@]}" 2>/dev/null && problems+=("NAT rule")
   pgrep -f -- "--network-bridge=$BRIDGE" >/dev/null && problems+=("systemd-nspawn processes")
-  pgrep -f -- "-name k8s-ha-lab-nfs" >/dev/null && problems+=("qemu process")
+  pgrep -f -- "-name k8s-ha-lab-" >/dev/null && problems+=("qemu processes")
   pgrep -f -- "httpd -f -p $HOST_ADDR:$HTTP_PORT" >/dev/null && problems+=("httpd process")
   pgrep -f -- "docker-registry serve $RUN_DIR/" >/dev/null && problems+=("registry process")
   [[ -e $RUN_DIR ]] && problems+=("$RUN_DIR")
@@ -875,7 +904,7 @@ lab_status() {
   for name in "${MACHINES[@]}"; do
     if [[ ${PROFILE[$name]} == vm ]]; then
       kind="qemu"
-      if proc=$(vm_pid); then proc="pid $proc"; else proc=stopped; fi
+      if proc=$(vm_pid "$name"); then proc="pid $proc"; else proc=stopped; fi
     else
       kind="nspawn"
       if proc=$(nspawn_pid "$name"); then proc="pid $proc"; else proc=stopped; fi

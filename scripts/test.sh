@@ -19,5 +19,8 @@ echo "test: eslint"
 npx eslint .
 echo "test: shellcheck"
 bash scripts/shellcheck.sh
+echo "test: go (the NFS provisioner)"
+command -v go >/dev/null || export PATH=$PATH:/usr/local/go/bin
+(cd scripts/artifacts/nfs-provisioner && GOFLAGS='' go vet ./... && GOFLAGS='' go test ./...)
 echo "test: jest"
 npx jest --ci "$@"

@@ -119,6 +119,7 @@ describe("the cluster graph", () => {
                 "lb1-lb", "lb2-lb",
                 "mirror-mirror", "nfs-nfs",
                 "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet", "cp1-node-w1", "cp1-node-w2", "cp1-cluster-ready",
+                "cp1-nfs-storage",
             ].sort(),
         );
     });
@@ -166,6 +167,27 @@ describe("the cluster graph", () => {
         const files = bundle(command("w1-runtime").inputs.stdin);
         expect(files["/etc/containerd/certs.d/registry.k8s.io/hosts.toml"]).toContain("10.213.0.41:5000");
         expect(files["/etc/k8s-ha/pod-routes"]).toBe("10.244.32.0/24 10.213.0.32\n");
+        // k8s-ha's own images are pulled from the mirror by its own address, its certificate checked.
+        const own = files["/etc/containerd/certs.d/10.213.0.41:5000/hosts.toml"];
+        expect(own).toContain('[host."https://10.213.0.41:5000"]');
+        expect(own).toContain('ca = "/etc/kubernetes/pki/ca.crt"');
+    });
+
+    test("the NFS StorageClass step runs on cp1 with the export, the mirror's image and the admin kubeconfig as a secret", () => {
+        const step = command("cp1-nfs-storage");
+        expect(isSecretValue(step.inputs.stdin)).toBe(true);
+        const files = bundle(step.inputs.stdin);
+        expect(Object.keys(files).sort()).toEqual([
+            "/etc/kubernetes/addons/nfs-provisioner.yaml",
+            "/etc/kubernetes/addons/nfs-storageclass.yaml",
+            "/etc/kubernetes/admin.kubeconfig",
+        ]);
+        const provisioner = files["/etc/kubernetes/addons/nfs-provisioner.yaml"];
+        expect(provisioner).toContain(`image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0"`);
+        expect(provisioner).toContain("--server=10.213.0.51");
+        expect(provisioner).toContain("--path=/srv/nfs/k8s");
+        expect(files["/etc/kubernetes/addons/nfs-storageclass.yaml"]).toContain("provisioner: k8s-ha.io/nfs");
+        expect(String(step.inputs.create)).toContain("NFS_EXPORT=10.213.0.51:/srv/nfs/k8s");
     });
 
     test("secrets are secret and never in command text", async () => {

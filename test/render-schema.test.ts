@@ -16,12 +16,28 @@ import {
     renderKubeconfig,
     renderKubeletConfig,
     renderKubeProxyConfig,
+    renderNfsProvisioner,
+    renderNfsStorageClass,
     renderSchedulerConfig,
+    type NfsStorageParams,
 } from "../components/render";
 import { cleanup, run, tempDir, tool, writeUnder } from "./render-support";
 
 const PEM_CERT = "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
 const PEM_KEY = "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";
+
+const NFS_STORAGE: NfsStorageParams = {
+    server: "10.213.0.51",
+    path: "/srv/nfs/k8s",
+    image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0",
+    storageClass: "nfs",
+    defaultClass: true,
+    reclaimPolicy: "Delete",
+    onDelete: "archive",
+    mountOptions: ["nfsvers=4.2", "hard"],
+    directoryMode: "0777",
+    nodeSelector: { "k8s-ha.io/nfs-client": "true" },
+};
 
 /** One file per renderer, with its optional settings switched on so every field is decoded. */
 const FILES: Record<string, string> = {
@@ -52,6 +68,8 @@ const FILES: Record<string, string> = {
         corednsVersion: "1.12.4",
         kubeProxyConfig: renderKubeProxyConfig({ clusterCidr: "10.244.0.0/16" }),
     }),
+    "nfs-provisioner.yaml": renderNfsProvisioner(NFS_STORAGE),
+    "nfs-storageclass.yaml": renderNfsStorageClass(NFS_STORAGE),
 };
 
 describe("strict decoding into the Kubernetes v1.35 types", () => {

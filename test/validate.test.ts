@@ -23,7 +23,19 @@ describe("validateConfig", () => {
         expect(c.hosts.find((h) => h.name === "w2")?.podCidr).toBe("10.244.32.0/24");
         expect(c.hosts.find((h) => h.name === "lb1")?.vrrpPriority).toBe(150);
         expect(c.hosts.find((h) => h.name === "lb2")?.vrrpPriority).toBe(100);
-        expect(c.nfs).toEqual({ path: "/srv/nfs/k8s", allowedCidr: "10.213.0.0/24" });
+        expect(c.nfs).toEqual({
+            path: "/srv/nfs/k8s",
+            allowedCidr: "10.213.0.0/24",
+            storage: {
+                storageClass: "nfs",
+                defaultClass: true,
+                reclaimPolicy: "Delete",
+                onDelete: "archive",
+                mountOptions: ["nfsvers=4.2", "hard"],
+                directoryMode: "0777",
+                provisionerNodeSelector: {},
+            },
+        });
         expect(c.hosts[0].user).toBe("root");
     });
 

@@ -125,6 +125,29 @@ export function renderContainerdHostsToml(p: ContainerdHostsParams): string {
     ]);
 }
 
+/**
+ * `/etc/containerd/certs.d/<mirror>:<port>/hosts.toml`: images named by the mirror's own address
+ * (k8s-ha's own images, like the NFS provisioner, which no upstream registry holds) are pulled from
+ * it directly, its certificate checked against the cluster CA.
+ */
+export function renderContainerdMirrorHostsToml(p: { mirrorHost: string; mirrorPort: number; caFile?: string }): string {
+    if (!isIpv4(p.mirrorHost)) {
+        requireToken(p.mirrorHost, "containerd mirror hosts mirrorHost");
+    }
+    requireInt(p.mirrorPort, 1, 65535, "containerd mirror hosts mirrorPort");
+    const caFile = p.caFile ?? K8S_PKI.caCert;
+    requireAbsolutePath(caFile, "containerd mirror hosts caFile");
+    const server = `https://${p.mirrorHost}:${p.mirrorPort}`;
+    return joinLines([
+        "# Rendered by k8s-ha. Changes here are overwritten.",
+        `server = ${tomlString(server)}`,
+        "",
+        `[host.${tomlString(server)}]`,
+        `  capabilities = [${tomlString("pull")}, ${tomlString("resolve")}]`,
+        `  ca = ${tomlString(caFile)}`,
+    ]);
+}
+
 export interface ContainerdUnitParams {
     /**
      * Default -999: the kernel's OOM killer picks a pod before the runtime. 0 leaves the setting

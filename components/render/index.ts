@@ -20,5 +20,6 @@ export * from "./kubeproxy";
 export * from "./os";
 export * from "./paths";
 export * from "./registry";
+export * from "./storage";
 export * from "./systemd";
 export { toYaml, toYamlDocuments, type YamlMap, type YamlScalar, type YamlValue } from "./yaml";

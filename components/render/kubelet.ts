@@ -130,6 +130,8 @@ export interface KubeletUnitParams {
     nodeName: string;
     /** `--node-ip`: the address other hosts reach this node at (the node's InternalIP). */
     nodeIp: string;
+    /** `--node-labels`: labels the kubelet registers its Node with. Default: none (no flag). */
+    nodeLabels?: Readonly<Record<string, string>>;
 }
 
 /** The kubelet flags, sorted by name. */
@@ -141,7 +143,23 @@ export function kubeletFlags(p: KubeletUnitParams): string[] {
         kubeconfig: K8S_FILES.kubeletKubeconfig,
         "hostname-override": p.nodeName,
         "node-ip": p.nodeIp,
+        "node-labels": nodeLabelsFlag(p.nodeLabels),
     });
+}
+
+/** `k=v,k=v` sorted by key, or undefined for no labels. Keys and values must be label-safe (no `,` or `=`). */
+function nodeLabelsFlag(labels: Readonly<Record<string, string>> | undefined): string | undefined {
+    const keys = Object.keys(labels ?? {}).sort();
+    if (keys.length === 0) return undefined;
+    return keys
+        .map((k) => {
+            const v = labels?.[k] ?? "";
+            if (!/^([a-z0-9.-]+\/)?[A-Za-z0-9_.-]+$/.test(k) || !/^[A-Za-z0-9_.-]*$/.test(v)) {
+                throw new Error(`kubelet: node label ${JSON.stringify(k)}=${JSON.stringify(v)} is not a label`);
+            }
+            return `${k}=${v}`;
+        })
+        .join(",");
 }
 
 /** `/etc/systemd/system/kubelet.service`; it needs containerd running. */

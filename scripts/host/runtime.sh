@@ -55,7 +55,8 @@ apply_pod_routes() {
 
 create() {
     read_bundle
-    apt_install iptables conntrack ethtool socat
+    # nfs-common (with rpcbind, named so both are ours to purge): mount.nfs for NFS volumes.
+    apt_install iptables conntrack ethtool socat nfs-common rpcbind
     local restart=no f
     if install_runtime_binaries; then restart=yes; fi
     if install_file /etc/containerd/config.toml check_containerd_config; then restart=yes; fi
@@ -106,7 +107,7 @@ delete() {
     remove_paths /usr/local/bin/containerd /usr/local/bin/containerd-shim-runc-v2 /usr/local/bin/ctr \
         /usr/local/sbin/runc /opt/cni /etc/cni /etc/containerd /var/lib/containerd /run/containerd \
         /var/lib/cni /etc/k8s-ha/pod-routes "$DOWNLOADS"
-    apt_purge iptables conntrack ethtool socat
+    apt_purge iptables conntrack ethtool socat nfs-common rpcbind
     info "container runtime removed"
 }
 

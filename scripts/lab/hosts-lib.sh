@@ -10,7 +10,7 @@ KUBECTL=$CACHE/artifacts/build/kubernetes-$K8S_VERSION/kubectl
 export KUBECONFIG=$ROOT/.e2e/admin.kubeconfig
 VIP=10.213.0.10
 declare -A ADDR=([lb1]=10.213.0.11 [lb2]=10.213.0.12 [cp1]=10.213.0.21 [cp2]=10.213.0.22 [cp3]=10.213.0.23
-    [w1]=10.213.0.31 [w2]=10.213.0.32 [w3]=10.213.0.33 [mirror]=10.213.0.41 [nfs]=10.213.0.51)
+    [w1]=10.213.0.31 [w2]=10.213.0.32 [w3]=10.213.0.33 [w4]=10.213.0.34 [mirror]=10.213.0.41 [nfs]=10.213.0.51)
 
 on() {
     local host=$1
