@@ -149,7 +149,7 @@ if [[ ${K8S_HA_E2E_FRESH_LAB:-1} == 1 ]]; then
     say "a fresh lab"
     bash scripts/lab.sh down >/dev/null 2>&1 || true
 fi
-step "lab up (10 machines)" "" lab-up.log bash scripts/lab.sh up --install-deps
+step "lab up (11 machines)" "" lab-up.log bash scripts/lab.sh up --install-deps
 sync_lab_keys
 step "artifacts built and served" "" artifacts.log bash scripts/artifacts.sh
 step "artifacts checked against their checksums" "" artifacts-check.log bash scripts/artifacts.sh check

@@ -65,7 +65,10 @@ BASE_PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,iproute2,i
 # server (which brings nfs-common, the client tools), and chrony, which a real
 # host keeps its clock with (the nspawn machines share this machine's clock). Installing chrony under
 # TCG emulation took 66 s of the first `up`, on the critical path of the whole cluster.
-NFS_PACKAGES="linux-image-amd64 nfs-kernel-server udev chrony"
+# The worker VM w4 runs under emulation, where every apt install costs a minute: the packages the
+# runtime step would install (conntrack, ethtool, socat) come with the image, and the program finds
+# them there and leaves them alone (the nspawn workers still get them through the program's apt).
+NFS_PACKAGES="linux-image-amd64 nfs-kernel-server udev chrony conntrack ethtool socat"
 DEPS_PACKAGES=(systemd-container debootstrap iptables iproute2 qemu-system-x86 docker-registry busybox-static openssh-client e2fsprogs util-linux procps)
 
 # w3 is a spare: the dev stack leaves it out; the e2e suite's add-worker drill adds it to the stack.
