@@ -48,11 +48,13 @@ export function buildCluster(stack: StackConfig): Cluster {
         endpoint: loadBalancer.endpoint,
     });
     const nodeObjects: pulumi.Resource[] = [];
+    const kubeProxyCert = pki.issue("kube-proxy", { commonName: "system:kube-proxy", organization: "system:node-proxier", client: true }, pki);
     for (const host of hostsWithRole(cluster, "worker")) {
         nodes[host.name].runWorkloads({
             pki,
             endpoint: loadBalancer.endpoint,
             mirrorEndpoint: mirror.endpoint,
+            kubeProxyCert,
             dependsOn: [controlPlane.addons],
         });
         const kubelet = nodes[host.name].kubelet;

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterConfig, HostConfig } from "./config";
 import { HostRunner, pemFiles } from "./runner";
-import { Pki } from "./pki";
+import { IssuedCert, Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl, containerdUrls, cniUrls, runcUrls } from "./urls";
 
@@ -47,6 +47,12 @@ export interface WorkloadArgs {
     endpoint: pulumi.Input<string>;
     /** `host:port` of the DockerImageMirror. */
     mirrorEndpoint: pulumi.Input<string>;
+    /**
+     * kube-proxy's client certificate (`system:kube-proxy`), one for all workers: every kube-proxy
+     * has the same identity and rights, so a certificate per host would add three resources per
+     * worker and no separation.
+     */
+    kubeProxyCert: IssuedCert;
     /** Resources the kubelet must wait for (the control plane). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -167,11 +173,7 @@ export class Node extends pulumi.ComponentResource {
             },
             this,
         );
-        const proxyCert = w.pki.issue(
-            `${host.name}-kube-proxy`,
-            { commonName: "system:kube-proxy", organization: "system:node-proxier", client: true },
-            this,
-        );
+        const proxyCert = w.kubeProxyCert;
         const files = pulumi
             .all([w.endpoint, w.pki.caCert, kubeletCert.cert, kubeletCert.key, proxyCert.cert, proxyCert.key, this.facts])
             .apply(([endpoint, ca, kcert, kkey, pcert, pkey, facts]) => [

@@ -173,6 +173,15 @@ describe("the cluster graph", () => {
         expect(own).toContain('ca = "/etc/kubernetes/pki/ca.crt"');
     });
 
+    test("one kube-proxy certificate serves every worker (3 resources, not 3 per worker)", () => {
+        const certs = resources.filter((r) => r.type === "tls:index/locallySignedCert:LocallySignedCert" && r.name.includes("kube-proxy"));
+        expect(certs.map((r) => r.name)).toEqual(["kube-proxy-cert"]);
+        const w1 = bundle(command("w1-kubelet").inputs.stdin)["/etc/kubernetes/kube-proxy.kubeconfig"];
+        const w2 = bundle(command("w2-kubelet").inputs.stdin)["/etc/kubernetes/kube-proxy.kubeconfig"];
+        expect(w1).toContain(Buffer.from(pem("CERTIFICATE", "kube-proxy-cert")).toString("base64"));
+        expect(w1).toBe(w2);
+    });
+
     test("the NFS StorageClass step runs on cp1 with the export, the mirror's image and the admin kubeconfig as a secret", () => {
         const step = command("cp1-nfs-storage");
         expect(isSecretValue(step.inputs.stdin)).toBe(true);
