@@ -1,10 +1,12 @@
 set terminal png size 900,560 font ",11"
 set output "chart.png"
-set title "k8s-ha: pulumi preview against hosts (2 cores (AMD EPYC), 24 GiB memory, Node v20.20.2)"
+set title "k8s-ha: pulumi preview against hosts (2 cores (AMD EPYC), 24 GiB memory, Node v24.21.0)"
 set xlabel "hosts"
 set ylabel "seconds"
 set y2label "peak memory, GiB"
 set logscale x
+set logscale y
+set logscale y2
 set key top left
 set grid
 set ytics nomirror

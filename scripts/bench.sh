@@ -56,7 +56,7 @@ run_preview() {
         say "preview of $n hosts"
         node bin/test/bench/measure.js "$RAW/preview-$n.measure.json" -- \
             pulumi preview --stack "bench-$n" --config-file "$config" --non-interactive --suppress-progress \
-            >"$WORK/preview-$n.log" 2>&1 || { tail -n 20 "$WORK/preview-$n.log" >&2; die "preview of $n hosts failed"; }
+            >"$RAW/preview-$n.log" 2>&1 || { tail -n 20 "$RAW/preview-$n.log" >&2; die "preview of $n hosts failed"; }
         say "  $(node -p "const m = require('$RAW/preview-$n.measure.json'); m.seconds + ' s, peak ' + m.peakMiB.total + ' MiB (engine ' + m.peakMiB.engine + ', program ' + m.peakMiB.program + ')'")"
         if ((n <= STATE_HOSTS)); then
             pulumi preview --stack "bench-$n" --config-file "$config" --non-interactive --json >"$RAW/preview-$n.json" 2>"$WORK/preview-$n.json.log" ||
@@ -91,6 +91,7 @@ run_lab() {
         lab_step "no-op up" "${pulumi_[@]}" up --yes --skip-preview --expect-no-changes --suppress-progress
         "${pulumi_[@]}" config set --path 'k8s-ha:hosts.w3.address' 10.213.0.33 >/dev/null
         "${pulumi_[@]}" config set --path 'k8s-ha:hosts.w3.roles[0]' worker >/dev/null
+        bash scripts/pulumi.sh stack >/dev/null # pins w3's host key, outside the timed step
         lab_step "add a worker" "${pulumi_[@]}" up --yes --suppress-progress
         "${pulumi_[@]}" config rm --path 'k8s-ha:hosts.w3' >/dev/null
         lab_step "remove the worker" "${pulumi_[@]}" up --yes --suppress-progress

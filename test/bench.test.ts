@@ -2,7 +2,7 @@ import { validateConfig } from "../components/validate";
 import { RawConfig } from "../components/config";
 import { benchConfig, benchConfigFile, MIN_HOSTS } from "./bench/generate";
 import { groupOf } from "./bench/measure";
-import { markdown, median, previewRow, withGrowth } from "./bench/report";
+import { markdown, median, previewRow, resourcesInLog, withGrowth } from "./bench/report";
 
 /** A bench config as the program reads it (the SSH key is set as a secret by scripts/bench.sh). */
 function raw(hosts: number): RawConfig {
@@ -56,8 +56,10 @@ describe("bench measurements", () => {
         expect(rows[1].growth).toBe(1.5);
         expect(median([5, 1, 3])).toBe(3);
         expect(median([4, 1, 3, 2])).toBe(2.5);
-        const table = markdown("2 cores", rows, [{ step: "no-op up", runs: [4, 5, 6], median: 5, peakMiB: 300, goal: "≤ 5 s" }]);
-        expect(table).toContain("| 100 | 0 | 60.0 | ≤ 10 s | 0.600 (×1.5) | 100 / 50 / 180 | 0.0 MB |");
+        const table = markdown("2 cores", rows, [{ step: "no-op up", runs: [4, 5, 6], median: 5, peakMiB: 300, goal: "≤ 5 s" }], [3 * 1048576]);
+        expect(table).toContain("| 100 | 0 | 60.0 | ≤ 10 s | 0.600 (×1.5) | 100 / 50 / 180 | not measured |");
         expect(table).toContain("| no-op up | 4.0, 5.0, 6.0 | 5.0 | ≤ 5 s | 300 |");
+        expect(table).toContain("checkpoint after `up`: 3.00 MB");
+        expect(resourcesInLog("Resources:\n    + 936 to create\n")).toBe(936);
     });
 });

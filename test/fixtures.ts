@@ -1,4 +1,6 @@
 import { RawConfig } from "../components/config";
+import { ConfigError, validateConfig } from "../components/validate";
+import type { NfsStorageParams } from "../components/render";
 
 /** A valid raw config shaped like the dev stack (host keys pinned). Tests copy and break it. */
 export function labConfig(): RawConfig {
@@ -26,3 +28,28 @@ export function labConfig(): RawConfig {
 export function hostsOf(raw: RawConfig): Record<string, Record<string, unknown>> {
     return raw.hosts as Record<string, Record<string, unknown>>;
 }
+
+/** The problems validation reports for a raw config (none when it is valid). */
+export function problemsOf(raw: RawConfig): string[] {
+    try {
+        validateConfig(raw);
+    } catch (e) {
+        if (e instanceof ConfigError) return e.problems;
+        throw e;
+    }
+    return [];
+}
+
+/** The lab's NFS StorageClass and provisioner settings, as the program renders them. */
+export const NFS_STORAGE: NfsStorageParams = {
+    server: "10.213.0.51",
+    path: "/srv/nfs/k8s",
+    image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0",
+    storageClass: "nfs",
+    defaultClass: true,
+    reclaimPolicy: "Delete",
+    onDelete: "archive",
+    mountOptions: ["nfsvers=4.2", "hard"],
+    directoryMode: "0777",
+    nodeSelector: { "k8s-ha.io/nfs-client": "true" },
+};

@@ -19,25 +19,12 @@ import {
     renderNfsProvisioner,
     renderNfsStorageClass,
     renderSchedulerConfig,
-    type NfsStorageParams,
 } from "../components/render";
+import { NFS_STORAGE } from "./fixtures";
 import { cleanup, run, tempDir, tool, writeUnder } from "./render-support";
 
 const PEM_CERT = "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
 const PEM_KEY = "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";
-
-const NFS_STORAGE: NfsStorageParams = {
-    server: "10.213.0.51",
-    path: "/srv/nfs/k8s",
-    image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0",
-    storageClass: "nfs",
-    defaultClass: true,
-    reclaimPolicy: "Delete",
-    onDelete: "archive",
-    mountOptions: ["nfsvers=4.2", "hard"],
-    directoryMode: "0777",
-    nodeSelector: { "k8s-ha.io/nfs-client": "true" },
-};
 
 /** One file per renderer, with its optional settings switched on so every field is decoded. */
 const FILES: Record<string, string> = {

@@ -1,7 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { ConfigError, validateConfig } from "../components/validate";
-import { RawConfig } from "../components/config";
+import { validateConfig } from "../components/validate";
 import {
     kubeletFlags,
     NFS_PROVISIONER_VERSION,
@@ -11,30 +10,9 @@ import {
     type NfsStorageParams,
     type YamlMap,
 } from "../components/render";
-import { hostsOf, labConfig } from "./fixtures";
+import { hostsOf, labConfig, NFS_STORAGE, problemsOf } from "./fixtures";
 
-function problemsOf(raw: RawConfig): string[] {
-    try {
-        validateConfig(raw);
-    } catch (e) {
-        if (e instanceof ConfigError) return e.problems;
-        throw e;
-    }
-    return [];
-}
-
-const PARAMS: NfsStorageParams = {
-    server: "10.213.0.51",
-    path: "/srv/nfs/k8s",
-    image: nfsProvisionerImage("10.213.0.41:5000"),
-    storageClass: "nfs",
-    defaultClass: true,
-    reclaimPolicy: "Delete",
-    onDelete: "archive",
-    mountOptions: ["nfsvers=4.2", "hard"],
-    directoryMode: "0777",
-    nodeSelector: { "k8s-ha.io/nfs-client": "true" },
-};
+const PARAMS: NfsStorageParams = { ...NFS_STORAGE, image: nfsProvisionerImage("10.213.0.41:5000") };
 
 type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
 

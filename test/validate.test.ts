@@ -1,16 +1,6 @@
-import { ConfigError, validateConfig } from "../components/validate";
+import { validateConfig } from "../components/validate";
 import { RawConfig } from "../components/config";
-import { hostsOf, labConfig } from "./fixtures";
-
-function problemsOf(raw: RawConfig): string[] {
-    try {
-        validateConfig(raw);
-    } catch (e) {
-        if (e instanceof ConfigError) return e.problems;
-        throw e;
-    }
-    return [];
-}
+import { hostsOf, labConfig, problemsOf } from "./fixtures";
 
 describe("validateConfig", () => {
     test("accepts the lab config and fills defaults", () => {

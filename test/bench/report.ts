@@ -40,12 +40,18 @@ export function median(xs: number[]): number {
     return s.length % 2 ? s[m] : Math.round(((s[m - 1] + s[m]) / 2) * 100) / 100;
 }
 
-/** One preview row from its measurement and the preview's `--json` output. */
-export function previewRow(hosts: number, m: Measured, preview: PreviewJson): PreviewRow {
+/** Resources a preview plans to create, from its text output (`+ N to create`). */
+export function resourcesInLog(log: string): number {
+    const m = /\+ (\d+) to create/.exec(log);
+    return m ? Number(m[1]) : 0;
+}
+
+/** One preview row from its measurement, the preview's `--json` output (may be empty) and its log. */
+export function previewRow(hosts: number, m: Measured, preview: PreviewJson, log = ""): PreviewRow {
     const steps = preview.steps ?? [];
     return {
         hosts,
-        resources: steps.filter((s) => s.op !== "same").length,
+        resources: steps.length > 0 ? steps.filter((s) => s.op !== "same").length : resourcesInLog(log),
         seconds: m.seconds,
         engineMiB: m.peakMiB.engine,
         programMiB: m.peakMiB.program,
@@ -65,7 +71,11 @@ export function withGrowth(rows: PreviewRow[]): PreviewRow[] {
 const PREVIEW_GOALS: Record<number, string> = { 100: "≤ 10 s", 1000: "≤ 60 s, < 2 GB" };
 const LAB_GOALS: Record<string, string> = { "up from bare hosts": "≤ 120 s", "no-op up": "≤ 5 s", "add a worker": "≤ 60 s" };
 
-export function markdown(machine: string, preview: PreviewRow[], lab: LabRow[]): string {
+/** The lab steps, in order; their raw files are named by `slug`. */
+export const LAB_STEPS = ["up from bare hosts", "no-op up", "add a worker", "remove the worker", "destroy"] as const;
+export const slug = (step: string) => step.replace(/ /g, "-");
+
+export function markdown(machine: string, preview: PreviewRow[], lab: LabRow[], checkpoints: number[] = []): string {
     const lines = [
         `Machine: ${machine}.`,
         "",
@@ -73,7 +83,7 @@ export function markdown(machine: string, preview: PreviewRow[], lab: LabRow[]):
         "| ---: | ---: | ---: | --- | --- | --- | ---: |",
         ...preview.map(
             (r) =>
-                `| ${r.hosts} | ${r.resources} | ${r.seconds.toFixed(1)} | ${PREVIEW_GOALS[r.hosts] ?? ""} | ${(r.seconds / r.hosts).toFixed(3)}${r.growth ? ` (×${r.growth})` : ""} | ${Math.round(r.engineMiB)} / ${Math.round(r.programMiB)} / ${Math.round(r.totalMiB)} | ${(r.stateBytes / 1048576).toFixed(1)} MB |`,
+                `| ${r.hosts} | ${r.resources} | ${r.seconds.toFixed(1)} | ${PREVIEW_GOALS[r.hosts] ?? ""} | ${(r.seconds / r.hosts).toFixed(3)}${r.growth ? ` (×${r.growth})` : ""} | ${Math.round(r.engineMiB)} / ${Math.round(r.programMiB)} / ${Math.round(r.totalMiB)} | ${r.stateBytes > 0 ? `${(r.stateBytes / 1048576).toFixed(1)} MB` : "not measured"} |`,
         ),
     ];
     if (lab.length > 0) {
@@ -83,6 +93,9 @@ export function markdown(machine: string, preview: PreviewRow[], lab: LabRow[]):
             "| --- | --- | ---: | --- | ---: |",
             ...lab.map((r) => `| ${r.step} | ${r.runs.map((x) => x.toFixed(1)).join(", ")} | ${r.median.toFixed(1)} | ${r.goal ?? ""} | ${Math.round(r.peakMiB)} |`),
         );
+    }
+    if (checkpoints.length > 0) {
+        lines.push("", `The lab's checkpoint after \`up\`: ${checkpoints.map((b) => `${(b / 1048576).toFixed(2)} MB`).join(", ")}.`);
     }
     return lines.join("\n") + "\n";
 }
@@ -95,7 +108,10 @@ function gnuplotScript(machine: string): string {
         'set xlabel "hosts"',
         'set ylabel "seconds"',
         'set y2label "peak memory, GiB"',
+        // Both axes logarithmic: linear growth is a straight line of slope 1.
         "set logscale x",
+        "set logscale y",
+        "set logscale y2",
         "set key top left",
         "set grid",
         "set ytics nomirror",
@@ -126,17 +142,18 @@ if (require.main === module) {
         const measured = JSON.parse(fs.readFileSync(path.join(raw, f), "utf8")) as Measured;
         const previewFile = path.join(raw, `preview-${hosts}.json`);
         const preview = fs.existsSync(previewFile) ? (JSON.parse(fs.readFileSync(previewFile, "utf8")) as PreviewJson) : {};
-        rows.push(previewRow(hosts, measured, preview));
+        const logFile = path.join(raw, `preview-${hosts}.log`);
+        rows.push(previewRow(hosts, measured, preview, fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : ""));
     }
     const lab: LabRow[] = [];
     const byStep = new Map<string, Measured[]>();
     for (const f of files) {
         const m = /^lab-(\d+)-(.+)\.measure\.json$/.exec(f);
-        if (!m) continue;
-        const step = m[2].replace(/-/g, " ");
+        const step = m ? LAB_STEPS.find((s) => slug(s) === m[2]) : undefined;
+        if (!step) continue;
         byStep.set(step, [...(byStep.get(step) ?? []), JSON.parse(fs.readFileSync(path.join(raw, f), "utf8")) as Measured]);
     }
-    for (const step of ["up from bare hosts", "no-op up", "add a worker", "remove the worker", "destroy"]) {
+    for (const step of LAB_STEPS) {
         const ms = byStep.get(step);
         if (!ms) continue;
         const runs = ms.map((x) => x.seconds);
@@ -144,9 +161,10 @@ if (require.main === module) {
     }
     const preview = withGrowth(rows);
     const machine = machineLine();
-    fs.writeFileSync(path.join(dir, "results.json"), JSON.stringify({ machine, at: new Date().toISOString(), preview, lab }, null, 2) + "\n");
-    fs.writeFileSync(path.join(dir, "results.md"), markdown(machine, preview, lab));
+    const checkpoints = files.filter((f) => /^lab-\d+\.checkpoint$/.test(f)).map((f) => Number(fs.readFileSync(path.join(raw, f), "utf8").trim()));
+    fs.writeFileSync(path.join(dir, "results.json"), JSON.stringify({ machine, at: new Date().toISOString(), preview, lab, checkpointBytes: checkpoints }, null, 2) + "\n");
+    fs.writeFileSync(path.join(dir, "results.md"), markdown(machine, preview, lab, checkpoints));
     fs.writeFileSync(path.join(dir, "chart.dat"), preview.map((r) => `${r.hosts} ${r.seconds} ${(r.totalMiB / 1024).toFixed(3)}`).join("\n") + "\n");
     fs.writeFileSync(path.join(dir, "chart.gp"), gnuplotScript(machine));
-    process.stdout.write(markdown(machine, preview, lab));
+    process.stdout.write(markdown(machine, preview, lab, checkpoints));
 }
