@@ -81,13 +81,14 @@ export class Node extends pulumi.ComponentResource {
         // Facts are a step of their own: the OS step changes whenever the host list does (the
         // /etc/hosts block), and the facts must stay known in that preview, or everything rendered
         // from them (keepalived, kubelet) would show as changing.
-        const facts = this.runner.run("facts", { script: "facts", env: { K8SHA_ADDRESS: host.address }, withDelete: false }, { parent: this });
+        // It also installs the host library, so it is the host's first step and its last to go.
+        const facts = this.runner.run("facts", { script: "facts", env: { K8SHA_ADDRESS: host.address }, installsLib: true }, { parent: this });
         this.prepared = this.runner.run(
             "os",
             {
                 script: "os",
                 files: [
-                    { path: "/etc/k8s-ha/hosts", mode: "0644", content: render.renderHostsBlock(cluster.hosts) },
+                    { path: "/etc/k8s-ha/hosts", mode: "0644", content: render.renderHostsBlock(render.hostsBlockEntries(host.name, cluster.hosts)) },
                     { path: "/etc/sysctl.d/90-k8s-ha.conf", mode: "0644", content: render.renderSysctlConf() },
                     { path: "/etc/modules-load.d/k8s-ha.conf", mode: "0644", content: render.renderModulesLoad() },
                     { path: "/etc/chrony/chrony.conf", mode: "0644", content: render.renderChronyConf({ servers: cluster.ntpServers }) },
@@ -221,7 +222,7 @@ export class Node extends pulumi.ComponentResource {
                 files,
                 secret: true,
             },
-            { parent: this, dependsOn: pulumi.output(w.dependsOn ?? []).apply((d) => [runtime, ...d]) },
+            { parent: this, dependsOn: [runtime, ...(w.dependsOn ?? [])] },
         );
     }
 }

@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -52,13 +53,37 @@ function scriptDir(): string {
 }
 const SOURCE_LINE = /^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\.sh"$/m;
 
-/** The text of a host script with `lib.sh` inlined where the script sources it. */
+/** The shared host library (`scripts/host/lib.sh`) and its sha256, under which hosts keep it. */
+export interface HostLib {
+    text: string;
+    sha256: string;
+}
+
+let cachedLib: HostLib | undefined;
+export function hostLib(): HostLib {
+    if (!cachedLib) {
+        const text = fs.readFileSync(path.join(scriptDir(), "lib.sh"), "utf8");
+        cachedLib = { text, sha256: crypto.createHash("sha256").update(text).digest("hex") };
+    }
+    return cachedLib;
+}
+
+/**
+ * The text of a host script as a command runs it: its `source .../lib.sh` line becomes the prologue
+ * (`scripts/host/prologue.sh`), which sources the library installed on the host by its hash (and,
+ * in the facts step, installs it from stdin first).
+ */
 export function hostScript(name: string): string {
     const dir = scriptDir();
-    const lib = fs.readFileSync(path.join(dir, "lib.sh"), "utf8").replace(/^#!.*\n/, "");
+    // Its comments stay in the file: they would be in every command's text and in the state.
+    const prologue = fs
+        .readFileSync(path.join(dir, "prologue.sh"), "utf8")
+        .split("\n")
+        .filter((line) => !/^#(?! shellcheck)/.test(line))
+        .join("\n");
     const body = fs.readFileSync(path.join(dir, `${name}.sh`), "utf8");
     if (!SOURCE_LINE.test(body)) throw new Error(`scripts/host/${name}.sh does not source lib.sh`);
-    return body.replace(SOURCE_LINE, () => lib.trimEnd());
+    return body.replace(SOURCE_LINE, () => prologue.trimEnd());
 }
 
 /**
@@ -96,6 +121,19 @@ export interface RunArgs {
     triggers?: pulumi.Input<unknown>[];
     /** Run `delete` when the resource goes away. Default true. */
     withDelete?: boolean;
+    /**
+     * This step installs the host library from its stdin (instead of files): the host's first step.
+     * Every later step of the runner depends on it.
+     */
+    installsLib?: boolean;
+}
+
+/** Adds one resource to a `dependsOn` option, whatever its shape. */
+function dependingAlsoOn(dependsOn: pulumi.CustomResourceOptions["dependsOn"], resource: pulumi.Resource): pulumi.CustomResourceOptions["dependsOn"] {
+    if (dependsOn === undefined) return [resource];
+    if (Array.isArray(dependsOn)) return [...dependsOn, resource];
+    if (pulumi.Resource.isInstance(dependsOn)) return [dependsOn, resource];
+    throw new Error("HostRunner.run: dependsOn must be a resource or a list (not an output or a promise)");
 }
 
 /**
@@ -120,14 +158,25 @@ export class HostRunner {
         };
     }
 
+    /** The step that installed the host library, which every other step depends on. */
+    private libStep?: command.remote.Command;
+
     run(step: string, args: RunArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+        const lib = hostLib();
+        if (args.installsLib) {
+            if (this.libStep) throw new Error(`${this.host.name}: the host library is installed twice (${step})`);
+            if (args.files !== undefined || args.secret) throw new Error(`${this.host.name}-${step}: a step that installs the library reads it on stdin, and takes no files`);
+        } else if (!this.libStep) {
+            throw new Error(`${this.host.name}-${step}: runs before the step that installs the host library`);
+        }
         const script = hostScript(args.script);
-        const env = pulumi.output(args.env ?? {});
-        const create = env.apply((e) => scriptCommand(this.host, step, script, "create", e));
+        const env = pulumi.output(args.env ?? {}).apply((e) => ({ ...e, K8SHA_LIB: lib.sha256 }));
+        const create = env.apply((e) => scriptCommand(this.host, step, script, "create", args.installsLib ? { ...e, K8SHA_LIB_INSTALL: "yes" } : e));
+        // A delete never installs: it runs with the version its create installed or found.
         const del = env.apply((e) => scriptCommand(this.host, step, script, "delete", e));
         const files = pulumi.output(args.files ?? []);
-        const stdin = files.apply((f) => encodeBundle(f));
-        return new command.remote.Command(
+        const stdin = args.installsLib ? pulumi.output(lib.text) : files.apply((f) => encodeBundle(f));
+        const cmd = new command.remote.Command(
             `${this.host.name}-${step}`,
             {
                 connection: this.connection,
@@ -138,10 +187,13 @@ export class HostRunner {
             },
             {
                 ...opts,
+                dependsOn: this.libStep ? dependingAlsoOn(opts.dependsOn, this.libStep) : opts.dependsOn,
                 // A replacement must not let the old delete undo the new create on the same host.
                 deleteBeforeReplace: true,
                 additionalSecretOutputs: args.secret ? ["stdin"] : [],
             },
         );
+        if (args.installsLib) this.libStep = cmd;
+        return cmd;
     }
 }

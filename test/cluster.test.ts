@@ -226,7 +226,8 @@ describe("the cluster graph", () => {
 
     test("file modes on every host: keys, kubeconfigs, units, kubelet and CNI configs 0600; certificates 0644", () => {
         const wrong: string[] = [];
-        for (const c of commands()) {
+        // The facts steps read the host library on stdin, not files.
+        for (const c of commands().filter((c) => !c.name.endsWith("-facts"))) {
             for (const line of String(plain(c.inputs.stdin)).trim().split("\n").filter(Boolean)) {
                 const [, mode, path] = line.split(" ");
                 const ownerOnly =

@@ -18,6 +18,7 @@ import {
     renderEncryptionConfig,
     renderExports,
     renderHostsBlock,
+    hostsBlockEntries,
     renderKubeconfig,
     renderKubeletConfig,
     renderKubeProxyConfig,
@@ -538,6 +539,24 @@ describe("OS files", () => {
     test("/etc/hosts block: markers, sorted by name", () => {
         expect(renderHostsBlock(hosts)).toBe(`${HOSTS_BLOCK_BEGIN}\n10.213.0.21 cp1\n10.213.0.11 lb1\n10.213.0.31 w1\n${HOSTS_BLOCK_END}\n`);
         expect(renderHostsBlock([...hosts].reverse())).toBe(renderHostsBlock(hosts));
+    });
+
+    test("/etc/hosts block of a host: the hosts with a role besides worker, and itself", () => {
+        const cluster = [
+            { name: "cp1", address: "10.213.0.21", roles: ["etcd", "control-plane"] },
+            { name: "lb1", address: "10.213.0.11", roles: ["lb"] },
+            { name: "w1", address: "10.213.0.31", roles: ["worker"] },
+            { name: "w2", address: "10.213.0.32", roles: ["worker"] },
+            { name: "hybrid", address: "10.213.0.40", roles: ["worker", "mirror"] },
+        ];
+        const names = (self: string) => hostsBlockEntries(self, cluster).map((h) => h.name);
+        expect(names("w1")).toEqual(["cp1", "lb1", "w1", "hybrid"]);
+        expect(names("cp1")).toEqual(["cp1", "lb1", "hybrid"]);
+        // A worker's arrival changes no other host's block.
+        const more = [...cluster, { name: "w3", address: "10.213.0.33", roles: ["worker"] }];
+        for (const self of ["cp1", "lb1", "w1", "w2", "hybrid"]) {
+            expect(renderHostsBlock(hostsBlockEntries(self, more))).toBe(renderHostsBlock(hostsBlockEntries(self, cluster)));
+        }
     });
 
     test("/etc/hosts block: appended once, then replaced in place, the rest kept", () => {

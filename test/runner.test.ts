@@ -1,8 +1,9 @@
 import { execFileSync, spawnSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { encodeBundle, hostScript, pemFiles, scriptCommand, shellQuote } from "../components/runner";
+import { encodeBundle, hostLib, hostScript, pemFiles, scriptCommand, shellQuote } from "../components/runner";
 import { HostConfig } from "../components/config";
 
 const host: HostConfig = { name: "w1", address: "10.0.0.31", user: "root", port: 22, roles: ["worker"] };
@@ -46,10 +47,14 @@ describe("the host runner", () => {
         }
     });
 
-    test("the command runs the script with lib.sh inlined, settings as env, the verb last", () => {
+    test("the command runs the script with the prologue in place of lib.sh, settings as env, the verb last", () => {
         const script = hostScript("os");
-        expect(script).toContain("read_bundle()");
+        expect(script).toContain('source "$k8sha_lib"');
+        expect(script).not.toContain("read_bundle()");
         expect(script).not.toContain('source "$(dirname');
+        // The prologue's comments stay in its file, out of every command.
+        expect(script).not.toContain("# The first lines of every host script");
+        expect(script.length).toBeLessThan(fs.readFileSync(path.resolve(__dirname, "../scripts/host/os.sh"), "utf8").length + 1200);
         const cmd = scriptCommand(host, "os", script, "create", { K8SHA_ADDRESS: "10.0.0.31" });
         expect(cmd.startsWith("env K8SHA_HOST='w1' K8SHA_STEP='os' 'K8SHA_ADDRESS=10.0.0.31' bash -c '")).toBe(true);
         expect(cmd.endsWith(" k8s-ha-create create")).toBe(true);
@@ -57,6 +62,38 @@ describe("the host runner", () => {
             "sudo -n env K8SHA_HOST='w1' K8SHA_STEP='os'  bash -c 'true' k8s-ha-delete delete",
         );
         expect(() => scriptCommand(host, "os", "true", "create", { "bad name": "x" })).toThrow("bad environment name bad name");
+    });
+
+    test("the library is installed once by its hash, checked, and sourced by every later script", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-ha-lib-"));
+        const lib = hostLib();
+        const run = (env: Record<string, string>, input: string) =>
+            spawnSync("bash", ["-c", hostScript("nfs"), "k8s-ha", "explode"], {
+                input,
+                env: { ...process.env, K8SHA_LIB_DIR: `${dir}/lib`, K8SHA_STATE_DIR: `${dir}/state`, K8SHA_HOST: "h1", K8SHA_LIB: lib.sha256, ...env },
+                encoding: "utf8",
+            });
+        try {
+            expect(lib.sha256).toBe(crypto.createHash("sha256").update(fs.readFileSync(path.resolve(__dirname, "../scripts/host/lib.sh"))).digest("hex"));
+            // Not installed yet: the script says so and which step installs it.
+            const missing = run({}, "");
+            expect(missing.status).toBe(1);
+            expect(missing.stderr).toContain(`k8s-ha[h1]: error: ${dir}/lib/lib-${lib.sha256}.sh is missing (the facts step installs it)`);
+            // A library cut short on the way is refused, and nothing is left of it.
+            const cut = run({ K8SHA_LIB_INSTALL: "yes" }, lib.text.slice(0, 1000));
+            expect(cut.stderr).toContain(`does not have the sha256 ${lib.sha256}`);
+            expect(fs.readdirSync(`${dir}/lib`)).toEqual([]);
+            // Installed: the library's own functions run (here, its refusal of an unknown verb).
+            const installed = run({ K8SHA_LIB_INSTALL: "yes" }, lib.text);
+            expect(installed.stderr).toContain("k8s-ha[h1]: error: usage: create|delete (got 'explode')");
+            expect(fs.readdirSync(`${dir}/lib`)).toEqual([`lib-${lib.sha256}.sh`]);
+            expect(fs.statSync(`${dir}/lib/lib-${lib.sha256}.sh`).mode & 0o777).toBe(0o644);
+            expect(fs.readFileSync(`${dir}/lib/lib-${lib.sha256}.sh`, "utf8")).toBe(lib.text);
+            // A later script sources it without stdin.
+            expect(run({}, "").stderr).toContain("usage: create|delete (got 'explode')");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     test("a step interrupted after changing a file is marked pending until a create finishes", () => {
@@ -93,17 +130,5 @@ describe("the host runner", () => {
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
-    });
-
-    test("an inlined script is valid bash that refuses an unknown verb", () => {
-        const r = (() => {
-            try {
-                execFileSync("bash", ["-c", hostScript("nfs"), "k8s-ha", "explode"], { encoding: "utf8", stdio: "pipe" });
-                return "";
-            } catch (e) {
-                return String((e as { stderr: string }).stderr);
-            }
-        })();
-        expect(r).toContain("usage: create|delete (got 'explode')");
     });
 });

@@ -16,9 +16,20 @@ export interface HostEntry {
 
 /**
  * The /etc/hosts block between the markers, one `address name` line per host sorted by name, so
- * every host resolves every other by name without DNS (the apiserver reaches kubelets by name as
- * a fallback, etcd members and logs use names). Ends with a newline.
+ * hosts resolve the cluster's names without DNS. Ends with a newline.
  */
+/**
+ * The hosts a host's /etc/hosts block names: every host with a role besides worker (control
+ * planes, etcd members, load balancers, the mirror, the NFS server) and the host itself. Nothing
+ * reaches a worker by its name: pods by their routes, the apiserver by the kubelet's InternalIP
+ * (`--node-ip`, preferred over Hostname). Leaving the other workers out keeps every block the same
+ * size as the cluster grows (with 1,000 hosts, 1,000 blocks of 1,000 lines were the largest part
+ * of a preview's memory), and a worker joins or leaves without a change to any other host's OS step.
+ */
+export function hostsBlockEntries<T extends HostEntry & { roles: readonly string[] }>(self: string, hosts: readonly T[]): T[] {
+    return hosts.filter((h) => h.name === self || h.roles.some((r) => r !== "worker"));
+}
+
 export function renderHostsBlock(hosts: readonly HostEntry[]): string {
     for (const h of hosts) {
         requireToken(h.name, "hosts name");

@@ -3,7 +3,9 @@
 # line on stdout: the interface holding the host's configured address, its prefix length, the cgroup
 # version and the container manager (none on a real host or VM). It changes nothing on the host, and
 # it is a step of its own so that a change to other steps (the /etc/hosts block when a host joins)
-# never makes the facts unknown in a preview.
+# never makes the facts unknown in a preview. It is also the step that installs the host library
+# (see prologue.sh), so every other step on the host depends on it, and its delete, the last on
+# the host, removes the library's folder.
 # Environment: K8SHA_ADDRESS (this host's address).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -16,7 +18,10 @@ create() {
     printf '{"interface":"%s","prefix":%s,"cgroup":"%s","container":"%s"}\n' "$iface" "$prefix" "$cgroup" "${container:-none}"
 }
 
-# Nothing to undo.
-delete() { :; }
+# Every other step of this host is gone by now (they depend on this one).
+delete() {
+    rm -rf "${K8SHA_LIB_DIR:-/usr/local/lib/k8s-ha}"
+    info "host library removed"
+}
 
 run_verb "${1:-}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Shared functions of the k8s-ha host scripts. Pulumi sends each host script with this file
-# inlined in place of its `source` line; run locally, a script sources it from its folder.
+# Shared functions of the k8s-ha host scripts. On a host it is installed once, by the facts step,
+# and each script Pulumi runs sources it from there (prologue.sh replaces the `source` line); run
+# locally, a script sources it from its folder.
 # Conventions: every message names the host; files arrive on stdin (secrets never appear in the
 # command text); a file is replaced only when its content changes, and only then is its service
 # restarted.
