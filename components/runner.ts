@@ -86,6 +86,16 @@ export function hostScript(name: string): string {
     return body.replace(SOURCE_LINE, () => prologue.trimEnd());
 }
 
+/** The text of every delete command (`scripts/host/run-saved.sh`, without its comments). */
+export function savedScriptRunner(): string {
+    return fs
+        .readFileSync(path.join(scriptDir(), "run-saved.sh"), "utf8")
+        .split("\n")
+        .filter((line) => !/^#/.test(line))
+        .join("\n")
+        .trim();
+}
+
 /**
  * The command line that runs a host script: environment values (never secrets) as `env` arguments,
  * with the host's and the step's names, the script itself as `bash -c`, the verb (create or delete)
@@ -170,10 +180,12 @@ export class HostRunner {
             throw new Error(`${this.host.name}-${step}: runs before the step that installs the host library`);
         }
         const script = hostScript(args.script);
-        const env = pulumi.output(args.env ?? {}).apply((e) => ({ ...e, K8SHA_LIB: lib.sha256 }));
+        const scriptSha = crypto.createHash("sha256").update(script).digest("hex");
+        const env = pulumi.output(args.env ?? {}).apply((e) => ({ ...e, K8SHA_LIB: lib.sha256, K8SHA_SCRIPT: scriptSha }));
         const create = env.apply((e) => scriptCommand(this.host, step, script, "create", args.installsLib ? { ...e, K8SHA_LIB_INSTALL: "yes" } : e));
-        // A delete never installs: it runs with the version its create installed or found.
-        const del = env.apply((e) => scriptCommand(this.host, step, script, "delete", e));
+        // The delete runs the copy of the script its create saved on the host (by its hash), with
+        // the same settings and library version; it never installs the library.
+        const del = env.apply((e) => scriptCommand(this.host, step, savedScriptRunner(), "delete", e));
         const files = pulumi.output(args.files ?? []);
         const stdin = args.installsLib ? pulumi.output(lib.text) : files.apply((f) => encodeBundle(f));
         const cmd = new command.remote.Command(

@@ -3,7 +3,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { encodeBundle, hostLib, hostScript, pemFiles, scriptCommand, shellQuote } from "../components/runner";
+import { encodeBundle, hostLib, hostScript, savedScriptRunner, pemFiles, scriptCommand, shellQuote } from "../components/runner";
 import { HostConfig } from "../components/config";
 
 const host: HostConfig = { name: "w1", address: "10.0.0.31", user: "root", port: 22, roles: ["worker"] };
@@ -91,6 +91,36 @@ describe("the host runner", () => {
             expect(fs.readFileSync(`${dir}/lib/lib-${lib.sha256}.sh`, "utf8")).toBe(lib.text);
             // A later script sources it without stdin.
             expect(run({}, "").stderr).toContain("usage: create|delete (got 'explode')");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("the facts step installs the library and keeps its script; its delete runs that copy and removes both", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-ha-saved-"));
+        const lib = hostLib();
+        const script = hostScript("facts");
+        const sha = crypto.createHash("sha256").update(script).digest("hex");
+        const env = { K8SHA_ADDRESS: "127.0.0.1", K8SHA_LIB: lib.sha256, K8SHA_SCRIPT: sha };
+        const run = (cmd: string, input: string) =>
+            spawnSync("bash", ["-c", cmd], { input, env: { ...process.env, K8SHA_LIB_DIR: `${dir}/lib`, K8SHA_STATE_DIR: `${dir}/state` }, encoding: "utf8" });
+        const local = { ...host, name: "h1" };
+        try {
+            const created = run(scriptCommand(local, "facts", script, "create", { ...env, K8SHA_LIB_INSTALL: "yes" }), lib.text);
+            expect(created.stderr).toBe("");
+            expect(JSON.parse(created.stdout)).toMatchObject({ interface: "lo", prefix: 8 });
+            expect(fs.readFileSync(`${dir}/lib/steps/${sha}.sh`, "utf8")).toBe(script);
+            // The delete's text is the same few lines for every step: the script travels once.
+            const del = scriptCommand(local, "facts", savedScriptRunner(), "delete", env);
+            expect(del.length).toBeLessThan(900);
+            const deleted = run(del, "");
+            expect(deleted.stderr).toContain("k8s-ha[h1]: host library removed");
+            expect(deleted.status).toBe(0);
+            expect(fs.existsSync(`${dir}/lib`)).toBe(false);
+            // Run again with its copy gone, it says what is missing and what to do.
+            const again = run(del, "");
+            expect(again.status).toBe(1);
+            expect(again.stderr).toContain(`k8s-ha[h1]: error: ${dir}/lib/steps/${sha}.sh is missing (the step's create saves it)`);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }

@@ -48,6 +48,26 @@ clear_pending() {
     rmdir "$STATE_DIR/pending" 2>/dev/null || true
 }
 
+# keep_script_for_delete: on create, saves the running script (the text `bash -c` got) as
+# K8SHA_LIB_DIR/steps/<sha256>.sh, checked against K8SHA_SCRIPT. The step's delete command runs
+# that copy (run-saved.sh) instead of carrying the script a second time.
+keep_script_for_delete() {
+    [[ -n ${K8SHA_SCRIPT:-} && -n ${BASH_EXECUTION_STRING:-} ]] || return 0
+    local dir=${K8SHA_LIB_DIR:-/usr/local/lib/k8s-ha}/steps tmp
+    if [[ -f $dir/$K8SHA_SCRIPT.sh && $(sha256sum <"$dir/$K8SHA_SCRIPT.sh" | cut -d' ' -f1) == "$K8SHA_SCRIPT" ]]; then
+        return 0
+    fi
+    mkdir -p "$dir"
+    tmp=$(mktemp "$dir/.step.XXXXXX")
+    printf '%s' "$BASH_EXECUTION_STRING" >"$tmp"
+    if [[ $(sha256sum <"$tmp" | cut -d' ' -f1) != "$K8SHA_SCRIPT" ]]; then
+        rm -f "$tmp"
+        fatal "this step's script does not have the sha256 $K8SHA_SCRIPT it was sent with"
+    fi
+    chmod 0644 "$tmp"
+    mv -f "$tmp" "$dir/$K8SHA_SCRIPT.sh"
+}
+
 # read_bundle: reads `file MODE PATH BASE64` lines from stdin into a private staging folder.
 read_bundle() {
     STAGE=$(mktemp -d /tmp/k8s-ha.XXXXXX)
@@ -222,7 +242,11 @@ service_apply() {
         mkdir -p "$STATE_DIR/started"
         touch "$STATE_DIR/started/$unit"
     fi
-    systemctl enable -q "$unit" 2>/dev/null || true
+    # Only when needed: enabling a unit that has a SysV script too runs systemd-sysv-install, 5 s
+    # on an emulated VM (the lab's w4) even when the unit is enabled already.
+    if ! systemctl is-enabled -q "$unit" 2>/dev/null; then
+        systemctl enable -q "$unit" 2>/dev/null || true
+    fi
     if [[ $restart != yes && $PENDING_AT_START == yes ]]; then
         restart=yes
         info "an earlier run of this step was interrupted: restarting $unit"

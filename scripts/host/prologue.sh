@@ -6,7 +6,8 @@
 # (K8SHA_LIB_INSTALL=yes), checked against the hash. Every other step only sources it. The hash is
 # part of each command's text, so a change to the library still re-runs every step, and an older
 # command's delete still finds the version it was written with (versions are kept until the facts
-# step's delete removes the folder, the last step to go from a host).
+# step's delete removes the folder, the last step to go from a host). A create also saves the
+# script itself there for the step's delete (keep_script_for_delete, run-saved.sh).
 # Environment: K8SHA_LIB (the library's sha256), K8SHA_LIB_INSTALL, K8SHA_LIB_DIR (default
 # /usr/local/lib/k8s-ha), K8SHA_HOST.
 k8sha_lib_dir=${K8SHA_LIB_DIR:-/usr/local/lib/k8s-ha}
@@ -29,3 +30,4 @@ fi
 [[ -r $k8sha_lib ]] || k8sha_fail "$k8sha_lib is missing (the facts step installs it): run pulumi up; if the host was wiped, run pulumi refresh first"
 # shellcheck source=scripts/host/lib.sh
 source "$k8sha_lib"
+if [[ ${1:-} == create ]]; then keep_script_for_delete; fi
