@@ -62,7 +62,7 @@ export interface HostLib {
 let cachedLib: HostLib | undefined;
 export function hostLib(): HostLib {
     if (!cachedLib) {
-        const text = fs.readFileSync(path.join(scriptDir(), "lib.sh"), "utf8");
+        const text = withoutCommentLines(fs.readFileSync(path.join(scriptDir(), "lib.sh"), "utf8"));
         cachedLib = { text, sha256: crypto.createHash("sha256").update(text).digest("hex") };
     }
     return cachedLib;
@@ -75,25 +75,30 @@ export function hostLib(): HostLib {
  */
 export function hostScript(name: string): string {
     const dir = scriptDir();
-    // Its comments stay in the file: they would be in every command's text and in the state.
-    const prologue = fs
-        .readFileSync(path.join(dir, "prologue.sh"), "utf8")
-        .split("\n")
-        .filter((line) => !/^#(?! shellcheck)/.test(line))
-        .join("\n");
+    const prologue = fs.readFileSync(path.join(dir, "prologue.sh"), "utf8");
     const body = fs.readFileSync(path.join(dir, `${name}.sh`), "utf8");
     if (!SOURCE_LINE.test(body)) throw new Error(`scripts/host/${name}.sh does not source lib.sh`);
-    return body.replace(SOURCE_LINE, () => prologue.trimEnd());
+    return withoutCommentLines(body.replace(SOURCE_LINE, () => prologue));
+}
+
+/**
+ * A host script without its comment lines (and blank lines): the comments stay in the files, in
+ * git, and would otherwise be a fifth of every command's text, of the state, and of what the
+ * engine logs for each resource. The scripts keep comments on lines of their own (no heredocs),
+ * which `npm test` checks by parsing each result with `bash -n`.
+ */
+export function withoutCommentLines(script: string): string {
+    return (
+        script
+            .split("\n")
+            .filter((line) => !/^\s*(#|$)/.test(line))
+            .join("\n") + "\n"
+    );
 }
 
 /** The text of every delete command (`scripts/host/run-saved.sh`, without its comments). */
 export function savedScriptRunner(): string {
-    return fs
-        .readFileSync(path.join(scriptDir(), "run-saved.sh"), "utf8")
-        .split("\n")
-        .filter((line) => !/^#/.test(line))
-        .join("\n")
-        .trim();
+    return withoutCommentLines(fs.readFileSync(path.join(scriptDir(), "run-saved.sh"), "utf8")).trim();
 }
 
 /**
