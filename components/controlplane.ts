@@ -122,6 +122,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                 { path: "/etc/kubernetes/encryption-config.yaml", mode: "0600", content: render.renderEncryptionConfig({ key: enc }) },
                 { path: "/etc/kubernetes/audit-policy.yaml", mode: "0644", content: render.renderAuditPolicy() },
                 { path: "/etc/kubernetes/authentication-config.yaml", mode: "0644", content: render.renderAuthenticationConfig() },
+                { path: "/etc/kubernetes/admission-config.yaml", mode: "0644", content: render.renderAdmissionConfig() },
                 { path: "/etc/kubernetes/scheduler-config.yaml", mode: "0644", content: render.renderSchedulerConfig() },
                 { path: "/etc/kubernetes/controller-manager.kubeconfig", mode: "0600", content: cmk },
                 { path: "/etc/kubernetes/scheduler.kubeconfig", mode: "0600", content: sck },

@@ -30,6 +30,7 @@ export function parseFacts(stdout: string): HostFacts {
  * enforcement, which would need cgroup controls a container is not given.
  */
 const CONTAINER_KUBELET: Partial<render.KubeletConfigParams> = {
+    protectKernelDefaults: false,
     localStorageCapacityIsolation: false,
     kernelMemcgNotification: false,
     enforceNodeAllocatable: [],
@@ -89,7 +90,7 @@ export class Node extends pulumi.ComponentResource {
                 script: "os",
                 files: [
                     { path: "/etc/k8s-ha/hosts", mode: "0644", content: render.renderHostsBlock(render.hostsBlockEntries(host.name, cluster.hosts)) },
-                    { path: "/etc/sysctl.d/90-k8s-ha.conf", mode: "0644", content: render.renderSysctlConf() },
+                    { path: "/etc/sysctl.d/90-k8s-ha.conf", mode: "0644", content: render.renderSysctlConf({ kubeletKernelDefaults: host.roles.includes("worker") }) },
                     { path: "/etc/modules-load.d/k8s-ha.conf", mode: "0644", content: render.renderModulesLoad() },
                     { path: "/etc/chrony/chrony.conf", mode: "0644", content: render.renderChronyConf({ servers: cluster.ntpServers }) },
                 ],

@@ -94,6 +94,69 @@ c_secret_encrypted() {
     echo "stored value starts: $raw"
     [[ $raw == k8s:enc:* ]] && ! etcdctl_on cp1 https://127.0.0.1:2379 get /registry/secrets/default/k8sha-check --print-value-only | grep -q PLANTED-SECRET-VALUE
 }
+# A read of a Secret is in an apiserver's audit log, with who read it (metadata only: never the value).
+c_audit_secret_read() {
+    "$KUBECTL" -n default get secret k8sha-check -o name >/dev/null || return 1
+    local h line
+    sleep 2 # the audit log is written in batches
+    for h in cp1 cp2 cp3; do
+        line=$(on "$h" 'grep "\"resource\":\"secrets\"" /var/log/kubernetes/audit.log | grep "\"name\":\"k8sha-check\"" | grep "\"verb\":\"get\"" | tail -n 1' || true)
+        if [[ -n $line ]]; then
+            python3 -c 'import json, sys; e = json.loads(sys.argv[1]); print("%s: %s %s/%s by %s, level %s, response %s" % (sys.argv[2], e["verb"], e["objectRef"]["namespace"], e["objectRef"]["name"], e["user"]["username"], e["level"], e["responseStatus"]["code"]))' "$line" "$h"
+            [[ $line != *PLANTED-SECRET-VALUE* ]] || { echo "$h: the audit log holds the secret's value"; return 1; }
+            return 0
+        fi
+    done
+    echo "no apiserver logged the read"
+    return 1
+}
+c_privileged_refused() {
+    local out
+    if out=$(printf '%s\n' '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"k8sha-privileged","namespace":"default"},' \
+        '"spec":{"containers":[{"name":"c","image":"docker.io/library/busybox:1.35.0","securityContext":{"privileged":true}}]}}' |
+        "$KUBECTL" create --dry-run=server -f - 2>&1); then
+        echo "accepted: $out"
+        return 1
+    fi
+    echo "$out"
+    [[ $out == *'violates PodSecurity "baseline:latest"'* ]]
+}
+# Each worker's running kubelet configuration, as the kubelet reports it (configz through the API).
+c_kubelet_hardening() {
+    local n summary bad=0
+    for n in w1 w2 w4; do
+        summary=$("$KUBECTL" get --raw "/api/v1/nodes/$n/proxy/configz" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["kubeletconfig"]
+print("seccompDefault=%s podPidsLimit=%s tlsMinVersion=%s tlsCipherSuites=%d protectKernelDefaults=%s eventRecordQPS=%s" % (
+    c.get("seccompDefault"), c.get("podPidsLimit"), c.get("tlsMinVersion"), len(c.get("tlsCipherSuites") or []),
+    c.get("protectKernelDefaults"), c.get("eventRecordQPS")))') || return 1
+        echo "$n: $summary"
+        [[ $summary == "seccompDefault=True podPidsLimit=4096 tlsMinVersion=VersionTLS12 tlsCipherSuites=6 "* ]] || bad=1
+        [[ $summary == *" eventRecordQPS=50" ]] || bad=1
+        # Only the VM worker owns its kernel tunables; the nspawn workers share this machine's.
+        if [[ $n == w4 ]]; then [[ $summary == *"protectKernelDefaults=True "* ]] || bad=1; fi
+    done
+    ((bad == 0))
+}
+# tls_refuses_11 ENDPOINT: a TLS 1.1 handshake fails with a protocol-version error.
+tls_refuses_11() {
+    local out
+    out=$(openssl s_client -connect "$1" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' </dev/null 2>&1) && { echo "$1 accepted TLS 1.1"; return 1; }
+    grep -qiE "protocol version|unsupported protocol|no protocols available" <<<"$out" || { echo "$1: not a protocol-version refusal: $(tail -n 3 <<<"$out")"; return 1; }
+    echo "$1 refused TLS 1.1"
+}
+c_tls_min_12() {
+    local ep
+    for ep in "$VIP:6443" 10.213.0.21:2379 10.213.0.21:2380 10.213.0.34:10250; do
+        tls_refuses_11 "$ep" || return 1
+    done
+    # The same client reaches the apiserver and a kubelet with TLS 1.2 (etcd wants a client certificate).
+    for ep in "$VIP:6443" 10.213.0.34:10250; do
+        openssl s_client -connect "$ep" -tls1_2 </dev/null 2>&1 | grep -q "Protocol *: TLSv1.2" || { echo "$ep refused TLS 1.2 too"; return 1; }
+        echo "$ep accepted TLS 1.2"
+    done
+}
 c_kubelet_anonymous() { [[ $(curl -sk -o /dev/null -w '%{http_code}' https://10.213.0.31:10250/pods) == 401 ]] && echo "kubelet /pods anonymous: 401"; }
 c_readonly_port() { ! curl -s -m 3 http://10.213.0.31:10255/pods >/dev/null && echo "10255 closed"; }
 c_key_modes() {
@@ -268,7 +331,7 @@ c_clean() {
         [[ $h == nfs || $h == w4 ]] || units+=" chrony"
         # nfs-common and rpcbind are the program's on the nspawn workers; the VMs' image ships them.
         [[ $h == nfs || $h == w4 ]] || units+=" rpcbind"
-        left+=$(on "$h" 'for u in '"$units"'; do systemctl is-active -q $u && echo "'"$h"': $u running"; done; for p in /etc/kubernetes /etc/etcd /var/lib/etcd /etc/containerd /opt/cni /var/lib/kubelet /usr/local/bin/kubelet /usr/local/bin/etcd /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/docker/registry/config.yml /etc/exports.d/k8s-ha.exports /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /var/lib/k8s-ha /usr/local/lib/k8s-ha; do [ -e $p ] && echo "'"$h"': $p left"; done; grep -q "BEGIN k8s-ha" /etc/hosts && echo "'"$h"': hosts block left"; true')
+        left+=$(on "$h" 'for u in '"$units"'; do systemctl is-active -q $u && echo "'"$h"': $u running"; done; for p in /etc/kubernetes /etc/etcd /var/lib/etcd /etc/containerd /opt/cni /var/lib/kubelet /usr/local/bin/kubelet /usr/local/bin/etcd /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/docker/registry/config.yml /etc/exports.d/k8s-ha.exports /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /var/lib/k8s-ha /usr/local/lib/k8s-ha /run/k8s-ha; do [ -e $p ] && echo "'"$h"': $p left"; done; grep -q "BEGIN k8s-ha" /etc/hosts && echo "'"$h"': hosts block left"; true')
     done
     echo "${left:-no k8s-ha service running and no k8s-ha file left on any host}"
     [[ -z $left ]]
@@ -310,6 +373,10 @@ check "4 anonymous GET /api is refused" c_anonymous_api
 check "4 anonymous GET /readyz answers" c_readyz
 check "4 secrets are encrypted in etcd (k8s:enc:)" c_secret_encrypted
 check "4 a Service with externalIPs is refused (DenyServiceExternalIPs)" c_external_ips_refused
+check "4 the audit log records a Secret read (who, what, not the value)" c_audit_secret_read
+check "4 a privileged pod in default is refused (PodSecurity baseline)" c_privileged_refused
+check "4 kubelets: seccompDefault, podPidsLimit, TLS 1.2+, event limits; protectKernelDefaults on the VM" c_kubelet_hardening
+check "4 apiserver, etcd (client, peer) and kubelet refuse TLS 1.1" c_tls_min_12
 check "4 kubelet refuses anonymous requests" c_kubelet_anonymous
 check "4 kubelet read-only port is closed" c_readonly_port
 check "4 private keys are not readable by others" c_key_modes

@@ -10,6 +10,7 @@ import * as yaml from "js-yaml";
 import * as path from "path";
 import {
     renderAuditPolicy,
+    renderAdmissionConfig,
     renderAuthenticationConfig,
     renderChronyConf,
     renderCniConflist,
@@ -75,7 +76,20 @@ describe("kubelet config", () => {
             enforceNodeAllocatable: ["pods"],
             failCgroupV1: true,
             failSwapOn: true,
-            protectKernelDefaults: false,
+            protectKernelDefaults: true,
+            seccompDefault: true,
+            podPidsLimit: 4096,
+            tlsMinVersion: "VersionTLS12",
+            tlsCipherSuites: [
+                "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+            ],
+            eventRecordQPS: 50,
+            eventBurst: 100,
             serializeImagePulls: true,
             localStorageCapacityIsolation: true,
             kernelMemcgNotification: false,
@@ -96,9 +110,13 @@ describe("kubelet config", () => {
                 enforceNodeAllocatable: [],
                 cgroupRoot: "/kubelet",
                 evictionHard: { "nodefs.available": "0%", "imagefs.available": "0%" },
+                protectKernelDefaults: false,
+                podPidsLimit: 1024,
             }),
         ) as Record<string, unknown>;
         expect(doc).toMatchObject({
+            protectKernelDefaults: false,
+            podPidsLimit: 1024,
             cgroupDriver: "systemd",
             failCgroupV1: false,
             failSwapOn: false,
@@ -115,6 +133,7 @@ describe("kubelet config", () => {
     test("bad input is refused", () => {
         expect(() => renderKubeletConfig({ ...base, podCidr: "10.244.31.0" })).toThrow('kubelet podCidr: "10.244.31.0" is not an IPv4 CIDR (a.b.c.d/n)');
         expect(() => renderKubeletConfig({ ...base, clusterDomain: "Cluster_Local" })).toThrow(/is not a DNS domain/);
+        expect(() => renderKubeletConfig({ ...base, podPidsLimit: 10 })).toThrow(/kubelet podPidsLimit/);
     });
 });
 
@@ -238,6 +257,32 @@ describe("apiserver config files", () => {
             kind: "AuthenticationConfiguration",
             anonymous: { enabled: false },
         });
+    });
+
+    test("admission: PodSecurity enforces baseline, audits and warns restricted, exempts kube-system only", () => {
+        expect(yaml.load(renderAdmissionConfig())).toEqual({
+            apiVersion: "apiserver.config.k8s.io/v1",
+            kind: "AdmissionConfiguration",
+            plugins: [
+                {
+                    name: "PodSecurity",
+                    configuration: {
+                        apiVersion: "pod-security.admission.config.k8s.io/v1",
+                        kind: "PodSecurityConfiguration",
+                        defaults: {
+                            enforce: "baseline",
+                            "enforce-version": "latest",
+                            audit: "restricted",
+                            "audit-version": "latest",
+                            warn: "restricted",
+                            "warn-version": "latest",
+                        },
+                        exemptions: { usernames: [], runtimeClasses: [], namespaces: ["kube-system"] },
+                    },
+                },
+            ],
+        });
+        expect(() => renderAdmissionConfig({ exemptNamespaces: ["Kube_System"] })).toThrow('admission config: exempt namespace "Kube_System" is not a namespace name');
     });
 
     test("scheduler: kubeconfig, leader election, no profiling", () => {
@@ -571,6 +616,16 @@ describe("OS files", () => {
 
     test("sysctl and modules-load", () => {
         expect(renderSysctlConf().split("\n").slice(1)).toEqual(["net.ipv4.ip_forward = 1", "net.bridge.bridge-nf-call-iptables = 1", "net.bridge.bridge-nf-call-ip6tables = 1", ""]);
+        // Workers also get the tunables a kubelet with protectKernelDefaults expects.
+        expect(renderSysctlConf({ kubeletKernelDefaults: true }).split("\n").slice(4)).toEqual([
+            "vm.overcommit_memory = 1",
+            "vm.panic_on_oom = 0",
+            "kernel.panic = 10",
+            "kernel.panic_on_oops = 1",
+            "kernel.keys.root_maxkeys = 1000000",
+            "kernel.keys.root_maxbytes = 25000000",
+            "",
+        ]);
         expect(renderModulesLoad().split("\n").slice(1)).toEqual(["overlay", "br_netfilter", ""]);
     });
 

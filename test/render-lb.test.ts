@@ -121,6 +121,7 @@ describe("renderKeepalivedConfig", () => {
             "priority 150",
             "advert_int 1",
             "unicast_src_ip 10.213.0.11",
+            "check_unicast_src",
             "auth_type PASS",
             "auth_pass s3cr3tPw",
             "10.213.0.10/24 dev eth0",

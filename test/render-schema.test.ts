@@ -10,6 +10,7 @@
 import * as path from "path";
 import {
     renderAddons,
+    renderAdmissionConfig,
     renderAuditPolicy,
     renderAuthenticationConfig,
     renderEncryptionConfig,
@@ -46,6 +47,7 @@ const FILES: Record<string, string> = {
     "kube-proxy-config.yaml": renderKubeProxyConfig({ clusterCidr: "10.244.0.0/16", hostnameOverride: "w1", conntrack: { maxPerCore: 0, min: 0 } }),
     "scheduler-config.yaml": renderSchedulerConfig(),
     "authentication-config.yaml": renderAuthenticationConfig(),
+    "admission-config.yaml": renderAdmissionConfig(),
     "encryption-config.yaml": renderEncryptionConfig({ key: Buffer.alloc(32, 1).toString("base64") }),
     "audit-policy.yaml": renderAuditPolicy(),
     "admin.kubeconfig": renderKubeconfig({ server: "https://10.213.0.10:6443", caCertPem: PEM_CERT, userName: "admin", clientCertPem: PEM_CERT, clientKeyPem: PEM_KEY }),
@@ -87,6 +89,8 @@ describe("strict decoding into the Kubernetes v1.35 types", () => {
             "typo.yaml": FILES["kubelet-config.yaml"].replace("readOnlyPort:", "readOnlyPorts:"),
             "type.yaml": FILES["kube-proxy-config.yaml"].replace("maxPerCore: 0", 'maxPerCore: "zero"'),
             "kind.yaml": FILES["authentication-config.yaml"].replace("kind: AuthenticationConfiguration", "kind: AuthenticationConfig"),
+            // Inside the PodSecurity plugin's inline configuration, which the outer type keeps raw.
+            "nested.yaml": FILES["admission-config.yaml"].replace("enforce-version:", "enforce-versions:"),
         };
         for (const [name, text] of Object.entries(bad)) {
             const r = run(checker, [writeUnder(dir, `/${name}`, text)]);

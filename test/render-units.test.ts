@@ -162,6 +162,7 @@ describe("etcd flags", () => {
             "--advertise-client-urls=https://10.213.0.21:2379",
             "--auto-tls=false",
             "--cert-file=/etc/etcd/pki/server.crt",
+            "--cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
             "--client-cert-auth=true",
             "--data-dir=/var/lib/etcd",
             "--initial-advertise-peer-urls=https://10.213.0.21:2380",
@@ -178,6 +179,7 @@ describe("etcd flags", () => {
             "--peer-client-cert-auth=true",
             "--peer-key-file=/etc/etcd/pki/peer.key",
             "--peer-trusted-ca-file=/etc/etcd/pki/ca.crt",
+            "--tls-min-version=TLS1.2",
             "--trusted-ca-file=/etc/etcd/pki/ca.crt",
         ]);
         expect(UNITS["etcd.service"]).toContain("Type=notify\n");
@@ -193,6 +195,7 @@ describe("etcd flags", () => {
 describe("control-plane flags", () => {
     test("kube-apiserver", () => {
         expect(apiServerFlags(APISERVER)).toEqual([
+            "--admission-control-config-file=/etc/kubernetes/admission-config.yaml",
             "--advertise-address=10.213.0.21",
             "--allow-privileged=true",
             "--audit-log-maxage=30",

@@ -105,6 +105,58 @@ export function renderAuthenticationConfig(p: AuthenticationConfigParams = {}): 
     });
 }
 
+export interface AdmissionConfigParams {
+    /** Pod Security level enforced in every namespace without its own label. Default `baseline`. */
+    enforce?: PodSecurityLevel;
+    /** Level whose violations are recorded in the audit log and returned as warnings. Default `restricted`. */
+    auditAndWarn?: PodSecurityLevel;
+    /** Namespaces exempt from every level. Default `kube-system` only (the cluster's own add-ons). */
+    exemptNamespaces?: readonly string[];
+}
+
+export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
+
+/**
+ * `/etc/kubernetes/admission-config.yaml` (AdmissionConfiguration), passed with
+ * `--admission-control-config-file`: the PodSecurity admission plugin's cluster defaults. A pod
+ * that breaks the `baseline` level (privileged, host namespaces, hostPath, added capabilities...)
+ * is refused in any namespace that does not set its own `pod-security.kubernetes.io/enforce`
+ * label; one that only breaks `restricted` is admitted with a warning and an audit annotation.
+ * Only kube-system, where the cluster's own add-ons run, is exempt.
+ */
+export function renderAdmissionConfig(p: AdmissionConfigParams = {}): string {
+    const enforce = p.enforce ?? "baseline";
+    const auditAndWarn = p.auditAndWarn ?? "restricted";
+    const exempt = [...(p.exemptNamespaces ?? ["kube-system"])].sort();
+    for (const ns of exempt) {
+        if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) {
+            throw new Error(`admission config: exempt namespace "${ns}" is not a namespace name`);
+        }
+    }
+    return toYaml({
+        apiVersion: "apiserver.config.k8s.io/v1",
+        kind: "AdmissionConfiguration",
+        plugins: [
+            {
+                name: "PodSecurity",
+                configuration: {
+                    apiVersion: "pod-security.admission.config.k8s.io/v1",
+                    kind: "PodSecurityConfiguration",
+                    defaults: {
+                        enforce,
+                        "enforce-version": "latest",
+                        audit: auditAndWarn,
+                        "audit-version": "latest",
+                        warn: auditAndWarn,
+                        "warn-version": "latest",
+                    },
+                    exemptions: { usernames: [], runtimeClasses: [], namespaces: exempt },
+                },
+            },
+        ],
+    });
+}
+
 export interface SchedulerConfigParams {
     /** Default `/etc/kubernetes/scheduler.kubeconfig`. */
     kubeconfig?: string;

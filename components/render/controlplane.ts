@@ -5,6 +5,7 @@
 import { etcdClientUrl, type EtcdMember } from "./etcd";
 import { BINARIES, K8S_FILES, K8S_PKI } from "./paths";
 import { flagArgs, renderServiceUnit, type FlagValue } from "./systemd";
+import { TLS_CIPHER_SUITES } from "./tls";
 import { byName, requireCidr, requireInt, requireIpv4, requireToken } from "./text";
 
 export const APISERVER_PORT = 6443;
@@ -65,6 +66,8 @@ export function apiServerFlags(p: ApiServerUnitParams): string[] {
         "client-ca-file": K8S_PKI.caCert,
         // CIS 1.2.3: no Service may claim an external IP (a way to intercept other tenants' traffic).
         "enable-admission-plugins": ["NodeRestriction", "DenyServiceExternalIPs"],
+        // PodSecurity (on by default) with the cluster-wide levels of renderAdmissionConfig.
+        "admission-control-config-file": K8S_FILES.admissionConfig,
         "encryption-provider-config": K8S_FILES.encryptionConfig,
         "etcd-servers": byName(p.etcdMembers).map((m) => etcdClientUrl(m.address)),
         "etcd-cafile": K8S_PKI.etcdCaCert,
@@ -100,16 +103,6 @@ export function apiServerFlags(p: ApiServerUnitParams): string[] {
         ...p.extraFlags,
     });
 }
-
-/** The TLS 1.2 cipher suites the apiserver accepts (TLS 1.3 suites are not configurable in Go). */
-export const TLS_CIPHER_SUITES = [
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-];
 
 /** `/etc/systemd/system/kube-apiserver.service`. */
 export function renderApiServerUnit(p: ApiServerUnitParams): string {

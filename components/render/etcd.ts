@@ -6,6 +6,7 @@
 import { BINARIES, ETCD_FILES } from "./paths";
 import { flagArgs, renderServiceUnit } from "./systemd";
 import { byName, requireIpv4, requireToken, requireUnique } from "./text";
+import { TLS_CIPHER_SUITES } from "./tls";
 
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
@@ -88,6 +89,9 @@ export function etcdFlags(p: EtcdUnitParams): string[] {
         "peer-key-file": ETCD_FILES.peerKey,
         "auto-tls": false,
         "peer-auto-tls": false,
+        // TLS 1.2 or newer with forward-secret AEAD suites, for clients and peers alike.
+        "tls-min-version": "TLS1.2",
+        "cipher-suites": TLS_CIPHER_SUITES,
     });
 }
 

@@ -22,4 +22,5 @@ export * from "./paths";
 export * from "./registry";
 export * from "./storage";
 export * from "./systemd";
+export * from "./tls";
 export { toYaml, toYamlDocuments, type YamlMap, type YamlScalar, type YamlValue } from "./yaml";

@@ -94,6 +94,8 @@ export function renderKeepalivedConfig(p: KeepalivedParams): string {
         `    priority ${p.priority}`,
         "    advert_int 1",
         `    unicast_src_ip ${p.unicastSrcIp}`,
+        // Adverts count only from the listed peers' addresses, whatever their VRID and password.
+        "    check_unicast_src",
         "    unicast_peer {",
         ...peers.map((a) => `        ${a}`),
         "    }",

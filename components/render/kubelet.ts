@@ -6,7 +6,8 @@
  */
 import { BINARIES, CONTAINERD_FILES, K8S_FILES, K8S_PKI } from "./paths";
 import { flagArgs, renderServiceUnit } from "./systemd";
-import { requireAbsolutePath, requireCidr, requireIpv4, requireToken } from "./text";
+import { requireAbsolutePath, requireCidr, requireInt, requireIpv4, requireToken } from "./text";
+import { TLS_CIPHER_SUITES } from "./tls";
 import { toYaml } from "./yaml";
 
 export interface KubeletConfigParams {
@@ -63,6 +64,15 @@ export interface KubeletConfigParams {
      * In containers sharing a small disk, `{"nodefs.available": "0%", ...}` keeps pods from being evicted.
      */
     evictionHard?: Readonly<Record<string, string>>;
+    /**
+     * Default `true` (CIS 4.2.6): the kubelet refuses to start when a kernel tunable it relies on
+     * differs from what it expects, instead of changing it; the Node component's OS step sets them
+     * on workers (`renderSysctlConf`). `false` inside containers, whose kernel tunables belong to
+     * the container's host and are read-only.
+     */
+    protectKernelDefaults?: boolean;
+    /** Most processes one pod may run (CIS 4.2.13). Default 4096. */
+    podPidsLimit?: number;
 }
 
 /**
@@ -78,6 +88,8 @@ export function renderKubeletConfig(p: KubeletConfigParams): string {
     if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(p.clusterDomain)) {
         throw new Error(`kubelet: clusterDomain "${p.clusterDomain}" is not a DNS domain`);
     }
+    const podPidsLimit = p.podPidsLimit ?? 4096;
+    requireInt(podPidsLimit, 64, 4194304, "kubelet podPidsLimit");
     const resolvConf = p.resolvConf ?? "/etc/resolv.conf";
     requireAbsolutePath(resolvConf, "kubelet resolvConf");
     if (p.cgroupRoot !== undefined) {
@@ -115,9 +127,15 @@ export function renderKubeletConfig(p: KubeletConfigParams): string {
         enforceNodeAllocatable: [...(p.enforceNodeAllocatable ?? ["pods"])],
         failCgroupV1: p.failCgroupV1 ?? true,
         failSwapOn: p.failSwapOn ?? true,
-        // The Node component sets the sysctls Kubernetes needs; the kubelet must not fail on
-        // hosts (or containers) where other kernel defaults cannot be changed.
-        protectKernelDefaults: false,
+        protectKernelDefaults: p.protectKernelDefaults ?? true,
+        // Every container gets the runtime's default seccomp profile unless it asks otherwise.
+        seccompDefault: true,
+        podPidsLimit,
+        tlsMinVersion: "VersionTLS12",
+        tlsCipherSuites: [...TLS_CIPHER_SUITES],
+        // The kubelet's own defaults, stated (CIS 4.2.8): events are rate-limited, never unlimited (0).
+        eventRecordQPS: 50,
+        eventBurst: 100,
         serializeImagePulls: p.serializeImagePulls ?? true,
         localStorageCapacityIsolation: p.localStorageCapacityIsolation ?? true,
         kernelMemcgNotification: p.kernelMemcgNotification ?? false,

@@ -64,14 +64,30 @@ export function replaceHostsBlock(existing: string, block: string): string {
  * through iptables so kube-proxy's rules see pod-to-service traffic on the CNI bridge. The
  * bridge keys exist only once `br_netfilter` is loaded (see `renderModulesLoad`).
  */
-export function renderSysctlConf(): string {
+export function renderSysctlConf(p: { kubeletKernelDefaults?: boolean } = {}): string {
     return joinLines([
         "# Rendered by k8s-ha. Changes here are overwritten.",
         "net.ipv4.ip_forward = 1",
         "net.bridge.bridge-nf-call-iptables = 1",
         "net.bridge.bridge-nf-call-ip6tables = 1",
+        ...(p.kubeletKernelDefaults ? Object.entries(KUBELET_KERNEL_DEFAULTS).map(([k, v]) => `${k} = ${v}`) : []),
     ]);
 }
+
+/**
+ * The kernel tunables the kubelet expects (it would set them itself; with
+ * `protectKernelDefaults: true` it refuses to start unless they already hold): memory
+ * overcommit for pods' accounting, a reboot 10 s after a panic, a panic on an oops, and room for
+ * the session keyrings every container gets. Set on workers by the OS step.
+ */
+export const KUBELET_KERNEL_DEFAULTS: Readonly<Record<string, number>> = {
+    "vm.overcommit_memory": 1,
+    "vm.panic_on_oom": 0,
+    "kernel.panic": 10,
+    "kernel.panic_on_oops": 1,
+    "kernel.keys.root_maxkeys": 1000000,
+    "kernel.keys.root_maxbytes": 25000000,
+};
 
 /** `/etc/modules-load.d/k8s-ha.conf`: `overlay` for containerd's snapshotter, `br_netfilter` for the sysctls above. */
 export function renderModulesLoad(): string {

@@ -52,6 +52,7 @@ export const K8S_FILES = {
     encryptionConfig: "/etc/kubernetes/encryption-config.yaml",
     auditPolicy: "/etc/kubernetes/audit-policy.yaml",
     authenticationConfig: "/etc/kubernetes/authentication-config.yaml",
+    admissionConfig: "/etc/kubernetes/admission-config.yaml",
     schedulerConfig: "/etc/kubernetes/scheduler-config.yaml",
     kubeletConfig: "/etc/kubernetes/kubelet-config.yaml",
     kubeProxyConfig: "/etc/kubernetes/kube-proxy-config.yaml",

@@ -11,7 +11,8 @@ APISERVER_FILES=(/etc/kubernetes/pki/ca.crt /etc/kubernetes/pki/apiserver.crt /e
     /etc/kubernetes/pki/apiserver-etcd-client.crt /etc/kubernetes/pki/apiserver-etcd-client.key
     /etc/kubernetes/pki/etcd-ca.crt /etc/kubernetes/pki/sa.pub /etc/kubernetes/pki/sa.key
     /etc/kubernetes/encryption-config.yaml /etc/kubernetes/audit-policy.yaml
-    /etc/kubernetes/authentication-config.yaml /etc/systemd/system/kube-apiserver.service)
+    /etc/kubernetes/authentication-config.yaml /etc/kubernetes/admission-config.yaml
+    /etc/systemd/system/kube-apiserver.service)
 CONTROLLER_FILES=(/etc/kubernetes/pki/ca.key /etc/kubernetes/controller-manager.kubeconfig
     /etc/systemd/system/kube-controller-manager.service)
 SCHEDULER_FILES=(/etc/kubernetes/scheduler.kubeconfig /etc/kubernetes/scheduler-config.yaml

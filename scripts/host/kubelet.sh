@@ -23,10 +23,35 @@ create() {
     if install_files /etc/kubernetes/kube-proxy.kubeconfig /etc/kubernetes/kube-proxy-config.yaml \
         /etc/systemd/system/kube-proxy.service; then proxy=yes; fi
     reload_units_if_changed
+    local since
+    since=$(date -u +%s)
     service_apply kubelet "$kubelet"
     service_apply kube-proxy "$proxy"
     wait_until 60 "kubelet to become healthy" curl -fsS http://127.0.0.1:10248/healthz
+    # A restarted kubelet answers healthz before its node is Ready again (the runtime and pod
+    # lifecycle checks come after), and the Node object still shows the old kubelet's Ready: so the
+    # step waits for a Ready reported after the restart. Nothing else waits for it on an update.
+    if [[ $kubelet == yes || $PENDING_AT_START == yes ]]; then
+        wait_until 180 "node $K8SHA_HOST to report Ready after the kubelet (re)started" node_ready_since "$since"
+    fi
     info "kubelet and kube-proxy running"
+}
+
+# node_ready_since EPOCH: this node's Ready condition is True, reported at or after EPOCH. Asks the
+# apiserver with the kubelet's own credentials (the Node authorizer lets a node read itself).
+node_ready_since() {
+    local server node ready heartbeat
+    server=$(awk '$1 == "server:" {print $2; exit}' /etc/kubernetes/kubelet.kubeconfig)
+    node=$(curl -fsS -m 5 --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/kubelet.crt \
+        --key /etc/kubernetes/pki/kubelet.key "$server/api/v1/nodes/$K8SHA_HOST") || return 1
+    # The apiserver indents its JSON; without the blanks, NodeCondition's fields come in its struct's
+    # order: type, status, lastHeartbeatTime, ...
+    node=$(tr -d ' \t\n' <<<"$node")
+    ready=$(grep -o '"type":"Ready","status":"[A-Za-z]*","lastHeartbeatTime":"[^"]*"' <<<"$node") || return 1
+    [[ $ready == *'"status":"True"'* ]] || return 1
+    heartbeat=${ready##*\"lastHeartbeatTime\":\"}
+    heartbeat=${heartbeat%\"}
+    (($(date -u -d "$heartbeat" +%s) >= $1))
 }
 
 delete() {

@@ -68,9 +68,13 @@ keep_script_for_delete() {
     mv -f "$tmp" "$dir/$K8SHA_SCRIPT.sh"
 }
 
-# read_bundle: reads `file MODE PATH BASE64` lines from stdin into a private staging folder.
+# read_bundle: reads `file MODE PATH BASE64` lines from stdin into a private staging folder under
+# /run (a tmpfs: keys staged there never reach a disk, and a run killed before its EXIT trap leaves
+# them only until the next boot; /tmp is on disk on Debian 12).
 read_bundle() {
-    STAGE=$(mktemp -d /tmp/k8s-ha.XXXXXX)
+    local run=${K8SHA_RUN_DIR:-/run/k8s-ha}
+    (umask 077 && mkdir -p "$run")
+    STAGE=$(mktemp -d "$run/stage.XXXXXX")
     chmod 0700 "$STAGE"
     local kind mode path data
     while read -r kind mode path data; do

@@ -10,6 +10,7 @@ require (
 	k8s.io/kube-proxy v0.35.4
 	k8s.io/kube-scheduler v0.35.4
 	k8s.io/kubelet v0.35.4
+	k8s.io/pod-security-admission v0.35.4
 	sigs.k8s.io/yaml v1.6.0
 )
 

@@ -23,6 +23,7 @@ import (
 	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
 	schedulerv1 "k8s.io/kube-scheduler/config/v1"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+	psav1 "k8s.io/pod-security-admission/admission/api/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -33,6 +34,7 @@ var types = map[string]func() any{
 	"kubescheduler.config.k8s.io/v1 KubeSchedulerConfiguration": func() any { return &schedulerv1.KubeSchedulerConfiguration{} },
 	"apiserver.config.k8s.io/v1 AuthenticationConfiguration":    func() any { return &apiserverv1.AuthenticationConfiguration{} },
 	"apiserver.config.k8s.io/v1 EncryptionConfiguration":        func() any { return &apiserverv1.EncryptionConfiguration{} },
+	"apiserver.config.k8s.io/v1 AdmissionConfiguration":         func() any { return &apiserverv1.AdmissionConfiguration{} },
 	"audit.k8s.io/v1 Policy":                                    func() any { return &auditv1.Policy{} },
 	"v1 Config":                                                 func() any { return &clientcmdv1.Config{} },
 	"v1 ServiceAccount":                                         func() any { return &corev1.ServiceAccount{} },
@@ -85,9 +87,38 @@ func checkFile(file string) error {
 		if !ok {
 			return fmt.Errorf("document %d: unknown apiVersion/kind %q", n, key)
 		}
-		if err := yaml.UnmarshalStrict(doc, newObj()); err != nil {
+		obj := newObj()
+		if err := yaml.UnmarshalStrict(doc, obj); err != nil {
 			return fmt.Errorf("document %d (%s): %w", n, key, err)
+		}
+		if admission, ok := obj.(*apiserverv1.AdmissionConfiguration); ok {
+			if err := checkAdmissionPlugins(admission); err != nil {
+				return fmt.Errorf("document %d (%s): %w", n, key, err)
+			}
 		}
 		fmt.Printf("ok %s %s\n", file, key)
 	}
+}
+
+// pluginTypes maps an admission plugin's name to the type its inline configuration must decode into.
+var pluginTypes = map[string]func() any{
+	"PodSecurity": func() any { return &psav1.PodSecurityConfiguration{} },
+}
+
+// checkAdmissionPlugins decodes each plugin's inline configuration strictly into its own type: the
+// AdmissionConfiguration type keeps it as raw bytes, so a typo there would pass unseen.
+func checkAdmissionPlugins(c *apiserverv1.AdmissionConfiguration) error {
+	for _, p := range c.Plugins {
+		newCfg, ok := pluginTypes[p.Name]
+		if !ok {
+			return fmt.Errorf("plugin %q: no type known for its configuration", p.Name)
+		}
+		if p.Configuration == nil {
+			continue
+		}
+		if err := yaml.UnmarshalStrict(p.Configuration.Raw, newCfg()); err != nil {
+			return fmt.Errorf("plugin %q: %w", p.Name, err)
+		}
+	}
+	return nil
 }
