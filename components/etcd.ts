@@ -57,7 +57,10 @@ export class EtcdMember extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [args.node.prepared] },
         );
-        this.clientUrl = this.command.stdout.apply(() => `https://${host.address}:2379`);
+        // From the command's id, not its stdout: it resolves only once the command has run (so users
+        // of the value wait for it), and an update keeps the id, so a preview of one still knows
+        // the value, which never changes, instead of showing everything built from it as unknown.
+        this.clientUrl = this.command.id.apply(() => `https://${host.address}:2379`);
         this.registerOutputs({ clientUrl: this.clientUrl });
     }
 }

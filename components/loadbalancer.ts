@@ -67,7 +67,10 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [node.prepared] },
             );
         });
-        this.endpoint = pulumi.all(this.commands.map((c) => c.stdout)).apply(() => `https://${cluster.vip}:${cluster.apiPort}`);
+        // From the commands' ids, not its stdout: it resolves only once the commands have run (so users
+        // of the value wait for it), and an update keeps an id, so a preview of one still knows
+        // the value, which never changes, instead of showing everything built from it as unknown.
+        this.endpoint = pulumi.all(this.commands.map((c) => c.id)).apply(() => `https://${cluster.vip}:${cluster.apiPort}`);
         this.registerOutputs({ endpoint: this.endpoint });
     }
 }

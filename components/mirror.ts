@@ -40,7 +40,10 @@ export class DockerImageMirror extends pulumi.ComponentResource {
             { script: "mirror", env: { MIRROR_ADDRESS: host.address, MIRROR_PORT: String(cluster.mirror.port), MIRROR_MODE: cluster.mirror.mode }, files, secret: true },
             { parent: this, dependsOn: [node.prepared] },
         );
-        this.endpoint = cmd.stdout.apply(() => `${host.address}:${cluster.mirror.port}`);
+        // From the command's id, not its stdout: it resolves only once the command has run (so users
+        // of the value wait for it), and an update keeps the id, so a preview of one still knows
+        // the value, which never changes, instead of showing everything built from it as unknown.
+        this.endpoint = cmd.id.apply(() => `${host.address}:${cluster.mirror.port}`);
         this.registerOutputs({ endpoint: this.endpoint });
     }
 }

@@ -52,7 +52,10 @@ export class NfsServer extends pulumi.ComponentResource {
             { parent: this, dependsOn: [node.prepared] },
         );
         const server = node.runner.host.address;
-        this.export = cmd.stdout.apply(() => `${server}:${cluster.nfs.path}`);
+        // From the command's id, not its stdout: it resolves only once the command has run (so users
+        // of the value wait for it), and an update keeps the id, so a preview of one still knows
+        // the value, which never changes, instead of showing everything built from it as unknown.
+        this.export = cmd.id.apply(() => `${server}:${cluster.nfs.path}`);
         if (args.storage) {
             const s = cluster.nfs.storage;
             const files = pulumi.output(args.storage.mirrorEndpoint).apply((mirror) => {
