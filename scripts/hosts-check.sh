@@ -227,8 +227,9 @@ volume_pod() {
     "$KUBECTL" apply -f - >/dev/null <<EOF
 {"apiVersion":"v1","kind":"Pod","metadata":{"name":"$1","labels":{"app":"k8sha-check"}},
  "spec":{"nodeSelector":{"k8s-ha.io/nfs-client":"true"},"restartPolicy":"Never",
-  "securityContext":{"runAsUser":1000,"runAsGroup":1000,"runAsNonRoot":true},
+  "securityContext":{"runAsUser":1000,"runAsGroup":1000,"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},
   "containers":[{"name":"c","image":"docker.io/library/busybox:1.35.0","command":["sh","-c","$3"],
+   "securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}},
    "volumeMounts":[{"name":"v","mountPath":"/data"}]}],
   "volumes":[{"name":"v","persistentVolumeClaim":{"claimName":"$2"}}]}}
 EOF
