@@ -20,7 +20,7 @@ create() {
 
 # Every other step of this host is gone by now (they depend on this one).
 delete() {
-    rm -rf "${K8SHA_LIB_DIR:-/usr/local/lib/k8s-ha}" "${K8SHA_RUN_DIR:-/run/k8s-ha}"
+    rm -rf "$LIB_DIR" "$RUN_DIR"
     info "host library removed"
 }
 

@@ -27,6 +27,9 @@ cleanup_stage() { if [[ -n $STAGE ]]; then rm -rf "$STAGE"; fi; }
 trap cleanup_stage EXIT
 
 STATE_DIR=${K8SHA_STATE_DIR:-/var/lib/k8s-ha}
+# The installed library and the steps' saved scripts (see prologue.sh), and the staging area.
+LIB_DIR=${K8SHA_LIB_DIR:-/usr/local/lib/k8s-ha}
+RUN_DIR=${K8SHA_RUN_DIR:-/run/k8s-ha}
 
 # A run interrupted between installing a file and restarting its daemon would leave the old daemon
 # running, and the next run would find the files current and restart nothing. So every run of a
@@ -53,7 +56,7 @@ clear_pending() {
 # that copy (run-saved.sh) instead of carrying the script a second time.
 keep_script_for_delete() {
     [[ -n ${K8SHA_SCRIPT:-} && -n ${BASH_EXECUTION_STRING:-} ]] || return 0
-    local dir=${K8SHA_LIB_DIR:-/usr/local/lib/k8s-ha}/steps tmp
+    local dir=$LIB_DIR/steps tmp
     if [[ -f $dir/$K8SHA_SCRIPT.sh && $(sha256sum <"$dir/$K8SHA_SCRIPT.sh" | cut -d' ' -f1) == "$K8SHA_SCRIPT" ]]; then
         return 0
     fi
@@ -72,9 +75,8 @@ keep_script_for_delete() {
 # /run (a tmpfs: keys staged there never reach a disk, and a run killed before its EXIT trap leaves
 # them only until the next boot; /tmp is on disk on Debian 12).
 read_bundle() {
-    local run=${K8SHA_RUN_DIR:-/run/k8s-ha}
-    (umask 077 && mkdir -p "$run")
-    STAGE=$(mktemp -d "$run/stage.XXXXXX")
+    (umask 077 && mkdir -p "$RUN_DIR")
+    STAGE=$(mktemp -d "$RUN_DIR/stage.XXXXXX")
     chmod 0700 "$STAGE"
     local kind mode path data
     while read -r kind mode path data; do
