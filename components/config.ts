@@ -48,6 +48,7 @@ export interface RawConfig {
     downloads?: unknown;
     mirror?: unknown;
     nfs?: unknown;
+    firewall?: unknown;
     apiServerExtraSans?: unknown;
     ntpServers?: unknown;
     /** Accept hosts without a pinned `hostKey` (their keys are then not checked). For throwaway labs. */
@@ -170,10 +171,36 @@ export interface NfsStorageConfig {
 export interface NfsConfig {
     /** Directory exported. */
     path: string;
-    /** Network allowed to mount it. Default: `nodeNetwork`. */
-    allowedCidr: string;
+    /**
+     * Who may mount it: IPv4 addresses or CIDRs (`allowedCidr` in the stack config gives one
+     * network). Default: the workers' addresses, the only hosts whose pods mount volumes.
+     */
+    clients: string[];
     /** Dynamic provisioning on the export. */
     storage: NfsStorageConfig;
+}
+
+/** An opening of the host firewall that the operator adds (monitoring agents, say). */
+export interface FirewallAllow {
+    /** A port or a range `low-high`. */
+    ports: string;
+    protocol: "tcp" | "udp";
+    /** IPv4 addresses or CIDRs allowed in. */
+    from: string[];
+    /** The roles whose hosts get the opening; empty: every host. */
+    roles: Role[];
+    /** Why; shown in the rules on the host. */
+    comment: string;
+}
+
+/** The host firewall (nftables, an input allow-list per role). */
+export interface FirewallConfig {
+    /** Default `true`. */
+    enabled: boolean;
+    /** Who may reach SSH: `any` (default), or IPv4 addresses and CIDRs (the Pulumi machine must be among them). */
+    sshFrom: "any" | string[];
+    /** Extra openings. Default: none. */
+    allow: FirewallAllow[];
 }
 
 export interface ClusterConfig {
@@ -193,6 +220,7 @@ export interface ClusterConfig {
     downloads: Downloads;
     mirror: MirrorConfig;
     nfs: NfsConfig;
+    firewall: FirewallConfig;
     apiServerExtraSans: string[];
     ntpServers: string[];
 }

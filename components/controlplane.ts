@@ -58,8 +58,13 @@ export function apiServerSans(cluster: ClusterConfig, vip: string): { dnsNames: 
  * change rolls; then the cluster add-ons (CoreDNS, RBAC) from the first control-plane host.
  */
 export class ControlPlane extends pulumi.ComponentResource {
-    /** Admin kubeconfig whose server is the LoadBalancerPair's endpoint. Secret. */
+    /**
+     * Admin kubeconfig whose server is the LoadBalancerPair's endpoint, for the group
+     * `k8s-ha:cluster-admins`, bound to cluster-admin by the add-ons. Secret.
+     */
     readonly adminKubeconfig: pulumi.Output<string>;
+    /** The system:masters kubeconfig the installer's steps use on the first control-plane host. Secret; never an output. */
+    private readonly breakGlassKubeconfig: pulumi.Output<string>;
     readonly commands: command.remote.Command[];
     readonly addons: command.remote.Command;
     /** The first control-plane host's runner: the steps that use the admin kubeconfig run there. */
@@ -82,7 +87,13 @@ export class ControlPlane extends pulumi.ComponentResource {
         const etcdClient = etcdPki.issue(`${name}-apiserver-etcd-client`, { commonName: "kube-apiserver-etcd-client", client: true }, this);
         const controller = pki.issue(`${name}-controller-manager`, { commonName: "system:kube-controller-manager", client: true }, this);
         const scheduler = pki.issue(`${name}-scheduler`, { commonName: "system:kube-scheduler", client: true }, this);
-        const admin = pki.issue(`${name}-admin`, { commonName: "k8s-ha-admin", organization: "system:masters", client: true }, this);
+        // The break-glass credential: in system:masters, which RBAC cannot restrict or revoke. It is
+        // kept on the control-plane hosts only (/etc/kubernetes/admin.kubeconfig, root 0600), where
+        // the installer's own steps use it, and is in no stack output.
+        const breakGlass = pki.issue(`${name}-admin`, { commonName: "k8s-ha-break-glass", organization: "system:masters", client: true }, this);
+        // What people get (the `kubeconfig` output): a named group bound to cluster-admin, so its
+        // rights are RBAC's to narrow or revoke (CIS 5.1.1).
+        const admin = pki.issue(`${name}-cluster-admin`, { commonName: "k8s-ha-admin", organization: render.CLUSTER_ADMINS_GROUP, client: true }, this);
         const saKey = new tls.PrivateKey(`${name}-service-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         // Not random.RandomBytes: its resource ID is the value itself, and IDs are never secret in state.
         // RandomPassword's ID is "none" and its result is a secret output.
@@ -100,6 +111,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                 ),
             );
         this.adminKubeconfig = kubeconfig(endpoint, "k8s-ha-admin", admin.cert, admin.key);
+        this.breakGlassKubeconfig = kubeconfig(endpoint, "k8s-ha-break-glass", breakGlass.cert, breakGlass.key);
         const local = "https://127.0.0.1:6443";
         const controllerKubeconfig = kubeconfig(local, "system:kube-controller-manager", controller.cert, controller.key);
         const schedulerKubeconfig = kubeconfig(local, "system:kube-scheduler", scheduler.cert, scheduler.key);
@@ -108,7 +120,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             .all([
                 pki.caCert, pki.caKey, etcdPki.caCert, apiserver.cert, apiserver.key, kubeletClient.cert, kubeletClient.key,
                 etcdClient.cert, etcdClient.key, saKey.privateKeyPem, saKey.publicKeyPem, encryptionKey,
-                controllerKubeconfig, schedulerKubeconfig, this.adminKubeconfig,
+                controllerKubeconfig, schedulerKubeconfig, this.breakGlassKubeconfig,
             ])
             .apply(([ca, caKey, etcdCa, ac, ak, kc, kk, ec, ek, sak, sap, enc, cmk, sck, adm]): BundleFile[] => [
                 { path: "/etc/kubernetes/pki/ca.crt", mode: "0644", content: ca },
@@ -161,7 +173,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         });
 
         const first = args.nodes[cps[0].name];
-        const addonFiles = this.adminKubeconfig.apply((adm): BundleFile[] => [
+        const addonFiles = this.breakGlassKubeconfig.apply((adm): BundleFile[] => [
             { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: adm },
             {
                 path: "/etc/kubernetes/addons/k8s-ha.yaml",
@@ -191,7 +203,7 @@ export class ControlPlane extends pulumi.ComponentResource {
      * to the component that asks (the NfsServer's StorageClass).
      */
     runWithAdmin(step: string, args: RunArgs, parent: pulumi.Resource, dependsOn: pulumi.Resource[]): command.remote.Command {
-        const files = pulumi.all([this.adminKubeconfig, args.files ?? []]).apply(([adm, rest]): BundleFile[] => [
+        const files = pulumi.all([this.breakGlassKubeconfig, args.files ?? []]).apply(([adm, rest]): BundleFile[] => [
             { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: adm },
             ...rest,
         ]);

@@ -23,7 +23,7 @@ export interface NfsServerArgs {
 }
 
 /**
- * nfs-kernel-server exporting one directory to the node network only (root_squash, sync), and,
+ * nfs-kernel-server exporting one directory to its clients only (the workers by default; root_squash, sync), and,
  * with `storage`, a StorageClass whose volumes are directories of the export, made by k8s-ha's
  * own provisioner.
  */
@@ -45,7 +45,7 @@ export class NfsServer extends pulumi.ComponentResource {
                     {
                         path: "/etc/exports.d/k8s-ha.exports",
                         mode: "0644",
-                        content: render.renderExports([{ path: cluster.nfs.path, allowedCidr: cluster.nfs.allowedCidr }]),
+                        content: render.renderExports([{ path: cluster.nfs.path, clients: cluster.nfs.clients }]),
                     },
                 ],
             },

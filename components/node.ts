@@ -36,6 +36,18 @@ const CONTAINER_KUBELET: Partial<render.KubeletConfigParams> = {
     enforceNodeAllocatable: [],
 };
 
+/** The host firewall's rules for one host, from the cluster's topology and the stack's openings. */
+export function firewallParams(host: HostConfig, cluster: ClusterConfig): render.FirewallParams {
+    const topology: render.FirewallTopology = {
+        hosts: cluster.hosts,
+        apiPort: cluster.apiPort,
+        mirrorPort: cluster.mirror.port,
+        nfsClients: cluster.nfs.clients,
+        allow: cluster.firewall.allow.map((a) => ({ comment: a.comment, protocol: a.protocol, ports: a.ports, from: a.from, roles: a.roles })),
+    };
+    return { host: host.name, sshPort: host.port, sshFrom: cluster.firewall.sshFrom, rules: render.firewallRules(host.name, topology) };
+}
+
 export interface NodeArgs {
     host: HostConfig;
     cluster: ClusterConfig;
@@ -84,7 +96,7 @@ export class Node extends pulumi.ComponentResource {
         // from them (keepalived, kubelet) would show as changing.
         // It also installs the host library, so it is the host's first step and its last to go.
         const facts = this.runner.run("facts", { script: "facts", env: { K8SHA_ADDRESS: host.address }, installsLib: true }, { parent: this });
-        this.prepared = this.runner.run(
+        const os = this.runner.run(
             "os",
             {
                 script: "os",
@@ -97,6 +109,21 @@ export class Node extends pulumi.ComponentResource {
             },
             { parent: this },
         );
+        // The firewall is in place before any daemon of the host is installed: every later step
+        // depends on it (`prepared`).
+        this.prepared = cluster.firewall.enabled
+            ? this.runner.run(
+                  "firewall",
+                  {
+                      script: "firewall",
+                      files: [
+                          { path: render.FIREWALL_FILES.rules, mode: "0600", content: render.renderFirewall(firewallParams(host, cluster)) },
+                          { path: render.FIREWALL_FILES.unit, mode: "0600", content: render.renderFirewallUnit() },
+                      ],
+                  },
+                  { parent: this, dependsOn: [os] },
+              )
+            : os;
         this.facts = facts.stdout.apply(parseFacts);
         this.registerOutputs({ facts: this.facts });
     }

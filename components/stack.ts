@@ -31,6 +31,7 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha")): StackConf
         downloads: config.getObject<unknown>("downloads"),
         mirror: config.getObject<unknown>("mirror"),
         nfs: config.getObject<unknown>("nfs"),
+        firewall: config.getObject<unknown>("firewall"),
         apiServerExtraSans: config.getObject<unknown>("apiServerExtraSans"),
         ntpServers: config.getObject<unknown>("ntpServers"),
         allowUnpinnedHostKeys: config.getObject<unknown>("allowUnpinnedHostKeys"),

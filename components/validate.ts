@@ -2,6 +2,8 @@ import {
     ClusterConfig,
     DEFAULTS,
     Downloads,
+    FirewallAllow,
+    FirewallConfig,
     HostConfig,
     MirrorConfig,
     NFS_FORBIDDEN_ROOTS,
@@ -137,6 +139,18 @@ class Checker {
             }
         }
         return out;
+    }
+
+    /** A non-empty list of IPv4 addresses and CIDRs (who may connect to something). */
+    sources(field: string, value: unknown): string[] {
+        const list = this.stringList(field, value, []);
+        if (Array.isArray(value) && list.length === 0) this.problem(field, "is empty; give at least one IPv4 address or CIDR");
+        for (const s of list) {
+            if (parseIpv4(s) === undefined && parseCidr(s) === undefined) {
+                this.problem(field, `'${s}' is neither an IPv4 address nor a CIDR with zero host bits; write it like 10.0.0.5 or 10.0.0.0/24`);
+            }
+        }
+        return list;
     }
 
     record(field: string, value: unknown): Record<string, unknown> {
@@ -312,9 +326,9 @@ function readMirror(c: Checker, raw: unknown, allowHttp: boolean): MirrorConfig 
     return mirror;
 }
 
-const NFS_KEYS = ["path", "allowedCidr", "storageClass", "defaultClass", "reclaimPolicy", "onDelete", "mountOptions", "directoryMode", "provisionerNodeSelector"];
+const NFS_KEYS = ["path", "clients", "allowedCidr", "storageClass", "defaultClass", "reclaimPolicy", "onDelete", "mountOptions", "directoryMode", "provisionerNodeSelector"];
 
-function readNfs(c: Checker, raw: unknown, nodeNetwork: string, hosts: HostConfig[]): NfsConfig {
+function readNfs(c: Checker, raw: unknown, hosts: HostConfig[]): NfsConfig {
     const r = c.record("k8s-ha:nfs", raw);
     for (const key of Object.keys(r)) {
         if (!NFS_KEYS.includes(key)) c.problem(`k8s-ha:nfs.${key}`, `is not an NFS setting; use one of: ${NFS_KEYS.join(", ")}`);
@@ -330,15 +344,30 @@ function readNfs(c: Checker, raw: unknown, nodeNetwork: string, hosts: HostConfi
             c.problem("k8s-ha:nfs.path", `'${path}' is ${path === tree ? "" : "inside "}${tree}, which belongs to the system or the cluster; give a directory of its own, like /srv/nfs/k8s`);
         }
     }
-    const allowed = c.cidr("k8s-ha:nfs.allowedCidr", r.allowedCidr, nodeNetwork || undefined);
-    if (allowed.cidr && allowed.cidr.prefix < 8) {
-        c.problem("k8s-ha:nfs.allowedCidr", `'${allowed.text}' lets nearly any address mount the volumes; give the node network (the default), like 10.0.0.0/24`);
-    } else if (allowed.cidr) {
-        const cidr = allowed.cidr;
-        for (const w of hosts.filter((h) => h.roles.includes("worker"))) {
+    const workers = hosts.filter((h) => h.roles.includes("worker"));
+    let clients: string[];
+    if (r.allowedCidr !== undefined && r.clients !== undefined) {
+        c.problem("k8s-ha:nfs.allowedCidr", "is given together with nfs.clients; keep one (clients takes a list of addresses and CIDRs)");
+    }
+    if (r.allowedCidr !== undefined) {
+        clients = [c.cidr("k8s-ha:nfs.allowedCidr", r.allowedCidr).text];
+    } else if (r.clients !== undefined) {
+        clients = c.sources("k8s-ha:nfs.clients", r.clients);
+    } else {
+        clients = workers.map((w) => w.address);
+    }
+    const field = r.allowedCidr !== undefined ? "k8s-ha:nfs.allowedCidr" : "k8s-ha:nfs.clients";
+    const parsed = clients.map((t) => ({ text: t, cidr: parseCidr(t.includes("/") ? t : `${t}/32`) }));
+    for (const p of parsed) {
+        if (p.cidr && p.cidr.prefix < 8) {
+            c.problem(field, `'${p.text}' lets nearly any address mount the volumes; leave it out (default: the workers' addresses) or give the node network, like 10.0.0.0/24`);
+        }
+    }
+    if (parsed.every((p) => p.cidr && p.cidr.prefix >= 8)) {
+        for (const w of workers) {
             const a = parseIpv4(w.address);
-            if (a !== undefined && !cidrContains(cidr, a)) {
-                c.problem("k8s-ha:nfs.allowedCidr", `'${allowed.text}' leaves out worker ${w.name} (${w.address}), whose pods could not mount their volumes; widen it or leave it out (default: nodeNetwork)`);
+            if (a !== undefined && !parsed.some((p) => p.cidr && cidrContains(p.cidr, a))) {
+                c.problem(field, `${clients.map((t) => `'${t}'`).join(", ")} leaves out worker ${w.name} (${w.address}), whose pods could not mount their volumes; add it or leave the setting out (default: the workers' addresses)`);
             }
         }
     }
@@ -386,7 +415,53 @@ function readNfs(c: Checker, raw: unknown, nodeNetwork: string, hosts: HostConfi
         directoryMode: directoryMode.padStart(4, "0"),
         provisionerNodeSelector: c.labels("k8s-ha:nfs.provisionerNodeSelector", r.provisionerNodeSelector),
     };
-    return { path, allowedCidr: allowed.text, storage };
+    return { path, clients, storage };
+}
+
+const FIREWALL_KEYS = ["enabled", "sshFrom", "allow"];
+const FIREWALL_ALLOW_KEYS = ["ports", "protocol", "from", "roles", "comment"];
+
+function readFirewall(c: Checker, raw: unknown, nfs: NfsConfig): FirewallConfig {
+    const r = c.record("k8s-ha:firewall", raw);
+    for (const key of Object.keys(r)) {
+        if (!FIREWALL_KEYS.includes(key)) c.problem(`k8s-ha:firewall.${key}`, `is not a firewall setting; use one of: ${FIREWALL_KEYS.join(", ")}`);
+    }
+    const enabled = c.boolean("k8s-ha:firewall.enabled", r.enabled, true);
+    const sshFrom = r.sshFrom === undefined || r.sshFrom === "any" ? "any" : c.sources("k8s-ha:firewall.sshFrom", r.sshFrom);
+    const allow: FirewallAllow[] = [];
+    if (r.allow !== undefined && !Array.isArray(r.allow)) {
+        c.problem("k8s-ha:firewall.allow", `must be a list of openings like {ports: "9100", protocol: tcp, from: [10.0.0.0/24], roles: [worker], comment: node exporter}, got ${JSON.stringify(r.allow)}`);
+    }
+    (Array.isArray(r.allow) ? r.allow : []).forEach((item: unknown, i: number) => {
+        const f = `k8s-ha:firewall.allow[${i}]`;
+        const a = c.record(f, item);
+        for (const key of Object.keys(a)) {
+            if (!FIREWALL_ALLOW_KEYS.includes(key)) c.problem(`${f}.${key}`, `is not a setting of an opening; use some of: ${FIREWALL_ALLOW_KEYS.join(", ")}`);
+        }
+        const ports = c.string(`${f}.ports`, typeof a.ports === "number" ? String(a.ports) : a.ports);
+        const m = /^(\d{1,5})(-(\d{1,5}))?$/.exec(ports);
+        if (ports && (!m || Number(m[1]) < 1 || Number(m[1]) > 65535 || (m[3] !== undefined && (Number(m[3]) <= Number(m[1]) || Number(m[3]) > 65535)))) {
+            c.problem(`${f}.ports`, `'${ports}' is not a port or a range; write it like 9100 or 30000-32767`);
+        }
+        const protocol = c.string(`${f}.protocol`, a.protocol, "tcp");
+        if (protocol !== "tcp" && protocol !== "udp") c.problem(`${f}.protocol`, `'${protocol}' is not tcp or udp`);
+        const from = a.from === undefined ? (c.problem(`${f}.from`, "is missing; give the IPv4 addresses or CIDRs allowed in"), []) : c.sources(`${f}.from`, a.from);
+        const roles = c.stringList(`${f}.roles`, a.roles, []);
+        for (const role of roles) {
+            if (!(ROLES as readonly string[]).includes(role)) c.problem(`${f}.roles`, `'${role}' is not a role; use some of: ${ROLES.join(", ")}`);
+        }
+        const comment = c.string(`${f}.comment`, a.comment, `opened by the stack config (${i})`);
+        if (!/^[A-Za-z0-9 ,.()/:-]+$/.test(comment)) c.problem(`${f}.comment`, `'${comment}' may have only letters, digits, spaces and ,.()/:-`);
+        allow.push({ ports, protocol: protocol === "udp" ? "udp" : "tcp", from, roles: roles as Role[], comment });
+    });
+    if (enabled) {
+        for (const o of nfs.storage.mountOptions) {
+            if (/^(nfs)?vers=3$/.test(o)) {
+                c.problem("k8s-ha:nfs.mountOptions", `'${o}' needs rpcbind and mountd, which the host firewall does not open (it opens NFSv4's port 2049 only); use nfsvers=4.2, or turn the firewall off with k8s-ha:firewall.enabled: false`);
+            }
+        }
+    }
+    return { enabled, sshFrom, allow };
 }
 
 function checkTopology(c: Checker, hosts: HostConfig[], sshKeyPresent: boolean): void {
@@ -523,7 +598,8 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const versions = readVersions(c, raw.versions);
     const downloads = readDownloads(c, raw.downloads, allowHttp);
     const mirror = readMirror(c, raw.mirror, allowHttp);
-    const nfs = readNfs(c, raw.nfs, nodeNetwork.text, hosts);
+    const nfs = readNfs(c, raw.nfs, hosts);
+    const firewall = readFirewall(c, raw.firewall, nfs);
     const apiServerExtraSans = c.stringList("k8s-ha:apiServerExtraSans", raw.apiServerExtraSans, []);
     for (const san of apiServerExtraSans) {
         if (parseIpv4(san) === undefined && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(san)) {
@@ -549,6 +625,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
         downloads,
         mirror,
         nfs,
+        firewall,
         apiServerExtraSans,
         ntpServers,
     };

@@ -148,17 +148,87 @@ tls_refuses_11() {
 }
 c_tls_min_12() {
     local ep
-    for ep in "$VIP:6443" 10.213.0.21:2379 10.213.0.21:2380 10.213.0.34:10250; do
-        tls_refuses_11 "$ep" || return 1
+    # The apiserver from here; etcd and the kubelet from cp1, the only kind of host their firewall lets in.
+    tls_refuses_11 "$VIP:6443" || return 1
+    for ep in 10.213.0.21:2379 10.213.0.21:2380 10.213.0.34:10250; do
+        on cp1 "$(declare -f tls_refuses_11); tls_refuses_11 $ep" || return 1
     done
     # The same client reaches the apiserver and a kubelet with TLS 1.2 (etcd wants a client certificate).
-    for ep in "$VIP:6443" 10.213.0.34:10250; do
-        openssl s_client -connect "$ep" -tls1_2 </dev/null 2>&1 | grep -q "Protocol *: TLSv1.2" || { echo "$ep refused TLS 1.2 too"; return 1; }
-        echo "$ep accepted TLS 1.2"
-    done
+    openssl s_client -connect "$VIP:6443" -tls1_2 </dev/null 2>&1 | grep -q "Protocol *: TLSv1.2" || { echo "$VIP:6443 refused TLS 1.2 too"; return 1; }
+    echo "$VIP:6443 accepted TLS 1.2"
+    on cp1 'openssl s_client -connect 10.213.0.34:10250 -tls1_2 </dev/null 2>&1' | grep -q "Protocol *: TLSv1.2" || { echo "10.213.0.34:10250 refused TLS 1.2 too"; return 1; }
+    echo "10.213.0.34:10250 accepted TLS 1.2 (from cp1)"
 }
-c_kubelet_anonymous() { [[ $(curl -sk -o /dev/null -w '%{http_code}' https://10.213.0.31:10250/pods) == 401 ]] && echo "kubelet /pods anonymous: 401"; }
-c_readonly_port() { ! curl -s -m 3 http://10.213.0.31:10255/pods >/dev/null && echo "10255 closed"; }
+c_kubelet_anonymous() { [[ $(on cp1 "curl -sk -o /dev/null -w '%{http_code}' https://10.213.0.31:10250/pods") == 401 ]] && echo "kubelet /pods anonymous, from cp1: 401"; }
+c_readonly_port() { ! on cp1 'curl -s -m 3 http://10.213.0.31:10255/pods' >/dev/null && echo "10255 closed (from cp1)"; }
+
+# tcp_probe ADDRESS PORT: "open", "refused" or "timeout", connecting from where it runs (bash's /dev/tcp).
+tcp_probe() {
+    local err
+    if err=$(timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>&1); then echo open; elif [[ $err == *refused* ]]; then echo refused; else echo timeout; fi
+}
+# expect_tcp FROM ADDRESS:PORT WANT: FROM is "lab" (10.213.0.1, not a node) or a host name.
+expect_tcp() {
+    local from=$1 ep=$2 want=$3 got t0
+    t0=$(now_ms)
+    if [[ $from == lab ]]; then got=$(tcp_probe "${ep%:*}" "${ep#*:}"); else got=$(on "$from" "$(declare -f tcp_probe); tcp_probe ${ep%:*} ${ep#*:}"); fi
+    echo "from $from to $ep: $got in $(($(now_ms) - t0)) ms (want $want)"
+    [[ $got == "$want" ]]
+}
+# --- 4. Host firewall: each port answers only the hosts that use it ---------------------------
+c_firewall_refuses_outsider() {
+    local ep bad=0
+    # etcd client and peer, a worker's kubelet (nspawn and VM), the registry, NFS.
+    for ep in 10.213.0.21:2379 10.213.0.22:2380 10.213.0.31:10250 10.213.0.34:10250 10.213.0.41:5000 10.213.0.51:2049; do
+        expect_tcp lab "$ep" refused || bad=1
+    done
+    # What a registry push and an NFS mount from here get.
+    local code
+    code=$(curl -sk -o /dev/null -w '%{http_code}' -X POST "https://10.213.0.41:5000/v2/k8sha/probe/blobs/uploads/" 2>&1 || true)
+    echo "registry push (POST /v2/.../blobs/uploads/) from 10.213.0.1: HTTP ${code:-none}"
+    [[ $code == 000 ]] || bad=1
+    command -v nfs-ls >/dev/null || apt-get install -y -qq libnfs-utils >/dev/null
+    if nfs-ls nfs://10.213.0.51/srv/nfs/k8s >/dev/null 2>&1; then echo "nfs-ls from 10.213.0.1 listed the export"; bad=1; else echo "nfs-ls from 10.213.0.1: refused"; fi
+    # SSH and the API stay open to everyone (firewall.sshFrom defaults to any).
+    expect_tcp lab 10.213.0.31:22 open || bad=1
+    expect_tcp lab "$VIP:6443" open || bad=1
+    ((bad == 0))
+}
+c_firewall_admits_users() {
+    local bad=0
+    expect_tcp cp1 10.213.0.22:2379 open || bad=1
+    expect_tcp cp2 10.213.0.23:2380 open || bad=1
+    expect_tcp cp1 10.213.0.31:10250 open || bad=1
+    expect_tcp w1 10.213.0.41:5000 open || bad=1
+    expect_tcp w4 10.213.0.51:2049 open || bad=1
+    # Nodes are not etcd clients, and one kubelet does not talk to another.
+    expect_tcp w1 10.213.0.21:2379 refused || bad=1
+    expect_tcp w1 10.213.0.32:10250 refused || bad=1
+    expect_tcp lb1 10.213.0.41:5000 refused || bad=1
+    ((bad == 0))
+}
+c_registry_push_from_node() {
+    local code
+    # A pull-through mirror takes no pushes at all, from anyone.
+    code=$(on w1 "curl -s --cacert /etc/kubernetes/pki/ca.crt -o /dev/null -w '%{http_code}' -X POST https://10.213.0.41:5000/v2/k8sha/probe/blobs/uploads/" || true)
+    echo "registry push (POST /v2/.../blobs/uploads/) from w1: HTTP $code"
+    [[ $code =~ ^(401|403|405)$ ]]
+}
+c_admin_group() {
+    local groups
+    groups=$("$KUBECTL" auth whoami -o jsonpath='{.status.userInfo.username} {.status.userInfo.groups}')
+    echo "the kubeconfig output is: $groups; can-i '*' '*': $("$KUBECTL" auth can-i '*' '*')"
+    [[ $groups == *'"k8s-ha:cluster-admins"'* && $groups != *system:masters* && $("$KUBECTL" auth can-i '*' '*') == yes ]]
+}
+c_etcd_user() {
+    local h out bad=0
+    for h in cp1 cp2 cp3; do
+        out=$(on "$h" 'echo "process: $(ps -o user= -C etcd | sort -u | tr "\n" " ")data: $(stat -c "%U %a" /var/lib/etcd) keys: $(stat -c "%n %U %a" /etc/etcd/pki/server.key /etc/etcd/pki/peer.key | tr "\n" " ")"')
+        echo "$h: $out"
+        [[ $out == "process: etcd data: etcd 700 keys: /etc/etcd/pki/server.key etcd 600 /etc/etcd/pki/peer.key etcd 600 " ]] || bad=1
+    done
+    ((bad == 0))
+}
 c_key_modes() {
     local bad=""
     local h
@@ -190,26 +260,21 @@ c_one_vip() {
 }
 
 # --- 6. NFS -----------------------------------------------------------------------------------
-c_nfs_node_network() {
-    command -v nfs-ls >/dev/null || apt-get install -y -qq libnfs-utils >/dev/null
-    nfs-ls nfs://10.213.0.51/srv/nfs/k8s && echo "nfs-ls from 10.213.0.1 (node network) listed the export"
-}
 c_nfs_root_squash() {
-    local f
-    f=$(mktemp)
-    echo squash >"$f"
-    if nfs-cp "$f" nfs://10.213.0.51/srv/nfs/k8s/root-squash-probe 2>&1; then
-        local owner
-        owner=$(on nfs 'stat -c %U /srv/nfs/k8s/root-squash-probe; rm -f /srv/nfs/k8s/root-squash-probe')
-        rm -f "$f"
-        echo "a file written as root is owned by: $owner"
-        [[ $owner == nobody ]]
-    else
-        rm -f "$f"
-        return 1
-    fi
+    # Mounted as root on w4 (a client of the export): root's file belongs to nobody on the server.
+    on w4 'd=$(mktemp -d) && mount -t nfs4 10.213.0.51:/srv/nfs/k8s "$d" && { echo squash >"$d/root-squash-probe"; rc=$?; umount "$d"; rmdir "$d"; exit $rc; }' || return 1
+    local owner
+    owner=$(on nfs 'stat -c %U /srv/nfs/k8s/root-squash-probe; rm -f /srv/nfs/k8s/root-squash-probe')
+    echo "a file written by root on w4 is owned by: $owner"
+    [[ $owner == nobody ]]
 }
-c_nfs_exports() { on nfs 'exportfs -v' | tee /dev/stderr | grep -q "10.213.0.0/24.*root_squash"; }
+c_nfs_exports() {
+    local out
+    out=$(on nfs 'exportfs -v')
+    echo "$out"
+    # One entry per worker, root squashed, and nothing wider.
+    [[ $(grep -cE "^[[:space:]]*(/srv/nfs/k8s)?[[:space:]]*10\.213\.0\.3[124]\(.*root_squash" <<<"$out") == 3 ]] && ! grep -q "/24" <<<"$out"
+}
 
 # --- 7. NFS storage: PVCs of the default StorageClass, used by pods on w4 (a VM that can mount NFS) --
 NFS_EXPORT_DIR=/srv/nfs/k8s
@@ -326,13 +391,13 @@ c_clean() {
     # there, not the program), and the program leaves what it did not install as it found it: both are
     # therefore expected to run on nfs, and only there.
     for h in ${CLEAN_HOSTS:-lb1 lb2 cp1 cp2 cp3 w1 w2 w4 mirror nfs}; do
-        local units="etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd haproxy keepalived docker-registry"
+        local units="etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd haproxy keepalived docker-registry k8s-ha-firewall"
         # The VMs ship chrony too (a real host keeps its clock); the nspawn machines have none.
         [[ $h == nfs ]] || units+=" nfs-server"
         [[ $h == nfs || $h == w4 ]] || units+=" chrony"
         # nfs-common and rpcbind are the program's on the nspawn workers; the VMs' image ships them.
         [[ $h == nfs || $h == w4 ]] || units+=" rpcbind"
-        left+=$(on "$h" 'for u in '"$units"'; do systemctl is-active -q $u && echo "'"$h"': $u running"; done; for p in /etc/kubernetes /etc/etcd /var/lib/etcd /etc/containerd /opt/cni /var/lib/kubelet /usr/local/bin/kubelet /usr/local/bin/etcd /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/docker/registry/config.yml /etc/exports.d/k8s-ha.exports /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /var/lib/k8s-ha /usr/local/lib/k8s-ha /run/k8s-ha; do [ -e $p ] && echo "'"$h"': $p left"; done; grep -q "BEGIN k8s-ha" /etc/hosts && echo "'"$h"': hosts block left"; true')
+        left+=$(on "$h" 'for u in '"$units"'; do systemctl is-active -q $u && echo "'"$h"': $u running"; done; for p in /etc/kubernetes /etc/etcd /var/lib/etcd /etc/containerd /opt/cni /var/lib/kubelet /usr/local/bin/kubelet /usr/local/bin/etcd /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/docker/registry/config.yml /etc/exports.d/k8s-ha.exports /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /var/lib/k8s-ha /usr/local/lib/k8s-ha /run/k8s-ha; do [ -e $p ] && echo "'"$h"': $p left"; done; grep -q "BEGIN k8s-ha" /etc/hosts && echo "'"$h"': hosts block left"; id etcd >/dev/null 2>&1 && echo "'"$h"': user etcd left"; command -v nft >/dev/null && nft list table inet k8s_ha >/dev/null 2>&1 && echo "'"$h"': firewall table left"; [ -e /etc/systemd/system/k8s-ha-firewall.service ] && echo "'"$h"': firewall unit left"; true')
     done
     echo "${left:-no k8s-ha service running and no k8s-ha file left on any host}"
     [[ -z $left ]]
@@ -380,12 +445,16 @@ check "4 kubelets: seccompDefault, podPidsLimit, TLS 1.2+, event limits; protect
 check "4 apiserver, etcd (client, peer) and kubelet refuse TLS 1.1" c_tls_min_12
 check "4 kubelet refuses anonymous requests" c_kubelet_anonymous
 check "4 kubelet read-only port is closed" c_readonly_port
+check "4 firewall: from 10.213.0.1 (not a node) etcd, kubelets, the registry and NFS are refused" c_firewall_refuses_outsider
+check "4 firewall: the same ports answer the hosts that use them, and only those" c_firewall_admits_users
+check "4 the mirror refuses a push from a node" c_registry_push_from_node
 check "4 private keys are not readable by others" c_key_modes
+check "4 the kubeconfig output is a cluster-admins group member, not system:masters" c_admin_group
+check "4 etcd runs as the etcd user, owning its 0700 data directory and its keys" c_etcd_user
 check "5 HAProxy on both lb hosts lists every apiserver UP" c_haproxy_up
 check "5 exactly one lb host holds the VIP" c_one_vip
-check "6 NFS export answers from the node network" c_nfs_node_network
-check "6 NFS squashes root" c_nfs_root_squash
-check "6 NFS exports only to the node network" c_nfs_exports
+check "6 NFS squashes root (a file written as root on w4)" c_nfs_root_squash
+check "6 NFS exports only to the workers" c_nfs_exports
 check "7 the default StorageClass is k8s-ha's NFS provisioner's" c_storage_class
 check "7 PVCs (ReadWriteMany, ReadWriteOnce) are Bound" c_pvc_bound
 check "7 a pod on w4 writes to its volume; the file is on the export, owned by the pod's user" c_pvc_write

@@ -114,6 +114,7 @@ describe("the cluster graph", () => {
             [
                 "cp1-os", "cp2-os", "cp3-os", "lb1-os", "lb2-os", "mirror-os", "nfs-os", "w1-os", "w2-os",
                 "cp1-facts", "cp2-facts", "cp3-facts", "lb1-facts", "lb2-facts", "mirror-facts", "nfs-facts", "w1-facts", "w2-facts",
+                "cp1-firewall", "cp2-firewall", "cp3-firewall", "lb1-firewall", "lb2-firewall", "mirror-firewall", "nfs-firewall", "w1-firewall", "w2-firewall",
                 "cp1-etcd", "cp2-etcd", "cp3-etcd",
                 "cp1-control-plane", "cp2-control-plane", "cp3-control-plane", "cp1-addons",
                 "lb1-lb", "lb2-lb",
@@ -122,6 +123,18 @@ describe("the cluster graph", () => {
                 "cp1-nfs-storage",
             ].sort(),
         );
+    });
+
+    test("people get a cluster-admins certificate; the system:masters one stays on the hosts", async () => {
+        const subject = (name: string) => resources.find((r) => r.name === name && r.type === "tls:index/certRequest:CertRequest")?.inputs.subject;
+        expect(subject("control-plane-cluster-admin-csr")).toEqual({ commonName: "k8s-ha-admin", organization: "k8s-ha:cluster-admins" });
+        expect(subject("control-plane-admin-csr")).toEqual({ commonName: "k8s-ha-break-glass", organization: "system:masters" });
+        const output = await value(cluster.controlPlane.adminKubeconfig);
+        expect(output).toContain("name: k8s-ha-admin");
+        const onHost = bundle(command("cp1-addons").inputs.stdin)["/etc/kubernetes/admin.kubeconfig"];
+        expect(onHost).toContain("name: k8s-ha-break-glass");
+        expect(onHost).not.toBe(output);
+        expect(Object.keys(built.stackOutputs(cluster))).not.toContain("breakGlassKubeconfig");
     });
 
     test("components have the k8s-ha type tokens", () => {

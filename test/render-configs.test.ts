@@ -542,11 +542,19 @@ describe("registry config", () => {
 
 describe("NFS exports", () => {
     test("one line per export with the safe defaults, sorted by path", () => {
-        expect(renderExports([{ path: "/srv/nfs/k8s", allowedCidr: "10.213.0.0/24" }, { path: "/srv/a", allowedCidr: "10.0.0.0/8", options: ["ro", "sync"] }])).toBe(
-            "# Rendered by k8s-ha. Changes here are overwritten.\n/srv/a 10.0.0.0/8(ro,sync)\n/srv/nfs/k8s 10.213.0.0/24(rw,sync,root_squash,no_subtree_check)\n",
+        expect(
+            renderExports([
+                { path: "/srv/nfs/k8s", clients: ["10.213.0.32", "10.213.0.31", "10.213.0.31"] },
+                { path: "/srv/a", clients: ["10.0.0.0/8"], options: ["ro", "sync"] },
+            ]),
+        ).toBe(
+            "# Rendered by k8s-ha. Changes here are overwritten.\n/srv/a 10.0.0.0/8(ro,sync)\n" +
+                "/srv/nfs/k8s 10.213.0.31(rw,sync,root_squash,no_subtree_check) 10.213.0.32(rw,sync,root_squash,no_subtree_check)\n",
         );
-        expect(() => renderExports([{ path: "/srv/with space", allowedCidr: "10.0.0.0/8" }])).toThrow(/absolute path without whitespace/);
-        expect(() => renderExports([{ path: "/srv/x", allowedCidr: "10.0.0.0/8", options: ["rw", "bad option"] }])).toThrow(/not an exports\(5\) option/);
+        expect(() => renderExports([{ path: "/srv/with space", clients: ["10.0.0.0/8"] }])).toThrow(/absolute path without whitespace/);
+        expect(() => renderExports([{ path: "/srv/x", clients: ["10.0.0.0/8"], options: ["rw", "bad option"] }])).toThrow(/not an exports\(5\) option/);
+        expect(() => renderExports([{ path: "/srv/x", clients: [] }])).toThrow(/has no clients/);
+        expect(() => renderExports([{ path: "/srv/x", clients: ["10.0.0.300"] }])).toThrow(/not an IPv4 CIDR/);
     });
 
     test("exportfs reads it and exports what it says", () => {
@@ -559,13 +567,14 @@ describe("NFS exports", () => {
             const exported = path.join(dir, "share");
             fs.mkdirSync(exported);
             fs.mkdirSync(path.join(dir, "state"));
-            const file = writeUnder(dir, "/k8s-ha.exports", renderExports([{ path: exported, allowedCidr: "10.213.0.0/24" }]));
+            const file = writeUnder(dir, "/k8s-ha.exports", renderExports([{ path: exported, clients: ["10.213.0.31", "10.213.0.0/24"] }]));
             const exportfs = (f: string): ReturnType<typeof run> =>
                 run(tool("unshare"), ["--mount", "sh", "-c", 'mount --bind "$1" /etc/exports && mount --bind "$2" /var/lib/nfs && "$3" -ra && cat /var/lib/nfs/etab', "sh", f, path.join(dir, "state"), tool("exportfs")]);
             const r = exportfs(file);
             expect(r.stderr).toBe("");
             expect(r.status).toBe(0);
-            expect(r.stdout).toMatch(new RegExp(`^${exported}\\t10\\.213\\.0\\.0/24\\(rw,sync,.*root_squash,.*no_subtree_check`));
+            expect(r.stdout).toMatch(new RegExp(`^${exported}\\t10\\.213\\.0\\.0/24\\(rw,sync,.*root_squash,.*no_subtree_check`, "m"));
+            expect(r.stdout).toMatch(new RegExp(`^${exported}\\t10\\.213\\.0\\.31\\(rw,sync,.*root_squash,.*no_subtree_check`, "m"));
             const broken = writeUnder(dir, "/broken.exports", fs.readFileSync(file, "utf8").replace("root_squash", "root_squish"));
             expect(exportfs(broken).stderr).toMatch(/unknown keyword "root_squish"/);
         } finally {

@@ -40,6 +40,7 @@ const PACKAGES: Record<string, string> = {
     shellcheck: "shellcheck",
     openssl: "openssl",
     ip: "iproute2",
+    nft: "nftables",
     sleep: "coreutils",
     go: "golang-go (or the Go toolchain of the machine)",
 };

@@ -183,6 +183,8 @@ describe("etcd flags", () => {
             "--trusted-ca-file=/etc/etcd/pki/ca.crt",
         ]);
         expect(UNITS["etcd.service"]).toContain("Type=notify\n");
+        // Its own user, not root (CIS 1.1.12); the host script creates it and hands it the data directory.
+        expect(UNITS["etcd.service"]).toContain("User=etcd\nGroup=etcd\n");
     });
 
     test("a member that is not in the member list is refused", () => {

@@ -37,9 +37,9 @@ describe("NFS storage config", () => {
             exportOptions: "rw",
         };
         expect(problemsOf(raw)).toEqual([
-            "k8s-ha:nfs.exportOptions: is not an NFS setting; use one of: path, allowedCidr, storageClass, defaultClass, reclaimPolicy, onDelete, mountOptions, directoryMode, provisionerNodeSelector",
+            "k8s-ha:nfs.exportOptions: is not an NFS setting; use one of: path, clients, allowedCidr, storageClass, defaultClass, reclaimPolicy, onDelete, mountOptions, directoryMode, provisionerNodeSelector",
             "k8s-ha:nfs.path: '/etc/k8s' is inside /etc, which belongs to the system or the cluster; give a directory of its own, like /srv/nfs/k8s",
-            "k8s-ha:nfs.allowedCidr: '0.0.0.0/0' lets nearly any address mount the volumes; give the node network (the default), like 10.0.0.0/24",
+            "k8s-ha:nfs.allowedCidr: '0.0.0.0/0' lets nearly any address mount the volumes; leave it out (default: the workers' addresses) or give the node network, like 10.0.0.0/24",
             "k8s-ha:nfs.storageClass: 'NFS_Class' is not a StorageClass name; use lower-case letters, digits, '-' and '.', like nfs",
             "k8s-ha:nfs.reclaimPolicy: 'Recycle' is not a reclaim policy; use Delete (the volume's directory then goes as onDelete says) or Retain (kept with its data)",
             "k8s-ha:nfs.onDelete: 'shred' is not a choice; use archive (the directory is renamed archived-...) or delete (removed with its files)",
@@ -80,9 +80,29 @@ describe("NFS storage config", () => {
         const raw = labConfig();
         raw.nfs = { allowedCidr: "10.213.0.0/28" };
         expect(problemsOf(raw)).toEqual([
-            "k8s-ha:nfs.allowedCidr: '10.213.0.0/28' leaves out worker w1 (10.213.0.31), whose pods could not mount their volumes; widen it or leave it out (default: nodeNetwork)",
-            "k8s-ha:nfs.allowedCidr: '10.213.0.0/28' leaves out worker w2 (10.213.0.32), whose pods could not mount their volumes; widen it or leave it out (default: nodeNetwork)",
+            "k8s-ha:nfs.allowedCidr: '10.213.0.0/28' leaves out worker w1 (10.213.0.31), whose pods could not mount their volumes; add it or leave the setting out (default: the workers' addresses)",
+            "k8s-ha:nfs.allowedCidr: '10.213.0.0/28' leaves out worker w2 (10.213.0.32), whose pods could not mount their volumes; add it or leave the setting out (default: the workers' addresses)",
         ]);
+    });
+
+    test("the export's clients default to the workers' addresses; clients and allowedCidr are checked", () => {
+        expect(validateConfig(labConfig()).nfs.clients).toEqual(["10.213.0.31", "10.213.0.32"]);
+        const raw = labConfig();
+        raw.nfs = { clients: ["10.213.0.31", "10.213.0.32/32", "10.213.0.0/33", "10.0.0.5/8"], allowedCidr: "10.213.0.0/24" };
+        expect(problemsOf(raw)).toEqual([
+            "k8s-ha:nfs.allowedCidr: is given together with nfs.clients; keep one (clients takes a list of addresses and CIDRs)",
+        ]);
+        delete (raw.nfs as Record<string, unknown>).allowedCidr;
+        expect(problemsOf(raw)).toEqual([
+            "k8s-ha:nfs.clients: '10.213.0.0/33' is neither an IPv4 address nor a CIDR with zero host bits; write it like 10.0.0.5 or 10.0.0.0/24",
+            "k8s-ha:nfs.clients: '10.0.0.5/8' is neither an IPv4 address nor a CIDR with zero host bits; write it like 10.0.0.5 or 10.0.0.0/24",
+        ]);
+        raw.nfs = { clients: ["10.213.0.31"] };
+        expect(problemsOf(raw)).toEqual([
+            "k8s-ha:nfs.clients: '10.213.0.31' leaves out worker w2 (10.213.0.32), whose pods could not mount their volumes; add it or leave the setting out (default: the workers' addresses)",
+        ]);
+        raw.nfs = { clients: ["10.213.0.0/24", "10.9.0.0/16"] };
+        expect(validateConfig(raw).nfs.clients).toEqual(["10.213.0.0/24", "10.9.0.0/16"]);
     });
 
     test("settings given are kept; the mode is written with four digits", () => {

@@ -15,7 +15,7 @@ describe("validateConfig", () => {
         expect(c.hosts.find((h) => h.name === "lb2")?.vrrpPriority).toBe(100);
         expect(c.nfs).toEqual({
             path: "/srv/nfs/k8s",
-            allowedCidr: "10.213.0.0/24",
+            clients: ["10.213.0.31", "10.213.0.32"],
             storage: {
                 storageClass: "nfs",
                 defaultClass: true,

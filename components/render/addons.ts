@@ -204,6 +204,15 @@ export function addonObjects(p: AddonsParams): YamlMap[] {
             roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:kubelet-api-admin" },
             subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: kubeletClient }],
         },
+        {
+            // The admins of the stack's `kubeconfig` output: a group RBAC can narrow or revoke,
+            // unlike system:masters (kept for the break-glass credential on the control-plane hosts).
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: { name: CLUSTER_ADMINS_GROUP },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: CLUSTER_ADMINS_GROUP }],
+        },
     ];
     if (p.kubeProxyConfig !== undefined) {
         objects.push({
@@ -215,6 +224,9 @@ export function addonObjects(p: AddonsParams): YamlMap[] {
     }
     return objects;
 }
+
+/** The group of the `kubeconfig` output's certificate, bound to cluster-admin. */
+export const CLUSTER_ADMINS_GROUP = "k8s-ha:cluster-admins";
 
 /** The add-ons as one multi-document YAML stream for `kubectl apply -f -`. */
 export function renderAddons(p: AddonsParams): string {

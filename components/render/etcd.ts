@@ -95,7 +95,10 @@ export function etcdFlags(p: EtcdUnitParams): string[] {
     });
 }
 
-/** `/etc/systemd/system/etcd.service`. */
+/**
+ * `/etc/systemd/system/etcd.service`. etcd runs as the `etcd` system user (the host script creates
+ * it), which owns the 0700 data directory and its two keys (CIS 1.1.11, 1.1.12).
+ */
 export function renderEtcdUnit(p: EtcdUnitParams): string {
     return renderServiceUnit({
         description: "etcd key-value store (k8s-ha)",
@@ -106,9 +109,16 @@ export function renderEtcdUnit(p: EtcdUnitParams): string {
         execStart: [{ path: BINARIES.etcd, args: etcdFlags(p) }],
         restart: "always",
         restartSec: 5,
-        extra: [["LimitNOFILE", "65536"]],
+        extra: [
+            ["User", ETCD_USER],
+            ["Group", ETCD_USER],
+            ["LimitNOFILE", "65536"],
+        ],
     });
 }
+
+/** The system user etcd runs as. */
+export const ETCD_USER = "etcd";
 
 function checkMembers(members: readonly EtcdMember[]): void {
     if (members.length === 0) {

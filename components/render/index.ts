@@ -12,6 +12,7 @@ export * from "./containerd";
 export * from "./controlplane";
 export * from "./etcd";
 export * from "./exports";
+export * from "./firewall";
 export * from "./haproxy";
 export * from "./keepalived";
 export * from "./kubeconfig";

@@ -21,6 +21,10 @@ export interface ServiceUnit {
     documentation?: readonly string[];
     /** `After=` (ordering only). */
     after?: readonly string[];
+    /** `Before=` (ordering only). */
+    before?: readonly string[];
+    /** `DefaultDependencies=no` when false: for units that must run before basic.target (firewalls). */
+    defaultDependencies?: boolean;
     /** `Wants=` (weak dependency). */
     wants?: readonly string[];
     /** `Requires=` (hard dependency). */
@@ -29,6 +33,7 @@ export interface ServiceUnit {
     execStartPre?: readonly UnitCommand[];
     /** More than one only for `type: "oneshot"`. */
     execStart: readonly UnitCommand[];
+    execReload?: readonly UnitCommand[];
     execStop?: readonly UnitCommand[];
     execStopPost?: readonly UnitCommand[];
     /** `Restart=`; omitted for oneshot units. */
@@ -57,12 +62,17 @@ export function renderServiceUnit(unit: ServiceUnit): string {
     pushList(lines, "Wants", unit.wants);
     pushList(lines, "Requires", unit.requires);
     pushList(lines, "After", unit.after);
+    pushList(lines, "Before", unit.before);
+    if (unit.defaultDependencies === false) {
+        lines.push("DefaultDependencies=no");
+    }
     lines.push("", "[Service]", `Type=${unit.type}`);
     if (unit.remainAfterExit) {
         lines.push("RemainAfterExit=yes");
     }
     pushCommands(lines, "ExecStartPre", unit.execStartPre);
     pushCommands(lines, "ExecStart", unit.execStart);
+    pushCommands(lines, "ExecReload", unit.execReload);
     pushCommands(lines, "ExecStop", unit.execStop);
     pushCommands(lines, "ExecStopPost", unit.execStopPost);
     if (unit.restart) {

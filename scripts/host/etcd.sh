@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# EtcdMember: etcd as a systemd service with TLS for clients and peers (its own CA).
+# EtcdMember: etcd as a systemd service with TLS for clients and peers (its own CA), running as
+# the etcd system user, which owns its data directory and keys.
 # Files (stdin): /etc/etcd/pki/{ca.crt,server.crt,server.key,peer.crt,peer.key,healthcheck-client.crt,
 # healthcheck-client.key}, /etc/systemd/system/etcd.service.
 # Environment: ETCD_URL, ETCD_SUM_URL, ETCD_VERSION.
@@ -25,14 +26,36 @@ install_etcd_binaries() {
     return "$restart"
 }
 
+# ensure_etcd_user: the system user etcd runs as, recorded when k8s-ha created it (delete removes it then).
+ensure_etcd_user() {
+    id -u etcd >/dev/null 2>&1 && return 0
+    useradd --system --user-group --home-dir /var/lib/etcd --no-create-home --shell /usr/sbin/nologin etcd
+    mkdir -p "$STATE_DIR/users"
+    touch "$STATE_DIR/users/etcd"
+    info "created the system user etcd"
+}
+
+# own_etcd_files: etcd's data directory (0700) and its two keys (0600) belong to etcd; the health
+# check's key stays root's. A data directory of an earlier root-run etcd is handed over whole.
+own_etcd_files() {
+    install -d -m 0700 -o etcd -g etcd /var/lib/etcd
+    if [[ -n $(find /var/lib/etcd ! -user etcd -print -quit) ]]; then
+        chown -R etcd:etcd /var/lib/etcd
+        info "handed /var/lib/etcd over to the etcd user"
+    fi
+    chown etcd:etcd /etc/etcd/pki/server.key /etc/etcd/pki/peer.key
+    chmod 0600 /etc/etcd/pki/server.key /etc/etcd/pki/peer.key
+}
+
 create() {
     read_bundle
+    ensure_etcd_user
     local restart=no
     if install_etcd_binaries; then restart=yes; fi
     if install_files /etc/etcd/pki/ca.crt /etc/etcd/pki/server.crt /etc/etcd/pki/server.key \
         /etc/etcd/pki/peer.crt /etc/etcd/pki/peer.key /etc/etcd/pki/healthcheck-client.crt \
         /etc/etcd/pki/healthcheck-client.key /etc/systemd/system/etcd.service; then restart=yes; fi
-    install -d -m 0700 /var/lib/etcd
+    own_etcd_files
     reload_units_if_changed
     # A new member waits for its peers to form the cluster; do not block on it here.
     systemctl enable -q etcd
@@ -49,6 +72,12 @@ delete() {
     service_remove etcd
     remove_paths /usr/local/bin/etcd /usr/local/bin/etcdctl /usr/local/bin/etcdutl /etc/etcd /var/lib/etcd \
         "/var/cache/k8s-ha/$(basename "$ETCD_URL")"
+    if [[ -f $STATE_DIR/users/etcd ]]; then
+        userdel etcd 2>/dev/null || true
+        rm -f "$STATE_DIR/users/etcd"
+        rmdir "$STATE_DIR/users" 2>/dev/null || true
+        info "removed the system user etcd"
+    fi
     info "etcd member removed"
 }
 

@@ -1,0 +1,194 @@
+/**
+ * The host firewall: one nftables table, `inet k8s_ha`, with an input allow-list made from the
+ * host's roles (`/etc/k8s-ha/firewall.nft`, loaded by `k8s-ha-firewall.service`).
+ *
+ * Only the input hook is filtered. Forwarded traffic (pods to pods, routed pod CIDRs, NodePorts
+ * DNATed to pods) and everything the host sends are left alone, and the table is k8s-ha's own:
+ * kube-proxy's rules, Docker's or the operator's live in other tables and are never flushed.
+ */
+import { renderServiceUnit } from "./systemd";
+import { compareStrings, joinLines, requireInt, requireToken } from "./text";
+
+/** Where the rules live on a host, and the unit that loads them. */
+export const FIREWALL_FILES = {
+    rules: "/etc/k8s-ha/firewall.nft",
+    unit: "/etc/systemd/system/k8s-ha-firewall.service",
+} as const;
+
+/** Who may reach a port: `any`, or IPv4 addresses and CIDRs. */
+export type FirewallSources = "any" | readonly string[];
+
+export interface FirewallRule {
+    /** Why the port is open; it becomes the rule's comment (letters, digits, spaces and `-,.()/:`). */
+    comment: string;
+    protocol: "tcp" | "udp" | "vrrp";
+    /** A port or a range `low-high` (tcp and udp). */
+    ports?: string;
+    from: FirewallSources;
+}
+
+export interface FirewallParams {
+    /** The host's name, in the file's header. */
+    host: string;
+    /** The SSH port the host is reached on. */
+    sshPort: number;
+    /** Who may connect to SSH (IPv4 and IPv6 `any` when `any`). */
+    sshFrom: FirewallSources;
+    rules: readonly FirewallRule[];
+}
+
+const SOURCE_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(\/([0-9]|[12]\d|3[0-2]))?$/;
+const COMMENT_RE = /^[A-Za-z0-9 ,.()/:-]+$/;
+
+function ports(r: FirewallRule): string {
+    const p = r.ports ?? "";
+    const m = /^(\d+)(-(\d+))?$/.exec(p);
+    if (!m) throw new Error(`firewall: rule "${r.comment}" needs ports as N or N-M, got "${p}"`);
+    const low = Number(m[1]);
+    const high = m[3] === undefined ? low : Number(m[3]);
+    requireInt(low, 1, 65535, `firewall: port of "${r.comment}"`);
+    requireInt(high, low, 65535, `firewall: port range end of "${r.comment}"`);
+    return low === high ? String(low) : `${low}-${high}`;
+}
+
+/** `ip saddr { a, b }`, sorted and without repeats, or nothing for `any`. */
+function sources(from: FirewallSources, what: string): string {
+    if (from === "any") return "";
+    if (from.length === 0) throw new Error(`firewall: ${what} has no sources; leave the rule out instead`);
+    for (const s of from) {
+        if (!SOURCE_RE.test(s)) throw new Error(`firewall: ${what}: "${s}" is not an IPv4 address or CIDR`);
+    }
+    const list = [...new Set(from)].sort(compareStrings);
+    return `ip saddr { ${list.join(", ")} } `;
+}
+
+function ruleLine(r: FirewallRule): string {
+    if (!COMMENT_RE.test(r.comment)) throw new Error(`firewall: comment "${r.comment}" has characters nft would need quoted`);
+    const src = sources(r.from, `rule "${r.comment}"`);
+    const comment = `comment "${r.comment}"`;
+    if (r.protocol === "vrrp") {
+        if (r.ports !== undefined) throw new Error(`firewall: rule "${r.comment}": VRRP has no ports`);
+        return `${src}ip protocol vrrp accept ${comment}`;
+    }
+    return `${src}${r.protocol} dport ${ports(r)} accept ${comment}`;
+}
+
+/**
+ * The nft script. It replaces the whole table in one transaction (create it empty, delete it,
+ * define it), so a reload never leaves the host open or shut, and established connections (the
+ * SSH session applying it) survive. What no rule allows is rejected, not silently dropped: a
+ * refused client is told at once (TCP reset, ICMP administratively prohibited).
+ */
+export function renderFirewall(p: FirewallParams): string {
+    requireToken(p.host, "firewall host");
+    requireInt(p.sshPort, 1, 65535, "firewall sshPort");
+    const ssh: FirewallRule = { comment: "ssh", protocol: "tcp", ports: String(p.sshPort), from: p.sshFrom };
+    const rules = [ssh, ...p.rules].map(ruleLine);
+    // SSH over IPv6 only when it is open to everyone: the allow-lists are IPv4 (so is the cluster).
+    const ssh6 = p.sshFrom === "any" ? [`meta nfproto ipv6 tcp dport ${p.sshPort} accept comment "ssh over IPv6"`] : [];
+    const body = [
+        'iif "lo" accept',
+        "ct state established,related accept",
+        "ct state invalid drop",
+        'meta l4proto icmp accept comment "ping, path MTU, unreachable"',
+        'meta l4proto ipv6-icmp accept comment "neighbour discovery"',
+        'udp sport 67 udp dport 68 accept comment "DHCP replies"',
+        ...rules,
+        ...ssh6,
+        "meta l4proto tcp reject with tcp reset",
+        "reject with icmpx admin-prohibited",
+    ];
+    return joinLines([
+        "#!/usr/sbin/nft -f",
+        `# Rendered by k8s-ha for ${p.host}: what may reach this host. Changes here are overwritten.`,
+        "table inet k8s_ha",
+        "delete table inet k8s_ha",
+        "table inet k8s_ha {",
+        "    chain input {",
+        "        type filter hook input priority filter; policy drop;",
+        ...body.map((l) => `        ${l}`),
+        "    }",
+        "}",
+    ]);
+}
+
+/** What the firewall rules need to know of the cluster: plain values, no Pulumi. */
+export interface FirewallTopology {
+    hosts: readonly { name: string; address: string; roles: readonly string[] }[];
+    apiPort: number;
+    mirrorPort: number;
+    /** Who may mount the NFS export. */
+    nfsClients: readonly string[];
+    /** Operator-given openings, each for the hosts of some roles (all when `roles` is empty). */
+    allow: readonly (FirewallRule & { roles: readonly string[] })[];
+}
+
+/** Ports the kubelet, the API and NodePorts use. */
+export const FIREWALL_PORTS = {
+    etcd: "2379-2380",
+    kubelet: "10250",
+    nodePorts: "30000-32767",
+    nfs: "2049",
+} as const;
+
+/**
+ * The openings of one host, from its roles: etcd (client and peer) only from etcd and control-plane
+ * hosts; the kubelet only from control-plane hosts (the apiserver's exec, logs and port-forward);
+ * the API from anywhere (it authenticates every request); VRRP only from the other lb host; the
+ * registry only from workers (the nodes that pull); NFS only from the export's clients; NodePorts
+ * from anywhere.
+ */
+export function firewallRules(host: string, t: FirewallTopology): FirewallRule[] {
+    const me = t.hosts.find((h) => h.name === host);
+    if (!me) throw new Error(`firewall: no host ${host}`);
+    const has = (role: string) => me.roles.includes(role);
+    const addressesOf = (...roles: string[]) => t.hosts.filter((h) => roles.some((r) => h.roles.includes(r))).map((h) => h.address);
+    const rules: FirewallRule[] = [];
+    if (has("etcd")) {
+        rules.push({ comment: "etcd clients and peers", protocol: "tcp", ports: FIREWALL_PORTS.etcd, from: addressesOf("etcd", "control-plane") });
+    }
+    if (has("control-plane") || has("lb")) {
+        rules.push({ comment: "Kubernetes API", protocol: "tcp", ports: String(t.apiPort), from: "any" });
+    }
+    if (has("lb")) {
+        const peers = t.hosts.filter((h) => h.name !== host && h.roles.includes("lb")).map((h) => h.address);
+        if (peers.length > 0) rules.push({ comment: "VRRP from the other lb host", protocol: "vrrp", from: peers });
+    }
+    if (has("worker")) {
+        const cps = addressesOf("control-plane");
+        if (cps.length > 0) rules.push({ comment: "kubelet, from the apiservers", protocol: "tcp", ports: FIREWALL_PORTS.kubelet, from: cps });
+        rules.push({ comment: "NodePorts", protocol: "tcp", ports: FIREWALL_PORTS.nodePorts, from: "any" });
+        rules.push({ comment: "NodePorts", protocol: "udp", ports: FIREWALL_PORTS.nodePorts, from: "any" });
+    }
+    if (has("mirror")) {
+        const workers = addressesOf("worker");
+        if (workers.length > 0) rules.push({ comment: "image mirror, for the nodes", protocol: "tcp", ports: String(t.mirrorPort), from: workers });
+    }
+    if (has("nfs") && t.nfsClients.length > 0) {
+        rules.push({ comment: "NFSv4, for the export clients", protocol: "tcp", ports: FIREWALL_PORTS.nfs, from: t.nfsClients });
+    }
+    for (const a of t.allow) {
+        if (a.roles.length === 0 || a.roles.some(has)) rules.push({ comment: a.comment, protocol: a.protocol, ports: a.ports, from: a.from });
+    }
+    return rules;
+}
+
+/**
+ * `k8s-ha-firewall.service`: loads the rules at boot before the network comes up (so no daemon is
+ * reachable unfiltered), reloads them atomically, and removes the table when stopped.
+ */
+export function renderFirewallUnit(): string {
+    const load = { path: "/usr/sbin/nft", args: ["-f", FIREWALL_FILES.rules] };
+    return renderServiceUnit({
+        description: "Host firewall of k8s-ha (nftables table inet k8s_ha)",
+        wants: ["network-pre.target"],
+        // Like Debian's own nftables.service: early, without the default ordering after basic.target.
+        before: ["network-pre.target"],
+        defaultDependencies: false,
+        type: "oneshot",
+        remainAfterExit: true,
+        execStart: [load],
+        execReload: [load],
+        execStop: [{ path: "/usr/sbin/nft", args: ["delete", "table", "inet", "k8s_ha"], ignoreFailure: true }],
+    });
+}
