@@ -12,5 +12,6 @@ const outputs = stackOutputs(cluster);
 export const endpoint = outputs.endpoint;
 export const kubeconfig = outputs.kubeconfig;
 export const imageMirror = outputs.imageMirror;
+export const imageMirrorPush = outputs.imageMirrorPush;
 export const nfsExport = outputs.nfsExport;
 export const etcdEndpoints = outputs.etcdEndpoints;

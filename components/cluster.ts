@@ -78,6 +78,8 @@ export function stackOutputs(c: Cluster) {
         endpoint: c.loadBalancer.endpoint,
         kubeconfig: c.controlPlane.adminKubeconfig,
         imageMirror: c.mirror.endpoint,
+        // Only for a preloaded mirror: where and as whom to push (secret); absent for a pull-through cache.
+        imageMirrorPush: c.mirror.push,
         nfsExport: c.nfs ? c.nfs.export : pulumi.output(undefined),
         etcdEndpoints: pulumi.all(c.etcd.map((m) => m.clientUrl)),
     };

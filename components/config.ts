@@ -105,6 +105,13 @@ export interface MirrorConfig {
     upstream?: string;
     /** Upstream registry host names that every node's containerd sends through the mirror. */
     registries: string[];
+    /**
+     * Preloaded mode only: the port of the registry's push endpoint (TLS, a user and password from
+     * the stack), while `port` serves pulls read-only. Default `port + 1`.
+     */
+    pushPort: number;
+    /** Preloaded mode only: who may reach the push endpoint, IPv4 addresses or CIDRs. Default: `nodeNetwork`. */
+    pushFrom: string[];
 }
 
 /** The NFS mount options a StorageClass may carry (nfs(5)); a value, when allowed, after `=`. */

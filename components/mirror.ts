@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { ClusterConfig } from "./config";
 import { Node } from "./node";
 import { Pki } from "./pki";
@@ -16,34 +17,65 @@ export interface DockerImageMirrorArgs {
  * A Docker distribution registry with TLS, either a pull-through cache of `mirror.upstream` or
  * preloaded. Every Node's containerd sends the registries in `mirror.registries` to it.
  */
+export interface MirrorPushCredentials {
+    /** `address:pushPort`. */
+    endpoint: string;
+    username: string;
+    password: string;
+}
+
 export class DockerImageMirror extends pulumi.ComponentResource {
     /** `address:port` of the registry, once it answers. */
     readonly endpoint: pulumi.Output<string>;
+    /** A preloaded mirror's push endpoint and its credentials (secret); undefined for a pull-through cache. */
+    readonly push?: pulumi.Output<MirrorPushCredentials>;
 
     constructor(name: string, args: DockerImageMirrorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:DockerImageMirror", name, {}, opts);
         const { cluster, node, pki } = args;
         const host = node.runner.host;
         const cert = pki.issue(`${host.name}-registry`, { commonName: host.name, dnsNames: [host.name], ipAddresses: [host.address], server: true }, this);
-        const files = pulumi.all([pki.caCert, cert.cert, cert.key]).apply(([ca, c, k]): BundleFile[] => [
+        const m = cluster.mirror;
+        const preloaded = m.mode === "preloaded";
+        // Pushes need a password from the stack (preloaded mode); the nodes pull without one, read-only.
+        const password = preloaded
+            ? new random.RandomPassword(`${name}-push-password`, { length: 32, special: false }, { parent: this }).result
+            : undefined;
+        const files = pulumi.all([pki.caCert, cert.cert, cert.key, password ?? ""]).apply(([ca, c, k, pw]): BundleFile[] => [
             { path: "/etc/docker/registry/tls/ca.crt", mode: "0644", content: ca },
             { path: "/etc/docker/registry/tls/registry.crt", mode: "0644", content: c },
             { path: "/etc/docker/registry/tls/registry.key", mode: "0640", content: k },
             {
                 path: "/etc/docker/registry/config.yml",
                 mode: "0644",
-                content: render.renderRegistryConfig({ port: cluster.mirror.port, mode: cluster.mirror.mode, upstream: cluster.mirror.upstream }),
+                content: render.renderRegistryConfig({ port: m.port, mode: m.mode, upstream: m.upstream, readOnly: preloaded }),
             },
+            ...(preloaded
+                ? [
+                      {
+                          path: render.REGISTRY_PUSH.config,
+                          mode: "0644",
+                          content: render.renderRegistryConfig({ port: m.pushPort, mode: m.mode, htpasswdFile: render.REGISTRY_PUSH.htpasswd }),
+                      },
+                      { path: render.REGISTRY_PUSH.unit, mode: "0600", content: render.renderRegistryPushUnit() },
+                      { path: render.REGISTRY_PUSH.password, mode: "0600", content: pw },
+                  ]
+                : []),
         ]);
-        const cmd = node.runner.run(
-            "mirror",
-            { script: "mirror", env: { MIRROR_ADDRESS: host.address, MIRROR_PORT: String(cluster.mirror.port), MIRROR_MODE: cluster.mirror.mode }, files, secret: true },
-            { parent: this, dependsOn: [node.prepared] },
-        );
+        const env: Record<string, string> = { MIRROR_ADDRESS: host.address, MIRROR_PORT: String(m.port), MIRROR_MODE: m.mode };
+        if (preloaded) env.MIRROR_PUSH_PORT = String(m.pushPort);
+        const cmd = node.runner.run("mirror", { script: "mirror", env, files, secret: true }, { parent: this, dependsOn: [node.prepared] });
+        if (password) {
+            this.push = pulumi.secret(
+                pulumi.all([cmd.id, password]).apply(([, pw]) => ({ endpoint: `${host.address}:${m.pushPort}`, username: render.REGISTRY_PUSH.user, password: pw })),
+            );
+        }
         // From the command's id, not its stdout: it resolves only once the command has run (so users
         // of the value wait for it), and an update keeps the id, so a preview of one still knows
         // the value, which never changes, instead of showing everything built from it as unknown.
-        this.endpoint = cmd.id.apply(() => `${host.address}:${cluster.mirror.port}`);
+        // It also waits for the mirror host's firewall step (node.prepared): when a worker joins, that
+        // step opens the registry to it, and the new worker's runtime pulls only after that.
+        this.endpoint = pulumi.all([cmd.id, node.prepared.id]).apply(() => `${host.address}:${cluster.mirror.port}`);
         this.registerOutputs({ endpoint: this.endpoint });
     }
 }

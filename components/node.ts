@@ -42,6 +42,7 @@ export function firewallParams(host: HostConfig, cluster: ClusterConfig): render
         hosts: cluster.hosts,
         apiPort: cluster.apiPort,
         mirrorPort: cluster.mirror.port,
+        mirrorPush: cluster.mirror.mode === "preloaded" ? { port: cluster.mirror.pushPort, from: cluster.mirror.pushFrom } : undefined,
         nfsClients: cluster.nfs.clients,
         allow: cluster.firewall.allow.map((a) => ({ comment: a.comment, protocol: a.protocol, ports: a.ports, from: a.from, roles: a.roles })),
     };

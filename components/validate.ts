@@ -299,9 +299,17 @@ function readDownloads(c: Checker, raw: unknown, allowHttp: boolean): Downloads 
     };
 }
 
-function readMirror(c: Checker, raw: unknown, allowHttp: boolean): MirrorConfig {
+const MIRROR_KEYS = ["port", "mode", "upstream", "registries", "pushPort", "pushFrom"];
+
+function readMirror(c: Checker, raw: unknown, allowHttp: boolean, nodeNetwork: string): MirrorConfig {
     const r = c.record("k8s-ha:mirror", raw);
+    for (const key of Object.keys(r)) {
+        if (!MIRROR_KEYS.includes(key)) c.problem(`k8s-ha:mirror.${key}`, `is not a mirror setting; use one of: ${MIRROR_KEYS.join(", ")}`);
+    }
     const port = c.integer("k8s-ha:mirror.port", r.port, DEFAULTS.mirror.port, 1, 65535);
+    const pushPort = c.integer("k8s-ha:mirror.pushPort", r.pushPort, port < 65535 ? port + 1 : port - 1, 1, 65535);
+    if (pushPort === port) c.problem("k8s-ha:mirror.pushPort", `is the same as mirror.port ${port}; pushes need a port of their own, like ${port + 1}`);
+    const pushFrom = r.pushFrom === undefined ? (nodeNetwork ? [nodeNetwork] : []) : c.sources("k8s-ha:mirror.pushFrom", r.pushFrom);
     const mode = c.string("k8s-ha:mirror.mode", r.mode, DEFAULTS.mirror.mode);
     if (mode !== "proxy" && mode !== "preloaded") {
         c.problem("k8s-ha:mirror.mode", `'${mode}' is not a mode; use 'proxy' (pull-through cache) or 'preloaded'`);
@@ -310,7 +318,14 @@ function readMirror(c: Checker, raw: unknown, allowHttp: boolean): MirrorConfig 
         port,
         mode: mode === "preloaded" ? "preloaded" : "proxy",
         registries: c.stringList("k8s-ha:mirror.registries", r.registries, DEFAULTS.mirror.registries),
+        pushPort,
+        pushFrom,
     };
+    if (mode === "proxy") {
+        for (const key of ["pushPort", "pushFrom"]) {
+            if (r[key] !== undefined) c.problem(`k8s-ha:mirror.${key}`, "is for a preloaded mirror; a pull-through cache takes no pushes. Leave it out, or set mirror.mode: preloaded");
+        }
+    }
     for (const registry of mirror.registries) {
         if (!REGISTRY_RE.test(registry)) {
             c.problem("k8s-ha:mirror.registries", `'${registry}' is not a registry host name; write it like registry.k8s.io`);
@@ -597,7 +612,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
 
     const versions = readVersions(c, raw.versions);
     const downloads = readDownloads(c, raw.downloads, allowHttp);
-    const mirror = readMirror(c, raw.mirror, allowHttp);
+    const mirror = readMirror(c, raw.mirror, allowHttp, nodeNetwork.cidr ? nodeNetwork.text : "");
     const nfs = readNfs(c, raw.nfs, hosts);
     const firewall = readFirewall(c, raw.firewall, nfs);
     const apiServerExtraSans = c.stringList("k8s-ha:apiServerExtraSans", raw.apiServerExtraSans, []);

@@ -4,8 +4,8 @@
 #   2. the users' checks (scripts/hosts-check.sh);
 #   3. `pulumi preview --expect-no-changes`, then a no-op `pulumi up`;
 #   4. the fault drills (scripts/hosts-faults.sh);
-#   5. the change drills: add the spare worker w3, remove it, change apiServerExtraSans under a
-#      100 ms client probe through the VIP;
+#   5. the change drills: add the spare worker w3, remove it, the mirror preloaded (pushes with the
+#      stack's credentials) and back, change apiServerExtraSans under a 100 ms client probe through the VIP;
 #   6. the secret scan of the real state and of every log of the run;
 #   7. `pulumi destroy` and the clean-host check;
 #   8. an interrupted first `up` (the engine killed at a random point), the `up` that converges after
@@ -45,7 +45,7 @@ failed=0
 finish() {
     local rc=$?
     stop_probe
-    rm -f "$E2E/probe-client.key" "$E2E/export-revealed.json"
+    rm -f "$E2E/probe-client.key" "$E2E/export-revealed.json" "$E2E/push-password"
     write_report || true
     if [[ ${K8S_HA_E2E_KEEP_LAB:-0} != 1 ]]; then
         say "removing the lab"
@@ -198,7 +198,24 @@ else
 fi
 run_checks "w3 left clean" clean-w3.log env CLEAN_HOSTS=w3 REPORT_SECTION=clean_w3 bash scripts/hosts-check.sh clean
 
-# 5c. A new name in the apiserver certificate, rolled one control-plane host at a time.
+# 5c. The mirror preloaded (offline clusters): the nodes pull read-only, and a push needs the
+# stack's credentials (imageMirrorPush); then back to a pull-through cache, which takes no pushes.
+pulumi_ config set --path 'k8s-ha:mirror.mode' preloaded >/dev/null
+pulumi_ config rm --path 'k8s-ha:mirror.upstream' >/dev/null
+step "mirror to preloaded mode (up)" "" up-mirror-preloaded.log pulumi_ up --yes --suppress-progress
+# Kept (private) for the secret scan below: the password's resource is gone by then.
+(umask 077 && pulumi_ stack output imageMirrorPush --show-secrets --json | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).password)' >"$E2E/push-password")
+run_checks "preloaded mirror: pushes need credentials, the nodes' endpoint is read-only" mirror-push.log bash scripts/hosts-check.sh mirror-push
+pulumi_ config set --path 'k8s-ha:mirror.mode' proxy >/dev/null
+pulumi_ config set --path 'k8s-ha:mirror.upstream' http://10.213.0.1:5000 >/dev/null
+step "mirror back to a pull-through cache (up)" "" up-mirror-proxy.log pulumi_ up --yes --suppress-progress
+if out=$(on mirror 'systemctl is-active k8s-ha-registry-push; ls /etc/docker/registry' 2>&1) && [[ $out != *active* || $out == *inactive* ]] && [[ $out != *htpasswd* ]]; then
+    record "push endpoint and credentials gone from the mirror" passed 0 "" "${out//$'\n'/ }"
+else
+    record "push endpoint and credentials gone from the mirror" failed 0 "" "$out"
+fi
+
+# 5d. A new name in the apiserver certificate, rolled one control-plane host at a time.
 pulumi_ config set --path 'k8s-ha:apiServerExtraSans[0]' api.k8s-ha.test >/dev/null
 plan_check "preview of apiServerExtraSans: apiserver cert and control plane only" "" api-sans
 start_probe client
@@ -228,13 +245,13 @@ fi
 # 6. Secrets: the real state and every log, searched for every secret value.
 (umask 077 && pulumi_ stack export --show-secrets >"$E2E/export-revealed.json")
 pulumi_ stack export >"$LOGS/export.json"
-if out=$(node bin/test/e2e/secrets.js "$E2E/export-revealed.json" .tools/lab/id_ed25519 .tools/passphrase -- \
+if out=$(node bin/test/e2e/secrets.js "$E2E/export-revealed.json" .tools/lab/id_ed25519 .tools/passphrase "$E2E/push-password" -- \
     "$LOGS"/*.log "$LOGS"/*.json "$E2E"/report.json "$K8S_HA_STACK_CONFIG" Pulumi.dev.yaml 2>&1); then
     record "no secret value in the state or the logs" passed 0 "" "$out"
 else
     record "no secret value in the state or the logs" failed 0 "" "$out"
 fi
-rm -f "$E2E/export-revealed.json"
+rm -f "$E2E/export-revealed.json" "$E2E/push-password"
 
 # 7. Destroy, and nothing of k8s-ha is left on any host.
 step "pulumi destroy" "<= 60 s" destroy.log pulumi_ destroy --yes --suppress-progress

@@ -25,6 +25,8 @@ import {
     renderKubeProxyConfig,
     renderModulesLoad,
     renderRegistryConfig,
+    renderRegistryPushUnit,
+    REGISTRY_PUSH,
     renderSchedulerConfig,
     renderSysctlConf,
     replaceHostsBlock,
@@ -520,14 +522,41 @@ describe("registry config", () => {
         expect(() => renderRegistryConfig({ port: 5000, mode: "preloaded", upstream: "http://x" })).toThrow(/only used in proxy mode/);
     });
 
-    test.each([["proxy"], ["preloaded"]] as const)("docker-registry (Debian's distribution) parses the %s config", (mode) => {
+    test("preloaded: the nodes' endpoint is read-only and without credentials; the push endpoint needs htpasswd users", () => {
+        const pull = yaml.load(renderRegistryConfig({ port: 5000, mode: "preloaded", readOnly: true })) as { storage: object; auth?: object };
+        expect(pull.storage).toEqual({
+            filesystem: { rootdirectory: "/var/lib/docker-registry" },
+            delete: { enabled: false },
+            cache: { blobdescriptor: "inmemory" },
+            maintenance: { uploadpurging: { enabled: false }, readonly: { enabled: true } },
+        });
+        expect(pull).not.toHaveProperty("auth");
+        const push = yaml.load(renderRegistryConfig({ port: 5001, mode: "preloaded", htpasswdFile: REGISTRY_PUSH.htpasswd })) as { storage: object; auth: object; http: { addr: string } };
+        expect(push.auth).toEqual({ htpasswd: { realm: "k8s-ha image mirror (push)", path: "/etc/docker/registry/htpasswd" } });
+        expect(push.storage).not.toHaveProperty("maintenance");
+        expect(push.http.addr).toBe(":5001");
+        expect(() => renderRegistryConfig({ port: 5000, mode: "proxy", upstream: "http://x", readOnly: true })).toThrow(/takes no pushes/);
+        expect(() => renderRegistryConfig({ port: 5000, mode: "preloaded", readOnly: true, htpasswdFile: "/x" })).toThrow(/push endpoint only/);
+        expect(renderRegistryPushUnit()).toContain("ExecStart=/usr/bin/docker-registry serve /etc/docker/registry/push.yml\n");
+        expect(renderRegistryPushUnit()).toContain("User=docker-registry\n");
+    });
+
+    test.each([["proxy"], ["preloaded, read-only"], ["preloaded, push"]] as const)("docker-registry (Debian's distribution) parses the %s config", (variant) => {
         // `garbage-collect --dry-run` parses the whole config and opens the storage, then exits:
         // nothing listens. Storage points at a temp dir laid out like an empty registry.
         const dir = tempDir("registry");
         try {
             fs.mkdirSync(path.join(dir, "docker/registry/v2/repositories"), { recursive: true });
             fs.mkdirSync(path.join(dir, "docker/registry/v2/blobs"), { recursive: true });
-            const cfg = renderRegistryConfig({ port: 5000, mode, upstream: mode === "proxy" ? "http://10.213.0.1:5000" : undefined, storageDir: dir });
+            const mode = variant === "proxy" ? "proxy" : "preloaded";
+            const cfg = renderRegistryConfig({
+                port: 5000,
+                mode,
+                upstream: mode === "proxy" ? "http://10.213.0.1:5000" : undefined,
+                storageDir: dir,
+                readOnly: variant === "preloaded, read-only" || undefined,
+                htpasswdFile: variant === "preloaded, push" ? path.join(dir, "htpasswd") : undefined,
+            });
             const file = writeUnder(dir, "/config.yml", cfg);
             const r = run(tool("docker-registry"), ["garbage-collect", "--dry-run", file]);
             expect(r.stderr).toBe("");

@@ -117,6 +117,8 @@ export interface FirewallTopology {
     hosts: readonly { name: string; address: string; roles: readonly string[] }[];
     apiPort: number;
     mirrorPort: number;
+    /** A preloaded mirror's push endpoint and who may reach it. */
+    mirrorPush?: { port: number; from: readonly string[] };
     /** Who may mount the NFS export. */
     nfsClients: readonly string[];
     /** Operator-given openings, each for the hosts of some roles (all when `roles` is empty). */
@@ -163,6 +165,9 @@ export function firewallRules(host: string, t: FirewallTopology): FirewallRule[]
     if (has("mirror")) {
         const workers = addressesOf("worker");
         if (workers.length > 0) rules.push({ comment: "image mirror, for the nodes", protocol: "tcp", ports: String(t.mirrorPort), from: workers });
+        if (t.mirrorPush && t.mirrorPush.from.length > 0) {
+            rules.push({ comment: "image mirror pushes (with credentials)", protocol: "tcp", ports: String(t.mirrorPush.port), from: t.mirrorPush.from });
+        }
     }
     if (has("nfs") && t.nfsClients.length > 0) {
         rules.push({ comment: "NFSv4, for the export clients", protocol: "tcp", ports: FIREWALL_PORTS.nfs, from: t.nfsClients });

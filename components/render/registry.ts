@@ -3,6 +3,7 @@
  * (`/etc/docker/registry/config.yml`, the path Debian's docker-registry package reads).
  */
 import { REGISTRY_FILES } from "./paths";
+import { renderServiceUnit } from "./systemd";
 import { requireAbsolutePath, requireInt } from "./text";
 import { toYaml } from "./yaml";
 
@@ -22,10 +23,29 @@ export interface RegistryConfigParams {
     tlsCertFile?: string;
     /** Default `/etc/docker/registry/tls/registry.key`. */
     tlsKeyFile?: string;
+    /**
+     * Serve pulls only (preloaded mode's pull endpoint): every write is refused, and the upload
+     * purger, which could remove another instance's uploads in progress, does not run.
+     */
+    readOnly?: boolean;
+    /** The push endpoint of a preloaded mirror: every request needs a user of this htpasswd file (bcrypt). */
+    htpasswdFile?: string;
 }
 
+/** The push endpoint of a preloaded mirror: its config, htpasswd file, unit, and user. */
+export const REGISTRY_PUSH = {
+    config: "/etc/docker/registry/push.yml",
+    htpasswd: "/etc/docker/registry/htpasswd",
+    unit: "/etc/systemd/system/k8s-ha-registry-push.service",
+    user: "k8s-ha-push",
+    /** The password's place in the step's bundle: it is only staged (under /run) to make the htpasswd entry, never installed. */
+    password: "/secrets/registry-push-password",
+    realm: "k8s-ha image mirror (push)",
+} as const;
+
 /**
- * `config.yml` (configuration version 0.1). Filesystem storage; deleting is disabled, so a
+ * `config.yml` (configuration version 0.1). A preloaded mirror runs it twice over the same storage:
+ * `readOnly` on `port` for the nodes, and with `htpasswdFile` on the push port. Filesystem storage; deleting is disabled, so a
  * client of the mirror cannot remove what the nodes pull; the storage health check lets the
  * registry report itself unhealthy on `/debug/health` when its disk fails. In proxy mode the
  * upstream's repositories appear under the same names, so `registry.k8s.io/pause` on the
@@ -46,6 +66,13 @@ export function renderRegistryConfig(p: RegistryConfigParams): string {
     } else if (p.upstream !== undefined) {
         throw new Error("registry: upstream is only used in proxy mode; leave it out for a preloaded mirror");
     }
+    if (p.mode === "proxy" && (p.readOnly || p.htpasswdFile !== undefined)) {
+        throw new Error("registry: a pull-through cache writes what it caches and takes no pushes; readOnly and htpasswdFile are for a preloaded mirror");
+    }
+    if (p.readOnly && p.htpasswdFile !== undefined) {
+        throw new Error("registry: the read-only endpoint is the one without credentials; give htpasswdFile to the push endpoint only");
+    }
+    if (p.htpasswdFile !== undefined) requireAbsolutePath(p.htpasswdFile, "registry htpasswdFile");
     return toYaml({
         version: "0.1",
         log: { level: "info", formatter: "text" },
@@ -53,7 +80,9 @@ export function renderRegistryConfig(p: RegistryConfigParams): string {
             filesystem: { rootdirectory: storageDir },
             delete: { enabled: false },
             cache: { blobdescriptor: "inmemory" },
+            maintenance: p.readOnly ? { uploadpurging: { enabled: false }, readonly: { enabled: true } } : undefined,
         },
+        auth: p.htpasswdFile !== undefined ? { htpasswd: { realm: REGISTRY_PUSH.realm, path: p.htpasswdFile } } : undefined,
         http: {
             addr: `:${p.port}`,
             tls: { certificate: cert, key },
@@ -61,5 +90,22 @@ export function renderRegistryConfig(p: RegistryConfigParams): string {
         },
         health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
         proxy: p.mode === "proxy" ? { remoteurl: p.upstream } : undefined,
+    });
+}
+
+/** The push endpoint's unit: the same registry program as Debian's docker-registry.service, as its user. */
+export function renderRegistryPushUnit(): string {
+    return renderServiceUnit({
+        description: "Push endpoint of the k8s-ha image mirror (docker-registry with htpasswd)",
+        wants: ["network-online.target"],
+        after: ["network-online.target"],
+        type: "simple",
+        execStart: [{ path: "/usr/bin/docker-registry", args: ["serve", REGISTRY_PUSH.config] }],
+        restart: "on-failure",
+        restartSec: 5,
+        extra: [
+            ["User", "docker-registry"],
+            ["Group", "docker-registry"],
+        ],
     });
 }

@@ -1,16 +1,55 @@
 #!/usr/bin/env bash
 # DockerImageMirror: a Docker distribution registry with TLS from the cluster PKI, either a
-# pull-through cache of an upstream registry or preloaded.
-# Files (stdin): /etc/docker/registry/config.yml, /etc/docker/registry/tls/{registry.crt,registry.key}.
-# Environment: MIRROR_ADDRESS, MIRROR_PORT, MIRROR_MODE.
+# pull-through cache of an upstream registry (which takes no pushes) or preloaded: then the nodes
+# pull from it read-only, and a second registry over the same storage takes pushes on its own port
+# from a user whose password comes from the stack (an htpasswd entry, bcrypt).
+# Files (stdin): /etc/docker/registry/config.yml, /etc/docker/registry/tls/{ca.crt,registry.crt,registry.key};
+# preloaded also /etc/docker/registry/push.yml, /etc/systemd/system/k8s-ha-registry-push.service
+# and the push password (/secrets/registry-push-password: staged only, never installed).
+# Environment: MIRROR_ADDRESS, MIRROR_PORT, MIRROR_MODE; MIRROR_PUSH_PORT (preloaded).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+PUSH_UNIT=k8s-ha-registry-push
+PUSH_USER=k8s-ha-push
+HTPASSWD=/etc/docker/registry/htpasswd
+
 # Checked at the address the nodes use, so the certificate is verified the way they verify it.
-registry_ready() { curl -fsS --cacert /etc/docker/registry/tls/ca.crt "https://$MIRROR_ADDRESS:$MIRROR_PORT/v2/"; }
+registry_ready() { curl -fsS -m 5 --cacert /etc/docker/registry/tls/ca.crt "https://$MIRROR_ADDRESS:$MIRROR_PORT/v2/"; }
+# The push endpoint answers, and asks for credentials.
+push_ready() {
+    [[ $(curl -sS -m 5 -o /dev/null -w '%{http_code}' --cacert /etc/docker/registry/tls/ca.crt "https://$MIRROR_ADDRESS:$MIRROR_PUSH_PORT/v2/") == 401 ]]
+}
+
+# ensure_htpasswd: the push user's bcrypt entry, made from the staged password only when the file
+# does not already accept that password (bcrypt salts differ, so comparing files would always differ).
+# Returns 0 when it wrote the file.
+ensure_htpasswd() {
+    local pw
+    pw=$(staged /secrets/registry-push-password)
+    [[ -s $pw ]] || fatal "bundle has no push password"
+    if [[ -f $HTPASSWD ]] && htpasswd -v -i "$HTPASSWD" "$PUSH_USER" <"$pw" >/dev/null 2>&1; then return 1; fi
+    mark_pending
+    (umask 077 && htpasswd -c -i -B -C 10 "$HTPASSWD.k8s-ha.tmp" "$PUSH_USER" <"$pw" >/dev/null 2>&1) ||
+        fatal "htpasswd could not write the push user's entry"
+    chgrp docker-registry "$HTPASSWD.k8s-ha.tmp"
+    chmod 0640 "$HTPASSWD.k8s-ha.tmp"
+    mv -f "$HTPASSWD.k8s-ha.tmp" "$HTPASSWD"
+    info "push credentials set for $PUSH_USER"
+    return 0
+}
+
+remove_push_endpoint() {
+    if [[ -e /etc/systemd/system/$PUSH_UNIT.service ]]; then
+        service_remove "$PUSH_UNIT"
+        info "push endpoint removed"
+    fi
+    remove_paths /etc/docker/registry/push.yml "$HTPASSWD"
+}
 
 create() {
     read_bundle
     apt_install docker-registry
+    if [[ $MIRROR_MODE == preloaded ]]; then apt_install apache2-utils; fi
     local restart=no
     if install_files /etc/docker/registry/config.yml /etc/docker/registry/tls/registry.crt \
         /etc/docker/registry/tls/registry.key /etc/docker/registry/tls/ca.crt; then restart=yes; fi
@@ -19,10 +58,24 @@ create() {
     install -d -o docker-registry -g docker-registry /var/lib/docker-registry
     service_apply docker-registry "$restart"
     wait_until 60 "the registry to answer on port $MIRROR_PORT" registry_ready
-    info "image mirror ready ($MIRROR_MODE)"
+    if [[ $MIRROR_MODE == preloaded ]]; then
+        local push_restart=no
+        if install_files /etc/docker/registry/push.yml /etc/systemd/system/$PUSH_UNIT.service; then push_restart=yes; fi
+        if ensure_htpasswd; then push_restart=yes; fi
+        # A TLS file changed restarts the push endpoint too: it serves the same certificate.
+        [[ $restart == yes ]] && push_restart=yes
+        reload_units_if_changed
+        service_apply "$PUSH_UNIT" "$push_restart"
+        wait_until 60 "the push endpoint to answer on port $MIRROR_PUSH_PORT" push_ready
+        info "image mirror ready (preloaded: pulls on $MIRROR_PORT read-only, pushes on $MIRROR_PUSH_PORT as $PUSH_USER)"
+    else
+        remove_push_endpoint
+        info "image mirror ready ($MIRROR_MODE)"
+    fi
 }
 
 delete() {
+    remove_push_endpoint
     systemctl disable --now -q docker-registry 2>/dev/null || true
     rm -f "$STATE_DIR/started/docker-registry"
     remove_paths /etc/docker/registry/tls /etc/docker/registry/config.yml
@@ -31,7 +84,7 @@ delete() {
     else
         warn "preloaded images kept in /var/lib/docker-registry"
     fi
-    apt_purge docker-registry
+    apt_purge apache2-utils docker-registry
     info "image mirror removed"
 }
 

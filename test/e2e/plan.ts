@@ -70,9 +70,11 @@ function ofWorker(name: string, worker: string): boolean {
 
 /**
  * Resources every host's OS step or every worker's runtime must update when a worker comes or
- * goes: the managed /etc/hosts block (all hosts) and the pod routes (the other workers).
+ * goes: the managed /etc/hosts block (all hosts) and the pod routes (the other workers); and, on
+ * the lab's mirror and nfs hosts, the firewall (they serve the workers) and the NFS export's
+ * clients (the workers' addresses).
  */
-const FOLLOWS_TOPOLOGY = /^[a-z0-9]+-(os|runtime)$/;
+const FOLLOWS_TOPOLOGY = /^([a-z0-9]+-(os|runtime)|(mirror|nfs)-firewall|nfs-nfs)$/;
 
 /** Problems with a plan for a drill; empty when the plan does only what the drill allows. */
 export function planProblems(drill: string, arg: string | undefined, s: PlanSummary): string[] {
