@@ -7,6 +7,7 @@ import { DockerImageMirror } from "./mirror";
 import { NfsServer } from "./nfs";
 import { Node } from "./node";
 import { Pki } from "./pki";
+import * as render from "./render";
 import { StackConfig } from "./stack";
 
 export interface Cluster {
@@ -46,6 +47,8 @@ export function buildCluster(stack: StackConfig): Cluster {
         etcdPki,
         etcdEndpoints: etcd.map((m) => m.clientUrl),
         endpoint: loadBalancer.endpoint,
+        // The add-ons name their images by digest, as the mirror served them when first deployed.
+        corednsDigest: mirror.digest("coredns", render.corednsMirrorImage(cluster.versions.coredns), cluster.imageDigests.coredns),
     });
     const nodeObjects: pulumi.Resource[] = [];
     const kubeProxyCert = pki.issue("kube-proxy", { commonName: "system:kube-proxy", organization: "system:node-proxier", client: true }, pki);
@@ -65,7 +68,12 @@ export function buildCluster(stack: StackConfig): Cluster {
         ? new NfsServer("nfs", {
               cluster,
               node: nodes[nfsHost.name],
-              storage: { controlPlane, mirrorEndpoint: mirror.endpoint, dependsOn: nodeObjects },
+              storage: {
+                  controlPlane,
+                  mirrorEndpoint: mirror.endpoint,
+                  provisionerDigest: mirror.digest("nfs-provisioner", render.nfsProvisionerMirrorImage(), cluster.imageDigests.nfsProvisioner),
+                  dependsOn: nodeObjects,
+              },
           })
         : undefined;
     controlPlane.waitReady(nfs?.storageClass ? [...nodeObjects, nfs.storageClass] : nodeObjects);

@@ -49,6 +49,7 @@ export interface RawConfig {
     mirror?: unknown;
     nfs?: unknown;
     firewall?: unknown;
+    imageDigests?: unknown;
     apiServerExtraSans?: unknown;
     ntpServers?: unknown;
     /** Accept hosts without a pinned `hostKey` (their keys are then not checked). For throwaway labs. */
@@ -187,6 +188,11 @@ export interface NfsConfig {
     storage: NfsStorageConfig;
 }
 
+/** The add-on images whose digests a stack may pin. */
+export const ADDON_IMAGE_KEYS = ["coredns", "nfsProvisioner"] as const;
+export type AddonImageKey = (typeof ADDON_IMAGE_KEYS)[number];
+export type ImageDigests = Partial<Record<AddonImageKey, string>>;
+
 /** An opening of the host firewall that the operator adds (monitoring agents, say). */
 export interface FirewallAllow {
     /** A port or a range `low-high`. */
@@ -228,6 +234,11 @@ export interface ClusterConfig {
     mirror: MirrorConfig;
     nfs: NfsConfig;
     firewall: FirewallConfig;
+    /**
+     * Digests the stack pins for the add-ons' images (`sha256:…`). Unpinned, each is the digest the
+     * mirror served when its version was first deployed, kept in the state.
+     */
+    imageDigests: ImageDigests;
     apiServerExtraSans: string[];
     ntpServers: string[];
 }

@@ -20,6 +20,8 @@ export interface ControlPlaneArgs {
     etcdEndpoints: pulumi.Input<string>[];
     /** The API endpoint `https://VIP:port`, from the LoadBalancerPair. */
     endpoint: pulumi.Input<string>;
+    /** The CoreDNS image's digest (from the DockerImageMirror); by tag only when not given. */
+    corednsDigest?: pulumi.Input<string>;
 }
 
 /**
@@ -173,13 +175,14 @@ export class ControlPlane extends pulumi.ComponentResource {
         });
 
         const first = args.nodes[cps[0].name];
-        const addonFiles = this.breakGlassKubeconfig.apply((adm): BundleFile[] => [
+        const addonFiles = pulumi.all([this.breakGlassKubeconfig, args.corednsDigest]).apply(([adm, dns]): BundleFile[] => [
             { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: adm },
             {
                 path: "/etc/kubernetes/addons/k8s-ha.yaml",
                 mode: "0644",
                 content: render.renderAddons({
                     corednsVersion: cluster.versions.coredns,
+                    corednsDigest: dns,
                     clusterDomain: cluster.clusterDomain,
                     dnsServiceIp: cluster.dnsServiceIp,
                 }),

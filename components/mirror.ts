@@ -30,7 +30,11 @@ export class DockerImageMirror extends pulumi.ComponentResource {
     /** A preloaded mirror's push endpoint and its credentials (secret); undefined for a pull-through cache. */
     readonly push?: pulumi.Output<MirrorPushCredentials>;
 
-    constructor(name: string, args: DockerImageMirrorArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(
+        name: string,
+        private readonly args: DockerImageMirrorArgs,
+        opts?: pulumi.ComponentResourceOptions,
+    ) {
         super("k8s-ha:index:DockerImageMirror", name, {}, opts);
         const { cluster, node, pki } = args;
         const host = node.runner.host;
@@ -76,6 +80,33 @@ export class DockerImageMirror extends pulumi.ComponentResource {
         // It also waits for the mirror host's firewall step (node.prepared): when a worker joins, that
         // step opens the registry to it, and the new worker's runtime pulls only after that.
         this.endpoint = pulumi.all([cmd.id, node.prepared.id]).apply(() => `${host.address}:${cluster.mirror.port}`);
+        this.mirrorCommand = cmd;
         this.registerOutputs({ endpoint: this.endpoint });
+    }
+
+    private readonly mirrorCommand: pulumi.Resource;
+
+    /**
+     * The digest of an add-on image as the mirror serves it (`sha256:…`), from a step on the mirror
+     * host (`<host>-digest-<key>`) that runs when the image's tag or the stack's pin changes, and
+     * fails when a pin does not match. The add-ons name their images by it.
+     */
+    digest(key: string, image: render.MirrorImage, pinned?: string): pulumi.Output<string> {
+        const { cluster, node } = this.args;
+        const m = cluster.mirror;
+        const env: Record<string, string> = {
+            MIRROR_ADDRESS: node.runner.host.address,
+            MIRROR_PORT: String(m.port),
+            IMAGE_PATH: image.path,
+            IMAGE_TAG: image.tag,
+            IMAGE_DIGEST: pinned ?? "",
+        };
+        if (m.mode === "preloaded") env.MIRROR_PUSH = `${node.runner.host.address}:${m.pushPort}`;
+        const cmd = node.runner.run(`digest-${key}`, { script: "digest", env, withDelete: false }, { parent: this, dependsOn: [this.mirrorCommand] });
+        return cmd.stdout.apply((out) => {
+            const last = out.trim().split("\n").pop() ?? "";
+            if (!/^sha256:[0-9a-f]{64}$/.test(last)) throw new Error(`${node.runner.host.name}-digest-${key}: no digest in its output: ${JSON.stringify(last)}`);
+            return last;
+        });
     }
 }

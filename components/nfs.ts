@@ -11,6 +11,8 @@ export interface NfsStorageArgs {
     controlPlane: ControlPlane;
     /** `host:port` of the DockerImageMirror, which serves the provisioner's image. */
     mirrorEndpoint: pulumi.Input<string>;
+    /** The provisioner image's digest (from the DockerImageMirror); by tag only when not given. */
+    provisionerDigest?: pulumi.Input<string>;
     /** What must exist first: the workers' Node objects, so the provisioner can be scheduled. */
     dependsOn?: pulumi.Resource[];
 }
@@ -58,11 +60,11 @@ export class NfsServer extends pulumi.ComponentResource {
         this.export = cmd.id.apply(() => `${server}:${cluster.nfs.path}`);
         if (args.storage) {
             const s = cluster.nfs.storage;
-            const files = pulumi.output(args.storage.mirrorEndpoint).apply((mirror) => {
+            const files = pulumi.all([args.storage.mirrorEndpoint, args.storage.provisionerDigest]).apply(([mirror, digest]) => {
                 const params: render.NfsStorageParams = {
                     server,
                     path: cluster.nfs.path,
-                    image: render.nfsProvisionerImage(mirror),
+                    image: render.nfsProvisionerImage(mirror, digest),
                     storageClass: s.storageClass,
                     defaultClass: s.defaultClass,
                     reclaimPolicy: s.reclaimPolicy,

@@ -32,6 +32,7 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha")): StackConf
         mirror: config.getObject<unknown>("mirror"),
         nfs: config.getObject<unknown>("nfs"),
         firewall: config.getObject<unknown>("firewall"),
+        imageDigests: config.getObject<unknown>("imageDigests"),
         apiServerExtraSans: config.getObject<unknown>("apiServerExtraSans"),
         ntpServers: config.getObject<unknown>("ntpServers"),
         allowUnpinnedHostKeys: config.getObject<unknown>("allowUnpinnedHostKeys"),

@@ -1,10 +1,13 @@
 import {
+    ADDON_IMAGE_KEYS,
+    AddonImageKey,
     ClusterConfig,
     DEFAULTS,
     Downloads,
     FirewallAllow,
     FirewallConfig,
     HostConfig,
+    ImageDigests,
     MirrorConfig,
     NFS_FORBIDDEN_ROOTS,
     NFS_FORBIDDEN_TREES,
@@ -615,6 +618,17 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const mirror = readMirror(c, raw.mirror, allowHttp, nodeNetwork.cidr ? nodeNetwork.text : "");
     const nfs = readNfs(c, raw.nfs, hosts);
     const firewall = readFirewall(c, raw.firewall, nfs);
+    const imageDigests: ImageDigests = {};
+    const digests = c.record("k8s-ha:imageDigests", raw.imageDigests);
+    for (const [key, value] of Object.entries(digests)) {
+        if (!(ADDON_IMAGE_KEYS as readonly string[]).includes(key)) {
+            c.problem(`k8s-ha:imageDigests.${key}`, `is not an add-on image; use some of: ${ADDON_IMAGE_KEYS.join(", ")}`);
+        } else if (typeof value !== "string" || !/^sha256:[0-9a-f]{64}$/.test(value)) {
+            c.problem(`k8s-ha:imageDigests.${key}`, `${JSON.stringify(value)} is not a digest; write it as sha256: and 64 lower-case hex digits (crane digest IMAGE prints it)`);
+        } else {
+            imageDigests[key as AddonImageKey] = value;
+        }
+    }
     const apiServerExtraSans = c.stringList("k8s-ha:apiServerExtraSans", raw.apiServerExtraSans, []);
     for (const san of apiServerExtraSans) {
         if (parseIpv4(san) === undefined && !/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(san)) {
@@ -641,6 +655,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
         mirror,
         nfs,
         firewall,
+        imageDigests,
         apiServerExtraSans,
         ntpServers,
     };

@@ -220,6 +220,13 @@ c_admin_group() {
     echo "the kubeconfig output is: $groups; can-i '*' '*': $("$KUBECTL" auth can-i '*' '*')"
     [[ $groups == *'"k8s-ha:cluster-admins"'* && $groups != *system:masters* && $("$KUBECTL" auth can-i '*' '*') == yes ]]
 }
+c_addons_by_digest() {
+    local out
+    out=$("$KUBECTL" -n kube-system get deploy -o jsonpath='{range .items[*]}{.metadata.name}={.spec.template.spec.containers[0].image} {end}')
+    echo "$out"
+    # Every kube-system Deployment (CoreDNS, the NFS provisioner) names its image with a digest.
+    [[ -n $out ]] && ! grep -qvE '@sha256:[0-9a-f]{64}$' < <(tr ' ' '\n' <<<"${out% }")
+}
 c_etcd_user() {
     local h out bad=0
     for h in cp1 cp2 cp3; do
@@ -521,6 +528,7 @@ check "4 firewall: the same ports answer the hosts that use them, and only those
 check "4 the mirror refuses a push from a node" c_registry_push_from_node
 check "4 private keys are not readable by others" c_key_modes
 check "4 the kubeconfig output is a cluster-admins group member, not system:masters" c_admin_group
+check "4 the add-ons' images are named by digest" c_addons_by_digest
 check "4 etcd runs as the etcd user, owning its 0700 data directory and its keys" c_etcd_user
 check "5 HAProxy on both lb hosts lists every apiserver UP" c_haproxy_up
 check "5 exactly one lb host holds the VIP" c_one_vip

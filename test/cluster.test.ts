@@ -25,7 +25,9 @@ pulumi.runtime.setMocks(
                 case "command:remote:Command":
                     state.stdout = args.name.endsWith("-facts")
                         ? '{"interface":"host0","prefix":24,"cgroup":"v1","container":"systemd-nspawn"}'
-                        : "";
+                        : args.name.includes("-digest-")
+                          ? `sha256:${crypto.createHash("sha256").update(args.name).digest("hex")}\n`
+                          : "";
                     break;
                 case "tls:index/privateKey:PrivateKey":
                     state.privateKeyPem = pem("EC PRIVATE KEY", args.name);
@@ -121,6 +123,7 @@ describe("the cluster graph", () => {
                 "mirror-mirror", "nfs-nfs",
                 "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet", "cp1-node-w1", "cp1-node-w2", "cp1-cluster-ready",
                 "cp1-nfs-storage",
+                "mirror-digest-coredns", "mirror-digest-nfs-provisioner",
             ].sort(),
         );
     });
@@ -135,6 +138,16 @@ describe("the cluster graph", () => {
         expect(onHost).toContain("name: k8s-ha-break-glass");
         expect(onHost).not.toBe(output);
         expect(Object.keys(built.stackOutputs(cluster))).not.toContain("breakGlassKubeconfig");
+    });
+
+    test("the add-ons name their images by the digests the mirror host resolved", () => {
+        const digest = (step: string) => `sha256:${crypto.createHash("sha256").update(`mirror-digest-${step}`).digest("hex")}`;
+        const addons = bundle(command("cp1-addons").inputs.stdin)["/etc/kubernetes/addons/k8s-ha.yaml"];
+        expect(addons).toContain(`image: registry.k8s.io/coredns/coredns:v1.14.7@${digest("coredns")}`);
+        const storage = bundle(command("cp1-nfs-storage").inputs.stdin)["/etc/kubernetes/addons/nfs-provisioner.yaml"];
+        expect(storage).toContain(`image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0@${digest("nfs-provisioner")}"`);
+        expect(command("mirror-digest-coredns").inputs.create).toContain("'IMAGE_PATH=registry.k8s.io/coredns/coredns' 'IMAGE_TAG=v1.14.7'");
+        expect(command("mirror-digest-coredns").inputs.delete).toBeUndefined();
     });
 
     test("components have the k8s-ha type tokens", () => {
@@ -205,7 +218,7 @@ describe("the cluster graph", () => {
             "/etc/kubernetes/admin.kubeconfig",
         ]);
         const provisioner = files["/etc/kubernetes/addons/nfs-provisioner.yaml"];
-        expect(provisioner).toContain(`image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0"`);
+        expect(provisioner).toContain(`image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0@sha256:`);
         expect(provisioner).toContain("--server=10.213.0.51");
         expect(provisioner).toContain("--path=/srv/nfs/k8s");
         expect(files["/etc/kubernetes/addons/nfs-storageclass.yaml"]).toContain("provisioner: k8s-ha.io/nfs");

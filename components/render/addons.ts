@@ -17,6 +17,8 @@ export interface AddonsParams {
     corednsReplicas?: number;
     /** Default `registry.k8s.io` (the nodes pull it through the mirror). */
     imageRegistry?: string;
+    /** The CoreDNS image's digest (`sha256:…`): the image is then named by tag and digest, and the digest decides. */
+    corednsDigest?: string;
     /**
      * User name of the apiserver's kubelet client certificate (its CN). Default
      * `kube-apiserver-kubelet-client`.
@@ -138,7 +140,7 @@ export function addonObjects(p: AddonsParams): YamlMap[] {
                         containers: [
                             {
                                 name: "coredns",
-                                image: `${registry}/coredns/coredns:v${p.corednsVersion}`,
+                                image: `${registry}/coredns/coredns:v${p.corednsVersion}${digestSuffix(p.corednsDigest)}`,
                                 imagePullPolicy: "IfNotPresent",
                                 args: ["-conf", "/etc/coredns/Corefile"],
                                 resources: { limits: { memory: "170Mi" }, requests: { cpu: "100m", memory: "70Mi" } },
@@ -223,6 +225,24 @@ export function addonObjects(p: AddonsParams): YamlMap[] {
         });
     }
     return objects;
+}
+
+/** `@sha256:…` to append to an image reference, or nothing. */
+export function digestSuffix(digest: string | undefined): string {
+    if (digest === undefined) return "";
+    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`image digest "${digest}" is not sha256: and 64 hex digits`);
+    return `@${digest}`;
+}
+
+/** An add-on image as the mirror stores it: repository path and tag. */
+export interface MirrorImage {
+    path: string;
+    tag: string;
+}
+
+/** CoreDNS on the mirror: the nodes pull registry.k8s.io through it, under the same path. */
+export function corednsMirrorImage(version: string): MirrorImage {
+    return { path: "registry.k8s.io/coredns/coredns", tag: `v${version}` };
 }
 
 /** The group of the `kubeconfig` output's certificate, bound to cluster-admin. */

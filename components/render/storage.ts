@@ -3,6 +3,7 @@
  * Deployment with least-privilege RBAC, and the StorageClass that names it. Applied with
  * `kubectl` from a control-plane host (scripts/host/storage.sh).
  */
+import { digestSuffix, type MirrorImage } from "./addons";
 import { requireAbsolutePath, requireIpv4 } from "./text";
 import { toYamlDocuments, type YamlMap } from "./yaml";
 
@@ -35,8 +36,14 @@ const NAME = "nfs-provisioner";
 const APP = { "app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "k8s-ha" } as const;
 
 /** The provisioner's image, pulled from the cluster's mirror by the mirror's own address. */
-export function nfsProvisionerImage(mirrorEndpoint: string): string {
-    return `${mirrorEndpoint}/k8s-ha/nfs-provisioner:v${NFS_PROVISIONER_VERSION}`;
+export function nfsProvisionerImage(mirrorEndpoint: string, digest?: string): string {
+    const m = nfsProvisionerMirrorImage();
+    return `${mirrorEndpoint}/${m.path}:${m.tag}${digestSuffix(digest)}`;
+}
+
+/** The provisioner's image on the mirror (k8s-ha builds it; it is pushed or cached there). */
+export function nfsProvisionerMirrorImage(): MirrorImage {
+    return { path: "k8s-ha/nfs-provisioner", tag: `v${NFS_PROVISIONER_VERSION}` };
 }
 
 /** The StorageClass alone: its parameters cannot change in place, so the host script replaces it. */
@@ -62,7 +69,7 @@ export function nfsStorageClass(p: NfsStorageParams): YamlMap {
 export function nfsProvisionerObjects(p: NfsStorageParams): YamlMap[] {
     requireIpv4(p.server, "nfs storage server");
     requireAbsolutePath(p.path, "nfs storage path");
-    if (!/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+:[A-Za-z0-9._-]+$/.test(p.image)) {
+    if (!/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+:[A-Za-z0-9._-]+(@sha256:[0-9a-f]{64})?$/.test(p.image)) {
         throw new Error(`nfs storage: image "${p.image}" is not an image reference like host:port/name:tag`);
     }
     const ns = p.namespace ?? "kube-system";
