@@ -50,6 +50,7 @@ export interface RawConfig {
     nfs?: unknown;
     firewall?: unknown;
     imageDigests?: unknown;
+    etcd?: unknown;
     apiServerExtraSans?: unknown;
     ntpServers?: unknown;
     /** Accept hosts without a pinned `hostKey` (their keys are then not checked). For throwaway labs. */
@@ -188,6 +189,14 @@ export interface NfsConfig {
     storage: NfsStorageConfig;
 }
 
+/** etcd settings a stack may tune (see `EtcdTuning` in render/etcd.ts). */
+export interface EtcdSettings {
+    quotaBackendBytes?: number;
+    heartbeatIntervalMs?: number;
+    electionTimeoutMs?: number;
+    snapshotCount?: number;
+}
+
 /** The add-on images whose digests a stack may pin. */
 export const ADDON_IMAGE_KEYS = ["coredns", "nfsProvisioner"] as const;
 export type AddonImageKey = (typeof ADDON_IMAGE_KEYS)[number];
@@ -239,6 +248,8 @@ export interface ClusterConfig {
      * mirror served when its version was first deployed, kept in the state.
      */
     imageDigests: ImageDigests;
+    /** etcd tuning (`k8s-ha:etcd`); empty: etcd's defaults. */
+    etcd: EtcdSettings;
     apiServerExtraSans: string[];
     ntpServers: string[];
 }

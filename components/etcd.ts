@@ -43,7 +43,7 @@ export class EtcdMember extends pulumi.ComponentResource {
                 {
                     path: "/etc/systemd/system/etcd.service",
                     mode: "0600",
-                    content: render.renderEtcdUnit({ name: host.name, address: host.address, members: etcdHosts(cluster), clusterToken: "k8s-ha-etcd" }),
+                    content: render.renderEtcdUnit({ name: host.name, address: host.address, members: etcdHosts(cluster), clusterToken: "k8s-ha-etcd", tuning: cluster.etcd }),
                 },
             ]);
         const urls = etcdUrls(cluster.downloads, cluster.versions.etcd);
@@ -51,7 +51,14 @@ export class EtcdMember extends pulumi.ComponentResource {
             "etcd",
             {
                 script: "etcd",
-                env: { ETCD_URL: urls.url, ETCD_SUM_URL: urls.sumUrl, ETCD_VERSION: cluster.versions.etcd },
+                env: {
+                    ETCD_URL: urls.url,
+                    ETCD_SUM_URL: urls.sumUrl,
+                    ETCD_VERSION: cluster.versions.etcd,
+                    // Every member's client URL: a restart waits for the whole cluster's health and
+                    // takes the cluster-wide roll lock, so members restart one at a time.
+                    ETCD_ENDPOINTS: etcdHosts(cluster).map((m) => render.etcdClientUrl(m.address)).join(","),
+                },
                 files,
                 secret: true,
             },

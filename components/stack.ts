@@ -33,6 +33,7 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha")): StackConf
         nfs: config.getObject<unknown>("nfs"),
         firewall: config.getObject<unknown>("firewall"),
         imageDigests: config.getObject<unknown>("imageDigests"),
+        etcd: config.getObject<unknown>("etcd"),
         apiServerExtraSans: config.getObject<unknown>("apiServerExtraSans"),
         ntpServers: config.getObject<unknown>("ntpServers"),
         allowUnpinnedHostKeys: config.getObject<unknown>("allowUnpinnedHostKeys"),

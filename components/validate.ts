@@ -4,6 +4,7 @@ import {
     ClusterConfig,
     DEFAULTS,
     Downloads,
+    EtcdSettings,
     FirewallAllow,
     FirewallConfig,
     HostConfig,
@@ -436,6 +437,30 @@ function readNfs(c: Checker, raw: unknown, hosts: HostConfig[]): NfsConfig {
     return { path, clients, storage };
 }
 
+const ETCD_KEYS = ["quotaBackendBytes", "heartbeatIntervalMs", "electionTimeoutMs", "snapshotCount"];
+
+function readEtcd(c: Checker, raw: unknown): EtcdSettings {
+    const r = c.record("k8s-ha:etcd", raw);
+    for (const key of Object.keys(r)) {
+        if (!ETCD_KEYS.includes(key)) c.problem(`k8s-ha:etcd.${key}`, `is not an etcd setting; use one of: ${ETCD_KEYS.join(", ")}`);
+    }
+    const out: EtcdSettings = {};
+    const read = (key: keyof EtcdSettings, min: number, max: number) => {
+        if (r[key] !== undefined) out[key] = c.integer(`k8s-ha:etcd.${key}`, r[key], min, min, max);
+    };
+    // etcd refuses a quota over 8 GiB as unsafe; below 16 MiB it would raise NOSPACE at once.
+    read("quotaBackendBytes", 16 * 1024 * 1024, 8 * 1024 * 1024 * 1024);
+    read("heartbeatIntervalMs", 10, 5000);
+    read("electionTimeoutMs", 50, 50000);
+    read("snapshotCount", 1000, 10_000_000);
+    const heartbeat = out.heartbeatIntervalMs ?? 100;
+    const election = out.electionTimeoutMs ?? 1000;
+    if (election < 5 * heartbeat) {
+        c.problem("k8s-ha:etcd.electionTimeoutMs", `${election} ms is less than 5 heartbeats of ${heartbeat} ms; members would start elections on every late heartbeat. Give at least ${5 * heartbeat}`);
+    }
+    return out;
+}
+
 const FIREWALL_KEYS = ["enabled", "sshFrom", "allow"];
 const FIREWALL_ALLOW_KEYS = ["ports", "protocol", "from", "roles", "comment"];
 
@@ -618,6 +643,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const mirror = readMirror(c, raw.mirror, allowHttp, nodeNetwork.cidr ? nodeNetwork.text : "");
     const nfs = readNfs(c, raw.nfs, hosts);
     const firewall = readFirewall(c, raw.firewall, nfs);
+    const etcd = readEtcd(c, raw.etcd);
     const imageDigests: ImageDigests = {};
     const digests = c.record("k8s-ha:imageDigests", raw.imageDigests);
     for (const [key, value] of Object.entries(digests)) {
@@ -656,6 +682,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
         nfs,
         firewall,
         imageDigests,
+        etcd,
         apiServerExtraSans,
         ntpServers,
     };

@@ -5,7 +5,8 @@
 #   3. `pulumi preview --expect-no-changes`, then a no-op `pulumi up`;
 #   4. the fault drills (scripts/hosts-faults.sh);
 #   5. the change drills: add the spare worker w3, remove it, the mirror preloaded (pushes with the
-#      stack's credentials) and back, change apiServerExtraSans under a 100 ms client probe through the VIP;
+#      stack's credentials) and back, an etcd setting rolled one member at a time under a write
+#      probe, change apiServerExtraSans under a 100 ms client probe through the VIP;
 #   6. the secret scan of the real state and of every log of the run;
 #   7. `pulumi destroy` and the clean-host check;
 #   8. an interrupted first `up` (the engine killed at a random point), the `up` that converges after
@@ -215,7 +216,46 @@ else
     record "push endpoint and credentials gone from the mirror" failed 0 "" "$out"
 fi
 
-# 5d. A new name in the apiserver certificate, rolled one control-plane host at a time.
+# 5d. An etcd setting on every member, rolled one member at a time (the roll lock in etcd), under
+# a write every 100 ms to etcd from cp1 (through every member's URL) and the API probe.
+ETCD_WRITES=$E2E/etcd-writes.log
+pulumi_ config set --path 'k8s-ha:etcd.quotaBackendBytes' 4294967296 >/dev/null
+on cp1 'for ((i = 0; i < 3000; i++)); do if etcdctl --endpoints=https://10.213.0.21:2379,https://10.213.0.22:2379,https://10.213.0.23:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key --command-timeout=2s put k8s-ha-drill/write "$i" >/dev/null 2>&1; then echo "$(date +%s%3N) ok"; else echo "$(date +%s%3N) fail"; fi; sleep 0.1; done' >"$ETCD_WRITES" 2>&1 &
+writes_pid=$!
+start_probe client
+sleep 2
+step "etcd setting on every member (up)" "" up-etcd-roll.log pulumi_ up --yes --suppress-progress || true
+sleep 2
+stop_probe
+kill "$writes_pid" 2>/dev/null || true
+wait "$writes_pid" 2>/dev/null || true
+read -r ok bad <<<"$(probe_counts)"
+wok=$(grep -c ' ok$' "$ETCD_WRITES" || true)
+wbad=$(grep -c ' fail$' "$ETCD_WRITES" || true)
+if ((wbad == 0 && wok > 0)); then
+    record "etcd writes during the etcd roll" passed 0 "0 failed" "$wok ok, $wbad failed"
+else
+    record "etcd writes during the etcd roll" failed 0 "0 failed" "$wok ok, $wbad failed"
+fi
+if ((bad == 0 && ok > 0)); then
+    record "client requests through the VIP during the etcd roll" passed 0 "0 failed" "$ok ok, $bad failed"
+else
+    record "client requests through the VIP during the etcd roll" failed 0 "0 failed" "$ok ok, $bad failed"
+fi
+# One member at a time: each member's restart (lock taken) and release, from the engine's log.
+roll=$(awk '/cp[0-9]-etcd .*restarting etcd \(roll lock held\)/ { match($0, /cp[0-9]/); h = substr($0, RSTART, RLENGTH); if (!(h in s)) s[h] = $1 }
+    /cp[0-9]-etcd .*roll lock released/ { match($0, /cp[0-9]/); h = substr($0, RSTART, RLENGTH); if (!(h in e)) e[h] = $1 }
+    END { for (h in s) print s[h], e[h], h }' "$LOGS/up-etcd-roll.log" | sort)
+overlap=$(awk 'NR > 1 && $1 < prev_end { print "overlap: " $3 " started " $1 " before " prev " released at " prev_end } { prev = $3; prev_end = $2 }' <<<"$roll")
+flags=$(for h in cp1 cp2 cp3; do on "$h" 'ps -o args= -C etcd' | grep -c 'quota-backend-bytes=4294967296' || true; done | awk '{ n += $1 } END { print n + 0 }')
+if [[ $(wc -l <<<"$roll") == 3 && -z $overlap && $flags == 3 ]]; then
+    record "etcd members restarted one at a time" passed 0 "" "$(paste -sd';' <<<"$roll"); 3 of 3 run the new setting"
+else
+    record "etcd members restarted one at a time" failed 0 "" "${roll//$'\n'/;} ${overlap} flags on ${flags} of 3"
+fi
+on cp1 'etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key del k8s-ha-drill/write' >/dev/null 2>&1 || true
+
+# 5e. A new name in the apiserver certificate, rolled one control-plane host at a time.
 pulumi_ config set --path 'k8s-ha:apiServerExtraSans[0]' api.k8s-ha.test >/dev/null
 plan_check "preview of apiServerExtraSans: apiserver cert and control plane only" "" api-sans
 start_probe client

@@ -180,6 +180,10 @@ describe("the cluster graph", () => {
     test("etcd members know the whole initial cluster", () => {
         const unit = bundle(command("cp1-etcd").inputs.stdin)["/etc/systemd/system/etcd.service"];
         expect(unit).toContain("cp1=https://10.213.0.21:2380,cp2=https://10.213.0.22:2380,cp3=https://10.213.0.23:2380");
+        // A restart takes the roll lock through every member, so members restart one at a time.
+        for (const h of ["cp1", "cp2", "cp3"]) {
+            expect(command(`${h}-etcd`).inputs.create).toContain("'ETCD_ENDPOINTS=https://10.213.0.21:2379,https://10.213.0.22:2379,https://10.213.0.23:2379'");
+        }
     });
 
     test("keepalived gets the interface from the host's facts and the peer's address", () => {

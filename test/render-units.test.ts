@@ -183,6 +183,11 @@ describe("etcd flags", () => {
             "--trusted-ca-file=/etc/etcd/pki/ca.crt",
         ]);
         expect(UNITS["etcd.service"]).toContain("Type=notify\n");
+        // Tuning appears only when the stack gives it; etcd's defaults otherwise.
+        expect(flags.some((f) => /quota|heartbeat|election|snapshot-count/.test(f))).toBe(false);
+        expect(etcdFlags({ ...ETCD, tuning: { quotaBackendBytes: 4294967296, heartbeatIntervalMs: 250, electionTimeoutMs: 2500, snapshotCount: 50000 } })).toEqual(
+            expect.arrayContaining(["--quota-backend-bytes=4294967296", "--heartbeat-interval=250", "--election-timeout=2500", "--snapshot-count=50000"]),
+        );
         // Its own user, not root (CIS 1.1.12); the host script creates it and hands it the data directory.
         expect(UNITS["etcd.service"]).toContain("User=etcd\nGroup=etcd\n");
     });

@@ -37,6 +37,20 @@ export interface EtcdUnitParams {
      * (then wait for health) or it waits for the others. `simple` returns at once.
      */
     serviceType?: "notify" | "simple";
+    /** Tuning from the stack (`k8s-ha:etcd`); etcd's own defaults where not given. */
+    tuning?: EtcdTuning;
+}
+
+/** etcd settings a stack may tune; each is left out of the unit (etcd's default) when not given. */
+export interface EtcdTuning {
+    /** `--quota-backend-bytes`: the database size at which etcd raises NOSPACE (default 2 GiB). */
+    quotaBackendBytes?: number;
+    /** `--heartbeat-interval` in ms (default 100); raise it on slow links, with the election timeout. */
+    heartbeatIntervalMs?: number;
+    /** `--election-timeout` in ms (default 1000); at least 5 heartbeats. */
+    electionTimeoutMs?: number;
+    /** `--snapshot-count`: committed transactions between snapshots to disk (default 10000). */
+    snapshotCount?: number;
 }
 
 /** `https://<address>:2379`: the client URL of a member. */
@@ -92,6 +106,10 @@ export function etcdFlags(p: EtcdUnitParams): string[] {
         // TLS 1.2 or newer with forward-secret AEAD suites, for clients and peers alike.
         "tls-min-version": "TLS1.2",
         "cipher-suites": TLS_CIPHER_SUITES,
+        "quota-backend-bytes": p.tuning?.quotaBackendBytes,
+        "heartbeat-interval": p.tuning?.heartbeatIntervalMs,
+        "election-timeout": p.tuning?.electionTimeoutMs,
+        "snapshot-count": p.tuning?.snapshotCount,
     });
 }
 

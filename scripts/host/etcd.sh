@@ -3,13 +3,53 @@
 # the etcd system user, which owns its data directory and keys.
 # Files (stdin): /etc/etcd/pki/{ca.crt,server.crt,server.key,peer.crt,peer.key,healthcheck-client.crt,
 # healthcheck-client.key}, /etc/systemd/system/etcd.service.
-# Environment: ETCD_URL, ETCD_SUM_URL, ETCD_VERSION.
+# A running member restarts only under the cluster-wide roll lock, one member at a time (rolling_restart).
+# Environment: ETCD_URL, ETCD_SUM_URL, ETCD_VERSION, ETCD_ENDPOINTS (every member's client URL).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 etcdctl_local() {
     ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 \
         --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt \
         --key=/etc/etcd/pki/healthcheck-client.key --command-timeout=3s "$@"
+}
+
+# etcdctl_all ARGS...: etcdctl against every member (ETCD_ENDPOINTS), with the health-check client.
+etcdctl_all() {
+    ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints="$ETCD_ENDPOINTS" \
+        --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt \
+        --key=/etc/etcd/pki/healthcheck-client.key --command-timeout=3s "$@"
+}
+
+# cluster_healthy: every member answers healthy (members that are down or still joining do not).
+cluster_healthy() {
+    local n
+    n=$(etcdctl_all endpoint health 2>&1 | grep -c "is healthy" || true)
+    ((n == $(tr ',' '\n' <<<"$ETCD_ENDPOINTS" | grep -c .)))
+}
+
+# rolling_restart: restarts this member only while every other one is healthy, holding a lock in
+# etcd itself (k8s-ha/etcd-roll) so that members changed in the same run restart one at a time,
+# and releases it once the whole cluster is healthy again: quorum is never lost to a change.
+rolling_restart() {
+    local lock_out key
+    lock_out=$(mktemp)
+    # The lock's session talks to every member, so it lives on while this one restarts.
+    etcdctl_all lock --ttl=30 k8s-ha/etcd-roll >"$lock_out" 2>&1 &
+    local lock_pid=$!
+    wait_until 300 "the etcd roll lock (another member is restarting)" test -s "$lock_out"
+    key=$(head -n 1 "$lock_out")
+    [[ $key == k8s-ha/etcd-roll/* ]] || { kill "$lock_pid" 2>/dev/null || true; fatal "the etcd roll lock: $(cat "$lock_out")"; }
+    # Checked with the lock held: the member that held it before may have just restarted.
+    wait_until 180 "every etcd member to be healthy before $K8SHA_HOST restarts (a restart now could lose quorum)" cluster_healthy
+    info "restarting etcd (roll lock held)"
+    systemctl restart --no-block etcd
+    sleep 1
+    wait_until 180 "etcd on $K8SHA_HOST to serve again after its restart" etcdctl_local endpoint health
+    wait_until 180 "every etcd member to be healthy after $K8SHA_HOST restarted" cluster_healthy
+    kill -TERM "$lock_pid" 2>/dev/null || true
+    wait "$lock_pid" 2>/dev/null || true
+    rm -f "$lock_out"
+    info "etcd restarted; every member healthy; roll lock released"
 }
 
 install_etcd_binaries() {
@@ -59,7 +99,15 @@ create() {
     reload_units_if_changed
     # A new member waits for its peers to form the cluster; do not block on it here.
     systemctl enable -q etcd
-    if [[ $restart == yes ]]; then
+    if [[ $restart != yes && $PENDING_AT_START == yes ]]; then
+        restart=yes
+        info "an earlier run of this step was interrupted: restarting etcd"
+    fi
+    if [[ $restart == yes ]] && systemctl is-active -q etcd && etcdctl_local endpoint health >/dev/null 2>&1; then
+        rolling_restart
+    elif [[ $restart == yes ]]; then
+        # Not serving (first start, or down anyway): nothing to keep up, and a new cluster's
+        # members must start together.
         systemctl restart --no-block etcd
     elif ! systemctl is-active -q etcd; then
         systemctl start --no-block etcd
