@@ -120,8 +120,12 @@ export function scriptCommand(
             if (!/^[A-Z][A-Z0-9_]*$/.test(k)) throw new Error(`bad environment name ${k}`);
             return shellQuote(`${k}=${env[k]}`);
         });
-    return `${sudo}env K8SHA_HOST=${shellQuote(host.name)} K8SHA_STEP=${shellQuote(step)} ${vars.join(" ")} bash -c ${shellQuote(script)} k8s-ha-${verb} ${verb}`;
+    // Every step has a time limit on the host, so a hung step fails instead of holding the run forever.
+    return `${sudo}env K8SHA_HOST=${shellQuote(host.name)} K8SHA_STEP=${shellQuote(step)} ${vars.join(" ")} timeout --kill-after=30 ${STEP_TIMEOUT_SECONDS} bash -c ${shellQuote(script)} k8s-ha-${verb} ${verb}`;
 }
+
+/** The longest a step may run on its host (30 minutes), its waits for the cluster included. */
+export const STEP_TIMEOUT_SECONDS = 1800;
 
 export interface RunArgs {
     /** Name of the host script in scripts/host, without `.sh`. */

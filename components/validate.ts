@@ -526,6 +526,11 @@ function checkTopology(c: Checker, hosts: HostConfig[], sshKeyPresent: boolean):
         if (count(role) > 1) c.problem("k8s-ha:hosts", `${count(role)} hosts have the ${role} role; give it to at most one`);
     }
     if (count("mirror") === 0) c.problem("k8s-ha:hosts", "no host has the mirror role; give it to one host, the nodes pull images through it");
+    for (const h of hosts) {
+        if (h.roles.includes("lb") && h.roles.includes("control-plane")) {
+            c.problem(`k8s-ha:hosts.${h.name}.roles`, "has both lb and control-plane, whose HAProxy and kube-apiserver would both bind apiPort on it; put the load balancers on hosts of their own");
+        }
+    }
     const byAddress = new Map<string, string>();
     for (const h of hosts) {
         const other = byAddress.get(h.address);
@@ -623,7 +628,13 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
             }
             if (h.podCidr) {
                 const other = seen.get(h.podCidr);
+                const mine = parseCidr(h.podCidr);
+                const overlapping = [...seen].find(([cidr]) => {
+                    const theirs = parseCidr(cidr);
+                    return cidr !== h.podCidr && mine && theirs && cidrsOverlap(mine, theirs);
+                });
                 if (other) c.problem(`k8s-ha:hosts.${h.name}.podCidr`, `${h.podCidr} is also the pod CIDR of ${other}; give each worker its own`);
+                else if (overlapping) c.problem(`k8s-ha:hosts.${h.name}.podCidr`, `${h.podCidr} overlaps ${overlapping[0]}, the pod CIDR of ${overlapping[1]}; give each worker a range of its own`);
                 seen.set(h.podCidr, h.name);
             }
         }

@@ -55,10 +55,10 @@ describe("the host runner", () => {
         // The prologue's comments stay in its file, out of every command.
         expect(script).not.toContain("# The first lines of every host script");
         const cmd = scriptCommand(host, "os", script, "create", { K8SHA_ADDRESS: "10.0.0.31" });
-        expect(cmd.startsWith("env K8SHA_HOST='w1' K8SHA_STEP='os' 'K8SHA_ADDRESS=10.0.0.31' bash -c '")).toBe(true);
+        expect(cmd.startsWith("env K8SHA_HOST='w1' K8SHA_STEP='os' 'K8SHA_ADDRESS=10.0.0.31' timeout --kill-after=30 1800 bash -c '")).toBe(true);
         expect(cmd.endsWith(" k8s-ha-create create")).toBe(true);
         expect(scriptCommand({ ...host, user: "admin" }, "os", "true", "delete", {})).toBe(
-            "sudo -n env K8SHA_HOST='w1' K8SHA_STEP='os'  bash -c 'true' k8s-ha-delete delete",
+            "sudo -n env K8SHA_HOST='w1' K8SHA_STEP='os'  timeout --kill-after=30 1800 bash -c 'true' k8s-ha-delete delete",
         );
         expect(() => scriptCommand(host, "os", "true", "create", { "bad name": "x" })).toThrow("bad environment name bad name");
     });

@@ -31,6 +31,19 @@ STATE_DIR=${K8SHA_STATE_DIR:-/var/lib/k8s-ha}
 LIB_DIR=${K8SHA_LIB_DIR:-/usr/local/lib/k8s-ha}
 RUN_DIR=${K8SHA_RUN_DIR:-/run/k8s-ha}
 
+# One run of a step at a time on a host: a second run of the same step (another stack or a person
+# pointed at this host) waits for the first, up to 10 minutes, instead of interleaving with it.
+if [[ -n ${K8SHA_STEP:-} ]]; then
+    (umask 077 && mkdir -p "$RUN_DIR/locks")
+    exec 8>"$RUN_DIR/locks/$K8SHA_STEP"
+    flock -w 600 8 || fatal "another run of step $K8SHA_STEP still holds this host's lock after 10 minutes"
+fi
+
+# Every download and package operation has a time limit, so a dead mirror fails the step instead
+# of hanging it (a later -m/--max-time in the arguments wins for quick checks).
+curl() { command curl --connect-timeout 10 --max-time 900 "$@"; }
+apt_get() { timeout --kill-after=30 1200 apt-get -o Acquire::http::Timeout=30 -o Acquire::Retries=2 "$@"; }
+
 # A run interrupted between installing a file and restarting its daemon would leave the old daemon
 # running, and the next run would find the files current and restart nothing. So every run of a
 # step marks it pending before it changes anything, and clears the mark only when `create` has
@@ -168,7 +181,7 @@ apt_install() {
     for i in 1 2 3; do
         # A dpkg run killed half-way (an interrupted earlier run) is finished first.
         dpkg --configure -a >/dev/null 2>&1 || true
-        if apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+        if apt_get update -qq && apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
             return 0
         fi
         warn "apt-get failed (try $i of 3); retrying"
@@ -188,7 +201,7 @@ apt_purge() {
     done
     ((${#present[@]} == 0)) && return 0
     info "purging ${present[*]}"
-    apt-get purge -y -qq "${present[@]}" >/dev/null
+    apt_get purge -y -qq "${present[@]}" >/dev/null
 }
 
 # checksum_of SUMFILE NAME: the first field of the line naming NAME, else of the first line.
