@@ -243,8 +243,8 @@ else
     record "client requests through the VIP during the etcd roll" failed 0 "0 failed" "$ok ok, $bad failed"
 fi
 # One member at a time: each member's restart (lock taken) and release, from the engine's log.
-roll=$(awk '/cp[0-9]-etcd .*restarting etcd \(roll lock held\)/ { match($0, /cp[0-9]/); h = substr($0, RSTART, RLENGTH); if (!(h in s)) s[h] = $1 }
-    /cp[0-9]-etcd .*roll lock released/ { match($0, /cp[0-9]/); h = substr($0, RSTART, RLENGTH); if (!(h in e)) e[h] = $1 }
+roll=$(awk 'match($0, /k8s-ha\[cp[0-9]\]: restarting etcd at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, /[][ ]/); h = a[2]; if (!(h in s)) s[h] = a[length(a)] }
+    match($0, /k8s-ha\[cp[0-9]\]: etcd restarted; every member healthy; roll lock released at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, /[][ ]/); h = a[2]; if (!(h in e)) e[h] = a[length(a)] }
     END { for (h in s) print s[h], e[h], h }' "$LOGS/up-etcd-roll.log" | sort)
 overlap=$(awk 'NR > 1 && $1 < prev_end { print "overlap: " $3 " started " $1 " before " prev " released at " prev_end } { prev = $3; prev_end = $2 }' <<<"$roll")
 flags=$(for h in cp1 cp2 cp3; do on "$h" 'ps -o args= -C etcd' | grep -c 'quota-backend-bytes=4294967296' || true; done | awk '{ n += $1 } END { print n + 0 }')

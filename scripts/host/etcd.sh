@@ -8,14 +8,14 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 etcdctl_local() {
-    ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 \
+    /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 \
         --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt \
         --key=/etc/etcd/pki/healthcheck-client.key --command-timeout=3s "$@"
 }
 
 # etcdctl_all ARGS...: etcdctl against every member (ETCD_ENDPOINTS), with the health-check client.
 etcdctl_all() {
-    ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints="$ETCD_ENDPOINTS" \
+    /usr/local/bin/etcdctl --endpoints="$ETCD_ENDPOINTS" \
         --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt \
         --key=/etc/etcd/pki/healthcheck-client.key --command-timeout=3s "$@"
 }
@@ -27,29 +27,44 @@ cluster_healthy() {
     ((n == $(tr ',' '\n' <<<"$ETCD_ENDPOINTS" | grep -c .)))
 }
 
+LOCK_PID=""
+LOCK_OUT=""
+# release_roll_lock: ends the lock's etcdctl (its session then revokes the lock at once); also on
+# any exit, so a failed step never leaves the lock held for the other members.
+release_roll_lock() {
+    if [[ -n $LOCK_PID ]]; then
+        kill -TERM "$LOCK_PID" 2>/dev/null || true
+        wait "$LOCK_PID" 2>/dev/null || true
+        LOCK_PID=""
+    fi
+    if [[ -n $LOCK_OUT ]]; then rm -f "$LOCK_OUT" "$LOCK_OUT.err"; fi
+}
+
 # rolling_restart: restarts this member only while every other one is healthy, holding a lock in
 # etcd itself (k8s-ha/etcd-roll) so that members changed in the same run restart one at a time,
 # and releases it once the whole cluster is healthy again: quorum is never lost to a change.
 rolling_restart() {
-    local lock_out key
-    lock_out=$(mktemp)
-    # The lock's session talks to every member, so it lives on while this one restarts.
-    etcdctl_all lock --ttl=30 k8s-ha/etcd-roll >"$lock_out" 2>&1 &
-    local lock_pid=$!
-    wait_until 300 "the etcd roll lock (another member is restarting)" test -s "$lock_out"
-    key=$(head -n 1 "$lock_out")
-    [[ $key == k8s-ha/etcd-roll/* ]] || { kill "$lock_pid" 2>/dev/null || true; fatal "the etcd roll lock: $(cat "$lock_out")"; }
+    local key
+    LOCK_OUT=$(mktemp)
+    trap 'release_roll_lock; cleanup_stage' EXIT
+    # etcdctl itself in the background (so that LOCK_PID is its own), without the step's flock
+    # descriptor; its session talks to every member, so it lives on while this one restarts.
+    /usr/local/bin/etcdctl --endpoints="$ETCD_ENDPOINTS" --cacert=/etc/etcd/pki/ca.crt \
+        --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key \
+        lock --ttl=30 k8s-ha/etcd-roll >"$LOCK_OUT" 2>"$LOCK_OUT.err" 8>&- &
+    LOCK_PID=$!
+    wait_until 300 "the etcd roll lock (another member is restarting)" test -s "$LOCK_OUT"
+    key=$(head -n 1 "$LOCK_OUT")
+    [[ $key == k8s-ha/etcd-roll/* ]] || fatal "the etcd roll lock: $(cat "$LOCK_OUT" "$LOCK_OUT.err")"
     # Checked with the lock held: the member that held it before may have just restarted.
     wait_until 180 "every etcd member to be healthy before $K8SHA_HOST restarts (a restart now could lose quorum)" cluster_healthy
-    info "restarting etcd (roll lock held)"
+    info "restarting etcd at $(date -u +%T.%3N) (roll lock held)"
     systemctl restart --no-block etcd
     sleep 1
     wait_until 180 "etcd on $K8SHA_HOST to serve again after its restart" etcdctl_local endpoint health
     wait_until 180 "every etcd member to be healthy after $K8SHA_HOST restarted" cluster_healthy
-    kill -TERM "$lock_pid" 2>/dev/null || true
-    wait "$lock_pid" 2>/dev/null || true
-    rm -f "$lock_out"
-    info "etcd restarted; every member healthy; roll lock released"
+    release_roll_lock
+    info "etcd restarted; every member healthy; roll lock released at $(date -u +%T.%3N)"
 }
 
 install_etcd_binaries() {
