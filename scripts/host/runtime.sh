@@ -10,8 +10,22 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DOWNLOADS=/var/cache/k8s-ha
 ROUTE_PROTO=90 # marks the routes k8s-ha owns, so stale ones can be found and removed
 
+# What was installed, as the URLs it came from and the size and time of each binary in place. A run
+# whose URLs and binaries match it skips downloading, verifying and unpacking the archives again:
+# the step re-runs whenever another worker comes or goes (pod routes), and on an emulated host
+# that work took most of a minute.
+STAMP=$STATE_DIR/runtime-binaries
+binaries_stamp() {
+    printf '%s\n' "$CONTAINERD_URL" "$RUNC_URL" "$CNI_URL"
+    stat -c '%n %s %Y' /usr/local/bin/containerd /usr/local/bin/containerd-shim-runc-v2 /usr/local/bin/ctr \
+        /usr/local/sbin/runc /opt/cni/bin/* 2>&1
+}
+
 install_runtime_binaries() {
     local restart=no tmp f
+    if [[ -f $STAMP ]] && [[ $(binaries_stamp) == "$(cat "$STAMP")" ]]; then
+        return 1
+    fi
     tmp=$(mktemp -d)
     fetch_verified "$CONTAINERD_URL" "$CONTAINERD_SUM_URL" "$DOWNLOADS/$(basename "$CONTAINERD_URL")" || true
     tar -xzf "$DOWNLOADS/$(basename "$CONTAINERD_URL")" -C "$tmp"
@@ -28,6 +42,8 @@ install_runtime_binaries() {
         [[ -f $f ]] && { install_binary "$f" "/opt/cni/bin/$(basename "$f")" || true; }
     done
     rm -rf "$tmp"
+    mkdir -p "$STATE_DIR"
+    binaries_stamp >"$STAMP"
     [[ $restart == yes ]]
 }
 
@@ -106,7 +122,7 @@ delete() {
     ip link del cni0 2>/dev/null || true
     remove_paths /usr/local/bin/containerd /usr/local/bin/containerd-shim-runc-v2 /usr/local/bin/ctr \
         /usr/local/sbin/runc /opt/cni /etc/cni /etc/containerd /var/lib/containerd /run/containerd \
-        /var/lib/cni /etc/k8s-ha/pod-routes "$DOWNLOADS"
+        /var/lib/cni /etc/k8s-ha/pod-routes "$DOWNLOADS" "$STAMP"
     apt_purge iptables conntrack ethtool socat nfs-common rpcbind
     info "container runtime removed"
 }
