@@ -411,7 +411,8 @@ c_clean() {
 }
 
 # --- 8. A preloaded mirror (bash scripts/hosts-check.sh mirror-push, with mirror.mode preloaded) ---
-CRANE=${K8S_HA_CRANE:-$CACHE/artifacts/build/crane-0.22.1/crane}
+# crane as scripts/artifacts.sh builds it (K8S_HA_CRANE_VERSION picks the folder).
+CRANE=${K8S_HA_CRANE:-$CACHE/artifacts/build/crane-${K8S_HA_CRANE_VERSION:-0.22.1}/crane}
 PUSH_DIR=""
 # push_setup: the push endpoint's credentials (from the stack output, into a private folder for
 # crane's login, never on a command line) and the cluster CA crane verifies the mirror with.

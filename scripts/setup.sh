@@ -19,7 +19,7 @@ die() {
 
 # Checkers the unit tests run on rendered configs, and tools of the lab and the artifacts build.
 PACKAGES=(shellcheck haproxy keepalived systemd chrony nfs-kernel-server docker-registry python3 openssl
-    iproute2 util-linux curl ca-certificates git
+    iproute2 util-linux curl ca-certificates git nftables
     # the artifacts build: runc links libseccomp statically; the test image is Debian's static busybox
     gcc pkg-config libseccomp-dev busybox-static
     # the lab checks: a userspace NFS client (this kernel has none)
