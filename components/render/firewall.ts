@@ -83,9 +83,9 @@ export function renderFirewall(p: FirewallParams): string {
     requireToken(p.host, "firewall host");
     requireInt(p.sshPort, 1, 65535, "firewall sshPort");
     const ssh: FirewallRule = { comment: "ssh", protocol: "tcp", ports: String(p.sshPort), from: p.sshFrom };
+    // A rule open to `any` matches IPv4 and IPv6 alike (the table is `inet`); one with sources,
+    // IPv4 only (the allow-lists are IPv4, as the cluster is).
     const rules = [ssh, ...p.rules].map(ruleLine);
-    // SSH over IPv6 only when it is open to everyone: the allow-lists are IPv4 (so is the cluster).
-    const ssh6 = p.sshFrom === "any" ? [`meta nfproto ipv6 tcp dport ${p.sshPort} accept comment "ssh over IPv6"`] : [];
     const body = [
         'iif "lo" accept',
         "ct state established,related accept",
@@ -94,7 +94,6 @@ export function renderFirewall(p: FirewallParams): string {
         'meta l4proto ipv6-icmp accept comment "neighbour discovery"',
         'udp sport 67 udp dport 68 accept comment "DHCP replies"',
         ...rules,
-        ...ssh6,
         "meta l4proto tcp reject with tcp reset",
         "reject with icmpx admin-prohibited",
     ];
