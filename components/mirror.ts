@@ -105,7 +105,7 @@ export class DockerImageMirror extends pulumi.ComponentResource {
         const cmd = node.runner.run(`digest-${key}`, { script: "digest", env, withDelete: false }, { parent: this, dependsOn: [this.mirrorCommand] });
         return cmd.stdout.apply((out) => {
             const last = out.trim().split("\n").pop() ?? "";
-            if (!/^sha256:[0-9a-f]{64}$/.test(last)) throw new Error(`${node.runner.host.name}-digest-${key}: no digest in its output: ${JSON.stringify(last)}`);
+            if (!render.DIGEST_RE.test(last)) throw new Error(`${node.runner.host.name}-digest-${key}: no digest in its output: ${JSON.stringify(last)}`);
             return last;
         });
     }

@@ -20,6 +20,7 @@ import {
     ROLES,
     Versions,
 } from "./config";
+import { DIGEST_RE, FIREWALL_COMMENT_RE } from "./render";
 import { Cidr, cidrContains, cidrsOverlap, formatCidr, lastAddress, nthAddress, parseCidr, parseIpv4 } from "./net";
 
 /** Every problem found in a stack config, each naming the field and the fix. */
@@ -494,7 +495,7 @@ function readFirewall(c: Checker, raw: unknown, nfs: NfsConfig): FirewallConfig 
             if (!(ROLES as readonly string[]).includes(role)) c.problem(`${f}.roles`, `'${role}' is not a role; use some of: ${ROLES.join(", ")}`);
         }
         const comment = c.string(`${f}.comment`, a.comment, `opened by the stack config (${i})`);
-        if (!/^[A-Za-z0-9 ,.()/:-]+$/.test(comment)) c.problem(`${f}.comment`, `'${comment}' may have only letters, digits, spaces and ,.()/:-`);
+        if (!FIREWALL_COMMENT_RE.test(comment)) c.problem(`${f}.comment`, `'${comment}' may have only letters, digits, spaces and ,.()/:-`);
         allow.push({ ports, protocol: protocol === "udp" ? "udp" : "tcp", from, roles: roles as Role[], comment });
     });
     if (enabled) {
@@ -660,7 +661,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     for (const [key, value] of Object.entries(digests)) {
         if (!(ADDON_IMAGE_KEYS as readonly string[]).includes(key)) {
             c.problem(`k8s-ha:imageDigests.${key}`, `is not an add-on image; use some of: ${ADDON_IMAGE_KEYS.join(", ")}`);
-        } else if (typeof value !== "string" || !/^sha256:[0-9a-f]{64}$/.test(value)) {
+        } else if (typeof value !== "string" || !DIGEST_RE.test(value)) {
             c.problem(`k8s-ha:imageDigests.${key}`, `${JSON.stringify(value)} is not a digest; write it as sha256: and 64 lower-case hex digits (crane digest IMAGE prints it)`);
         } else {
             imageDigests[key as AddonImageKey] = value;

@@ -227,10 +227,13 @@ export function addonObjects(p: AddonsParams): YamlMap[] {
     return objects;
 }
 
+/** An image digest as registries name it: `sha256:` and 64 lower-case hex digits. */
+export const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
+
 /** `@sha256:…` to append to an image reference, or nothing. */
 export function digestSuffix(digest: string | undefined): string {
     if (digest === undefined) return "";
-    if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`image digest "${digest}" is not sha256: and 64 hex digits`);
+    if (!DIGEST_RE.test(digest)) throw new Error(`image digest "${digest}" is not sha256: and 64 hex digits`);
     return `@${digest}`;
 }
 

@@ -38,7 +38,8 @@ export interface FirewallParams {
 }
 
 const SOURCE_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(\/([0-9]|[12]\d|3[0-2]))?$/;
-const COMMENT_RE = /^[A-Za-z0-9 ,.()/:-]+$/;
+/** What a rule's comment may hold: nothing nft would need escaped inside its quotes. */
+export const FIREWALL_COMMENT_RE = /^[A-Za-z0-9 ,.()/:-]+$/;
 
 function ports(r: FirewallRule): string {
     const p = r.ports ?? "";
@@ -63,7 +64,7 @@ function sources(from: FirewallSources, what: string): string {
 }
 
 function ruleLine(r: FirewallRule): string {
-    if (!COMMENT_RE.test(r.comment)) throw new Error(`firewall: comment "${r.comment}" has characters nft would need quoted`);
+    if (!FIREWALL_COMMENT_RE.test(r.comment)) throw new Error(`firewall: comment "${r.comment}" has characters nft would need quoted`);
     const src = sources(r.from, `rule "${r.comment}"`);
     const comment = `comment "${r.comment}"`;
     if (r.protocol === "vrrp") {

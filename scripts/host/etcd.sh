@@ -7,18 +7,14 @@
 # Environment: ETCD_URL, ETCD_SUM_URL, ETCD_VERSION, ETCD_ENDPOINTS (every member's client URL).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-etcdctl_local() {
-    /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 \
-        --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt \
-        --key=/etc/etcd/pki/healthcheck-client.key --command-timeout=3s "$@"
-}
+# The health-check client's TLS flags, for every etcdctl the step runs.
+ETCD_CLIENT_TLS=(--cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt
+    --key=/etc/etcd/pki/healthcheck-client.key)
+
+etcdctl_local() { /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 "${ETCD_CLIENT_TLS[@]}" --command-timeout=3s "$@"; }
 
 # etcdctl_all ARGS...: etcdctl against every member (ETCD_ENDPOINTS), with the health-check client.
-etcdctl_all() {
-    /usr/local/bin/etcdctl --endpoints="$ETCD_ENDPOINTS" \
-        --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt \
-        --key=/etc/etcd/pki/healthcheck-client.key --command-timeout=3s "$@"
-}
+etcdctl_all() { /usr/local/bin/etcdctl --endpoints="$ETCD_ENDPOINTS" "${ETCD_CLIENT_TLS[@]}" --command-timeout=3s "$@"; }
 
 # cluster_healthy: every member answers healthy (members that are down or still joining do not).
 cluster_healthy() {
@@ -49,8 +45,7 @@ rolling_restart() {
     trap 'release_roll_lock; cleanup_stage' EXIT
     # etcdctl itself in the background (so that LOCK_PID is its own), without the step's flock
     # descriptor; its session talks to every member, so it lives on while this one restarts.
-    /usr/local/bin/etcdctl --endpoints="$ETCD_ENDPOINTS" --cacert=/etc/etcd/pki/ca.crt \
-        --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key \
+    /usr/local/bin/etcdctl --endpoints="$ETCD_ENDPOINTS" "${ETCD_CLIENT_TLS[@]}" \
         lock --ttl=30 k8s-ha/etcd-roll >"$LOCK_OUT" 2>"$LOCK_OUT.err" 8>&- &
     LOCK_PID=$!
     wait_until 300 "the etcd roll lock (another member is restarting)" test -s "$LOCK_OUT"
