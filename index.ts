@@ -1,17 +1,25 @@
+import * as pulumi from "@pulumi/pulumi";
 import { trimStackTraces } from "./components/stacktraces";
 import { buildCluster, stackOutputs } from "./components/cluster";
+import { checkHostKeys } from "./components/hostkeys";
 import { readStackConfig } from "./components/stack";
 
 // Before any resource: the SDK's per-promise stack traces cost a third of a preview's CPU.
 trimStackTraces();
 
-// Validation runs first and throws with every problem listed before any resource exists.
-const cluster = buildCluster(readStackConfig());
-const outputs = stackOutputs(cluster);
-
-export const endpoint = outputs.endpoint;
-export const kubeconfig = outputs.kubeconfig;
-export const imageMirror = outputs.imageMirror;
-export const imageMirrorPush = outputs.imageMirrorPush;
-export const nfsExport = outputs.nfsExport;
-export const etcdEndpoints = outputs.etcdEndpoints;
+export = async () => {
+    // Validation runs first and throws with every problem listed before any resource exists.
+    const stack = readStackConfig();
+    // An update first compares every pinned host key with the key the host offers, and stops at once
+    // on a mismatch (the SSH provider would retry the dial for minutes). A preview connects to no host.
+    if (!pulumi.runtime.isDryRun()) await checkHostKeys(stack.cluster.hosts);
+    const outputs = stackOutputs(buildCluster(stack));
+    return {
+        endpoint: outputs.endpoint,
+        kubeconfig: outputs.kubeconfig,
+        imageMirror: outputs.imageMirror,
+        imageMirrorPush: outputs.imageMirrorPush,
+        nfsExport: outputs.nfsExport,
+        etcdEndpoints: outputs.etcdEndpoints,
+    };
+};

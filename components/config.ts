@@ -46,17 +46,23 @@ export interface RawConfig {
     clusterDomain?: unknown;
     versions?: unknown;
     downloads?: unknown;
+    checksums?: unknown;
     mirror?: unknown;
     nfs?: unknown;
     firewall?: unknown;
     imageDigests?: unknown;
     etcd?: unknown;
+    loadBalancer?: unknown;
     apiServerExtraSans?: unknown;
     ntpServers?: unknown;
     /** Accept hosts without a pinned `hostKey` (their keys are then not checked). For throwaway labs. */
     allowUnpinnedHostKeys?: unknown;
     /** Accept `http://` download and upstream URLs. For labs and mirrors on a trusted network. */
     allowHttpDownloads?: unknown;
+    /** Protect etcd's and the NFS export's data from deletion (default: on, except on the dev stack). */
+    protectData?: unknown;
+    /** The stack's name (not config): `protectData` defaults to on for every stack but `dev`. */
+    stackName?: string;
 }
 
 export interface HostConfig {
@@ -84,17 +90,20 @@ export interface Versions {
     pause: string;
 }
 
-/** Base URLs laid out like the upstream release sites, so an internal mirror can stand in. */
+/**
+ * Base URLs laid out like the upstream release sites, so an internal mirror can stand in. Only the
+ * files are fetched: their sha256 sums are pinned in the stack (`k8s-ha:checksums`).
+ */
 export interface Downloads {
-    /** Holds `v<version>/bin/linux/amd64/<binary>` and `<binary>.sha256`. */
+    /** Holds `v<version>/bin/linux/amd64/<binary>`. */
     kubernetes: string;
-    /** Holds `v<version>/etcd-v<version>-linux-amd64.tar.gz` and `v<version>/SHA256SUMS`. */
+    /** Holds `v<version>/etcd-v<version>-linux-amd64.tar.gz`. */
     etcd: string;
-    /** Holds `v<version>/containerd-<version>-linux-amd64.tar.gz` and `.sha256sum`. */
+    /** Holds `v<version>/containerd-<version>-linux-amd64.tar.gz`. */
     containerd: string;
-    /** Holds `v<version>/runc.amd64` and `v<version>/runc.sha256sum`. */
+    /** Holds `v<version>/runc.amd64`. */
     runc: string;
-    /** Holds `v<version>/cni-plugins-linux-amd64-v<version>.tgz` and `.sha256`. */
+    /** Holds `v<version>/cni-plugins-linux-amd64-v<version>.tgz`. */
     cni: string;
 }
 
@@ -197,6 +206,12 @@ export interface EtcdSettings {
     snapshotCount?: number;
 }
 
+/** Load balancer settings a stack may tune (`k8s-ha:loadBalancer`). */
+export interface LoadBalancerSettings {
+    /** How often HAProxy checks each apiserver's /readyz, in ms (default 1000). */
+    healthCheckIntervalMs: number;
+}
+
 /** The add-on images whose digests a stack may pin. */
 export const ADDON_IMAGE_KEYS = ["coredns", "nfsProvisioner"] as const;
 export type AddonImageKey = (typeof ADDON_IMAGE_KEYS)[number];
@@ -240,6 +255,11 @@ export interface ClusterConfig {
     dnsServiceIp: string;
     versions: Versions;
     downloads: Downloads;
+    /**
+     * The pinned sha256 of each release file, keyed `<artifact>@<version>` (`kubelet@1.35.4`; see
+     * `ARTIFACT_NAMES` in urls.ts): every file the versions need, and any pins for other versions.
+     */
+    checksums: Record<string, string>;
     mirror: MirrorConfig;
     nfs: NfsConfig;
     firewall: FirewallConfig;
@@ -250,8 +270,14 @@ export interface ClusterConfig {
     imageDigests: ImageDigests;
     /** etcd tuning (`k8s-ha:etcd`); empty: etcd's defaults. */
     etcd: EtcdSettings;
+    loadBalancer: LoadBalancerSettings;
     apiServerExtraSans: string[];
     ntpServers: string[];
+    /**
+     * Pulumi `protect` on the etcd members and the NFS export (their data): a destroy or a removal
+     * stops with "protected" until `k8s-ha:protectData` is set to false.
+     */
+    protectData: boolean;
 }
 
 export const DEFAULTS = {

@@ -5,10 +5,10 @@ import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
 import { ClusterConfig, hostsWithRole } from "./config";
 import { Node } from "./node";
-import { BundleFile, HostRunner, RunArgs, pemFiles } from "./runner";
+import { BundleFile, FileInput, HostRunner, RunArgs, pemInputs } from "./runner";
 import { Pki } from "./pki";
 import * as render from "./render";
-import { binaryUrl } from "./urls";
+import { binaryUrl, pinEnv } from "./urls";
 
 export interface ControlPlaneArgs {
     cluster: ClusterConfig;
@@ -118,55 +118,60 @@ export class ControlPlane extends pulumi.ComponentResource {
         const controllerKubeconfig = kubeconfig(local, "system:kube-controller-manager", controller.cert, controller.key);
         const schedulerKubeconfig = kubeconfig(local, "system:kube-scheduler", scheduler.cert, scheduler.key);
 
-        const shared = pulumi
-            .all([
-                pki.caCert, pki.caKey, etcdPki.caCert, apiserver.cert, apiserver.key, kubeletClient.cert, kubeletClient.key,
-                etcdClient.cert, etcdClient.key, saKey.privateKeyPem, saKey.publicKeyPem, encryptionKey,
-                controllerKubeconfig, schedulerKubeconfig, this.breakGlassKubeconfig,
-            ])
-            .apply(([ca, caKey, etcdCa, ac, ak, kc, kk, ec, ek, sak, sap, enc, cmk, sck, adm]): BundleFile[] => [
-                { path: "/etc/kubernetes/pki/ca.crt", mode: "0644", content: ca },
-                { path: "/etc/kubernetes/pki/ca.key", mode: "0600", content: caKey },
-                { path: "/etc/kubernetes/pki/etcd-ca.crt", mode: "0644", content: etcdCa },
-                ...pemFiles("/etc/kubernetes/pki/apiserver", ac, ak),
-                ...pemFiles("/etc/kubernetes/pki/apiserver-kubelet-client", kc, kk),
-                ...pemFiles("/etc/kubernetes/pki/apiserver-etcd-client", ec, ek),
-                { path: "/etc/kubernetes/pki/sa.key", mode: "0600", content: sak },
-                { path: "/etc/kubernetes/pki/sa.pub", mode: "0644", content: sap },
-                { path: "/etc/kubernetes/encryption-config.yaml", mode: "0600", content: render.renderEncryptionConfig({ key: enc }) },
-                { path: "/etc/kubernetes/audit-policy.yaml", mode: "0644", content: render.renderAuditPolicy() },
-                { path: "/etc/kubernetes/authentication-config.yaml", mode: "0644", content: render.renderAuthenticationConfig() },
-                { path: "/etc/kubernetes/admission-config.yaml", mode: "0644", content: render.renderAdmissionConfig() },
-                { path: "/etc/kubernetes/scheduler-config.yaml", mode: "0644", content: render.renderSchedulerConfig() },
-                { path: "/etc/kubernetes/controller-manager.kubeconfig", mode: "0600", content: cmk },
-                { path: "/etc/kubernetes/scheduler.kubeconfig", mode: "0600", content: sck },
-                { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: adm },
-                { path: "/etc/systemd/system/kube-controller-manager.service", mode: "0600", content: render.renderControllerManagerUnit({ podCidr: cluster.podCidr, serviceCidr: cluster.serviceCidr }) },
-                { path: "/etc/systemd/system/kube-scheduler.service", mode: "0600", content: render.renderSchedulerUnit() },
-            ]);
+        // File by file, so that a preview names each file that changes, on which host.
+        const shared: FileInput[] = [
+            { path: "/etc/kubernetes/pki/ca.crt", mode: "0644", content: pki.caCert },
+            { path: "/etc/kubernetes/pki/ca.key", mode: "0600", content: pki.caKey },
+            { path: "/etc/kubernetes/pki/etcd-ca.crt", mode: "0644", content: etcdPki.caCert },
+            ...pemInputs("/etc/kubernetes/pki/apiserver", apiserver.cert, apiserver.key),
+            ...pemInputs("/etc/kubernetes/pki/apiserver-kubelet-client", kubeletClient.cert, kubeletClient.key),
+            ...pemInputs("/etc/kubernetes/pki/apiserver-etcd-client", etcdClient.cert, etcdClient.key),
+            { path: "/etc/kubernetes/pki/sa.key", mode: "0600", content: saKey.privateKeyPem },
+            { path: "/etc/kubernetes/pki/sa.pub", mode: "0644", content: saKey.publicKeyPem },
+            { path: "/etc/kubernetes/encryption-config.yaml", mode: "0600", content: encryptionKey.apply((enc) => render.renderEncryptionConfig({ key: enc })) },
+            { path: "/etc/kubernetes/audit-policy.yaml", mode: "0644", content: render.renderAuditPolicy() },
+            { path: "/etc/kubernetes/authentication-config.yaml", mode: "0644", content: render.renderAuthenticationConfig() },
+            { path: "/etc/kubernetes/admission-config.yaml", mode: "0644", content: render.renderAdmissionConfig() },
+            { path: "/etc/kubernetes/scheduler-config.yaml", mode: "0644", content: render.renderSchedulerConfig() },
+            { path: "/etc/kubernetes/controller-manager.kubeconfig", mode: "0600", content: controllerKubeconfig },
+            { path: "/etc/kubernetes/scheduler.kubeconfig", mode: "0600", content: schedulerKubeconfig },
+            { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: this.breakGlassKubeconfig },
+            {
+                path: "/etc/systemd/system/kube-controller-manager.service",
+                mode: "0600",
+                public: true,
+                content: render.renderControllerManagerUnit({ podCidr: cluster.podCidr, serviceCidr: cluster.serviceCidr }),
+            },
+            { path: "/etc/systemd/system/kube-scheduler.service", mode: "0600", public: true, content: render.renderSchedulerUnit() },
+        ];
 
         const k8sUrl = binaryUrl(cluster.downloads, cluster.versions.kubernetes);
+        // The binaries' sha256 sums as the stack pins them (k8s-ha:checksums).
+        const k8sPins = pinEnv(cluster, ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]);
         const cps = hostsWithRole(cluster, "control-plane");
         let previous: pulumi.Resource | undefined;
         this.commands = cps.map((host) => {
             const node = args.nodes[host.name];
             if (!node) throw new pulumi.ResourceError(`control-plane host ${host.name} has no Node`, this);
-            const files = pulumi.all([shared, endpoint, pulumi.all(args.etcdEndpoints)]).apply(([common, ep, etcd]) => [
-                ...common,
+            const files: FileInput[] = [
+                ...shared,
                 {
                     path: "/etc/systemd/system/kube-apiserver.service",
                     mode: "0600",
-                    content: render.renderApiServerUnit({
-                        advertiseAddress: host.address,
-                        etcdMembers: etcdMembers(cluster, etcd),
-                        serviceCidr: cluster.serviceCidr,
-                        serviceAccountIssuer: ep,
-                    }),
+                    public: true,
+                    content: pulumi.all([endpoint, pulumi.all(args.etcdEndpoints)]).apply(([ep, etcd]) =>
+                        render.renderApiServerUnit({
+                            advertiseAddress: host.address,
+                            etcdMembers: etcdMembers(cluster, etcd),
+                            serviceCidr: cluster.serviceCidr,
+                            serviceAccountIssuer: ep,
+                        }),
+                    ),
                 },
-            ]);
+            ];
             const cmd = node.runner.run(
                 "control-plane",
-                { script: "controlplane", env: { K8S_URL: k8sUrl }, files, secret: true },
+                { script: "controlplane", env: { K8S_URL: k8sUrl, ...k8sPins }, files, secret: true },
                 // One host at a time: a change rolls through the control plane instead of stopping all of it.
                 { parent: this, dependsOn: previous ? [node.prepared, previous] : [node.prepared] },
             );

@@ -5,7 +5,7 @@ import { Node } from "./node";
 import { Pki } from "./pki";
 import { BundleFile, pemFiles } from "./runner";
 import * as render from "./render";
-import { etcdUrls } from "./urls";
+import { pinnedArtifact } from "./urls";
 
 export interface EtcdMemberArgs {
     host: HostConfig;
@@ -46,14 +46,14 @@ export class EtcdMember extends pulumi.ComponentResource {
                     content: render.renderEtcdUnit({ name: host.name, address: host.address, members: etcdHosts(cluster), clusterToken: "k8s-ha-etcd", tuning: cluster.etcd }),
                 },
             ]);
-        const urls = etcdUrls(cluster.downloads, cluster.versions.etcd);
+        const urls = pinnedArtifact(cluster, "etcd");
         this.command = args.node.runner.run(
             "etcd",
             {
                 script: "etcd",
                 env: {
                     ETCD_URL: urls.url,
-                    ETCD_SUM_URL: urls.sumUrl,
+                    ETCD_SHA256: urls.sha256,
                     ETCD_VERSION: cluster.versions.etcd,
                     // Every member's client URL: a restart waits for the whole cluster's health and
                     // takes the cluster-wide roll lock, so members restart one at a time.
@@ -62,7 +62,8 @@ export class EtcdMember extends pulumi.ComponentResource {
                 files,
                 secret: true,
             },
-            { parent: this, dependsOn: [args.node.prepared] },
+            // The member's data: protected unless the stack says otherwise (k8s-ha:protectData).
+            { parent: this, dependsOn: [args.node.prepared], protect: cluster.protectData },
         );
         // From the command's id, not its stdout: it resolves only once the command has run (so users
         // of the value wait for it), and an update keeps the id, so a preview of one still knows

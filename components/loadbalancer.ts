@@ -4,6 +4,7 @@ import * as command from "@pulumi/command";
 import { ClusterConfig, hostsWithRole } from "./config";
 import { Node } from "./node";
 import * as render from "./render";
+import { parseIpv4 } from "./net";
 
 export interface LoadBalancerPairArgs {
     cluster: ClusterConfig;
@@ -23,11 +24,15 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
     constructor(name: string, args: LoadBalancerPairArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:LoadBalancerPair", name, {}, opts);
         const { cluster } = args;
-        const lbs = hostsWithRole(cluster, "lb");
+        // One host at a time, in the order the first election would rank them (priority, then
+        // address), so the host likely to hold the VIP changes last; lb.sh hands the VIP over
+        // before it restarts keepalived on whichever host holds it.
+        const lbs = [...hostsWithRole(cluster, "lb")].sort((a, b) => (a.vrrpPriority ?? 100) - (b.vrrpPriority ?? 100) || (parseIpv4(a.address) ?? 0) - (parseIpv4(b.address) ?? 0));
         const apiservers = hostsWithRole(cluster, "control-plane").map((h) => ({ name: h.name, address: h.address, port: 6443 }));
         // VRRP's simple authentication takes at most 8 characters.
         const authPass = new random.RandomPassword(`${name}-vrrp-auth`, { length: 8, special: false }, { parent: this });
-        const haproxyCfg = render.renderHaproxyConfig({ apiPort: cluster.apiPort, backends: apiservers });
+        const haproxyCfg = render.renderHaproxyConfig({ apiPort: cluster.apiPort, backends: apiservers, checkIntervalMs: cluster.loadBalancer.healthCheckIntervalMs });
+        let previous: command.remote.Command | undefined;
         this.commands = lbs.map((host) => {
             const node = args.nodes[host.name];
             const peer = lbs.find((h) => h.name !== host.name);
@@ -56,16 +61,17 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
                     content: render.renderKeepalivedDropIn({ vip: cluster.vip, vipPrefixLength: facts.prefix, interface: facts.interface }),
                 },
             ]);
-            return node.runner.run(
+            previous = node.runner.run(
                 "lb",
                 {
                     script: "lb",
-                    env: { K8SHA_VIP: cluster.vip, K8SHA_INTERFACE: node.facts.interface },
+                    env: { K8SHA_VIP: cluster.vip, K8SHA_INTERFACE: node.facts.interface, K8SHA_PEER: peer.address, K8SHA_API_PORT: String(cluster.apiPort) },
                     files,
                     secret: true,
                 },
-                { parent: this, dependsOn: [node.prepared] },
+                { parent: this, dependsOn: previous ? [node.prepared, previous] : [node.prepared] },
             );
+            return previous;
         });
         // From the commands' ids, not its stdout: it resolves only once the commands have run (so users
         // of the value wait for it), and an update keeps an id, so a preview of one still knows

@@ -4,7 +4,7 @@ import { ClusterConfig, HostConfig } from "./config";
 import { HostRunner, pemFiles } from "./runner";
 import { IssuedCert, Pki } from "./pki";
 import * as render from "./render";
-import { binaryUrl, containerdUrls, cniUrls, runcUrls } from "./urls";
+import { binaryUrl, pinEnv, pinnedArtifact } from "./urls";
 
 /** What a host reports about itself after OS preparation. */
 export interface HostFacts {
@@ -171,20 +171,21 @@ export class Node extends pulumi.ComponentResource {
             },
         ]);
         const v = cluster.versions;
-        const containerd = containerdUrls(cluster.downloads, v.containerd);
-        const runc = runcUrls(cluster.downloads, v.runc);
-        const cni = cniUrls(cluster.downloads, v.cni);
+        // Each file with the sha256 the stack pins for it (k8s-ha:checksums), never a checksum from its origin.
+        const containerd = pinnedArtifact(cluster, "containerd");
+        const runc = pinnedArtifact(cluster, "runc");
+        const cni = pinnedArtifact(cluster, "cni");
         const runtime = this.runner.run(
             "runtime",
             {
                 script: "runtime",
                 env: {
                     CONTAINERD_URL: containerd.url,
-                    CONTAINERD_SUM_URL: containerd.sumUrl,
+                    CONTAINERD_SHA256: containerd.sha256,
                     RUNC_URL: runc.url,
-                    RUNC_SUM_URL: runc.sumUrl,
+                    RUNC_SHA256: runc.sha256,
                     CNI_URL: cni.url,
-                    CNI_SUM_URL: cni.sumUrl,
+                    CNI_SHA256: cni.sha256,
                 },
                 files: mirrorFiles,
             },
@@ -247,7 +248,7 @@ export class Node extends pulumi.ComponentResource {
             "kubelet",
             {
                 script: "kubelet",
-                env: { K8S_URL: binaryUrl(cluster.downloads, v.kubernetes) },
+                env: { K8S_URL: binaryUrl(cluster.downloads, v.kubernetes), ...pinEnv(cluster, ["kubelet", "kube-proxy"]) },
                 files,
                 secret: true,
             },

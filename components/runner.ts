@@ -11,10 +11,31 @@ export interface BundleFile {
     /** Octal mode, like "0644" or "0600". */
     mode: string;
     content: string;
+    /**
+     * In a step whose files hold secrets, the files not readable by all (0600, 0640) are taken as
+     * secret, and the preview shows no hash of them; `public` says this one holds no secret (a unit).
+     */
+    public?: boolean;
+}
+
+/** A file whose content may still be an Output: its path and mode are known at preview. */
+export interface FileInput {
+    path: string;
+    mode: string;
+    content: pulumi.Input<string>;
+    public?: boolean;
 }
 
 /** A certificate and its key as `<base>.crt` (0644) and `<base>.key` (0600). */
 export function pemFiles(base: string, cert: string, key: string): BundleFile[] {
+    return [
+        { path: `${base}.crt`, mode: "0644", content: cert },
+        { path: `${base}.key`, mode: "0600", content: key },
+    ];
+}
+
+/** `pemFiles` for a certificate and key that may still be Outputs. */
+export function pemInputs(base: string, cert: pulumi.Input<string>, key: pulumi.Input<string>): FileInput[] {
     return [
         { path: `${base}.crt`, mode: "0644", content: cert },
         { path: `${base}.key`, mode: "0600", content: key },
@@ -132,8 +153,11 @@ export interface RunArgs {
     script: string;
     /** Non-secret settings for the script, passed as environment. */
     env?: Record<string, pulumi.Input<string>>;
-    /** Files to install; may hold secrets. */
-    files?: pulumi.Input<BundleFile[]>;
+    /**
+     * Files to install; may hold secrets. A list of files (each content an Input) lets the preview
+     * name each file that changes, even one whose content is known only after apply.
+     */
+    files?: pulumi.Input<BundleFile[]> | FileInput[];
     /** Whether the files hold secrets: stdin is then stored as a secret. Scripts never print file contents. */
     secret?: boolean;
     /** Changing any of these replaces the command (delete, then create). */
@@ -145,6 +169,58 @@ export interface RunArgs {
      * Every later step of the runner depends on it.
      */
     installsLib?: boolean;
+}
+
+/** A file's mode gives read to all (the preview may show its hash even in a secret step). */
+function readableByAll(mode: string): boolean {
+    return (parseInt(mode, 8) & 0o004) !== 0;
+}
+
+/**
+ * The line of the preview manifest for one file: `: file PATH MODE sha256:HEX` for a file without
+ * secrets, `: file PATH MODE secret` for one with, and `: file PATH MODE changes` when its
+ * content is known only after apply (a new certificate, say). A no-op `:` line in the command's
+ * text, so `pulumi preview --diff` names what changes on which host.
+ */
+export function manifestLine(path: string, mode: string, content: string | undefined, secret: boolean): string {
+    if (content === undefined) return `: file ${path} ${mode} changes`;
+    if (secret) return `: file ${path} ${mode} secret`;
+    return `: file ${path} ${mode} sha256:${crypto.createHash("sha256").update(content, "utf8").digest("hex")}`;
+}
+
+/** `o.apply(f)` that also runs during a preview when `o` is unknown, giving `f` undefined then. */
+function applyEvenUnknown<T, U>(o: pulumi.Output<T>, f: (v: T | undefined) => U): pulumi.Output<U> {
+    // The SDK's apply takes a second, untyped argument, runWithUnknowns (it passes pulumi.unknown).
+    const apply = o.apply as unknown as (fn: (v: T) => U, runWithUnknowns: boolean) => pulumi.Output<U>;
+    return apply.call(o, (v: T) => f(pulumi.isUnknown(v) ? undefined : v), true);
+}
+
+/**
+ * The preview manifest of a step's files, sorted by path: never secret itself (it holds no secret
+ * content), so the command's text stays readable in the preview and the state.
+ */
+export function fileManifest(files: pulumi.Input<BundleFile[]> | FileInput[], secretStep: boolean): pulumi.Output<string[]> {
+    if (Array.isArray(files)) {
+        const sorted = [...(files as FileInput[])].sort((a, b) => a.path.localeCompare(b.path));
+        const lines = sorted.map((f) => {
+            const secret = secretStep && !f.public && !readableByAll(f.mode);
+            return pulumi.unsecret(applyEvenUnknown(pulumi.output(f.content), (c) => manifestLine(f.path, f.mode, c, secret)));
+        });
+        return pulumi.all(lines);
+    }
+    return pulumi.unsecret(
+        applyEvenUnknown(pulumi.output(files), (list) =>
+            list === undefined
+                ? [": files changes"]
+                : [...list].sort((a, b) => a.path.localeCompare(b.path)).map((f) => manifestLine(f.path, f.mode, f.content, secretStep && !f.public && !readableByAll(f.mode))),
+        ),
+    );
+}
+
+/** The files as the bundle on stdin takes them, once every content is known. */
+function resolvedFiles(files: pulumi.Input<BundleFile[]> | FileInput[]): pulumi.Output<BundleFile[]> {
+    if (!Array.isArray(files)) return pulumi.output(files) as pulumi.Output<BundleFile[]>;
+    return pulumi.all((files as FileInput[]).map((f) => pulumi.output(f.content).apply((content): BundleFile => ({ path: f.path, mode: f.mode, content }))));
 }
 
 /** Adds one resource to a `dependsOn` option, whatever its shape. */
@@ -191,11 +267,14 @@ export class HostRunner {
         const script = hostScript(args.script);
         const scriptSha = crypto.createHash("sha256").update(script).digest("hex");
         const env = pulumi.output(args.env ?? {}).apply((e) => ({ ...e, K8SHA_LIB: lib.sha256, K8SHA_SCRIPT: scriptSha }));
-        const create = env.apply((e) => scriptCommand(this.host, step, script, "create", args.installsLib ? { ...e, K8SHA_LIB_INSTALL: "yes" } : e));
+        const manifest = args.installsLib ? pulumi.output<string[]>([]) : fileManifest(args.files ?? [], args.secret === true);
+        const create = pulumi
+            .all([env, manifest])
+            .apply(([e, m]) => [...m, scriptCommand(this.host, step, script, "create", args.installsLib ? { ...e, K8SHA_LIB_INSTALL: "yes" } : e)].join("\n"));
         // The delete runs the copy of the script its create saved on the host (by its hash), with
         // the same settings and library version; it never installs the library.
         const del = env.apply((e) => scriptCommand(this.host, step, savedScriptRunner(), "delete", e));
-        const files = pulumi.output(args.files ?? []);
+        const files = resolvedFiles(args.files ?? []);
         const stdin = args.installsLib ? pulumi.output(lib.text) : files.apply((f) => encodeBundle(f));
         const cmd = new command.remote.Command(
             `${this.host.name}-${step}`,

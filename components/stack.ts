@@ -29,15 +29,19 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha")): StackConf
         clusterDomain: config.get("clusterDomain"),
         versions: config.getObject<unknown>("versions"),
         downloads: config.getObject<unknown>("downloads"),
+        checksums: config.getObject<unknown>("checksums"),
         mirror: config.getObject<unknown>("mirror"),
         nfs: config.getObject<unknown>("nfs"),
         firewall: config.getObject<unknown>("firewall"),
         imageDigests: config.getObject<unknown>("imageDigests"),
         etcd: config.getObject<unknown>("etcd"),
+        loadBalancer: config.getObject<unknown>("loadBalancer"),
         apiServerExtraSans: config.getObject<unknown>("apiServerExtraSans"),
         ntpServers: config.getObject<unknown>("ntpServers"),
         allowUnpinnedHostKeys: config.getObject<unknown>("allowUnpinnedHostKeys"),
         allowHttpDownloads: config.getObject<unknown>("allowHttpDownloads"),
+        protectData: config.getObject<unknown>("protectData"),
+        stackName: pulumi.getStack(),
     };
     const cluster = validateConfig(raw);
     return { cluster, sshPrivateKey: pulumi.secret(sshPrivateKey ?? "") };

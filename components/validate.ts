@@ -5,6 +5,7 @@ import {
     DEFAULTS,
     Downloads,
     EtcdSettings,
+    LoadBalancerSettings,
     FirewallAllow,
     FirewallConfig,
     HostConfig,
@@ -21,6 +22,8 @@ import {
     Versions,
 } from "./config";
 import { DIGEST_RE, FIREWALL_COMMENT_RE } from "./render";
+import { allArtifacts, ARTIFACT_NAMES, ArtifactName, artifactVersion, artifactVersionKey, pinKey } from "./urls";
+import { unsupportedVersions } from "./versions";
 import { Cidr, cidrContains, cidrsOverlap, formatCidr, lastAddress, nthAddress, parseCidr, parseIpv4 } from "./net";
 
 /** Every problem found in a stack config, each naming the field and the fix. */
@@ -37,6 +40,7 @@ export class ConfigError extends Error {
 
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const VERSION_RE = /^\d+\.\d+\.\d+$/;
+const SHA256_RE = /^[0-9a-f]{64}$/;
 const URL_RE = /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/;
 const REGISTRY_RE = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/;
 const HOSTKEY_RE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$/;
@@ -264,20 +268,27 @@ function readHosts(c: Checker, raw: RawConfig, allowUnpinned: boolean): HostConf
     return hosts;
 }
 
-function readVersions(c: Checker, raw: unknown): Versions {
+/**
+ * The versions, each checked for its form and against the supported-versions table (versions.ts).
+ * `usable` holds the keys that passed both: only their files need pins.
+ */
+function readVersions(c: Checker, raw: unknown): { versions: Versions; usable: Set<keyof Versions> } {
     const r = c.record("k8s-ha:versions", raw);
     const known = Object.keys(DEFAULTS.versions);
     for (const key of Object.keys(r)) {
         if (!known.includes(key)) c.problem(`k8s-ha:versions.${key}`, `is not a known version; use one of: ${known.join(", ")}`);
     }
+    const usable = new Set<keyof Versions>();
     const read = (key: keyof Versions): string => {
         const text = c.string(`k8s-ha:versions.${key}`, r[key], DEFAULTS.versions[key]).replace(/^v/, "");
         if (!VERSION_RE.test(text)) {
             c.problem(`k8s-ha:versions.${key}`, `'${text}' is not a version; write MAJOR.MINOR.PATCH, like ${DEFAULTS.versions[key]}`);
+        } else {
+            usable.add(key);
         }
         return text;
     };
-    return {
+    const versions: Versions = {
         kubernetes: read("kubernetes"),
         etcd: read("etcd"),
         containerd: read("containerd"),
@@ -286,6 +297,54 @@ function readVersions(c: Checker, raw: unknown): Versions {
         coredns: read("coredns"),
         pause: read("pause"),
     };
+    for (const [key, message] of unsupportedVersions(versions, usable)) {
+        c.problem(`k8s-ha:versions.${key}`, message);
+        usable.delete(key);
+    }
+    return { versions, usable };
+}
+
+/**
+ * The pinned sha256 of every release file (`k8s-ha:checksums`, keyed `<artifact>@<version>`): each
+ * file the stack's versions need must have one (the hosts take no checksum from the download's
+ * origin); pins for other versions of the same files may stay (pinned ahead of an upgrade). Files of
+ * versions that are malformed or unsupported need none yet: they are reported under k8s-ha:versions.
+ */
+function readChecksums(c: Checker, raw: unknown, downloads: Downloads, versions: Versions, usable: Set<keyof Versions>): Record<string, string> {
+    const r = c.record("k8s-ha:checksums", raw);
+    const needed = allArtifacts(downloads, versions).filter((a) => usable.has(artifactVersionKey(a.name)));
+    const out: Record<string, string> = {};
+    for (const key of Object.keys(r).sort()) {
+        const field = `k8s-ha:checksums.${key}`;
+        const at = key.lastIndexOf("@");
+        const name = key.slice(0, Math.max(at, 0));
+        const version = key.slice(at + 1);
+        const value = r[key];
+        if (at < 0 || !(ARTIFACT_NAMES as readonly string[]).includes(name)) {
+            c.problem(
+                field,
+                `is not a file k8s-ha downloads; a pin's key is ARTIFACT@VERSION with ARTIFACT one of: ${ARTIFACT_NAMES.join(", ")}` +
+                    (needed.length > 0 ? `; this stack needs: ${needed.map((a) => a.pinKey).join(", ")}` : ""),
+            );
+        } else if (!VERSION_RE.test(version)) {
+            const like = pinKey(name as ArtifactName, artifactVersion(name as ArtifactName, versions));
+            c.problem(field, `'${version}' after the @ is not a version; write MAJOR.MINOR.PATCH without a v, like ${like}`);
+        } else if (typeof value !== "string" || !SHA256_RE.test(value)) {
+            c.problem(field, `${JSON.stringify(value)} is not a sha256; write the file's sha256 as 64 lower-case hex digits (the first field of sha256sum's output), in quotes`);
+        } else {
+            out[key] = value;
+        }
+    }
+    for (const a of needed) {
+        if (r[a.pinKey] !== undefined) continue;
+        c.problem(
+            `k8s-ha:checksums.${a.pinKey}`,
+            `is missing: the hosts install ${a.url} only when its sha256 is pinned here. Take the sum from ${a.vendorSums}, the checksum file the vendor publishes beside it ` +
+                `(fetched from the vendor's own release site, with its signature checked where the vendor signs it), or run sha256sum on a copy you verified; ` +
+                `then: pulumi config set --path 'k8s-ha:checksums["${a.pinKey}"]' SHA256`,
+        );
+    }
+    return out;
 }
 
 function readDownloads(c: Checker, raw: unknown, allowHttp: boolean): Downloads {
@@ -462,6 +521,17 @@ function readEtcd(c: Checker, raw: unknown): EtcdSettings {
     return out;
 }
 
+const LB_KEYS = ["healthCheckIntervalMs"];
+
+function readLoadBalancer(c: Checker, raw: unknown): LoadBalancerSettings {
+    const r = c.record("k8s-ha:loadBalancer", raw);
+    for (const key of Object.keys(r)) {
+        if (!LB_KEYS.includes(key)) c.problem(`k8s-ha:loadBalancer.${key}`, `is not a load balancer setting; use one of: ${LB_KEYS.join(", ")}`);
+    }
+    // Below 100 ms the checks would load the apiservers; above 10 s a dead one keeps getting requests.
+    return { healthCheckIntervalMs: c.integer("k8s-ha:loadBalancer.healthCheckIntervalMs", r.healthCheckIntervalMs, 1000, 100, 10_000) };
+}
+
 const FIREWALL_KEYS = ["enabled", "sshFrom", "allow"];
 const FIREWALL_ALLOW_KEYS = ["ports", "protocol", "from", "roles", "comment"];
 
@@ -556,6 +626,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const c = new Checker();
     const allowUnpinned = c.boolean("k8s-ha:allowUnpinnedHostKeys", raw.allowUnpinnedHostKeys, false);
     const allowHttp = c.boolean("k8s-ha:allowHttpDownloads", raw.allowHttpDownloads, false);
+    const protectData = c.boolean("k8s-ha:protectData", raw.protectData, raw.stackName !== "dev");
     const hosts = readHosts(c, raw, allowUnpinned);
     checkTopology(c, hosts, raw.sshPrivateKeyPresent);
 
@@ -650,12 +721,14 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
         c.problem("k8s-ha:hosts", `${lbs[0].name} and ${lbs[1].name} have the same vrrpPriority; give them different ones`);
     }
 
-    const versions = readVersions(c, raw.versions);
+    const { versions, usable } = readVersions(c, raw.versions);
     const downloads = readDownloads(c, raw.downloads, allowHttp);
+    const checksums = readChecksums(c, raw.checksums, downloads, versions, usable);
     const mirror = readMirror(c, raw.mirror, allowHttp, nodeNetwork.cidr ? nodeNetwork.text : "");
     const nfs = readNfs(c, raw.nfs, hosts);
     const firewall = readFirewall(c, raw.firewall, nfs);
     const etcd = readEtcd(c, raw.etcd);
+    const loadBalancer = readLoadBalancer(c, raw.loadBalancer);
     const imageDigests: ImageDigests = {};
     const digests = c.record("k8s-ha:imageDigests", raw.imageDigests);
     for (const [key, value] of Object.entries(digests)) {
@@ -690,11 +763,14 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
         dnsServiceIp: nthAddress(svc, 10),
         versions,
         downloads,
+        checksums,
         mirror,
         nfs,
         firewall,
         imageDigests,
         etcd,
+        loadBalancer,
+        protectData,
         apiServerExtraSans,
         ntpServers,
     };

@@ -8,17 +8,24 @@
 # nfs-provisioner) under k8s-ha/. See docs/airgap.md for filling a real mirror
 # instead.
 #
-# Usage: scripts/artifacts.sh [build|push|check|versions|help]
+# Usage: scripts/artifacts.sh [build|push|check|pins|versions|help]
 #   build     (default) build what is missing, lay out www/, build the images,
 #             push them when the lab registry answers
 #   push      push the cached images to the lab registry
 #   check     fetch every URL of the dev stack from the lab's HTTP server,
-#             verify it against its checksum file, run each binary's version
+#             verify it against its checksum file and against the stack
+#             file's pin (k8s-ha:checksums), run each binary's version
 #             command and list the lab registry's catalog
+#   pins      print k8s-ha:checksums for the stack's versions, read from the
+#             sum files beside the files under www/ on this disk (what
+#             scripts/pulumi.sh copies into the dev stack's config); a file
+#             without its sum file is named on stderr and left out
 #   versions  print the versions in force and where each came from
 #
 # Environment:
 #   K8S_HA_CACHE                cache root (default /var/cache/k8s-ha)
+#   K8S_HA_ARTIFACTS_WWW        the tree in the upstream layouts (default
+#                               $K8S_HA_CACHE/artifacts/www)
 #   K8S_HA_STACK_FILE           stack config read for k8s-ha:versions and
 #                               k8s-ha:downloads (default Pulumi.dev.yaml)
 #   K8S_HA_<KEY>_VERSION        overrides one version: KUBERNETES, ETCD,
@@ -37,7 +44,7 @@ GLUE=$ROOT/scripts/artifacts
 CACHE=${K8S_HA_CACHE:-/var/cache/k8s-ha}
 ART=$CACHE/artifacts
 BUILD=$ART/build
-WWW=$ART/www
+WWW=${K8S_HA_ARTIFACTS_WWW:-$ART/www}
 IMAGES=$ART/images
 STACK_FILE=${K8S_HA_STACK_FILE:-$ROOT/Pulumi.dev.yaml}
 LAB_HTTP=${K8S_HA_ARTIFACTS_HTTP:-http://10.213.0.1:8080}
@@ -109,7 +116,7 @@ stack_map() {
     }
     function pair(s,   i) {
       i = index(s, ":")
-      if (i > 0) print trim(substr(s, 1, i - 1)), unq(substr(s, i + 1))
+      if (i > 0) print unq(substr(s, 1, i - 1)), unq(substr(s, i + 1))
     }
     inblk && /^[ \t]*(#.*)?$/ { next }
     inblk {
@@ -614,19 +621,22 @@ layout() {
   put_text "$(sha "$d/$name")  $name"$'\n' "$d/$name.sha256"
 }
 
-# Base URLs of the downloads, as k8s-ha:downloads of the stack gives them, or
-# the lab's stand-ins (the upstream host and path under $LAB_HTTP) for those it
-# lacks or when K8S_HA_ARTIFACTS_HTTP is set.
-declare -A DOWNLOADS=(
+# The upstream host and path of each download base (a key of k8s-ha:downloads),
+# which is also where layout puts the files under www/.
+declare -A UPSTREAM=(
   [kubernetes]=dl.k8s.io/release
   [etcd]=github.com/etcd-io/etcd/releases/download
   [containerd]=github.com/containerd/containerd/releases/download
   [runc]=github.com/opencontainers/runc/releases/download
   [cni]=github.com/containernetworking/plugins/releases/download
 )
+# Base URLs of the downloads, as k8s-ha:downloads of the stack gives them, or
+# the lab's stand-ins (the upstream host and path under $LAB_HTTP) for those it
+# lacks or when K8S_HA_ARTIFACTS_HTTP is set.
+declare -A DOWNLOADS=()
 load_downloads() {
   local k v
-  for k in "${!DOWNLOADS[@]}"; do DOWNLOADS[$k]=$LAB_HTTP/${DOWNLOADS[$k]}; done
+  for k in "${!UPSTREAM[@]}"; do DOWNLOADS[$k]=$LAB_HTTP/${UPSTREAM[$k]}; done
   if [[ -f $STACK_FILE && -z ${K8S_HA_ARTIFACTS_HTTP:-} ]]; then
     while read -r k v; do
       if [[ -n ${DOWNLOADS[$k]+x} && -n $v ]]; then DOWNLOADS[$k]=${v%/}; fi
@@ -634,19 +644,51 @@ load_downloads() {
   fi
 }
 
-# The dev stack's downloads, as components/urls.ts makes them: "URL CHECKSUM-URL" lines.
+# artifact_files: every file the dev stack's hosts download, as components/urls.ts
+# makes them, in "BASE PIN FILE SUMFILE" lines: BASE the key of k8s-ha:downloads,
+# PIN the key of the file's pin in k8s-ha:checksums (NAME@VERSION), FILE and the
+# checksum file its vendor publishes beside it, both relative to the base.
+artifact_files() {
+  local k=${VERSION[kubernetes]} e=${VERSION[etcd]} c=${VERSION[containerd]} r=${VERSION[runc]} p=${VERSION[cni]} b f
+  for b in "${KUBE_BINARIES[@]}"; do
+    f=v$k/bin/linux/amd64/$b
+    printf 'kubernetes %s@%s %s %s.sha256\n' "$b" "$k" "$f" "$f"
+  done
+  printf 'etcd etcd@%s v%s/etcd-v%s-linux-amd64.tar.gz v%s/SHA256SUMS\n' "$e" "$e" "$e" "$e"
+  f=v$c/containerd-$c-linux-amd64.tar.gz
+  printf 'containerd containerd@%s %s %s.sha256sum\n' "$c" "$f" "$f"
+  printf 'runc runc@%s v%s/runc.amd64 v%s/runc.sha256sum\n' "$r" "$r" "$r"
+  f=v$p/cni-plugins-linux-amd64-v$p.tgz
+  printf 'cni cni@%s %s %s.sha256\n' "$p" "$f" "$f"
+}
+
+# The dev stack's downloads: "PIN URL CHECKSUM-URL" lines.
 stack_urls() {
-  local k=${VERSION[kubernetes]} e=${VERSION[etcd]} c=${VERSION[containerd]} r=${VERSION[runc]} p=${VERSION[cni]} b d
-  d=${DOWNLOADS[kubernetes]}/v$k/bin/linux/amd64
-  for b in "${KUBE_BINARIES[@]}"; do printf '%s %s\n' "$d/$b" "$d/$b.sha256"; done
-  d=${DOWNLOADS[etcd]}/v$e
-  printf '%s %s\n' "$d/etcd-v$e-linux-amd64.tar.gz" "$d/SHA256SUMS"
-  d=${DOWNLOADS[containerd]}/v$c
-  printf '%s %s\n' "$d/containerd-$c-linux-amd64.tar.gz" "$d/containerd-$c-linux-amd64.tar.gz.sha256sum"
-  d=${DOWNLOADS[runc]}/v$r
-  printf '%s %s\n' "$d/runc.amd64" "$d/runc.sha256sum"
-  d=${DOWNLOADS[cni]}/v$p
-  printf '%s %s\n' "$d/cni-plugins-linux-amd64-v$p.tgz" "$d/cni-plugins-linux-amd64-v$p.tgz.sha256"
+  local base pin file sums
+  while read -r base pin file sums; do
+    printf '%s %s %s\n' "$pin" "${DOWNLOADS[$base]}/$file" "${DOWNLOADS[$base]}/$sums"
+  done < <(artifact_files)
+}
+
+# pins: k8s-ha:checksums for the stack's versions, from the sum files under
+# www/ on this disk (never over http), in the stack file's YAML. A file whose
+# sum file is missing is named on stderr and left out.
+pins() {
+  local base pin file sums want missing=()
+  printf 'k8s-ha:checksums:\n'
+  while read -r base pin file sums; do
+    sums=$WWW/${UPSTREAM[$base]}/$sums
+    want=
+    [[ -f $sums ]] && want=$(expected_sum "$sums" "${file##*/}")
+    if [[ $want =~ ^[0-9a-f]{64}$ ]]; then
+      printf '  %s: "%s"\n' "$pin" "$want"
+    else
+      missing+=("$pin")
+    fi
+  done < <(artifact_files)
+  if ((${#missing[@]})); then
+    log "pins: no sum file under $WWW names a sha256 for ${missing[*]}; build them: K8S_HA_STACK_FILE=${STACK_FILE#"$ROOT"/} npm run artifacts"
+  fi
 }
 
 # ---------------------------------------------------------------- images
@@ -846,14 +888,22 @@ expected_sum() {
 }
 
 check() {
-  local url sumurl f want got fails=0 dir line bin expect out name tag tags
+  local pin url sumurl f want got fails=0 dir line bin expect out name tag tags k v
+  local -A PIN=()
   mktmp "${TMPDIR:-/tmp}/k8s-ha-artifacts-check.XXXXXX"
   WORK=$REPLY
   dir=$WORK/files
   mkdir -p "$dir"
   load_downloads
+  # The stack file's pins (k8s-ha:checksums): what the hosts check each file against.
+  if [[ -f $STACK_FILE ]]; then
+    while read -r k v; do PIN[$k]=$v; done < <(stack_map checksums "$STACK_FILE")
+  fi
+  if ((${#PIN[@]} == 0)); then
+    log "${STACK_FILE##*/} pins no checksums (k8s-ha:checksums): checking against the checksum files only (the dev stack's pins are those files' sums, which scripts/pulumi.sh copies into its effective config)"
+  fi
   log "checking the downloads of the dev stack"
-  while read -r url sumurl; do
+  while read -r pin url sumurl; do
     f=$dir/${url##*/}
     if ! curl -fsS --max-time 300 -o "$f" "$url"; then
       log "FAIL $url: cannot download"
@@ -867,11 +917,19 @@ check() {
     fi
     want=$(expected_sum "$f.sum" "${url##*/}")
     got=$(sha "$f")
-    if [[ $want == "$got" ]]; then
-      log "ok   $url sha256 $got"
-    else
+    if [[ $want != "$got" ]]; then
       log "FAIL $url: sha256 $got, checksum file says ${want:-nothing}"
       fails=$((fails + 1))
+    elif ((${#PIN[@]} == 0)); then
+      log "ok   $url sha256 $got"
+    elif [[ -z ${PIN[$pin]:-} ]]; then
+      log "FAIL $url: ${STACK_FILE##*/} has no pin k8s-ha:checksums.$pin, so the stack would be refused (its sha256 here: $got)"
+      fails=$((fails + 1))
+    elif [[ ${PIN[$pin]} != "$got" ]]; then
+      log "FAIL $url: sha256 $got, the stack pins ${PIN[$pin]} (k8s-ha:checksums.$pin): the hosts would refuse it"
+      fails=$((fails + 1))
+    else
+      log "ok   $url sha256 $got, as the checksum file says and the stack pins"
     fi
   done < <(stack_urls)
 
@@ -978,9 +1036,13 @@ main() {
       ;;
   esac
   load_versions
-  if [[ $verb == versions ]]; then busybox_tag --quiet; else busybox_tag; fi
+  case $verb in
+    versions | pins) busybox_tag --quiet ;;
+    *) busybox_tag ;;
+  esac
   case $verb in
     versions) print_versions ;;
+    pins) pins ;;
     build | push)
       command -v go >/dev/null || die "go is not on PATH"
       mkdir -p "$ART"
@@ -999,7 +1061,7 @@ main() {
       fi
       ;;
     check) check ;;
-    *) die "unknown verb '$verb' (build, push, check, versions, help)" ;;
+    *) die "unknown verb '$verb' (build, push, check, pins, versions, help)" ;;
   esac
 }
 

@@ -153,6 +153,8 @@ fi
 step "lab up (11 machines)" "" lab-up.log bash scripts/lab.sh up --install-deps
 sync_lab_keys
 step "artifacts built and served" "" artifacts.log bash scripts/artifacts.sh
+# The pins of the files just built (k8s-ha:checksums), from their sum files on this disk.
+sync_lab_keys
 step "artifacts checked against their checksums" "" artifacts-check.log bash scripts/artifacts.sh check
 
 # 1-2. From bare hosts to a cluster that passes the users' checks.
@@ -172,6 +174,20 @@ fi
 plan_check "preview of the dev stack: no changes" "<= 10 s" noop
 # The preview was just shown: the no-op up skips its own (a plain `up` adds one, about 4 s).
 step "no-op up (--skip-preview --expect-no-changes)" "<= 5 s" up-noop.log pulumi_ up --yes --skip-preview --expect-no-changes --suppress-progress
+
+# 3b. A wrong pinned host key (w1 pinned to lb1's key) stops the update at once, naming the host and
+# both keys, before any host is touched; the next preview finds nothing changed.
+pulumi_ config set --path 'k8s-ha:hosts.w1.hostKey' "$(node -p 'require("./.tools/lab/hostkeys.json").lb1')" >/dev/null
+if timed up-wrong-hostkey.log pulumi_ up --yes --skip-preview --suppress-progress; then
+    record "wrong host key: the up stops at once" failed "$T" "<= 30 s" "the up passed"
+elif grep -q 'w1 (10.213.0.31:22): the host key is not the pinned one. Expected ssh-ed25519 ' "$LOGS/up-wrong-hostkey.log" &&
+    grep -q "got $(node -p 'require("./.tools/lab/hostkeys.json").w1')" "$LOGS/up-wrong-hostkey.log"; then
+    record "wrong host key: the up stops at once" passed "$T" "<= 30 s" "$(grep -o 'w1 (10.213.0.31:22): the host key is not the pinned one. Expected [^ ]* [^ ]\{0,12\}' "$LOGS/up-wrong-hostkey.log" | head -1)… got w1's own key; log .e2e/logs/up-wrong-hostkey.log"
+else
+    record "wrong host key: the up stops at once" failed "$T" "<= 30 s" "$(tail -n 5 "$LOGS/up-wrong-hostkey.log")"
+fi
+sync_lab_keys
+plan_check "after the wrong host key: no changes" "" noop
 
 # 4. Faults.
 run_checks "fault drills" faults.log bash scripts/hosts-faults.sh
@@ -287,6 +303,57 @@ else
     record "every apiserver serves the new SAN" failed 0 "" "${sans:-0} of 3"
 fi
 
+# 5f. A load balancer setting on both lb hosts (HAProxy's health-check interval), one host at a
+# time, HAProxy reloaded (its master process stays), the VIP left where it is, under the client probe.
+lb_state() { for h in lb1 lb2; do printf '%s:%s:%s ' "$h" "$(on "$h" 'systemctl show -p MainPID --value haproxy')" "$(on "$h" "ip -o addr show | grep -qF ' $VIP/' && echo vip || echo standby")"; done; }
+lb_before=$(lb_state)
+pulumi_ config set --path 'k8s-ha:loadBalancer.healthCheckIntervalMs' 2000 >/dev/null
+plan_check "preview of the LB setting: both lb steps, haproxy.cfg only" "" lb-setting
+start_probe client
+sleep 1
+step "LB setting on both lb hosts (up)" "" up-lb-roll.log pulumi_ up --yes --suppress-progress || true
+sleep 2
+stop_probe
+lb_after=$(lb_state)
+read -r ok bad <<<"$(probe_counts)"
+if ((bad == 0 && ok > 0)); then
+    record "client requests through the VIP during the LB roll" passed 0 "0 failed" "$ok ok, $bad failed"
+else
+    record "client requests through the VIP during the LB roll" failed 0 "0 failed" "$ok ok, $bad failed"
+fi
+# The engine runs one lb step, then the other (lb1, priority 150, the first election's winner,
+# last); each reloads HAProxy, and the second starts only once the first is ready.
+lb_order=$(grep -oE 'k8s-ha\[lb[12]\]: (reloading haproxy|load balancer ready \([A-Za-z ]+\))' "$LOGS/up-lb-roll.log" | uniq | paste -sd';' || true)
+# "A reloading;A ready;B reloading;B ready" with A and B the two lb hosts.
+one_at_a_time=$(awk -F';' '{ split($0, e, ";"); for (i = 1; i <= 4; i++) { h[i] = substr(e[i], 8, 3) }
+    print (NF == 4 && e[1] ~ /reloading/ && e[2] ~ /ready/ && e[3] ~ /reloading/ && e[4] ~ /ready/ && h[1] == h[2] && h[3] == h[4] && h[1] != h[3]) ? "yes" : "no" }' <<<"$lb_order")
+inter=$(for h in lb1 lb2; do on "$h" 'grep -c "inter 2s" /etc/haproxy/haproxy.cfg'; done | paste -sd' ')
+if [[ $lb_before == "$lb_after" && $inter == "1 1" && $one_at_a_time == yes ]]; then
+    record "LB hosts reloaded one at a time; PIDs and VIP kept" passed 0 "" "before ${lb_before}after ${lb_after}; ${lb_order}"
+else
+    record "LB hosts reloaded one at a time; PIDs and VIP kept" failed 0 "" "before ${lb_before}after ${lb_after}; inter 2s in ${inter}; ${lb_order}"
+fi
+
+# 5g. A run stopped between installing a file and reloading its daemon (the fault point in lb1's
+# step, as a killed run would stop), then the next `up` finishes the job: the pending mark makes it
+# reload HAProxy although the file on disk is current already.
+haproxy_worker() { on lb1 'pgrep -P "$(systemctl show -p MainPID --value haproxy)" -x haproxy | sort | paste -sd,'; }
+worker_before=$(haproxy_worker)
+on lb1 'mkdir -p /run/k8s-ha/faults && touch /run/k8s-ha/faults/lb-before-restart'
+pulumi_ config set --path 'k8s-ha:loadBalancer.healthCheckIntervalMs' 3000 >/dev/null
+if timed up-stopped.log pulumi_ up --yes --skip-preview --suppress-progress; then stopped=no; else stopped=yes; fi
+mid=$(on lb1 'echo "file:$(grep -c "inter 3s" /etc/haproxy/haproxy.cfg) pending:$(ls /var/lib/k8s-ha/pending 2>/dev/null | paste -sd,)"')
+worker_mid=$(haproxy_worker)
+step "up after the stopped run (pending reload)" "" up-after-stop.log pulumi_ up --yes --suppress-progress || true
+worker_after=$(haproxy_worker)
+pending_after=$(on lb1 'ls /var/lib/k8s-ha/pending 2>/dev/null | paste -sd,')
+if [[ $stopped == yes && $mid == "file:1 pending:lb" && $worker_mid == "$worker_before" && $worker_after != "$worker_before" && -z $pending_after ]] &&
+    grep -q 'k8s-ha\[lb1\]: an earlier run of this step was interrupted: reloading haproxy' "$LOGS/up-after-stop.log"; then
+    record "stopped between install and reload: the next up reloads" passed 0 "" "stopped run: new file on disk, pending mark, worker $worker_mid kept; next up: pending reload, worker $worker_after, mark cleared"
+else
+    record "stopped between install and reload: the next up reloads" failed 0 "" "stopped=$stopped; $mid; workers $worker_before -> $worker_mid -> $worker_after; pending after: ${pending_after:-none}"
+fi
+
 # 6. Secrets: the real state and every log, searched for every secret value.
 (umask 077 && pulumi_ stack export --show-secrets >"$E2E/export-revealed.json")
 pulumi_ stack export >"$LOGS/export.json"
@@ -301,6 +368,16 @@ rm -f "$E2E/export-revealed.json" "$E2E/push-password"
 # 7. Destroy, and nothing of k8s-ha is left on any host.
 step "pulumi destroy" "<= 60 s" destroy.log pulumi_ destroy --yes --suppress-progress
 run_checks "clean hosts after destroy" clean.log bash scripts/hosts-check.sh clean
+# Guarded etcd data: each member saved a snapshot before its data went, and all but the last left
+# the cluster with `member remove` first; the snapshots (checked by etcdutl as they were taken) stay.
+saved=$(grep -c "saved etcd's data before removing the member: /var/backups/k8s-ha/etcd/" "$LOGS/destroy.log" || true)
+left=$(grep -cE "left the etcd cluster \(member [0-9a-f]+ removed" "$LOGS/destroy.log" || true)
+status=$(on cp1 'stat -c "%n %s bytes %U %a" /var/backups/k8s-ha/etcd/*.db | tail -1' 2>&1 || true)
+if ((saved == 3 && left >= 2)); then
+    record "destroy: etcd snapshots first, members leave first" passed 0 "" "$saved snapshots saved, $left members removed before their data; cp1's: $status"
+else
+    record "destroy: etcd snapshots first, members leave first" failed 0 "" "$saved snapshots saved, $left members removed; $(grep -E 'etcd' "$LOGS/destroy.log" | tail -3)"
+fi
 
 # 8. An interrupted first up: the engine and its plugins killed at a random point.
 pulumi_ config rm k8s-ha:apiServerExtraSans >/dev/null

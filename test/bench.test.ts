@@ -14,6 +14,7 @@ function raw(hosts: number): RawConfig {
         podCidr: c["k8s-ha:podCidr"],
         mirror: c["k8s-ha:mirror"],
         allowUnpinnedHostKeys: c["k8s-ha:allowUnpinnedHostKeys"],
+        checksums: c["k8s-ha:checksums"],
         sshPrivateKeyPresent: true,
     };
 }

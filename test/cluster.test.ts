@@ -244,6 +244,30 @@ describe("the cluster graph", () => {
         }
     });
 
+    test("each step's text lists its files: the sha256 of each one without secrets, the word secret for the rest", () => {
+        const sha = (text: string) => crypto.createHash("sha256").update(text, "utf8").digest("hex");
+        for (const c of commands()) {
+            const create = plain(c.inputs.create);
+            // The manifest never makes the command's text secret: a preview can show it.
+            expect(isSecretValue(c.inputs.create)).toBe(false);
+            // The facts step's stdin is the host library, not files.
+            if (c.name.endsWith("-facts")) continue;
+            const files = String(plain(c.inputs.stdin)).trim() === "" ? {} : bundle(c.inputs.stdin);
+            const lines = String(create).split("\n").filter((l) => l.startsWith(": file "));
+            expect(lines.map((l) => l.split(" ")[2])).toEqual(Object.keys(files).sort((a, b) => a.localeCompare(b)));
+            for (const line of lines) {
+                const [, , path, mode, what] = line.split(" ");
+                const secretStep = isSecretValue(c.inputs.stdin);
+                if (secretStep && /\.(key|kubeconfig)$|encryption-config|htpasswd|password/.test(path)) expect([c.name, line]).toEqual([c.name, `: file ${path} ${mode} secret`]);
+                if (what !== "secret") expect([c.name, what]).toEqual([c.name, `sha256:${sha(files[path])}`]);
+            }
+        }
+        const cp = String(plain(command("cp2-control-plane").inputs.create));
+        expect(cp).toContain(": file /etc/kubernetes/pki/apiserver.crt 0644 sha256:");
+        expect(cp).toContain(": file /etc/kubernetes/pki/apiserver.key 0600 secret");
+        expect(cp).toMatch(/^: file \/etc\/systemd\/system\/kube-apiserver\.service 0600 sha256:[0-9a-f]{64}$/m);
+    });
+
     test("the encryption key comes from a RandomPassword (its ID is not the value) and is 32 bytes", () => {
         expect(resources.some((r) => r.type === "random:index/randomBytes:RandomBytes")).toBe(false);
         const secret = resources.find((r) => r.name === "control-plane-encryption-secret");

@@ -1,4 +1,4 @@
-import { planProblems, summarizePreview } from "./e2e/plan";
+import { changedFiles, planProblems, PreviewStep, summarizePreview } from "./e2e/plan";
 import * as crypto from "crypto";
 import { findLeaks, SECRET_SIG, secretNeedles, secretPemLines } from "./e2e/secrets";
 import { encryptionKeyFrom } from "../components/controlplane";
@@ -18,7 +18,7 @@ describe("preview summary and the change drills' expectations", () => {
             ["update", cmd("cp1-control-plane")],
             ["same", cmd("cp1-os")],
         ]);
-        expect(s).toEqual({ create: ["w3-os"], update: ["cp1-control-plane"], replace: ["control-plane-apiserver-cert"], delete: [], same: 1 });
+        expect(s).toEqual({ create: ["w3-os"], update: ["cp1-control-plane"], replace: ["control-plane-apiserver-cert"], delete: [], same: 1, files: {} });
     });
 
     test("add-worker allows the worker's resources and the topology followers only", () => {
@@ -52,19 +52,58 @@ describe("preview summary and the change drills' expectations", () => {
         ]);
     });
 
-    test("api-sans allows only the apiserver certificate and the control-plane steps", () => {
-        const ok = preview([
-            ["create-replacement", cmd("control-plane-apiserver-csr")],
-            ["create-replacement", cmd("control-plane-apiserver-cert")],
-            ["update", cmd("cp1-control-plane")],
-            ["update", cmd("cp2-control-plane")],
+    const text = (...lines: string[]) => [...lines, "sudo -n env K8SHA_HOST=cp1 bash -c 'x' k8s-ha-create create"].join("\n");
+    const CRT_OLD = ": file /etc/kubernetes/pki/apiserver.crt 0644 sha256:aa";
+    const KEY = ": file /etc/kubernetes/pki/apiserver.key 0600 secret";
+    const UNIT = ": file /etc/systemd/system/kube-apiserver.service 0600 sha256:cc";
+    const cpUpdate = (name: string, ...after: string[]): PreviewStep => ({
+        op: "update",
+        urn: cmd(name),
+        oldState: { inputs: { create: text(CRT_OLD, KEY, UNIT) } },
+        newState: { inputs: { create: text(...after) } },
+    });
+
+    test("the files a step's preview changes come from the manifest lines of its old and new text", () => {
+        expect(changedFiles(cpUpdate("cp1-control-plane", ": file /etc/kubernetes/pki/apiserver.crt 0644 changes", KEY, UNIT))).toEqual(["/etc/kubernetes/pki/apiserver.crt"]);
+        expect(changedFiles(cpUpdate("cp1-control-plane", CRT_OLD, KEY, ": file /etc/systemd/system/kube-apiserver.service 0600 sha256:dd", ": file /etc/new 0644 sha256:ee"))).toEqual([
+            "/etc/new",
+            "/etc/systemd/system/kube-apiserver.service",
         ]);
+        expect(changedFiles(cpUpdate("cp1-control-plane", CRT_OLD, KEY, UNIT))).toEqual([]);
+    });
+
+    test("api-sans allows only the apiserver certificate and the control-plane steps, and the preview names the certificate", () => {
+        const changes = ": file /etc/kubernetes/pki/apiserver.crt 0644 changes";
+        const ok = summarizePreview({
+            steps: [
+                { op: "create-replacement", urn: cmd("control-plane-apiserver-csr") },
+                { op: "create-replacement", urn: cmd("control-plane-apiserver-cert") },
+                cpUpdate("cp1-control-plane", changes, KEY, UNIT),
+                cpUpdate("cp2-control-plane", changes, KEY, UNIT),
+            ],
+        });
         expect(planProblems("api-sans", undefined, ok)).toEqual([]);
-        const bad = preview([["update", cmd("cp1-control-plane")], ["update", cmd("w1-kubelet")]]);
+        const bad = summarizePreview({
+            steps: [cpUpdate("cp1-control-plane", changes, KEY, ": file /etc/systemd/system/kube-apiserver.service 0600 changes"), { op: "update", urn: cmd("w1-kubelet") }],
+        });
         expect(planProblems("api-sans", undefined, bad)).toEqual([
             "w1-kubelet: update is not expected in the api-sans drill",
             "control-plane-apiserver-cert: not replaced by the api-sans drill",
+            "cp1-control-plane: the preview names [/etc/kubernetes/pki/apiserver.crt, /etc/systemd/system/kube-apiserver.service], not the apiserver certificate alone",
         ]);
+    });
+
+    test("lb-setting allows the two lb steps, each naming haproxy.cfg alone", () => {
+        const lbUpdate = (name: string, after: string): PreviewStep => ({
+            op: "update",
+            urn: cmd(name),
+            oldState: { inputs: { create: text(": file /etc/haproxy/haproxy.cfg 0644 sha256:aa", ": file /etc/keepalived/keepalived.conf 0600 secret") } },
+            newState: { inputs: { create: text(after, ": file /etc/keepalived/keepalived.conf 0600 secret") } },
+        });
+        const ok = summarizePreview({ steps: [lbUpdate("lb1-lb", ": file /etc/haproxy/haproxy.cfg 0644 sha256:bb"), lbUpdate("lb2-lb", ": file /etc/haproxy/haproxy.cfg 0644 sha256:bb")] });
+        expect(planProblems("lb-setting", undefined, ok)).toEqual([]);
+        const bad = summarizePreview({ steps: [lbUpdate("lb1-lb", ": file /etc/haproxy/haproxy.cfg 0644 sha256:aa")] });
+        expect(planProblems("lb-setting", undefined, bad)).toEqual(["1 lb steps update in the lb-setting drill, not 2", "lb1-lb: the preview names [], not haproxy.cfg alone"]);
     });
 
     test("noop allows nothing", () => {

@@ -1,6 +1,18 @@
-import { RawConfig } from "../components/config";
+import * as crypto from "crypto";
+import { DEFAULTS, RawConfig, Versions } from "../components/config";
+import { allArtifacts } from "../components/urls";
 import { ConfigError, validateConfig } from "../components/validate";
 import type { NfsStorageParams } from "../components/render";
+
+/** A made-up sha256: the hash of the text (tests download nothing). */
+export function fakeSha256(text: string): string {
+    return crypto.createHash("sha256").update(text).digest("hex");
+}
+
+/** Made-up pins (k8s-ha:checksums) for every file of these versions, each the sha256 of its key. */
+export function fakeChecksums(versions: Versions = DEFAULTS.versions): Record<string, string> {
+    return Object.fromEntries(allArtifacts(DEFAULTS.downloads, versions).map((a) => [a.pinKey, fakeSha256(a.pinKey)]));
+}
 
 /** A valid raw config shaped like the dev stack (host keys pinned). Tests copy and break it. */
 export function labConfig(): RawConfig {
@@ -20,6 +32,8 @@ export function labConfig(): RawConfig {
             nfs: { address: "10.213.0.51", roles: ["nfs"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINFS" },
         },
         mirror: { upstream: "http://10.213.0.1:5000" },
+        // The dev stack's pins come from the lab's artifacts (scripts/pulumi.sh); these are made up.
+        checksums: fakeChecksums(),
         // The lab's stand-in registry speaks plain http.
         allowHttpDownloads: true,
     };

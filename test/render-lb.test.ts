@@ -71,6 +71,15 @@ describe("renderHaproxyConfig", () => {
         expect(r.status).toBe(0);
     });
 
+    test("the health-check interval: whole seconds as before, else milliseconds; haproxy -c accepts both", () => {
+        expect(renderHaproxyConfig({ ...HAPROXY, checkIntervalMs: 2000 })).toContain("check-ssl verify none inter 2s fall 2");
+        const ms = renderHaproxyConfig({ ...HAPROXY, checkIntervalMs: 1500 });
+        expect(ms).toContain("check-ssl verify none inter 1500ms fall 2");
+        const r = run(tool("haproxy"), ["-c", "-f", writeUnder(dir, "/haproxy-ms.cfg", ms)]);
+        expect(r.status).toBe(0);
+        expect(() => renderHaproxyConfig({ ...HAPROXY, checkIntervalMs: 50 })).toThrow("haproxy checkIntervalMs");
+    });
+
     test("haproxy -c rejects a broken file (the checker really checks)", () => {
         const file = writeUnder(dir, "/broken.cfg", cfg.replace("inter 1s", "intre 1s"));
         expect(run(tool("haproxy"), ["-c", "-f", file]).status).not.toBe(0);

@@ -3,7 +3,8 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { encodeBundle, hostLib, hostScript, savedScriptRunner, pemFiles, scriptCommand, shellQuote } from "../components/runner";
+import * as pulumi from "@pulumi/pulumi";
+import { encodeBundle, fileManifest, hostLib, hostScript, manifestLine, savedScriptRunner, pemFiles, scriptCommand, shellQuote } from "../components/runner";
 import { HostConfig } from "../components/config";
 
 const host: HostConfig = { name: "w1", address: "10.0.0.31", user: "root", port: 22, roles: ["worker"] };
@@ -32,6 +33,35 @@ describe("the host runner", () => {
                 { path: "/etc/a", mode: "0644", content: "" },
             ]),
         ).toThrow("bundle: /etc/a appears twice");
+    });
+
+    test("the preview manifest: a hash for files without secrets, `secret` for the rest, `changes` for content known after apply", async () => {
+        const sha = crypto.createHash("sha256").update("abc", "utf8").digest("hex");
+        expect(manifestLine("/etc/a", "0644", "abc", false)).toBe(`: file /etc/a 0644 sha256:${sha}`);
+        expect(manifestLine("/etc/a.key", "0600", "abc", true)).toBe(": file /etc/a.key 0600 secret");
+        expect(manifestLine("/etc/a.crt", "0644", undefined, false)).toBe(": file /etc/a.crt 0644 changes");
+        const lines = await new Promise<string[]>((resolve) =>
+            fileManifest(
+                [
+                    { path: "/etc/z.service", mode: "0600", content: "unit", public: true },
+                    { path: "/etc/b.key", mode: "0600", content: pulumi.secret("KEY") },
+                    { path: "/etc/b.crt", mode: "0644", content: pulumi.output("abc") },
+                ],
+                true,
+            ).apply(resolve),
+        );
+        expect(lines).toEqual([
+            `: file /etc/b.crt 0644 sha256:${sha}`,
+            ": file /etc/b.key 0600 secret",
+            `: file /etc/z.service 0600 sha256:${crypto.createHash("sha256").update("unit").digest("hex")}`,
+        ]);
+        // A content known only after apply (a preview of a new certificate): the line says `changes`.
+        const unknownContent = pulumi.output(pulumi.unknown as unknown as string);
+        const previewLines = await new Promise<string[]>((resolve) => fileManifest([{ path: "/etc/c.crt", mode: "0644", content: unknownContent }], true).apply(resolve));
+        expect(previewLines).toEqual([": file /etc/c.crt 0644 changes"]);
+        // In a step without secrets every file gets its hash, whatever its mode.
+        const plainStep = await new Promise<string[]>((resolve) => fileManifest([{ path: "/etc/k", mode: "0600", content: "abc" }], false).apply(resolve));
+        expect(plainStep).toEqual([`: file /etc/k 0600 sha256:${sha}`]);
     });
 
     test("pemFiles gives the key 0600 and the certificate 0644", () => {

@@ -1,6 +1,8 @@
 import { validateConfig } from "../components/validate";
-import { RawConfig } from "../components/config";
-import { hostsOf, labConfig, problemsOf } from "./fixtures";
+import { DEFAULTS, RawConfig, Versions } from "../components/config";
+import { pinnedArtifact } from "../components/urls";
+import { COMPONENTS, SUPPORTED_VERSIONS } from "../components/versions";
+import { fakeChecksums, fakeSha256, hostsOf, labConfig, problemsOf } from "./fixtures";
 
 describe("validateConfig", () => {
     test("accepts the lab config and fills defaults", () => {
@@ -100,6 +102,24 @@ describe("validateConfig", () => {
         expect(problemsOf(raw)).toContain(message);
     });
 
+    test("data is protected by default on every stack but dev; the stack may say otherwise", () => {
+        const on = (stackName: string | undefined, protectData?: unknown) => validateConfig({ ...labConfig(), stackName, protectData }).protectData;
+        expect(on("dev")).toBe(false);
+        expect(on("prod")).toBe(true);
+        expect(on(undefined)).toBe(true);
+        expect(on("prod", false)).toBe(false);
+        expect(on("dev", true)).toBe(true);
+    });
+
+    test("the load balancer's health-check interval: default 1000 ms, 100 to 10000, no unknown keys", () => {
+        expect(validateConfig(labConfig()).loadBalancer).toEqual({ healthCheckIntervalMs: 1000 });
+        expect(validateConfig({ ...labConfig(), loadBalancer: { healthCheckIntervalMs: 2000 } }).loadBalancer.healthCheckIntervalMs).toBe(2000);
+        expect(problemsOf({ ...labConfig(), loadBalancer: { healthCheckIntervalMs: 50, interval: 1 } })).toEqual([
+            "k8s-ha:loadBalancer.interval: is not a load balancer setting; use one of: healthCheckIntervalMs",
+            expect.stringContaining("k8s-ha:loadBalancer.healthCheckIntervalMs:"),
+        ]);
+    });
+
     test("unpinned host keys and plain http pass only when the stack says so", () => {
         const raw = labConfig();
         for (const h of Object.values(hostsOf(raw))) delete h.hostKey;
@@ -132,5 +152,130 @@ describe("validateConfig", () => {
         hostsOf(raw).w0 = { address: "10.213.0.30", roles: ["worker"], hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIW0" };
         const after = validateConfig(raw);
         for (const h of before.hosts) expect(after.hosts.find((a) => a.name === h.name)).toEqual(h);
+    });
+});
+
+describe("pinned checksums (k8s-ha:checksums)", () => {
+    const pinsOf = (raw: RawConfig) => raw.checksums as Record<string, string>;
+
+    test("every file the versions need must be pinned: one problem per missing pin, each saying how to get it", () => {
+        const raw = labConfig();
+        raw.checksums = undefined;
+        const problems = problemsOf(raw);
+        expect(problems.map((p) => p.split(": ")[0])).toEqual([
+            "k8s-ha:checksums.kube-apiserver@1.35.4", "k8s-ha:checksums.kube-controller-manager@1.35.4", "k8s-ha:checksums.kube-scheduler@1.35.4",
+            "k8s-ha:checksums.kubectl@1.35.4", "k8s-ha:checksums.kubelet@1.35.4", "k8s-ha:checksums.kube-proxy@1.35.4",
+            "k8s-ha:checksums.etcd@3.6.16", "k8s-ha:checksums.containerd@2.2.9", "k8s-ha:checksums.runc@1.3.6", "k8s-ha:checksums.cni@1.10.0",
+        ]);
+        expect(problems.every((p) => p.includes(": is missing: the hosts install "))).toBe(true);
+        expect(problems).toContain(
+            "k8s-ha:checksums.kubelet@1.35.4: is missing: the hosts install https://dl.k8s.io/release/v1.35.4/bin/linux/amd64/kubelet only when its sha256 is pinned here. " +
+                "Take the sum from kubelet.sha256, the checksum file the vendor publishes beside it (fetched from the vendor's own release site, with its signature checked where the vendor signs it), " +
+                "or run sha256sum on a copy you verified; then: pulumi config set --path 'k8s-ha:checksums[\"kubelet@1.35.4\"]' SHA256",
+        );
+        expect(problems).toContain(
+            "k8s-ha:checksums.etcd@3.6.16: is missing: the hosts install https://github.com/etcd-io/etcd/releases/download/v3.6.16/etcd-v3.6.16-linux-amd64.tar.gz only when its sha256 is pinned here. " +
+                "Take the sum from SHA256SUMS, the checksum file the vendor publishes beside it (fetched from the vendor's own release site, with its signature checked where the vendor signs it), " +
+                "or run sha256sum on a copy you verified; then: pulumi config set --path 'k8s-ha:checksums[\"etcd@3.6.16\"]' SHA256",
+        );
+        // The URL is the stack's own download (a mirror), not upstream's.
+        raw.downloads = { runc: "https://files.example.internal/runc" };
+        expect(problemsOf(raw).find((p) => p.startsWith("k8s-ha:checksums.runc@1.3.6:"))).toContain("install https://files.example.internal/runc/v1.3.6/runc.amd64 only when");
+    });
+
+    test.each([
+        ["upper-case hex", "A".repeat(64)],
+        ["too short", "abc123"],
+        ["a digest prefix", `sha256:${"a".repeat(64)}`],
+        ["a number", 12345],
+    ])("a pin that is not 64 lower-case hex digits is refused: %s", (_name, value) => {
+        const raw = labConfig();
+        pinsOf(raw)["runc@1.3.6"] = value as string;
+        expect(problemsOf(raw)).toEqual([
+            `k8s-ha:checksums.runc@1.3.6: ${JSON.stringify(value)} is not a sha256; write the file's sha256 as 64 lower-case hex digits (the first field of sha256sum's output), in quotes`,
+        ]);
+    });
+
+    test("unknown keys are refused, naming the keys the stack needs", () => {
+        const raw = labConfig();
+        pinsOf(raw)["kubelett@1.35.4"] = fakeSha256("typo");
+        pinsOf(raw).kubelet = fakeSha256("no version");
+        pinsOf(raw)["kubelet@v1.35.4"] = fakeSha256("v");
+        const needed = "kube-apiserver@1.35.4, kube-controller-manager@1.35.4, kube-scheduler@1.35.4, kubectl@1.35.4, kubelet@1.35.4, kube-proxy@1.35.4, etcd@3.6.16, containerd@2.2.9, runc@1.3.6, cni@1.10.0";
+        const artifacts = "kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy, etcd, containerd, runc, cni";
+        expect(problemsOf(raw)).toEqual([
+            `k8s-ha:checksums.kubelet: is not a file k8s-ha downloads; a pin's key is ARTIFACT@VERSION with ARTIFACT one of: ${artifacts}; this stack needs: ${needed}`,
+            "k8s-ha:checksums.kubelet@v1.35.4: 'v1.35.4' after the @ is not a version; write MAJOR.MINOR.PATCH without a v, like kubelet@1.35.4",
+            `k8s-ha:checksums.kubelett@1.35.4: is not a file k8s-ha downloads; a pin's key is ARTIFACT@VERSION with ARTIFACT one of: ${artifacts}; this stack needs: ${needed}`,
+        ]);
+    });
+
+    test("pins of other versions may stay (pinned ahead of an upgrade); the configured version's pin is the one used", () => {
+        const raw = labConfig();
+        pinsOf(raw)["kubelet@1.36.3"] = fakeSha256("kubelet@1.36.3");
+        pinsOf(raw)["etcd@3.6.13"] = fakeSha256("etcd@3.6.13");
+        const c = validateConfig(raw);
+        expect(c.checksums["kubelet@1.36.3"]).toBe(fakeSha256("kubelet@1.36.3"));
+        expect(pinnedArtifact(c, "kubelet")).toEqual({
+            name: "kubelet",
+            version: "1.35.4",
+            pinKey: "kubelet@1.35.4",
+            url: "https://dl.k8s.io/release/v1.35.4/bin/linux/amd64/kubelet",
+            vendorSums: "kubelet.sha256",
+            sha256: fakeSha256("kubelet@1.35.4"),
+        });
+        // The upgrade: the new version's pins are there, the old ones may go or stay.
+        raw.versions = { kubernetes: "1.36.3", etcd: "3.6.13" };
+        expect(problemsOf(raw).map((p) => p.split(": ")[0])).toEqual([
+            "k8s-ha:checksums.kube-apiserver@1.36.3", "k8s-ha:checksums.kube-controller-manager@1.36.3", "k8s-ha:checksums.kube-scheduler@1.36.3",
+            "k8s-ha:checksums.kubectl@1.36.3", "k8s-ha:checksums.kube-proxy@1.36.3",
+        ]);
+    });
+});
+
+describe("supported versions (components/versions.ts)", () => {
+    test.each([
+        ["a Kubernetes minor outside the table", { kubernetes: "1.33.4" }, "k8s-ha:versions.kubernetes: Kubernetes 1.33.4 is not supported; use one of: 1.34.0 – 1.34.4, 1.35.4, 1.36.1, 1.36.3 (README, Supported versions)"],
+        ["a patch release outside the table", { kubernetes: "1.36.2" }, "k8s-ha:versions.kubernetes: Kubernetes 1.36.2 is not supported; use one of: 1.34.0 – 1.34.4, 1.35.4, 1.36.1, 1.36.3 (README, Supported versions)"],
+        ["etcd below the minor's range", { etcd: "3.6.12" }, "k8s-ha:versions.etcd: etcd 3.6.12 is not supported with Kubernetes 1.35; use 3.6.13 – 3.6.16 (README, Supported versions)"],
+        ["containerd 1.x", { containerd: "1.7.28" }, "k8s-ha:versions.containerd: containerd 1.7.28 is not supported with Kubernetes 1.35; use 2.2.9 (README, Supported versions)"],
+        ["another pause", { pause: "3.9.0" }, "k8s-ha:versions.pause: pause 3.9.0 is not supported with Kubernetes 1.35; use 3.10.1 (README, Supported versions)"],
+        ["a component beside an unsupported minor", { kubernetes: "1.30.0", coredns: "1.11.3" }, "k8s-ha:versions.coredns: CoreDNS 1.11.3 is not supported with any Kubernetes release; use 1.14.7 (README, Supported versions)"],
+    ])("refuses %s, naming the supported ones", (_name, versions, message) => {
+        const raw = labConfig();
+        raw.versions = versions;
+        expect(problemsOf(raw)).toContain(message);
+    });
+
+    test("an unsupported or malformed version needs no pins yet; the version is the problem", () => {
+        const raw = labConfig();
+        raw.checksums = {};
+        raw.versions = { kubernetes: "1.37.0", etcd: "3.6", containerd: "1.7.28" };
+        expect(problemsOf(raw)).toEqual([
+            "k8s-ha:versions.etcd: '3.6' is not a version; write MAJOR.MINOR.PATCH, like 3.6.16",
+            "k8s-ha:versions.kubernetes: Kubernetes 1.37.0 is not supported; use one of: 1.34.0 – 1.34.4, 1.35.4, 1.36.1, 1.36.3 (README, Supported versions)",
+            "k8s-ha:versions.containerd: containerd 1.7.28 is not supported with any Kubernetes release; use 2.2.9 (README, Supported versions)",
+            expect.stringMatching(/^k8s-ha:checksums\.runc@1\.3\.6: is missing/),
+            expect.stringMatching(/^k8s-ha:checksums\.cni@1\.10\.0: is missing/),
+        ]);
+    });
+
+    test("every release in the table validates with each end of its components' ranges, given its pins", () => {
+        const ends = (set: readonly (string | readonly [string, string])[]) => set.flatMap((e) => (typeof e === "string" ? [e] : [...e]));
+        let checked = 0;
+        for (const row of SUPPORTED_VERSIONS) {
+            for (const kubernetes of ends(row.kubernetes)) {
+                for (const pick of [0, -1]) {
+                    const versions = { ...DEFAULTS.versions, kubernetes } as Versions;
+                    for (const c of COMPONENTS) versions[c] = ends(row.components[c]).at(pick) as string;
+                    const raw = labConfig();
+                    raw.versions = versions;
+                    raw.checksums = fakeChecksums(versions);
+                    expect([kubernetes, problemsOf(raw)]).toEqual([kubernetes, []]);
+                    checked++;
+                }
+            }
+        }
+        expect(checked).toBeGreaterThanOrEqual(10);
     });
 });

@@ -28,6 +28,8 @@ export interface HaproxyParams {
     healthCheckCaFile?: string;
     /** Default `/run/haproxy/admin.sock` (`echo "show stat" | socat - /run/haproxy/admin.sock`). */
     statsSocket?: string;
+    /** How often each apiserver is checked, in ms. Default 1000. */
+    checkIntervalMs?: number;
 }
 
 /**
@@ -58,6 +60,9 @@ export function renderHaproxyConfig(p: HaproxyParams): string {
         p.backends.map((b) => b.name),
         "haproxy backend name",
     );
+    const interval = p.checkIntervalMs ?? 1000;
+    requireInt(interval, 100, 10_000, "haproxy checkIntervalMs");
+    const inter = interval % 1000 === 0 ? `${interval / 1000}s` : `${interval}ms`;
     const socket = p.statsSocket ?? LB_FILES.haproxyStatsSocket;
     requireAbsolutePath(socket, "haproxy statsSocket");
     let verify = "verify none";
@@ -96,7 +101,7 @@ export function renderHaproxyConfig(p: HaproxyParams): string {
         "    option httpchk",
         "    http-check send meth GET uri /readyz",
         "    http-check expect status 200",
-        `    default-server check check-ssl ${verify} inter 1s fall 2 rise 2 on-marked-down shutdown-sessions`,
+        `    default-server check check-ssl ${verify} inter ${inter} fall 2 rise 2 on-marked-down shutdown-sessions`,
         ...byName(p.backends).map((b) => `    server ${b.name} ${b.address}:${b.port ?? APISERVER_PORT}`),
     ]);
 }

@@ -3,7 +3,9 @@
 # as systemd services. Each service restarts only when one of its own files changed.
 # Files (stdin): /etc/kubernetes/pki/*, /etc/kubernetes/*.kubeconfig, /etc/kubernetes/*.yaml,
 # /etc/systemd/system/kube-{apiserver,controller-manager,scheduler}.service.
-# Environment: K8S_URL (base of .../bin/linux/amd64).
+# Environment: K8S_URL (base of .../bin/linux/amd64), and each binary's pinned sha256 (k8s-ha:checksums):
+# KUBE_APISERVER_SHA256, KUBE_CONTROLLER_MANAGER_SHA256,
+# KUBE_SCHEDULER_SHA256, KUBECTL_SHA256.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 APISERVER_FILES=(/etc/kubernetes/pki/ca.crt /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/pki/apiserver.key
@@ -19,9 +21,10 @@ SCHEDULER_FILES=(/etc/kubernetes/scheduler.kubeconfig /etc/kubernetes/scheduler-
     /etc/systemd/system/kube-scheduler.service)
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
+# install_k8s_binary NAME SHA256: downloads the binary, checked against its pin, and installs it.
 install_k8s_binary() {
-    local name=$1
-    fetch_verified "$K8S_URL/$name" "$K8S_URL/$name.sha256" "/var/cache/k8s-ha/$name" || true
+    local name=$1 sha256=$2
+    fetch_verified "$K8S_URL/$name" "$sha256" "/var/cache/k8s-ha/$name" || true
     install_binary "/var/cache/k8s-ha/$name" "/usr/local/bin/$name"
 }
 
@@ -32,10 +35,10 @@ create() {
     mkdir -p /var/log/kubernetes
     chmod 0700 /var/log/kubernetes
     local apiserver=no controller=no scheduler=no
-    if install_k8s_binary kube-apiserver; then apiserver=yes; fi
-    if install_k8s_binary kube-controller-manager; then controller=yes; fi
-    if install_k8s_binary kube-scheduler; then scheduler=yes; fi
-    install_k8s_binary kubectl || true
+    if install_k8s_binary kube-apiserver "${KUBE_APISERVER_SHA256:-}"; then apiserver=yes; fi
+    if install_k8s_binary kube-controller-manager "${KUBE_CONTROLLER_MANAGER_SHA256:-}"; then controller=yes; fi
+    if install_k8s_binary kube-scheduler "${KUBE_SCHEDULER_SHA256:-}"; then scheduler=yes; fi
+    install_k8s_binary kubectl "${KUBECTL_SHA256:-}" || true
     # sa.key and ca.crt are read by the controller-manager too.
     if install_files "${APISERVER_FILES[@]}"; then apiserver=yes; fi
     if changed /etc/kubernetes/pki/ca.crt /etc/kubernetes/pki/sa.key; then controller=yes; fi

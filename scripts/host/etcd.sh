@@ -4,7 +4,8 @@
 # Files (stdin): /etc/etcd/pki/{ca.crt,server.crt,server.key,peer.crt,peer.key,healthcheck-client.crt,
 # healthcheck-client.key}, /etc/systemd/system/etcd.service.
 # A running member restarts only under the cluster-wide roll lock, one member at a time (rolling_restart).
-# Environment: ETCD_URL, ETCD_SUM_URL, ETCD_VERSION, ETCD_ENDPOINTS (every member's client URL).
+# Environment: ETCD_URL, ETCD_SHA256 (its pinned sha256, k8s-ha:checksums), ETCD_VERSION, ETCD_ENDPOINTS
+# (every member's client URL).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # The health-check client's TLS flags, for every etcdctl the step runs.
@@ -65,7 +66,7 @@ rolling_restart() {
 install_etcd_binaries() {
     local archive tmp f restart=1
     archive=/var/cache/k8s-ha/$(basename "$ETCD_URL")
-    fetch_verified "$ETCD_URL" "$ETCD_SUM_URL" "$archive" || true
+    fetch_verified "$ETCD_URL" "$ETCD_SHA256" "$archive" || true
     tmp=$(mktemp -d)
     tar -xzf "$archive" -C "$tmp"
     for f in etcd etcdctl etcdutl; do
@@ -126,7 +127,63 @@ create() {
     info "etcd member healthy"
 }
 
+# Where a delete keeps the snapshot it takes: outside etcd's data directory, kept by the delete.
+BACKUP_DIR=/var/backups/k8s-ha/etcd
+
+# snapshot_before_delete: saves the member's data before the delete removes it, and says where. A
+# running member gives a consistent snapshot (etcdctl snapshot save, checked by etcdutl); a stopped
+# one, a copy of its bolt file (restore that with --skip-hash-check).
+snapshot_before_delete() {
+    local file
+    [[ -d /var/lib/etcd/member ]] || return 0
+    file=$BACKUP_DIR/$K8SHA_HOST-$(date -u +%Y%m%dT%H%M%SZ).db
+    mkdir -p "$BACKUP_DIR"
+    chmod 0700 "$BACKUP_DIR"
+    if systemctl is-active -q etcd && etcdctl_local --command-timeout=120s snapshot save "$file.part" >/dev/null 2>&1 &&
+        /usr/local/bin/etcdutl snapshot status "$file.part" >/dev/null 2>&1; then
+        mv "$file.part" "$file"
+    elif [[ -f /var/lib/etcd/member/snap/db ]]; then
+        rm -f "$file.part"
+        file=${file%.db}-copy.db
+        cp /var/lib/etcd/member/snap/db "$file"
+    else
+        rm -f "$file.part"
+        fatal "could not save a snapshot of etcd's data, so it is kept: /var/lib/etcd is still on this host"
+    fi
+    chmod 0600 "$file"
+    info "saved etcd's data before removing the member: $file ($(stat -c %s "$file") bytes, sha256 $(sha256sum "$file" | cut -c1-64))"
+}
+
+# member_count: the members the local etcd knows of.
+member_count() { etcdctl_local member list 2>/dev/null | grep -c . || true; }
+
+# leave_cluster: a member that is not the last one leaves with `member remove` before its data goes,
+# so the others never wait for it. etcd refuses a removal that would leave too few started members
+# for a quorum (strict reconfiguration check); then the delete stops here, with the data in place.
+leave_cluster() {
+    local id out n
+    systemctl is-active -q etcd || return 0
+    id=$(etcdctl_local member list 2>/dev/null | awk -F', ' -v me="$K8SHA_HOST" '$3 == me { print $1 }')
+    n=$(member_count)
+    if [[ -z $id || $n -le 1 ]]; then
+        info "the last etcd member: no other member to leave"
+        return 0
+    fi
+    if out=$(etcdctl_local --command-timeout=30s member remove "$id" 2>&1); then
+        info "left the etcd cluster (member $id removed; $((n - 1)) left)"
+        return 0
+    fi
+    # Members removed at the same time (a destroy): the last one cannot remove itself, and need not.
+    if (($(member_count) <= 1)); then
+        info "the last etcd member: the others have left"
+        return 0
+    fi
+    fatal "cannot leave the etcd cluster of $n members without losing its quorum ($out); bring the other members back to health, or remove fewer at once; etcd's data is still on this host"
+}
+
 delete() {
+    snapshot_before_delete
+    leave_cluster
     service_remove etcd
     remove_paths /usr/local/bin/etcd /usr/local/bin/etcdctl /usr/local/bin/etcdutl /etc/etcd /var/lib/etcd \
         "/var/cache/k8s-ha/$(basename "$ETCD_URL")"

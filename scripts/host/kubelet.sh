@@ -2,12 +2,14 @@
 # Node, phase 3, on workers: kubelet and kube-proxy with certificates from the cluster PKI.
 # Files (stdin): /etc/kubernetes/pki/{kubelet.crt,kubelet.key}, /etc/kubernetes/{kubelet,kube-proxy}.kubeconfig,
 # /etc/kubernetes/{kubelet-config,kube-proxy-config}.yaml, /etc/systemd/system/{kubelet,kube-proxy}.service.
-# Environment: K8S_URL (base of .../bin/linux/amd64).
+# Environment: K8S_URL (base of .../bin/linux/amd64), and each binary's pinned sha256 (k8s-ha:checksums):
+# KUBELET_SHA256, KUBE_PROXY_SHA256.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# install_k8s_binary NAME SHA256: downloads the binary, checked against its pin, and installs it.
 install_k8s_binary() {
-    local name=$1
-    fetch_verified "$K8S_URL/$name" "$K8S_URL/$name.sha256" "/var/cache/k8s-ha/$name" || true
+    local name=$1 sha256=$2
+    fetch_verified "$K8S_URL/$name" "$sha256" "/var/cache/k8s-ha/$name" || true
     install_binary "/var/cache/k8s-ha/$name" "/usr/local/bin/$name"
 }
 
@@ -15,8 +17,8 @@ create() {
     read_bundle
     mkdir -p /var/lib/kubelet /var/lib/kube-proxy /etc/kubernetes/manifests
     local kubelet=no proxy=no
-    if install_k8s_binary kubelet; then kubelet=yes; fi
-    if install_k8s_binary kube-proxy; then proxy=yes; fi
+    if install_k8s_binary kubelet "${KUBELET_SHA256:-}"; then kubelet=yes; fi
+    if install_k8s_binary kube-proxy "${KUBE_PROXY_SHA256:-}"; then proxy=yes; fi
     if install_files /etc/kubernetes/pki/kubelet.crt /etc/kubernetes/pki/kubelet.key \
         /etc/kubernetes/kubelet.kubeconfig /etc/kubernetes/kubelet-config.yaml \
         /etc/systemd/system/kubelet.service; then kubelet=yes; fi

@@ -2,7 +2,13 @@
 # LoadBalancerPair, on each lb host: HAProxy in front of every apiserver and Keepalived holding the VIP.
 # Files (stdin): /etc/haproxy/haproxy.cfg, /etc/keepalived/keepalived.conf, /etc/keepalived/check-haproxy.sh,
 # /etc/systemd/system/keepalived.service.d/k8s-ha.conf.
-# Environment: K8SHA_VIP, K8SHA_INTERFACE.
+# Environment: K8SHA_VIP, K8SHA_INTERFACE, K8SHA_PEER (the other lb host), K8SHA_API_PORT.
+# The two lb steps run one after the other. A changed HAProxy or keepalived config is reloaded, not
+# restarted: HAProxy's master hands its listening sockets to the new workers and the old ones finish
+# their connections; keepalived re-reads its config and keeps its VRRP state, so the VIP stays. Only
+# a changed keepalived unit restarts keepalived; on the host that holds the VIP, the VIP is handed to
+# the peer first (once the peer's HAProxy answers), so the VIP holder is never the host whose
+# daemons restart.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 check_haproxy() { haproxy -c -q -f "$1"; }
@@ -14,16 +20,57 @@ create() {
     # socat talks to HAProxy's admin socket (show stat, disable server) for operators and checks.
     apt_install haproxy keepalived socat
     mkdir -p /run/haproxy
-    local haproxy=no keepalived=no
+    local haproxy=no keepalived=no restart_keepalived=no
     if install_file /etc/haproxy/haproxy.cfg check_haproxy; then haproxy=yes; fi
     if install_file /etc/keepalived/check-haproxy.sh; then keepalived=yes; fi
     if install_file /etc/keepalived/keepalived.conf check_keepalived; then keepalived=yes; fi
-    if install_file /etc/systemd/system/keepalived.service.d/k8s-ha.conf; then keepalived=yes; fi
+    if install_file /etc/systemd/system/keepalived.service.d/k8s-ha.conf; then restart_keepalived=yes; fi
     reload_units_if_changed
-    service_apply haproxy "$haproxy"
-    service_apply keepalived "$keepalived"
-    wait_until 30 "haproxy to listen" systemctl is-active -q haproxy
-    info "load balancer ready"
+    if [[ $PENDING_AT_START == yes ]]; then
+        info "an earlier run of this step was interrupted: reloading haproxy and keepalived"
+        haproxy=yes keepalived=yes
+    fi
+    fault_point before-restart
+    reload_or_start haproxy "$haproxy"
+    wait_until 30 "haproxy to listen on port $K8SHA_API_PORT" haproxy_listens
+    if [[ $restart_keepalived == yes ]] && systemctl is-active -q keepalived; then
+        hand_off_vip
+        info "restarting keepalived (its unit changed)"
+        systemctl restart keepalived
+    else
+        reload_or_start keepalived "$keepalived"
+    fi
+    wait_until 30 "keepalived to run" systemctl is-active -q keepalived
+    info "load balancer ready ($(holds_vip && echo "holds the VIP" || echo "standby"))"
+}
+
+haproxy_listens() { ss -Hltn "sport = :$K8SHA_API_PORT" | grep -q .; }
+holds_vip() { ip -o addr show dev "$K8SHA_INTERFACE" | grep -qF " $K8SHA_VIP/"; }
+# shellcheck disable=SC2016 # $0 and $1 are the inner shell's
+peer_haproxy_answers() { timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$K8SHA_PEER" "$K8SHA_API_PORT"; }
+
+# reload_or_start UNIT CHANGED: a running unit reloads when its config changed; a stopped one starts.
+reload_or_start() {
+    local unit=$1 changed=$2
+    if systemctl is-active -q "$unit"; then
+        if [[ $changed == yes ]]; then
+            info "reloading $unit (its config changed; connections and the VIP stay)"
+            systemctl reload "$unit"
+        fi
+        systemctl is-enabled -q "$unit" 2>/dev/null || systemctl enable -q "$unit" 2>/dev/null || true
+    else
+        service_apply "$unit" "$changed"
+    fi
+}
+
+# hand_off_vip: on the VIP holder, stops keepalived so the peer takes the VIP at once (keepalived
+# sends a priority-0 advert as it stops), after checking that the peer's HAProxy answers.
+hand_off_vip() {
+    holds_vip || return 0
+    wait_until 60 "the peer's HAProxy ($K8SHA_PEER:$K8SHA_API_PORT) to answer before handing it the VIP" peer_haproxy_answers
+    info "handing the VIP to $K8SHA_PEER before restarting keepalived"
+    systemctl stop keepalived
+    wait_until 10 "the VIP to leave this host" bash -c "! ip -o addr show dev '$K8SHA_INTERFACE' | grep -qF ' $K8SHA_VIP/'"
 }
 
 delete() {

@@ -64,6 +64,17 @@ clear_pending() {
     rmdir "$STATE_DIR/pending" 2>/dev/null || true
 }
 
+# fault_point NAME: a place where a run can be made to stop, as a killed run would, for the e2e
+# suite's drills: when the file /run/k8s-ha/faults/<step>-NAME exists (root's, gone at reboot), the
+# step removes it and fails here. Used between installing files and restarting their daemons.
+fault_point() {
+    local f=/run/k8s-ha/faults/${K8SHA_STEP:-$(basename "$0" .sh)}-$1
+    if [[ -f $f ]]; then
+        rm -f "$f"
+        fatal "stopped at $1, as a killed run would ($f)"
+    fi
+}
+
 # keep_script_for_delete: on create, saves the running script (the text `bash -c` got) as
 # K8SHA_LIB_DIR/steps/<sha256>.sh, checked against K8SHA_SCRIPT. The step's delete command runs
 # that copy (run-saved.sh) instead of carrying the script a second time.
@@ -204,39 +215,25 @@ apt_purge() {
     apt_get purge -y -qq "${present[@]}" >/dev/null
 }
 
-# checksum_of SUMFILE NAME: the first field of the line naming NAME, else of the first line.
-checksum_of() {
-    local sumfile=$1 name=$2 line
-    line=$(grep -E "[[:space:]*]${name//./\\.}\$" "$sumfile" | head -n 1 || true)
-    [[ -n $line ]] || line=$(head -n 1 "$sumfile")
-    printf '%s' "${line%%[[:space:]]*}"
-}
-
-# fetch_verified URL SUMURL DEST: downloads URL and checks its sha256 against SUMURL.
-# An already-present DEST with the right sum is kept.
+# fetch_verified URL SHA256 DEST: downloads URL to DEST and checks it against SHA256, the sum the
+# stack pins for that file (k8s-ha:checksums, handed to the step in its environment). No checksum
+# is ever fetched from the download's origin: an origin that could change the file could change
+# its checksum file too. An already-present DEST with that sum is kept (returns 1).
 fetch_verified() {
-    local url=$1 sumurl=$2 dest=$3 want got
-    local sumfile
-    sumfile=$(mktemp)
-    if ! curl -fsSL --retry 3 --retry-connrefused -o "$sumfile" "$sumurl"; then
-        rm -f "$sumfile"
-        fatal "cannot download checksum $sumurl"
-    fi
-    want=$(checksum_of "$sumfile" "$(basename "$url")")
-    rm -f "$sumfile"
-    [[ $want =~ ^[0-9a-f]{64}$ ]] || fatal "checksum file $sumurl has no sha256 for $(basename "$url")"
+    local url=$1 want=$2 dest=$3 got
+    [[ $want =~ ^[0-9a-f]{64}$ ]] || fatal "no pinned sha256 for $url (got '$want'); pin it in k8s-ha:checksums"
     if [[ -f $dest ]] && [[ $(sha256sum "$dest" | cut -d' ' -f1) == "$want" ]]; then
         return 1
     fi
     mkdir -p "$(dirname "$dest")"
-    curl -fsSL --retry 3 --retry-connrefused -o "$dest.part" "$url" || fatal "cannot download $url"
+    curl -fsSL --retry 3 --retry-connrefused -o "$dest.part" "$url" || { rm -f "$dest.part"; fatal "cannot download $url"; }
     got=$(sha256sum "$dest.part" | cut -d' ' -f1)
     if [[ $got != "$want" ]]; then
         rm -f "$dest.part"
-        fatal "checksum mismatch for $url: expected $want (from $sumurl), got $got"
+        fatal "checksum mismatch for $url: the stack pins $want (k8s-ha:checksums), the download has $got; nothing was installed. Check the file against its vendor's checksum before changing the pin"
     fi
     mv -f "$dest.part" "$dest"
-    info "downloaded $url"
+    info "downloaded $url (sha256 $want, as pinned)"
     return 0
 }
 
@@ -266,6 +263,7 @@ service_apply() {
     if ! systemctl is-enabled -q "$unit" 2>/dev/null; then
         systemctl enable -q "$unit" 2>/dev/null || true
     fi
+    fault_point before-restart
     if [[ $restart != yes && $PENDING_AT_START == yes ]]; then
         restart=yes
         info "an earlier run of this step was interrupted: restarting $unit"

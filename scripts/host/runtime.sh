@@ -4,19 +4,20 @@
 # Files (stdin): /etc/containerd/config.toml, /etc/containerd/certs.d/<registry>/hosts.toml,
 # /etc/kubernetes/pki/ca.crt, /etc/systemd/system/containerd.service, /etc/cni/net.d/10-k8s-ha.conflist,
 # /etc/k8s-ha/pod-routes (lines "CIDR VIA").
-# Environment: CONTAINERD_URL, CONTAINERD_SUM_URL, RUNC_URL, RUNC_SUM_URL, CNI_URL, CNI_SUM_URL.
+# Environment: CONTAINERD_URL, RUNC_URL, CNI_URL, and each file's pinned sha256 (k8s-ha:checksums):
+# CONTAINERD_SHA256, RUNC_SHA256, CNI_SHA256.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DOWNLOADS=/var/cache/k8s-ha
 ROUTE_PROTO=90 # marks the routes k8s-ha owns, so stale ones can be found and removed
 
-# What was installed, as the URLs it came from and the size and time of each binary in place. A run
-# whose URLs and binaries match it skips downloading, verifying and unpacking the archives again:
-# the step re-runs whenever another worker comes or goes (pod routes), and on an emulated host
-# that work took most of a minute.
+# What was installed, as the URLs it came from, their pinned sums, and the size and time of each
+# binary in place. A run whose URLs, pins and binaries match it skips downloading, verifying and
+# unpacking the archives again: the step re-runs whenever another worker comes or goes (pod routes),
+# and on an emulated host that work took most of a minute. A changed pin verifies the files again.
 STAMP=$STATE_DIR/runtime-binaries
 binaries_stamp() {
-    printf '%s\n' "$CONTAINERD_URL" "$RUNC_URL" "$CNI_URL"
+    printf '%s\n' "$CONTAINERD_URL" "$CONTAINERD_SHA256" "$RUNC_URL" "$RUNC_SHA256" "$CNI_URL" "$CNI_SHA256"
     stat -c '%n %s %Y' /usr/local/bin/containerd /usr/local/bin/containerd-shim-runc-v2 /usr/local/bin/ctr \
         /usr/local/sbin/runc /opt/cni/bin/* 2>&1
 }
@@ -27,15 +28,15 @@ install_runtime_binaries() {
         return 1
     fi
     tmp=$(mktemp -d)
-    fetch_verified "$CONTAINERD_URL" "$CONTAINERD_SUM_URL" "$DOWNLOADS/$(basename "$CONTAINERD_URL")" || true
+    fetch_verified "$CONTAINERD_URL" "$CONTAINERD_SHA256" "$DOWNLOADS/$(basename "$CONTAINERD_URL")" || true
     tar -xzf "$DOWNLOADS/$(basename "$CONTAINERD_URL")" -C "$tmp"
     for f in containerd containerd-shim-runc-v2 ctr; do
         [[ -f $tmp/bin/$f ]] || fatal "$CONTAINERD_URL has no bin/$f"
         if install_binary "$tmp/bin/$f" "/usr/local/bin/$f"; then restart=yes; fi
     done
-    fetch_verified "$RUNC_URL" "$RUNC_SUM_URL" "$DOWNLOADS/$(basename "$RUNC_URL")" || true
+    fetch_verified "$RUNC_URL" "$RUNC_SHA256" "$DOWNLOADS/$(basename "$RUNC_URL")" || true
     if install_binary "$DOWNLOADS/$(basename "$RUNC_URL")" /usr/local/sbin/runc; then restart=yes; fi
-    fetch_verified "$CNI_URL" "$CNI_SUM_URL" "$DOWNLOADS/$(basename "$CNI_URL")" || true
+    fetch_verified "$CNI_URL" "$CNI_SHA256" "$DOWNLOADS/$(basename "$CNI_URL")" || true
     mkdir -p "$tmp/cni" /opt/cni/bin
     tar -xzf "$DOWNLOADS/$(basename "$CNI_URL")" -C "$tmp/cni"
     for f in "$tmp"/cni/*; do

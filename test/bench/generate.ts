@@ -5,6 +5,9 @@
  *
  *   node bin/test/bench/generate.js N     prints the stack config file (YAML) for N hosts
  */
+import * as crypto from "crypto";
+import { DEFAULTS } from "../../components/config";
+import { allArtifacts } from "../../components/urls";
 
 /** The fixed part of the topology; the rest are workers, and there must be at least one. */
 export const FIXED_HOSTS = { "control-plane": 3, lb: 2, mirror: 1, nfs: 1 } as const;
@@ -44,6 +47,10 @@ export function benchConfig(hosts: number): Record<string, unknown> {
         // Made-up hosts: no host key to pin (scripts/bench.sh sets a made-up SSH key as a secret); a
         // preview connects to none.
         "k8s-ha:allowUnpinnedHostKeys": true,
+        // Made-up pins (the sha256 of each key): a preview downloads nothing.
+        "k8s-ha:checksums": Object.fromEntries(
+            allArtifacts(DEFAULTS.downloads, DEFAULTS.versions).map((a) => [a.pinKey, crypto.createHash("sha256").update(a.pinKey).digest("hex")]),
+        ),
     };
 }
 

@@ -3,13 +3,15 @@
  * change drills. Used by scripts/e2e.sh:
  *   node bin/test/e2e/plan.js DRILL [ARG] < preview.json
  * prints the summary as JSON and exits 1, naming each offending resource, when the plan does more
- * than the drill allows. DRILL: noop | add-worker NAME | remove-worker NAME | api-sans.
+ * than the drill allows. DRILL: noop | add-worker NAME | remove-worker NAME | api-sans | lb-setting.
  */
 import * as fs from "fs";
 
 export interface PreviewStep {
     op: string;
     urn: string;
+    oldState?: { inputs?: { create?: unknown } };
+    newState?: { inputs?: { create?: unknown } };
 }
 
 export interface PlanSummary {
@@ -18,6 +20,27 @@ export interface PlanSummary {
     replace: string[];
     delete: string[];
     same: number;
+    /** For each updated host step, the files its preview manifest says change (`: file PATH MODE …` lines). */
+    files: Record<string, string[]>;
+}
+
+/** The `: file PATH MODE WHAT` lines of a command's text, by path. */
+function manifestOf(create: unknown): Map<string, string> {
+    const m = new Map<string, string>();
+    if (typeof create !== "string") return m;
+    for (const line of create.split("\n")) {
+        const f = /^: file (\S+) (.*)$/.exec(line);
+        if (f) m.set(f[1], f[2]);
+    }
+    return m;
+}
+
+/** The files whose manifest line differs between the old and the new text of a command, sorted. */
+export function changedFiles(step: PreviewStep): string[] {
+    const before = manifestOf(step.oldState?.inputs?.create);
+    const after = manifestOf(step.newState?.inputs?.create);
+    const paths = new Set([...before.keys(), ...after.keys()]);
+    return [...paths].filter((p) => before.get(p) !== after.get(p) || after.get(p)?.endsWith(" changes")).sort();
 }
 
 /** The resource name at the end of a URN. */
@@ -29,7 +52,7 @@ const STACK_TYPE = "pulumi:pulumi:Stack";
 
 /** Groups the steps of a preview by what happens to each resource. */
 export function summarizePreview(preview: { steps?: PreviewStep[] }): PlanSummary {
-    const s: PlanSummary = { create: [], update: [], replace: [], delete: [], same: 0 };
+    const s: PlanSummary = { create: [], update: [], replace: [], delete: [], same: 0, files: {} };
     const add = (list: string[], name: string) => {
         if (!list.includes(name)) list.push(name);
     };
@@ -40,9 +63,12 @@ export function summarizePreview(preview: { steps?: PreviewStep[] }): PlanSummar
             case "create":
                 add(s.create, name);
                 break;
-            case "update":
+            case "update": {
                 add(s.update, name);
+                const files = changedFiles(step);
+                if (files.length > 0) s.files[name] = files;
                 break;
+            }
             case "replace":
             case "create-replacement":
             case "delete-replaced":
@@ -109,10 +135,30 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             none("update", s.update.filter((n) => !allowed.test(n)));
             none("replace", s.replace.filter((n) => !allowed.test(n)));
             if (!s.replace.includes("control-plane-apiserver-cert")) problems.push("control-plane-apiserver-cert: not replaced by the api-sans drill");
+            // The preview names the file that changes on each control-plane host: the certificate only.
+            const cps = s.update.filter((n) => /-control-plane$/.test(n));
+            if (cps.length === 0) problems.push("no control-plane step updates in the api-sans drill");
+            for (const n of cps) {
+                const files = (s.files[n] ?? []).join(", ");
+                if (files !== "/etc/kubernetes/pki/apiserver.crt") problems.push(`${n}: the preview names [${files}], not the apiserver certificate alone`);
+            }
+            break;
+        }
+        case "lb-setting": {
+            // Both lb steps update, and each preview names haproxy.cfg alone.
+            none("create", s.create);
+            none("delete", s.delete);
+            none("replace", s.replace);
+            none("update", s.update.filter((n) => !/^[a-z0-9]+-lb$/.test(n)));
+            if (s.update.length !== 2) problems.push(`${s.update.length} lb steps update in the lb-setting drill, not 2`);
+            for (const n of s.update) {
+                const files = (s.files[n] ?? []).join(", ");
+                if (files !== "/etc/haproxy/haproxy.cfg") problems.push(`${n}: the preview names [${files}], not haproxy.cfg alone`);
+            }
             break;
         }
         default:
-            problems.push(`unknown drill ${drill} (noop, add-worker NAME, remove-worker NAME, api-sans)`);
+            problems.push(`unknown drill ${drill} (noop, add-worker NAME, remove-worker NAME, api-sans, lb-setting)`);
     }
     return problems;
 }
