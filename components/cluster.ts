@@ -59,9 +59,10 @@ export function buildCluster(stack: StackConfig): Cluster {
             mirrorEndpoint: mirror.endpoint,
             kubeProxyCert,
             dependsOn: [controlPlane.addons],
+            drainBefore: (restartInputs) => controlPlane.drainBefore(host.name, restartInputs),
         });
         const kubelet = nodes[host.name].kubelet;
-        if (kubelet) nodeObjects.push(controlPlane.admitNode(host.name, kubelet));
+        if (kubelet) nodeObjects.push(controlPlane.admitNode(host.name, kubelet, nodes[host.name].restartInputs));
     }
     const nfsHost = hostsWithRole(cluster, "nfs")[0];
     const nfs = nfsHost

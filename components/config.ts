@@ -53,6 +53,7 @@ export interface RawConfig {
     imageDigests?: unknown;
     etcd?: unknown;
     loadBalancer?: unknown;
+    kubelet?: unknown;
     apiServerExtraSans?: unknown;
     ntpServers?: unknown;
     /** Accept hosts without a pinned `hostKey` (their keys are then not checked). For throwaway labs. */
@@ -61,6 +62,8 @@ export interface RawConfig {
     allowHttpDownloads?: unknown;
     /** Protect etcd's and the NFS export's data from deletion (default: on, except on the dev stack). */
     protectData?: unknown;
+    /** `HOST/STEP` → a stamp: steps to re-run once to repair drift (scripts/drift.sh --repair). */
+    repair?: unknown;
     /** The stack's name (not config): `protectData` defaults to on for every stack but `dev`. */
     stackName?: string;
 }
@@ -212,6 +215,12 @@ export interface LoadBalancerSettings {
     healthCheckIntervalMs: number;
 }
 
+/** Kubelet settings a stack may tune (`k8s-ha:kubelet`). */
+export interface KubeletSettings {
+    /** Most processes one pod may run (CIS 4.2.13; default 4096). */
+    podPidsLimit: number;
+}
+
 /** The add-on images whose digests a stack may pin. */
 export const ADDON_IMAGE_KEYS = ["coredns", "nfsProvisioner"] as const;
 export type AddonImageKey = (typeof ADDON_IMAGE_KEYS)[number];
@@ -271,6 +280,7 @@ export interface ClusterConfig {
     /** etcd tuning (`k8s-ha:etcd`); empty: etcd's defaults. */
     etcd: EtcdSettings;
     loadBalancer: LoadBalancerSettings;
+    kubelet: KubeletSettings;
     apiServerExtraSans: string[];
     ntpServers: string[];
     /**
@@ -278,6 +288,11 @@ export interface ClusterConfig {
      * stops with "protected" until `k8s-ha:protectData` is set to false.
      */
     protectData: boolean;
+    /**
+     * Steps to re-run to repair drift, `HOST/STEP` → the time of the check that found it
+     * (`k8s-ha:repair`, set by scripts/drift.sh --repair); the step gets it as K8SHA_REPAIR.
+     */
+    repair: Record<string, string>;
 }
 
 export const DEFAULTS = {

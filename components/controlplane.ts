@@ -71,6 +71,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     readonly addons: command.remote.Command;
     /** The first control-plane host's runner: the steps that use the admin kubeconfig run there. */
     private readonly firstRunner: HostRunner;
+    private readonly firstPrepared: pulumi.Resource;
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:ControlPlane", name, {}, opts);
@@ -195,6 +196,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         ]);
         this.addons = first.runner.run("addons", { script: "addons", files: addonFiles, secret: true }, { parent: this, dependsOn: this.commands });
         this.firstRunner = first.runner;
+        this.firstPrepared = first.prepared;
         this.registerOutputs({ adminKubeconfig: this.adminKubeconfig });
     }
 
@@ -222,11 +224,28 @@ export class ControlPlane extends pulumi.ComponentResource {
      * A worker's Node object, from the first control-plane host: `up` waits until the node is Ready;
      * removing the worker (or destroy) drains it and deletes the Node before its kubelet stops.
      */
-    admitNode(nodeName: string, kubelet: pulumi.Resource): command.remote.Command {
+    admitNode(nodeName: string, kubelet: pulumi.Resource, restartInputs?: pulumi.Input<string>): command.remote.Command {
         return this.firstRunner.run(
             `node-${nodeName}`,
-            { script: "node-object", env: { NODE_NAME: nodeName } },
+            // With the worker's fingerprint, so that after every change that drained it this step
+            // runs again: it uncordons the node and releases the workers' roll lock.
+            { script: "node-object", env: restartInputs ? { NODE_NAME: nodeName, K8SHA_RESTART_INPUTS: restartInputs } : { NODE_NAME: nodeName } },
             { parent: this, dependsOn: [kubelet, this.addons] },
+        );
+    }
+
+    /**
+     * Before a change to what a worker's runtime and kubelet run (its fingerprint) reaches it: from
+     * the first control-plane host, takes the workers' roll lock, cordons and drains the node (a
+     * worker not yet in the API, or a cluster without an API yet, has nothing to drain). It waits
+     * only for that host's preparation, so a new cluster's workers install while the control plane
+     * comes up.
+     */
+    drainBefore(nodeName: string, restartInputs: pulumi.Input<string>): command.remote.Command {
+        return this.firstRunner.run(
+            `drain-${nodeName}`,
+            { script: "drain", env: { NODE_NAME: nodeName, K8SHA_RESTART_INPUTS: restartInputs, DRAIN_TIMEOUT_SECONDS: "300" }, withDelete: false },
+            { parent: this, dependsOn: [this.firstPrepared] },
         );
     }
 }

@@ -1,7 +1,8 @@
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterConfig, HostConfig } from "./config";
-import { HostRunner, pemFiles } from "./runner";
+import { BundleFile, HostRunner, pemFiles } from "./runner";
 import { IssuedCert, Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl, pinEnv, pinnedArtifact } from "./urls";
@@ -69,6 +70,31 @@ export interface WorkloadArgs {
     kubeProxyCert: IssuedCert;
     /** Resources the kubelet must wait for (the control plane). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /**
+     * The step that cordons and drains this worker (from a control-plane host) before a change to
+     * what its runtime and kubelet run reaches it, given a fingerprint of those inputs; the runtime
+     * step waits for it.
+     */
+    drainBefore?: (restartInputs: pulumi.Output<string>) => pulumi.Resource;
+}
+
+const ROUTE_FILES = ["/etc/systemd/system/k8s-ha-pod-routes.service", "/etc/k8s-ha/pod-routes"];
+
+/**
+ * A fingerprint of what a worker's daemons run: the steps' settings and every file without
+ * secrets, except the pod routes (they change whenever a worker joins or leaves, and restart
+ * nothing). It hashes no secret content.
+ */
+export function restartFingerprint(env: Record<string, string>[], plainFiles: BundleFile[], secretStepFiles: BundleFile[]): string {
+    const h = crypto.createHash("sha256");
+    for (const e of env) for (const k of Object.keys(e).sort()) h.update(`env ${k}=${e[k]}\n`);
+    // In the kubelet's step (it holds keys), only the files marked public or readable by all count.
+    const files = [...plainFiles, ...secretStepFiles.filter((f) => f.public || (parseInt(f.mode, 8) & 0o004) !== 0)];
+    for (const f of files.sort((a, b) => a.path.localeCompare(b.path))) {
+        if (ROUTE_FILES.includes(f.path)) continue;
+        h.update(`file ${f.path} ${f.mode} ${crypto.createHash("sha256").update(f.content).digest("hex")}\n`);
+    }
+    return h.digest("hex");
 }
 
 /**
@@ -83,6 +109,8 @@ export class Node extends pulumi.ComponentResource {
     readonly facts: pulumi.Output<HostFacts>;
     /** The kubelet step of a worker, once `runWorkloads` ran. */
     kubelet?: command.remote.Command;
+    /** A worker's fingerprint of what its runtime and kubelet run (see restartFingerprint). */
+    restartInputs?: pulumi.Output<string>;
 
     constructor(
         name: string,
@@ -91,7 +119,7 @@ export class Node extends pulumi.ComponentResource {
     ) {
         super("k8s-ha:index:Node", name, {}, opts);
         const { host, cluster } = args;
-        this.runner = new HostRunner(host, args.sshPrivateKey);
+        this.runner = new HostRunner(host, args.sshPrivateKey, args.cluster.repair);
         // Facts are a step of their own: the OS step changes whenever the host list does (the
         // /etc/hosts block), and the facts must stay known in that preview, or everything rendered
         // from them (keepalived, kubelet) would show as changing.
@@ -175,22 +203,6 @@ export class Node extends pulumi.ComponentResource {
         const containerd = pinnedArtifact(cluster, "containerd");
         const runc = pinnedArtifact(cluster, "runc");
         const cni = pinnedArtifact(cluster, "cni");
-        const runtime = this.runner.run(
-            "runtime",
-            {
-                script: "runtime",
-                env: {
-                    CONTAINERD_URL: containerd.url,
-                    CONTAINERD_SHA256: containerd.sha256,
-                    RUNC_URL: runc.url,
-                    RUNC_SHA256: runc.sha256,
-                    CNI_URL: cni.url,
-                    CNI_SHA256: cni.sha256,
-                },
-                files: mirrorFiles,
-            },
-            { parent: this, dependsOn: [this.prepared] },
-        );
 
         const kubeletCert = w.pki.issue(
             `${host.name}-kubelet`,
@@ -222,12 +234,14 @@ export class Node extends pulumi.ComponentResource {
                 {
                     path: "/etc/kubernetes/kubelet-config.yaml",
                     mode: "0600",
+                    public: true,
                     content: render.renderKubeletConfig({
                         clusterDns: cluster.dnsServiceIp,
                         clusterDomain: cluster.clusterDomain,
                         podCidr,
                         // A cgroup v1 host (like the lab's) is refused by Kubernetes 1.35 unless allowed here.
                         failCgroupV1: facts.cgroup === "v2",
+                        podPidsLimit: cluster.kubelet.podPidsLimit,
                         ...(facts.container !== "none" ? CONTAINER_KUBELET : {}),
                     }),
                 },
@@ -241,14 +255,35 @@ export class Node extends pulumi.ComponentResource {
                         ...(facts.container !== "none" ? { conntrack: { maxPerCore: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" } } : {}),
                     }),
                 },
-                { path: "/etc/systemd/system/kubelet.service", mode: "0600", content: render.renderKubeletUnit({ nodeIp: host.address, nodeName: host.name, nodeLabels: host.labels }) },
-                { path: "/etc/systemd/system/kube-proxy.service", mode: "0600", content: render.renderKubeProxyUnit() },
+                { path: "/etc/systemd/system/kubelet.service", mode: "0600", public: true, content: render.renderKubeletUnit({ nodeIp: host.address, nodeName: host.name, nodeLabels: host.labels }) },
+                { path: "/etc/systemd/system/kube-proxy.service", mode: "0600", public: true, content: render.renderKubeProxyUnit() },
             ]);
+        const runtimeEnv = {
+            CONTAINERD_URL: containerd.url,
+            CONTAINERD_SHA256: containerd.sha256,
+            RUNC_URL: runc.url,
+            RUNC_SHA256: runc.sha256,
+            CNI_URL: cni.url,
+            CNI_SHA256: cni.sha256,
+        };
+        const kubeletEnv = { K8S_URL: binaryUrl(cluster.downloads, v.kubernetes), ...pinEnv(cluster, ["kubelet", "kube-proxy"]) };
+        // A change to what the worker's daemons run first drains it (one worker at a time), from a
+        // control-plane host; its Node-object step uncordons it once the kubelet is Ready again.
+        const restartInputs = pulumi.unsecret(
+            pulumi.all([mirrorFiles, files]).apply(([plain, kubeletFiles]) => restartFingerprint([runtimeEnv, kubeletEnv], plain, kubeletFiles)),
+        );
+        this.restartInputs = restartInputs;
+        const drain = w.drainBefore?.(restartInputs);
+        const runtime = this.runner.run(
+            "runtime",
+            { script: "runtime", env: runtimeEnv, files: mirrorFiles },
+            { parent: this, dependsOn: drain ? [this.prepared, drain] : [this.prepared] },
+        );
         this.kubelet = this.runner.run(
             "kubelet",
             {
                 script: "kubelet",
-                env: { K8S_URL: binaryUrl(cluster.downloads, v.kubernetes), ...pinEnv(cluster, ["kubelet", "kube-proxy"]) },
+                env: kubeletEnv,
                 files,
                 secret: true,
             },

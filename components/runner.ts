@@ -241,6 +241,8 @@ export class HostRunner {
     constructor(
         readonly host: HostConfig,
         privateKey: pulumi.Input<string>,
+        /** `HOST/STEP` → stamp: the steps to re-run once to repair drift (`k8s-ha:repair`). */
+        private readonly repair: Record<string, string> = {},
     ) {
         this.connection = {
             host: host.address,
@@ -266,7 +268,11 @@ export class HostRunner {
         }
         const script = hostScript(args.script);
         const scriptSha = crypto.createHash("sha256").update(script).digest("hex");
-        const env = pulumi.output(args.env ?? {}).apply((e) => ({ ...e, K8SHA_LIB: lib.sha256, K8SHA_SCRIPT: scriptSha }));
+        // A repair request (scripts/drift.sh --repair) changes the step's text, so the next up re-runs it.
+        const repairStamp = this.repair[`${this.host.name}/${step}`];
+        const env = pulumi
+            .output(args.env ?? {})
+            .apply((e) => ({ ...e, K8SHA_LIB: lib.sha256, K8SHA_SCRIPT: scriptSha, ...(repairStamp ? { K8SHA_REPAIR: repairStamp } : {}) }));
         const manifest = args.installsLib ? pulumi.output<string[]>([]) : fileManifest(args.files ?? [], args.secret === true);
         const create = pulumi
             .all([env, manifest])

@@ -36,11 +36,13 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha")): StackConf
         imageDigests: config.getObject<unknown>("imageDigests"),
         etcd: config.getObject<unknown>("etcd"),
         loadBalancer: config.getObject<unknown>("loadBalancer"),
+        kubelet: config.getObject<unknown>("kubelet"),
         apiServerExtraSans: config.getObject<unknown>("apiServerExtraSans"),
         ntpServers: config.getObject<unknown>("ntpServers"),
         allowUnpinnedHostKeys: config.getObject<unknown>("allowUnpinnedHostKeys"),
         allowHttpDownloads: config.getObject<unknown>("allowHttpDownloads"),
         protectData: config.getObject<unknown>("protectData"),
+        repair: config.getObject<unknown>("repair"),
         stackName: pulumi.getStack(),
     };
     const cluster = validateConfig(raw);

@@ -6,6 +6,7 @@ import {
     Downloads,
     EtcdSettings,
     LoadBalancerSettings,
+    KubeletSettings,
     FirewallAllow,
     FirewallConfig,
     HostConfig,
@@ -521,6 +522,36 @@ function readEtcd(c: Checker, raw: unknown): EtcdSettings {
     return out;
 }
 
+/** `k8s-ha:repair`: `HOST/STEP` → a stamp, for hosts of the stack. */
+function readRepair(c: Checker, raw: unknown, hosts: HostConfig[]): Record<string, string> {
+    const r = c.record("k8s-ha:repair", raw);
+    const out: Record<string, string> = {};
+    for (const [key, value] of Object.entries(r)) {
+        const field = `k8s-ha:repair["${key}"]`;
+        const m = /^([a-z0-9][a-z0-9-]*)\/([a-z0-9][a-z0-9-]*)$/.exec(key);
+        if (!m) {
+            c.problem(field, "is not HOST/STEP (as scripts/drift.sh --repair writes it); remove it: pulumi config rm --path 'k8s-ha:repair[\"" + key + "\"]'");
+        } else if (!hosts.some((h) => h.name === m[1])) {
+            c.problem(field, `names no host of the stack; remove it: pulumi config rm --path 'k8s-ha:repair["${key}"]'`);
+        } else if (typeof value !== "string" || !/^[0-9A-Za-z:._-]{1,40}$/.test(value)) {
+            c.problem(field, `must be a stamp of 1-40 letters, digits, ':', '.', '_' or '-' (scripts/drift.sh writes the time of its check), got ${JSON.stringify(value)}`);
+        } else {
+            out[key] = value;
+        }
+    }
+    return out;
+}
+
+const KUBELET_KEYS = ["podPidsLimit"];
+
+function readKubelet(c: Checker, raw: unknown): KubeletSettings {
+    const r = c.record("k8s-ha:kubelet", raw);
+    for (const key of Object.keys(r)) {
+        if (!KUBELET_KEYS.includes(key)) c.problem(`k8s-ha:kubelet.${key}`, `is not a kubelet setting; use one of: ${KUBELET_KEYS.join(", ")}`);
+    }
+    return { podPidsLimit: c.integer("k8s-ha:kubelet.podPidsLimit", r.podPidsLimit, 4096, 64, 4194304) };
+}
+
 const LB_KEYS = ["healthCheckIntervalMs"];
 
 function readLoadBalancer(c: Checker, raw: unknown): LoadBalancerSettings {
@@ -729,6 +760,8 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const firewall = readFirewall(c, raw.firewall, nfs);
     const etcd = readEtcd(c, raw.etcd);
     const loadBalancer = readLoadBalancer(c, raw.loadBalancer);
+    const kubelet = readKubelet(c, raw.kubelet);
+    const repair = readRepair(c, raw.repair, hosts);
     const imageDigests: ImageDigests = {};
     const digests = c.record("k8s-ha:imageDigests", raw.imageDigests);
     for (const [key, value] of Object.entries(digests)) {
@@ -770,7 +803,9 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
         imageDigests,
         etcd,
         loadBalancer,
+        kubelet,
         protectData,
+        repair,
         apiServerExtraSans,
         ntpServers,
     };

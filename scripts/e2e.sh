@@ -354,6 +354,100 @@ else
     record "stopped between install and reload: the next up reloads" failed 0 "" "stopped=$stopped; $mid; workers $worker_before -> $worker_mid -> $worker_after; pending after: ${pending_after:-none}"
 fi
 
+# 5h. Drift: cp2's scheduler config edited by hand and keepalived stopped on the standby lb host.
+# `npm run drift -- --repair` names both and asks for their steps; the preview plans those two
+# steps only; `up` puts the file back and starts keepalived; a second check finds nothing.
+standby=$(for h in lb1 lb2; do on "$h" "ip -o addr show | grep -qF ' $VIP/'" || echo "$h"; done | head -1)
+on cp2 'echo "# edited by hand" >>/etc/kubernetes/scheduler-config.yaml'
+on "$standby" 'systemctl stop keepalived'
+drift_rc=0
+timed drift.log bash scripts/drift.sh --repair || drift_rc=$?
+found=$(grep -E '^drift: [a-z0-9]+ [a-z0-9-]+: ' "$LOGS/drift.log" | sed 's/^drift: //' | paste -sd';' || true)
+if ((drift_rc == 3)) && [[ $found == "cp2 control-plane: file /etc/kubernetes/scheduler-config.yaml edited;$standby lb: unit keepalived inactive" ]]; then
+    record "drift reported: host, step, file or unit" passed "$T" "" "$found"
+else
+    record "drift reported: host, step, file or unit" failed "$T" "" "rc $drift_rc: $found $(tail -n 3 "$LOGS/drift.log")"
+fi
+plan_check "preview of the repair: the two drifted steps only" "" repair "cp2-control-plane,$standby-lb"
+step "repair (up)" "" up-repair.log pulumi_ up --yes --suppress-progress || true
+drift_rc=0
+timed drift-after.log bash scripts/drift.sh || drift_rc=$?
+edited=$(on cp2 'grep -c "edited by hand" /etc/kubernetes/scheduler-config.yaml' || true)
+if ((drift_rc == 0)) && [[ $edited == 0 ]] && on "$standby" 'systemctl is-active -q keepalived'; then
+    record "drift repaired by up; a second check finds none" passed "$T" "" "$(tail -n 1 "$LOGS/drift-after.log"); cp2's scheduler config restored, keepalived running on $standby"
+else
+    record "drift repaired by up; a second check finds none" failed "$T" "" "rc $drift_rc, hand edit lines $edited; $(tail -n 3 "$LOGS/drift-after.log")"
+fi
+
+# 5i. A kubelet setting on every worker (podPidsLimit), which restarts every kubelet: each worker
+# is cordoned and drained first (one at a time: the roll lock), and uncordoned once Ready again,
+# under the client probe, with a workload of 3 replicas and a PodDisruptionBudget of 2 whose
+# available replicas are sampled every second.
+"$KUBECTL" apply -f - >/dev/null <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: roll-probe, namespace: default}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: roll-probe}}
+  template:
+    metadata: {labels: {app: roll-probe}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      topologySpreadConstraints:
+        - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: roll-probe}}}
+      securityContext: {runAsNonRoot: true, runAsUser: 65535, seccompProfile: {type: RuntimeDefault}}
+      containers:
+        - name: pause
+          image: registry.k8s.io/pause:3.10.1
+          securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: roll-probe, namespace: default}
+spec:
+  minAvailable: 2
+  selector: {matchLabels: {app: roll-probe}}
+YAML
+"$KUBECTL" rollout status deployment/roll-probe --timeout=180s >/dev/null 2>&1 || true
+AVAIL_LOG=$E2E/roll-probe-available.log
+: >"$AVAIL_LOG"
+(for ((i = 0; i < 900; i++)); do
+    printf '%s %s\n' "$(now_ms)" "$("$KUBECTL" get deployment roll-probe -o jsonpath='{.status.availableReplicas}' 2>/dev/null || echo '?')" >>"$AVAIL_LOG"
+    sleep 1
+done) &
+avail_pid=$!
+pulumi_ config set --path 'k8s-ha:kubelet.podPidsLimit' 8192 >/dev/null
+start_probe client
+sleep 1
+step "kubelet setting on every worker (up)" "" up-worker-roll.log pulumi_ up --yes --suppress-progress || true
+sleep 2
+stop_probe
+kill "$avail_pid" 2>/dev/null || true
+wait "$avail_pid" 2>/dev/null || true
+read -r ok bad <<<"$(probe_counts)"
+if ((bad == 0 && ok > 0)); then
+    record "client requests through the VIP during the worker roll" passed 0 "0 failed" "$ok ok, $bad failed"
+else
+    record "client requests through the VIP during the worker roll" failed 0 "0 failed" "$ok ok, $bad failed"
+fi
+# Each worker's drain (lock taken) and uncordon, from the engine's log: none may overlap.
+wroll=$(awk 'match($0, /k8s-ha\[cp1\]: draining w[0-9] at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, " "); if (!(a[3] in s)) s[a[3]] = a[5] }
+    match($0, /k8s-ha\[cp1\]: uncordoned w[0-9] at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, " "); if (!(a[3] in e)) e[a[3]] = a[5] }
+    END { for (h in s) print s[h], e[h], h }' "$LOGS/up-worker-roll.log" | sort)
+woverlap=$(awk 'NR > 1 && $1 < prev_end { print "overlap: " $3 " drained at " $1 " before " prev " was uncordoned at " prev_end } { prev = $3; prev_end = $2 }' <<<"$wroll")
+min_avail=$(awk '$2 ~ /^[0-9]+$/ { if (min == "" || $2 < min) min = $2 } END { print (min == "" ? "?" : min) }' "$AVAIL_LOG")
+unsched=$("$KUBECTL" get nodes -o jsonpath='{range .items[?(@.spec.unschedulable)]}{.metadata.name} {end}' 2>&1)
+lease=$("$KUBECTL" -n kube-system get lease k8s-ha-worker-roll -o name 2>/dev/null || true)
+pids=$(for h in w1 w2 w4; do on "$h" 'grep -c "^podPidsLimit: 8192" /etc/kubernetes/kubelet-config.yaml'; done | paste -sd' ')
+now_avail=$("$KUBECTL" get deployment roll-probe -o jsonpath='{.status.availableReplicas}' 2>&1)
+if [[ $(wc -l <<<"$wroll") == 3 && -z $woverlap && -z $unsched && -z $lease && $pids == "1 1 1" && $min_avail -ge 2 && $now_avail == 3 ]]; then
+    record "workers drained one at a time; PDB kept" passed 0 "" "$(paste -sd';' <<<"$wroll"); fewest available replicas $min_avail of 3 (PDB 2), 3 after; all schedulable, lock released; 3 of 3 kubelets run the new setting"
+else
+    record "workers drained one at a time; PDB kept" failed 0 "" "${wroll//$'\n'/;} ${woverlap} min available ${min_avail}, now ${now_avail}; unschedulable: ${unsched:-none}; lease: ${lease:-none}; setting on ${pids}"
+fi
+"$KUBECTL" delete deployment/roll-probe pdb/roll-probe --ignore-not-found >/dev/null 2>&1 || true
+
 # 6. Secrets: the real state and every log, searched for every secret value.
 (umask 077 && pulumi_ stack export --show-secrets >"$E2E/export-revealed.json")
 pulumi_ stack export >"$LOGS/export.json"

@@ -96,7 +96,8 @@ describe("the cluster graph", () => {
     beforeAll(async () => {
         built = await import("../components/cluster");
         cluster = built.buildCluster({
-            cluster: validateConfig(labConfig()),
+            // One repair request (scripts/drift.sh --repair), which only its step carries.
+            cluster: validateConfig({ ...labConfig(), repair: { "cp2/control-plane": "20261130T094000Z" } }),
             sshPrivateKey: pulumi.secret("SSH-PRIVATE-KEY-SENTINEL"),
         });
         await value(cluster.controlPlane.adminKubeconfig);
@@ -122,6 +123,7 @@ describe("the cluster graph", () => {
                 "lb1-lb", "lb2-lb",
                 "mirror-mirror", "nfs-nfs",
                 "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet", "cp1-node-w1", "cp1-node-w2", "cp1-cluster-ready",
+                "cp1-drain-w1", "cp1-drain-w2",
                 "cp1-nfs-storage",
                 "mirror-digest-coredns", "mirror-digest-nfs-provisioner",
             ].sort(),
@@ -266,6 +268,22 @@ describe("the cluster graph", () => {
         expect(cp).toContain(": file /etc/kubernetes/pki/apiserver.crt 0644 sha256:");
         expect(cp).toContain(": file /etc/kubernetes/pki/apiserver.key 0600 secret");
         expect(cp).toMatch(/^: file \/etc\/systemd\/system\/kube-apiserver\.service 0600 sha256:[0-9a-f]{64}$/m);
+    });
+
+    test("a worker's drain step and Node-object step carry the same fingerprint of what it runs; one per worker", () => {
+        const fp = (name: string) => /'K8SHA_RESTART_INPUTS=([0-9a-f]{64})'/.exec(String(plain(command(name).inputs.create)))?.[1];
+        expect(fp("cp1-drain-w1")).toMatch(/^[0-9a-f]{64}$/);
+        expect(fp("cp1-drain-w1")).toBe(fp("cp1-node-w1"));
+        expect(fp("cp1-drain-w2")).toBe(fp("cp1-node-w2"));
+        expect(fp("cp1-drain-w1")).not.toBe(fp("cp1-drain-w2"));
+        // The drain step has no delete: a worker that leaves is drained by its Node-object step.
+        expect(command("cp1-drain-w1").inputs.delete).toBeUndefined();
+    });
+
+    test("a repair request re-runs its step alone: only cp2's control-plane step carries K8SHA_REPAIR", () => {
+        const carrying = commands().filter((c) => String(plain(c.inputs.create)).includes("K8SHA_REPAIR="));
+        expect(carrying.map((c) => c.name)).toEqual(["cp2-control-plane"]);
+        expect(String(plain(command("cp2-control-plane").inputs.create))).toContain("'K8SHA_REPAIR=20261130T094000Z'");
     });
 
     test("the encryption key comes from a RandomPassword (its ID is not the value) and is 32 bytes", () => {

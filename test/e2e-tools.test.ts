@@ -106,6 +106,14 @@ describe("preview summary and the change drills' expectations", () => {
         expect(planProblems("lb-setting", undefined, bad)).toEqual(["1 lb steps update in the lb-setting drill, not 2", "lb1-lb: the preview names [], not haproxy.cfg alone"]);
     });
 
+    test("repair allows exactly the steps asked for", () => {
+        expect(planProblems("repair", "cp2-control-plane,lb1-lb", preview([["update", cmd("lb1-lb")], ["update", cmd("cp2-control-plane")]]))).toEqual([]);
+        expect(planProblems("repair", "cp2-control-plane,lb1-lb", preview([["update", cmd("lb1-lb")], ["update", cmd("w1-kubelet")]]))).toEqual([
+            "w1-kubelet: update is not expected in the repair drill",
+            "cp2-control-plane: no update in the repair drill",
+        ]);
+    });
+
     test("noop allows nothing", () => {
         expect(planProblems("noop", undefined, preview([["update", cmd("w1-os")]]))).toEqual(["w1-os: update is not expected in the noop drill"]);
     });

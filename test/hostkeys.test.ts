@@ -1,5 +1,5 @@
 import { HostConfig } from "../components/config";
-import { checkHostKeys, compareHostKey, offeredKeys } from "../components/hostkeys";
+import { checkHostKeys, compareHostKey, offeredKeys, scanType } from "../components/hostkeys";
 
 const W1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIW1";
 const OTHER = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAOTHER";
@@ -28,6 +28,21 @@ describe("host keys are checked before an update touches a host", () => {
         expect(compareHostKey(host("w1", W1), offeredKeys(scanOf("ecdsa-sha2-nistp256 AAAAE2")))?.message).toContain(
             "got no ssh-ed25519 key (it offers ecdsa-sha2-nistp256)",
         );
+    });
+
+    test("the scan asks for the pinned type first, and for every type only when that gives nothing", async () => {
+        expect(scanType(W1)).toBe("ed25519");
+        expect(scanType("ecdsa-sha2-nistp256 AAAAE2")).toBe("ecdsa");
+        const asked: string[] = [];
+        const scan = async (h: HostConfig, types?: string) => {
+            asked.push(`${h.name}:${types ?? "all"}`);
+            if (h.name === "w2") return types ? "" : scanOf("ecdsa-sha2-nistp256 AAAAE2");
+            return types === "ed25519" ? scanOf(W1) : scanOf(W1, "ecdsa-sha2-nistp256 AAAAE2");
+        };
+        await expect(checkHostKeys([host("w1", W1)], scan)).resolves.toBeUndefined();
+        expect(asked).toEqual(["w1:ed25519"]);
+        await expect(checkHostKeys([host("w2", W1)], scan)).rejects.toThrow("got no ssh-ed25519 key (it offers ecdsa-sha2-nistp256)");
+        expect(asked).toEqual(["w1:ed25519", "w2:ed25519", "w2:all"]);
     });
 
     test("every mismatched host is listed in one error", async () => {

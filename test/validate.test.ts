@@ -102,6 +102,16 @@ describe("validateConfig", () => {
         expect(problemsOf(raw)).toContain(message);
     });
 
+    test("repair requests: HOST/STEP of a host of the stack, with a stamp", () => {
+        expect(validateConfig({ ...labConfig(), repair: { "cp2/control-plane": "20261130T094000Z" } }).repair).toEqual({ "cp2/control-plane": "20261130T094000Z" });
+        expect(validateConfig(labConfig()).repair).toEqual({});
+        expect(problemsOf({ ...labConfig(), repair: { "cp9/control-plane": "x", cp2: "x", "lb1/lb": "a b" } })).toEqual([
+            `k8s-ha:repair["cp9/control-plane"]: names no host of the stack; remove it: pulumi config rm --path 'k8s-ha:repair["cp9/control-plane"]'`,
+            `k8s-ha:repair["cp2"]: is not HOST/STEP (as scripts/drift.sh --repair writes it); remove it: pulumi config rm --path 'k8s-ha:repair["cp2"]'`,
+            `k8s-ha:repair["lb1/lb"]: must be a stamp of 1-40 letters, digits, ':', '.', '_' or '-' (scripts/drift.sh writes the time of its check), got "a b"`,
+        ]);
+    });
+
     test("data is protected by default on every stack but dev; the stack may say otherwise", () => {
         const on = (stackName: string | undefined, protectData?: unknown) => validateConfig({ ...labConfig(), stackName, protectData }).protectData;
         expect(on("dev")).toBe(false);

@@ -110,6 +110,7 @@ create() {
     reload_units_if_changed
     # A new member waits for its peers to form the cluster; do not block on it here.
     systemctl enable -q etcd
+    track_unit etcd
     if [[ $restart != yes && $PENDING_AT_START == yes ]]; then
         restart=yes
         info "an earlier run of this step was interrupted: restarting etcd"

@@ -36,6 +36,7 @@ create() {
     if [[ $restart_keepalived == yes ]] && systemctl is-active -q keepalived; then
         hand_off_vip
         info "restarting keepalived (its unit changed)"
+        track_unit keepalived
         systemctl restart keepalived
     else
         reload_or_start keepalived "$keepalived"
@@ -53,6 +54,7 @@ peer_haproxy_answers() { timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$K8SHA_PE
 reload_or_start() {
     local unit=$1 changed=$2
     if systemctl is-active -q "$unit"; then
+        track_unit "$unit"
         if [[ $changed == yes ]]; then
             info "reloading $unit (its config changed; connections and the VIP stay)"
             systemctl reload "$unit"

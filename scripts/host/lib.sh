@@ -12,6 +12,11 @@ export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 K8SHA_HOST=${K8SHA_HOST:-$(hostname)}
 STAGE=""
 CHANGED=()
+# What this run of the step manages, written to $STATE_DIR/installed/<step> when create succeeds
+# (record_installed): each file's sha256 and mode, and each unit that must run. scripts/drift.sh
+# compares hosts with these records.
+INSTALLED=()
+UNITS=()
 
 # Messages go to stderr: stdout is kept for data a script reports back (facts).
 info() { printf 'k8s-ha[%s]: %s\n' "$K8SHA_HOST" "$*" >&2; }
@@ -126,6 +131,7 @@ install_file() {
     [[ -f $src ]] || fatal "bundle has no $path"
     local mode
     mode=$(stat -c %a "$src")
+    INSTALLED+=("$(sha256sum <"$src" | cut -d' ' -f1) $mode $path")
     if [[ -f $path ]] && cmp -s "$src" "$path" && [[ $(stat -c %a "$path") == "$mode" ]]; then
         return 1
     fi
@@ -263,6 +269,7 @@ service_apply() {
     if ! systemctl is-enabled -q "$unit" 2>/dev/null; then
         systemctl enable -q "$unit" 2>/dev/null || true
     fi
+    track_unit "$unit"
     fault_point before-restart
     if [[ $restart != yes && $PENDING_AT_START == yes ]]; then
         restart=yes
@@ -275,6 +282,27 @@ service_apply() {
         info "starting $unit"
         systemctl start "$unit"
     fi
+}
+
+# track_unit UNIT...: units this step keeps running (for the drift record).
+track_unit() { UNITS+=("$@"); }
+
+# record_installed: the record of what this step manages (see INSTALLED), replaced atomically.
+record_installed() {
+    local step=${K8SHA_STEP:-$(basename "$0" .sh)} f u
+    [[ ${#INSTALLED[@]} -gt 0 || ${#UNITS[@]} -gt 0 ]] || return 0
+    (umask 077 && mkdir -p "$STATE_DIR/installed")
+    {
+        for f in "${INSTALLED[@]}"; do printf 'file %s\n' "$f"; done
+        for u in "${UNITS[@]}"; do printf 'unit %s\n' "$u"; done
+    } >"$STATE_DIR/installed/$step.tmp"
+    mv -f "$STATE_DIR/installed/$step.tmp" "$STATE_DIR/installed/$step"
+}
+
+# forget_installed: a delete drops its step's record.
+forget_installed() {
+    rm -f "$STATE_DIR/installed/${K8SHA_STEP:-$(basename "$0" .sh)}"
+    rmdir "$STATE_DIR/installed" 2>/dev/null || true
 }
 
 # service_release UNIT: stops and disables a unit of the system's that k8s-ha started (service_apply).
@@ -326,10 +354,12 @@ run_verb() {
     case "${1:-}" in
     create)
         create
+        record_installed
         clear_pending
         ;;
     delete)
         delete
+        forget_installed
         clear_pending
         ;;
     *) fatal "usage: create|delete (got '${1:-}')" ;;

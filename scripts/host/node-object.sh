@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # ControlPlane, per worker, from one control-plane host with the admin kubeconfig: `create` waits
-# until the worker's Node is Ready in the API; `delete` (the worker leaves the stack, or destroy)
-# cordons and drains it, then deletes its Node object, so the node leaves the API before its
-# kubelet stops. Environment: NODE_NAME (the worker's node name).
+# until the worker's Node is Ready in the API, then, if drain.sh cordoned it for this change,
+# uncordons it and releases the workers' roll lock; `delete` (the worker leaves the stack, or
+# destroy) cordons and drains it, then deletes its Node object, so the node leaves the API before
+# its kubelet stops. Environment: NODE_NAME (the worker's node name), K8SHA_RESTART_INPUTS (its
+# fingerprint: a change re-runs this step after the worker's).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KUBECONFIG=/etc/kubernetes/admin.kubeconfig
@@ -13,8 +15,19 @@ node_ready() {
     [[ $(kubectl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
 }
 
+LOCK=k8s-ha-worker-roll
+
 create() {
     wait_until 180 "node $NODE_NAME to be Ready" node_ready
+    if [[ $(kubectl get node "$NODE_NAME" -o jsonpath='{.metadata.annotations.k8s-ha\.io/cordoned-by}' 2>/dev/null) == k8s-ha ]]; then
+        kubectl uncordon "$NODE_NAME" >/dev/null
+        kubectl annotate node "$NODE_NAME" k8s-ha.io/cordoned-by- >/dev/null
+        info "uncordoned $NODE_NAME at $(date +%H:%M:%S.%3N)"
+    fi
+    if [[ $(kubectl -n kube-system get lease "$LOCK" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null || true) == "$NODE_NAME" ]]; then
+        kubectl -n kube-system delete lease "$LOCK" --ignore-not-found >/dev/null
+        info "released the workers' roll lock"
+    fi
     info "node $NODE_NAME is Ready"
 }
 

@@ -3,7 +3,8 @@
  * change drills. Used by scripts/e2e.sh:
  *   node bin/test/e2e/plan.js DRILL [ARG] < preview.json
  * prints the summary as JSON and exits 1, naming each offending resource, when the plan does more
- * than the drill allows. DRILL: noop | add-worker NAME | remove-worker NAME | api-sans | lb-setting.
+ * than the drill allows. DRILL: noop | add-worker NAME | remove-worker NAME | api-sans | lb-setting |
+ * repair STEP,STEP….
  */
 import * as fs from "fs";
 
@@ -91,7 +92,7 @@ export function summarizePreview(preview: { steps?: PreviewStep[] }): PlanSummar
 
 /** Resources that belong to a worker host: its Node and every child named after it, and its Node object. */
 function ofWorker(name: string, worker: string): boolean {
-    return name === worker || name.startsWith(`${worker}-`) || new RegExp(`^[^-]+-node-${worker}$`).test(name);
+    return name === worker || name.startsWith(`${worker}-`) || new RegExp(`^[^-]+-(node|drain)-${worker}$`).test(name);
 }
 
 /**
@@ -157,8 +158,18 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             }
             break;
         }
+        case "repair": {
+            // Exactly the steps drift.sh asked to re-run (ARG: their names, comma-separated) update.
+            const want = need(arg, drill).split(",").sort();
+            none("create", s.create);
+            none("delete", s.delete);
+            none("replace", s.replace);
+            none("update", s.update.filter((n) => !want.includes(n)));
+            for (const n of want.filter((w) => !s.update.includes(w))) problems.push(`${n}: no update in the repair drill`);
+            break;
+        }
         default:
-            problems.push(`unknown drill ${drill} (noop, add-worker NAME, remove-worker NAME, api-sans, lb-setting)`);
+            problems.push(`unknown drill ${drill} (noop, add-worker NAME, remove-worker NAME, api-sans, lb-setting, repair STEPS)`);
     }
     return problems;
 }
