@@ -2,14 +2,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { trimStackTraces } from "./components/stacktraces";
 import { buildCluster, stackOutputs } from "./components/cluster";
 import { checkHostKeys } from "./components/hostkeys";
-import { readStackConfig } from "./components/stack";
+import { previousEtcdEndpoints, readStackConfig } from "./components/stack";
 
 // Before any resource: the SDK's per-promise stack traces cost a third of a preview's CPU.
 trimStackTraces();
 
 export = async () => {
-    // Validation runs first and throws with every problem listed before any resource exists.
-    const stack = readStackConfig();
+    // Validation runs first and throws with every problem listed before any host is touched; it
+    // compares the etcd members with the running cluster's (the stack's last etcdEndpoints output).
+    const stack = readStackConfig(undefined, await previousEtcdEndpoints());
     // An update first compares every pinned host key with the key the host offers, and stops at once
     // on a mismatch (the SSH provider would retry the dial for minutes). A preview connects to no host.
     if (!pulumi.runtime.isDryRun()) await checkHostKeys(stack.cluster.hosts);

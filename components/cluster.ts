@@ -36,7 +36,7 @@ export function buildCluster(stack: StackConfig): Cluster {
     const etcdPki = new Pki("etcd-pki", { commonName: "k8s-ha etcd CA" });
     const loadBalancer = new LoadBalancerPair("api", { cluster, nodes });
     const etcd = hostsWithRole(cluster, "etcd").map(
-        (host) => new EtcdMember(`${host.name}-etcd`, { host, cluster, node: nodes[host.name], pki: etcdPki }),
+        (host) => new EtcdMember(`${host.name}-etcd`, { host, cluster, node: nodes[host.name], pki: etcdPki, sshPrivateKey }),
     );
     const mirrorHost = hostsWithRole(cluster, "mirror")[0];
     const mirror = new DockerImageMirror("image-mirror", { cluster, node: nodes[mirrorHost.name], pki });

@@ -54,6 +54,7 @@ export interface RawConfig {
     etcd?: unknown;
     loadBalancer?: unknown;
     kubelet?: unknown;
+    etcdBackup?: unknown;
     apiServerExtraSans?: unknown;
     ntpServers?: unknown;
     /** Accept hosts without a pinned `hostKey` (their keys are then not checked). For throwaway labs. */
@@ -64,6 +65,11 @@ export interface RawConfig {
     protectData?: unknown;
     /** `HOST/STEP` → a stamp: steps to re-run once to repair drift (scripts/drift.sh --repair). */
     repair?: unknown;
+    /**
+     * The etcd members' client URLs after the stack's last update (its `etcdEndpoints` output; not
+     * config), so that validation can refuse a membership change the cluster cannot take.
+     */
+    previousEtcdEndpoints?: string[];
     /** The stack's name (not config): `protectData` defaults to on for every stack but `dev`. */
     stackName?: string;
 }
@@ -215,6 +221,14 @@ export interface LoadBalancerSettings {
     healthCheckIntervalMs: number;
 }
 
+/** Where etcd snapshots go off their hosts (`k8s-ha:etcdBackup`). */
+export interface EtcdBackupSettings {
+    /** `nfs`: the NFS server, under its export (the default when there is one); `local`: a folder on the Pulumi machine. */
+    target: "nfs" | "local";
+    /** For `local`: the folder, relative to the project (default `backups/<stack>/etcd`). */
+    localDir: string;
+}
+
 /** Kubelet settings a stack may tune (`k8s-ha:kubelet`). */
 export interface KubeletSettings {
     /** Most processes one pod may run (CIS 4.2.13; default 4096). */
@@ -281,6 +295,7 @@ export interface ClusterConfig {
     etcd: EtcdSettings;
     loadBalancer: LoadBalancerSettings;
     kubelet: KubeletSettings;
+    etcdBackup: EtcdBackupSettings;
     apiServerExtraSans: string[];
     ntpServers: string[];
     /**

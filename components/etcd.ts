@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { ClusterConfig, HostConfig, hostsWithRole } from "./config";
 import { Node } from "./node";
 import { Pki } from "./pki";
-import { BundleFile, pemFiles } from "./runner";
+import { BundleFile, knownHostsLine, localScript, pemFiles, shellQuote } from "./runner";
 import * as render from "./render";
 import { pinnedArtifact } from "./urls";
 
@@ -13,6 +13,8 @@ export interface EtcdMemberArgs {
     node: Node;
     /** The etcd CA, separate from the cluster CA. */
     pki: Pki;
+    /** The SSH key, for copying the snapshot a delete saves off the host (from the Pulumi machine). */
+    sshPrivateKey: pulumi.Input<string>;
 }
 
 /** Every etcd host's name and address: the initial cluster. */
@@ -46,6 +48,28 @@ export class EtcdMember extends pulumi.ComponentResource {
                     content: render.renderEtcdUnit({ name: host.name, address: host.address, members: etcdHosts(cluster), clusterToken: "k8s-ha-etcd", tuning: cluster.etcd }),
                 },
             ]);
+        // Deleted after the member's own step (which depends on it): copies the snapshot that the
+        // member's delete saved on its host off the host, to k8s-ha:etcdBackup's target.
+        const nfsHost = hostsWithRole(cluster, "nfs")[0];
+        const toNfs = cluster.etcdBackup.target === "nfs" && nfsHost !== undefined;
+        const copy = new command.local.Command(
+            `${host.name}-etcd-snapshot-copy`,
+            {
+                delete: `bash -c ${shellQuote(localScript("etcd-snapshot-copy"))} k8s-ha-snapshot-copy`,
+                stdin: pulumi.secret(args.sshPrivateKey),
+                environment: {
+                    K8SHA_HOST: host.name,
+                    SRC: `${host.user} ${host.address} ${host.port}`,
+                    COPY_TO: toNfs ? "nfs" : "local",
+                    DEST: toNfs ? `${nfsHost.user} ${nfsHost.address} ${nfsHost.port}` : "",
+                    DEST_DIR: toNfs ? `${cluster.nfs.path}/k8s-ha-backups/etcd` : cluster.etcdBackup.localDir,
+                    KNOWN_HOSTS: [host, ...(toNfs ? [nfsHost] : [])].filter((h) => h.hostKey).map(knownHostsLine).join("\n"),
+                    // Hosts without a pinned key (k8s-ha:allowUnpinnedHostKeys) are not checked.
+                    UNPINNED: [host, ...(toNfs ? [nfsHost] : [])].some((h) => !h.hostKey) ? "yes" : "no",
+                },
+            },
+            { parent: this, additionalSecretOutputs: ["stdin"] },
+        );
         const urls = pinnedArtifact(cluster, "etcd");
         this.command = args.node.runner.run(
             "etcd",
@@ -63,7 +87,7 @@ export class EtcdMember extends pulumi.ComponentResource {
                 secret: true,
             },
             // The member's data: protected unless the stack says otherwise (k8s-ha:protectData).
-            { parent: this, dependsOn: [args.node.prepared], protect: cluster.protectData },
+            { parent: this, dependsOn: [args.node.prepared, copy], protect: cluster.protectData },
         );
         // From the command's id, not its stdout: it resolves only once the command has run (so users
         // of the value wait for it), and an update keeps the id, so a preview of one still knows

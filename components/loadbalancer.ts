@@ -24,9 +24,9 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
     constructor(name: string, args: LoadBalancerPairArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:LoadBalancerPair", name, {}, opts);
         const { cluster } = args;
-        // One host at a time, in the order the first election would rank them (priority, then
-        // address), so the host likely to hold the VIP changes last; lb.sh hands the VIP over
-        // before it restarts keepalived on whichever host holds it.
+        // One host at a time (stage steps in a fixed order); the host that holds the VIP defers its
+        // change to the finish phase, so the VIP holder changes last whichever host it is; lb.sh
+        // hands the VIP over before it restarts keepalived on it.
         const lbs = [...hostsWithRole(cluster, "lb")].sort((a, b) => (a.vrrpPriority ?? 100) - (b.vrrpPriority ?? 100) || (parseIpv4(a.address) ?? 0) - (parseIpv4(b.address) ?? 0));
         const apiservers = hostsWithRole(cluster, "control-plane").map((h) => ({ name: h.name, address: h.address, port: 6443 }));
         // VRRP's simple authentication takes at most 8 characters.
@@ -73,6 +73,33 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
             );
             return previous;
         });
+        // The finish phase, after both hosts' stage steps: the host that held the VIP during the
+        // stage (it deferred its change) applies it now, last. Each stage step prints a new token
+        // whenever it runs, so the finish steps run after every stage run, and only then.
+        const stages = this.commands;
+        const finishes = lbs.map((host) => {
+            const node = args.nodes[host.name];
+            const peer = lbs.find((h) => h.name !== host.name);
+            const stage = stages[lbs.indexOf(host)];
+            if (!node || !peer || !stage) throw new pulumi.ResourceError(`lb host ${host.name} has no Node, peer or stage step`, this);
+            return node.runner.run(
+                "lb-finish",
+                {
+                    script: "lb",
+                    env: {
+                        K8SHA_LB_PHASE: "finish",
+                        K8SHA_LB_STAGE: stage.stdout.apply((out) => out.trim()),
+                        K8SHA_VIP: cluster.vip,
+                        K8SHA_INTERFACE: node.facts.interface,
+                        K8SHA_PEER: peer.address,
+                        K8SHA_API_PORT: String(cluster.apiPort),
+                    },
+                    withDelete: false,
+                },
+                { parent: this, dependsOn: stages },
+            );
+        });
+        this.commands = [...stages, ...finishes];
         // From the commands' ids, not its stdout: it resolves only once the commands have run (so users
         // of the value wait for it), and an update keeps an id, so a preview of one still knows
         // the value, which never changes, instead of showing everything built from it as unknown.

@@ -117,6 +117,17 @@ export function withoutCommentLines(script: string): string {
     );
 }
 
+/** A script of `scripts/` that runs on the Pulumi machine (a local Command), without its comments. */
+export function localScript(name: string): string {
+    return withoutCommentLines(fs.readFileSync(path.join(path.dirname(scriptDir()), `${name}.sh`), "utf8"));
+}
+
+/** A known_hosts line for a host's pinned key (`ADDRESS TYPE KEY`, `[ADDRESS]:PORT …` off port 22). */
+export function knownHostsLine(host: HostConfig): string {
+    const [type, key] = (host.hostKey ?? "").trim().split(/\s+/);
+    return `${host.port === 22 ? host.address : `[${host.address}]:${host.port}`} ${type} ${key}`;
+}
+
 /** The text of every delete command (`scripts/host/run-saved.sh`, without its comments). */
 export function savedScriptRunner(): string {
     return withoutCommentLines(fs.readFileSync(path.join(scriptDir(), "run-saved.sh"), "utf8")).trim();

@@ -13,7 +13,7 @@ export interface StackConfig {
  * Object-valued keys are read as plain JSON; the private key stays a secret Output and only its presence
  * reaches validation.
  */
-export function readStackConfig(config = new pulumi.Config("k8s-ha")): StackConfig {
+export function readStackConfig(config = new pulumi.Config("k8s-ha"), previousEtcdEndpoints?: string[]): StackConfig {
     const sshPrivateKey = config.getSecret("sshPrivateKey");
     const raw: RawConfig = {
         hosts: config.getObject<unknown>("hosts"),
@@ -37,6 +37,7 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha")): StackConf
         etcd: config.getObject<unknown>("etcd"),
         loadBalancer: config.getObject<unknown>("loadBalancer"),
         kubelet: config.getObject<unknown>("kubelet"),
+        etcdBackup: config.getObject<unknown>("etcdBackup"),
         apiServerExtraSans: config.getObject<unknown>("apiServerExtraSans"),
         ntpServers: config.getObject<unknown>("ntpServers"),
         allowUnpinnedHostKeys: config.getObject<unknown>("allowUnpinnedHostKeys"),
@@ -44,7 +45,20 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha")): StackConf
         protectData: config.getObject<unknown>("protectData"),
         repair: config.getObject<unknown>("repair"),
         stackName: pulumi.getStack(),
+        previousEtcdEndpoints,
     };
     const cluster = validateConfig(raw);
     return { cluster, sshPrivateKey: pulumi.secret(sshPrivateKey ?? "") };
 }
+
+/**
+ * The etcd members' client URLs after the stack's last update: its own `etcdEndpoints` output,
+ * read through a StackReference to itself (undefined before the first update).
+ */
+export async function previousEtcdEndpoints(): Promise<string[] | undefined> {
+    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+    const details = await self.getOutputDetails("etcdEndpoints");
+    const value = details.value;
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : undefined;
+}
+

@@ -7,6 +7,7 @@ import {
     EtcdSettings,
     LoadBalancerSettings,
     KubeletSettings,
+    EtcdBackupSettings,
     FirewallAllow,
     FirewallConfig,
     HostConfig,
@@ -542,6 +543,27 @@ function readRepair(c: Checker, raw: unknown, hosts: HostConfig[]): Record<strin
     return out;
 }
 
+const ETCD_BACKUP_KEYS = ["target", "localDir"];
+
+function readEtcdBackup(c: Checker, raw: unknown, hasNfs: boolean, stackName: string | undefined): EtcdBackupSettings {
+    const r = c.record("k8s-ha:etcdBackup", raw);
+    for (const key of Object.keys(r)) {
+        if (!ETCD_BACKUP_KEYS.includes(key)) c.problem(`k8s-ha:etcdBackup.${key}`, `is not an etcd backup setting; use one of: ${ETCD_BACKUP_KEYS.join(", ")}`);
+    }
+    const fallback = hasNfs ? "nfs" : "local";
+    let target: "nfs" | "local" = fallback;
+    if (r.target !== undefined) {
+        if (r.target === "nfs" || r.target === "local") target = r.target;
+        else c.problem("k8s-ha:etcdBackup.target", `must be nfs or local, got ${JSON.stringify(r.target)}`);
+    }
+    if (target === "nfs" && !hasNfs) c.problem("k8s-ha:etcdBackup.target", "is nfs, but no host has the nfs role; use local, or add an NFS server");
+    const localDir = r.localDir === undefined ? `backups/${stackName ?? "stack"}/etcd` : c.string("k8s-ha:etcdBackup.localDir", r.localDir);
+    if (!/^[A-Za-z0-9._/@+-]+$/.test(localDir) || localDir.split("/").includes("..")) {
+        c.problem("k8s-ha:etcdBackup.localDir", `${JSON.stringify(localDir)} must be a path of letters, digits and ._/@+- without '..'`);
+    }
+    return { target, localDir };
+}
+
 const KUBELET_KEYS = ["podPidsLimit"];
 
 function readKubelet(c: Checker, raw: unknown): KubeletSettings {
@@ -609,6 +631,25 @@ function readFirewall(c: Checker, raw: unknown, nfs: NfsConfig): FirewallConfig 
     return { enabled, sshFrom, allow };
 }
 
+/**
+ * A change of etcd membership against the running cluster (its members' URLs after the last
+ * update): members cannot join a running cluster yet. Members may leave (a shrink to an odd
+ * number): each leaves with `member remove` before its data goes, and etcd refuses a removal that
+ * would leave too few started members for a quorum, so the delete stops there instead.
+ */
+function checkEtcdMembership(c: Checker, hosts: HostConfig[], previous: string[] | undefined): void {
+    if (!previous || previous.length === 0) return;
+    const before = previous.map((u) => /^https:\/\/([0-9.]+):2379$/.exec(u)?.[1]).filter((a): a is string => a !== undefined);
+    const now = hosts.filter((h) => h.roles.includes("etcd"));
+    const joining = now.filter((h) => !before.includes(h.address));
+    if (joining.length > 0) {
+        c.problem(
+            "k8s-ha:hosts",
+            `${joining.map((h) => h.name).join(", ")} would join the running etcd cluster (${before.join(", ")}); adding members after the first up is not supported yet: take the etcd role off ${joining.length === 1 ? "it" : "them"}`,
+        );
+    }
+}
+
 function checkTopology(c: Checker, hosts: HostConfig[], sshKeyPresent: boolean): void {
     const count = (role: Role) => hosts.filter((h) => h.roles.includes(role)).length;
     const etcd = count("etcd");
@@ -660,6 +701,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const protectData = c.boolean("k8s-ha:protectData", raw.protectData, raw.stackName !== "dev");
     const hosts = readHosts(c, raw, allowUnpinned);
     checkTopology(c, hosts, raw.sshPrivateKeyPresent);
+    checkEtcdMembership(c, hosts, raw.previousEtcdEndpoints);
 
     const vip = c.address("k8s-ha:vip", raw.vip);
     const apiPort = c.integer("k8s-ha:apiPort", raw.apiPort, DEFAULTS.apiPort, 1, 65535);
@@ -761,6 +803,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const etcd = readEtcd(c, raw.etcd);
     const loadBalancer = readLoadBalancer(c, raw.loadBalancer);
     const kubelet = readKubelet(c, raw.kubelet);
+    const etcdBackup = readEtcdBackup(c, raw.etcdBackup, hosts.some((h) => h.roles.includes("nfs")), raw.stackName);
     const repair = readRepair(c, raw.repair, hosts);
     const imageDigests: ImageDigests = {};
     const digests = c.record("k8s-ha:imageDigests", raw.imageDigests);
@@ -804,6 +847,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
         etcd,
         loadBalancer,
         kubelet,
+        etcdBackup,
         protectData,
         repair,
         apiServerExtraSans,

@@ -321,35 +321,37 @@ if ((bad == 0 && ok > 0)); then
 else
     record "client requests through the VIP during the LB roll" failed 0 "0 failed" "$ok ok, $bad failed"
 fi
-# The engine runs one lb step, then the other (lb1, priority 150, the first election's winner,
-# last); each reloads HAProxy, and the second starts only once the first is ready.
+# The standby reloads HAProxy first; the VIP holder defers its reload to the finish phase, after
+# the standby is ready again: "S reloading; S ready (standby); H reloading; H ready (holds the VIP)".
 lb_order=$(grep -oE 'k8s-ha\[lb[12]\]: (reloading haproxy|load balancer ready \([A-Za-z ]+\))' "$LOGS/up-lb-roll.log" | uniq | paste -sd';' || true)
 # "A reloading;A ready;B reloading;B ready" with A and B the two lb hosts.
 one_at_a_time=$(awk -F';' '{ split($0, e, ";"); for (i = 1; i <= 4; i++) { h[i] = substr(e[i], 8, 3) }
-    print (NF == 4 && e[1] ~ /reloading/ && e[2] ~ /ready/ && e[3] ~ /reloading/ && e[4] ~ /ready/ && h[1] == h[2] && h[3] == h[4] && h[1] != h[3]) ? "yes" : "no" }' <<<"$lb_order")
+    print (NF == 4 && e[1] ~ /reloading/ && e[2] ~ /ready \(standby\)/ && e[3] ~ /reloading/ && e[4] ~ /ready \(holds the VIP\)/ && h[1] == h[2] && h[3] == h[4] && h[1] != h[3]) ? "yes" : "no" }' <<<"$lb_order")
+deferred=$(grep -oE 'k8s-ha\[lb[12]\]: holds the VIP: its reload waits' "$LOGS/up-lb-roll.log" | sort -u | wc -l)
 inter=$(for h in lb1 lb2; do on "$h" 'grep -c "inter 2s" /etc/haproxy/haproxy.cfg'; done | paste -sd' ')
-if [[ $lb_before == "$lb_after" && $inter == "1 1" && $one_at_a_time == yes ]]; then
-    record "LB hosts reloaded one at a time; PIDs and VIP kept" passed 0 "" "before ${lb_before}after ${lb_after}; ${lb_order}"
+if [[ $lb_before == "$lb_after" && $inter == "1 1" && $one_at_a_time == yes && $deferred == 1 ]]; then
+    record "LB hosts reloaded one at a time, the VIP holder last; PIDs and VIP kept" passed 0 "" "before ${lb_before}after ${lb_after}; ${lb_order}"
 else
-    record "LB hosts reloaded one at a time; PIDs and VIP kept" failed 0 "" "before ${lb_before}after ${lb_after}; inter 2s in ${inter}; ${lb_order}"
+    record "LB hosts reloaded one at a time, the VIP holder last; PIDs and VIP kept" failed 0 "" "before ${lb_before}after ${lb_after}; inter 2s in ${inter}; holder deferred: ${deferred}; ${lb_order}"
 fi
 
-# 5g. A run stopped between installing a file and reloading its daemon (the fault point in lb1's
-# step, as a killed run would stop), then the next `up` finishes the job: the pending mark makes it
-# reload HAProxy although the file on disk is current already.
-haproxy_worker() { on lb1 'pgrep -P "$(systemctl show -p MainPID --value haproxy)" -x haproxy | sort | paste -sd,'; }
+# 5g. A run stopped between installing a file and reloading its daemon (the fault point in the
+# standby lb host's step, as a killed run would stop), then the next `up` finishes the job: the
+# pending mark makes it reload HAProxy although the file on disk is current already.
+sb=$(for h in lb1 lb2; do on "$h" "ip -o addr show | grep -qF ' $VIP/'" || echo "$h"; done | head -1)
+haproxy_worker() { on "$sb" 'pgrep -P "$(systemctl show -p MainPID --value haproxy)" -x haproxy | sort | paste -sd,'; }
 worker_before=$(haproxy_worker)
-on lb1 'mkdir -p /run/k8s-ha/faults && touch /run/k8s-ha/faults/lb-before-restart'
+on "$sb" 'mkdir -p /run/k8s-ha/faults && touch /run/k8s-ha/faults/lb-before-restart'
 pulumi_ config set --path 'k8s-ha:loadBalancer.healthCheckIntervalMs' 3000 >/dev/null
 if timed up-stopped.log pulumi_ up --yes --skip-preview --suppress-progress; then stopped=no; else stopped=yes; fi
-mid=$(on lb1 'echo "file:$(grep -c "inter 3s" /etc/haproxy/haproxy.cfg) pending:$(ls /var/lib/k8s-ha/pending 2>/dev/null | paste -sd,)"')
+mid=$(on "$sb" 'echo "file:$(grep -c "inter 3s" /etc/haproxy/haproxy.cfg) pending:$(ls /var/lib/k8s-ha/pending 2>/dev/null | paste -sd,)"')
 worker_mid=$(haproxy_worker)
 step "up after the stopped run (pending reload)" "" up-after-stop.log pulumi_ up --yes --suppress-progress || true
 worker_after=$(haproxy_worker)
-pending_after=$(on lb1 'ls /var/lib/k8s-ha/pending 2>/dev/null | paste -sd,')
+pending_after=$(on "$sb" 'ls /var/lib/k8s-ha/pending 2>/dev/null | paste -sd,')
 if [[ $stopped == yes && $mid == "file:1 pending:lb" && $worker_mid == "$worker_before" && $worker_after != "$worker_before" && -z $pending_after ]] &&
-    grep -q 'k8s-ha\[lb1\]: an earlier run of this step was interrupted: reloading haproxy' "$LOGS/up-after-stop.log"; then
-    record "stopped between install and reload: the next up reloads" passed 0 "" "stopped run: new file on disk, pending mark, worker $worker_mid kept; next up: pending reload, worker $worker_after, mark cleared"
+    grep -q "k8s-ha\\[$sb\\]: an earlier run of this step was interrupted: reloading haproxy" "$LOGS/up-after-stop.log"; then
+    record "stopped between install and reload: the next up reloads" passed 0 "" "$sb: stopped run: new file on disk, pending mark, worker $worker_mid kept; next up: pending reload, worker $worker_after, mark cleared"
 else
     record "stopped between install and reload: the next up reloads" failed 0 "" "stopped=$stopped; $mid; workers $worker_before -> $worker_mid -> $worker_after; pending after: ${pending_after:-none}"
 fi
@@ -362,7 +364,7 @@ on cp2 'echo "# edited by hand" >>/etc/kubernetes/scheduler-config.yaml'
 on "$standby" 'systemctl stop keepalived'
 drift_rc=0
 timed drift.log bash scripts/drift.sh --repair || drift_rc=$?
-found=$(grep -E '^drift: [a-z0-9]+ [a-z0-9-]+: ' "$LOGS/drift.log" | sed 's/^drift: //' | paste -sd';' || true)
+found=$(grep -oE 'drift: [a-z0-9]+ [a-z0-9-]+: .*' "$LOGS/drift.log" | sed 's/^drift: //' | paste -sd';' || true)
 if ((drift_rc == 3)) && [[ $found == "cp2 control-plane: file /etc/kubernetes/scheduler-config.yaml edited;$standby lb: unit keepalived inactive" ]]; then
     record "drift reported: host, step, file or unit" passed "$T" "" "$found"
 else
@@ -465,12 +467,15 @@ run_checks "clean hosts after destroy" clean.log bash scripts/hosts-check.sh cle
 # Guarded etcd data: each member saved a snapshot before its data went, and all but the last left
 # the cluster with `member remove` first; the snapshots (checked by etcdutl as they were taken) stay.
 saved=$(grep -c "saved etcd's data before removing the member: /var/backups/k8s-ha/etcd/" "$LOGS/destroy.log" || true)
+# ... and each snapshot was copied off its host to the NFS server (k8s-ha:etcdBackup), checked there.
+copied=$(grep -oE "k8s-ha\[cp[0-9]\]: copied etcd's snapshot off the host: 10\.213\.0\.51:/srv/nfs/k8s/k8s-ha-backups/etcd/cp[0-9]-[0-9TZ]+\.db" "$LOGS/destroy.log" | sort -u | wc -l)
+on_nfs=$(on nfs 'ls /srv/nfs/k8s/k8s-ha-backups/etcd/ 2>/dev/null | grep -c "\.db$"' || true)
 left=$(grep -cE "left the etcd cluster \(member [0-9a-f]+ removed" "$LOGS/destroy.log" || true)
 status=$(on cp1 'stat -c "%n %s bytes %U %a" /var/backups/k8s-ha/etcd/*.db | tail -1' 2>&1 || true)
-if ((saved == 3 && left >= 2)); then
-    record "destroy: etcd snapshots first, members leave first" passed 0 "" "$saved snapshots saved, $left members removed before their data; cp1's: $status"
+if ((saved == 3 && left >= 2 && copied == 3 && on_nfs >= 3)); then
+    record "destroy: etcd snapshots first, members leave first" passed 0 "" "$saved snapshots saved, $left members removed before their data, $copied copied to the NFS server ($on_nfs there); cp1's: $status"
 else
-    record "destroy: etcd snapshots first, members leave first" failed 0 "" "$saved snapshots saved, $left members removed; $(grep -E 'etcd' "$LOGS/destroy.log" | tail -3)"
+    record "destroy: etcd snapshots first, members leave first" failed 0 "" "$saved snapshots saved, $left members removed, $copied copied ($on_nfs on nfs); $(grep -E 'etcd|snapshot' "$LOGS/destroy.log" | tail -3)"
 fi
 
 # 8. An interrupted first up: the engine and its plugins killed at a random point.

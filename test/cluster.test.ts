@@ -120,7 +120,7 @@ describe("the cluster graph", () => {
                 "cp1-firewall", "cp2-firewall", "cp3-firewall", "lb1-firewall", "lb2-firewall", "mirror-firewall", "nfs-firewall", "w1-firewall", "w2-firewall",
                 "cp1-etcd", "cp2-etcd", "cp3-etcd",
                 "cp1-control-plane", "cp2-control-plane", "cp3-control-plane", "cp1-addons",
-                "lb1-lb", "lb2-lb",
+                "lb1-lb", "lb2-lb", "lb1-lb-finish", "lb2-lb-finish",
                 "mirror-mirror", "nfs-nfs",
                 "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet", "cp1-node-w1", "cp1-node-w2", "cp1-cluster-ready",
                 "cp1-drain-w1", "cp1-drain-w2",
@@ -278,6 +278,26 @@ describe("the cluster graph", () => {
         expect(fp("cp1-drain-w1")).not.toBe(fp("cp1-drain-w2"));
         // The drain step has no delete: a worker that leaves is drained by its Node-object step.
         expect(command("cp1-drain-w1").inputs.delete).toBeUndefined();
+    });
+
+    test("each etcd member has a local command that copies its delete's snapshot to the NFS server, with the SSH key on its secret stdin", () => {
+        const copies = resources.filter((r) => r.type === "command:local:Command");
+        expect(copies.map((c) => c.name).sort()).toEqual(["cp1-etcd-snapshot-copy", "cp2-etcd-snapshot-copy", "cp3-etcd-snapshot-copy"]);
+        const cp2 = copies.find((c) => c.name === "cp2-etcd-snapshot-copy");
+        expect(isSecretValue(cp2?.inputs.stdin)).toBe(true);
+        expect(plain(cp2?.inputs.stdin)).toBe("SSH-PRIVATE-KEY-SENTINEL");
+        expect(cp2?.inputs.create).toBeUndefined();
+        expect(String(cp2?.inputs.delete)).toContain("k8s-ha-snapshot-copy");
+        expect(cp2?.inputs.environment).toEqual({
+            K8SHA_HOST: "cp2",
+            SRC: "root 10.213.0.22 22",
+            COPY_TO: "nfs",
+            DEST: "root 10.213.0.51 22",
+            DEST_DIR: "/srv/nfs/k8s/k8s-ha-backups/etcd",
+            KNOWN_HOSTS: "10.213.0.22 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICP2\n10.213.0.51 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINFS",
+            UNPINNED: "no",
+        });
+        expect(JSON.stringify(cp2?.inputs.environment)).not.toContain("SENTINEL");
     });
 
     test("a repair request re-runs its step alone: only cp2's control-plane step carries K8SHA_REPAIR", () => {

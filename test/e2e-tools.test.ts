@@ -107,7 +107,10 @@ describe("preview summary and the change drills' expectations", () => {
     });
 
     test("repair allows exactly the steps asked for", () => {
-        expect(planProblems("repair", "cp2-control-plane,lb1-lb", preview([["update", cmd("lb1-lb")], ["update", cmd("cp2-control-plane")]]))).toEqual([]);
+        expect(planProblems("repair", "cp2-control-plane,lb1-lb", preview([["update", cmd("lb1-lb")], ["update", cmd("lb2-lb-finish")], ["update", cmd("cp2-control-plane")]]))).toEqual([]);
+        expect(planProblems("repair", "cp2-control-plane", preview([["update", cmd("lb2-lb-finish")], ["update", cmd("cp2-control-plane")]]))).toEqual([
+            "lb2-lb-finish: update is not expected in the repair drill",
+        ]);
         expect(planProblems("repair", "cp2-control-plane,lb1-lb", preview([["update", cmd("lb1-lb")], ["update", cmd("w1-kubelet")]]))).toEqual([
             "w1-kubelet: update is not expected in the repair drill",
             "cp2-control-plane: no update in the repair drill",

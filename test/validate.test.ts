@@ -102,6 +102,36 @@ describe("validateConfig", () => {
         expect(problemsOf(raw)).toContain(message);
     });
 
+    test("etcd backups go to the NFS server when there is one, else to a folder of the stack on the Pulumi machine", () => {
+        expect(validateConfig({ ...labConfig(), stackName: "prod" }).etcdBackup).toEqual({ target: "nfs", localDir: "backups/prod/etcd" });
+        const noNfs = labConfig();
+        delete hostsOf(noNfs).nfs;
+        expect(validateConfig({ ...noNfs, stackName: "prod" }).etcdBackup.target).toBe("local");
+        expect(problemsOf({ ...noNfs, etcdBackup: { target: "nfs" } })).toEqual(["k8s-ha:etcdBackup.target: is nfs, but no host has the nfs role; use local, or add an NFS server"]);
+        expect(problemsOf({ ...labConfig(), etcdBackup: { target: "s3", localDir: "../x", into: 1 } })).toEqual([
+            "k8s-ha:etcdBackup.into: is not an etcd backup setting; use one of: target, localDir",
+            'k8s-ha:etcdBackup.target: must be nfs or local, got "s3"',
+            `k8s-ha:etcdBackup.localDir: "../x" must be a path of letters, digits and ._/@+- without '..'`,
+        ]);
+    });
+
+    test("etcd members cannot join the running cluster; members may leave", () => {
+        const running = ["https://10.213.0.21:2379", "https://10.213.0.22:2379", "https://10.213.0.23:2379"];
+        expect(problemsOf({ ...labConfig(), previousEtcdEndpoints: running })).toEqual([]);
+        const grown = labConfig();
+        hostsOf(grown).w1.roles = ["worker", "etcd"];
+        hostsOf(grown).w2.roles = ["worker", "etcd"];
+        expect(problemsOf({ ...grown, previousEtcdEndpoints: running })).toEqual([
+            "k8s-ha:hosts: w1, w2 would join the running etcd cluster (10.213.0.21, 10.213.0.22, 10.213.0.23); adding members after the first up is not supported yet: take the etcd role off them",
+        ]);
+        // The first up: no running cluster to compare with.
+        expect(problemsOf({ ...grown, previousEtcdEndpoints: undefined })).toEqual([]);
+        const shrunk = labConfig();
+        hostsOf(shrunk).cp2.roles = ["control-plane"];
+        hostsOf(shrunk).cp3.roles = ["control-plane"];
+        expect(problemsOf({ ...shrunk, previousEtcdEndpoints: running })).toEqual([]);
+    });
+
     test("repair requests: HOST/STEP of a host of the stack, with a stamp", () => {
         expect(validateConfig({ ...labConfig(), repair: { "cp2/control-plane": "20261130T094000Z" } }).repair).toEqual({ "cp2/control-plane": "20261130T094000Z" });
         expect(validateConfig(labConfig()).repair).toEqual({});

@@ -15,7 +15,14 @@ check_haproxy() { haproxy -c -q -f "$1"; }
 # keepalived checks the script it names at its live path, so the script is installed first.
 check_keepalived() { keepalived -t -f "$1"; }
 
+# Where the VIP holder keeps what it still has to apply once its peer is done (the finish phase).
+DEFERRED=$STATE_DIR/lb-deferred
+
 create() {
+    if [[ ${K8SHA_LB_PHASE:-stage} == finish ]]; then
+        finish
+        return 0
+    fi
     read_bundle
     # socat talks to HAProxy's admin socket (show stat, disable server) for operators and checks.
     apt_install haproxy keepalived socat
@@ -30,6 +37,38 @@ create() {
         info "an earlier run of this step was interrupted: reloading haproxy and keepalived"
         haproxy=yes keepalived=yes
     fi
+    # A change for the VIP holder waits for the finish phase, after its peer applied its own.
+    if [[ $haproxy$keepalived$restart_keepalived == *yes* ]] && holds_vip && peer_haproxy_answers; then
+        printf '%s %s %s\n' "$haproxy" "$keepalived" "$restart_keepalived" >"$DEFERRED"
+        track_unit haproxy keepalived
+        info "holds the VIP: its reload waits until the peer has applied its change"
+        date +%s%N
+        return 0
+    fi
+    rm -f "$DEFERRED"
+    apply "$haproxy" "$keepalived" "$restart_keepalived"
+    date +%s%N
+}
+
+# finish: applies what the stage phase deferred on the VIP holder, now that the peer is done.
+finish() {
+    local haproxy keepalived restart_keepalived
+    if [[ ! -f $DEFERRED ]]; then
+        info "nothing deferred"
+        return 0
+    fi
+    read -r haproxy keepalived restart_keepalived <"$DEFERRED"
+    info "the peer is done: applying this host's change (the VIP holder, last)"
+    apply "$haproxy" "$keepalived" "$restart_keepalived"
+    rm -f "$DEFERRED"
+    # The stage step's record has these units; this step (which has no delete) keeps none.
+    UNITS=()
+}
+
+# apply HAPROXY KEEPALIVED RESTART_KEEPALIVED: reloads (or starts) HAProxy and keepalived, or
+# restarts keepalived after handing the VIP over.
+apply() {
+    local haproxy=$1 keepalived=$2 restart_keepalived=$3
     fault_point before-restart
     reload_or_start haproxy "$haproxy"
     wait_until 30 "haproxy to listen on port $K8SHA_API_PORT" haproxy_listens
@@ -78,7 +117,7 @@ hand_off_vip() {
 delete() {
     service_remove keepalived
     systemctl disable --now -q haproxy 2>/dev/null || true
-    rm -f "$STATE_DIR/started/haproxy"
+    rm -f "$STATE_DIR/started/haproxy" "$DEFERRED"
     if [[ -n ${K8SHA_INTERFACE:-} ]]; then
         ip addr del "$K8SHA_VIP/32" dev "$K8SHA_INTERFACE" 2>/dev/null || true
     fi

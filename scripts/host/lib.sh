@@ -358,8 +358,9 @@ run_verb() {
         clear_pending
         ;;
     delete)
-        delete
+        # The record goes first: the os step's delete removes the state folder only when empty.
         forget_installed
+        delete
         clear_pending
         ;;
     *) fatal "usage: create|delete (got '${1:-}')" ;;

@@ -146,25 +146,28 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             break;
         }
         case "lb-setting": {
-            // Both lb steps update, and each preview names haproxy.cfg alone.
+            // Both lb steps update (and their finish steps), and each preview names haproxy.cfg alone.
             none("create", s.create);
             none("delete", s.delete);
             none("replace", s.replace);
-            none("update", s.update.filter((n) => !/^[a-z0-9]+-lb$/.test(n)));
-            if (s.update.length !== 2) problems.push(`${s.update.length} lb steps update in the lb-setting drill, not 2`);
-            for (const n of s.update) {
+            none("update", s.update.filter((n) => !/^[a-z0-9]+-lb(-finish)?$/.test(n)));
+            const stages = s.update.filter((n) => /^[a-z0-9]+-lb$/.test(n));
+            if (stages.length !== 2) problems.push(`${stages.length} lb steps update in the lb-setting drill, not 2`);
+            for (const n of stages) {
                 const files = (s.files[n] ?? []).join(", ");
                 if (files !== "/etc/haproxy/haproxy.cfg") problems.push(`${n}: the preview names [${files}], not haproxy.cfg alone`);
             }
             break;
         }
         case "repair": {
-            // Exactly the steps drift.sh asked to re-run (ARG: their names, comma-separated) update.
+            // Exactly the steps drift.sh asked to re-run (ARG: their names, comma-separated) update,
+            // and the lb finish phase, which follows every run of an lb step.
             const want = need(arg, drill).split(",").sort();
+            const lbFinish = want.some((w) => /-lb$/.test(w)) ? /^[a-z0-9]+-lb-finish$/ : /^$/;
             none("create", s.create);
             none("delete", s.delete);
             none("replace", s.replace);
-            none("update", s.update.filter((n) => !want.includes(n)));
+            none("update", s.update.filter((n) => !want.includes(n) && !lbFinish.test(n)));
             for (const n of want.filter((w) => !s.update.includes(w))) problems.push(`${n}: no update in the repair drill`);
             break;
         }
