@@ -26,6 +26,8 @@ cluster_healthy() {
 
 LOCK_PID=""
 LOCK_OUT=""
+# The endpoints the roll lock's session uses (default ETCD_ENDPOINTS).
+LOCK_ENDPOINTS=""
 # release_roll_lock: ends the lock's etcdctl (its session then revokes the lock at once); also on
 # any exit, so a failed step never leaves the lock held for the other members.
 release_roll_lock() {
@@ -40,18 +42,24 @@ release_roll_lock() {
 # rolling_restart: restarts this member only while every other one is healthy, holding a lock in
 # etcd itself (k8s-ha/etcd-roll) so that members changed in the same run restart one at a time,
 # and releases it once the whole cluster is healthy again: quorum is never lost to a change.
-rolling_restart() {
+# take_roll_lock WHAT: waits for the lock in etcd itself (k8s-ha/etcd-roll) that lets one member
+# at a time restart or leave.
+take_roll_lock() {
     local key
     LOCK_OUT=$(mktemp)
     trap 'release_roll_lock; cleanup_stage' EXIT
     # etcdctl itself in the background (so that LOCK_PID is its own), without the step's flock
     # descriptor; its session talks to every member, so it lives on while this one restarts.
-    /usr/local/bin/etcdctl --endpoints="$ETCD_ENDPOINTS" "${ETCD_CLIENT_TLS[@]}" \
+    /usr/local/bin/etcdctl --endpoints="${LOCK_ENDPOINTS:-$ETCD_ENDPOINTS}" "${ETCD_CLIENT_TLS[@]}" \
         lock --ttl=30 k8s-ha/etcd-roll >"$LOCK_OUT" 2>"$LOCK_OUT.err" 8>&- &
     LOCK_PID=$!
-    wait_until 300 "the etcd roll lock (another member is restarting)" test -s "$LOCK_OUT"
+    wait_until 300 "the etcd roll lock (another member is $1)" test -s "$LOCK_OUT"
     key=$(head -n 1 "$LOCK_OUT")
     [[ $key == k8s-ha/etcd-roll/* ]] || fatal "the etcd roll lock: $(cat "$LOCK_OUT" "$LOCK_OUT.err")"
+}
+
+rolling_restart() {
+    take_roll_lock restarting
     # Checked with the lock held: the member that held it before may have just restarted.
     wait_until 180 "every etcd member to be healthy before $K8SHA_HOST restarts (a restart now could lose quorum)" cluster_healthy
     info "restarting etcd at $(date -u +%T.%3N) (roll lock held)"
@@ -155,31 +163,35 @@ snapshot_before_delete() {
     info "saved etcd's data before removing the member: $file ($(stat -c %s "$file") bytes, sha256 $(sha256sum "$file" | cut -c1-64))"
 }
 
-# member_count: the members the local etcd knows of.
-member_count() { etcdctl_local member list 2>/dev/null | grep -c . || true; }
-
 # leave_cluster: a member that is not the last one leaves with `member remove` before its data goes,
-# so the others never wait for it. etcd refuses a removal that would leave too few started members
-# for a quorum (strict reconfiguration check); then the delete stops here, with the data in place.
+# so the others never wait for it; members leaving in the same run (a destroy, a shrink) take the
+# roll lock, so they leave one at a time. etcd refuses a removal that would leave too few started
+# members for a quorum (strict reconfiguration check); then the delete stops here, with the data
+# in place.
 leave_cluster() {
-    local id out n
+    local list id out n
     systemctl is-active -q etcd || return 0
-    id=$(etcdctl_local member list 2>/dev/null | awk -F', ' -v me="$K8SHA_HOST" '$3 == me { print $1 }')
-    n=$(member_count)
+    if ! etcdctl_local endpoint health >/dev/null 2>&1; then
+        fatal "etcd on $K8SHA_HOST does not serve, so it cannot leave its cluster with member remove; bring the cluster back to health, or stop etcd here (systemctl stop etcd) to delete the member without leaving (then remove it from a healthy member: etcdctl member remove); etcd's data is still on this host"
+    fi
+    list=$(etcdctl_local member list 2>&1) || fatal "cannot list the etcd members ($list); etcd's data is still on this host"
+    if (($(grep -c . <<<"$list") > 1)); then
+        # The lock through the other members only: this one's session would end with its removal.
+        LOCK_ENDPOINTS=$(awk -F', ' -v me="$K8SHA_HOST" '$3 != me { print $5 }' <<<"$list" | paste -sd,)
+        take_roll_lock leaving
+        list=$(etcdctl_local member list 2>&1) || fatal "cannot list the etcd members ($list); etcd's data is still on this host"
+    fi
+    id=$(awk -F', ' -v me="$K8SHA_HOST" '$3 == me { print $1 }' <<<"$list")
+    n=$(grep -c . <<<"$list" || true)
     if [[ -z $id || $n -le 1 ]]; then
+        release_roll_lock
         info "the last etcd member: no other member to leave"
         return 0
     fi
-    if out=$(etcdctl_local --command-timeout=30s member remove "$id" 2>&1); then
-        info "left the etcd cluster (member $id removed; $((n - 1)) left)"
-        return 0
-    fi
-    # Members removed at the same time (a destroy): the last one cannot remove itself, and need not.
-    if (($(member_count) <= 1)); then
-        info "the last etcd member: the others have left"
-        return 0
-    fi
-    fatal "cannot leave the etcd cluster of $n members without losing its quorum ($out); bring the other members back to health, or remove fewer at once; etcd's data is still on this host"
+    out=$(etcdctl_local --command-timeout=30s member remove "$id" 2>&1) ||
+        fatal "cannot leave the etcd cluster of $n members without losing its quorum ($out); bring the other members back to health, or remove fewer at once; etcd's data is still on this host"
+    release_roll_lock
+    info "left the etcd cluster (member $id removed; $((n - 1)) left)"
 }
 
 delete() {
