@@ -26,8 +26,6 @@ cluster_healthy() {
 
 LOCK_PID=""
 LOCK_OUT=""
-# The endpoints the roll lock's session uses (default ETCD_ENDPOINTS).
-LOCK_ENDPOINTS=""
 # release_roll_lock: ends the lock's etcdctl (its session then revokes the lock at once); also on
 # any exit, so a failed step never leaves the lock held for the other members.
 release_roll_lock() {
@@ -50,7 +48,7 @@ take_roll_lock() {
     trap 'release_roll_lock; cleanup_stage' EXIT
     # etcdctl itself in the background (so that LOCK_PID is its own), without the step's flock
     # descriptor; its session talks to every member, so it lives on while this one restarts.
-    /usr/local/bin/etcdctl --endpoints="${LOCK_ENDPOINTS:-$ETCD_ENDPOINTS}" "${ETCD_CLIENT_TLS[@]}" \
+    /usr/local/bin/etcdctl --endpoints="$ETCD_ENDPOINTS" "${ETCD_CLIENT_TLS[@]}" \
         lock --ttl=30 k8s-ha/etcd-roll >"$LOCK_OUT" 2>"$LOCK_OUT.err" 8>&- &
     LOCK_PID=$!
     wait_until 300 "the etcd roll lock (another member is $1)" test -s "$LOCK_OUT"
@@ -176,8 +174,7 @@ leave_cluster() {
     fi
     list=$(etcdctl_local member list 2>&1) || fatal "cannot list the etcd members ($list); etcd's data is still on this host"
     if (($(grep -c . <<<"$list") > 1)); then
-        # The lock through the other members only: this one's session would end with its removal.
-        LOCK_ENDPOINTS=$(awk -F', ' -v me="$K8SHA_HOST" '$3 != me { print $5 }' <<<"$list" | paste -sd,)
+        # Through every member's URL, this one's included: the others may have left meanwhile.
         take_roll_lock leaving
         list=$(etcdctl_local member list 2>&1) || fatal "cannot list the etcd members ($list); etcd's data is still on this host"
     fi
