@@ -2,7 +2,7 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterConfig, HostConfig } from "./config";
-import { BundleFile, HostRunner, pemFiles } from "./runner";
+import { BundleFile, HostRunner, mayHoldSecrets, pemFiles } from "./runner";
 import { IssuedCert, Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl, pinEnv, pinnedArtifact } from "./urls";
@@ -89,7 +89,7 @@ export function restartFingerprint(env: Record<string, string>[], plainFiles: Bu
     const h = crypto.createHash("sha256");
     for (const e of env) for (const k of Object.keys(e).sort()) h.update(`env ${k}=${e[k]}\n`);
     // In the kubelet's step (it holds keys), only the files marked public or readable by all count.
-    const files = [...plainFiles, ...secretStepFiles.filter((f) => f.public || (parseInt(f.mode, 8) & 0o004) !== 0)];
+    const files = [...plainFiles, ...secretStepFiles.filter((f) => !mayHoldSecrets(f, true))];
     for (const f of files.sort((a, b) => a.path.localeCompare(b.path))) {
         if (ROUTE_FILES.includes(f.path)) continue;
         h.update(`file ${f.path} ${f.mode} ${crypto.createHash("sha256").update(f.content).digest("hex")}\n`);

@@ -182,9 +182,13 @@ export interface RunArgs {
     installsLib?: boolean;
 }
 
-/** A file's mode gives read to all (the preview may show its hash even in a secret step). */
-function readableByAll(mode: string): boolean {
-    return (parseInt(mode, 8) & 0o004) !== 0;
+/**
+ * Whether a file of a step may hold secrets: only in a step whose files hold secrets, and then
+ * unless it is marked public or its mode gives read to all. The preview and the drain fingerprint
+ * show no hash of such a file.
+ */
+export function mayHoldSecrets(f: { mode: string; public?: boolean }, secretStep: boolean): boolean {
+    return secretStep && !f.public && (parseInt(f.mode, 8) & 0o004) === 0;
 }
 
 /**
@@ -214,7 +218,7 @@ export function fileManifest(files: pulumi.Input<BundleFile[]> | FileInput[], se
     if (Array.isArray(files)) {
         const sorted = [...(files as FileInput[])].sort((a, b) => a.path.localeCompare(b.path));
         const lines = sorted.map((f) => {
-            const secret = secretStep && !f.public && !readableByAll(f.mode);
+            const secret = mayHoldSecrets(f, secretStep);
             return pulumi.unsecret(applyEvenUnknown(pulumi.output(f.content), (c) => manifestLine(f.path, f.mode, c, secret)));
         });
         return pulumi.all(lines);
@@ -223,7 +227,7 @@ export function fileManifest(files: pulumi.Input<BundleFile[]> | FileInput[], se
         applyEvenUnknown(pulumi.output(files), (list) =>
             list === undefined
                 ? [": files changes"]
-                : [...list].sort((a, b) => a.path.localeCompare(b.path)).map((f) => manifestLine(f.path, f.mode, f.content, secretStep && !f.public && !readableByAll(f.mode))),
+                : [...list].sort((a, b) => a.path.localeCompare(b.path)).map((f) => manifestLine(f.path, f.mode, f.content, mayHoldSecrets(f, secretStep))),
         ),
     );
 }
