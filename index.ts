@@ -22,5 +22,7 @@ export = async () => {
         imageMirrorPush: outputs.imageMirrorPush,
         nfsExport: outputs.nfsExport,
         etcdEndpoints: outputs.etcdEndpoints,
+        etcdBackup: outputs.etcdBackup,
+        certificates: outputs.certificates,
     };
 };

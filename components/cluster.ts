@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { hostsWithRole } from "./config";
 import { ControlPlane } from "./controlplane";
 import { EtcdMember } from "./etcd";
+import { EtcdBackup } from "./etcdbackup";
 import { LoadBalancerPair } from "./loadbalancer";
 import { DockerImageMirror } from "./mirror";
 import { NfsServer } from "./nfs";
@@ -19,6 +20,8 @@ export interface Cluster {
     mirror: DockerImageMirror;
     controlPlane: ControlPlane;
     nfs?: NfsServer;
+    /** Scheduled etcd snapshots on the NFS server (`k8s-ha:etcdBackup.schedule`), unless off. */
+    etcdBackup?: EtcdBackup;
 }
 
 /**
@@ -78,7 +81,11 @@ export function buildCluster(stack: StackConfig): Cluster {
           })
         : undefined;
     controlPlane.waitReady(nfs?.storageClass ? [...nodeObjects, nfs.storageClass] : nodeObjects);
-    return { nodes, pki, etcdPki, loadBalancer, etcd, mirror, controlPlane, nfs };
+    const etcdBackup =
+        nfs && nfsHost && cluster.etcdBackup.schedule !== undefined
+            ? new EtcdBackup("etcd-backup", { cluster, node: nodes[nfsHost.name], etcdPki, members: etcd, dependsOn: [nfs.command] })
+            : undefined;
+    return { nodes, pki, etcdPki, loadBalancer, etcd, mirror, controlPlane, nfs, etcdBackup };
 }
 
 /** The stack outputs. */
@@ -91,5 +98,11 @@ export function stackOutputs(c: Cluster) {
         imageMirrorPush: c.mirror.push,
         nfsExport: c.nfs ? c.nfs.export : pulumi.output(undefined),
         etcdEndpoints: pulumi.all(c.etcd.map((m) => m.clientUrl)),
+        // When each certificate expires (RFC 3339), by CA and name: `pulumi stack output certificates`.
+        certificates: pulumi.all({ cluster: pulumi.all(c.pki.expiries), etcd: pulumi.all(c.etcdPki.expiries) }),
+        // Where the scheduled snapshots are, and when: `npm run etcd-backup -- list` lists them.
+        etcdBackup: c.etcdBackup
+            ? c.etcdBackup.location.apply((location) => ({ location, schedule: c.etcdBackup?.schedule, keep: c.etcdBackup?.keep }))
+            : pulumi.output(undefined),
     };
 }

@@ -227,6 +227,13 @@ export interface EtcdBackupSettings {
     target: "nfs" | "local";
     /** For `local`: the folder, relative to the project (default `backups/<stack>/etcd`). */
     localDir: string;
+    /**
+     * When the NFS server takes a snapshot of the cluster (a systemd calendar expression; default
+     * `hourly`); undefined when off (`off`, and always with target `local`: no host to keep them).
+     */
+    schedule?: string;
+    /** How many scheduled snapshots the NFS server keeps (default 48). */
+    keep: number;
 }
 
 /** Kubelet settings a stack may tune (`k8s-ha:kubelet`). */

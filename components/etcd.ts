@@ -62,7 +62,7 @@ export class EtcdMember extends pulumi.ComponentResource {
                     SRC: `${host.user} ${host.address} ${host.port}`,
                     COPY_TO: toNfs ? "nfs" : "local",
                     DEST: toNfs ? `${nfsHost.user} ${nfsHost.address} ${nfsHost.port}` : "",
-                    DEST_DIR: toNfs ? `${cluster.nfs.path}/k8s-ha-backups/etcd` : cluster.etcdBackup.localDir,
+                    DEST_DIR: toNfs ? `${cluster.nfs.path}/${render.ETCD_BACKUP_FILES.exportSubdir}` : cluster.etcdBackup.localDir,
                     KNOWN_HOSTS: [host, ...(toNfs ? [nfsHost] : [])].filter((h) => h.hostKey).map(knownHostsLine).join("\n"),
                     // Hosts without a pinned key (k8s-ha:allowUnpinnedHostKeys) are not checked.
                     UNPINNED: [host, ...(toNfs ? [nfsHost] : [])].some((h) => !h.hostKey) ? "yes" : "no",

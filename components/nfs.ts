@@ -32,13 +32,15 @@ export interface NfsServerArgs {
 export class NfsServer extends pulumi.ComponentResource {
     /** `server:path`, for a PersistentVolume or a mount. */
     readonly export: pulumi.Output<string>;
+    /** The step that exports the directory. */
+    readonly command: command.remote.Command;
     /** The step that applies the provisioner and the StorageClass, when `storage` was given. */
     readonly storageClass?: command.remote.Command;
 
     constructor(name: string, args: NfsServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:NfsServer", name, {}, opts);
         const { cluster, node } = args;
-        const cmd = node.runner.run(
+        const cmd = (this.command = node.runner.run(
             "nfs",
             {
                 script: "nfs",
@@ -53,7 +55,7 @@ export class NfsServer extends pulumi.ComponentResource {
             },
             // The export's data: protected unless the stack says otherwise (k8s-ha:protectData).
             { parent: this, dependsOn: [node.prepared], protect: cluster.protectData },
-        );
+        ));
         const server = node.runner.host.address;
         // From the command's id, not its stdout: it resolves only once the command has run (so users
         // of the value wait for it), and an update keeps the id, so a preview of one still knows

@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ClusterConfig, HostConfig } from "./config";
+import { ClusterConfig, HostConfig, hostsWithRole } from "./config";
 import { BundleFile, HostRunner, mayHoldSecrets, pemFiles } from "./runner";
 import { IssuedCert, Pki } from "./pki";
 import * as render from "./render";
@@ -45,6 +45,7 @@ export function firewallParams(host: HostConfig, cluster: ClusterConfig): render
         mirrorPort: cluster.mirror.port,
         mirrorPush: cluster.mirror.mode === "preloaded" ? { port: cluster.mirror.pushPort, from: cluster.mirror.pushFrom } : undefined,
         nfsClients: cluster.nfs.clients,
+        etcdBackupFrom: cluster.etcdBackup.schedule ? hostsWithRole(cluster, "nfs").map((h) => h.address) : [],
         allow: cluster.firewall.allow.map((a) => ({ comment: a.comment, protocol: a.protocol, ports: a.ports, from: a.from, roles: a.roles })),
     };
     return { host: host.name, sshPort: host.port, sshFrom: cluster.firewall.sshFrom, rules: render.firewallRules(host.name, topology) };

@@ -39,6 +39,8 @@ export class Pki extends pulumi.ComponentResource {
     readonly caKey: pulumi.Output<string>;
     private readonly caKeyResource: tls.PrivateKey;
     private readonly caCertResource: tls.SelfSignedCert;
+    /** When each certificate of this CA stops being valid (RFC 3339), by name; the CA's own as `ca`. */
+    readonly expiries: Record<string, pulumi.Output<string>> = {};
 
     constructor(name: string, args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:Pki", name, {}, opts);
@@ -56,6 +58,7 @@ export class Pki extends pulumi.ComponentResource {
         );
         this.caCert = this.caCertResource.certPem;
         this.caKey = pulumi.secret(this.caKeyResource.privateKeyPem);
+        this.expiries.ca = this.caCertResource.validityEndTime;
         this.registerOutputs({ caCert: this.caCert });
     }
 
@@ -87,6 +90,8 @@ export class Pki extends pulumi.ComponentResource {
             },
             { parent },
         );
+        if (name in this.expiries) throw new Error(`${name}: a certificate of that name was issued already`);
+        this.expiries[name] = cert.validityEndTime;
         return { key: pulumi.secret(key.privateKeyPem), cert: cert.certPem };
     }
 }

@@ -122,6 +122,11 @@ export function localScript(name: string): string {
     return withoutCommentLines(fs.readFileSync(path.join(path.dirname(scriptDir()), `${name}.sh`), "utf8"));
 }
 
+/** A file of `scripts/host/files/` that a step installs on a host as it is (a script a unit runs). */
+export function hostFile(name: string): string {
+    return fs.readFileSync(path.join(scriptDir(), "files", name), "utf8");
+}
+
 /** A known_hosts line for a host's pinned key (`ADDRESS TYPE KEY`, `[ADDRESS]:PORT …` off port 22). */
 export function knownHostsLine(host: HostConfig): string {
     const [type, key] = (host.hostKey ?? "").trim().split(/\s+/);

@@ -543,7 +543,7 @@ function readRepair(c: Checker, raw: unknown, hosts: HostConfig[]): Record<strin
     return out;
 }
 
-const ETCD_BACKUP_KEYS = ["target", "localDir"];
+const ETCD_BACKUP_KEYS = ["target", "localDir", "schedule", "keep"];
 
 function readEtcdBackup(c: Checker, raw: unknown, hasNfs: boolean, stackName: string | undefined): EtcdBackupSettings {
     const r = c.record("k8s-ha:etcdBackup", raw);
@@ -561,7 +561,19 @@ function readEtcdBackup(c: Checker, raw: unknown, hasNfs: boolean, stackName: st
     if (!/^[A-Za-z0-9._/@+-]+$/.test(localDir) || localDir.split("/").includes("..")) {
         c.problem("k8s-ha:etcdBackup.localDir", `${JSON.stringify(localDir)} must be a path of letters, digits and ._/@+- without '..'`);
     }
-    return { target, localDir };
+    // Scheduled snapshots run on the NFS server, which keeps them; the Pulumi machine runs no timer.
+    let schedule: string | undefined = target === "nfs" ? "hourly" : undefined;
+    if (r.schedule !== undefined) {
+        const s = c.string("k8s-ha:etcdBackup.schedule", r.schedule).trim();
+        if (s === "off") schedule = undefined;
+        else if (target !== "nfs") {
+            c.problem("k8s-ha:etcdBackup.schedule", "scheduled snapshots run on the NFS server and stay there: with target local there is no host to keep them; use target nfs, or schedule off");
+        } else if (!/^[A-Za-z0-9*:/,.~ -]{1,64}$/.test(s)) {
+            c.problem("k8s-ha:etcdBackup.schedule", `${JSON.stringify(s)} is not a systemd calendar expression (like hourly, daily, *:0/15 or *-*-* 02:30), or off`);
+        } else schedule = s;
+    }
+    const keep = c.integer("k8s-ha:etcdBackup.keep", r.keep, 48, 1, 10000);
+    return { target, localDir, schedule, keep };
 }
 
 const KUBELET_KEYS = ["podPidsLimit"];

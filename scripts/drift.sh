@@ -31,40 +31,23 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/k8s-ha-drift.XXXXXX")
 chmod 0700 "$WORK"
 trap 'rm -rf "$WORK"' EXIT
 
-bash scripts/pulumi.sh config --json >"$WORK/config.json" 2>"$WORK/config.err" || die "cannot read the stack config: $(tail -n 3 "$WORK/config.err")"
-(umask 077 && bash scripts/pulumi.sh config get k8s-ha:sshPrivateKey >"$WORK/key" 2>/dev/null) || die "the stack has no k8s-ha:sshPrivateKey"
-# shellcheck disable=SC2016 # JavaScript, not shell
-node -e '
-const cfg = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-const value = (k) => { const e = cfg[`k8s-ha:${k}`]; return e ? (e.objectValue ?? (() => { try { return JSON.parse(e.value); } catch { return e.value; } })()) : undefined; };
-const hosts = value("hosts") ?? {};
-const user = value("sshUser") ?? "root", port = Number(value("sshPort") ?? 22);
-const known = [], list = [];
-for (const [name, h] of Object.entries(hosts)) {
-    const p = Number(h.port ?? port);
-    if (!h.hostKey) { console.error(`drift: ${name} has no pinned hostKey: skipped`); continue; }
-    known.push(`${p === 22 ? h.address : `[${h.address}]:${p}`} ${h.hostKey.trim().split(/\s+/).slice(0, 2).join(" ")}`);
-    list.push([name, h.address, p, h.user ?? user].join(" "));
-}
-require("fs").writeFileSync(process.argv[2], known.join("\n") + "\n");
-require("fs").writeFileSync(process.argv[3], list.join("\n") + "\n");
-' "$WORK/config.json" "$WORK/known_hosts" "$WORK/hosts"
+# shellcheck source=scripts/stack-hosts.sh
+source scripts/stack-hosts.sh
+stack_hosts_load "$WORK" drift || exit 1
 
-# check NAME ADDRESS PORT USER: the host's drift lines, each prefixed with the host's name.
+# check NAME: the host's drift lines, each prefixed with the host's name.
 check() {
-    local name=$1 address=$2 port=$3 user=$4 sudo=""
-    [[ $user == root ]] || sudo="sudo -n"
-    if ! ssh -i "$WORK/key" -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$WORK/known_hosts" \
-        -o ConnectTimeout=10 -p "$port" "$user@$address" "$sudo bash -s" <scripts/drift-check.sh >"$WORK/out.$name" 2>"$WORK/err.$name"; then
+    local name=$1
+    if ! on_host "$name" "bash -s" <scripts/drift-check.sh >"$WORK/out.$name" 2>"$WORK/err.$name"; then
         echo "$name - unreachable $(tail -n 1 "$WORK/err.$name")" >"$WORK/out.$name"
         return 0
     fi
     sed -i "s/^/$name /" "$WORK/out.$name"
 }
 pids=()
-while read -r name address port user; do
+while read -r name _; do
     [[ -n $name ]] || continue
-    check "$name" "$address" "$port" "$user" &
+    check "$name" &
     pids+=($!)
 done <"$WORK/hosts"
 for p in "${pids[@]}"; do wait "$p"; done

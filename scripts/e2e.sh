@@ -102,7 +102,8 @@ step() {
         engine=$(grep -E '^[0-9:]+ +([-+~] )?[0-9]+ (created|unchanged|updated|deleted|replaced|changes\.)|Duration: ' "$LOGS/$log" | cut -d' ' -f2- | sed 's/^ *//' | paste -sd';' || true)
         record "$name" passed "$T" "$goal" "${engine:+engine: $engine (the wall time adds starting the CLI and compiling the program); }log .e2e/logs/$log"
     else
-        record "$name" failed "$T" "$goal" "$(tail -n 5 "$LOGS/$log")"
+        # The engine's errors first (which resource, what it said), then the summary.
+        record "$name" failed "$T" "$goal" "$(sed -n '/Diagnostics:/,/Resources:/p' "$LOGS/$log" | grep -E '\(|error' | head -n 12; tail -n 5 "$LOGS/$log")"
         return 1
     fi
 }
@@ -172,6 +173,20 @@ fi
 
 # 3. Nothing to do on a second run.
 plan_check "preview of the dev stack: no changes" "<= 10 s" noop
+# Every certificate's expiry, from the stack output, against the apiserver's certificate as served.
+if certs=$(pulumi_ stack output certificates --json 2>&1) &&
+    summary=$(node -e '
+const c = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const all = Object.entries(c).flatMap(([ca, m]) => Object.entries(m).map(([n, t]) => [`${ca}/${n}`, t]));
+if (all.length < 20 || all.some(([, t]) => Number.isNaN(Date.parse(t)))) throw new Error(`bad output: ${JSON.stringify(c)}`);
+all.sort((a, b) => Date.parse(a[1]) - Date.parse(b[1]));
+console.log(`${all.length} certificates; the first to expire: ${all[0][0]} ${all[0][1]}; apiserver ${c.cluster["control-plane-apiserver"]}`);
+' <<<"$certs" 2>&1); then
+    served=$(echo | openssl s_client -connect 10.213.0.21:6443 2>/dev/null | openssl x509 -noout -enddate 2>/dev/null | cut -d= -f2)
+    record "stack output certificates: every expiry" passed 0 "" "$summary; served by cp1: $served"
+else
+    record "stack output certificates: every expiry" failed 0 "" "${summary:-$certs}"
+fi
 # The preview was just shown: the no-op up skips its own (a plain `up` adds one, about 4 s).
 step "no-op up (--skip-preview --expect-no-changes)" "<= 5 s" up-noop.log pulumi_ up --yes --skip-preview --expect-no-changes --suppress-progress
 
@@ -453,6 +468,57 @@ else
     record "workers drained one at a time; PDB kept" failed 0 "" "${wroll//$'\n'/;} ${woverlap} min available ${min_avail}, now ${now_avail}; unschedulable: ${unsched:-none}; lease: ${lease:-none}; setting on ${pids}"
 fi
 "$KUBECTL" delete deployment/roll-probe pdb/roll-probe --ignore-not-found >/dev/null 2>&1 || true
+
+# 5b. etcd backup and restore: 100 keys and a ConfigMap, a scheduled snapshot (taken now), every
+# member's data wiped, a restore from the snapshot: the keys and the ConfigMap are back, what was
+# written after the snapshot is not, and the apiservers serve again.
+ETCDCTL_CP1='etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key'
+timer=$(on nfs 'systemctl is-active k8s-ha-etcd-backup.timer; systemctl show -P NextElapseUSecRealtime k8s-ha-etcd-backup.timer' 2>&1 | paste -sd' ')
+if [[ $timer == active* ]]; then
+    record "scheduled etcd snapshots: the timer on nfs" passed 0 "" "$timer"
+else
+    record "scheduled etcd snapshots: the timer on nfs" failed 0 "" "$timer"
+fi
+on cp1 "for i in \$(seq -w 1 100); do $ETCDCTL_CP1 put k8s-ha-drill/key-\$i value-\$i >/dev/null || exit 1; done" >/dev/null 2>&1 || say "could not write the drill's keys"
+"$KUBECTL" create configmap restore-drill --from-literal=written=before-the-snapshot >/dev/null 2>&1 || true
+if timed etcd-snapshot.log bash scripts/etcd-backup.sh snapshot && snap=$(grep -oE 'scheduled-[0-9TZ]+\.db' "$LOGS/etcd-snapshot.log" | tail -n 1) && [[ -n $snap ]]; then
+    record "etcd snapshot now (npm run etcd-backup -- snapshot)" passed "$T" "" "$(grep -o 'saved a snapshot.*' "$LOGS/etcd-snapshot.log" | tail -n 1)"
+else
+    record "etcd snapshot now (npm run etcd-backup -- snapshot)" failed "$T" "" "$(tail -n 3 "$LOGS/etcd-snapshot.log")"
+    snap=missing.db
+fi
+timed etcd-list.log bash scripts/etcd-backup.sh list || true
+# Written after the snapshot: the restore must not bring these back.
+on cp1 "$ETCDCTL_CP1 put k8s-ha-drill/after-the-snapshot x" >/dev/null 2>&1 || true
+"$KUBECTL" create configmap restore-drill-after --from-literal=written=after-the-snapshot >/dev/null 2>&1 || true
+t_wipe=$(now_ms)
+for h in cp1 cp2 cp3; do on "$h" 'systemctl stop etcd && rm -rf /var/lib/etcd/member' & done
+wait
+down=$(curl -sk -m 5 "https://10.213.0.10:6443/readyz" 2>&1 || true)
+if timed etcd-restore.log bash scripts/etcd-backup.sh restore "$snap" --yes; then
+    restore_s=$T
+    keys=$(on cp1 "$ETCDCTL_CP1 get --prefix k8s-ha-drill/key- --count-only -w fields" 2>&1 | awk -F' : ' '/"Count"/ { print $2 }')
+    after=$(on cp1 "$ETCDCTL_CP1 get k8s-ha-drill/after-the-snapshot --print-value-only" 2>&1)
+    cm=$("$KUBECTL" get configmap restore-drill -o jsonpath='{.data.written}' 2>&1)
+    cm_after=$("$KUBECTL" get configmap restore-drill-after -o name 2>&1 || true)
+    ready=$(for h in 10.213.0.21 10.213.0.22 10.213.0.23 10.213.0.10; do curl -sk -m 5 "https://$h:6443/readyz" || echo no; echo; done | paste -sd' ')
+    back=$(awk -v a="$t_wipe" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
+    if [[ $keys == 100 && -z $after && $cm == before-the-snapshot && $cm_after == *NotFound* && $ready == "ok ok ok ok" ]]; then
+        record "etcd restored from the snapshot on every member" passed "$restore_s" "" "100 keys and the ConfigMap back, the writes after the snapshot gone; apiservers ready (cp1 cp2 cp3 VIP: $ready); API down ${back} s from the wipe (while wiped: ${down:-no answer}); $(grep -o 'restored .* in [0-9]* s' "$LOGS/etcd-restore.log" | tail -n 1)"
+    else
+        record "etcd restored from the snapshot on every member" failed "$restore_s" "" "keys $keys, after '$after', configmap '$cm', after-configmap '$cm_after', readyz $ready"
+    fi
+else
+    record "etcd restored from the snapshot on every member" failed "$T" "" "$(tail -n 5 "$LOGS/etcd-restore.log")"
+fi
+if out=$("$KUBECTL" wait --for=condition=Ready node --all --timeout=120s 2>&1); then
+    record "nodes Ready after the restore" passed 0 "" "$(wc -l <<<"$out") nodes"
+else
+    record "nodes Ready after the restore" failed 0 "" "$out"
+fi
+plan_check "preview after the restore: no changes" "" noop
+"$KUBECTL" delete configmap restore-drill --ignore-not-found >/dev/null 2>&1 || true
+on cp1 "$ETCDCTL_CP1 del --prefix k8s-ha-drill/" >/dev/null 2>&1 || true
 
 # 6. Secrets: the real state and every log, searched for every secret value.
 (umask 077 && pulumi_ stack export --show-secrets >"$E2E/export-revealed.json")

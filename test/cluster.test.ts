@@ -36,6 +36,7 @@ pulumi.runtime.setMocks(
                 case "tls:index/selfSignedCert:SelfSignedCert":
                 case "tls:index/locallySignedCert:LocallySignedCert":
                     state.certPem = pem("CERTIFICATE", args.name);
+                    state.validityEndTime = `2027-11-30T12:00:00Z ${args.name}`;
                     break;
                 case "tls:index/certRequest:CertRequest":
                     state.certRequestPem = pem("CERTIFICATE REQUEST", args.name);
@@ -121,7 +122,7 @@ describe("the cluster graph", () => {
                 "cp1-etcd", "cp2-etcd", "cp3-etcd",
                 "cp1-control-plane", "cp2-control-plane", "cp3-control-plane", "cp1-addons",
                 "lb1-lb", "lb2-lb", "lb1-lb-finish", "lb2-lb-finish",
-                "mirror-mirror", "nfs-nfs",
+                "mirror-mirror", "nfs-nfs", "nfs-etcd-backup",
                 "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet", "cp1-node-w1", "cp1-node-w2", "cp1-cluster-ready",
                 "cp1-drain-w1", "cp1-drain-w2",
                 "cp1-nfs-storage",
@@ -155,7 +156,7 @@ describe("the cluster graph", () => {
     test("components have the k8s-ha type tokens", () => {
         const types = new Set(resources.map((r) => r.type).filter((t) => t.startsWith("k8s-ha:")));
         expect([...types].sort()).toEqual([
-            "k8s-ha:index:ControlPlane", "k8s-ha:index:DockerImageMirror", "k8s-ha:index:EtcdMember",
+            "k8s-ha:index:ControlPlane", "k8s-ha:index:DockerImageMirror", "k8s-ha:index:EtcdBackup", "k8s-ha:index:EtcdMember",
             "k8s-ha:index:LoadBalancerPair", "k8s-ha:index:NfsServer", "k8s-ha:index:Node", "k8s-ha:index:Pki",
         ]);
     });
@@ -298,6 +299,46 @@ describe("the cluster graph", () => {
             UNPINNED: "no",
         });
         expect(JSON.stringify(cp2?.inputs.environment)).not.toContain("SENTINEL");
+    });
+
+    test("the NFS server takes scheduled etcd snapshots: a client certificate of the etcd CA, a timer, and an opening of etcd's client port for it alone", () => {
+        const step = command("nfs-etcd-backup");
+        expect(isSecretValue(step.inputs.stdin)).toBe(true);
+        const files = bundle(step.inputs.stdin);
+        const modes = Object.fromEntries(String(plain(step.inputs.stdin)).trim().split("\n").map((l) => [l.split(" ")[2], l.split(" ")[1]]));
+        expect(modes).toEqual({
+            "/etc/k8s-ha/etcd-backup/ca.crt": "0644",
+            "/etc/k8s-ha/etcd-backup/client.crt": "0644",
+            "/etc/k8s-ha/etcd-backup/client.key": "0600",
+            "/etc/k8s-ha/etcd-backup.env": "0644",
+            "/usr/local/lib/k8s-ha/etcd-backup/snapshot.sh": "0755",
+            "/etc/systemd/system/k8s-ha-etcd-backup.service": "0600",
+            "/etc/systemd/system/k8s-ha-etcd-backup.timer": "0600",
+        });
+        // The etcd CA's certificate and a key of the backup client's own, not a member's.
+        expect(files["/etc/k8s-ha/etcd-backup/ca.crt"]).toBe(pem("CERTIFICATE", "etcd-pki-ca"));
+        expect(files["/etc/k8s-ha/etcd-backup/client.key"]).toBe(pem("EC PRIVATE KEY", "nfs-etcd-backup-client-key"));
+        expect(files["/etc/k8s-ha/etcd-backup.env"]).toContain("ENDPOINTS=https://10.213.0.21:2379,https://10.213.0.22:2379,https://10.213.0.23:2379\n");
+        expect(files["/etc/k8s-ha/etcd-backup.env"]).toContain("DIR=/srv/nfs/k8s/k8s-ha-backups/etcd\n");
+        expect(files["/etc/systemd/system/k8s-ha-etcd-backup.timer"]).toContain("OnCalendar=hourly\n");
+        const create = String(plain(step.inputs.create));
+        expect(create).not.toContain("PRIVATE KEY");
+        expect(create).toContain("'ETCD_SHA256=");
+        // Each member opens its client port (2379, not the peer port) to the NFS server.
+        const fw = bundle(command("cp2-firewall").inputs.stdin)["/etc/nftables.d/k8s-ha.nft"] ?? Object.values(bundle(command("cp2-firewall").inputs.stdin)).join("\n");
+        expect(fw).toMatch(/10\.213\.0\.51[^\n]*2379|2379[^\n]*10\.213\.0\.51/);
+        expect(fw).not.toMatch(/10\.213\.0\.51[^\n]*2379-2380|2379-2380[^\n]*10\.213\.0\.51/);
+        expect(Object.values(bundle(command("w1-firewall").inputs.stdin)).join("\n")).not.toContain("2379");
+    });
+
+    test("the stack output certificates gives every certificate's expiry, by CA and name", async () => {
+        const certs = await value(built.stackOutputs(cluster).certificates);
+        const signed = resources.filter((r) => r.type === "tls:index/locallySignedCert:LocallySignedCert").map((r) => r.name);
+        const listed = [...Object.keys(certs.cluster), ...Object.keys(certs.etcd)].filter((n) => n !== "ca");
+        expect(listed.map((n) => `${n}-cert`).sort()).toEqual([...signed].sort());
+        expect(certs.cluster.ca).toBe("2027-11-30T12:00:00Z cluster-pki-ca");
+        expect(certs.etcd.ca).toBe("2027-11-30T12:00:00Z etcd-pki-ca");
+        expect(certs.etcd["nfs-etcd-backup-client"]).toBe("2027-11-30T12:00:00Z nfs-etcd-backup-client-cert");
     });
 
     test("a repair request re-runs its step alone: only cp2's control-plane step carries K8SHA_REPAIR", () => {

@@ -23,6 +23,9 @@ import {
     renderKubeletUnit,
     renderKubeProxyUnit,
     renderPodRoutesUnit,
+    renderEtcdBackupEnv,
+    renderEtcdBackupService,
+    renderEtcdBackupTimer,
     renderSchedulerUnit,
     renderServiceUnit,
     schedulerFlags,
@@ -71,7 +74,9 @@ const UNITS: Record<string, string> = {
 };
 
 /** The executables of the fixed host layout, plus the system tools the units call. */
-const EXECUTABLES = [...Object.values(BINARIES), "/usr/sbin/modprobe", "/usr/sbin/ip", "/bin/true"];
+const EXECUTABLES = [...Object.values(BINARIES), "/usr/sbin/modprobe", "/usr/sbin/ip", "/bin/true", "/bin/bash"];
+
+const BACKUP = { host: "nfs", endpoints: ["https://10.213.0.21:2379", "https://10.213.0.22:2379"], dir: "/srv/nfs/k8s/k8s-ha-backups/etcd", keep: 48, schedule: "*-*-* 02:30" };
 
 describe("systemd-analyze verify", () => {
     let root: string;
@@ -94,6 +99,21 @@ describe("systemd-analyze verify", () => {
         const r = systemdVerify(root, ["k8s-ha-empty-routes.service"]);
         expect(r.stdout + r.stderr).toBe("");
         expect(r.status).toBe(0);
+    });
+
+    test("the scheduled etcd snapshot: a oneshot service and its timer, accepted without a warning", () => {
+        writeUnder(root, "/etc/systemd/system/k8s-ha-etcd-backup.service", renderEtcdBackupService());
+        writeUnder(root, "/etc/systemd/system/k8s-ha-etcd-backup.timer", renderEtcdBackupTimer(BACKUP));
+        const r = systemdVerify(root, ["k8s-ha-etcd-backup.timer", "k8s-ha-etcd-backup.service"]);
+        expect(r.stdout + r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(renderEtcdBackupTimer(BACKUP)).toContain("\n[Timer]\nOnCalendar=*-*-* 02:30\nPersistent=yes\nRandomizedDelaySec=60\n\n[Install]\nWantedBy=timers.target\n");
+        expect(renderEtcdBackupService()).toContain("EnvironmentFile=/etc/k8s-ha/etcd-backup.env\n");
+        expect(renderEtcdBackupEnv(BACKUP)).toBe(
+            "# Rendered by k8s-ha. Changes here are overwritten.\nHOST=nfs\nENDPOINTS=https://10.213.0.21:2379,https://10.213.0.22:2379\nDIR=/srv/nfs/k8s/k8s-ha-backups/etcd\nKEEP=48\n",
+        );
+        expect(() => renderEtcdBackupEnv({ ...BACKUP, dir: "/srv/a b" })).toThrow('etcd backup: DIR "/srv/a b" has characters an environment file would mangle');
+        expect(() => renderEtcdBackupTimer({ ...BACKUP, schedule: "daily\nExecStart=/bin/sh" })).toThrow("control character");
     });
 
     test("verify really checks: an unknown key and a binary outside the layout are reported", () => {

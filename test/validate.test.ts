@@ -103,15 +103,28 @@ describe("validateConfig", () => {
     });
 
     test("etcd backups go to the NFS server when there is one, else to a folder of the stack on the Pulumi machine", () => {
-        expect(validateConfig({ ...labConfig(), stackName: "prod" }).etcdBackup).toEqual({ target: "nfs", localDir: "backups/prod/etcd" });
+        expect(validateConfig({ ...labConfig(), stackName: "prod" }).etcdBackup).toEqual({ target: "nfs", localDir: "backups/prod/etcd", schedule: "hourly", keep: 48 });
         const noNfs = labConfig();
         delete hostsOf(noNfs).nfs;
-        expect(validateConfig({ ...noNfs, stackName: "prod" }).etcdBackup.target).toBe("local");
+        expect(validateConfig({ ...noNfs, stackName: "prod" }).etcdBackup).toMatchObject({ target: "local", schedule: undefined });
         expect(problemsOf({ ...noNfs, etcdBackup: { target: "nfs" } })).toEqual(["k8s-ha:etcdBackup.target: is nfs, but no host has the nfs role; use local, or add an NFS server"]);
         expect(problemsOf({ ...labConfig(), etcdBackup: { target: "s3", localDir: "../x", into: 1 } })).toEqual([
-            "k8s-ha:etcdBackup.into: is not an etcd backup setting; use one of: target, localDir",
+            "k8s-ha:etcdBackup.into: is not an etcd backup setting; use one of: target, localDir, schedule, keep",
             'k8s-ha:etcdBackup.target: must be nfs or local, got "s3"',
             `k8s-ha:etcdBackup.localDir: "../x" must be a path of letters, digits and ._/@+- without '..'`,
+        ]);
+    });
+
+    test("scheduled etcd snapshots: a systemd calendar expression or off, a count to keep, and only where the NFS server keeps them", () => {
+        const backup = (etcdBackup: unknown) => validateConfig({ ...labConfig(), etcdBackup }).etcdBackup;
+        expect(backup({ schedule: "*-*-* 02:30", keep: "7" })).toMatchObject({ schedule: "*-*-* 02:30", keep: 7 });
+        expect(backup({ schedule: "off" }).schedule).toBeUndefined();
+        expect(problemsOf({ ...labConfig(), etcdBackup: { schedule: "hourly; rm -rf /", keep: 0 } })).toEqual([
+            'k8s-ha:etcdBackup.schedule: "hourly; rm -rf /" is not a systemd calendar expression (like hourly, daily, *:0/15 or *-*-* 02:30), or off',
+            "k8s-ha:etcdBackup.keep: must be a whole number from 1 to 10000, got 0",
+        ]);
+        expect(problemsOf({ ...labConfig(), etcdBackup: { target: "local", schedule: "daily" } })).toEqual([
+            "k8s-ha:etcdBackup.schedule: scheduled snapshots run on the NFS server and stay there: with target local there is no host to keep them; use target nfs, or schedule off",
         ]);
     });
 

@@ -121,6 +121,8 @@ export interface FirewallTopology {
     mirrorPush?: { port: number; from: readonly string[] };
     /** Who may mount the NFS export. */
     nfsClients: readonly string[];
+    /** The host that takes scheduled etcd snapshots (etcd's client port only), when there is one. */
+    etcdBackupFrom?: readonly string[];
     /** Operator-given openings, each for the hosts of some roles (all when `roles` is empty). */
     allow: readonly (FirewallRule & { roles: readonly string[] })[];
 }
@@ -128,6 +130,7 @@ export interface FirewallTopology {
 /** Ports the kubelet, the API and NodePorts use. */
 export const FIREWALL_PORTS = {
     etcd: "2379-2380",
+    etcdClient: "2379",
     kubelet: "10250",
     nodePorts: "30000-32767",
     nfs: "2049",
@@ -135,7 +138,7 @@ export const FIREWALL_PORTS = {
 
 /**
  * The openings of one host, from its roles: etcd (client and peer) only from etcd and control-plane
- * hosts; the kubelet only from control-plane hosts (the apiserver's exec, logs and port-forward);
+ * hosts, and its client port from the host that takes scheduled snapshots; the kubelet only from control-plane hosts (the apiserver's exec, logs and port-forward);
  * the API from anywhere (it authenticates every request); VRRP only from the other lb host; the
  * registry only from workers (the nodes that pull); NFS only from the export's clients; NodePorts
  * from anywhere.
@@ -147,7 +150,10 @@ export function firewallRules(host: string, t: FirewallTopology): FirewallRule[]
     const addressesOf = (...roles: string[]) => t.hosts.filter((h) => roles.some((r) => h.roles.includes(r))).map((h) => h.address);
     const rules: FirewallRule[] = [];
     if (has("etcd")) {
-        rules.push({ comment: "etcd clients and peers", protocol: "tcp", ports: FIREWALL_PORTS.etcd, from: addressesOf("etcd", "control-plane") });
+        const members = addressesOf("etcd", "control-plane");
+        rules.push({ comment: "etcd clients and peers", protocol: "tcp", ports: FIREWALL_PORTS.etcd, from: members });
+        const backup = (t.etcdBackupFrom ?? []).filter((a) => !members.includes(a));
+        if (backup.length > 0) rules.push({ comment: "etcd client, for the scheduled snapshots", protocol: "tcp", ports: FIREWALL_PORTS.etcdClient, from: backup });
     }
     if (has("control-plane") || has("lb")) {
         rules.push({ comment: "Kubernetes API", protocol: "tcp", ports: String(t.apiPort), from: "any" });

@@ -11,6 +11,7 @@ export * from "./cni";
 export * from "./containerd";
 export * from "./controlplane";
 export * from "./etcd";
+export * from "./etcd-backup";
 export * from "./exports";
 export * from "./firewall";
 export * from "./haproxy";

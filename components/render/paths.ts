@@ -98,11 +98,32 @@ export const NFS_FILES = {
     exports: "/etc/exports.d/k8s-ha.exports",
 } as const;
 
+/** etcd's snapshots: a member's own (taken before its delete) and the scheduled ones on the backup host. */
+export const ETCD_BACKUP_FILES = {
+    /** On each member: the snapshot a delete takes before the data goes. */
+    memberDir: "/var/backups/k8s-ha/etcd",
+    /** Under the NFS export: the scheduled snapshots and the copies of the members' own. */
+    exportSubdir: "k8s-ha-backups/etcd",
+    caCert: "/etc/k8s-ha/etcd-backup/ca.crt",
+    clientCert: "/etc/k8s-ha/etcd-backup/client.crt",
+    clientKey: "/etc/k8s-ha/etcd-backup/client.key",
+    env: "/etc/k8s-ha/etcd-backup.env",
+    /** The snapshot script the timer's service runs, and etcdctl and etcdutl beside it. */
+    libDir: "/usr/local/lib/k8s-ha/etcd-backup",
+    script: "/usr/local/lib/k8s-ha/etcd-backup/snapshot.sh",
+    unit: "k8s-ha-etcd-backup",
+} as const;
+
 export const SYSTEMD_DIR = "/etc/systemd/system";
 
 /** `/etc/systemd/system/<name>.service`. */
 export function unitPath(name: string): string {
     return `${SYSTEMD_DIR}/${name}.service`;
+}
+
+/** `/etc/systemd/system/<name>.timer`. */
+export function timerPath(name: string): string {
+    return `${SYSTEMD_DIR}/${name}.timer`;
 }
 
 /** `/etc/systemd/system/<name>.service.d/k8s-ha.conf`: the drop-in k8s-ha adds to a packaged unit. */

@@ -89,6 +89,29 @@ export function renderServiceUnit(unit: ServiceUnit): string {
     return joinLines(lines);
 }
 
+export interface TimerUnit {
+    description: string;
+    /** `OnCalendar=`: a systemd calendar expression (`hourly`, `*-*-* 02:30`). */
+    onCalendar: string;
+    /** `Persistent=yes`: a run missed while the host was down happens at boot. */
+    persistent: boolean;
+    /** `RandomizedDelaySec=`, so that hosts on one schedule do not all start at once. */
+    randomizedDelaySec?: number;
+}
+
+/** Renders a `.timer` file that starts the service of the same name. */
+export function renderTimerUnit(timer: TimerUnit): string {
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(timer.onCalendar) || timer.onCalendar.trim() === "") {
+        throw new Error(`timer "${timer.description}": OnCalendar ${JSON.stringify(timer.onCalendar)} is empty or has a control character`);
+    }
+    const lines = ["# Rendered by k8s-ha. Changes here are overwritten.", "[Unit]", `Description=${timer.description}`, "", "[Timer]", `OnCalendar=${timer.onCalendar}`];
+    if (timer.persistent) lines.push("Persistent=yes");
+    if (timer.randomizedDelaySec !== undefined) lines.push(`RandomizedDelaySec=${timer.randomizedDelaySec}`);
+    lines.push("", "[Install]", "WantedBy=timers.target");
+    return joinLines(lines);
+}
+
 /** A drop-in: settings per section, in the given order. */
 export interface DropIn {
     unit?: readonly (readonly [string, string])[];

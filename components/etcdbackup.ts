@@ -1,0 +1,81 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { ClusterConfig } from "./config";
+import { EtcdMember, etcdHosts } from "./etcd";
+import { Node } from "./node";
+import { Pki } from "./pki";
+import { FileInput, hostFile, pemInputs } from "./runner";
+import * as render from "./render";
+import { pinnedArtifact } from "./urls";
+
+export interface EtcdBackupArgs {
+    cluster: ClusterConfig;
+    /** The host that takes the snapshots and keeps them: the NFS server. */
+    node: Node;
+    /** The etcd CA, which issues the snapshot client's certificate. */
+    etcdPki: Pki;
+    /** The members: the first snapshot, taken at once, waits for the cluster. */
+    members: EtcdMember[];
+    /** What must exist first on the backup host (the NFS export the snapshots go under). */
+    dependsOn?: pulumi.Resource[];
+}
+
+/** Where the scheduled snapshots go: a folder of the NFS export, on the NFS server. */
+export function etcdBackupDir(cluster: ClusterConfig): string {
+    return `${cluster.nfs.path}/${render.ETCD_BACKUP_FILES.exportSubdir}`;
+}
+
+/**
+ * Scheduled etcd snapshots (`k8s-ha:etcdBackup.schedule`): a systemd timer on the NFS server takes
+ * a snapshot of the cluster through etcd's client port, with a client certificate of its own,
+ * checks it and keeps the newest `keep`. `npm run etcd-backup -- list` lists them and
+ * `npm run etcd-backup -- restore NAME` restores every member from one.
+ */
+export class EtcdBackup extends pulumi.ComponentResource {
+    readonly command: command.remote.Command;
+    /** `host:folder` of the snapshots, once the first one was taken. */
+    readonly location: pulumi.Output<string>;
+    readonly schedule: string;
+    readonly keep: number;
+
+    constructor(name: string, args: EtcdBackupArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k8s-ha:index:EtcdBackup", name, {}, opts);
+        const { cluster, node, etcdPki } = args;
+        const host = node.runner.host;
+        const schedule = cluster.etcdBackup.schedule;
+        if (schedule === undefined) throw new Error("EtcdBackup: k8s-ha:etcdBackup.schedule is off");
+        this.schedule = schedule;
+        this.keep = cluster.etcdBackup.keep;
+        const dir = etcdBackupDir(cluster);
+        const params: render.EtcdBackupParams = {
+            host: host.name,
+            endpoints: etcdHosts(cluster).map((m) => render.etcdClientUrl(m.address)),
+            dir,
+            keep: cluster.etcdBackup.keep,
+            schedule,
+        };
+        const client = etcdPki.issue(`${host.name}-etcd-backup-client`, { commonName: "k8s-ha-etcd-backup", client: true }, this);
+        const f = render.ETCD_BACKUP_FILES;
+        const files: FileInput[] = [
+            { path: f.caCert, mode: "0644", content: etcdPki.caCert },
+            ...pemInputs(f.clientCert.replace(/\.crt$/, ""), client.cert, client.key),
+            { path: f.env, mode: "0644", content: render.renderEtcdBackupEnv(params), public: true },
+            { path: f.script, mode: "0755", content: hostFile("etcd-snapshot.sh"), public: true },
+            { path: render.ETCD_BACKUP_UNITS.service, mode: "0600", content: render.renderEtcdBackupService(), public: true },
+            { path: render.ETCD_BACKUP_UNITS.timer, mode: "0600", content: render.renderEtcdBackupTimer(params), public: true },
+        ];
+        const etcd = pinnedArtifact(cluster, "etcd");
+        this.command = node.runner.run(
+            "etcd-backup",
+            {
+                script: "etcd-backup",
+                env: { ETCD_URL: etcd.url, ETCD_SHA256: etcd.sha256, ETCD_VERSION: cluster.versions.etcd, BACKUP_DIR: dir },
+                files,
+                secret: true,
+            },
+            { parent: this, dependsOn: [node.prepared, ...args.members.map((m) => m.command), ...(args.dependsOn ?? [])] },
+        );
+        this.location = this.command.id.apply(() => `${host.address}:${dir}`);
+        this.registerOutputs({ location: this.location });
+    }
+}
