@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { hostsWithRole } from "./config";
+import * as command from "@pulumi/command";
+import { hostsWithRole, Versions } from "./config";
 import { ControlPlane } from "./controlplane";
 import { EtcdMember } from "./etcd";
 import { EtcdBackup } from "./etcdbackup";
@@ -22,6 +23,10 @@ export interface Cluster {
     nfs?: NfsServer;
     /** Scheduled etcd snapshots on the NFS server (`k8s-ha:etcdBackup.schedule`), unless off. */
     etcdBackup?: EtcdBackup;
+    /** The last step of an up: every node Ready, the storage class applied. */
+    ready: command.remote.Command;
+    /** The versions the cluster runs once `ready` has run. */
+    versions: Versions;
 }
 
 /**
@@ -80,12 +85,12 @@ export function buildCluster(stack: StackConfig): Cluster {
               },
           })
         : undefined;
-    controlPlane.waitReady(nfs?.storageClass ? [...nodeObjects, nfs.storageClass] : nodeObjects);
+    const ready = controlPlane.waitReady(nfs?.storageClass ? [...nodeObjects, nfs.storageClass] : nodeObjects);
     const etcdBackup =
         nfs && nfsHost && cluster.etcdBackup.schedule !== undefined
             ? new EtcdBackup("etcd-backup", { cluster, node: nodes[nfsHost.name], etcdPki, members: etcd, dependsOn: [nfs.command] })
             : undefined;
-    return { nodes, pki, etcdPki, loadBalancer, etcd, mirror, controlPlane, nfs, etcdBackup };
+    return { nodes, pki, etcdPki, loadBalancer, etcd, mirror, controlPlane, nfs, etcdBackup, ready, versions: cluster.versions };
 }
 
 /** The stack outputs. */
@@ -98,6 +103,8 @@ export function stackOutputs(c: Cluster) {
         imageMirrorPush: c.mirror.push,
         nfsExport: c.nfs ? c.nfs.export : pulumi.output(undefined),
         etcdEndpoints: pulumi.all(c.etcd.map((m) => m.clientUrl)),
+        // What the cluster runs: the next update's validation checks its upgrade path against it.
+        versions: c.ready.id.apply(() => ({ ...c.versions })),
         // When each certificate expires (RFC 3339), by CA and name: `pulumi stack output certificates`.
         certificates: pulumi.all({ cluster: pulumi.all(c.pki.expiries), etcd: pulumi.all(c.etcdPki.expiries) }),
         // Where the scheduled snapshots are, and when: `npm run etcd-backup -- list` lists them.

@@ -70,6 +70,11 @@ export interface RawConfig {
      * config), so that validation can refuse a membership change the cluster cannot take.
      */
     previousEtcdEndpoints?: string[];
+    /**
+     * The versions the cluster runs: the stack's `versions` output after its last update (not
+     * config), so that validation can refuse an upgrade path Kubernetes does not support.
+     */
+    previousVersions?: Partial<Versions>;
     /** The stack's name (not config): `protectData` defaults to on for every stack but `dev`. */
     stackName?: string;
 }

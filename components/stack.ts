@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig, RawConfig } from "./config";
+import { ClusterConfig, RawConfig, Versions } from "./config";
 import { validateConfig } from "./validate";
 
 export interface StackConfig {
@@ -13,7 +13,7 @@ export interface StackConfig {
  * Object-valued keys are read as plain JSON; the private key stays a secret Output and only its presence
  * reaches validation.
  */
-export function readStackConfig(config = new pulumi.Config("k8s-ha"), previousEtcdEndpoints?: string[]): StackConfig {
+export function readStackConfig(config = new pulumi.Config("k8s-ha"), previous: PreviousRun = {}): StackConfig {
     const sshPrivateKey = config.getSecret("sshPrivateKey");
     const raw: RawConfig = {
         hosts: config.getObject<unknown>("hosts"),
@@ -45,20 +45,35 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha"), previousEt
         protectData: config.getObject<unknown>("protectData"),
         repair: config.getObject<unknown>("repair"),
         stackName: pulumi.getStack(),
-        previousEtcdEndpoints,
+        previousEtcdEndpoints: previous.etcdEndpoints,
+        previousVersions: previous.versions,
     };
     const cluster = validateConfig(raw);
     return { cluster, sshPrivateKey: pulumi.secret(sshPrivateKey ?? "") };
 }
 
-/**
- * The etcd members' client URLs after the stack's last update: its own `etcdEndpoints` output,
- * read through a StackReference to itself (undefined before the first update).
- */
-export async function previousEtcdEndpoints(): Promise<string[] | undefined> {
-    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-    const details = await self.getOutputDetails("etcdEndpoints");
-    const value = details.value;
-    return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : undefined;
+/** What the stack's last update left running, from its own outputs. */
+export interface PreviousRun {
+    /** The etcd members' client URLs (`etcdEndpoints`). */
+    etcdEndpoints?: string[];
+    /** The versions (`versions`). */
+    versions?: Partial<Versions>;
 }
 
+/**
+ * What the stack's last update left running: its own `etcdEndpoints` and `versions` outputs, read
+ * through a StackReference to itself (empty before the first update).
+ */
+export async function previousRun(): Promise<PreviousRun> {
+    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+    const [endpoints, versions] = await Promise.all([self.getOutputDetails("etcdEndpoints"), self.getOutputDetails("versions")]);
+    const e = endpoints.value;
+    const v = versions.value;
+    return {
+        etcdEndpoints: Array.isArray(e) ? e.filter((x): x is string => typeof x === "string") : undefined,
+        versions:
+            typeof v === "object" && v !== null
+                ? (Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === "string")) as Partial<Versions>)
+                : undefined,
+    };
+}

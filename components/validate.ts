@@ -25,7 +25,7 @@ import {
 } from "./config";
 import { DIGEST_RE, FIREWALL_COMMENT_RE } from "./render";
 import { allArtifacts, ARTIFACT_NAMES, ArtifactName, artifactVersion, artifactVersionKey, pinKey } from "./urls";
-import { unsupportedVersions } from "./versions";
+import { unsupportedVersions, upgradeProblems } from "./versions";
 import { Cidr, cidrContains, cidrsOverlap, formatCidr, lastAddress, nthAddress, parseCidr, parseIpv4 } from "./net";
 
 /** Every problem found in a stack config, each naming the field and the fix. */
@@ -274,7 +274,7 @@ function readHosts(c: Checker, raw: RawConfig, allowUnpinned: boolean): HostConf
  * The versions, each checked for its form and against the supported-versions table (versions.ts).
  * `usable` holds the keys that passed both: only their files need pins.
  */
-function readVersions(c: Checker, raw: unknown): { versions: Versions; usable: Set<keyof Versions> } {
+function readVersions(c: Checker, raw: unknown, running?: Partial<Versions>): { versions: Versions; usable: Set<keyof Versions> } {
     const r = c.record("k8s-ha:versions", raw);
     const known = Object.keys(DEFAULTS.versions);
     for (const key of Object.keys(r)) {
@@ -300,6 +300,10 @@ function readVersions(c: Checker, raw: unknown): { versions: Versions; usable: S
         pause: read("pause"),
     };
     for (const [key, message] of unsupportedVersions(versions, usable)) {
+        c.problem(`k8s-ha:versions.${key}`, message);
+        usable.delete(key);
+    }
+    for (const [key, message] of upgradeProblems(running, versions, usable)) {
         c.problem(`k8s-ha:versions.${key}`, message);
         usable.delete(key);
     }
@@ -806,7 +810,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
         c.problem("k8s-ha:hosts", `${lbs[0].name} and ${lbs[1].name} have the same vrrpPriority; give them different ones`);
     }
 
-    const { versions, usable } = readVersions(c, raw.versions);
+    const { versions, usable } = readVersions(c, raw.versions, raw.previousVersions);
     const downloads = readDownloads(c, raw.downloads, allowHttp);
     const checksums = readChecksums(c, raw.checksums, downloads, versions, usable);
     const mirror = readMirror(c, raw.mirror, allowHttp, nodeNetwork.cidr ? nodeNetwork.text : "");

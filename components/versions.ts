@@ -125,3 +125,45 @@ export function supportedVersionsMarkdown(): string {
     }
     return lines.join("\n");
 }
+
+/** `MAJOR.MINOR` of a version. */
+function minorOf(version: string): string {
+    return version.split(".").slice(0, 2).join(".");
+}
+
+/** The next minor after `MAJOR.MINOR`. */
+function nextMinor(minor: string): string {
+    const [major, m] = minor.split(".").map(Number);
+    return `${major}.${m + 1}`;
+}
+
+/**
+ * The problems of moving a running cluster from `running` (the versions of the stack's last update)
+ * to `wanted`, as `[key, message]`. Kubernetes moves one minor at a time, never back to an older
+ * minor (a patch release of the running minor may go either way); etcd never goes back to an
+ * older minor. The messages name the versions allowed next. An up changes the control plane before
+ * the workers, so the kubelets are never newer than the apiservers.
+ */
+export function upgradeProblems(running: Partial<Versions> | undefined, wanted: Versions, check: ReadonlySet<keyof Versions>): [keyof Versions, string][] {
+    const problems: [keyof Versions, string][] = [];
+    const from = running?.kubernetes;
+    if (from && VERSION_LIKE.test(from) && check.has("kubernetes") && compareVersions(minorOf(wanted.kubernetes), minorOf(from)) !== 0) {
+        const allowed = [supportedRow(from), SUPPORTED_VERSIONS.find((r) => r.minor === nextMinor(minorOf(from)))]
+            .filter((r): r is SupportedRow => r !== undefined)
+            .map((r) => formatVersionSet(r.kubernetes))
+            .join(", ");
+        const next = allowed ? `from ${from} the cluster can go to: ${allowed}` : `no supported release follows ${from}`;
+        if (compareVersions(minorOf(wanted.kubernetes), minorOf(from)) < 0) {
+            problems.push(["kubernetes", `${wanted.kubernetes} would take the running cluster back from ${from} to an older minor, which Kubernetes does not support; ${next}`]);
+        } else if (minorOf(wanted.kubernetes) !== nextMinor(minorOf(from))) {
+            problems.push(["kubernetes", `${wanted.kubernetes} skips ${nextMinor(minorOf(from))} (the cluster runs ${from}): Kubernetes upgrades one minor at a time; ${next}`]);
+        }
+    }
+    const etcdFrom = running?.etcd;
+    if (etcdFrom && VERSION_LIKE.test(etcdFrom) && check.has("etcd") && compareVersions(minorOf(wanted.etcd), minorOf(etcdFrom)) < 0) {
+        problems.push(["etcd", `etcd ${wanted.etcd} would take the running members back from ${etcdFrom} to an older minor, which needs etcd's own downgrade procedure; keep ${minorOf(etcdFrom)}.x`]);
+    }
+    return problems;
+}
+
+const VERSION_LIKE = /^\d+\.\d+\.\d+$/;

@@ -1054,7 +1054,9 @@ main() {
         [[ -x $CRANE ]] || die "crane is not built: run scripts/artifacts.sh first"
         push_images
       else
-        flock -n 9 || die "another artifacts.sh is running (lock $ART/.lock)"
+        # A minute of grace: the helpers of a build that just ended (its throw-away registry) may
+        # still hold the lock's descriptor for a moment.
+        flock -w 60 9 || die "another artifacts.sh is running (lock $ART/.lock)"
         rm -rf "$BUILD"/.tmp-*
         log "versions: $(for k in "${VERSION_KEYS[@]}"; do printf '%s %s, ' "$k" "${VERSION[$k]}"; done)crane $CRANE_VERSION"
         build_all

@@ -120,6 +120,50 @@ plan_check() {
         record "$name" failed "$T" "$goal" "$(tail -n 5 "$LOGS/preview-$drill.json")"
     fi
 }
+# workload_up: a Deployment of 3 (spread over the workers) with a PodDisruptionBudget of 2, and a
+# sampler of its available replicas every second (workload_sampler_stop, workload_min_available).
+workload_up() {
+    "$KUBECTL" apply -f - >/dev/null <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: roll-probe, namespace: default}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: roll-probe}}
+  template:
+    metadata: {labels: {app: roll-probe}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      topologySpreadConstraints:
+        - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: roll-probe}}}
+      securityContext: {runAsNonRoot: true, runAsUser: 65535, seccompProfile: {type: RuntimeDefault}}
+      containers:
+        - name: pause
+          image: registry.k8s.io/pause:3.10.1
+          securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: roll-probe, namespace: default}
+spec:
+  minAvailable: 2
+  selector: {matchLabels: {app: roll-probe}}
+YAML
+    "$KUBECTL" rollout status deployment/roll-probe --timeout=180s >/dev/null 2>&1 || true
+    AVAIL_LOG=$E2E/roll-probe-available.log
+    : >"$AVAIL_LOG"
+    (for ((i = 0; i < 1800; i++)); do
+        printf '%s %s\n' "$(now_ms)" "$("$KUBECTL" get deployment roll-probe -o jsonpath='{.status.availableReplicas}' 2>/dev/null || echo '?')" >>"$AVAIL_LOG"
+        sleep 1
+    done) &
+    AVAIL_PID=$!
+}
+workload_sampler_stop() {
+    kill "$AVAIL_PID" 2>/dev/null || true
+    wait "$AVAIL_PID" 2>/dev/null || true
+}
+workload_min_available() { awk '$2 ~ /^[0-9]+$/ { if (min == "" || $2 < min) min = $2 } END { print (min == "" ? "?" : min) }' "$AVAIL_LOG"; }
+
 kubeconfig_from_stack() {
     (umask 077 && pulumi_ stack output kubeconfig --show-secrets >"$KUBECONFIG")
     # The client probe's credentials, from the same kubeconfig.
@@ -404,48 +448,14 @@ fi
 # is cordoned and drained first (one at a time: the roll lock), and uncordoned once Ready again,
 # under the client probe, with a workload of 3 replicas and a PodDisruptionBudget of 2 whose
 # available replicas are sampled every second.
-"$KUBECTL" apply -f - >/dev/null <<'YAML'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: roll-probe, namespace: default}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: roll-probe}}
-  template:
-    metadata: {labels: {app: roll-probe}}
-    spec:
-      terminationGracePeriodSeconds: 5
-      topologySpreadConstraints:
-        - {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: roll-probe}}}
-      securityContext: {runAsNonRoot: true, runAsUser: 65535, seccompProfile: {type: RuntimeDefault}}
-      containers:
-        - name: pause
-          image: registry.k8s.io/pause:3.10.1
-          securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: roll-probe, namespace: default}
-spec:
-  minAvailable: 2
-  selector: {matchLabels: {app: roll-probe}}
-YAML
-"$KUBECTL" rollout status deployment/roll-probe --timeout=180s >/dev/null 2>&1 || true
-AVAIL_LOG=$E2E/roll-probe-available.log
-: >"$AVAIL_LOG"
-(for ((i = 0; i < 900; i++)); do
-    printf '%s %s\n' "$(now_ms)" "$("$KUBECTL" get deployment roll-probe -o jsonpath='{.status.availableReplicas}' 2>/dev/null || echo '?')" >>"$AVAIL_LOG"
-    sleep 1
-done) &
-avail_pid=$!
+workload_up
 pulumi_ config set --path 'k8s-ha:kubelet.podPidsLimit' 8192 >/dev/null
 start_probe client
 sleep 1
 step "kubelet setting on every worker (up)" "" up-worker-roll.log pulumi_ up --yes --suppress-progress || true
 sleep 2
 stop_probe
-kill "$avail_pid" 2>/dev/null || true
-wait "$avail_pid" 2>/dev/null || true
+workload_sampler_stop
 read -r ok bad <<<"$(probe_counts)"
 if ((bad == 0 && ok > 0)); then
     record "client requests through the VIP during the worker roll" passed 0 "0 failed" "$ok ok, $bad failed"
@@ -457,7 +467,7 @@ wroll=$(awk 'match($0, /k8s-ha\[cp1\]: draining w[0-9] at [0-9:.]+/) { split(sub
     match($0, /k8s-ha\[cp1\]: uncordoned w[0-9] at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, " "); if (!(a[3] in e)) e[a[3]] = a[5] }
     END { for (h in s) print s[h], e[h], h }' "$LOGS/up-worker-roll.log" | sort)
 woverlap=$(awk 'NR > 1 && $1 < prev_end { print "overlap: " $3 " drained at " $1 " before " prev " was uncordoned at " prev_end } { prev = $3; prev_end = $2 }' <<<"$wroll")
-min_avail=$(awk '$2 ~ /^[0-9]+$/ { if (min == "" || $2 < min) min = $2 } END { print (min == "" ? "?" : min) }' "$AVAIL_LOG")
+min_avail=$(workload_min_available)
 unsched=$("$KUBECTL" get nodes -o jsonpath='{range .items[?(@.spec.unschedulable)]}{.metadata.name} {end}' 2>&1)
 lease=$("$KUBECTL" -n kube-system get lease k8s-ha-worker-roll -o name 2>/dev/null || true)
 pids=$(for h in w1 w2 w4; do on "$h" 'grep -c "^podPidsLimit: 8192" /etc/kubernetes/kubelet-config.yaml'; done | paste -sd' ')
@@ -469,7 +479,7 @@ else
 fi
 "$KUBECTL" delete deployment/roll-probe pdb/roll-probe --ignore-not-found >/dev/null 2>&1 || true
 
-# 5b. etcd backup and restore: 100 keys and a ConfigMap, a scheduled snapshot (taken now), every
+# 5j. etcd backup and restore: 100 keys and a ConfigMap, a scheduled snapshot (taken now), every
 # member's data wiped, a restore from the snapshot: the keys and the ConfigMap are back, what was
 # written after the snapshot is not, and the apiservers serve again.
 ETCDCTL_CP1='etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key'
@@ -591,6 +601,83 @@ fi
 plan_check "preview after convergence: no changes" "" noop
 step "pulumi destroy (second)" "<= 60 s" destroy-2.log pulumi_ destroy --yes --suppress-progress
 run_checks "clean hosts after the second destroy" clean-2.log env REPORT_SECTION=clean_after_interrupted bash scripts/hosts-check.sh clean
+# 9. Upgrades: a cluster built anew at Kubernetes 1.34.4 with etcd 3.6.15; a skipped minor is
+# refused before any host is touched; then Kubernetes 1.35.4 with etcd 3.6.16 (the dev stack's
+# versions) and Kubernetes 1.36.3, each under the client probe through the VIP and a Deployment of
+# 3 with a PodDisruptionBudget of 2. The release files of 1.34.4, 1.36.3 and etcd 3.6.15 are
+# built like the dev stack's (scripts/artifacts.sh); their pins come from their sum files.
+for v in "1.34.4 3.6.15" "1.36.3 3.6.16"; do
+    read -r k e <<<"$v"
+    step "artifacts for Kubernetes $k, etcd $e" "" "artifacts-$k.log" env K8S_HA_KUBERNETES_VERSION="$k" K8S_HA_ETCD_VERSION="$e" bash scripts/artifacts.sh || true
+done
+# set_versions K8S ETCD: the stack's versions, and (through scripts/pulumi.sh) the pins of their files.
+set_versions() {
+    bash scripts/pulumi.sh config set --path 'k8s-ha:versions.kubernetes' "$1" >/dev/null
+    bash scripts/pulumi.sh config set --path 'k8s-ha:versions.etcd' "$2" >/dev/null
+    sync_lab_keys 2>/dev/null
+}
+# running_versions: what the apiservers, kubelets and etcd members say they run.
+running_versions() {
+    local api kubelets etcd
+    api=$(for h in 10.213.0.21 10.213.0.22 10.213.0.23; do curl -sk -m 5 --cert "$E2E/probe-client.crt" --key "$E2E/probe-client.key" "https://$h:6443/version" | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).gitVersion)' 2>/dev/null || echo "?"; echo; done | sort | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')
+    kubelets=$("$KUBECTL" get nodes -o jsonpath='{range .items[*]}{.status.nodeInfo.kubeletVersion}{"\n"}{end}' 2>/dev/null | sort | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')
+    etcd=$(for h in cp1 cp2 cp3; do on "$h" '/usr/local/bin/etcd --version | head -n 1 | awk "{ print \$3 }"'; done | sort | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')
+    printf 'apiservers %skubelets %setcd %s' "$api" "$kubelets" "$etcd"
+}
+# host_times LOG: how long each host's control-plane, drain and kubelet steps took in an up.
+host_times() {
+    grep -oE '(cp[0-9]-control-plane|cp[0-9]-etcd|cp1-drain-w[0-9]|w[0-9]-kubelet|w[0-9]-runtime) updated \([0-9]+s\)' "$1" | sort -u |
+        awk '{ gsub(/[()]/, "", $3); printf "%s %s, ", $1, $3 }' | sed 's/, $//'
+}
+# upgrade_drill K8S ETCD: an up to those versions under the probes; records the figures.
+upgrade_drill() {
+    local k=$1 e=$2 ok bad min now after
+    set_versions "$k" "$e"
+    workload_up
+    start_probe client
+    sleep 1
+    step "upgrade to Kubernetes $k, etcd $e (up)" "" "up-upgrade-$k.log" pulumi_ up --yes --skip-preview --suppress-progress || true
+    sleep 2
+    stop_probe
+    workload_sampler_stop
+    read -r ok bad <<<"$(probe_counts)"
+    min=$(workload_min_available)
+    now=$("$KUBECTL" get deployment roll-probe -o jsonpath='{.status.availableReplicas}' 2>&1)
+    after=$(running_versions)
+    if ((bad == 0 && ok > 0)) && [[ $min -ge 2 && $now == 3 && $after == "apiservers 3×v$k kubelets 3×v$k etcd 3×$e" ]]; then
+        record "upgrade to $k: 0 failed requests, PDB kept, every part on $k" passed 0 "0 failed" "$ok ok, $bad failed; fewest available $min of 3 (PDB 2); $after; per host: $(host_times "$LOGS/up-upgrade-$k.log")"
+    else
+        record "upgrade to $k: 0 failed requests, PDB kept, every part on $k" failed 0 "0 failed" "$ok ok, $bad failed; fewest available $min, now $now; $after"
+    fi
+    "$KUBECTL" delete deployment/roll-probe pdb/roll-probe --ignore-not-found >/dev/null 2>&1 || true
+}
+set_versions 1.34.4 3.6.15
+if step "up at Kubernetes 1.34.4, etcd 3.6.15 on bare hosts" "" up-v1.34.log pulumi_ up --yes --skip-preview --suppress-progress; then
+    kubeconfig_from_stack
+    "$KUBECTL" wait --for=condition=Ready node --all --timeout=180s >/dev/null 2>&1 || true
+    before=$(running_versions)
+    if [[ $before == "apiservers 3×v1.34.4 kubelets 3×v1.34.4 etcd 3×3.6.15" ]]; then
+        record "the cluster runs 1.34.4 and etcd 3.6.15" passed 0 "" "$before"
+    else
+        record "the cluster runs 1.34.4 and etcd 3.6.15" failed 0 "" "$before"
+    fi
+    # A skipped minor: validation stops the preview, naming the versions allowed next.
+    set_versions 1.36.3 3.6.16
+    if timed preview-skip-minor.log pulumi_ preview --suppress-progress; then
+        record "a skipped minor (1.34 to 1.36) is refused before any host" failed "$T" "" "the preview passed"
+    elif msg=$(grep -o 'k8s-ha:versions.kubernetes: 1.36.3 skips 1.35.*' "$LOGS/preview-skip-minor.log" | head -n 1) && [[ -n $msg ]]; then
+        record "a skipped minor (1.34 to 1.36) is refused before any host" passed "$T" "" "$msg"
+    else
+        record "a skipped minor (1.34 to 1.36) is refused before any host" failed "$T" "" "$(tail -n 5 "$LOGS/preview-skip-minor.log")"
+    fi
+    upgrade_drill 1.35.4 3.6.16
+    upgrade_drill 1.36.3 3.6.16
+    plan_check "preview after the upgrades: no changes" "" noop
+fi
+step "pulumi destroy (after the upgrades)" "" destroy-3.log pulumi_ destroy --yes --suppress-progress
+run_checks "clean hosts after the upgraded cluster's destroy" clean-3.log env REPORT_SECTION=clean_after_upgrades bash scripts/hosts-check.sh clean
+set_versions 1.35.4 3.6.16
+
 if git diff --quiet -- Pulumi.dev.yaml; then
     record "the tracked Pulumi.dev.yaml was not edited" passed 0 "" "git diff --quiet -- Pulumi.dev.yaml"
 else

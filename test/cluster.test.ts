@@ -341,6 +341,10 @@ describe("the cluster graph", () => {
         expect(certs.etcd["nfs-etcd-backup-client"]).toBe("2027-11-30T12:00:00Z nfs-etcd-backup-client-cert");
     });
 
+    test("the stack output versions is what the cluster runs, which the next update's validation reads", async () => {
+        expect(await value(built.stackOutputs(cluster).versions)).toEqual(validateConfig(labConfig()).versions);
+    });
+
     test("a repair request re-runs its step alone: only cp2's control-plane step carries K8SHA_REPAIR", () => {
         const carrying = commands().filter((c) => String(plain(c.inputs.create)).includes("K8SHA_REPAIR="));
         expect(carrying.map((c) => c.name)).toEqual(["cp2-control-plane"]);

@@ -128,6 +128,24 @@ describe("validateConfig", () => {
         ]);
     });
 
+    test("upgrades: Kubernetes one minor at a time and never back to an older minor, etcd never back to an older minor; the message names the next versions", () => {
+        const at = (kubernetes: string, etcd = "3.6.16") => ({ ...labConfig(), versions: { ...(labConfig().versions as object), kubernetes, etcd } });
+        const running = { kubernetes: "1.34.4", etcd: "3.6.15" };
+        // (The checksums of the other versions' files are another check's business.)
+        const versionProblems = (raw: Parameters<typeof problemsOf>[0]) => problemsOf(raw).filter((p) => p.startsWith("k8s-ha:versions."));
+        expect(versionProblems({ ...at("1.35.4"), previousVersions: running })).toEqual([]);
+        expect(versionProblems({ ...at("1.34.2"), previousVersions: running })).toEqual([]);
+        expect(versionProblems({ ...at("1.36.3"), previousVersions: running })).toEqual([
+            "k8s-ha:versions.kubernetes: 1.36.3 skips 1.35 (the cluster runs 1.34.4): Kubernetes upgrades one minor at a time; from 1.34.4 the cluster can go to: 1.34.0 – 1.34.4, 1.35.4",
+        ]);
+        expect(versionProblems({ ...at("1.34.4", "3.6.13"), previousVersions: { kubernetes: "1.35.4", etcd: "3.7.0" } })).toEqual([
+            "k8s-ha:versions.kubernetes: 1.34.4 would take the running cluster back from 1.35.4 to an older minor, which Kubernetes does not support; from 1.35.4 the cluster can go to: 1.35.4, 1.36.1, 1.36.3",
+            "k8s-ha:versions.etcd: etcd 3.6.13 would take the running members back from 3.7.0 to an older minor, which needs etcd's own downgrade procedure; keep 3.7.x",
+        ]);
+        // A new stack, or one whose last update predates the versions output, has nothing to compare.
+        expect(versionProblems({ ...at("1.36.3"), previousVersions: undefined })).toEqual([]);
+    });
+
     test("etcd members cannot join the running cluster; members may leave", () => {
         const running = ["https://10.213.0.21:2379", "https://10.213.0.22:2379", "https://10.213.0.23:2379"];
         expect(problemsOf({ ...labConfig(), previousEtcdEndpoints: running })).toEqual([]);
