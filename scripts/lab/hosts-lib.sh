@@ -34,8 +34,10 @@ start_probe() {
     (
         for ((i = 0; i < 6000; i++)); do
             if [[ $kind == client ]]; then
-                if curl -sk -m 1 -o /dev/null -f --cert .e2e/probe-client.crt --key .e2e/probe-client.key \
-                    "https://$VIP:6443/api/v1/namespaces/default" 2>/dev/null; then s=ok; else s=fail; fi
+                # The HTTP status beside a failure (000: no answer within the second).
+                code=$(curl -sk -m 1 -o /dev/null -w '%{http_code}' --cert .e2e/probe-client.crt --key .e2e/probe-client.key \
+                    "https://$VIP:6443/api/v1/namespaces/default" 2>/dev/null || true)
+                if [[ $code == 200 ]]; then s=ok; else s="fail ${code:-000}"; fi
             elif [[ $(curl -sk -m 0.5 "https://$VIP:6443/readyz" 2>/dev/null) == ok ]]; then s=ok; else s=fail; fi
             printf '%s %s\n' "$(now_ms)" "$s" >>"$PROBE_LOG"
             sleep 0.1
