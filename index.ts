@@ -26,5 +26,6 @@ export = async () => {
         etcdBackup: outputs.etcdBackup,
         certificates: outputs.certificates,
         versions: outputs.versions,
+        secretsEncryption: outputs.secretsEncryption,
     };
 };

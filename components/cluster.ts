@@ -105,6 +105,8 @@ export function stackOutputs(c: Cluster) {
         etcdEndpoints: pulumi.all(c.etcd.map((m) => m.clientUrl)),
         // What the cluster runs: the next update's validation checks its upgrade path against it.
         versions: c.ready.id.apply(() => ({ ...c.versions })),
+        // The encryption keys the apiservers run: the next update's validation checks a rotation against it.
+        secretsEncryption: c.controlPlane.secretsEncryption,
         // When each certificate expires (RFC 3339), by CA and name: `pulumi stack output certificates`.
         certificates: pulumi.all({ cluster: pulumi.all(c.pki.expiries), etcd: pulumi.all(c.etcdPki.expiries) }),
         // Where the scheduled snapshots are, and when: `npm run etcd-backup -- list` lists them.

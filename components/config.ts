@@ -55,6 +55,7 @@ export interface RawConfig {
     loadBalancer?: unknown;
     kubelet?: unknown;
     etcdBackup?: unknown;
+    secretsEncryption?: unknown;
     apiServerExtraSans?: unknown;
     ntpServers?: unknown;
     /** Accept hosts without a pinned `hostKey` (their keys are then not checked). For throwaway labs. */
@@ -75,6 +76,8 @@ export interface RawConfig {
      * config), so that validation can refuse an upgrade path Kubernetes does not support.
      */
     previousVersions?: Partial<Versions>;
+    /** The encryption keys the running apiservers have, from the stack's `secretsEncryption` output. */
+    previousSecretsEncryption?: SecretsEncryptionState;
     /** The stack's name (not config): `protectData` defaults to on for every stack but `dev`. */
     stackName?: string;
 }
@@ -226,6 +229,23 @@ export interface LoadBalancerSettings {
     healthCheckIntervalMs: number;
 }
 
+/**
+ * The keys that encrypt Secrets at rest (`k8s-ha:secretsEncryption`), by generation: generation 1 is
+ * the key every cluster starts with; a rotation adds another (README, Operating the cluster).
+ */
+export interface SecretsEncryptionSettings {
+    /** The generation that encrypts new writes (default 1). */
+    write: number;
+    /** Further generations the apiservers can decrypt with (default none). */
+    read: number[];
+}
+
+/** What an update left running: the settings, and the generation every Secret was rewritten with. */
+export interface SecretsEncryptionState extends SecretsEncryptionSettings {
+    /** The write generation of the last update whose rewrite of every Secret finished. */
+    rewrittenTo?: number;
+}
+
 /** Where etcd snapshots go off their hosts (`k8s-ha:etcdBackup`). */
 export interface EtcdBackupSettings {
     /** `nfs`: the NFS server, under its export (the default when there is one); `local`: a folder on the Pulumi machine. */
@@ -308,6 +328,7 @@ export interface ClusterConfig {
     loadBalancer: LoadBalancerSettings;
     kubelet: KubeletSettings;
     etcdBackup: EtcdBackupSettings;
+    secretsEncryption: SecretsEncryptionSettings;
     apiServerExtraSans: string[];
     ntpServers: string[];
     /**

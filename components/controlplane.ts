@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
-import { ClusterConfig, hostsWithRole } from "./config";
+import { ClusterConfig, hostsWithRole, SecretsEncryptionState } from "./config";
 import { Node } from "./node";
 import { BundleFile, FileInput, HostRunner, RunArgs, pemInputs } from "./runner";
 import { Pki } from "./pki";
@@ -42,6 +42,11 @@ export function encryptionKeyFrom(secret: string): string {
     return crypto.createHash("sha256").update(secret, "utf8").digest("base64");
 }
 
+/** The name a key generation is stored under with each value it encrypts: `key<generation>`. */
+export function encryptionKeyName(generation: number): string {
+    return `key${generation}`;
+}
+
 /** The names and addresses the apiserver certificate must cover. */
 export function apiServerSans(cluster: ClusterConfig, vip: string): { dnsNames: string[]; ipAddresses: string[] } {
     const domain = cluster.clusterDomain;
@@ -69,6 +74,8 @@ export class ControlPlane extends pulumi.ComponentResource {
     private readonly breakGlassKubeconfig: pulumi.Output<string>;
     readonly commands: command.remote.Command[];
     readonly addons: command.remote.Command;
+    /** The encryption keys the apiservers run, once every Secret was rewritten with the write key. */
+    readonly secretsEncryption: pulumi.Output<SecretsEncryptionState>;
     /** The first control-plane host's runner: the steps that use the admin kubeconfig run there. */
     private readonly firstRunner: HostRunner;
     private readonly firstPrepared: pulumi.Resource;
@@ -100,12 +107,18 @@ export class ControlPlane extends pulumi.ComponentResource {
         const saKey = new tls.PrivateKey(`${name}-service-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         // Not random.RandomBytes: its resource ID is the value itself, and IDs are never secret in state.
         // RandomPassword's ID is "none" and its result is a secret output.
-        const encryptionSecret = new random.RandomPassword(
-            `${name}-encryption-secret`,
-            { length: ENCRYPTION_SECRET_LENGTH, special: false },
-            { parent: this },
+        // One per key generation in use (k8s-ha:secretsEncryption); generation 1 keeps the name it
+        // always had, so existing stacks keep their key.
+        const generations = [cluster.secretsEncryption.write, ...cluster.secretsEncryption.read];
+        const encryptionKeys = pulumi.secret(
+            pulumi.all(
+                generations.map((g) =>
+                    new random.RandomPassword(g === 1 ? `${name}-encryption-secret` : `${name}-encryption-secret-${g}`, { length: ENCRYPTION_SECRET_LENGTH, special: false }, { parent: this }).result.apply(
+                        (secret): render.EncryptionKey => ({ name: encryptionKeyName(g), secret: encryptionKeyFrom(secret) }),
+                    ),
+                ),
+            ),
         );
-        const encryptionKey = pulumi.secret(encryptionSecret.result.apply(encryptionKeyFrom));
 
         const kubeconfig = (server: pulumi.Input<string>, user: string, cert: pulumi.Input<string>, key: pulumi.Input<string>) =>
             pulumi.secret(
@@ -129,7 +142,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             ...pemInputs("/etc/kubernetes/pki/apiserver-etcd-client", etcdClient.cert, etcdClient.key),
             { path: "/etc/kubernetes/pki/sa.key", mode: "0600", content: saKey.privateKeyPem },
             { path: "/etc/kubernetes/pki/sa.pub", mode: "0644", content: saKey.publicKeyPem },
-            { path: "/etc/kubernetes/encryption-config.yaml", mode: "0600", content: encryptionKey.apply((enc) => render.renderEncryptionConfig({ key: enc })) },
+            { path: "/etc/kubernetes/encryption-config.yaml", mode: "0600", content: encryptionKeys.apply((keys) => render.renderEncryptionConfig({ keys })) },
             { path: "/etc/kubernetes/audit-policy.yaml", mode: "0644", content: render.renderAuditPolicy() },
             { path: "/etc/kubernetes/authentication-config.yaml", mode: "0644", content: render.renderAuthenticationConfig() },
             { path: "/etc/kubernetes/admission-config.yaml", mode: "0644", content: render.renderAdmissionConfig() },
@@ -197,6 +210,11 @@ export class ControlPlane extends pulumi.ComponentResource {
         this.addons = first.runner.run("addons", { script: "addons", files: addonFiles, secret: true }, { parent: this, dependsOn: this.commands });
         this.firstRunner = first.runner;
         this.firstPrepared = first.prepared;
+        // Once every apiserver writes with the write key: every Secret read and written back, so that
+        // each is encrypted with it (and the other keys can go). Again whenever the write key changes.
+        const write = encryptionKeyName(cluster.secretsEncryption.write);
+        const rewrite = this.runWithAdmin("rewrite-secrets", { script: "rewrite-secrets", env: { WRITE_KEY: write }, withDelete: false }, this, []);
+        this.secretsEncryption = rewrite.id.apply(() => ({ ...cluster.secretsEncryption, rewrittenTo: cluster.secretsEncryption.write }));
         this.registerOutputs({ adminKubeconfig: this.adminKubeconfig });
     }
 

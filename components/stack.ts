@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig, RawConfig, Versions } from "./config";
+import { ClusterConfig, RawConfig, SecretsEncryptionState, Versions } from "./config";
 import { validateConfig } from "./validate";
 
 export interface StackConfig {
@@ -38,6 +38,7 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha"), previous: 
         loadBalancer: config.getObject<unknown>("loadBalancer"),
         kubelet: config.getObject<unknown>("kubelet"),
         etcdBackup: config.getObject<unknown>("etcdBackup"),
+        secretsEncryption: config.getObject<unknown>("secretsEncryption"),
         apiServerExtraSans: config.getObject<unknown>("apiServerExtraSans"),
         ntpServers: config.getObject<unknown>("ntpServers"),
         allowUnpinnedHostKeys: config.getObject<unknown>("allowUnpinnedHostKeys"),
@@ -47,6 +48,7 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha"), previous: 
         stackName: pulumi.getStack(),
         previousEtcdEndpoints: previous.etcdEndpoints,
         previousVersions: previous.versions,
+        previousSecretsEncryption: previous.secretsEncryption,
     };
     const cluster = validateConfig(raw);
     return { cluster, sshPrivateKey: pulumi.secret(sshPrivateKey ?? "") };
@@ -58,6 +60,8 @@ export interface PreviousRun {
     etcdEndpoints?: string[];
     /** The versions (`versions`). */
     versions?: Partial<Versions>;
+    /** The encryption keys of the apiservers (`secretsEncryption`). */
+    secretsEncryption?: SecretsEncryptionState;
 }
 
 /**
@@ -66,7 +70,9 @@ export interface PreviousRun {
  */
 export async function previousRun(): Promise<PreviousRun> {
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-    const [endpoints, versions] = await Promise.all([self.getOutputDetails("etcdEndpoints"), self.getOutputDetails("versions")]);
+    const [endpoints, versions, encryption] = await Promise.all(
+        ["etcdEndpoints", "versions", "secretsEncryption"].map((name) => self.getOutputDetails(name)),
+    );
     const e = endpoints.value;
     const v = versions.value;
     return {
@@ -75,5 +81,15 @@ export async function previousRun(): Promise<PreviousRun> {
             typeof v === "object" && v !== null
                 ? (Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === "string")) as Partial<Versions>)
                 : undefined,
+        secretsEncryption: secretsEncryptionState(encryption.value),
     };
+}
+
+/** The stack output `secretsEncryption`, when it has the shape this program writes. */
+function secretsEncryptionState(v: unknown): SecretsEncryptionState | undefined {
+    if (typeof v !== "object" || v === null) return undefined;
+    const o = v as Record<string, unknown>;
+    const gen = (x: unknown): x is number => typeof x === "number" && Number.isInteger(x) && x >= 1;
+    if (!gen(o.write) || !Array.isArray(o.read) || !o.read.every(gen)) return undefined;
+    return { write: o.write, read: o.read, rewrittenTo: gen(o.rewrittenTo) ? o.rewrittenTo : undefined };
 }

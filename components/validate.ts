@@ -22,6 +22,8 @@ import {
     Role,
     ROLES,
     Versions,
+    SecretsEncryptionSettings,
+    SecretsEncryptionState,
 } from "./config";
 import { DIGEST_RE, FIREWALL_COMMENT_RE } from "./render";
 import { allArtifacts, ARTIFACT_NAMES, ArtifactName, artifactVersion, artifactVersionKey, pinKey } from "./urls";
@@ -580,6 +582,56 @@ function readEtcdBackup(c: Checker, raw: unknown, hasNfs: boolean, stackName: st
     return { target, localDir, schedule, keep };
 }
 
+const SECRETS_ENCRYPTION_KEYS = ["write", "read"];
+
+/**
+ * The encryption keys by generation, and the rotation rules against what the apiservers run
+ * (`running`, the stack's last `secretsEncryption` output): a new write key must already be known
+ * to every apiserver (a read key of the last update), and a key may go only once every Secret was
+ * rewritten with the write key.
+ */
+function readSecretsEncryption(c: Checker, raw: unknown, running: SecretsEncryptionState | undefined): SecretsEncryptionSettings {
+    const f = "k8s-ha:secretsEncryption";
+    const r = c.record(f, raw);
+    for (const key of Object.keys(r)) {
+        if (!SECRETS_ENCRYPTION_KEYS.includes(key)) c.problem(`${f}.${key}`, `is not a secrets encryption setting; use one of: ${SECRETS_ENCRYPTION_KEYS.join(", ")}`);
+    }
+    const write = c.integer(`${f}.write`, r.write, 1, 1, 1000);
+    const read: number[] = [];
+    if (r.read !== undefined) {
+        if (!Array.isArray(r.read)) c.problem(`${f}.read`, `must be a list of key generations, like [1], got ${JSON.stringify(r.read)}`);
+        else {
+            r.read.forEach((g, i) => {
+                const n = c.integer(`${f}.read[${i}]`, g, 0, 1, 1000);
+                if (n === 0) return;
+                if (n === write) c.problem(`${f}.read[${i}]`, `${n} is the write key; list only the other keys the apiservers must still decrypt with`);
+                else if (read.includes(n)) c.problem(`${f}.read[${i}]`, `${n} is listed twice`);
+                else read.push(n);
+            });
+        }
+    }
+    if (running) {
+        const known = [running.write, ...running.read];
+        if (write !== running.write && !running.read.includes(write)) {
+            c.problem(
+                `${f}.write`,
+                `key ${write} is not known to the running apiservers (they write with key ${running.write}, and read ${running.read.length ? running.read.join(", ") : "no other"}): first run up with write ${running.write}, read [${[...new Set([...running.read, write])].join(", ")}]; then make ${write} the write key`,
+            );
+        }
+        const dropped = known.filter((g) => g !== write && !read.includes(g));
+        const allRewritten = running.write === write && running.rewrittenTo === write;
+        for (const g of dropped) {
+            if (!allRewritten) {
+                c.problem(
+                    `${f}.read`,
+                    `dropping key ${g} would leave the Secrets still encrypted with it unreadable: keep it until an up with write ${write} has rewritten every Secret (the stack output secretsEncryption says rewrittenTo ${running.rewrittenTo ?? "none"})`,
+                );
+            }
+        }
+    }
+    return { write, read };
+}
+
 const KUBELET_KEYS = ["podPidsLimit"];
 
 function readKubelet(c: Checker, raw: unknown): KubeletSettings {
@@ -820,6 +872,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const loadBalancer = readLoadBalancer(c, raw.loadBalancer);
     const kubelet = readKubelet(c, raw.kubelet);
     const etcdBackup = readEtcdBackup(c, raw.etcdBackup, hosts.some((h) => h.roles.includes("nfs")), raw.stackName);
+    const secretsEncryption = readSecretsEncryption(c, raw.secretsEncryption, raw.previousSecretsEncryption);
     const repair = readRepair(c, raw.repair, hosts);
     const imageDigests: ImageDigests = {};
     const digests = c.record("k8s-ha:imageDigests", raw.imageDigests);
@@ -864,6 +917,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
         loadBalancer,
         kubelet,
         etcdBackup,
+        secretsEncryption,
         protectData,
         repair,
         apiServerExtraSans,

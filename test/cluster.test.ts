@@ -120,7 +120,7 @@ describe("the cluster graph", () => {
                 "cp1-facts", "cp2-facts", "cp3-facts", "lb1-facts", "lb2-facts", "mirror-facts", "nfs-facts", "w1-facts", "w2-facts",
                 "cp1-firewall", "cp2-firewall", "cp3-firewall", "lb1-firewall", "lb2-firewall", "mirror-firewall", "nfs-firewall", "w1-firewall", "w2-firewall",
                 "cp1-etcd", "cp2-etcd", "cp3-etcd",
-                "cp1-control-plane", "cp2-control-plane", "cp3-control-plane", "cp1-addons",
+                "cp1-control-plane", "cp2-control-plane", "cp3-control-plane", "cp1-addons", "cp1-rewrite-secrets",
                 "lb1-lb", "lb2-lb", "lb1-lb-finish", "lb2-lb-finish",
                 "mirror-mirror", "nfs-nfs", "nfs-etcd-backup",
                 "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet", "cp1-node-w1", "cp1-node-w2", "cp1-cluster-ready",

@@ -217,12 +217,12 @@ describe("kubeconfig", () => {
 
 describe("apiserver config files", () => {
     test("encryption: secretbox with the key, identity last", () => {
-        expect(yaml.load(renderEncryptionConfig({ key: ENCRYPTION_KEY }))).toEqual({
+        expect(yaml.load(renderEncryptionConfig({ keys: [{ name: "key1", secret: ENCRYPTION_KEY }] }))).toEqual({
             apiVersion: "apiserver.config.k8s.io/v1",
             kind: "EncryptionConfiguration",
             resources: [{ resources: ["secrets"], providers: [{ secretbox: { keys: [{ name: "key1", secret: ENCRYPTION_KEY }] } }, { identity: {} }] }],
         });
-        const aescbc = yaml.load(renderEncryptionConfig({ key: ENCRYPTION_KEY, provider: "aescbc" })) as { resources: { providers: object[] }[] };
+        const aescbc = yaml.load(renderEncryptionConfig({ keys: [{ name: "key1", secret: ENCRYPTION_KEY }], provider: "aescbc" })) as { resources: { providers: object[] }[] };
         expect(Object.keys(aescbc.resources[0].providers[0])).toEqual(["aescbc"]);
     });
 
@@ -230,12 +230,22 @@ describe("apiserver config files", () => {
         const short = Buffer.alloc(16, 1).toString("base64");
         let message = "";
         try {
-            renderEncryptionConfig({ key: short });
+            renderEncryptionConfig({ keys: [{ name: "key2", secret: short }] });
         } catch (e) {
             message = (e as Error).message;
         }
-        expect(message).toBe("encryption config: key must be the base64 encoding of exactly 32 bytes");
-        expect(() => renderEncryptionConfig({ key: "not base64!" })).toThrow(/exactly 32 bytes/);
+        expect(message).toBe("encryption config: key key2 must be the base64 encoding of exactly 32 bytes");
+        expect(() => renderEncryptionConfig({ keys: [{ name: "key1", secret: "not base64!" }] })).toThrow(/exactly 32 bytes/);
+    });
+
+    test("encryption: several keys, the writing one first, each name once", () => {
+        const other = Buffer.alloc(32, 7).toString("base64");
+        const two = yaml.load(renderEncryptionConfig({ keys: [{ name: "key2", secret: other }, { name: "key1", secret: ENCRYPTION_KEY }] })) as {
+            resources: { providers: { secretbox?: { keys: { name: string }[] } }[] }[];
+        };
+        expect(two.resources[0].providers[0].secretbox?.keys.map((k) => k.name)).toEqual(["key2", "key1"]);
+        expect(() => renderEncryptionConfig({ keys: [] })).toThrow("no key");
+        expect(() => renderEncryptionConfig({ keys: [{ name: "key1", secret: other }, { name: "key1", secret: ENCRYPTION_KEY }] })).toThrow('key name "key1" appears twice');
     });
 
     test("audit: metadata only, health probes not logged", () => {

@@ -48,7 +48,7 @@ const FILES: Record<string, string> = {
     "scheduler-config.yaml": renderSchedulerConfig(),
     "authentication-config.yaml": renderAuthenticationConfig(),
     "admission-config.yaml": renderAdmissionConfig(),
-    "encryption-config.yaml": renderEncryptionConfig({ key: Buffer.alloc(32, 1).toString("base64") }),
+    "encryption-config.yaml": renderEncryptionConfig({ keys: [{ name: "key1", secret: Buffer.alloc(32, 1).toString("base64") }] }),
     "audit-policy.yaml": renderAuditPolicy(),
     "admin.kubeconfig": renderKubeconfig({ server: "https://10.213.0.10:6443", caCertPem: PEM_CERT, userName: "admin", clientCertPem: PEM_CERT, clientKeyPem: PEM_KEY }),
     "addons.yaml": renderAddons({

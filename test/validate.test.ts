@@ -146,6 +146,32 @@ describe("validateConfig", () => {
         expect(versionProblems({ ...at("1.36.3"), previousVersions: undefined })).toEqual([]);
     });
 
+    test("secrets encryption keys rotate in three updates: a new key read first, then written (every Secret rewritten), then the old one dropped", () => {
+        const enc = (secretsEncryption: unknown, previousSecretsEncryption?: { write: number; read: number[]; rewrittenTo?: number }) =>
+            problemsOf({ ...labConfig(), secretsEncryption, previousSecretsEncryption });
+        expect(validateConfig(labConfig()).secretsEncryption).toEqual({ write: 1, read: [] });
+        const start = { write: 1, read: [], rewrittenTo: 1 };
+        // 1. The new key, read only.
+        expect(enc({ write: 1, read: [2] }, start)).toEqual([]);
+        // Written at once, the apiservers that have not restarted yet could not read what the others write.
+        expect(enc({ write: 2, read: [1] }, start)).toEqual([
+            "k8s-ha:secretsEncryption.write: key 2 is not known to the running apiservers (they write with key 1, and read no other): first run up with write 1, read [2]; then make 2 the write key",
+        ]);
+        // 2. The new key writes; the old one still reads.
+        expect(enc({ write: 2, read: [1] }, { write: 1, read: [2], rewrittenTo: 1 })).toEqual([]);
+        // Dropping the old key before the Secrets were rewritten with the new one.
+        expect(enc({ write: 2 }, { write: 1, read: [2], rewrittenTo: 1 })).toEqual([
+            "k8s-ha:secretsEncryption.read: dropping key 1 would leave the Secrets still encrypted with it unreadable: keep it until an up with write 2 has rewritten every Secret (the stack output secretsEncryption says rewrittenTo 1)",
+        ]);
+        // 3. Every Secret rewritten with key 2: key 1 may go.
+        expect(enc({ write: 2 }, { write: 2, read: [1], rewrittenTo: 2 })).toEqual([]);
+        expect(enc({ write: 0, read: [3, 3, 2], key: 1 }, undefined)).toEqual([
+            "k8s-ha:secretsEncryption.key: is not a secrets encryption setting; use one of: write, read",
+            "k8s-ha:secretsEncryption.write: must be a whole number from 1 to 1000, got 0",
+            "k8s-ha:secretsEncryption.read[1]: 3 is listed twice",
+        ]);
+    });
+
     test("etcd members cannot join the running cluster; members may leave", () => {
         const running = ["https://10.213.0.21:2379", "https://10.213.0.22:2379", "https://10.213.0.23:2379"];
         expect(problemsOf({ ...labConfig(), previousEtcdEndpoints: running })).toEqual([]);

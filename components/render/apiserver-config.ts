@@ -5,14 +5,21 @@
 import { K8S_FILES } from "./paths";
 import { toYaml } from "./yaml";
 
+/** One key of the EncryptionConfiguration: its name (stored with each value) and its secret. */
+export interface EncryptionKey {
+    /** Letters, digits, `_` or `-`; stored with each value it encrypts, so it never changes. */
+    name: string;
+    /** Base64 of exactly 32 random bytes. Secret: the rendered file is secret too. */
+    secret: string;
+}
+
 export interface EncryptionConfigParams {
     /**
-     * Base64 of exactly 32 random bytes. Secret: the rendered file is secret too. Changing it makes
-     * every stored Secret unreadable unless the old key stays listed (rotation is not handled here).
+     * The keys, the one that encrypts new writes first; every listed key decrypts. A key that
+     * encrypted stored values must stay listed until they are rewritten with another (rotation:
+     * README, Operating the cluster).
      */
-    key: string;
-    /** Name under which the key is stored with each value. Default `key1`. */
-    keyName?: string;
+    keys: readonly EncryptionKey[];
     /**
      * Default `secretbox` (XSalsa20-Poly1305): authenticated, fast, no nonce-reuse concern with a
      * static key. `aescbc` is accepted for compatibility but Kubernetes calls it weak (padding oracle).
@@ -25,16 +32,21 @@ export interface EncryptionConfigParams {
 /**
  * `/etc/kubernetes/encryption-config.yaml` (EncryptionConfiguration, apiserver.config.k8s.io/v1).
  * `identity` comes last so data written before encryption was enabled is still readable; all new
- * writes use the first provider.
+ * writes use the first key of the first provider.
  */
 export function renderEncryptionConfig(p: EncryptionConfigParams): string {
-    const keyName = p.keyName ?? "key1";
-    if (!/^[A-Za-z0-9_-]+$/.test(keyName)) {
-        throw new Error(`encryption config: keyName "${keyName}" must be letters, digits, "_" or "-"`);
-    }
-    // The key is a secret: the messages below never include it.
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(p.key) || p.key.length % 4 !== 0 || Buffer.from(p.key, "base64").length !== 32) {
-        throw new Error("encryption config: key must be the base64 encoding of exactly 32 bytes");
+    if (p.keys.length === 0) throw new Error("encryption config: no key");
+    const names = new Set<string>();
+    for (const k of p.keys) {
+        if (!/^[A-Za-z0-9_-]+$/.test(k.name)) {
+            throw new Error(`encryption config: key name "${k.name}" must be letters, digits, "_" or "-"`);
+        }
+        if (names.has(k.name)) throw new Error(`encryption config: key name "${k.name}" appears twice`);
+        names.add(k.name);
+        // The key is a secret: the messages below never include it.
+        if (!/^[A-Za-z0-9+/]+={0,2}$/.test(k.secret) || k.secret.length % 4 !== 0 || Buffer.from(k.secret, "base64").length !== 32) {
+            throw new Error(`encryption config: key ${k.name} must be the base64 encoding of exactly 32 bytes`);
+        }
     }
     const provider = p.provider ?? "secretbox";
     return toYaml({
@@ -43,7 +55,7 @@ export function renderEncryptionConfig(p: EncryptionConfigParams): string {
         resources: [
             {
                 resources: [...(p.resources ?? ["secrets"])],
-                providers: [{ [provider]: { keys: [{ name: keyName, secret: p.key }] } }, { identity: {} }],
+                providers: [{ [provider]: { keys: p.keys.map((k) => ({ name: k.name, secret: k.secret })) } }, { identity: {} }],
             },
         ],
     });
