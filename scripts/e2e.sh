@@ -60,7 +60,10 @@ trap finish EXIT
 # record NAME STATUS SECONDS GOAL EVIDENCE
 record() {
     printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5//$'\n'/ }" >>"$RESULTS"
-    say "$(printf '%-46s %-7s %7s s  goal %-10s %s' "$1" "$2" "$3" "$4" "${5:0:160}")"
+    # A failure's evidence in full (CI keeps only what the run prints), a pass's first 160 characters.
+    local evidence=${5:0:160}
+    [[ $2 == passed ]] || evidence=${5:0:4000}
+    say "$(printf '%-46s %-7s %7s s  goal %-10s %s' "$1" "$2" "$3" "$4" "$evidence")"
     [[ $2 == passed ]] || failed=1
 }
 T=0
@@ -103,7 +106,7 @@ step() {
         record "$name" passed "$T" "$goal" "${engine:+engine: $engine (the wall time adds starting the CLI and compiling the program); }log .e2e/logs/$log"
     else
         # The engine's errors first (which resource, what it said), then the summary.
-        record "$name" failed "$T" "$goal" "$(sed -n '/Diagnostics:/,/Resources:/p' "$LOGS/$log" | grep -E '\(|error' | head -n 12; tail -n 5 "$LOGS/$log")"
+        record "$name" failed "$T" "$goal" "$(sed -n '/Diagnostics:/,/Resources:/p' "$LOGS/$log" | grep -vE '^[0-9:]+ *$' | head -n 40; tail -n 5 "$LOGS/$log")"
         return 1
     fi
 }
