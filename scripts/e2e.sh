@@ -602,6 +602,9 @@ K8S_HA_LAB_SYNC=0 setsid bash scripts/pulumi.sh up --yes --suppress-progress >"$
 up_pid=$!
 sleep "$kill_after"
 kill -9 -- "-$up_pid" 2>/dev/null || true
+# The engine's plugins run in process groups of their own, in the same session: they go too (they
+# were left running after every killed up before).
+pkill -KILL -s "$up_pid" 2>/dev/null || true
 wait "$up_pid" 2>/dev/null || true
 pulumi_ stack export >"$LOGS/export-interrupted.json"
 pending=$(node -e 'const d = require(process.argv[1]).deployment; const p = d.pending_operations ?? [];
