@@ -294,6 +294,8 @@ else
     record "push endpoint and credentials gone from the mirror" failed 0 "" "$out"
 fi
 
+# etcdctl on cp1 against its own member, with the health-check client (the etcd drills below).
+ETCDCTL_CP1='etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key'
 # 5d. An etcd setting on every member, rolled one member at a time (the roll lock in etcd), under
 # a write every 100 ms to etcd from cp1 (through every member's URL) and the API probe.
 ETCD_WRITES=$E2E/etcd-writes.log
@@ -340,7 +342,7 @@ if [[ $(wc -l <<<"$roll") == 3 && -z $overlap && $flags == 3 ]]; then
 else
     record "etcd members restarted one at a time" failed 0 "" "${roll//$'\n'/;} ${overlap} flags on ${flags} of 3"
 fi
-on cp1 'etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key del k8s-ha-drill/write' >/dev/null 2>&1 || true
+on cp1 "$ETCDCTL_CP1 del k8s-ha-drill/write" >/dev/null 2>&1 || true
 
 # 5e. A new name in the apiserver certificate, rolled one control-plane host at a time.
 pulumi_ config set --path 'k8s-ha:apiServerExtraSans[0]' api.k8s-ha.test >/dev/null
@@ -485,7 +487,6 @@ fi
 # 5j. etcd backup and restore: 100 keys and a ConfigMap, a scheduled snapshot (taken now), every
 # member's data wiped, a restore from the snapshot: the keys and the ConfigMap are back, what was
 # written after the snapshot is not, and the apiservers serve again.
-ETCDCTL_CP1='etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key'
 timer=$(on nfs 'systemctl is-active k8s-ha-etcd-backup.timer; systemctl show -P NextElapseUSecRealtime k8s-ha-etcd-backup.timer' 2>&1 | paste -sd' ')
 if [[ $timer == active* ]]; then
     record "scheduled etcd snapshots: the timer on nfs" passed 0 "" "$timer"
