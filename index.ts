@@ -15,17 +15,6 @@ export = async () => {
     // An update first compares every pinned host key with the key the host offers, and stops at once
     // on a mismatch (the SSH provider would retry the dial for minutes). A preview connects to no host.
     if (!pulumi.runtime.isDryRun()) await checkHostKeys(stack.cluster.hosts);
-    const outputs = stackOutputs(buildCluster(stack));
-    return {
-        endpoint: outputs.endpoint,
-        kubeconfig: outputs.kubeconfig,
-        imageMirror: outputs.imageMirror,
-        imageMirrorPush: outputs.imageMirrorPush,
-        nfsExport: outputs.nfsExport,
-        etcdEndpoints: outputs.etcdEndpoints,
-        etcdBackup: outputs.etcdBackup,
-        certificates: outputs.certificates,
-        versions: outputs.versions,
-        secretsEncryption: outputs.secretsEncryption,
-    };
+    // Every stack output, as stackOutputs names them (the next update reads some of them back).
+    return stackOutputs(buildCluster(stack));
 };

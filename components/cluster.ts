@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { CaName, CONTROL_PLANE_NAME } from "./certificates";
 import { hostsWithRole, Versions } from "./config";
 import { ControlPlane } from "./controlplane";
 import { EtcdMember } from "./etcd";
@@ -40,15 +41,25 @@ export function buildCluster(stack: StackConfig): Cluster {
     for (const host of cluster.hosts) {
         nodes[host.name] = new Node(host.name, { host, cluster, sshPrivateKey });
     }
-    const pki = new Pki("cluster-pki", { commonName: "k8s-ha cluster CA" });
-    const etcdPki = new Pki("etcd-pki", { commonName: "k8s-ha etcd CA" });
+    const ca = (ca: CaName, commonName: string) =>
+        new Pki(`${ca}-pki`, {
+            commonName,
+            lifetimes: cluster.certificates,
+            previous: stack.previousCertificates && {
+                expiries: stack.previousCertificates.expiries[ca] ?? {},
+                renewals: stack.previousCertificates.renewals[ca] ?? {},
+            },
+            now: stack.now ?? Date.now(),
+        });
+    const pki = ca("cluster", "k8s-ha cluster CA");
+    const etcdPki = ca("etcd", "k8s-ha etcd CA");
     const loadBalancer = new LoadBalancerPair("api", { cluster, nodes });
     const etcd = hostsWithRole(cluster, "etcd").map(
         (host) => new EtcdMember(`${host.name}-etcd`, { host, cluster, node: nodes[host.name], pki: etcdPki, sshPrivateKey }),
     );
     const mirrorHost = hostsWithRole(cluster, "mirror")[0];
     const mirror = new DockerImageMirror("image-mirror", { cluster, node: nodes[mirrorHost.name], pki });
-    const controlPlane = new ControlPlane("control-plane", {
+    const controlPlane = new ControlPlane(CONTROL_PLANE_NAME, {
         cluster,
         nodes,
         pki,
@@ -109,6 +120,8 @@ export function stackOutputs(c: Cluster) {
         secretsEncryption: c.controlPlane.secretsEncryption,
         // When each certificate expires (RFC 3339), by CA and name: `pulumi stack output certificates`.
         certificates: pulumi.all({ cluster: pulumi.all(c.pki.expiries), etcd: pulumi.all(c.etcdPki.expiries) }),
+        // For each certificate an up renewed, the expiry of the one it replaced: the next update keeps it.
+        certificateRenewals: { cluster: { ...c.pki.renewals }, etcd: { ...c.etcdPki.renewals } },
         // Where the scheduled snapshots are, and when: `npm run etcd-backup -- list` lists them.
         etcdBackup: c.etcdBackup
             ? c.etcdBackup.location.apply((location) => ({ location, schedule: c.etcdBackup?.schedule, keep: c.etcdBackup?.keep }))

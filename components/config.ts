@@ -56,6 +56,7 @@ export interface RawConfig {
     kubelet?: unknown;
     etcdBackup?: unknown;
     secretsEncryption?: unknown;
+    certificates?: unknown;
     apiServerExtraSans?: unknown;
     ntpServers?: unknown;
     /** Accept hosts without a pinned `hostKey` (their keys are then not checked). For throwaway labs. */
@@ -246,6 +247,31 @@ export interface SecretsEncryptionState extends SecretsEncryptionSettings {
     rewrittenTo?: number;
 }
 
+/** How long a certificate is valid and when an `up` renews it, in days. */
+export interface CertificateLifetime {
+    /** Validity of a certificate issued now. */
+    validityDays: number;
+    /** The first `up` this many days or fewer before a certificate expires renews it. */
+    renewBeforeDays: number;
+}
+
+/**
+ * The lifetime of the certificates the cluster's CAs issue (`k8s-ha:certificates`; the CAs' own is
+ * ten years): one for all, and any certificate's own by its name in the stack output `certificates`.
+ */
+export interface CertificateSettings extends CertificateLifetime {
+    /** By certificate name (like `cp2-etcd-peer`): a lifetime of its own. */
+    overrides: Record<string, CertificateLifetime>;
+}
+
+/** What the stack's last update issued, by CA (`cluster`, `etcd`) and certificate name. */
+export interface CertificatesState {
+    /** When each certificate expires (RFC 3339). */
+    expiries: Record<string, Record<string, string>>;
+    /** For a certificate an `up` renewed: the expiry of the one it replaced (its replacement trigger). */
+    renewals: Record<string, Record<string, string>>;
+}
+
 /** Where etcd snapshots go off their hosts (`k8s-ha:etcdBackup`). */
 export interface EtcdBackupSettings {
     /** `nfs`: the NFS server, under its export (the default when there is one); `local`: a folder on the Pulumi machine. */
@@ -329,6 +355,7 @@ export interface ClusterConfig {
     kubelet: KubeletSettings;
     etcdBackup: EtcdBackupSettings;
     secretsEncryption: SecretsEncryptionSettings;
+    certificates: CertificateSettings;
     apiServerExtraSans: string[];
     ntpServers: string[];
     /**

@@ -5,7 +5,7 @@ import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
 import { ClusterConfig, hostsWithRole, SecretsEncryptionState } from "./config";
 import { Node } from "./node";
-import { BundleFile, FileInput, HostRunner, RunArgs, pemInputs } from "./runner";
+import { BundleFile, FileInput, hostFile, HostRunner, RunArgs, pemInputs } from "./runner";
 import { Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl, pinEnv } from "./urls";
@@ -104,6 +104,8 @@ export class ControlPlane extends pulumi.ComponentResource {
         // What people get (the `kubeconfig` output): a named group bound to cluster-admin, so its
         // rights are RBAC's to narrow or revoke (CIS 5.1.1).
         const admin = pki.issue(`${name}-cluster-admin`, { commonName: "k8s-ha-admin", organization: render.CLUSTER_ADMINS_GROUP, client: true }, this);
+        // The kubelet serving certificates' approver (render/csr-approver.ts), on every control-plane host.
+        const approver = pki.issue(`${name}-csr-approver`, { commonName: render.CSR_APPROVER_USER, client: true }, this);
         const saKey = new tls.PrivateKey(`${name}-service-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         // Not random.RandomBytes: its resource ID is the value itself, and IDs are never secret in state.
         // RandomPassword's ID is "none" and its result is a secret output.
@@ -131,6 +133,8 @@ export class ControlPlane extends pulumi.ComponentResource {
         const local = "https://127.0.0.1:6443";
         const controllerKubeconfig = kubeconfig(local, "system:kube-controller-manager", controller.cert, controller.key);
         const schedulerKubeconfig = kubeconfig(local, "system:kube-scheduler", scheduler.cert, scheduler.key);
+        const approverKubeconfig = kubeconfig(local, render.CSR_APPROVER_USER, approver.cert, approver.key);
+        const approverFiles = render.CSR_APPROVER_FILES;
 
         // File by file, so that a preview names each file that changes, on which host.
         const shared: FileInput[] = [
@@ -154,8 +158,20 @@ export class ControlPlane extends pulumi.ComponentResource {
                 path: "/etc/systemd/system/kube-controller-manager.service",
                 mode: "0600",
                 public: true,
-                content: render.renderControllerManagerUnit({ podCidr: cluster.podCidr, serviceCidr: cluster.serviceCidr }),
+                content: render.renderControllerManagerUnit({
+                    podCidr: cluster.podCidr,
+                    serviceCidr: cluster.serviceCidr,
+                    // The kubelets' serving certificates last as long as the stack's certificates.
+                    signingDurationHours: cluster.certificates.validityDays * 24,
+                }),
             },
+            { path: approverFiles.kubeconfig, mode: "0600", content: approverKubeconfig },
+            {
+                path: approverFiles.nodes,
+                mode: "0644",
+                content: render.renderApproverNodes(hostsWithRole(cluster, "worker").map((h) => ({ name: h.name, address: h.address }))),
+            },
+            { path: approverFiles.script, mode: "0755", public: true, content: hostFile("csr-approver.sh") },
             { path: "/etc/systemd/system/kube-scheduler.service", mode: "0600", public: true, content: render.renderSchedulerUnit() },
         ];
 
@@ -182,6 +198,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                         }),
                     ),
                 },
+                { path: render.unitPath(approverFiles.unit), mode: "0600", public: true, content: render.renderApproverUnit(host.name) },
             ];
             const cmd = node.runner.run(
                 "control-plane",

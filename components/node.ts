@@ -210,9 +210,7 @@ export class Node extends pulumi.ComponentResource {
             {
                 commonName: `system:node:${host.name}`,
                 organization: "system:nodes",
-                dnsNames: [host.name],
-                ipAddresses: [host.address],
-                server: true,
+                // Its client certificate only: the kubelet requests its serving certificate (serverTLSBootstrap).
                 client: true,
             },
             this,

@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { CA_VALIDITY_DAYS, lifetimeOf, NOT_RENEWED, providerHours, renewalTrigger } from "./certificates";
+import { CertificateSettings } from "./config";
 
 /** What a certificate is for. */
 export interface CertRequest {
@@ -21,13 +23,13 @@ export interface IssuedCert {
 export interface PkiArgs {
     /** Common name of the CA, like "k8s-ha cluster CA". */
     commonName: string;
+    /** How long the certificates it issues are valid, and when an `up` renews them (`k8s-ha:certificates`). */
+    lifetimes: CertificateSettings;
+    /** This CA's certificates after the stack's last update: expiries and renewal triggers by name. */
+    previous?: { expiries: Record<string, string>; renewals: Record<string, string> };
+    /** This program's clock (ms since the epoch), against which renewal points are passed. */
+    now: number;
 }
-
-/** Validity of issued certificates: one year, replaced by the first `up` in its last 30 days. */
-const LEAF_HOURS = 8760;
-const LEAF_RENEW_HOURS = 720;
-/** Validity of a CA: ten years. */
-const CA_HOURS = 87600;
 
 /**
  * A certificate authority kept in Pulumi state (its key is a secret) that issues certificates
@@ -41,16 +43,20 @@ export class Pki extends pulumi.ComponentResource {
     private readonly caCertResource: tls.SelfSignedCert;
     /** When each certificate of this CA stops being valid (RFC 3339), by name; the CA's own as `ca`. */
     readonly expiries: Record<string, pulumi.Output<string>> = {};
+    /** The replacement trigger of each certificate an `up` renewed, by name (see renewalTrigger). */
+    readonly renewals: Record<string, string> = {};
+    private readonly args: PkiArgs;
 
     constructor(name: string, args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:Pki", name, {}, opts);
+        this.args = args;
         this.caKeyResource = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         this.caCertResource = new tls.SelfSignedCert(
             `${name}-ca`,
             {
                 privateKeyPem: this.caKeyResource.privateKeyPem,
                 isCaCertificate: true,
-                validityPeriodHours: CA_HOURS,
+                validityPeriodHours: CA_VALIDITY_DAYS * 24,
                 allowedUses: ["cert_signing", "crl_signing", "digital_signature", "key_encipherment"],
                 subject: { commonName: args.commonName, organization: "k8s-ha" },
             },
@@ -62,8 +68,20 @@ export class Pki extends pulumi.ComponentResource {
         this.registerOutputs({ caCert: this.caCert });
     }
 
-    /** Issues a certificate; its resources are named `<name>-key|csr|cert` and parented to `parent`. */
+    /**
+     * Issues a certificate; its resources are named `<name>-key|csr|cert` and parented to `parent`.
+     * Its lifetime is the config's for that name; past its renewal point, the certificate (not its
+     * key) is replaced, and the hosts' steps that hold it roll it out.
+     */
     issue(name: string, req: CertRequest, parent: pulumi.Resource): IssuedCert {
+        if (name in this.expiries) throw new Error(`${name}: a certificate of that name was issued already`);
+        const lifetime = lifetimeOf(this.args.lifetimes, name);
+        const trigger = renewalTrigger({
+            expiry: this.args.previous?.expiries[name],
+            trigger: this.args.previous?.renewals[name],
+            now: this.args.now,
+            renewBeforeDays: lifetime.renewBeforeDays,
+        });
         const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
         const csr = new tls.CertRequest(
             `${name}-csr`,
@@ -84,13 +102,12 @@ export class Pki extends pulumi.ComponentResource {
                 certRequestPem: csr.certRequestPem,
                 caPrivateKeyPem: this.caKeyResource.privateKeyPem,
                 caCertPem: this.caCertResource.certPem,
-                validityPeriodHours: LEAF_HOURS,
-                earlyRenewalHours: LEAF_RENEW_HOURS,
+                ...providerHours(lifetime),
                 allowedUses: uses,
             },
-            { parent },
+            { parent, replacementTrigger: trigger },
         );
-        if (name in this.expiries) throw new Error(`${name}: a certificate of that name was issued already`);
+        if (trigger !== NOT_RENEWED) this.renewals[name] = trigger;
         this.expiries[name] = cert.validityEndTime;
         return { key: pulumi.secret(key.privateKeyPem), cert: cert.certPem };
     }

@@ -1,11 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterConfig, RawConfig, SecretsEncryptionState, Versions } from "./config";
+import { CertificatesState, ClusterConfig, RawConfig, SecretsEncryptionState, Versions } from "./config";
 import { validateConfig } from "./validate";
 
 export interface StackConfig {
     cluster: ClusterConfig;
     /** The SSH private key, secret. */
     sshPrivateKey: pulumi.Output<string>;
+    /** The certificates of the stack's last update, which decide what an `up` renews. */
+    previousCertificates?: CertificatesState;
+    /** The program's clock when it started (ms since the epoch; default: now). */
+    now?: number;
 }
 
 /**
@@ -39,6 +43,7 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha"), previous: 
         kubelet: config.getObject<unknown>("kubelet"),
         etcdBackup: config.getObject<unknown>("etcdBackup"),
         secretsEncryption: config.getObject<unknown>("secretsEncryption"),
+        certificates: config.getObject<unknown>("certificates"),
         apiServerExtraSans: config.getObject<unknown>("apiServerExtraSans"),
         ntpServers: config.getObject<unknown>("ntpServers"),
         allowUnpinnedHostKeys: config.getObject<unknown>("allowUnpinnedHostKeys"),
@@ -51,7 +56,7 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha"), previous: 
         previousSecretsEncryption: previous.secretsEncryption,
     };
     const cluster = validateConfig(raw);
-    return { cluster, sshPrivateKey: pulumi.secret(sshPrivateKey ?? "") };
+    return { cluster, sshPrivateKey: pulumi.secret(sshPrivateKey ?? ""), previousCertificates: previous.certificates, now: Date.now() };
 }
 
 /** What the stack's last update left running, from its own outputs. */
@@ -62,6 +67,8 @@ export interface PreviousRun {
     versions?: Partial<Versions>;
     /** The encryption keys of the apiservers (`secretsEncryption`). */
     secretsEncryption?: SecretsEncryptionState;
+    /** The certificates' expiries and renewal triggers (`certificates`, `certificateRenewals`). */
+    certificates?: CertificatesState;
 }
 
 /**
@@ -70,8 +77,8 @@ export interface PreviousRun {
  */
 export async function previousRun(): Promise<PreviousRun> {
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-    const [endpoints, versions, encryption] = await Promise.all(
-        ["etcdEndpoints", "versions", "secretsEncryption"].map((name) => self.getOutputDetails(name)),
+    const [endpoints, versions, encryption, certificates, renewals] = await Promise.all(
+        ["etcdEndpoints", "versions", "secretsEncryption", "certificates", "certificateRenewals"].map((name) => self.getOutputDetails(name)),
     );
     const e = endpoints.value;
     const v = versions.value;
@@ -82,7 +89,25 @@ export async function previousRun(): Promise<PreviousRun> {
                 ? (Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x === "string")) as Partial<Versions>)
                 : undefined,
         secretsEncryption: secretsEncryptionState(encryption.value),
+        certificates: certificatesState(certificates.value, renewals.value),
     };
+}
+
+/** A `{ca: {name: string}}` stack output, its other entries left out. */
+function byCa(v: unknown): Record<string, Record<string, string>> {
+    const out: Record<string, Record<string, string>> = {};
+    if (typeof v !== "object" || v === null) return out;
+    for (const [ca, names] of Object.entries(v)) {
+        if (typeof names !== "object" || names === null) continue;
+        out[ca] = Object.fromEntries(Object.entries(names).filter((e): e is [string, string] => typeof e[1] === "string"));
+    }
+    return out;
+}
+
+/** The outputs `certificates` and `certificateRenewals`, when the last update wrote the first. */
+function certificatesState(expiries: unknown, renewals: unknown): CertificatesState | undefined {
+    if (typeof expiries !== "object" || expiries === null) return undefined;
+    return { expiries: byCa(expiries), renewals: byCa(renewals) };
 }
 
 /** The stack output `secretsEncryption`, when it has the shape this program writes. */

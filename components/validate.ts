@@ -1,6 +1,8 @@
 import {
     ADDON_IMAGE_KEYS,
     AddonImageKey,
+    CertificateLifetime,
+    CertificateSettings,
     ClusterConfig,
     DEFAULTS,
     Downloads,
@@ -25,6 +27,7 @@ import {
     SecretsEncryptionSettings,
     SecretsEncryptionState,
 } from "./config";
+import { CA_VALIDITY_DAYS, certificateNames, DEFAULT_LIFETIME } from "./certificates";
 import { DIGEST_RE, FIREWALL_COMMENT_RE } from "./render";
 import { allArtifacts, ARTIFACT_NAMES, ArtifactName, artifactVersion, artifactVersionKey, pinKey } from "./urls";
 import { unsupportedVersions, upgradeProblems } from "./versions";
@@ -632,6 +635,46 @@ function readSecretsEncryption(c: Checker, raw: unknown, running: SecretsEncrypt
     return { write, read };
 }
 
+const LIFETIME_KEYS = ["validityDays", "renewBeforeDays"];
+
+/** One lifetime (`k8s-ha:certificates` or one of its overrides), `fallback` filling what it leaves out. */
+function readLifetime(c: Checker, f: string, r: Record<string, unknown>, fallback: CertificateLifetime): CertificateLifetime {
+    const validityDays = c.integer(`${f}.validityDays`, r.validityDays, fallback.validityDays, 1, CA_VALIDITY_DAYS);
+    const renewBeforeDays = c.integer(`${f}.renewBeforeDays`, r.renewBeforeDays, Math.min(fallback.renewBeforeDays, validityDays - 1), 0, CA_VALIDITY_DAYS);
+    if (renewBeforeDays >= validityDays) {
+        c.problem(`${f}.renewBeforeDays`, `${renewBeforeDays} is not less than validityDays ${validityDays}: every up would renew the certificate; make it smaller`);
+    }
+    return { validityDays, renewBeforeDays };
+}
+
+/**
+ * Certificate lifetimes: the stack's, and overrides by the names of the certificates this cluster has
+ * (the stack output `certificates`).
+ */
+function readCertificates(c: Checker, raw: unknown, hosts: HostConfig[], etcdBackupScheduled: boolean): CertificateSettings {
+    const f = "k8s-ha:certificates";
+    const r = c.record(f, raw);
+    for (const key of Object.keys(r)) {
+        if (![...LIFETIME_KEYS, "overrides"].includes(key)) c.problem(`${f}.${key}`, `is not a certificate setting; use one of: ${[...LIFETIME_KEYS, "overrides"].join(", ")}`);
+    }
+    const base = readLifetime(c, f, r, DEFAULT_LIFETIME);
+    const names = certificateNames(hosts, etcdBackupScheduled);
+    const known = [...names.cluster, ...names.etcd].sort();
+    const overrides: Record<string, CertificateLifetime> = {};
+    for (const [name, value] of Object.entries(c.record(`${f}.overrides`, r.overrides))) {
+        const o = c.record(`${f}.overrides.${name}`, value);
+        for (const key of Object.keys(o)) {
+            if (!LIFETIME_KEYS.includes(key)) c.problem(`${f}.overrides.${name}.${key}`, `is not a certificate setting; use one of: ${LIFETIME_KEYS.join(", ")}`);
+        }
+        if (!known.includes(name)) {
+            c.problem(`${f}.overrides.${name}`, `this cluster has no certificate of that name; use one of: ${known.join(", ")}`);
+            continue;
+        }
+        overrides[name] = readLifetime(c, `${f}.overrides.${name}`, o, base);
+    }
+    return { ...base, overrides };
+}
+
 const KUBELET_KEYS = ["podPidsLimit"];
 
 function readKubelet(c: Checker, raw: unknown): KubeletSettings {
@@ -873,6 +916,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const kubelet = readKubelet(c, raw.kubelet);
     const etcdBackup = readEtcdBackup(c, raw.etcdBackup, hosts.some((h) => h.roles.includes("nfs")), raw.stackName);
     const secretsEncryption = readSecretsEncryption(c, raw.secretsEncryption, raw.previousSecretsEncryption);
+    const certificates = readCertificates(c, raw.certificates, hosts, etcdBackup.schedule !== undefined);
     const repair = readRepair(c, raw.repair, hosts);
     const imageDigests: ImageDigests = {};
     const digests = c.record("k8s-ha:imageDigests", raw.imageDigests);
@@ -918,6 +962,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
         kubelet,
         etcdBackup,
         secretsEncryption,
+        certificates,
         protectData,
         repair,
         apiServerExtraSans,

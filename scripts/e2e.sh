@@ -94,7 +94,8 @@ run_checks() {
 }
 # pulumi_ ARGS: pulumi on the dev stack. The lab's keys are copied into the stack config only by
 # sync_lab_keys, so that the timed steps time the engine alone.
-pulumi_() { K8S_HA_LAB_SYNC=0 bash scripts/pulumi.sh "$@"; }
+# PULUMI_WRAP: a command to run it under (drill 5l's moved clock).
+pulumi_() { ${PULUMI_WRAP:-env} K8S_HA_LAB_SYNC=0 bash scripts/pulumi.sh "$@"; }
 sync_lab_keys() { bash scripts/pulumi.sh stack >/dev/null; }
 # step NAME GOAL LOG CMD...: a timed engine step that must succeed.
 step() {
@@ -233,6 +234,51 @@ console.log(`${all.length} certificates; the first to expire: ${all[0][0]} ${all
     record "stack output certificates: every expiry" passed 0 "" "$summary; served by cp1: $served"
 else
     record "stack output certificates: every expiry" failed 0 "" "${summary:-$certs}"
+fi
+# 3a. Kubelet serving certificates: each worker serves one the cluster signed through a request the
+# approver let through (its own name and address alone); a node's requests for another name or
+# address are denied.
+serving=""
+serving_ok=yes
+for w in w1 w2 w4; do
+    addr=${ADDR[$w]}
+    got=$(on cp1 "echo | openssl s_client -connect $addr:10250 2>/dev/null | openssl x509 -noout -subject -issuer -ext subjectAltName -nameopt RFC2253 2>/dev/null" | tr -s ' \n' ' ')
+    [[ $got == *"subject=CN=system:node:$w,O=system:nodes"*"issuer=CN=k8s-ha cluster CA"*"DNS:$w, IP Address:$addr"* && $got != *"IP Address:$addr,"* ]] || serving_ok=no
+    serving+="$w: ${got:-nothing served}; "
+done
+approved=$("$KUBECTL" get csr --field-selector spec.signerName=kubernetes.io/kubelet-serving -o go-template='{{range .items}}{{.spec.username}} {{range .status.conditions}}{{.type}}{{end}}{{"\n"}}{{end}}' 2>&1 | sort -u | paste -sd, || true)
+# Requests made with w1's own credential (its kubelet.kubeconfig, kept private under .e2e/ for this
+# drill alone): a foreign address and w2's name and address, which the approver denies; and the
+# common name of w2, which the apiserver refuses to take from w1 at all.
+forged_ok=yes
+forged=""
+w1conf=$E2E/w1-kubelet.kubeconfig
+(umask 077 && on w1 "cat /etc/kubernetes/kubelet.kubeconfig" >"$w1conf")
+for case in "extra-address w1 DNS:w1,IP:10.213.0.31,IP:10.213.0.99 Denied" "w2-names w1 DNS:w2,IP:10.213.0.32 Denied" "w2-subject w2 DNS:w2,IP:10.213.0.32 refused"; do
+    read -r what cn sans want <<<"$case"
+    req=$(openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/O=system:nodes/CN=system:node:$cn" -addext "subjectAltName=$sans" 2>/dev/null | base64 -w0)
+    verdict=""
+    if ! out=$(printf 'apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: e2e-%s}\nspec:\n  request: %s\n  signerName: kubernetes.io/kubelet-serving\n  usages: [digital signature, key encipherment, server auth]\n' "$what" "$req" |
+        "$KUBECTL" --kubeconfig "$w1conf" create -f - 2>&1); then
+        [[ $out == *"can only create a node CSR with CN=system:node:w1"* ]] && verdict=refused
+    else
+        for _ in $(seq 1 20); do
+            verdict=$("$KUBECTL" get csr "e2e-$what" -o jsonpath='{.status.conditions[0].type}' 2>/dev/null || true)
+            [[ -n $verdict ]] && break
+            sleep 1
+        done
+    fi
+    [[ $verdict == "$want" ]] || forged_ok=no
+    forged+="$what: ${verdict:-no verdict in 20 s ${out:-}}; "
+    "$KUBECTL" delete csr "e2e-$what" --ignore-not-found >/dev/null 2>&1 || true
+done
+rm -f "$w1conf"
+why=$(on cp1 "journalctl -u k8s-ha-csr-approver --no-pager -o cat" 2>/dev/null; on cp2 "journalctl -u k8s-ha-csr-approver --no-pager -o cat" 2>/dev/null; on cp3 "journalctl -u k8s-ha-csr-approver --no-pager -o cat" 2>/dev/null)
+why=$(grep -E 'denied e2e-' <<<"$why" | sed 's/^k8s-ha\[//; s/\]: csr-approver://' | paste -sd';' || true)
+if [[ $serving_ok == yes && $forged_ok == yes ]]; then
+    record "kubelet serving certificates from approved requests; forged requests denied" passed 0 "" "${serving}requests: ${approved}; ${forged}${why}"
+else
+    record "kubelet serving certificates from approved requests; forged requests denied" failed 0 "" "${serving}requests: ${approved}; ${forged}${why}"
 fi
 # The preview was just shown: the no-op up skips its own (a plain `up` adds one, about 4 s).
 step "no-op up (--skip-preview --expect-no-changes)" "<= 5 s" up-noop.log pulumi_ up --yes --skip-preview --expect-no-changes --suppress-progress
@@ -564,6 +610,44 @@ else
     record "secrets encryption key rotated; the Secret readable at every step" failed 0 "0 failed" "${rotation} rewrite: ${rewrote:-none}; $ok ok, $bad failed"
 fi
 "$KUBECTL" delete secret rotation-probe --ignore-not-found >/dev/null 2>&1 || true
+
+# 5l. Certificate lifetimes and renewal. Two certificates get a validity of 2 days, renewed 1 day
+# before they expire: cp2's etcd peer certificate (one member) and the controller-manager's (every
+# control-plane host, one at a time). The up re-issues those two alone. Then the program's clock is
+# moved 36 h on (libfaketime under the Pulumi program; the engine, the tls provider and the hosts
+# keep the real time), past their renewal point and far from everyone else's: the preview replaces
+# those two alone and the up rolls them out under the client probe; the next preview, on the real
+# clock, changes nothing.
+RENEW=cp2-etcd-peer,control-plane-controller-manager
+for c in ${RENEW//,/ }; do
+    pulumi_ config set --path "k8s-ha:certificates.overrides.$c.validityDays" 2 >/dev/null
+    pulumi_ config set --path "k8s-ha:certificates.overrides.$c.renewBeforeDays" 1 >/dev/null
+done
+plan_check "preview of a 2-day validity for two certificates: those two replaced" "" renew "$RENEW"
+step "certificates with a 2-day validity (up)" "" up-cert-short.log pulumi_ up --yes --skip-preview --suppress-progress || true
+expiries() { pulumi_ stack output certificates --json 2>/dev/null | node -e 'const c = JSON.parse(require("fs").readFileSync(0, "utf8")); for (const [ca, m] of Object.entries(c)) for (const [n, t] of Object.entries(m)) console.log(`${ca}/${n} ${t}`);' | sort; }
+before=$(expiries)
+plan_check "the 2-day certificates a day before their renewal point: no changes" "" noop
+# The Pulumi program (and whatever else pulumi_ starts that reads the clock through the C library) 36 h on.
+faked() { env FAKETIME=+36h FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$(dpkg -L libfaketime | grep -m1 '/libfaketime.so.1$')" "$@"; }
+PULUMI_WRAP=faked plan_check "preview 36 h later: the two past their renewal point replaced, nothing else" "" renew "$RENEW"
+start_probe client
+sleep 1
+PULUMI_WRAP=faked step "36 h later: up renews the two certificates" "" up-cert-renew.log pulumi_ up --yes --skip-preview --suppress-progress || true
+sleep 2
+stop_probe
+read -r ok bad <<<"$(probe_counts)"
+after=$(expiries)
+changed=$(diff <(echo "$before") <(echo "$after") | grep '^>' | cut -d' ' -f2 | sed 's|^[a-z]*/||' | sort | paste -sd, || true)
+peer_served=$(on cp1 "echo | openssl s_client -connect 10.213.0.22:2380 2>/dev/null | openssl x509 -noout -enddate" 2>/dev/null | cut -d= -f2)
+peer_output=$(grep '^etcd/cp2-etcd-peer ' <<<"$after" | cut -d' ' -f2)
+order=$(grep -oE '^[0-9:]+ .*(cp[0-9]+-control-plane|cp2-etcd) updated \([0-9.]+s\)' "$LOGS/up-cert-renew.log" | sed -E 's/^[0-9:]+ .*(cp[0-9]+-(control-plane|etcd)) updated \(([0-9.]+s)\)/\1 \3/' | uniq | paste -sd, || true)
+if [[ $changed == "$(tr , '\n' <<<"$RENEW" | sort | paste -sd,)" && -n $peer_served && $(date -ud "$peer_served" +%s) == $(date -ud "$peer_output" +%s) ]] && ((bad == 0 && ok > 0)); then
+    record "renewal: only the certificates past their renewal point renewed, 0 failed requests" passed 0 "0 failed" "renewed: $changed; cp2 serves a peer certificate to $peer_served; steps: ${order:-?}; $ok requests through the VIP, $bad failed"
+else
+    record "renewal: only the certificates past their renewal point renewed, 0 failed requests" failed 0 "0 failed" "renewed: ${changed:-none} (want $RENEW); cp2 serves ${peer_served:-nothing}, output ${peer_output:-none}; $ok ok, $bad failed"
+fi
+plan_check "after the renewal, on the real clock: no changes" "" noop
 
 # 6. Secrets: the real state and every log, searched for every secret value.
 (umask 077 && pulumi_ stack export --show-secrets >"$E2E/export-revealed.json")

@@ -398,7 +398,7 @@ c_clean() {
     # there, not the program), and the program leaves what it did not install as it found it: both are
     # therefore expected to run on nfs, and only there.
     for h in ${CLEAN_HOSTS:-lb1 lb2 cp1 cp2 cp3 w1 w2 w4 mirror nfs}; do
-        local units="etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd haproxy keepalived docker-registry k8s-ha-registry-push k8s-ha-firewall k8s-ha-etcd-backup.timer"
+        local units="etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy containerd haproxy keepalived docker-registry k8s-ha-registry-push k8s-ha-firewall k8s-ha-etcd-backup.timer k8s-ha-csr-approver"
         # The VMs ship chrony too (a real host keeps its clock); the nspawn machines have none.
         [[ $h == nfs ]] || units+=" nfs-server"
         [[ $h == nfs || $h == w4 ]] || units+=" chrony"

@@ -71,7 +71,7 @@ BASE_PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,iproute2,i
 # runtime step would install (conntrack, ethtool, socat) come with the image, and the program finds
 # them there and leaves them alone (the nspawn workers still get them through the program's apt).
 NFS_PACKAGES="linux-image-amd64 nfs-kernel-server udev chrony conntrack ethtool socat nftables"
-DEPS_PACKAGES=(systemd-container debootstrap iptables iproute2 qemu-system-x86 docker-registry busybox-static openssh-client e2fsprogs util-linux procps)
+DEPS_PACKAGES=(systemd-container debootstrap iptables iproute2 qemu-system-x86 docker-registry busybox-static openssh-client e2fsprogs util-linux procps faketime)
 
 # w3 is a spare: the dev stack leaves it out; the e2e suite's add-worker drill adds it to the stack.
 MACHINES=(lb1 lb2 cp1 cp2 cp3 w1 w2 w3 w4 mirror nfs)
@@ -124,7 +124,7 @@ missing_packages() {
   local -A tool_package=([systemd-nspawn]=systemd-container [debootstrap]=debootstrap [iptables]=iptables
     [ip]=iproute2 [qemu-system-x86_64]=qemu-system-x86 [docker-registry]=docker-registry [busybox]=busybox-static
     [ssh]=openssh-client [ssh-keygen]=openssh-client [mkfs.ext4]=e2fsprogs [unshare]=util-linux
-    [setsid]=util-linux [flock]=util-linux [findmnt]=util-linux [pgrep]=procps)
+    [setsid]=util-linux [flock]=util-linux [findmnt]=util-linux [pgrep]=procps [faketime]=faketime)
   local tool
   for tool in "${!tool_package[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || printf '%s\n' "${tool_package[$tool]}"

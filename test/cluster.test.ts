@@ -339,6 +339,30 @@ describe("the cluster graph", () => {
         expect(certs.cluster.ca).toBe("2027-11-30T12:00:00Z cluster-pki-ca");
         expect(certs.etcd.ca).toBe("2027-11-30T12:00:00Z etcd-pki-ca");
         expect(certs.etcd["nfs-etcd-backup-client"]).toBe("2027-11-30T12:00:00Z nfs-etcd-backup-client-cert");
+        // The names validation accepts in k8s-ha:certificates.overrides are the names issued.
+        const { certificateNames } = await import("../components/certificates");
+        const names = certificateNames(validateConfig(labConfig()).hosts, true);
+        expect(Object.keys(certs.cluster).filter((n) => n !== "ca").sort()).toEqual([...names.cluster].sort());
+        expect(Object.keys(certs.etcd).filter((n) => n !== "ca").sort()).toEqual([...names.etcd].sort());
+        // A new stack renews nothing.
+        expect(built.stackOutputs(cluster).certificateRenewals).toEqual({ cluster: {}, etcd: {} });
+    });
+
+    test("past its renewal point by the program's clock a certificate is renewed; the others, and the renewed one's next update, keep their triggers", async () => {
+        const { Pki } = await import("../components/pki");
+        const settings = { validityDays: 365, renewBeforeDays: 30, overrides: { short: { validityDays: 2, renewBeforeDays: 1 } } };
+        const now = Date.parse("2026-12-01T00:00:00Z");
+        const previous = {
+            expiries: { short: "2026-12-01T20:00:00Z", long: "2027-11-30T00:00:00Z", renewedBefore: "2027-11-30T00:00:00Z" },
+            renewals: { renewedBefore: "2026-11-30T00:00:00Z" },
+        };
+        const pki = new Pki("renewal-test", { commonName: "renewal test CA", lifetimes: settings, previous, now });
+        for (const n of ["short", "long", "renewedBefore", "new"]) pki.issue(n, { commonName: n, client: true }, pki);
+        expect(pki.renewals).toEqual({ short: "2026-12-01T20:00:00Z", renewedBefore: "2026-11-30T00:00:00Z" });
+        await settle();
+        const short = resources.find((r) => r.name === "short-cert");
+        expect(short?.inputs).toMatchObject({ validityPeriodHours: 48, earlyRenewalHours: 24 });
+        expect(resources.find((r) => r.name === "long-cert")?.inputs).toMatchObject({ validityPeriodHours: 8760, earlyRenewalHours: 720 });
     });
 
     test("the stack output versions is what the cluster runs, which the next update's validation reads", async () => {

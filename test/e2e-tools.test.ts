@@ -42,6 +42,23 @@ describe("preview summary and the change drills' expectations", () => {
         ]);
     });
 
+    test("renew allows replacing the named certificates alone and updating the steps of their hosts", () => {
+        const cert = (n: string) => urn("tls:index/locallySignedCert:LocallySignedCert", n);
+        const ok = preview([
+            ["replace", cert("cp2-etcd-peer-cert")],
+            ["replace", cert("control-plane-controller-manager-cert")],
+            ["update", cmd("cp2-etcd")],
+            ["update", cmd("cp1-control-plane")],
+        ]);
+        expect(planProblems("renew", "cp2-etcd-peer,control-plane-controller-manager", ok)).toEqual([]);
+        const bad = preview([["replace", cert("cp2-etcd-peer-cert")], ["replace", cert("cp2-etcd-server-cert")], ["update", cmd("lb1-lb")]]);
+        expect(planProblems("renew", "cp2-etcd-peer,control-plane-controller-manager", bad)).toEqual([
+            "cp2-etcd-server-cert: replace is not expected in the renew drill",
+            "control-plane-controller-manager-cert: not replaced in the renew drill",
+            "lb1-lb: update is not expected in the renew drill",
+        ]);
+    });
+
     test("remove-worker allows deleting the worker's resources only", () => {
         const ok = preview([["delete", cmd("w3-kubelet")], ["delete", cmd("cp1-node-w3")], ["update", cmd("w1-runtime")]]);
         expect(planProblems("remove-worker", "w3", ok)).toEqual([]);

@@ -207,6 +207,26 @@ export function addonObjects(p: AddonsParams): YamlMap[] {
             subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: kubeletClient }],
         },
         {
+            // The kubelet serving certificates' approver on the control-plane hosts
+            // (scripts/host/files/csr-approver.sh): it reads requests and approves or denies those of
+            // the kubelet-serving signer, and nothing else.
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRole",
+            metadata: { name: CSR_APPROVER_USER },
+            rules: [
+                { apiGroups: ["certificates.k8s.io"], resources: ["certificatesigningrequests"], verbs: ["get", "list", "watch"] },
+                { apiGroups: ["certificates.k8s.io"], resources: ["certificatesigningrequests/approval"], verbs: ["update"] },
+                { apiGroups: ["certificates.k8s.io"], resources: ["signers"], resourceNames: ["kubernetes.io/kubelet-serving"], verbs: ["approve"] },
+            ],
+        },
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: { name: CSR_APPROVER_USER },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: CSR_APPROVER_USER },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: CSR_APPROVER_USER }],
+        },
+        {
             // The admins of the stack's `kubeconfig` output: a group RBAC can narrow or revoke,
             // unlike system:masters (kept for the break-glass credential on the control-plane hosts).
             apiVersion: "rbac.authorization.k8s.io/v1",
@@ -247,6 +267,9 @@ export interface MirrorImage {
 export function corednsMirrorImage(version: string): MirrorImage {
     return { path: "registry.k8s.io/coredns/coredns", tag: `v${version}` };
 }
+
+/** The user (certificate CN) of the kubelet serving certificates' approver, and its ClusterRole's name. */
+export const CSR_APPROVER_USER = "k8s-ha:csr-approver";
 
 /** The group of the `kubeconfig` output's certificate, bound to cluster-admin. */
 export const CLUSTER_ADMINS_GROUP = "k8s-ha:cluster-admins";

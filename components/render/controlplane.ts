@@ -128,6 +128,8 @@ export interface ControllerManagerUnitParams {
     /** `--cluster-name`. Default `kubernetes`. */
     clusterName?: string;
     extraFlags?: Readonly<Record<string, FlagValue>>;
+    /** `--cluster-signing-duration` in hours (default: the controller-manager's, a year). */
+    signingDurationHours?: number;
 }
 
 /** The kube-controller-manager flags, sorted by name. */
@@ -147,6 +149,8 @@ export function controllerManagerFlags(p: ControllerManagerUnitParams): string[]
         // Signs the certificates requested through the CSR API (kubelet client rotation and the like).
         "cluster-signing-cert-file": K8S_PKI.caCert,
         "cluster-signing-key-file": K8S_PKI.caKey,
+        // How long what it signs lasts (the kubelets' serving certificates, which they renew at 70-90% of it).
+        ...(p.signingDurationHours === undefined ? {} : { "cluster-signing-duration": `${p.signingDurationHours}h` }),
         "root-ca-file": K8S_PKI.caCert,
         "service-account-private-key-file": K8S_PKI.serviceAccountKey,
         // Each controller gets its own service account and RBAC role instead of sharing ours.

@@ -112,10 +112,14 @@ export function renderKubeletConfig(p: KubeletConfigParams): string {
         },
         authorization: { mode: "Webhook" },
         readOnlyPort: 0,
-        tlsCertFile: K8S_PKI.kubeletCert,
-        tlsPrivateKeyFile: K8S_PKI.kubeletKey,
+        // The serving certificate is requested from the cluster (a CSR of signer kubelet-serving,
+        // approved by k8s-ha's approver for the node's own name and address, signed by the
+        // controller-manager) and renewed by the kubelet before it expires.
+        serverTLSBootstrap: true,
+        // The client certificate is k8s-ha's (in kubelet.kubeconfig), renewed by `up` with every
+        // other certificate and listed in the stack output `certificates`: the kubelet does not
+        // replace it with one of its own.
         rotateCertificates: false,
-        serverTLSBootstrap: false,
         clusterDNS: [p.clusterDns],
         clusterDomain: p.clusterDomain,
         podCIDR: p.podCidr,

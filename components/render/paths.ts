@@ -99,6 +99,15 @@ export const NFS_FILES = {
 } as const;
 
 /** etcd's snapshots: a member's own (taken before its delete) and the scheduled ones on the backup host. */
+/** The kubelet serving certificates' approver on each control-plane host (csr-approver.sh). */
+export const CSR_APPROVER_FILES = {
+    kubeconfig: "/etc/k8s-ha/csr-approver/kubeconfig",
+    /** `NAME ADDRESS` per node: the names and addresses a node's serving certificate may have. */
+    nodes: "/etc/k8s-ha/csr-approver/nodes",
+    script: "/usr/local/lib/k8s-ha/csr-approver/approve.sh",
+    unit: "k8s-ha-csr-approver",
+} as const;
+
 export const ETCD_BACKUP_FILES = {
     /** On each member: the snapshot a delete takes before the data goes. */
     memberDir: "/var/backups/k8s-ha/etcd",

@@ -19,6 +19,9 @@ CONTROLLER_FILES=(/etc/kubernetes/pki/ca.key /etc/kubernetes/controller-manager.
     /etc/systemd/system/kube-controller-manager.service)
 SCHEDULER_FILES=(/etc/kubernetes/scheduler.kubeconfig /etc/kubernetes/scheduler-config.yaml
     /etc/systemd/system/kube-scheduler.service)
+# The kubelet serving certificates' approver (csr-approver.sh): it restarts when one of these changes.
+APPROVER_FILES=(/etc/k8s-ha/csr-approver/kubeconfig /etc/k8s-ha/csr-approver/nodes
+    /usr/local/lib/k8s-ha/csr-approver/approve.sh /etc/systemd/system/k8s-ha-csr-approver.service)
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
 # install_k8s_binary NAME SHA256: downloads the binary, checked against its pin, and installs it.
@@ -45,6 +48,8 @@ create() {
     if install_files "${CONTROLLER_FILES[@]}"; then controller=yes; fi
     if install_files "${SCHEDULER_FILES[@]}"; then scheduler=yes; fi
     install_file /etc/kubernetes/admin.kubeconfig || true
+    local approver=no
+    if install_files "${APPROVER_FILES[@]}"; then approver=yes; fi
     reload_units_if_changed
     service_apply kube-apiserver "$apiserver"
     wait_until 180 "kube-apiserver to be ready on https://127.0.0.1:6443/readyz" apiserver_ready
@@ -55,15 +60,16 @@ create() {
     service_apply kube-scheduler "$scheduler"
     wait_until 60 "kube-controller-manager to be healthy" curl -fsSk https://127.0.0.1:10257/healthz
     wait_until 60 "kube-scheduler to be healthy" curl -fsSk https://127.0.0.1:10259/healthz
+    service_apply k8s-ha-csr-approver "$approver"
     info "control plane ready"
 }
 
 delete() {
-    service_remove kube-scheduler kube-controller-manager kube-apiserver
+    service_remove k8s-ha-csr-approver kube-scheduler kube-controller-manager kube-apiserver
     local b
     for b in "${BINARIES[@]}"; do remove_paths "/usr/local/bin/$b" "/var/cache/k8s-ha/$b"; done
-    remove_paths "${APISERVER_FILES[@]}" "${CONTROLLER_FILES[@]}" "${SCHEDULER_FILES[@]}" \
-        /etc/kubernetes/admin.kubeconfig /var/log/kubernetes
+    remove_paths "${APISERVER_FILES[@]}" "${CONTROLLER_FILES[@]}" "${SCHEDULER_FILES[@]}" "${APPROVER_FILES[@]}" \
+        /etc/kubernetes/admin.kubeconfig /var/log/kubernetes /etc/k8s-ha/csr-approver /usr/local/lib/k8s-ha/csr-approver
     if [[ -d /etc/kubernetes ]] && [[ -z $(find /etc/kubernetes -type f -print -quit) ]]; then
         remove_paths /etc/kubernetes
     fi

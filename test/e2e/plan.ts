@@ -4,7 +4,7 @@
  *   node bin/test/e2e/plan.js DRILL [ARG] < preview.json
  * prints the summary as JSON and exits 1, naming each offending resource, when the plan does more
  * than the drill allows. DRILL: noop | add-worker NAME | remove-worker NAME | api-sans | lb-setting |
- * repair STEP,STEP….
+ * repair STEP,STEP… | renew CERT,CERT….
  */
 import * as fs from "fs";
 
@@ -171,8 +171,22 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             for (const n of want.filter((w) => !s.update.includes(w))) problems.push(`${n}: no update in the repair drill`);
             break;
         }
+        case "renew": {
+            // Exactly the named certificates are replaced (not their keys), and only the steps of
+            // the hosts that hold them (and a worker's drain and Node object) update.
+            const want = need(arg, drill)
+                .split(",")
+                .map((n) => `${n}-cert`)
+                .sort();
+            none("create", s.create);
+            none("delete", s.delete);
+            none("replace", s.replace.filter((n) => !want.includes(n)));
+            for (const n of want.filter((w) => !s.replace.includes(w))) problems.push(`${n}: not replaced in the renew drill`);
+            none("update", s.update.filter((n) => !/^[a-z0-9]+-(etcd|control-plane|kubelet|mirror|etcd-backup)$|^[a-z0-9]+-(drain|node)-[a-z0-9]+$/.test(n)));
+            break;
+        }
         default:
-            problems.push(`unknown drill ${drill} (noop, add-worker NAME, remove-worker NAME, api-sans, lb-setting, repair STEPS)`);
+            problems.push(`unknown drill ${drill} (noop, add-worker NAME, remove-worker NAME, api-sans, lb-setting, repair STEPS, renew CERTS)`);
     }
     return problems;
 }

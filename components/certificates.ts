@@ -1,0 +1,76 @@
+/**
+ * Certificate names and lifetimes: which certificates a config makes (by CA), how long each is
+ * valid, and when an `up` renews one. Pure; the Pki component applies it.
+ */
+import { CertificateLifetime, CertificateSettings, HostConfig } from "./config";
+
+/** The ControlPlane component's name: its certificates are named after it. */
+export const CONTROL_PLANE_NAME = "control-plane";
+
+/** The two CAs, as the stack output `certificates` names them. */
+export type CaName = "cluster" | "etcd";
+
+/** Hours in a day: the tls provider counts validity in hours. */
+const HOURS = 24;
+const DAY_MS = 24 * 3600 * 1000;
+
+/** Validity of the CAs themselves, in days (ten years); a certificate may not outlive its CA. */
+export const CA_VALIDITY_DAYS = 3650;
+
+/** The defaults of `k8s-ha:certificates`: one year, renewed by the first `up` in its last 30 days. */
+export const DEFAULT_LIFETIME: CertificateLifetime = { validityDays: 365, renewBeforeDays: 30 };
+
+/**
+ * Every certificate a cluster of these hosts has, by CA: the names of the stack output
+ * `certificates` (without the CAs' own, `ca`). A test holds this list to what the components issue.
+ */
+export function certificateNames(hosts: HostConfig[], etcdBackupScheduled: boolean): Record<CaName, string[]> {
+    const withRole = (role: string) => hosts.filter((h) => (h.roles as string[]).includes(role)).map((h) => h.name);
+    const cp = CONTROL_PLANE_NAME;
+    const cluster = [
+        "kube-proxy",
+        ...["apiserver", "apiserver-kubelet-client", "controller-manager", "scheduler", "admin", "cluster-admin", "csr-approver"].map((n) => `${cp}-${n}`),
+        ...withRole("mirror").map((h) => `${h}-registry`),
+        ...withRole("worker").map((h) => `${h}-kubelet`),
+    ];
+    const etcd = [
+        `${cp}-apiserver-etcd-client`,
+        ...withRole("etcd").flatMap((h) => [`${h}-etcd-server`, `${h}-etcd-peer`, `${h}-etcd-healthcheck`]),
+        ...(etcdBackupScheduled ? withRole("nfs").map((h) => `${h}-etcd-backup-client`) : []),
+    ];
+    return { cluster, etcd };
+}
+
+/** The lifetime of one certificate: its own override, or the stack's. */
+export function lifetimeOf(settings: CertificateSettings, name: string): CertificateLifetime {
+    return settings.overrides[name] ?? { validityDays: settings.validityDays, renewBeforeDays: settings.renewBeforeDays };
+}
+
+/** The tls provider's inputs for a lifetime. */
+export function providerHours(l: CertificateLifetime): { validityPeriodHours: number; earlyRenewalHours: number } {
+    return { validityPeriodHours: l.validityDays * HOURS, earlyRenewalHours: l.renewBeforeDays * HOURS };
+}
+
+/**
+ * The replacement trigger of a certificate never renewed by an `up`. The engine records a trigger
+ * that appears where the state had none without replacing anything, and replaces only when a
+ * recorded trigger changes: so every certificate carries one, this one until its first renewal.
+ */
+export const NOT_RENEWED = "not renewed";
+
+/**
+ * The replacement trigger of a certificate, which renews it when it changes. Past the renewal
+ * point by this program's clock (`now`, ms), it becomes the expiry of the certificate being
+ * replaced; otherwise it stays what the last update recorded (NOT_RENEWED before a first renewal).
+ *
+ * The tls provider renews a certificate past `earlyRenewalHours` too, by its own clock; this
+ * makes the same decision visible to the program, and testable with a clock moved forward
+ * (e2e drill 5l runs the program under libfaketime).
+ */
+export function renewalTrigger(p: { expiry?: string; trigger?: string; now: number; renewBeforeDays: number }): string {
+    const kept = p.trigger ?? NOT_RENEWED;
+    if (p.expiry === undefined) return kept;
+    const end = Date.parse(p.expiry);
+    if (Number.isNaN(end)) return kept;
+    return p.now + p.renewBeforeDays * DAY_MS >= end ? p.expiry : kept;
+}
