@@ -1,5 +1,6 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { validateConfig } from "../components/validate";
 import { labConfig } from "./fixtures";
 
@@ -9,6 +10,22 @@ interface Recorded {
     inputs: Record<string, unknown>;
 }
 const resources: Recorded[] = [];
+
+/** What each resource depends on, by name, as the engine is told at registration (explicit and through its inputs). */
+const dependencies = new Map<string, string[]>();
+{
+    interface Registration {
+        getName(): string;
+        getDependenciesList(): string[];
+    }
+    type Register = (req: Registration, callback: unknown) => Promise<void>;
+    const proto = MockMonitor.prototype as unknown as { registerResource: Register };
+    const register = proto.registerResource;
+    proto.registerResource = function (this: unknown, req: Registration, callback: unknown) {
+        dependencies.set(req.getName(), req.getDependenciesList().map((urn) => urn.split("::").pop() ?? urn));
+        return register.call(this, req, callback);
+    };
+}
 
 /** A PEM block whose body names the resource, so tests can tell which one landed where. */
 function pem(label: string, name: string): string {
@@ -204,6 +221,41 @@ describe("the cluster graph", () => {
         const own = files["/etc/containerd/certs.d/10.213.0.41:5000/hosts.toml"];
         expect(own).toContain('[host."https://10.213.0.41:5000"]');
         expect(own).toContain('ca = "/etc/kubernetes/pki/ca.crt"');
+    });
+
+    test("the order of the steps: etcd before the control plane, control-plane hosts one at a time, add-ons before the kubelets", () => {
+        /** Whether `from` waits for `to`, directly or through others. */
+        const waitsFor = (from: string, to: string, seen = new Set<string>()): boolean => {
+            if (seen.has(from)) return false;
+            seen.add(from);
+            const direct = dependencies.get(from) ?? [];
+            return direct.includes(to) || direct.some((d) => waitsFor(d, to, seen));
+        };
+        const pairs: [string, string][] = [];
+        for (const cp of ["cp1", "cp2", "cp3"]) for (const member of ["cp1", "cp2", "cp3"]) pairs.push([`${cp}-control-plane`, `${member}-etcd`]);
+        pairs.push(["cp2-control-plane", "cp1-control-plane"], ["cp3-control-plane", "cp2-control-plane"]);
+        for (const w of ["w1", "w2"]) pairs.push([`${w}-kubelet`, "cp1-addons"], [`${w}-kubelet`, `${w}-runtime`], [`${w}-runtime`, `cp1-drain-${w}`]);
+        expect(pairs.filter(([a, b]) => !waitsFor(a, b))).toEqual([]);
+        // One at a time, and none of them waits for a later one.
+        expect(dependencies.get("cp2-control-plane")).toContain("cp1-control-plane");
+        expect(waitsFor("cp1-control-plane", "cp2-control-plane")).toBe(false);
+        expect(waitsFor("cp1-etcd", "cp1-control-plane")).toBe(false);
+    });
+
+    test("per-host values: each worker's CNI config, kubelet config and pod routes have its own pod CIDR, and the approver lists each worker's own address", () => {
+        const own: Record<string, [string, string]> = { w1: ["10.244.31.0/24", "10.213.0.31"], w2: ["10.244.32.0/24", "10.213.0.32"] };
+        for (const [w, [cidr, address]] of Object.entries(own)) {
+            const runtime = bundle(command(`${w}-runtime`).inputs.stdin);
+            const cni = JSON.parse(runtime["/etc/cni/net.d/10-k8s-ha.conflist"]) as { plugins: { ipam?: { ranges?: { subnet: string }[][] } }[] };
+            const subnets = cni.plugins.flatMap((p) => (p.ipam?.ranges ?? []).flat().map((r) => r.subnet));
+            expect([w, subnets]).toEqual([w, [cidr]]);
+            expect(bundle(command(`${w}-kubelet`).inputs.stdin)["/etc/kubernetes/kubelet-config.yaml"]).toContain(`podCIDR: "${cidr}"`);
+            // The other worker's range goes through the other worker, never this one's.
+            expect(runtime["/etc/k8s-ha/pod-routes"]).not.toContain(cidr);
+            expect(runtime["/etc/k8s-ha/pod-routes"]).not.toContain(address);
+        }
+        const nodes = bundle(command("cp2-control-plane").inputs.stdin)["/etc/k8s-ha/csr-approver/nodes"];
+        expect(nodes.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual(["w1 10.213.0.31", "w2 10.213.0.32"]);
     });
 
     test("one kube-proxy certificate serves every worker (3 resources, not 3 per worker)", () => {
