@@ -37,8 +37,26 @@ describe("preview summary and the change drills' expectations", () => {
             ["replace", cmd("w1-kubelet")],
         ]);
         expect(planProblems("add-worker", "w3", bad)).toEqual([
-            "cp1-control-plane: update is not expected in the add-worker drill",
+            "cp1-control-plane: the preview names [], not /etc/k8s-ha/csr-approver/nodes alone",
             "w1-kubelet: replace is not expected in the add-worker drill",
+        ]);
+        // The control-plane hosts' step may change the approver's list of nodes, and nothing else.
+        const step = (op: string, name: string, before: string, after: string): PreviewStep => ({
+            op,
+            urn: cmd(name),
+            oldState: { inputs: { create: before } },
+            newState: { inputs: { create: after } },
+        });
+        const nodes = (h: string) => `: file /etc/k8s-ha/csr-approver/nodes 0644 ${h}`;
+        const withCp = summarizePreview({
+            steps: [
+                { op: "create", urn: cmd("w3-kubelet") },
+                step("update", "cp1-control-plane", nodes("aaa"), nodes("bbb")),
+                step("update", "cp2-control-plane", `${nodes("aaa")}\n: file /etc/kubernetes/pki/apiserver.crt 0644 x`, `${nodes("bbb")}\n: file /etc/kubernetes/pki/apiserver.crt 0644 y`),
+            ],
+        });
+        expect(planProblems("add-worker", "w3", withCp)).toEqual([
+            "cp2-control-plane: the preview names [/etc/k8s-ha/csr-approver/nodes, /etc/kubernetes/pki/apiserver.crt], not /etc/k8s-ha/csr-approver/nodes alone",
         ]);
     });
 

@@ -7,6 +7,7 @@
  * repair STEP,STEP… | renew CERT,CERT….
  */
 import * as fs from "fs";
+import { CSR_APPROVER_FILES } from "../../components/render/paths";
 
 export interface PreviewStep {
     op: string;
@@ -103,6 +104,10 @@ function ofWorker(name: string, worker: string): boolean {
  */
 const FOLLOWS_TOPOLOGY = /^([a-z0-9]+-(os|runtime)|(mirror|nfs)-firewall|nfs-nfs)$/;
 
+/** A control-plane host's step, and the one file of it that follows the workers (render/paths.ts). */
+const CONTROL_PLANE_STEP = /^[a-z0-9]+-control-plane$/;
+const APPROVER_NODES = CSR_APPROVER_FILES.nodes;
+
 /** Problems with a plan for a drill; empty when the plan does only what the drill allows. */
 export function planProblems(drill: string, arg: string | undefined, s: PlanSummary): string[] {
     const problems: string[] = [];
@@ -123,7 +128,12 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             const [own, opposite] = drill === "add-worker" ? (["create", "delete"] as const) : (["delete", "create"] as const);
             none(own, s[own].filter((n) => !ofWorker(n, w)));
             if (!s[own].includes(`${w}-kubelet`)) problems.push(`${w}-kubelet: no ${own} in the ${drill} drill`);
-            none("update", s.update.filter((n) => !FOLLOWS_TOPOLOGY.test(n)));
+            none("update", s.update.filter((n) => !FOLLOWS_TOPOLOGY.test(n) && !CONTROL_PLANE_STEP.test(n)));
+            // The control-plane hosts' approver of serving certificates gets the new list of nodes, and nothing else.
+            for (const n of s.update.filter((u) => CONTROL_PLANE_STEP.test(u))) {
+                const files = (s.files[n] ?? []).join(", ");
+                if (files !== APPROVER_NODES) problems.push(`${n}: the preview names [${files}], not ${APPROVER_NODES} alone`);
+            }
             none("replace", s.replace);
             none(opposite, s[opposite]);
             break;
