@@ -29,7 +29,8 @@ export interface SupportedRow {
 /** The same component versions serve every supported minor today; a row may narrow or widen its own. */
 const COMPONENTS_1_34_TO_1_36: Readonly<Record<Component, VersionSet>> = {
     etcd: [["3.6.13", "3.6.16"]],
-    containerd: ["2.2.9"],
+    // containerd one minor at a time (its upgrade path): 2.2 to 2.3 drilled on the lab.
+    containerd: ["2.2.9", "2.3.7"],
     runc: ["1.3.6"],
     cni: ["1.10.0"],
     coredns: ["1.14.7"],
@@ -162,6 +163,21 @@ export function upgradeProblems(running: Partial<Versions> | undefined, wanted: 
     const etcdFrom = running?.etcd;
     if (etcdFrom && VERSION_LIKE.test(etcdFrom) && check.has("etcd") && compareVersions(minorOf(wanted.etcd), minorOf(etcdFrom)) < 0) {
         problems.push(["etcd", `etcd ${wanted.etcd} would take the running members back from ${etcdFrom} to an older minor, which needs etcd's own downgrade procedure; keep ${minorOf(etcdFrom)}.x`]);
+    }
+    // containerd's upgrade path: one minor at a time, and never back to an older minor (its state
+    // on the hosts is not kept readable by older releases).
+    const ctdFrom = running?.containerd;
+    if (ctdFrom && VERSION_LIKE.test(ctdFrom) && check.has("containerd") && minorOf(wanted.containerd) !== minorOf(ctdFrom)) {
+        const row = supportedRow(wanted.kubernetes);
+        const next = (row?.components.containerd ?? [])
+            .flat()
+            .filter((v) => [minorOf(ctdFrom), nextMinor(minorOf(ctdFrom))].includes(minorOf(v)));
+        const allowed = next.length ? `from ${ctdFrom} the workers can go to: ${[...new Set(next)].join(", ")}` : `no supported release follows ${ctdFrom}`;
+        if (compareVersions(minorOf(wanted.containerd), minorOf(ctdFrom)) < 0) {
+            problems.push(["containerd", `containerd ${wanted.containerd} would take the workers back from ${ctdFrom} to an older minor, which containerd does not support; ${allowed}`]);
+        } else if (minorOf(wanted.containerd) !== nextMinor(minorOf(ctdFrom))) {
+            problems.push(["containerd", `containerd ${wanted.containerd} skips ${nextMinor(minorOf(ctdFrom))} (the workers run ${ctdFrom}): containerd upgrades one minor at a time; ${allowed}`]);
+        }
     }
     return problems;
 }

@@ -730,9 +730,9 @@ run_checks "clean hosts after the second destroy" clean-2.log env REPORT_SECTION
 # versions) and Kubernetes 1.36.3, each under the client probe through the VIP and a Deployment of
 # 3 with a PodDisruptionBudget of 2. The release files of 1.34.4, 1.36.3 and etcd 3.6.15 are
 # built like the dev stack's (scripts/artifacts.sh); their pins come from their sum files.
-for v in "1.34.4 3.6.15" "1.36.3 3.6.16"; do
-    read -r k e <<<"$v"
-    step "artifacts for Kubernetes $k, etcd $e" "" "artifacts-$k.log" env K8S_HA_KUBERNETES_VERSION="$k" K8S_HA_ETCD_VERSION="$e" bash scripts/artifacts.sh || true
+for v in "1.34.4 3.6.15 2.2.9" "1.36.3 3.6.16 2.3.7"; do
+    read -r k e c <<<"$v"
+    step "artifacts for Kubernetes $k, etcd $e, containerd $c" "" "artifacts-$k.log" env K8S_HA_KUBERNETES_VERSION="$k" K8S_HA_ETCD_VERSION="$e" K8S_HA_CONTAINERD_VERSION="$c" bash scripts/artifacts.sh || true
 done
 # set_versions K8S ETCD: the stack's versions, and (through scripts/pulumi.sh) the pins of their files.
 set_versions() {
@@ -756,11 +756,32 @@ host_times() {
 # failed_at: the times (UTC) of the probe's failed requests and their HTTP status (000: none within
 # the second), to set beside the engine's log.
 failed_at() { awk '$2 == "fail" { printf "%s (HTTP %s) ", strftime("%H:%M:%S", int($1 / 1000), 1), $3 }' "$PROBE_LOG" | sed 's/ $//'; }
+# refused_preview NAME LOG PATTERN: a preview that validation must stop with a message matching PATTERN.
+refused_preview() {
+    local name=$1 log=$2 pattern=$3 msg
+    if timed "$log" pulumi_ preview --suppress-progress; then
+        record "$name" failed "$T" "" "the preview passed"
+    elif msg=$(grep -o "$pattern" "$LOGS/$log" | head -n 1) && [[ -n $msg ]]; then
+        record "$name" passed "$T" "" "$msg"
+    else
+        record "$name" failed "$T" "" "$(tail -n 5 "$LOGS/$log")"
+    fi
+}
+# lb_events SINCE: HAProxy's view of the apiservers on each lb host since SINCE (UTC, `date -u
+# '+%F %T'`): "lb1 13:59:20 cp1 DOWN, ..." to set beside the probe's failures.
+lb_events() {
+    local h
+    for h in lb1 lb2; do
+        on "$h" "journalctl -u haproxy --since '$1 UTC' -o short-iso --no-pager 2>/dev/null" |
+            sed -nE "s/^[0-9-]+T([0-9:]+).* Server [^/]+\/([a-z0-9]+) is (DOWN|UP).*/$h \1 \2 \3/p" | awk '!seen[$0]++'
+    done | paste -sd, || true
+}
 # upgrade_drill K8S ETCD: an up to those versions under the probes; records the figures.
 upgrade_drill() {
-    local k=$1 e=$2 ok bad min now after at
+    local k=$1 e=$2 ok bad min now after at since
     set_versions "$k" "$e"
     workload_up
+    since=$(date -u '+%F %T')
     start_probe client
     sleep 1
     step "upgrade to Kubernetes $k, etcd $e (up)" "" "up-upgrade-$k.log" pulumi_ up --yes --skip-preview --suppress-progress || true
@@ -782,7 +803,7 @@ upgrade_drill() {
     # by hand none; the cause is not known yet.
     at=""
     ((bad == 0)) || at=" at $(failed_at)"
-    record "upgrade to $k: client requests through the VIP (measured)" passed 0 "report" "$ok ok, $bad failed$at"
+    record "upgrade to $k: client requests through the VIP (measured)" passed 0 "report" "$ok ok, $bad failed$at; HAProxy: $(lb_events "$since")"
     "$KUBECTL" delete deployment/roll-probe pdb/roll-probe --ignore-not-found >/dev/null 2>&1 || true
 }
 set_versions 1.34.4 3.6.15
@@ -797,20 +818,44 @@ if step "up at Kubernetes 1.34.4, etcd 3.6.15 on bare hosts" "" up-v1.34.log pul
     fi
     # A skipped minor: validation stops the preview, naming the versions allowed next.
     set_versions 1.36.3 3.6.16
-    if timed preview-skip-minor.log pulumi_ preview --suppress-progress; then
-        record "a skipped minor (1.34 to 1.36) is refused before any host" failed "$T" "" "the preview passed"
-    elif msg=$(grep -o 'k8s-ha:versions.kubernetes: 1.36.3 skips 1.35.*' "$LOGS/preview-skip-minor.log" | head -n 1) && [[ -n $msg ]]; then
-        record "a skipped minor (1.34 to 1.36) is refused before any host" passed "$T" "" "$msg"
-    else
-        record "a skipped minor (1.34 to 1.36) is refused before any host" failed "$T" "" "$(tail -n 5 "$LOGS/preview-skip-minor.log")"
-    fi
+    refused_preview "a skipped minor (1.34 to 1.36) is refused before any host" preview-skip-minor.log 'k8s-ha:versions.kubernetes: 1.36.3 skips 1.35.*' 
     upgrade_drill 1.35.4 3.6.16
     upgrade_drill 1.36.3 3.6.16
+    # 9b. containerd 2.2.9 to 2.3.7 (the next minor) on every worker, one at a time: cordoned,
+    # drained, containerd replaced and restarted, uncordoned; under the client probe and the
+    # Deployment with its PodDisruptionBudget.
+    bash scripts/pulumi.sh config set --path 'k8s-ha:versions.containerd' 2.3.7 >/dev/null
+    sync_lab_keys 2>/dev/null
+    workload_up
+    start_probe client
+    sleep 1
+    step "upgrade containerd to 2.3.7 (up)" "" up-upgrade-containerd.log pulumi_ up --yes --skip-preview --suppress-progress || true
+    sleep 2
+    stop_probe
+    workload_sampler_stop
+    read -r ok bad <<<"$(probe_counts)"
+    min=$(workload_min_available)
+    runtimes=$("$KUBECTL" get nodes -o jsonpath='{range .items[*]}{.status.nodeInfo.containerRuntimeVersion}{"\n"}{end}' 2>/dev/null | sort | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')
+    order=$(grep -oE '^[0-9:]+ .*(w[0-9]+-runtime) updated \([0-9.]+s\)' "$LOGS/up-upgrade-containerd.log" | sed -E 's/^([0-9:]+) .*(w[0-9]+-runtime) updated \(([0-9.]+s)\)/\2 \3 (done \1)/' | paste -sd, || true)
+    if [[ $min -ge 2 && ${runtimes% } == "3×containerd://2.3.7" ]]; then
+        record "containerd upgrade: every worker on 2.3.7, one at a time, PDB kept" passed 0 "" "fewest available $min of 3 (PDB 2); ${runtimes% }; ${order:-?}"
+    else
+        record "containerd upgrade: every worker on 2.3.7, one at a time, PDB kept" failed 0 "" "fewest available $min; ${runtimes:-none}; ${order:-?}"
+    fi
+    at=""
+    ((bad == 0)) || at=" at $(failed_at)"
+    record "containerd upgrade: client requests through the VIP (measured)" passed 0 "report" "$ok ok, $bad failed$at"
+    "$KUBECTL" delete deployment/roll-probe pdb/roll-probe --ignore-not-found >/dev/null 2>&1 || true
+    # A step back to 2.2 is refused before any host is touched.
+    bash scripts/pulumi.sh config set --path 'k8s-ha:versions.containerd' 2.2.9 >/dev/null
+    refused_preview "containerd back to an older minor is refused" preview-containerd-back.log 'k8s-ha:versions.containerd: containerd 2.2.9 would take the workers back.*' 
+    bash scripts/pulumi.sh config set --path 'k8s-ha:versions.containerd' 2.3.7 >/dev/null
     plan_check "preview after the upgrades: no changes" "" noop
 fi
 step "pulumi destroy (after the upgrades)" "" destroy-3.log pulumi_ destroy --yes --suppress-progress
 run_checks "clean hosts after the upgraded cluster's destroy" clean-3.log env REPORT_SECTION=clean_after_upgrades bash scripts/hosts-check.sh clean
 set_versions 1.35.4 3.6.16
+bash scripts/pulumi.sh config set --path 'k8s-ha:versions.containerd' 2.2.9 >/dev/null
 
 if git diff --quiet -- Pulumi.dev.yaml; then
     record "the tracked Pulumi.dev.yaml was not edited" passed 0 "" "git diff --quiet -- Pulumi.dev.yaml"

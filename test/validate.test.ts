@@ -146,6 +146,20 @@ describe("validateConfig", () => {
         expect(versionProblems({ ...at("1.36.3"), previousVersions: undefined })).toEqual([]);
     });
 
+    test("containerd upgrades one minor at a time and never back to an older minor; the message names the releases allowed next", () => {
+        const at = (containerd: string) => ({ ...labConfig(), versions: { ...(labConfig().versions as object), containerd } });
+        const versionProblems = (raw: Parameters<typeof problemsOf>[0]) => problemsOf(raw).filter((p) => p.startsWith("k8s-ha:versions.containerd"));
+        const running = { kubernetes: "1.35.4", etcd: "3.6.16", containerd: "2.2.9" };
+        expect(versionProblems({ ...at("2.3.7"), previousVersions: running })).toEqual([]);
+        expect(versionProblems({ ...at("2.2.9"), previousVersions: running })).toEqual([]);
+        expect(versionProblems({ ...at("2.2.9"), previousVersions: { ...running, containerd: "2.3.7" } })).toEqual([
+            "k8s-ha:versions.containerd: containerd 2.2.9 would take the workers back from 2.3.7 to an older minor, which containerd does not support; from 2.3.7 the workers can go to: 2.3.7",
+        ]);
+        expect(versionProblems({ ...at("2.3.7"), previousVersions: { ...running, containerd: "2.1.5" } })).toEqual([
+            "k8s-ha:versions.containerd: containerd 2.3.7 skips 2.2 (the workers run 2.1.5): containerd upgrades one minor at a time; from 2.1.5 the workers can go to: 2.2.9",
+        ]);
+    });
+
     test("secrets encryption keys rotate in three updates: a new key read first, then written (every Secret rewritten), then the old one dropped", () => {
         const enc = (secretsEncryption: unknown, previousSecretsEncryption?: { write: number; read: number[]; rewrittenTo?: number }) =>
             problemsOf({ ...labConfig(), secretsEncryption, previousSecretsEncryption });
@@ -335,7 +349,7 @@ describe("supported versions (components/versions.ts)", () => {
         ["a Kubernetes minor outside the table", { kubernetes: "1.33.4" }, "k8s-ha:versions.kubernetes: Kubernetes 1.33.4 is not supported; use one of: 1.34.0 – 1.34.4, 1.35.4, 1.36.1, 1.36.3 (README, Supported versions)"],
         ["a patch release outside the table", { kubernetes: "1.36.2" }, "k8s-ha:versions.kubernetes: Kubernetes 1.36.2 is not supported; use one of: 1.34.0 – 1.34.4, 1.35.4, 1.36.1, 1.36.3 (README, Supported versions)"],
         ["etcd below the minor's range", { etcd: "3.6.12" }, "k8s-ha:versions.etcd: etcd 3.6.12 is not supported with Kubernetes 1.35; use 3.6.13 – 3.6.16 (README, Supported versions)"],
-        ["containerd 1.x", { containerd: "1.7.28" }, "k8s-ha:versions.containerd: containerd 1.7.28 is not supported with Kubernetes 1.35; use 2.2.9 (README, Supported versions)"],
+        ["containerd 1.x", { containerd: "1.7.28" }, "k8s-ha:versions.containerd: containerd 1.7.28 is not supported with Kubernetes 1.35; use one of: 2.2.9, 2.3.7 (README, Supported versions)"],
         ["another pause", { pause: "3.9.0" }, "k8s-ha:versions.pause: pause 3.9.0 is not supported with Kubernetes 1.35; use 3.10.1 (README, Supported versions)"],
         ["a component beside an unsupported minor", { kubernetes: "1.30.0", coredns: "1.11.3" }, "k8s-ha:versions.coredns: CoreDNS 1.11.3 is not supported with any Kubernetes release; use 1.14.7 (README, Supported versions)"],
     ])("refuses %s, naming the supported ones", (_name, versions, message) => {
@@ -351,7 +365,7 @@ describe("supported versions (components/versions.ts)", () => {
         expect(problemsOf(raw)).toEqual([
             "k8s-ha:versions.etcd: '3.6' is not a version; write MAJOR.MINOR.PATCH, like 3.6.16",
             "k8s-ha:versions.kubernetes: Kubernetes 1.37.0 is not supported; use one of: 1.34.0 – 1.34.4, 1.35.4, 1.36.1, 1.36.3 (README, Supported versions)",
-            "k8s-ha:versions.containerd: containerd 1.7.28 is not supported with any Kubernetes release; use 2.2.9 (README, Supported versions)",
+            "k8s-ha:versions.containerd: containerd 1.7.28 is not supported with any Kubernetes release; use one of: 2.2.9, 2.3.7 (README, Supported versions)",
             expect.stringMatching(/^k8s-ha:checksums\.runc@1\.3\.6: is missing/),
             expect.stringMatching(/^k8s-ha:checksums\.cni@1\.10\.0: is missing/),
         ]);

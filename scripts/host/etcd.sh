@@ -167,7 +167,7 @@ snapshot_before_delete() {
 # members for a quorum (strict reconfiguration check); then the delete stops here, with the data
 # in place.
 leave_cluster() {
-    local list id out n
+    local list id out n others after
     systemctl is-active -q etcd || return 0
     if ! etcdctl_local endpoint health >/dev/null 2>&1; then
         fatal "etcd on $K8SHA_HOST does not serve, so it cannot leave its cluster with member remove; bring the cluster back to health, or stop etcd here (systemctl stop etcd) to delete the member without leaving (then remove it from a healthy member: etcdctl member remove); etcd's data is still on this host"
@@ -185,8 +185,19 @@ leave_cluster() {
         info "the last etcd member: no other member to leave"
         return 0
     fi
-    out=$(etcdctl_local --command-timeout=30s member remove "$id" 2>&1) ||
-        fatal "cannot leave the etcd cluster of $n members without losing its quorum ($out); bring the other members back to health, or remove fewer at once; etcd's data is still on this host"
+    # Asked of the other members: a member that removes itself stops serving as it applies the
+    # removal, and its own answer can be lost ("error reading from server: EOF", CI 24's second
+    # destroy). After an error, the others' member list says whether the removal went through.
+    others=$(awk -F', ' -v me="$K8SHA_HOST" '$3 != me { print $5 }' <<<"$list" | paste -sd, -)
+    if ! out=$(/usr/local/bin/etcdctl --endpoints="$others" "${ETCD_CLIENT_TLS[@]}" --command-timeout=30s member remove "$id" 2>&1); then
+        sleep 2
+        if after=$(/usr/local/bin/etcdctl --endpoints="$others" "${ETCD_CLIENT_TLS[@]}" --command-timeout=10s member list 2>&1) &&
+            ! awk -F', ' '{ print $1 }' <<<"$after" | grep -qx "$id"; then
+            info "member remove answered '${out//$'\n'/ }', but the other members no longer list $id"
+        else
+            fatal "cannot leave the etcd cluster of $n members without losing its quorum ($out); bring the other members back to health, or remove fewer at once; etcd's data is still on this host"
+        fi
+    fi
     release_roll_lock
     info "left the etcd cluster (member $id removed; $((n - 1)) left)"
 }
