@@ -174,6 +174,7 @@ export class Node extends pulumi.ComponentResource {
                     systemdCgroup: false,
                     // A container cannot lower oom scores (no CAP_SYS_RESOURCE).
                     restrictOomScoreAdj: facts.container !== "none",
+                    containerdVersion: cluster.versions.containerd,
                 }),
             },
             ...cluster.mirror.registries.map((registry) => ({

@@ -272,13 +272,31 @@ for case in "extra-address w1 DNS:w1,IP:10.213.0.31,IP:10.213.0.99 Denied" "w2-n
     forged+="$what: ${verdict:-no verdict in 20 s ${out:-}}; "
     "$KUBECTL" delete csr "e2e-$what" --ignore-not-found >/dev/null 2>&1 || true
 done
+# The kubelets' own renewal of their client certificates (rotateCertificates): each keeps the
+# stack's certificate in its store, and a request like the one w1's kubelet makes when it renews
+# (signer kube-apiserver-client-kubelet, its own name) is approved and signed by the controller-manager.
+stores=$(for w in w1 w2 w4; do on "$w" "openssl x509 -noout -subject -nameopt RFC2253 -in /var/lib/kubelet/pki/kubelet-client-current.pem 2>/dev/null" | sed "s/^/$w /"; done | paste -sd, || true)
+[[ $(grep -o 'subject=CN=system:node:' <<<"$stores" | wc -l) == 3 ]] || forged_ok=no
+req=$(openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/O=system:nodes/CN=system:node:w1" 2>/dev/null | base64 -w0)
+renewal="not created"
+if printf 'apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: e2e-client-renewal}\nspec:\n  request: %s\n  signerName: kubernetes.io/kube-apiserver-client-kubelet\n  usages: [digital signature, key encipherment, client auth]\n' "$req" |
+    "$KUBECTL" --kubeconfig "$w1conf" create -f - >/dev/null 2>&1; then
+    for _ in $(seq 1 20); do
+        renewal=$("$KUBECTL" get csr e2e-client-renewal -o go-template='{{range .status.conditions}}{{.type}} {{end}}{{if .status.certificate}}issued{{end}}' 2>/dev/null || true)
+        [[ $renewal == *issued* ]] && break
+        sleep 1
+    done
+fi
+[[ $renewal == "Approved issued" ]] || forged_ok=no
+forged+="stores: ${stores:-none}; a client renewal request from w1: ${renewal:-no verdict in 20 s}; "
+"$KUBECTL" delete csr e2e-client-renewal --ignore-not-found >/dev/null 2>&1 || true
 rm -f "$w1conf"
 why=$(on cp1 "journalctl -u k8s-ha-csr-approver --no-pager -o cat" 2>/dev/null; on cp2 "journalctl -u k8s-ha-csr-approver --no-pager -o cat" 2>/dev/null; on cp3 "journalctl -u k8s-ha-csr-approver --no-pager -o cat" 2>/dev/null)
 why=$(grep -E 'denied e2e-' <<<"$why" | sed 's/^k8s-ha\[//; s/\]: csr-approver://' | paste -sd';' || true)
 if [[ $serving_ok == yes && $forged_ok == yes ]]; then
-    record "kubelet serving certificates from approved requests; forged requests denied" passed 0 "" "${serving}requests: ${approved}; ${forged}${why}"
+    record "kubelet serving certificates from approved requests; forged requests denied; client renewal approved" passed 0 "" "${serving}requests: ${approved}; ${forged}${why}"
 else
-    record "kubelet serving certificates from approved requests; forged requests denied" failed 0 "" "${serving}requests: ${approved}; ${forged}${why}"
+    record "kubelet serving certificates from approved requests; forged requests denied; client renewal approved" failed 0 "" "${serving}requests: ${approved}; ${forged}${why}"
 fi
 # The preview was just shown: the no-op up skips its own (a plain `up` adds one, about 4 s).
 step "no-op up (--skip-preview --expect-no-changes)" "<= 5 s" up-noop.log pulumi_ up --yes --skip-preview --expect-no-changes --suppress-progress

@@ -8,6 +8,7 @@
 import * as fs from "fs";
 import * as yaml from "js-yaml";
 import * as path from "path";
+import { SUPPORTED_VERSIONS } from "../components/versions";
 import {
     renderAuditPolicy,
     renderAdmissionConfig,
@@ -15,6 +16,7 @@ import {
     renderChronyConf,
     renderCniConflist,
     renderContainerdConfig,
+    containerdConfigVersion,
     renderContainerdHostsToml,
     renderEncryptionConfig,
     renderExports,
@@ -35,6 +37,9 @@ import {
     HOSTS_BLOCK_END,
 } from "../components/render";
 import { artifact, cleanup, parseToml, run, tempDir, tool, writeUnder } from "./render-support";
+
+/** The containerd releases of the supported-versions table. */
+const CONTAINERD_RELEASES = [...new Set(SUPPORTED_VERSIONS.flatMap((r) => r.components.containerd.flat()))].sort();
 
 const K8S_VERSION = "1.35.4";
 
@@ -64,7 +69,7 @@ describe("kubelet config", () => {
             },
             authorization: { mode: "Webhook" },
             readOnlyPort: 0,
-            rotateCertificates: false,
+            rotateCertificates: true,
             serverTLSBootstrap: true,
             clusterDNS: ["10.96.0.10"],
             clusterDomain: "cluster.local",
@@ -344,6 +349,12 @@ describe("containerd", () => {
     const images = "io.containerd.cri.v1.images";
     const runtime = "io.containerd.cri.v1.runtime";
 
+    test("config version 3 for containerd 2.2 and earlier, 4 from 2.3 (which migrates a 3 with a warning at every start)", () => {
+        expect([undefined, "2.2.9", "2.0.0", "2.3.0", "2.3.7", "3.0.1"].map(containerdConfigVersion)).toEqual([3, 3, 3, 4, 4, 4]);
+        expect(renderContainerdConfig({ pauseVersion: "3.10.1", systemdCgroup: false, containerdVersion: "2.3.7" })).toContain("\nversion = 4\n");
+        expect(() => containerdConfigVersion("2.3")).toThrow(/not MAJOR.MINOR.PATCH/);
+    });
+
     test("config.toml parses as TOML with the CRI settings in the version 3 plugin sections", () => {
         expect(parseToml(config)).toEqual({
             version: 3,
@@ -390,14 +401,18 @@ describe("containerd", () => {
         expect(containerdHostsTomlPath("docker.io")).toBe("/etc/containerd/certs.d/docker.io/hosts.toml");
     });
 
-    const containerd = artifact("containerd", "containerd");
+    // Each supported containerd release that is built here, with the config version it reads.
+    for (const containerdVersion of CONTAINERD_RELEASES) {
+    const containerd = artifact("containerd", "containerd", containerdVersion);
     (containerd ? test : test.skip)(
-        containerd ? `containerd config dump (${containerd}) loads it without a warning and every section is a real plugin's` : "containerd config dump (skipped: containerd not built under $K8S_HA_CACHE/artifacts/build)",
+        containerd
+            ? `containerd config dump (${containerd}) loads it without a warning and every section is a real plugin's`
+            : `containerd ${containerdVersion} config dump (skipped: not built under $K8S_HA_CACHE/artifacts/build)`,
         () => {
             const dir = tempDir("containerd");
             try {
                 // A pause tag that is not containerd's default, to see our value land.
-                const file = writeUnder(dir, "/config.toml", renderContainerdConfig({ pauseVersion: "9.9.9", systemdCgroup: true, restrictOomScoreAdj: true }));
+                const file = writeUnder(dir, "/config.toml", renderContainerdConfig({ pauseVersion: "9.9.9", systemdCgroup: true, restrictOomScoreAdj: true, containerdVersion }));
                 const r = run(containerd ?? "", ["--config", file, "config", "dump"]);
                 expect(r.stderr).toBe("");
                 expect(r.status).toBe(0);
@@ -414,13 +429,14 @@ describe("containerd", () => {
                 expect(rt.cni).toMatchObject({ bin_dirs: ["/opt/cni/bin"], conf_dir: "/etc/cni/net.d" });
                 expect(rt.enable_selinux).toBeDefined();
                 // The checker really checks: an unknown key is reported.
-                const bad = writeUnder(dir, "/bad.toml", renderContainerdConfig({ pauseVersion: "9.9.9", systemdCgroup: true }).replace("  conf_dir", "  conf_dirs"));
+                const bad = writeUnder(dir, "/bad.toml", renderContainerdConfig({ pauseVersion: "9.9.9", systemdCgroup: true, containerdVersion }).replace("  conf_dir", "  conf_dirs"));
                 expect(run(containerd ?? "", ["--config", bad, "config", "dump"]).stderr).toMatch(/unknown key/i);
             } finally {
                 cleanup(dir);
             }
         },
     );
+    }
 });
 
 /**

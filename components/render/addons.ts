@@ -207,6 +207,15 @@ export function addonObjects(p: AddonsParams): YamlMap[] {
             subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: kubeletClient }],
         },
         {
+            // A node may renew its own client certificate: the controller-manager approves a
+            // kubelet's request for system:node:<its own name> (rotateCertificates).
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: { name: "k8s-ha:nodes-renew-own-client-certificate" },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient" },
+            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "system:nodes" }],
+        },
+        {
             // The kubelet serving certificates' approver on the control-plane hosts
             // (scripts/host/files/csr-approver.sh): it reads requests and approves or denies those of
             // the kubelet-serving signer, and nothing else.

@@ -25,10 +25,26 @@ export interface ContainerdConfigParams {
      * machines), or runc fails every pod sandbox. Default false.
      */
     restrictOomScoreAdj?: boolean;
+    /**
+     * The containerd release that reads it, `MAJOR.MINOR.PATCH`: 2.3 and later read config version
+     * 4 (they migrate a version 3 file, with a warning at every start), 2.2 and earlier refuse it.
+     * Default: a 2.2 release.
+     */
+    containerdVersion?: string;
+}
+
+/** The config version a containerd release reads without migrating: 4 from 2.3 on, else 3. */
+export function containerdConfigVersion(containerdVersion: string | undefined): 3 | 4 {
+    if (containerdVersion === undefined) return 3;
+    const m = /^(\d+)\.(\d+)\.\d+$/.exec(containerdVersion);
+    if (!m) throw new Error(`containerd: version "${containerdVersion}" is not MAJOR.MINOR.PATCH`);
+    const [major, minor] = [Number(m[1]), Number(m[2])];
+    return major > 2 || (major === 2 && minor >= 3) ? 4 : 3;
 }
 
 /**
- * `/etc/containerd/config.toml` for containerd 2.x (config version 3, which 2.0 introduced).
+ * `/etc/containerd/config.toml` for containerd 2.x: config version 3 (which 2.0 introduced), or 4
+ * for 2.3 and later, with the same sections.
  * Registry hosts come from `/etc/containerd/certs.d` (`hosts.toml` per registry), so adding a
  * mirror never needs a restart. The sandbox image is pinned so image garbage collection never
  * removes it. CNI binaries and configs are the fixed paths; `bin_dirs` needs containerd ≥ 2.1
@@ -43,7 +59,7 @@ export function renderContainerdConfig(p: ContainerdConfigParams): string {
     const runtime = "plugins.'io.containerd.cri.v1.runtime'";
     return joinLines([
         "# Rendered by k8s-ha. Changes here are overwritten.",
-        "version = 3",
+        `version = ${containerdConfigVersion(p.containerdVersion)}`,
         `root = ${tomlString("/var/lib/containerd")}`,
         `state = ${tomlString("/run/containerd")}`,
         "",

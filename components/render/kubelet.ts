@@ -116,10 +116,10 @@ export function renderKubeletConfig(p: KubeletConfigParams): string {
         // approved by k8s-ha's approver for the node's own name and address, signed by the
         // controller-manager) and renewed by the kubelet before it expires.
         serverTLSBootstrap: true,
-        // The client certificate is k8s-ha's (in kubelet.kubeconfig), renewed by `up` with every
-        // other certificate and listed in the stack output `certificates`: the kubelet does not
-        // replace it with one of its own.
-        rotateCertificates: false,
+        // The client certificate in kubelet.kubeconfig (the stack's) is where the kubelet starts
+        // from: it keeps it in its certificate store and requests its next one from the cluster
+        // before it expires (approved by the controller-manager for the node's own name).
+        rotateCertificates: true,
         clusterDNS: [p.clusterDns],
         clusterDomain: p.clusterDomain,
         podCIDR: p.podCidr,
