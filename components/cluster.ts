@@ -41,7 +41,7 @@ export function buildCluster(stack: StackConfig): Cluster {
     for (const host of cluster.hosts) {
         nodes[host.name] = new Node(host.name, { host, cluster, sshPrivateKey });
     }
-    const ca = (ca: CaName, commonName: string) =>
+    const makeCa = (ca: CaName, commonName: string) =>
         new Pki(`${ca}-pki`, {
             commonName,
             lifetimes: cluster.certificates,
@@ -51,8 +51,8 @@ export function buildCluster(stack: StackConfig): Cluster {
             },
             now: stack.now ?? Date.now(),
         });
-    const pki = ca("cluster", "k8s-ha cluster CA");
-    const etcdPki = ca("etcd", "k8s-ha etcd CA");
+    const pki = makeCa("cluster", "k8s-ha cluster CA");
+    const etcdPki = makeCa("etcd", "k8s-ha etcd CA");
     const loadBalancer = new LoadBalancerPair("api", { cluster, nodes });
     const etcd = hostsWithRole(cluster, "etcd").map(
         (host) => new EtcdMember(`${host.name}-etcd`, { host, cluster, node: nodes[host.name], pki: etcdPki, sshPrivateKey }),
