@@ -5,7 +5,7 @@ import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
 import { ClusterConfig, hostsWithRole, SecretsEncryptionState } from "./config";
 import { Node } from "./node";
-import { BundleFile, FileInput, hostFile, HostRunner, RunArgs, pemInputs } from "./runner";
+import { BundleFile, FileInput, hostFile, HostRunner, RunArgs, pemInputs, withRestarts } from "./runner";
 import { Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl, pinEnv } from "./urls";
@@ -30,7 +30,7 @@ export interface ControlPlaneArgs {
  */
 export function etcdMembers(cluster: ClusterConfig, clientUrls: string[]): { name: string; address: string }[] {
     return hostsWithRole(cluster, "etcd")
-        .filter((h) => clientUrls.includes(`https://${h.address}:2379`))
+        .filter((h) => clientUrls.includes(render.etcdClientUrl(h.address)))
         .map((h) => ({ name: h.name, address: h.address }));
 }
 
@@ -130,34 +130,42 @@ export class ControlPlane extends pulumi.ComponentResource {
             );
         this.adminKubeconfig = kubeconfig(endpoint, "k8s-ha-admin", admin.cert, admin.key);
         this.breakGlassKubeconfig = kubeconfig(endpoint, "k8s-ha-break-glass", breakGlass.cert, breakGlass.key);
-        const local = "https://127.0.0.1:6443";
+        const local = `https://127.0.0.1:${render.APISERVER_PORT}`;
         const controllerKubeconfig = kubeconfig(local, "system:kube-controller-manager", controller.cert, controller.key);
         const schedulerKubeconfig = kubeconfig(local, "system:kube-scheduler", scheduler.cert, scheduler.key);
         const approverKubeconfig = kubeconfig(local, render.CSR_APPROVER_USER, approver.cert, approver.key);
         const approverFiles = render.CSR_APPROVER_FILES;
 
-        // File by file, so that a preview names each file that changes, on which host.
+        // File by file, so that a preview names each file that changes, on which host; each with the
+        // daemons a change to it restarts (controlplane.sh restarts those, one host at a time).
+        const pkiPaths = render.K8S_PKI;
+        const f = render.K8S_FILES;
+        const u = render.UNITS;
+        const apiserverUnit = [u.kubeApiserver];
+        const approverUnit = [approverFiles.unit];
         const shared: FileInput[] = [
-            { path: "/etc/kubernetes/pki/ca.crt", mode: "0644", content: pki.caCert },
-            { path: "/etc/kubernetes/pki/ca.key", mode: "0600", content: pki.caKey },
-            { path: "/etc/kubernetes/pki/etcd-ca.crt", mode: "0644", content: etcdPki.caCert },
-            ...pemInputs("/etc/kubernetes/pki/apiserver", apiserver.cert, apiserver.key),
-            ...pemInputs("/etc/kubernetes/pki/apiserver-kubelet-client", kubeletClient.cert, kubeletClient.key),
-            ...pemInputs("/etc/kubernetes/pki/apiserver-etcd-client", etcdClient.cert, etcdClient.key),
-            { path: "/etc/kubernetes/pki/sa.key", mode: "0600", content: saKey.privateKeyPem },
-            { path: "/etc/kubernetes/pki/sa.pub", mode: "0644", content: saKey.publicKeyPem },
-            { path: "/etc/kubernetes/encryption-config.yaml", mode: "0600", content: encryptionKeys.apply((keys) => render.renderEncryptionConfig({ keys })) },
-            { path: "/etc/kubernetes/audit-policy.yaml", mode: "0644", content: render.renderAuditPolicy() },
-            { path: "/etc/kubernetes/authentication-config.yaml", mode: "0644", content: render.renderAuthenticationConfig() },
-            { path: "/etc/kubernetes/admission-config.yaml", mode: "0644", content: render.renderAdmissionConfig() },
-            { path: "/etc/kubernetes/scheduler-config.yaml", mode: "0644", content: render.renderSchedulerConfig() },
-            { path: "/etc/kubernetes/controller-manager.kubeconfig", mode: "0600", content: controllerKubeconfig },
-            { path: "/etc/kubernetes/scheduler.kubeconfig", mode: "0600", content: schedulerKubeconfig },
-            { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: this.breakGlassKubeconfig },
+            // The controller-manager signs with the CA and verifies service-account tokens with sa.key too.
+            { path: pkiPaths.caCert, mode: "0644", content: pki.caCert, restarts: [u.kubeApiserver, u.kubeControllerManager] },
+            { path: pkiPaths.caKey, mode: "0600", content: pki.caKey, restarts: [u.kubeControllerManager] },
+            { path: pkiPaths.etcdCaCert, mode: "0644", content: etcdPki.caCert, restarts: apiserverUnit },
+            ...withRestarts(pemInputs(render.PEM_BASES.apiserver, apiserver.cert, apiserver.key), apiserverUnit),
+            ...withRestarts(pemInputs(render.PEM_BASES.apiserverKubeletClient, kubeletClient.cert, kubeletClient.key), apiserverUnit),
+            ...withRestarts(pemInputs(render.PEM_BASES.apiserverEtcdClient, etcdClient.cert, etcdClient.key), apiserverUnit),
+            { path: pkiPaths.serviceAccountKey, mode: "0600", content: saKey.privateKeyPem, restarts: [u.kubeApiserver, u.kubeControllerManager] },
+            { path: pkiPaths.serviceAccountPub, mode: "0644", content: saKey.publicKeyPem, restarts: apiserverUnit },
+            { path: f.encryptionConfig, mode: "0600", content: encryptionKeys.apply((keys) => render.renderEncryptionConfig({ keys })), restarts: apiserverUnit },
+            { path: f.auditPolicy, mode: "0644", content: render.renderAuditPolicy(), restarts: apiserverUnit },
+            { path: f.authenticationConfig, mode: "0644", content: render.renderAuthenticationConfig(), restarts: apiserverUnit },
+            { path: f.admissionConfig, mode: "0644", content: render.renderAdmissionConfig(), restarts: apiserverUnit },
+            { path: f.schedulerConfig, mode: "0644", content: render.renderSchedulerConfig(), restarts: [u.kubeScheduler] },
+            { path: f.controllerManagerKubeconfig, mode: "0600", content: controllerKubeconfig, restarts: [u.kubeControllerManager] },
+            { path: f.schedulerKubeconfig, mode: "0600", content: schedulerKubeconfig, restarts: [u.kubeScheduler] },
+            { path: f.adminKubeconfig, mode: "0600", content: this.breakGlassKubeconfig },
             {
-                path: "/etc/systemd/system/kube-controller-manager.service",
+                path: render.unitPath(u.kubeControllerManager),
                 mode: "0600",
                 public: true,
+                restarts: [u.kubeControllerManager],
                 content: render.renderControllerManagerUnit({
                     podCidr: cluster.podCidr,
                     serviceCidr: cluster.serviceCidr,
@@ -165,14 +173,15 @@ export class ControlPlane extends pulumi.ComponentResource {
                     signingDurationHours: cluster.certificates.validityDays * 24,
                 }),
             },
-            { path: approverFiles.kubeconfig, mode: "0600", content: approverKubeconfig },
+            { path: approverFiles.kubeconfig, mode: "0600", content: approverKubeconfig, restarts: approverUnit },
             {
                 path: approverFiles.nodes,
                 mode: "0644",
+                restarts: approverUnit,
                 content: render.renderApproverNodes(hostsWithRole(cluster, "worker").map((h) => ({ name: h.name, address: h.address }))),
             },
-            { path: approverFiles.script, mode: "0755", public: true, content: hostFile("csr-approver.sh") },
-            { path: "/etc/systemd/system/kube-scheduler.service", mode: "0600", public: true, content: render.renderSchedulerUnit() },
+            { path: approverFiles.script, mode: "0755", public: true, restarts: approverUnit, content: hostFile("csr-approver.sh") },
+            { path: render.unitPath(u.kubeScheduler), mode: "0600", public: true, restarts: [u.kubeScheduler], content: render.renderSchedulerUnit() },
         ];
 
         const k8sUrl = binaryUrl(cluster.downloads, cluster.versions.kubernetes);
@@ -186,9 +195,10 @@ export class ControlPlane extends pulumi.ComponentResource {
             const files: FileInput[] = [
                 ...shared,
                 {
-                    path: "/etc/systemd/system/kube-apiserver.service",
+                    path: render.unitPath(u.kubeApiserver),
                     mode: "0600",
                     public: true,
+                    restarts: apiserverUnit,
                     content: pulumi.all([endpoint, pulumi.all(args.etcdEndpoints)]).apply(([ep, etcd]) =>
                         render.renderApiServerUnit({
                             advertiseAddress: host.address,
@@ -198,7 +208,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                         }),
                     ),
                 },
-                { path: render.unitPath(approverFiles.unit), mode: "0600", public: true, content: render.renderApproverUnit(host.name) },
+                { path: render.unitPath(approverFiles.unit), mode: "0600", public: true, restarts: approverUnit, content: render.renderApproverUnit(host.name) },
             ];
             const cmd = node.runner.run(
                 "control-plane",
@@ -212,9 +222,9 @@ export class ControlPlane extends pulumi.ComponentResource {
 
         const first = args.nodes[cps[0].name];
         const addonFiles = pulumi.all([this.breakGlassKubeconfig, args.corednsDigest]).apply(([adm, dns]): BundleFile[] => [
-            { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: adm },
+            { path: render.K8S_FILES.adminKubeconfig, mode: "0600", content: adm },
             {
-                path: "/etc/kubernetes/addons/k8s-ha.yaml",
+                path: render.K8S_FILES.addons,
                 mode: "0644",
                 content: render.renderAddons({
                     corednsVersion: cluster.versions.coredns,
@@ -249,7 +259,7 @@ export class ControlPlane extends pulumi.ComponentResource {
      */
     runWithAdmin(step: string, args: RunArgs, parent: pulumi.Resource, dependsOn: pulumi.Resource[]): command.remote.Command {
         const files = pulumi.all([this.breakGlassKubeconfig, args.files ?? []]).apply(([adm, rest]): BundleFile[] => [
-            { path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: adm },
+            { path: render.K8S_FILES.adminKubeconfig, mode: "0600", content: adm },
             ...rest,
         ]);
         return this.firstRunner.run(step, { ...args, files, secret: true }, { parent, dependsOn: [this.addons, ...dependsOn] });

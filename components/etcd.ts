@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { ClusterConfig, HostConfig, hostsWithRole } from "./config";
 import { Node } from "./node";
 import { Pki } from "./pki";
-import { BundleFile, knownHostsLine, localScript, pemFiles, shellQuote } from "./runner";
+import { BundleFile, knownHostsLine, localScript, pemFiles, shellQuote, withRestarts } from "./runner";
 import * as render from "./render";
 import { pinnedArtifact } from "./urls";
 
@@ -35,19 +35,26 @@ export class EtcdMember extends pulumi.ComponentResource {
         const server = pki.issue(`${host.name}-etcd-server`, { commonName: host.name, ...names, server: true, client: true }, this);
         const peer = pki.issue(`${host.name}-etcd-peer`, { commonName: host.name, ...names, server: true, client: true }, this);
         const health = pki.issue(`${host.name}-etcd-healthcheck`, { commonName: "etcd-healthcheck-client", client: true }, this);
+        // Every file restarts etcd when it changes (etcd.sh does that one member at a time).
+        const etcdUnit = [render.UNITS.etcd];
         const files = pulumi
-            .all([pki.caCert, server.cert, server.key, peer.cert, peer.key, health.cert, health.key])
-            .apply(([ca, sc, sk, pc, pk, hc, hk]): BundleFile[] => [
-                { path: "/etc/etcd/pki/ca.crt", mode: "0644", content: ca },
-                ...pemFiles("/etc/etcd/pki/server", sc, sk),
-                ...pemFiles("/etc/etcd/pki/peer", pc, pk),
-                ...pemFiles("/etc/etcd/pki/healthcheck-client", hc, hk),
-                {
-                    path: "/etc/systemd/system/etcd.service",
-                    mode: "0600",
-                    content: render.renderEtcdUnit({ name: host.name, address: host.address, members: etcdHosts(cluster), clusterToken: "k8s-ha-etcd", tuning: cluster.etcd }),
-                },
-            ]);
+            .output({ ca: pki.caCert, sc: server.cert, sk: server.key, pc: peer.cert, pk: peer.key, hc: health.cert, hk: health.key })
+            .apply(({ ca, sc, sk, pc, pk, hc, hk }): BundleFile[] =>
+                withRestarts(
+                    [
+                        { path: render.ETCD_FILES.caCert, mode: "0644", content: ca },
+                        ...pemFiles(render.PEM_BASES.etcdServer, sc, sk),
+                        ...pemFiles(render.PEM_BASES.etcdPeer, pc, pk),
+                        ...pemFiles(render.PEM_BASES.etcdHealthcheckClient, hc, hk),
+                        {
+                            path: render.unitPath(render.UNITS.etcd),
+                            mode: "0600",
+                            content: render.renderEtcdUnit({ name: host.name, address: host.address, members: etcdHosts(cluster), clusterToken: "k8s-ha-etcd", tuning: cluster.etcd }),
+                        },
+                    ],
+                    etcdUnit,
+                ),
+            );
         // Deleted after the member's own step (which depends on it): copies the snapshot that the
         // member's delete saved on its host off the host, to k8s-ha:etcdBackup's target.
         const nfsHost = hostsWithRole(cluster, "nfs")[0];
@@ -92,7 +99,7 @@ export class EtcdMember extends pulumi.ComponentResource {
         // From the command's id, not its stdout: it resolves only once the command has run (so users
         // of the value wait for it), and an update keeps the id, so a preview of one still knows
         // the value, which never changes, instead of showing everything built from it as unknown.
-        this.clientUrl = this.command.id.apply(() => `https://${host.address}:2379`);
+        this.clientUrl = this.command.id.apply(() => render.etcdClientUrl(host.address));
         this.registerOutputs({ clientUrl: this.clientUrl });
     }
 }

@@ -4,7 +4,7 @@ import { ClusterConfig } from "./config";
 import { EtcdMember, etcdHosts } from "./etcd";
 import { Node } from "./node";
 import { Pki } from "./pki";
-import { FileInput, hostFile, pemInputs } from "./runner";
+import { FileInput, hostFile, pemInputs, withRestarts } from "./runner";
 import * as render from "./render";
 import { pinnedArtifact } from "./urls";
 
@@ -56,13 +56,16 @@ export class EtcdBackup extends pulumi.ComponentResource {
         };
         const client = etcdPki.issue(`${host.name}-etcd-backup-client`, { commonName: "k8s-ha-etcd-backup", client: true }, this);
         const f = render.ETCD_BACKUP_FILES;
+        // A changed credential, setting or script takes a snapshot at once (etcd-backup.sh runs the
+        // service), so a mistake fails the up; a changed timer restarts the timer, after its check.
+        const snapshotNow = [`${f.unit}.service`];
         const files: FileInput[] = [
-            { path: f.caCert, mode: "0644", content: etcdPki.caCert },
-            ...pemInputs(f.clientCert.replace(/\.crt$/, ""), client.cert, client.key),
-            { path: f.env, mode: "0644", content: render.renderEtcdBackupEnv(params), public: true },
-            { path: f.script, mode: "0755", content: hostFile("etcd-snapshot.sh"), public: true },
+            { path: f.caCert, mode: "0644", content: etcdPki.caCert, restarts: snapshotNow },
+            ...withRestarts(pemInputs(f.clientCert.replace(/\.crt$/, ""), client.cert, client.key), snapshotNow),
+            { path: f.env, mode: "0644", content: render.renderEtcdBackupEnv(params), public: true, restarts: snapshotNow },
+            { path: f.script, mode: "0755", content: hostFile("etcd-snapshot.sh"), public: true, restarts: snapshotNow },
             { path: render.ETCD_BACKUP_UNITS.service, mode: "0600", content: render.renderEtcdBackupService(), public: true },
-            { path: render.ETCD_BACKUP_UNITS.timer, mode: "0600", content: render.renderEtcdBackupTimer(params), public: true },
+            { path: render.ETCD_BACKUP_UNITS.timer, mode: "0600", content: render.renderEtcdBackupTimer(params), public: true, restarts: [`${f.unit}.timer`], check: "calendar" },
         ];
         const etcd = pinnedArtifact(cluster, "etcd");
         this.command = node.runner.run(

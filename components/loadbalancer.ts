@@ -5,6 +5,7 @@ import { ClusterConfig, hostsWithRole } from "./config";
 import { Node } from "./node";
 import * as render from "./render";
 import { parseIpv4 } from "./net";
+import { BundleFile } from "./runner";
 
 export interface LoadBalancerPairArgs {
     cluster: ClusterConfig;
@@ -28,7 +29,7 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
         // change to the finish phase, so the VIP holder changes last whichever host it is; lb.sh
         // hands the VIP over before it restarts keepalived on it.
         const lbs = [...hostsWithRole(cluster, "lb")].sort((a, b) => (a.vrrpPriority ?? 100) - (b.vrrpPriority ?? 100) || (parseIpv4(a.address) ?? 0) - (parseIpv4(b.address) ?? 0));
-        const apiservers = hostsWithRole(cluster, "control-plane").map((h) => ({ name: h.name, address: h.address, port: 6443 }));
+        const apiservers = hostsWithRole(cluster, "control-plane").map((h) => ({ name: h.name, address: h.address, port: render.APISERVER_PORT }));
         // VRRP's simple authentication takes at most 8 characters.
         const authPass = new random.RandomPassword(`${name}-vrrp-auth`, { length: 8, special: false }, { parent: this });
         const haproxyCfg = render.renderHaproxyConfig({ apiPort: cluster.apiPort, backends: apiservers, checkIntervalMs: cluster.loadBalancer.healthCheckIntervalMs });
@@ -37,12 +38,19 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
             const node = args.nodes[host.name];
             const peer = lbs.find((h) => h.name !== host.name);
             if (!node || !peer) throw new pulumi.ResourceError(`lb host ${host.name} has no Node or no peer`, this);
-            const files = pulumi.all([node.facts, authPass.result]).apply(([facts, pass]) => [
-                { path: "/etc/haproxy/haproxy.cfg", mode: "0644", content: haproxyCfg },
-                { path: "/etc/keepalived/check-haproxy.sh", mode: "0755", content: render.renderHaproxyCheckScript({ apiPort: cluster.apiPort }) },
+            // A changed config reloads its daemon (connections and the VIP stay); only a changed
+            // keepalived drop-in restarts keepalived (lb.sh hands the VIP over first).
+            const lb = render.LB_FILES;
+            const u = render.UNITS;
+            const files = pulumi.output({ facts: node.facts, pass: authPass.result }).apply(({ facts, pass }): BundleFile[] => [
+                { path: lb.haproxyConfig, mode: "0644", content: haproxyCfg, reloads: [u.haproxy], check: "haproxy" },
+                { path: lb.keepalivedCheckScript, mode: "0755", content: render.renderHaproxyCheckScript({ apiPort: cluster.apiPort }), reloads: [u.keepalived] },
                 {
-                    path: "/etc/keepalived/keepalived.conf",
+                    path: lb.keepalivedConfig,
                     mode: "0600",
+                    reloads: [u.keepalived],
+                    // keepalived checks the script it names at its live path: that one sorts first.
+                    check: "keepalived",
                     content: render.renderKeepalivedConfig({
                         hostName: host.name,
                         virtualRouterId: cluster.vrrpRouterId,
@@ -56,8 +64,9 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
                     }),
                 },
                 {
-                    path: "/etc/systemd/system/keepalived.service.d/k8s-ha.conf",
+                    path: lb.keepalivedDropIn,
                     mode: "0600",
+                    restarts: [u.keepalived],
                     content: render.renderKeepalivedDropIn({ vip: cluster.vip, vipPrefixLength: facts.prefix, interface: facts.interface }),
                 },
             ]);

@@ -45,13 +45,18 @@ export class DockerImageMirror extends pulumi.ComponentResource {
         const password = preloaded
             ? new random.RandomPassword(`${name}-push-password`, { length: 32, special: false }, { parent: this }).result
             : undefined;
-        const files = pulumi.all([pki.caCert, cert.cert, cert.key, password ?? ""]).apply(([ca, c, k, pw]): BundleFile[] => [
-            { path: "/etc/docker/registry/tls/ca.crt", mode: "0644", content: ca },
-            { path: "/etc/docker/registry/tls/registry.crt", mode: "0644", content: c },
-            { path: "/etc/docker/registry/tls/registry.key", mode: "0640", content: k },
+        // The push endpoint serves the same certificate: a TLS change restarts it too.
+        const pushUnit = render.REGISTRY_PUSH.unitName;
+        const tlsRestarts = preloaded ? [render.UNITS.registry, pushUnit] : [render.UNITS.registry];
+        const r = render.REGISTRY_FILES;
+        const files = pulumi.output({ ca: pki.caCert, c: cert.cert, k: cert.key, pw: password ?? "" }).apply(({ ca, c, k, pw }): BundleFile[] => [
+            { path: r.tlsCa, mode: "0644", content: ca, restarts: tlsRestarts },
+            { path: r.tlsCert, mode: "0644", content: c, restarts: tlsRestarts },
+            { path: r.tlsKey, mode: "0640", content: k, restarts: tlsRestarts },
             {
-                path: "/etc/docker/registry/config.yml",
+                path: r.config,
                 mode: "0644",
+                restarts: [render.UNITS.registry],
                 content: render.renderRegistryConfig({ port: m.port, mode: m.mode, upstream: m.upstream, readOnly: preloaded }),
             },
             ...(preloaded
@@ -59,10 +64,12 @@ export class DockerImageMirror extends pulumi.ComponentResource {
                       {
                           path: render.REGISTRY_PUSH.config,
                           mode: "0644",
+                          restarts: [pushUnit],
                           content: render.renderRegistryConfig({ port: m.pushPort, mode: m.mode, htpasswdFile: render.REGISTRY_PUSH.htpasswd }),
                       },
-                      { path: render.REGISTRY_PUSH.unit, mode: "0600", content: render.renderRegistryPushUnit() },
-                      { path: render.REGISTRY_PUSH.password, mode: "0600", content: pw },
+                      { path: render.REGISTRY_PUSH.unit, mode: "0600", restarts: [pushUnit], content: render.renderRegistryPushUnit() },
+                      // Only staged: mirror.sh makes the htpasswd entry from it.
+                      { path: render.REGISTRY_PUSH.password, mode: "0600", stageOnly: true, content: pw },
                   ]
                 : []),
         ]);

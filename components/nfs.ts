@@ -47,8 +47,10 @@ export class NfsServer extends pulumi.ComponentResource {
                 env: { NFS_PATH: cluster.nfs.path },
                 files: [
                     {
-                        path: "/etc/exports.d/k8s-ha.exports",
+                        path: render.NFS_FILES.exports,
                         mode: "0644",
+                        // exportfs -ra: the export table is read again; mounts stay.
+                        reloads: ["nfs-server"],
                         content: render.renderExports([{ path: cluster.nfs.path, clients: cluster.nfs.clients }]),
                     },
                 ],
@@ -77,8 +79,8 @@ export class NfsServer extends pulumi.ComponentResource {
                     nodeSelector: s.provisionerNodeSelector,
                 };
                 return [
-                    { path: "/etc/kubernetes/addons/nfs-provisioner.yaml", mode: "0644", content: render.renderNfsProvisioner(params) },
-                    { path: "/etc/kubernetes/addons/nfs-storageclass.yaml", mode: "0644", content: render.renderNfsStorageClass(params) },
+                    { path: render.K8S_FILES.nfsProvisioner, mode: "0644", content: render.renderNfsProvisioner(params) },
+                    { path: render.K8S_FILES.nfsStorageClass, mode: "0644", content: render.renderNfsStorageClass(params) },
                 ];
             });
             this.storageClass = args.storage.controlPlane.runWithAdmin(

@@ -2,7 +2,7 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterConfig, HostConfig, hostsWithRole } from "./config";
-import { BundleFile, HostRunner, mayHoldSecrets, pemFiles } from "./runner";
+import { BundleFile, HostRunner, mayHoldSecrets, pemFiles, withRestarts } from "./runner";
 import { IssuedCert, Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl, pinEnv, pinnedArtifact } from "./urls";
@@ -79,7 +79,7 @@ export interface WorkloadArgs {
     drainBefore?: (restartInputs: pulumi.Output<string>) => pulumi.Resource;
 }
 
-const ROUTE_FILES = ["/etc/systemd/system/k8s-ha-pod-routes.service", "/etc/k8s-ha/pod-routes"];
+const ROUTE_FILES: string[] = [render.unitPath(render.UNITS.podRoutes), render.OS_FILES.podRoutes];
 
 /**
  * A fingerprint of what a worker's daemons run: the steps' settings and every file without
@@ -131,10 +131,11 @@ export class Node extends pulumi.ComponentResource {
             {
                 script: "os",
                 files: [
-                    { path: "/etc/k8s-ha/hosts", mode: "0644", content: render.renderHostsBlock(render.hostsBlockEntries(host.name, cluster.hosts)) },
-                    { path: "/etc/sysctl.d/90-k8s-ha.conf", mode: "0644", content: render.renderSysctlConf({ kubeletKernelDefaults: host.roles.includes("worker") }) },
-                    { path: "/etc/modules-load.d/k8s-ha.conf", mode: "0644", content: render.renderModulesLoad() },
-                    { path: "/etc/chrony/chrony.conf", mode: "0644", content: render.renderChronyConf({ servers: cluster.ntpServers }) },
+                    { path: render.OS_FILES.hostsBlock, mode: "0644", content: render.renderHostsBlock(render.hostsBlockEntries(host.name, cluster.hosts)) },
+                    { path: render.OS_FILES.sysctl, mode: "0644", content: render.renderSysctlConf({ kubeletKernelDefaults: host.roles.includes("worker") }) },
+                    { path: render.OS_FILES.modules, mode: "0644", content: render.renderModulesLoad() },
+                    // Installed by os.sh's chrony hook, on hosts with a clock of their own only.
+                    { path: render.OS_FILES.chrony, mode: "0644", content: render.renderChronyConf({ servers: cluster.ntpServers }), stageOnly: true },
                 ],
             },
             { parent: this },
@@ -147,8 +148,8 @@ export class Node extends pulumi.ComponentResource {
                   {
                       script: "firewall",
                       files: [
-                          { path: render.FIREWALL_FILES.rules, mode: "0600", content: render.renderFirewall(firewallParams(host, cluster)) },
-                          { path: render.FIREWALL_FILES.unit, mode: "0600", content: render.renderFirewallUnit() },
+                          { path: render.FIREWALL_FILES.rules, mode: "0600", content: render.renderFirewall(firewallParams(host, cluster)), check: "nft", restarts: [render.UNITS.firewall] },
+                          { path: render.FIREWALL_FILES.unit, mode: "0600", content: render.renderFirewallUnit(), restarts: [render.UNITS.firewall] },
                       ],
                   },
                   { parent: this, dependsOn: [os] },
@@ -164,11 +165,15 @@ export class Node extends pulumi.ComponentResource {
         if (!host.roles.includes("worker")) return;
         const podCidr = host.podCidr as string;
         const others = cluster.hosts.filter((h) => h.roles.includes("worker") && h.name !== host.name);
-        const mirrorFiles = pulumi.all([w.mirrorEndpoint, w.pki.caCert, this.facts]).apply(([mirror, ca, facts]) => [
-            { path: "/etc/kubernetes/pki/ca.crt", mode: "0644", content: ca },
+        const containerdUnit = [render.UNITS.containerd];
+        const caFile = render.K8S_PKI.caCert;
+        const mirrorFiles = pulumi.output({ mirror: w.mirrorEndpoint, ca: w.pki.caCert, facts: this.facts }).apply(({ mirror, ca, facts }): BundleFile[] => [
+            { path: caFile, mode: "0644", content: ca },
             {
-                path: "/etc/containerd/config.toml",
+                path: render.CONTAINERD_FILES.config,
                 mode: "0644",
+                restarts: containerdUnit,
+                check: "containerd_config",
                 content: render.renderContainerdConfig({
                     pauseVersion: cluster.versions.pause,
                     systemdCgroup: false,
@@ -178,24 +183,25 @@ export class Node extends pulumi.ComponentResource {
                 }),
             },
             ...cluster.mirror.registries.map((registry) => ({
-                path: `/etc/containerd/certs.d/${registry}/hosts.toml`,
+                path: render.containerdHostsTomlPath(registry),
                 mode: "0644",
-                content: render.renderContainerdHostsToml({ registry, mirrorHost: mirror.split(":")[0], mirrorPort: cluster.mirror.port, caFile: "/etc/kubernetes/pki/ca.crt" }),
+                content: render.renderContainerdHostsToml({ registry, mirrorHost: mirror.split(":")[0], mirrorPort: cluster.mirror.port, caFile }),
             })),
             {
-                path: `/etc/containerd/certs.d/${mirror.split(":")[0]}:${cluster.mirror.port}/hosts.toml`,
+                path: render.containerdHostsTomlPath(`${mirror.split(":")[0]}:${cluster.mirror.port}`),
                 mode: "0644",
-                content: render.renderContainerdMirrorHostsToml({ mirrorHost: mirror.split(":")[0], mirrorPort: cluster.mirror.port, caFile: "/etc/kubernetes/pki/ca.crt" }),
+                content: render.renderContainerdMirrorHostsToml({ mirrorHost: mirror.split(":")[0], mirrorPort: cluster.mirror.port, caFile }),
             },
             {
-                path: "/etc/systemd/system/containerd.service",
+                path: render.unitPath(render.UNITS.containerd),
                 mode: "0600",
+                restarts: containerdUnit,
                 content: render.renderContainerdUnit(facts.container !== "none" ? { oomScoreAdjust: 0 } : {}),
             },
-            { path: "/etc/systemd/system/k8s-ha-pod-routes.service", mode: "0600", content: render.renderPodRoutesUnit({ routes: others.map((o) => ({ podCidr: o.podCidr as string, via: o.address })) }) },
-            { path: "/etc/cni/net.d/10-k8s-ha.conflist", mode: "0600", content: render.renderCniConflist({ podCidr }) },
+            { path: render.unitPath(render.UNITS.podRoutes), mode: "0600", content: render.renderPodRoutesUnit({ routes: others.map((o) => ({ podCidr: o.podCidr as string, via: o.address })) }) },
+            { path: render.CNI_CONFLIST_PATH, mode: "0600", content: render.renderCniConflist({ podCidr }) },
             {
-                path: "/etc/k8s-ha/pod-routes",
+                path: render.OS_FILES.podRoutes,
                 mode: "0644",
                 content: others.map((o) => `${o.podCidr} ${o.address}\n`).join(""),
             },
@@ -217,24 +223,30 @@ export class Node extends pulumi.ComponentResource {
             this,
         );
         const proxyCert = w.kubeProxyCert;
+        const k = render.K8S_FILES;
+        const kubeletUnit = [render.UNITS.kubelet];
+        const proxyUnit = [render.UNITS.kubeProxy];
         const files = pulumi
-            .all([w.endpoint, w.pki.caCert, kubeletCert.cert, kubeletCert.key, proxyCert.cert, proxyCert.key, this.facts])
-            .apply(([endpoint, ca, kcert, kkey, pcert, pkey, facts]) => [
-                ...pemFiles("/etc/kubernetes/pki/kubelet", kcert, kkey),
+            .output({ endpoint: w.endpoint, ca: w.pki.caCert, kcert: kubeletCert.cert, kkey: kubeletCert.key, pcert: proxyCert.cert, pkey: proxyCert.key, facts: this.facts })
+            .apply(({ endpoint, ca, kcert, kkey, pcert, pkey, facts }): BundleFile[] => [
+                ...withRestarts(pemFiles(render.PEM_BASES.kubelet, kcert, kkey), kubeletUnit),
                 {
-                    path: "/etc/kubernetes/kubelet.kubeconfig",
+                    path: k.kubeletKubeconfig,
                     mode: "0600",
+                    restarts: kubeletUnit,
                     content: render.renderKubeconfig({ server: endpoint, caCertPem: ca, userName: `system:node:${host.name}`, clientCertPem: kcert, clientKeyPem: kkey }),
                 },
                 {
-                    path: "/etc/kubernetes/kube-proxy.kubeconfig",
+                    path: k.kubeProxyKubeconfig,
                     mode: "0600",
+                    restarts: proxyUnit,
                     content: render.renderKubeconfig({ server: endpoint, caCertPem: ca, userName: "system:kube-proxy", clientCertPem: pcert, clientKeyPem: pkey }),
                 },
                 {
-                    path: "/etc/kubernetes/kubelet-config.yaml",
+                    path: k.kubeletConfig,
                     mode: "0600",
                     public: true,
+                    restarts: kubeletUnit,
                     content: render.renderKubeletConfig({
                         clusterDns: cluster.dnsServiceIp,
                         clusterDomain: cluster.clusterDomain,
@@ -246,8 +258,9 @@ export class Node extends pulumi.ComponentResource {
                     }),
                 },
                 {
-                    path: "/etc/kubernetes/kube-proxy-config.yaml",
+                    path: k.kubeProxyConfig,
                     mode: "0644",
+                    restarts: proxyUnit,
                     content: render.renderKubeProxyConfig({
                         clusterCidr: cluster.podCidr,
                         hostnameOverride: host.name,
@@ -255,8 +268,8 @@ export class Node extends pulumi.ComponentResource {
                         ...(facts.container !== "none" ? { conntrack: { maxPerCore: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" } } : {}),
                     }),
                 },
-                { path: "/etc/systemd/system/kubelet.service", mode: "0600", public: true, content: render.renderKubeletUnit({ nodeIp: host.address, nodeName: host.name, nodeLabels: host.labels }) },
-                { path: "/etc/systemd/system/kube-proxy.service", mode: "0600", public: true, content: render.renderKubeProxyUnit() },
+                { path: render.unitPath(render.UNITS.kubelet), mode: "0600", public: true, restarts: kubeletUnit, content: render.renderKubeletUnit({ nodeIp: host.address, nodeName: host.name, nodeLabels: host.labels }) },
+                { path: render.unitPath(render.UNITS.kubeProxy), mode: "0600", public: true, restarts: proxyUnit, content: render.renderKubeProxyUnit() },
             ]);
         const runtimeEnv = {
             CONTAINERD_URL: containerd.url,

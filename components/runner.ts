@@ -5,25 +5,55 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { HostConfig } from "./config";
 
-/** A file a host script installs: content arrives on stdin, never in the command text. */
-export interface BundleFile {
-    path: string;
+/**
+ * What a host step is told about one of its files besides its content: the data that decides what
+ * the generic install (`install_bundle` in scripts/host/lib.sh) does with it. The host scripts name
+ * no file a phase sends: a new file is one entry in its component's list.
+ */
+export interface FileRole {
     /** Octal mode, like "0644" or "0600". */
     mode: string;
-    content: string;
     /**
      * In a step whose files hold secrets, the files not readable by all (0600, 0640) are taken as
      * secret, and the preview shows no hash of them; `public` says this one holds no secret (a unit).
      */
     public?: boolean;
+    /** The systemd units a change to this file restarts (the step's hook restarts them, in its order). */
+    restarts?: readonly string[];
+    /** The units a change to this file reloads instead (HAProxy, keepalived: connections stay). */
+    reloads?: readonly string[];
+    /** The check the staged file must pass before it replaces the live one: the script's `check_NAME`. */
+    check?: string;
+    /** Staged for a hook of the script to read or install itself, never installed by the generic step. */
+    stageOnly?: boolean;
+}
+
+/** A file a host script installs: content arrives on stdin, never in the command text. */
+export interface BundleFile extends FileRole {
+    path: string;
+    content: string;
 }
 
 /** A file whose content may still be an Output: its path and mode are known at preview. */
-export interface FileInput {
+export interface FileInput extends FileRole {
     path: string;
-    mode: string;
     content: pulumi.Input<string>;
-    public?: boolean;
+}
+
+/** The `restarts=… reloads=… check=… stage-only` words of a file's bundle line and preview line ("" without either). */
+export function fileTags(f: { path: string; restarts?: readonly string[]; reloads?: readonly string[]; check?: string; stageOnly?: boolean }): string {
+    const tags: string[] = [];
+    for (const [tag, units] of [["restarts", f.restarts], ["reloads", f.reloads]] as const) {
+        if (!units || units.length === 0) continue;
+        for (const u of units) if (!/^[A-Za-z0-9@._-]+$/.test(u)) throw new Error(`bundle: bad unit name ${JSON.stringify(u)} for ${f.path}`);
+        tags.push(`${tag}=${[...new Set(units)].join(",")}`);
+    }
+    if (f.check !== undefined) {
+        if (!/^[a-z][a-z0-9_]*$/.test(f.check)) throw new Error(`bundle: bad check name ${JSON.stringify(f.check)} for ${f.path}`);
+        tags.push(`check=${f.check}`);
+    }
+    if (f.stageOnly) tags.push("stage-only");
+    return tags.length > 0 ? ` ${tags.join(" ")}` : "";
 }
 
 /** A certificate and its key as `<base>.crt` (0644) and `<base>.key` (0600). */
@@ -42,6 +72,11 @@ export function pemInputs(base: string, cert: pulumi.Input<string>, key: pulumi.
     ];
 }
 
+/** The files, each restarting these units when it changes. */
+export function withRestarts<T extends FileRole>(files: T[], restarts: readonly string[]): T[] {
+    return files.map((f) => ({ ...f, restarts }));
+}
+
 /**
  * Encodes files for a host script's stdin: one line per file, `file MODE PATH BASE64`.
  * Sorted by path so that the same files always give the same bytes (no spurious diff).
@@ -54,7 +89,7 @@ export function encodeBundle(files: BundleFile[]): string {
         if (!/^0[0-7]{3}$/.test(f.mode)) throw new Error(`bundle: bad mode ${f.mode} for ${f.path}`);
         if (seen.has(f.path)) throw new Error(`bundle: ${f.path} appears twice`);
         seen.add(f.path);
-        return `file ${f.mode} ${f.path} ${Buffer.from(f.content, "utf8").toString("base64")}`;
+        return `file ${f.mode} ${f.path} ${Buffer.from(f.content, "utf8").toString("base64")}${fileTags(f)}`;
     });
     return lines.join("\n") + "\n";
 }
@@ -199,13 +234,14 @@ export function mayHoldSecrets(f: { mode: string; public?: boolean }, secretStep
 /**
  * The line of the preview manifest for one file: `: file PATH MODE sha256:HEX` for a file without
  * secrets, `: file PATH MODE secret` for one with, and `: file PATH MODE changes` when its
- * content is known only after apply (a new certificate, say). A no-op `:` line in the command's
- * text, so `pulumi preview --diff` names what changes on which host.
+ * content is known only after apply (a new certificate, say); then the units a change restarts and
+ * its check (`fileTags`). A no-op `:` line in the command's text, so `pulumi preview --diff` names
+ * what changes on which host, and what it restarts.
  */
-export function manifestLine(path: string, mode: string, content: string | undefined, secret: boolean): string {
-    if (content === undefined) return `: file ${path} ${mode} changes`;
-    if (secret) return `: file ${path} ${mode} secret`;
-    return `: file ${path} ${mode} sha256:${crypto.createHash("sha256").update(content, "utf8").digest("hex")}`;
+export function manifestLine(path: string, mode: string, content: string | undefined, secret: boolean, tags = ""): string {
+    if (content === undefined) return `: file ${path} ${mode} changes${tags}`;
+    if (secret) return `: file ${path} ${mode} secret${tags}`;
+    return `: file ${path} ${mode} sha256:${crypto.createHash("sha256").update(content, "utf8").digest("hex")}${tags}`;
 }
 
 /** `o.apply(f)` that also runs during a preview when `o` is unknown, giving `f` undefined then. */
@@ -224,7 +260,7 @@ export function fileManifest(files: pulumi.Input<BundleFile[]> | FileInput[], se
         const sorted = [...(files as FileInput[])].sort((a, b) => a.path.localeCompare(b.path));
         const lines = sorted.map((f) => {
             const secret = mayHoldSecrets(f, secretStep);
-            return pulumi.unsecret(applyEvenUnknown(pulumi.output(f.content), (c) => manifestLine(f.path, f.mode, c, secret)));
+            return pulumi.unsecret(applyEvenUnknown(pulumi.output(f.content), (c) => manifestLine(f.path, f.mode, c, secret, fileTags(f))));
         });
         return pulumi.all(lines);
     }
@@ -232,7 +268,7 @@ export function fileManifest(files: pulumi.Input<BundleFile[]> | FileInput[], se
         applyEvenUnknown(pulumi.output(files), (list) =>
             list === undefined
                 ? [": files changes"]
-                : [...list].sort((a, b) => a.path.localeCompare(b.path)).map((f) => manifestLine(f.path, f.mode, f.content, mayHoldSecrets(f, secretStep))),
+                : [...list].sort((a, b) => a.path.localeCompare(b.path)).map((f) => manifestLine(f.path, f.mode, f.content, mayHoldSecrets(f, secretStep), fileTags(f))),
         ),
     );
 }
@@ -240,7 +276,7 @@ export function fileManifest(files: pulumi.Input<BundleFile[]> | FileInput[], se
 /** The files as the bundle on stdin takes them, once every content is known. */
 function resolvedFiles(files: pulumi.Input<BundleFile[]> | FileInput[]): pulumi.Output<BundleFile[]> {
     if (!Array.isArray(files)) return pulumi.output(files) as pulumi.Output<BundleFile[]>;
-    return pulumi.all((files as FileInput[]).map((f) => pulumi.output(f.content).apply((content): BundleFile => ({ path: f.path, mode: f.mode, content }))));
+    return pulumi.all((files as FileInput[]).map((f) => pulumi.output(f.content).apply((content): BundleFile => ({ ...f, content }))));
 }
 
 /** Adds one resource to a `dependsOn` option, whatever its shape. */

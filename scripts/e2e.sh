@@ -206,9 +206,42 @@ step "artifacts built and served" "" artifacts.log bash scripts/artifacts.sh
 sync_lab_keys
 step "artifacts checked against their checksums" "" artifacts-check.log bash scripts/artifacts.sh check
 
-# 1-2. From bare hosts to a cluster that passes the users' checks.
+# 1-2. From bare hosts to a cluster that passes the users' checks. The first up runs the program of
+# the last commit that landed on main before this work (K8S_HA_E2E_BASE): users' clusters were
+# built by it. This commit's program then takes over the same state: its preview creates, replaces
+# and deletes nothing, and its up restarts no daemon on any host.
+BASE=${K8S_HA_E2E_BASE:-f731468}
+BASE_DIR=$E2E/base
+rm -rf "$BASE_DIR"
+git worktree prune
+pulumi_base() { (cd "$BASE_DIR" && K8S_HA_LAB_SYNC=0 bash scripts/pulumi.sh "$@"); }
+# The process ID of each daemon k8s-ha runs, on every host of the cluster (0: not there).
+DAEMONS="etcd kube-apiserver kube-controller-manager kube-scheduler k8s-ha-csr-approver containerd kubelet kube-proxy haproxy keepalived docker-registry nfs-server k8s-ha-firewall"
+daemon_pids() {
+    local h
+    for h in lb1 lb2 cp1 cp2 cp3 w1 w2 w4 mirror nfs; do
+        # shellcheck disable=SC2086 # one argument per unit
+        on "$h" "systemctl show -p Id -p MainPID $DAEMONS" 2>/dev/null | paste -sd' ' | sed "s/^/$h /"
+    done
+}
 t_bare=$(now_ms)
-step "pulumi up on bare hosts" "" up.log pulumi_ up --yes --suppress-progress
+if git worktree add -q --detach "$BASE_DIR" "$BASE" >"$LOGS/base-worktree.log" 2>&1; then
+    ln -s "$ROOT/node_modules" "$BASE_DIR/node_modules"
+    ln -s "$ROOT/.tools" "$BASE_DIR/.tools"
+    step "pulumi up on bare hosts (the program of $BASE)" "" up.log pulumi_base up --yes --suppress-progress
+else
+    record "pulumi up on bare hosts (the program of $BASE)" failed 0 "" "git worktree add $BASE: $(tail -n 3 "$LOGS/base-worktree.log")"
+fi
+daemon_pids >"$E2E/pids-before-switch"
+plan_check "this commit's program on the state of $BASE: nothing created, replaced or deleted" "" switch
+step "up with this commit's program on the state of $BASE" "" up-switch.log pulumi_ up --yes --suppress-progress
+daemon_pids >"$E2E/pids-after-switch"
+if restarted=$(diff "$E2E/pids-before-switch" "$E2E/pids-after-switch") && [[ $(grep -c MainPID= "$E2E/pids-after-switch") -ge 10 ]]; then
+    record "the switch restarted no daemon" passed 0 "" "$(grep -o 'MainPID=[1-9]' "$E2E/pids-after-switch" | wc -l) daemons kept their process on 10 hosts; steps: $(grep -E '^[0-9:]+ +~ [0-9]+ updated' "$LOGS/up-switch.log" | head -1)"
+else
+    record "the switch restarted no daemon" failed 0 "" "${restarted:-no daemon list}"
+fi
+plan_check "after the switch: no changes" "" noop
 kubeconfig_from_stack
 check_rc=0
 bash scripts/hosts-check.sh 2>"$LOGS/hosts-check.log" || check_rc=$?

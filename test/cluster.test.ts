@@ -1,4 +1,6 @@
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { validateConfig } from "../components/validate";
@@ -311,16 +313,63 @@ describe("the cluster graph", () => {
             const lines = String(create).split("\n").filter((l) => l.startsWith(": file "));
             expect(lines.map((l) => l.split(" ")[2])).toEqual(Object.keys(files).sort((a, b) => a.localeCompare(b)));
             for (const line of lines) {
-                const [, , path, mode, what] = line.split(" ");
+                const [, , filePath, , what] = line.split(" ");
                 const secretStep = isSecretValue(c.inputs.stdin);
-                if (secretStep && /\.(key|kubeconfig)$|encryption-config|htpasswd|password/.test(path)) expect([c.name, line]).toEqual([c.name, `: file ${path} ${mode} secret`]);
-                if (what !== "secret") expect([c.name, what]).toEqual([c.name, `sha256:${sha(files[path])}`]);
+                if (secretStep && /\.(key|kubeconfig)$|encryption-config|htpasswd|password/.test(filePath)) expect([c.name, filePath, what]).toEqual([c.name, filePath, "secret"]);
+                if (what !== "secret") expect([c.name, what]).toEqual([c.name, `sha256:${sha(files[filePath])}`]);
             }
         }
         const cp = String(plain(command("cp2-control-plane").inputs.create));
         expect(cp).toContain(": file /etc/kubernetes/pki/apiserver.crt 0644 sha256:");
         expect(cp).toContain(": file /etc/kubernetes/pki/apiserver.key 0600 secret");
-        expect(cp).toMatch(/^: file \/etc\/systemd\/system\/kube-apiserver\.service 0600 sha256:[0-9a-f]{64}$/m);
+        expect(cp).toMatch(/^: file \/etc\/systemd\/system\/kube-apiserver\.service 0600 sha256:[0-9a-f]{64} restarts=kube-apiserver$/m);
+    });
+
+    test("the host scripts restart and reload the units their bundles name, and name no file a bundle sends", async () => {
+        const { hostScript } = await import("../components/runner");
+        const dir = path.resolve(__dirname, "../scripts/host");
+        const scripts = fs.readdirSync(dir).filter((f) => f.endsWith(".sh") && !["lib.sh", "prologue.sh", "run-saved.sh"].includes(f));
+        const bySha = new Map(scripts.map((f) => [crypto.createHash("sha256").update(hostScript(f.replace(/\.sh$/, ""))).digest("hex"), f]));
+        // What each script's steps' bundles tag, over every host of the lab's cluster.
+        const tagged = new Map<string, { restarts: Set<string>; reloads: Set<string>; paths: Set<string> }>();
+        for (const c of commands()) {
+            const sha = /K8SHA_SCRIPT=([0-9a-f]{64})/.exec(String(plain(c.inputs.create)))?.[1];
+            const script = sha ? bySha.get(sha) : undefined;
+            if (!script || c.name.endsWith("-facts")) continue;
+            const t = tagged.get(script) ?? { restarts: new Set<string>(), reloads: new Set<string>(), paths: new Set<string>() };
+            tagged.set(script, t);
+            for (const line of String(plain(c.inputs.stdin)).trim().split("\n")) {
+                const [kind, , filePath, , ...tags] = line.split(" ");
+                if (kind !== "file") continue;
+                // A staged-only file is a hook's to read or install (os.sh's chrony.conf).
+                if (!tags.includes("stage-only")) t.paths.add(filePath);
+                for (const tag of tags) {
+                    const [k, v] = tag.split("=");
+                    if (k === "restarts") v.split(",").forEach((u) => t.restarts.add(u));
+                    if (k === "reloads") v.split(",").forEach((u) => t.reloads.add(u));
+                }
+            }
+        }
+        expect([...tagged.keys()].sort()).toEqual(expect.arrayContaining(["controlplane.sh", "etcd.sh", "firewall.sh", "kubelet.sh", "lb.sh", "mirror.sh", "nfs.sh", "runtime.sh"]));
+        for (const [script, t] of tagged) {
+            const text = fs.readFileSync(path.join(dir, script), "utf8");
+            // The script's simple settings (UNIT=k8s-ha-etcd-backup), to read "$UNIT.timer".
+            const vars = Object.fromEntries([...text.matchAll(/^([A-Z_]+)=([A-Za-z0-9._-]+)$/gm)].map((m) => [m[1], m[2]]));
+            const named = (fn: string) =>
+                new Set([...text.matchAll(new RegExp(`${fn} "?([^ )"]+)"?\\)`, "g"))].map((m) => m[1].replace(/\$\{?([A-Z_]+)\}?/g, (_, v: string) => vars[v] ?? `$${v}`)));
+            // Every unit a bundle tags is one the script acts on, and every unit it asks about is tagged.
+            expect([script, [...t.restarts].filter((u) => !named("restart_of").has(u))]).toEqual([script, []]);
+            expect([script, [...t.reloads].filter((u) => !named("reload_of").has(u))]).toEqual([script, []]);
+            expect([script, [...named("restart_of")].filter((u) => !t.restarts.has(u) && !u.includes("$"))]).toEqual([script, expect.any(Array)]);
+            // No script lists the files its bundle brings: the component's list is the only one.
+            const installs = [...text.matchAll(/install_files? ([^|;&]+)/g)].flatMap((m) => m[1].split(/\s+/)).filter((w) => t.paths.has(w));
+            expect([script, installs]).toEqual([script, []]);
+        }
+        // The units a control-plane file restarts, per file: the CA key the controller-manager's alone.
+        const cpFiles = String(plain(command("cp1-control-plane").inputs.stdin));
+        expect(cpFiles).toMatch(/^file 0600 \/etc\/kubernetes\/pki\/ca\.key \S+ restarts=kube-controller-manager$/m);
+        expect(cpFiles).toMatch(/^file 0644 \/etc\/kubernetes\/pki\/ca\.crt \S+ restarts=kube-apiserver,kube-controller-manager$/m);
+        expect(cpFiles).toMatch(/^file 0600 \/etc\/kubernetes\/admin\.kubeconfig \S+$/m);
     });
 
     test("a worker's drain step and Node-object step carry the same fingerprint of what it runs; one per worker", () => {

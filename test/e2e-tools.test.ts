@@ -155,6 +155,15 @@ describe("preview summary and the change drills' expectations", () => {
     test("noop allows nothing", () => {
         expect(planProblems("noop", undefined, preview([["update", cmd("w1-os")]]))).toEqual(["w1-os: update is not expected in the noop drill"]);
     });
+
+    test("switch (another commit's program on this state) allows steps to run again, and nothing else", () => {
+        expect(planProblems("switch", undefined, preview([["update", cmd("w1-os")], ["update", cmd("cp1-control-plane")]]))).toEqual([]);
+        expect(planProblems("switch", undefined, preview([["replace", cmd("w1-os")], ["create", cmd("w1-x")], ["delete", cmd("w1-y")]]))).toEqual([
+            "w1-x: create is not expected in the switch drill",
+            "w1-os: replace is not expected in the switch drill",
+            "w1-y: delete is not expected in the switch drill",
+        ]);
+    });
 });
 
 describe("secret scan of the real state and logs", () => {

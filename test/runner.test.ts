@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { encodeBundle, fileManifest, hostLib, hostScript, manifestLine, savedScriptRunner, pemFiles, scriptCommand, shellQuote } from "../components/runner";
+import { BundleFile, encodeBundle, fileManifest, fileTags, hostLib, hostScript, manifestLine, savedScriptRunner, pemFiles, scriptCommand, shellQuote } from "../components/runner";
 import { HostConfig } from "../components/config";
 
 const host: HostConfig = { name: "w1", address: "10.0.0.31", user: "root", port: 22, roles: ["worker"] };
@@ -205,5 +205,68 @@ describe("the host runner", () => {
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
+    });
+    test("the generic install: each file's restarts, reloads and check come from the bundle; files dropped from it go; a delete removes what the step installed", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-ha-bundle-"));
+        try {
+            const lib = JSON.stringify(path.resolve(__dirname, "../scripts/host/lib.sh"));
+            const step = [
+                `source ${lib}`,
+                // A check that refuses any file holding the word "bad".
+                `check_words() { ! grep -q bad "$1"; }`,
+                `create() { read_bundle; install_bundle || true; echo "app=$(restart_of app) side=$(restart_of side) lb=$(reload_of lb) pw=$(cat "$(staged ${dir}/secret/pw)")" >&2; }`,
+                `delete() { remove_owned; }`,
+                `run_verb "$1"`,
+            ].join("\n");
+            const run = (verb: string, files: BundleFile[]) =>
+                spawnSync("bash", ["-c", step, "k8s-ha", verb], {
+                    input: encodeBundle(files),
+                    env: { ...process.env, K8SHA_STATE_DIR: `${dir}/state`, K8SHA_RUN_DIR: `${dir}/run`, K8SHA_STEP: "app", K8SHA_HOST: "h1" },
+                    encoding: "utf8",
+                });
+            const pw: BundleFile = { path: `${dir}/secret/pw`, mode: "0600", content: "s3cret", stageOnly: true };
+            const files = (conf: string, extra: BundleFile[] = []): BundleFile[] => [
+                { path: `${dir}/etc/app.conf`, mode: "0644", content: conf, restarts: ["app", "side"], check: "words" },
+                { path: `${dir}/etc/lb.cfg`, mode: "0644", content: "lb", reloads: ["lb"] },
+                pw,
+                ...extra,
+            ];
+            const first = run("create", files("v1", [{ path: `${dir}/etc/old.conf`, mode: "0600", content: "old" }]));
+            expect(first.stderr).toContain("app=yes side=yes lb=yes pw=s3cret");
+            expect(first.status).toBe(0);
+            // The staged-only file is never installed.
+            expect(fs.existsSync(`${dir}/secret/pw`)).toBe(false);
+            expect(fs.statSync(`${dir}/etc/old.conf`).mode & 0o777).toBe(0o600);
+            // Nothing changed: nothing restarts.
+            expect(run("create", files("v1", [{ path: `${dir}/etc/old.conf`, mode: "0600", content: "old" }])).stderr).toContain("app=no side=no lb=no");
+            // A changed file restarts its own units only; the file the bundle no longer has goes.
+            const second = run("create", files("v2"));
+            expect(second.stderr).toContain("app=yes side=yes lb=no");
+            expect(second.stderr).toContain(`k8s-ha[h1]: ${dir}/etc/old.conf is no longer part of step app`);
+            expect(fs.existsSync(`${dir}/etc/old.conf`)).toBe(false);
+            expect(fs.readFileSync(`${dir}/state/owned/app`, "utf8")).toBe(`${dir}/etc/app.conf\n${dir}/etc/lb.cfg\n`);
+            // A file that fails its check stops the step before it replaces the live one.
+            const refused = run("create", files("bad"));
+            expect(refused.status).toBe(1);
+            expect(refused.stderr).toContain(`${dir}/etc/app.conf failed its check (check_words)`);
+            expect(fs.readFileSync(`${dir}/etc/app.conf`, "utf8")).toBe("v2");
+            // The delete removes what the step installed, and its list.
+            const del = run("delete", []);
+            expect(del.status).toBe(0);
+            expect(fs.existsSync(`${dir}/etc/app.conf`)).toBe(false);
+            expect(fs.existsSync(`${dir}/etc/lb.cfg`)).toBe(false);
+            expect(fs.existsSync(`${dir}/state/owned`)).toBe(false);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("a file's tags: units, reloads, its check, staged only; bad names refused", () => {
+        expect(fileTags({ path: "/a" })).toBe("");
+        expect(fileTags({ path: "/a", restarts: ["x", "x", "y"], reloads: ["z"], check: "nft", stageOnly: true })).toBe(" restarts=x,y reloads=z check=nft stage-only");
+        expect(() => fileTags({ path: "/a", restarts: ["x y"] })).toThrow('bundle: bad unit name "x y" for /a');
+        expect(() => fileTags({ path: "/a", check: "rm -rf" })).toThrow('bundle: bad check name "rm -rf" for /a');
+        expect(encodeBundle([{ path: "/a", mode: "0644", content: "x", restarts: ["u"] }])).toBe("file 0644 /a eA== restarts=u\n");
+        expect(manifestLine("/a", "0644", undefined, false, fileTags({ path: "/a", reloads: ["lb"] }))).toBe(": file /a 0644 changes reloads=lb");
     });
 });

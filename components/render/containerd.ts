@@ -2,7 +2,7 @@
  * containerd 2.x: its config (`version = 3`), one `hosts.toml` per upstream registry that sends
  * pulls through the cluster's image mirror, and its systemd unit.
  */
-import { BINARIES, CNI_BIN_DIR, CNI_CONF_DIR, CONTAINERD_FILES, K8S_PKI, RUNC_PATH } from "./paths";
+import { BINARIES, CNI_BIN_DIR, CNI_CONF_DIR, CONTAINERD_FILES, K8S_PKI, RUNC_PATH, SYSTEM_BINARIES } from "./paths";
 import { renderServiceUnit } from "./systemd";
 import { isIpv4, joinLines, requireAbsolutePath, requireInt, requireToken } from "./text";
 
@@ -60,8 +60,8 @@ export function renderContainerdConfig(p: ContainerdConfigParams): string {
     return joinLines([
         "# Rendered by k8s-ha. Changes here are overwritten.",
         `version = ${containerdConfigVersion(p.containerdVersion)}`,
-        `root = ${tomlString("/var/lib/containerd")}`,
-        `state = ${tomlString("/run/containerd")}`,
+        `root = ${tomlString(CONTAINERD_FILES.root)}`,
+        `state = ${tomlString(CONTAINERD_FILES.state)}`,
         "",
         "[grpc]",
         `  address = ${tomlString(CONTAINERD_FILES.socket)}`,
@@ -187,7 +187,7 @@ export function renderContainerdUnit(p: ContainerdUnitParams = {}): string {
         documentation: ["https://containerd.io"],
         after: ["network.target", "local-fs.target"],
         type: "notify",
-        execStartPre: [{ path: "/usr/sbin/modprobe", args: ["overlay"], ignoreFailure: true }],
+        execStartPre: [{ path: SYSTEM_BINARIES.modprobe, args: ["overlay"], ignoreFailure: true }],
         execStart: [{ path: BINARIES.containerd }],
         restart: "always",
         restartSec: 5,

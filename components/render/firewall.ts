@@ -6,14 +6,10 @@
  * DNATed to pods) and everything the host sends are left alone, and the table is k8s-ha's own:
  * kube-proxy's rules, Docker's or the operator's live in other tables and are never flushed.
  */
+import { FIREWALL_FILES, SYSTEM_BINARIES } from "./paths";
 import { renderServiceUnit } from "./systemd";
 import { compareStrings, joinLines, requireInt, requireToken } from "./text";
 
-/** Where the rules live on a host, and the unit that loads them. */
-export const FIREWALL_FILES = {
-    rules: "/etc/k8s-ha/firewall.nft",
-    unit: "/etc/systemd/system/k8s-ha-firewall.service",
-} as const;
 
 /** Who may reach a port: `any`, or IPv4 addresses and CIDRs. */
 export type FirewallSources = "any" | readonly string[];
@@ -99,7 +95,7 @@ export function renderFirewall(p: FirewallParams): string {
         "reject with icmpx admin-prohibited",
     ];
     return joinLines([
-        "#!/usr/sbin/nft -f",
+        `#!${SYSTEM_BINARIES.nft} -f`,
         `# Rendered by k8s-ha for ${p.host}: what may reach this host. Changes here are overwritten.`,
         "table inet k8s_ha",
         "delete table inet k8s_ha",
@@ -189,7 +185,7 @@ export function firewallRules(host: string, t: FirewallTopology): FirewallRule[]
  * reachable unfiltered), reloads them atomically, and removes the table when stopped.
  */
 export function renderFirewallUnit(): string {
-    const load = { path: "/usr/sbin/nft", args: ["-f", FIREWALL_FILES.rules] };
+    const load = { path: SYSTEM_BINARIES.nft, args: ["-f", FIREWALL_FILES.rules] };
     return renderServiceUnit({
         description: "Host firewall of k8s-ha (nftables table inet k8s_ha)",
         wants: ["network-pre.target"],
@@ -200,6 +196,6 @@ export function renderFirewallUnit(): string {
         remainAfterExit: true,
         execStart: [load],
         execReload: [load],
-        execStop: [{ path: "/usr/sbin/nft", args: ["delete", "table", "inet", "k8s_ha"], ignoreFailure: true }],
+        execStop: [{ path: SYSTEM_BINARIES.nft, args: ["delete", "table", "inet", "k8s_ha"], ignoreFailure: true }],
     });
 }

@@ -10,7 +10,7 @@
  * recovered host would take the VIP back, breaking connections a second time. With `nopreempt`
  * the VIP stays where it is until that host fails.
  */
-import { LB_FILES } from "./paths";
+import { LB_FILES, SYSTEM_BINARIES } from "./paths";
 import { renderDropIn } from "./systemd";
 import { isIpv4, joinLines, requireAbsolutePath, requireInt, requireIpv4, requireToken, requireUnique } from "./text";
 
@@ -172,7 +172,7 @@ export function renderKeepalivedDropIn(p: KeepalivedDropInParams): string {
     requireIpv4(p.vip, "keepalived drop-in vip");
     requireInt(p.vipPrefixLength, 1, 32, "keepalived drop-in vipPrefixLength");
     requireToken(p.interface, "keepalived drop-in interface");
-    const ip = p.ipPath ?? "/usr/sbin/ip";
+    const ip = p.ipPath ?? SYSTEM_BINARIES.ip;
     requireAbsolutePath(ip, "keepalived drop-in ipPath");
     return renderDropIn({
         service: [

@@ -4,7 +4,7 @@
  * Everything the config file can express goes there; the unit keeps only the per-host flags that
  * have no config field (`--node-ip`, `--hostname-override`) and the two file paths.
  */
-import { BINARIES, CONTAINERD_FILES, K8S_FILES, K8S_PKI } from "./paths";
+import { BINARIES, CONTAINERD_FILES, K8S_FILES, K8S_PKI, SYSTEM_FILES } from "./paths";
 import { flagArgs, renderServiceUnit } from "./systemd";
 import { requireAbsolutePath, requireCidr, requireInt, requireIpv4, requireToken } from "./text";
 import { TLS_CIPHER_SUITES } from "./tls";
@@ -90,7 +90,7 @@ export function renderKubeletConfig(p: KubeletConfigParams): string {
     }
     const podPidsLimit = p.podPidsLimit ?? 4096;
     requireInt(podPidsLimit, 64, 4194304, "kubelet podPidsLimit");
-    const resolvConf = p.resolvConf ?? "/etc/resolv.conf";
+    const resolvConf = p.resolvConf ?? SYSTEM_FILES.resolvConf;
     requireAbsolutePath(resolvConf, "kubelet resolvConf");
     if (p.cgroupRoot !== undefined) {
         requireAbsolutePath(p.cgroupRoot, "kubelet cgroupRoot");

@@ -3,6 +3,7 @@
  * kernel modules Kubernetes networking needs, chrony's config, and the static routes to the
  * other nodes' pod networks.
  */
+import { SYSTEM_BINARIES, SYSTEM_FILES } from "./paths";
 import { renderServiceUnit, type UnitCommand } from "./systemd";
 import { byName, compareStrings, joinLines, requireAbsolutePath, requireCidr, requireInt, requireIpv4, requireToken, requireUnique } from "./text";
 
@@ -132,7 +133,7 @@ export function renderChronyConf(p: ChronyParams): string {
     if (p.localStratum !== undefined) {
         requireInt(p.localStratum, 1, 15, "chrony localStratum");
     }
-    const drift = p.driftFile ?? "/var/lib/chrony/chrony.drift";
+    const drift = p.driftFile ?? SYSTEM_FILES.chronyDrift;
     requireAbsolutePath(drift, "chrony driftFile");
     const lines = ["# Rendered by k8s-ha. Changes here are overwritten."];
     if (p.servers.length === 0) {
@@ -169,7 +170,7 @@ export interface PodRoutesParams {
  * requires anyway for the VIP. Routes are sorted by pod CIDR.
  */
 export function renderPodRoutesUnit(p: PodRoutesParams): string {
-    const ip = p.ipPath ?? "/usr/sbin/ip";
+    const ip = p.ipPath ?? SYSTEM_BINARIES.ip;
     requireAbsolutePath(ip, "pod routes ipPath");
     if (p.selfAddress !== undefined) {
         requireIpv4(p.selfAddress, "pod routes selfAddress");

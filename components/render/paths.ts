@@ -1,7 +1,42 @@
 /**
- * The fixed file layout on every host. The renderers put these paths into flags and config files;
- * the host scripts install files at the same paths. Change a path only together with the scripts.
+ * The fixed file layout on every host, the one place that names a host path: the renderers put
+ * these paths into flags and config files, and the components send files to them (a host script
+ * installs whatever its bundle holds, wherever the bundle says). test/layout.test.ts checks that
+ * no other module of components/ writes a host path of its own.
  */
+
+export const SYSTEMD_DIR = "/etc/systemd/system";
+
+/** `/etc/systemd/system/<name>.service`. */
+export function unitPath(name: string): string {
+    return `${SYSTEMD_DIR}/${name}.service`;
+}
+
+/** `/etc/systemd/system/<name>.timer`. */
+export function timerPath(name: string): string {
+    return `${SYSTEMD_DIR}/${name}.timer`;
+}
+
+/** `/etc/systemd/system/<name>.service.d/k8s-ha.conf`: the drop-in k8s-ha adds to a packaged unit. */
+export function dropInPath(name: string): string {
+    return `${SYSTEMD_DIR}/${name}.service.d/k8s-ha.conf`;
+}
+
+/** The operating system's own programs that units and scripts k8s-ha renders call. */
+export const SYSTEM_BINARIES = {
+    ip: "/usr/sbin/ip",
+    modprobe: "/usr/sbin/modprobe",
+    nft: "/usr/sbin/nft",
+    /** Debian's docker-registry package. */
+    dockerRegistry: "/usr/bin/docker-registry",
+} as const;
+
+/** The operating system's files that k8s-ha's configs point at. */
+export const SYSTEM_FILES = {
+    resolvConf: "/etc/resolv.conf",
+    /** Debian's chrony drift file. */
+    chronyDrift: "/var/lib/chrony/chrony.drift",
+} as const;
 
 export const BIN_DIR = "/usr/local/bin";
 export const RUNC_PATH = "/usr/local/sbin/runc";
@@ -42,6 +77,17 @@ export const K8S_PKI = {
     kubeletKey: `${PKI}/kubelet.key`,
 } as const;
 
+/** `<base>` of a certificate and key sent as `<base>.crt` and `<base>.key` (runner.ts pemFiles). */
+export const PEM_BASES = {
+    apiserver: `${PKI}/apiserver`,
+    apiserverKubeletClient: `${PKI}/apiserver-kubelet-client`,
+    apiserverEtcdClient: `${PKI}/apiserver-etcd-client`,
+    kubelet: `${PKI}/kubelet`,
+    etcdServer: "/etc/etcd/pki/server",
+    etcdPeer: "/etc/etcd/pki/peer",
+    etcdHealthcheckClient: "/etc/etcd/pki/healthcheck-client",
+} as const;
+
 /** Kubeconfigs and the component config files under /etc/kubernetes. */
 export const K8S_FILES = {
     adminKubeconfig: "/etc/kubernetes/admin.kubeconfig",
@@ -57,6 +103,10 @@ export const K8S_FILES = {
     kubeletConfig: "/etc/kubernetes/kubelet-config.yaml",
     kubeProxyConfig: "/etc/kubernetes/kube-proxy-config.yaml",
     auditLog: "/var/log/kubernetes/audit.log",
+    /** The cluster add-ons (CoreDNS, RBAC), applied from the first control-plane host. */
+    addons: "/etc/kubernetes/addons/k8s-ha.yaml",
+    nfsProvisioner: "/etc/kubernetes/addons/nfs-provisioner.yaml",
+    nfsStorageClass: "/etc/kubernetes/addons/nfs-storageclass.yaml",
 } as const;
 
 /** etcd's own PKI (a CA separate from the cluster CA) and data directory. */
@@ -71,6 +121,8 @@ export const ETCD_FILES = {
 
 export const CONTAINERD_FILES = {
     config: "/etc/containerd/config.toml",
+    root: "/var/lib/containerd",
+    state: "/run/containerd",
     certsDir: "/etc/containerd/certs.d",
     socket: "/run/containerd/containerd.sock",
 } as const;
@@ -85,20 +137,58 @@ export const LB_FILES = {
     haproxyStatsSocket: "/run/haproxy/admin.sock",
     keepalivedConfig: "/etc/keepalived/keepalived.conf",
     keepalivedCheckScript: "/etc/keepalived/check-haproxy.sh",
+    keepalivedDropIn: dropInPath("keepalived"),
 } as const;
 
 export const REGISTRY_FILES = {
     config: "/etc/docker/registry/config.yml",
     tlsCert: "/etc/docker/registry/tls/registry.crt",
     tlsKey: "/etc/docker/registry/tls/registry.key",
+    /** The push endpoint's config and its user's htpasswd entry (preloaded mode). */
+    pushConfig: "/etc/docker/registry/push.yml",
+    pushHtpasswd: "/etc/docker/registry/htpasswd",
+    /** The cluster CA, for clients of the registry on this host. */
+    tlsCa: "/etc/docker/registry/tls/ca.crt",
     storageDir: "/var/lib/docker-registry",
+} as const;
+
+/** The operating-system settings every host gets (Node's os step). */
+export const OS_FILES = {
+    /** The hosts block os.sh writes into /etc/hosts. */
+    hostsBlock: "/etc/k8s-ha/hosts",
+    sysctl: "/etc/sysctl.d/90-k8s-ha.conf",
+    modules: "/etc/modules-load.d/k8s-ha.conf",
+    chrony: "/etc/chrony/chrony.conf",
+    /** `CIDR VIA` per other worker: the routes to their pod networks (runtime.sh). */
+    podRoutes: "/etc/k8s-ha/pod-routes",
+} as const;
+
+/** The systemd units k8s-ha runs or configures, by unit name. */
+export const UNITS = {
+    kubeApiserver: "kube-apiserver",
+    kubeControllerManager: "kube-controller-manager",
+    kubeScheduler: "kube-scheduler",
+    kubelet: "kubelet",
+    kubeProxy: "kube-proxy",
+    containerd: "containerd",
+    podRoutes: "k8s-ha-pod-routes",
+    etcd: "etcd",
+    haproxy: "haproxy",
+    keepalived: "keepalived",
+    registry: "docker-registry",
+    firewall: "k8s-ha-firewall",
+} as const;
+
+/** Where the firewall's rules live on a host, and the unit that loads them. */
+export const FIREWALL_FILES = {
+    rules: "/etc/k8s-ha/firewall.nft",
+    unit: unitPath(UNITS.firewall),
 } as const;
 
 export const NFS_FILES = {
     exports: "/etc/exports.d/k8s-ha.exports",
 } as const;
 
-/** etcd's snapshots: a member's own (taken before its delete) and the scheduled ones on the backup host. */
 /** The kubelet serving certificates' approver on each control-plane host (csr-approver.sh). */
 export const CSR_APPROVER_FILES = {
     kubeconfig: "/etc/k8s-ha/csr-approver/kubeconfig",
@@ -108,6 +198,7 @@ export const CSR_APPROVER_FILES = {
     unit: "k8s-ha-csr-approver",
 } as const;
 
+/** etcd's snapshots: a member's own (taken before its delete) and the scheduled ones on the backup host. */
 export const ETCD_BACKUP_FILES = {
     /** On each member: the snapshot a delete takes before the data goes. */
     memberDir: "/var/backups/k8s-ha/etcd",
@@ -122,20 +213,3 @@ export const ETCD_BACKUP_FILES = {
     script: "/usr/local/lib/k8s-ha/etcd-backup/snapshot.sh",
     unit: "k8s-ha-etcd-backup",
 } as const;
-
-export const SYSTEMD_DIR = "/etc/systemd/system";
-
-/** `/etc/systemd/system/<name>.service`. */
-export function unitPath(name: string): string {
-    return `${SYSTEMD_DIR}/${name}.service`;
-}
-
-/** `/etc/systemd/system/<name>.timer`. */
-export function timerPath(name: string): string {
-    return `${SYSTEMD_DIR}/${name}.timer`;
-}
-
-/** `/etc/systemd/system/<name>.service.d/k8s-ha.conf`: the drop-in k8s-ha adds to a packaged unit. */
-export function dropInPath(name: string): string {
-    return `${SYSTEMD_DIR}/${name}.service.d/k8s-ha.conf`;
-}

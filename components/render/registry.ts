@@ -2,7 +2,7 @@
  * The Docker distribution registry that serves as the cluster's image mirror
  * (`/etc/docker/registry/config.yml`, the path Debian's docker-registry package reads).
  */
-import { REGISTRY_FILES } from "./paths";
+import { REGISTRY_FILES, SYSTEM_BINARIES, unitPath } from "./paths";
 import { renderServiceUnit } from "./systemd";
 import { requireAbsolutePath, requireInt } from "./text";
 import { toYaml } from "./yaml";
@@ -34,9 +34,10 @@ export interface RegistryConfigParams {
 
 /** The push endpoint of a preloaded mirror: its config, htpasswd file, unit, and user. */
 export const REGISTRY_PUSH = {
-    config: "/etc/docker/registry/push.yml",
-    htpasswd: "/etc/docker/registry/htpasswd",
-    unit: "/etc/systemd/system/k8s-ha-registry-push.service",
+    config: REGISTRY_FILES.pushConfig,
+    htpasswd: REGISTRY_FILES.pushHtpasswd,
+    unit: unitPath("k8s-ha-registry-push"),
+    unitName: "k8s-ha-registry-push",
     user: "k8s-ha-push",
     /** The password's place in the step's bundle: it is only staged (under /run) to make the htpasswd entry, never installed. */
     password: "/secrets/registry-push-password",
@@ -100,7 +101,7 @@ export function renderRegistryPushUnit(): string {
         wants: ["network-online.target"],
         after: ["network-online.target"],
         type: "simple",
-        execStart: [{ path: "/usr/bin/docker-registry", args: ["serve", REGISTRY_PUSH.config] }],
+        execStart: [{ path: SYSTEM_BINARIES.dockerRegistry, args: ["serve", REGISTRY_PUSH.config] }],
         restart: "on-failure",
         restartSec: 5,
         extra: [

@@ -9,8 +9,7 @@ export KUBECONFIG
 
 create() {
     read_bundle
-    install_file /etc/kubernetes/admin.kubeconfig || true
-    install_file /etc/kubernetes/addons/k8s-ha.yaml || true
+    install_bundle || true
     wait_until 180 "the API to answer through the VIP" kubectl get --raw=/readyz
     kubectl apply --server-side --force-conflicts --field-manager=k8s-ha -f /etc/kubernetes/addons/k8s-ha.yaml >&2
     info "add-ons applied"

@@ -65,6 +65,12 @@ create() {
         info "$NODE_NAME is not a node yet: nothing to drain"
         return 0
     fi
+    # The node-object step marks a node with the fingerprint it last came up with: a run of this
+    # step for another reason (a new host library re-runs every step) drains nothing.
+    if [[ -n ${K8SHA_RESTART_INPUTS:-} && $(kubectl get node "$NODE_NAME" -o jsonpath='{.metadata.annotations.k8s-ha\.io/restart-inputs}' 2>/dev/null) == "$K8SHA_RESTART_INPUTS" ]]; then
+        info "$NODE_NAME already runs what this change brings: nothing to drain"
+        return 0
+    fi
     take_roll_lock
     kubectl cordon "$NODE_NAME" >/dev/null
     kubectl annotate node "$NODE_NAME" --overwrite k8s-ha.io/cordoned-by=k8s-ha >/dev/null

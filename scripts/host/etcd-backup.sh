@@ -4,16 +4,16 @@
 # member too), a client certificate of the etcd CA, and a systemd timer whose service runs the
 # snapshot script. The first run takes a snapshot at once, so a mistake (firewall, certificate)
 # fails the up instead of the first night's snapshot. A delete stops the timer; the snapshots stay.
-# Files (stdin): /etc/k8s-ha/etcd-backup/{ca.crt,client.crt,client.key}, /etc/k8s-ha/etcd-backup.env,
-# /usr/local/lib/k8s-ha/etcd-backup/snapshot.sh, /etc/systemd/system/k8s-ha-etcd-backup.{service,timer}.
+# Files (stdin): the etcd CA, the client certificate and key, the settings, the snapshot script and
+# the service and timer, as components/etcdbackup.ts sends them, with what a change to each restarts.
 # Environment: ETCD_URL, ETCD_SHA256 (pinned, k8s-ha:checksums), ETCD_VERSION, BACKUP_DIR.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 LIB=/usr/local/lib/k8s-ha/etcd-backup
 UNIT=k8s-ha-etcd-backup
 
-# calendar_ok TIMER_FILE: systemd understands the timer's OnCalendar expression.
-calendar_ok() {
+# check_calendar TIMER_FILE: systemd understands the timer's OnCalendar expression.
+check_calendar() {
     local expr
     expr=$(sed -n 's/^OnCalendar=//p' "$1")
     systemd-analyze calendar "$expr" >/dev/null || {
@@ -35,15 +35,10 @@ create() {
         install_binary "$tmp/etcd-v$ETCD_VERSION-linux-amd64/$f" "$LIB/bin/$f" || true
     done
     rm -rf "$tmp"
-    install_files /etc/k8s-ha/etcd-backup/ca.crt /etc/k8s-ha/etcd-backup/client.crt /etc/k8s-ha/etcd-backup/client.key \
-        /etc/k8s-ha/etcd-backup.env "$LIB/snapshot.sh" "/etc/systemd/system/$UNIT.service" || true
-    install_file "/etc/systemd/system/$UNIT.timer" calendar_ok || true
-    reload_units_if_changed
-    local restart=no
-    if changed "/etc/systemd/system/$UNIT.timer"; then restart=yes; fi
-    service_apply "$UNIT.timer" "$restart"
+    install_bundle || true
+    service_apply "$UNIT.timer" "$(restart_of "$UNIT.timer")"
     if [[ -z $(find "$BACKUP_DIR" -maxdepth 1 -name 'scheduled-*.db' -print -quit 2>/dev/null) ]] ||
-        changed /etc/k8s-ha/etcd-backup/ "$LIB/"; then
+        [[ $(restart_of "$UNIT.service") == yes ]] || changed "$LIB/bin/"; then
         info "taking a snapshot now, to check the settings"
         systemctl start "$UNIT.service" || fatal "the snapshot failed: $(journalctl -u "$UNIT.service" -n 3 -o cat --no-pager 2>&1 | paste -sd' ')"
         journalctl -u "$UNIT.service" -n 10 -o cat --no-pager 2>/dev/null | grep 'saved a snapshot' | tail -n 1 >&2 || true
@@ -56,10 +51,10 @@ delete() {
         systemctl disable --now -q "$UNIT.timer" 2>/dev/null || true
         info "stopped $UNIT.timer"
     fi
-    remove_paths "/etc/systemd/system/$UNIT.timer"
     rm -f "$STATE_DIR/started/$UNIT.timer"
     service_remove "$UNIT"
-    remove_paths /etc/k8s-ha/etcd-backup /etc/k8s-ha/etcd-backup.env "$LIB"
+    remove_owned
+    remove_paths /etc/k8s-ha/etcd-backup "$LIB"
     rmdir /etc/k8s-ha 2>/dev/null || true
     info "scheduled etcd snapshots stopped; the snapshots stay in ${BACKUP_DIR:-the export}"
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # EtcdMember: etcd as a systemd service with TLS for clients and peers (its own CA), running as
 # the etcd system user, which owns its data directory and keys.
-# Files (stdin): /etc/etcd/pki/{ca.crt,server.crt,server.key,peer.crt,peer.key,healthcheck-client.crt,
-# healthcheck-client.key}, /etc/systemd/system/etcd.service.
+# Files (stdin): the etcd CA, the member's server, peer and health-check client certificates and
+# keys, and its unit, as components/etcd.ts sends them (each restarts etcd).
 # A running member restarts only under the cluster-wide roll lock, one member at a time (rolling_restart).
 # Environment: ETCD_URL, ETCD_SHA256 (its pinned sha256, k8s-ha:checksums), ETCD_VERSION, ETCD_ENDPOINTS
 # (every member's client URL).
@@ -109,11 +109,9 @@ create() {
     ensure_etcd_user
     local restart=no
     if install_etcd_binaries; then restart=yes; fi
-    if install_files /etc/etcd/pki/ca.crt /etc/etcd/pki/server.crt /etc/etcd/pki/server.key \
-        /etc/etcd/pki/peer.crt /etc/etcd/pki/peer.key /etc/etcd/pki/healthcheck-client.crt \
-        /etc/etcd/pki/healthcheck-client.key /etc/systemd/system/etcd.service; then restart=yes; fi
+    install_bundle || true
+    if [[ $(restart_of etcd) == yes ]]; then restart=yes; fi
     own_etcd_files
-    reload_units_if_changed
     # A new member waits for its peers to form the cluster; do not block on it here.
     systemctl enable -q etcd
     track_unit etcd

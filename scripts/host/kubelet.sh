@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Node, phase 3, on workers: kubelet and kube-proxy with certificates from the cluster PKI.
-# Files (stdin): /etc/kubernetes/pki/{kubelet.crt,kubelet.key}, /etc/kubernetes/{kubelet,kube-proxy}.kubeconfig,
-# /etc/kubernetes/{kubelet-config,kube-proxy-config}.yaml, /etc/systemd/system/{kubelet,kube-proxy}.service.
+# Files (stdin): the kubelet's and kube-proxy's certificates, kubeconfigs, configs and units, as
+# components/node.ts sends them, each with the unit a change to it restarts.
 # Environment: K8S_URL (base of .../bin/linux/amd64), and each binary's pinned sha256 (k8s-ha:checksums):
 # KUBELET_SHA256, KUBE_PROXY_SHA256.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,12 +19,9 @@ create() {
     local kubelet=no proxy=no
     if install_k8s_binary kubelet "${KUBELET_SHA256:-}"; then kubelet=yes; fi
     if install_k8s_binary kube-proxy "${KUBE_PROXY_SHA256:-}"; then proxy=yes; fi
-    if install_files /etc/kubernetes/pki/kubelet.crt /etc/kubernetes/pki/kubelet.key \
-        /etc/kubernetes/kubelet.kubeconfig /etc/kubernetes/kubelet-config.yaml \
-        /etc/systemd/system/kubelet.service; then kubelet=yes; fi
-    if install_files /etc/kubernetes/kube-proxy.kubeconfig /etc/kubernetes/kube-proxy-config.yaml \
-        /etc/systemd/system/kube-proxy.service; then proxy=yes; fi
-    reload_units_if_changed
+    install_bundle || true
+    if [[ $(restart_of kubelet) == yes ]]; then kubelet=yes; fi
+    if [[ $(restart_of kube-proxy) == yes ]]; then proxy=yes; fi
     local since
     since=$(date -u +%s)
     service_apply kubelet "$kubelet"
@@ -74,10 +71,9 @@ delete() {
         done
     done
     while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(awk 'index($2, "/var/lib/kubelet/") == 1 {print $2}' /proc/mounts | sort -r)
+    remove_owned
     remove_paths /usr/local/bin/kubelet /usr/local/bin/kube-proxy /var/lib/kubelet /var/lib/kube-proxy \
-        /etc/kubernetes/pki/kubelet.crt /etc/kubernetes/pki/kubelet.key /etc/kubernetes/kubelet.kubeconfig \
-        /etc/kubernetes/kube-proxy.kubeconfig /etc/kubernetes/kubelet-config.yaml \
-        /etc/kubernetes/kube-proxy-config.yaml /etc/kubernetes/manifests /var/log/pods /var/log/containers \
+        /etc/kubernetes/manifests /var/log/pods /var/log/containers \
         /var/cache/k8s-ha/kubelet /var/cache/k8s-ha/kube-proxy
     if [[ -d /etc/kubernetes ]] && [[ -z $(find /etc/kubernetes -type f -not -path '*/pki/ca.crt' -print -quit) ]]; then
         remove_paths /etc/kubernetes

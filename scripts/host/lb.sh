@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # LoadBalancerPair, on each lb host: HAProxy in front of every apiserver and Keepalived holding the VIP.
-# Files (stdin): /etc/haproxy/haproxy.cfg, /etc/keepalived/keepalived.conf, /etc/keepalived/check-haproxy.sh,
-# /etc/systemd/system/keepalived.service.d/k8s-ha.conf.
+# Files (stdin): HAProxy's and keepalived's configs (each checked by its daemon first), keepalived's
+# check script and its unit drop-in, as components/loadbalancer.ts sends them, with what a change
+# to each reloads or restarts.
 # Environment: K8SHA_VIP, K8SHA_INTERFACE, K8SHA_PEER (the other lb host), K8SHA_API_PORT.
 # The two lb steps run one after the other. A changed HAProxy or keepalived config is reloaded, not
 # restarted: HAProxy's master hands its listening sockets to the new workers and the old ones finish
@@ -12,7 +13,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 check_haproxy() { haproxy -c -q -f "$1"; }
-# keepalived checks the script it names at its live path, so the script is installed first.
+# keepalived checks the script it names at its live path, so the script is installed first (the
+# bundle comes sorted by path: check-haproxy.sh before keepalived.conf).
 check_keepalived() { keepalived -t -f "$1"; }
 
 # Where the VIP holder keeps what it still has to apply once its peer is done (the finish phase).
@@ -27,12 +29,11 @@ create() {
     # socat talks to HAProxy's admin socket (show stat, disable server) for operators and checks.
     apt_install haproxy keepalived socat
     mkdir -p /run/haproxy
-    local haproxy=no keepalived=no restart_keepalived=no
-    if install_file /etc/haproxy/haproxy.cfg check_haproxy; then haproxy=yes; fi
-    if install_file /etc/keepalived/check-haproxy.sh; then keepalived=yes; fi
-    if install_file /etc/keepalived/keepalived.conf check_keepalived; then keepalived=yes; fi
-    if install_file /etc/systemd/system/keepalived.service.d/k8s-ha.conf; then restart_keepalived=yes; fi
-    reload_units_if_changed
+    install_bundle || true
+    local haproxy keepalived restart_keepalived
+    haproxy=$(reload_of haproxy)
+    keepalived=$(reload_of keepalived)
+    restart_keepalived=$(restart_of keepalived)
     if [[ $PENDING_AT_START == yes ]]; then
         info "an earlier run of this step was interrupted: reloading haproxy and keepalived"
         haproxy=yes keepalived=yes
@@ -121,7 +122,7 @@ delete() {
     if [[ -n ${K8SHA_INTERFACE:-} ]]; then
         ip addr del "$K8SHA_VIP/32" dev "$K8SHA_INTERFACE" 2>/dev/null || true
     fi
-    remove_paths /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/keepalived/check-haproxy.sh
+    remove_owned
     apt_purge keepalived haproxy socat
     info "load balancer removed"
 }

@@ -100,21 +100,113 @@ keep_script_for_delete() {
     mv -f "$tmp" "$dir/$K8SHA_SCRIPT.sh"
 }
 
-# read_bundle: reads `file MODE PATH BASE64` lines from stdin into a private staging folder under
-# /run (a tmpfs: keys staged there never reach a disk, and a run killed before its EXIT trap leaves
-# them only until the next boot; /tmp is on disk on Debian 12).
+# The bundle's files in the order they came, and what the program says about each (its phase's
+# data, components/runner.ts BundleFile): the units a change to it restarts, and the check it must
+# pass before it replaces the live file (a function of the script, check_NAME).
+BUNDLE=()
+declare -A BUNDLE_RESTARTS=() BUNDLE_RELOADS=() BUNDLE_CHECK=() BUNDLE_STAGE_ONLY=() RESTART=() RELOAD=()
+
+# read_bundle: reads `file MODE PATH BASE64 [restarts=UNIT,...] [reloads=UNIT,...] [check=NAME]
+# [stage-only]` lines (stage-only: staged for a hook to read, never installed) into
+# a private staging folder under /run, from stdin (a tmpfs: keys staged there never reach a disk, and a run
+# killed before its EXIT trap leaves them only until the next boot; /tmp is on disk on Debian 12).
 read_bundle() {
     (umask 077 && mkdir -p "$RUN_DIR")
     STAGE=$(mktemp -d "$RUN_DIR/stage.XXXXXX")
     chmod 0700 "$STAGE"
-    local kind mode path data
-    while read -r kind mode path data; do
+    local kind mode path data tags tag
+    while read -r kind mode path data tags; do
         [[ -z ${kind:-} ]] && continue
         [[ $kind == file ]] || fatal "unexpected bundle line kind '$kind'"
         mkdir -p "$STAGE$(dirname "$path")"
         printf '%s' "$data" | base64 -d >"$STAGE$path"
         chmod "$mode" "$STAGE$path"
+        BUNDLE+=("$path")
+        for tag in ${tags:-}; do
+            case $tag in
+            restarts=*) BUNDLE_RESTARTS[$path]=${tag#restarts=} ;;
+            reloads=*) BUNDLE_RELOADS[$path]=${tag#reloads=} ;;
+            check=*) BUNDLE_CHECK[$path]=${tag#check=} ;;
+            stage-only) BUNDLE_STAGE_ONLY[$path]=1 ;;
+            *) fatal "unexpected bundle tag '$tag' for $path" ;;
+            esac
+        done
     done
+}
+
+# The files a step's creates installed from their bundles, one path a line: what its delete
+# removes (remove_owned) and what a later create removes once the program stops sending it.
+OWNED=$STATE_DIR/owned/${K8SHA_STEP:-$(basename "$0" .sh)}
+
+# own PATH: adds PATH to this step's owned files, before the file is put in place.
+own() {
+    [[ -f $OWNED ]] && grep -qxF -- "$1" "$OWNED" && return 0
+    (umask 077 && mkdir -p "$(dirname "$OWNED")")
+    printf '%s\n' "$1" >>"$OWNED"
+}
+
+# install_bundle: installs every file of the bundle (but those only staged, for a hook), each after its check, notes the units a changed file restarts or reloads
+# (restart_of, reload_of), and reloads systemd when a unit changed. Returns 0 when any file changed.
+install_bundle() {
+    local p any=1 unit units
+    for p in "${BUNDLE[@]}"; do
+        [[ -n ${BUNDLE_STAGE_ONLY[$p]:-} ]] && continue
+        own "$p"
+        if install_file "$p" ${BUNDLE_CHECK[$p]:+"check_${BUNDLE_CHECK[$p]}"}; then
+            any=0
+            IFS=, read -r -a units <<<"${BUNDLE_RESTARTS[$p]:-}"
+            for unit in "${units[@]}"; do RESTART[$unit]=yes; done
+            IFS=, read -r -a units <<<"${BUNDLE_RELOADS[$p]:-}"
+            for unit in "${units[@]}"; do RELOAD[$unit]=yes; done
+        fi
+    done
+    reload_units_if_changed
+    return "$any"
+}
+
+# prune_owned: after a create that read a bundle, removes the files this step installed before and
+# the bundle no longer has (a registry mirror dropped, the push endpoint of a mirror no longer
+# preloaded). It runs after the script's own create, so a hook that stops a unit still finds it.
+prune_owned() {
+    [[ -n $STAGE && -f $OWNED ]] || return 0
+    local keep=() old
+    while read -r old; do
+        [[ -z $old ]] && continue
+        if [[ " ${BUNDLE[*]} " == *" $old "* ]]; then
+            keep+=("$old")
+        else
+            info "$old is no longer part of step ${K8SHA_STEP:-$(basename "$0" .sh)}"
+            # A unit of k8s-ha's own that goes is stopped and disabled first.
+            if [[ $old =~ ^/etc/systemd/system/([^/]+)\.(service|timer)$ ]]; then
+                systemctl disable --now -q "${BASH_REMATCH[1]}.${BASH_REMATCH[2]}" 2>/dev/null || true
+                rm -f "$STATE_DIR/started/${BASH_REMATCH[1]}"
+                CHANGED+=("$old")
+            fi
+            remove_paths "$old"
+        fi
+    done <"$OWNED"
+    printf '%s\n' "${keep[@]}" >"$OWNED.tmp"
+    mv -f "$OWNED.tmp" "$OWNED"
+    reload_units_if_changed
+}
+
+# restart_of UNIT: yes when a file this run changed restarts UNIT (its restarts in the bundle), else no.
+restart_of() { if [[ -n ${RESTART[$1]:-} ]]; then echo yes; else echo no; fi; }
+# reload_of UNIT: yes when a file this run changed reloads UNIT, else no.
+reload_of() { if [[ -n ${RELOAD[$1]:-} ]]; then echo yes; else echo no; fi; }
+
+# forget_owned: a delete reads its step's list into OWNED_FILES and drops the list first (like
+# the drift record: the os step's delete removes the state folder only when it is empty).
+OWNED_FILES=()
+forget_owned() {
+    if [[ -f $OWNED ]]; then mapfile -t OWNED_FILES < <(grep . "$OWNED" || true); fi
+    rm -f "$OWNED"
+    rmdir "$(dirname "$OWNED")" 2>/dev/null || true
+}
+
+# remove_owned: a delete removes the files its step's creates installed (see OWNED).
+remove_owned() {
+    if ((${#OWNED_FILES[@]} > 0)); then remove_paths "${OWNED_FILES[@]}"; fi
 }
 
 # staged PATH: the staged copy of PATH.
@@ -354,12 +446,14 @@ run_verb() {
     case "${1:-}" in
     create)
         create
+        prune_owned
         record_installed
         clear_pending
         ;;
     delete)
         # The record goes first: the os step's delete removes the state folder only when empty.
         forget_installed
+        forget_owned
         delete
         clear_pending
         ;;

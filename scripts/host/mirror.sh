@@ -3,9 +3,9 @@
 # pull-through cache of an upstream registry (which takes no pushes) or preloaded: then the nodes
 # pull from it read-only, and a second registry over the same storage takes pushes on its own port
 # from a user whose password comes from the stack (an htpasswd entry, bcrypt).
-# Files (stdin): /etc/docker/registry/config.yml, /etc/docker/registry/tls/{ca.crt,registry.crt,registry.key};
-# preloaded also /etc/docker/registry/push.yml, /etc/systemd/system/k8s-ha-registry-push.service
-# and the push password (/secrets/registry-push-password: staged only, never installed).
+# Files (stdin): the registry's config, TLS certificate, key and CA; preloaded also the push
+# endpoint's config and unit, and the push password (staged only, never installed), as
+# components/mirror.ts sends them, with the units a change to each restarts.
 # Environment: MIRROR_ADDRESS, MIRROR_PORT, MIRROR_MODE; MIRROR_PUSH_PORT (preloaded).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -50,21 +50,16 @@ create() {
     read_bundle
     apt_install docker-registry
     if [[ $MIRROR_MODE == preloaded ]]; then apt_install apache2-utils; fi
-    local restart=no
-    if install_files /etc/docker/registry/config.yml /etc/docker/registry/tls/registry.crt \
-        /etc/docker/registry/tls/registry.key /etc/docker/registry/tls/ca.crt; then restart=yes; fi
+    install_bundle || true
     # The registry runs as its own user and must read its key.
     chgrp docker-registry /etc/docker/registry/tls/registry.key
     install -d -o docker-registry -g docker-registry /var/lib/docker-registry
-    service_apply docker-registry "$restart"
+    service_apply docker-registry "$(restart_of docker-registry)"
     wait_until 60 "the registry to answer on port $MIRROR_PORT" registry_ready
     if [[ $MIRROR_MODE == preloaded ]]; then
-        local push_restart=no
-        if install_files /etc/docker/registry/push.yml /etc/systemd/system/$PUSH_UNIT.service; then push_restart=yes; fi
+        local push_restart
+        push_restart=$(restart_of "$PUSH_UNIT")
         if ensure_htpasswd; then push_restart=yes; fi
-        # A TLS file changed restarts the push endpoint too: it serves the same certificate.
-        [[ $restart == yes ]] && push_restart=yes
-        reload_units_if_changed
         service_apply "$PUSH_UNIT" "$push_restart"
         wait_until 60 "the push endpoint to answer on port $MIRROR_PUSH_PORT" push_ready
         info "image mirror ready (preloaded: pulls on $MIRROR_PORT read-only, pushes on $MIRROR_PUSH_PORT as $PUSH_USER)"
@@ -78,7 +73,8 @@ delete() {
     remove_push_endpoint
     systemctl disable --now -q docker-registry 2>/dev/null || true
     rm -f "$STATE_DIR/started/docker-registry"
-    remove_paths /etc/docker/registry/tls /etc/docker/registry/config.yml
+    remove_owned
+    remove_paths /etc/docker/registry/tls
     if [[ ${MIRROR_MODE:-proxy} == proxy ]]; then
         remove_paths /var/lib/docker-registry
     else

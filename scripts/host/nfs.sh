@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # NfsServer: nfs-kernel-server exporting one directory to the node network only.
-# Files (stdin): /etc/exports.d/k8s-ha.exports.
+# Files (stdin): the export table, as components/nfs.ts sends it.
 # Environment: NFS_PATH.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -14,14 +14,15 @@ create() {
         info "created $NFS_PATH"
     fi
     mkdir -p /etc/exports.d
-    if install_file /etc/exports.d/k8s-ha.exports; then exportfs -ra; fi
+    install_bundle || true
+    if [[ $(reload_of nfs-server) == yes ]]; then exportfs -ra; fi
     service_apply nfs-server no
     exportfs -v | grep -q "^$NFS_PATH" || exportfs -ra
     info "exporting $NFS_PATH"
 }
 
 delete() {
-    remove_paths /etc/exports.d/k8s-ha.exports
+    remove_owned
     if command -v exportfs >/dev/null; then exportfs -ra || true; fi
     # The directory may hold users' data: it goes only when empty.
     if [[ -d ${NFS_PATH:-} ]]; then

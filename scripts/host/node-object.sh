@@ -28,6 +28,9 @@ create() {
         kubectl -n kube-system delete lease "$LOCK" --ignore-not-found >/dev/null
         info "released the workers' roll lock"
     fi
+    if [[ -n ${K8SHA_RESTART_INPUTS:-} ]]; then
+        kubectl annotate node "$NODE_NAME" --overwrite "k8s-ha.io/restart-inputs=$K8SHA_RESTART_INPUTS" >/dev/null
+    fi
     info "node $NODE_NAME is Ready"
 }
 

@@ -109,12 +109,10 @@ create() {
     read_bundle
     mkdir -p "$STATE_DIR" /etc/k8s-ha
     set_hostname
-    install_file /etc/k8s-ha/hosts || true
+    install_bundle || true
     write_hosts_block /etc/k8s-ha/hosts
     disable_swap
-    install_file /etc/modules-load.d/k8s-ha.conf || true
     load_modules
-    install_file /etc/sysctl.d/90-k8s-ha.conf || true
     apply_sysctls
     setup_time_sync
 }
@@ -122,7 +120,8 @@ create() {
 delete() {
     write_hosts_block ""
     restore_time_sync
-    remove_paths /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /etc/modules-load.d/k8s-ha.conf
+    remove_owned
+    remove_paths /etc/k8s-ha
     if [[ -d $STATE_DIR ]] && [[ -z $(find "$STATE_DIR" -type f -print -quit) ]]; then
         remove_paths "$STATE_DIR"
     fi

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Node, phase 2, on workers: containerd, runc and the CNI plugins, pulling through the image mirror,
 # plus the routes to the other workers' pod networks.
-# Files (stdin): /etc/containerd/config.toml, /etc/containerd/certs.d/<registry>/hosts.toml,
-# /etc/kubernetes/pki/ca.crt, /etc/systemd/system/containerd.service, /etc/cni/net.d/10-k8s-ha.conflist,
-# /etc/k8s-ha/pod-routes (lines "CIDR VIA").
+# Files (stdin): containerd's config (checked by containerd before it goes live), its registry
+# hosts, unit and CA, the CNI config, and the pod routes (lines "CIDR VIA" in /etc/k8s-ha/pod-routes,
+# with the unit that adds them at boot), as components/node.ts sends them.
 # Environment: CONTAINERD_URL, RUNC_URL, CNI_URL, and each file's pinned sha256 (k8s-ha:checksums):
 # CONTAINERD_SHA256, RUNC_SHA256, CNI_SHA256.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -74,18 +74,10 @@ create() {
     read_bundle
     # nfs-common (with rpcbind, named so both are ours to purge): mount.nfs for NFS volumes.
     apt_install iptables conntrack ethtool socat nfs-common rpcbind
-    local restart=no f
+    local restart=no
     if install_runtime_binaries; then restart=yes; fi
-    if install_file /etc/containerd/config.toml check_containerd_config; then restart=yes; fi
-    for f in "$STAGE"/etc/containerd/certs.d/*/hosts.toml; do
-        install_file "${f#"$STAGE"}" || true
-    done
-    install_file /etc/kubernetes/pki/ca.crt || true
-    install_file /etc/cni/net.d/10-k8s-ha.conflist || true
-    if install_file /etc/systemd/system/containerd.service; then restart=yes; fi
-    install_file /etc/systemd/system/k8s-ha-pod-routes.service || true
-    install_file /etc/k8s-ha/pod-routes || true
-    reload_units_if_changed
+    install_bundle || true
+    if [[ $(restart_of containerd) == yes ]]; then restart=yes; fi
     systemctl enable -q k8s-ha-pod-routes.service
     apply_pod_routes
     service_apply containerd "$restart"

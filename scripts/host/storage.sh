@@ -27,11 +27,9 @@ class_name_in() { awk '/^  name: / { print $2; exit }' "$1" 2>/dev/null; }
 
 create() {
     read_bundle
-    install_file /etc/kubernetes/admin.kubeconfig || true
     local old_class=""
     [[ -f $CLASS ]] && old_class=$(class_name_in "$CLASS")
-    install_file "$PROVISIONER" || true
-    install_file "$CLASS" || true
+    install_bundle || true
     wait_until 180 "the API to answer through the VIP" kubectl get --raw=/readyz
     kubectl_apply "$PROVISIONER"
     if ! kubectl -n kube-system rollout status deployment/nfs-provisioner --timeout=300s >&2; then

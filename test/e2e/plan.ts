@@ -121,6 +121,13 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             none("replace", s.replace);
             none("delete", s.delete);
             break;
+        case "switch":
+            // The program of another commit on this one's state: steps may run again (their text
+            // changed), but nothing is created, replaced or deleted.
+            none("create", s.create);
+            none("replace", s.replace);
+            none("delete", s.delete);
+            break;
         case "add-worker":
         case "remove-worker": {
             // The worker's own resources come (or go); the hosts block and pod routes follow.
@@ -196,7 +203,7 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             break;
         }
         default:
-            problems.push(`unknown drill ${drill} (noop, add-worker NAME, remove-worker NAME, api-sans, lb-setting, repair STEPS, renew CERTS)`);
+            problems.push(`unknown drill ${drill} (noop, switch, add-worker NAME, remove-worker NAME, api-sans, lb-setting, repair STEPS, renew CERTS)`);
     }
     return problems;
 }
