@@ -8,13 +8,15 @@ import { EtcdBackup } from "./etcdbackup";
 import { LoadBalancerPair } from "./loadbalancer";
 import { DockerImageMirror } from "./mirror";
 import { NfsServer } from "./nfs";
-import { Node } from "./node";
+import { Node, Worker } from "./node";
 import { Pki } from "./pki";
 import * as render from "./render";
 import { StackConfig } from "./stack";
 
 export interface Cluster {
     nodes: Record<string, Node>;
+    /** The workers' runtime and kubelet, by host name. */
+    workers: Record<string, Worker>;
     pki: Pki;
     etcdPki: Pki;
     loadBalancer: LoadBalancerPair;
@@ -71,17 +73,21 @@ export function buildCluster(stack: StackConfig): Cluster {
     });
     const nodeObjects: pulumi.Resource[] = [];
     const kubeProxyCert = pki.issue("kube-proxy", { commonName: "system:kube-proxy", organization: "system:node-proxier", client: true }, pki);
+    const workers: Record<string, Worker> = {};
     for (const host of hostsWithRole(cluster, "worker")) {
-        nodes[host.name].runWorkloads({
+        const worker = new Worker(`${host.name}-worker`, {
+            node: nodes[host.name],
+            host,
+            cluster,
             pki,
             endpoint: loadBalancer.endpoint,
             mirrorEndpoint: mirror.endpoint,
             kubeProxyCert,
-            dependsOn: [controlPlane.addons],
+            after: [controlPlane.addons],
             drainBefore: (restartInputs) => controlPlane.drainBefore(host.name, restartInputs),
         });
-        const kubelet = nodes[host.name].kubelet;
-        if (kubelet) nodeObjects.push(controlPlane.admitNode(host.name, kubelet, nodes[host.name].restartInputs));
+        workers[host.name] = worker;
+        nodeObjects.push(controlPlane.admitNode(host.name, worker.kubelet, worker.restartInputs));
     }
     const nfsHost = hostsWithRole(cluster, "nfs")[0];
     const nfs = nfsHost
@@ -101,7 +107,7 @@ export function buildCluster(stack: StackConfig): Cluster {
         nfs && nfsHost && cluster.etcdBackup.schedule !== undefined
             ? new EtcdBackup("etcd-backup", { cluster, node: nodes[nfsHost.name], etcdPki, members: etcd, dependsOn: [nfs.command] })
             : undefined;
-    return { nodes, pki, etcdPki, loadBalancer, etcd, mirror, controlPlane, nfs, etcdBackup, ready, versions: cluster.versions };
+    return { nodes, workers, pki, etcdPki, loadBalancer, etcd, mirror, controlPlane, nfs, etcdBackup, ready, versions: cluster.versions };
 }
 
 /** The stack outputs. */

@@ -9,6 +9,7 @@ import { BundleFile, FileInput, hostFile, HostRunner, RunArgs, pemInputs, withRe
 import { Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl, pinEnv } from "./urls";
+import { parseIpv4 } from "./net";
 
 export interface ControlPlaneArgs {
     cluster: ClusterConfig;
@@ -53,7 +54,7 @@ export function apiServerSans(cluster: ClusterConfig, vip: string): { dnsNames: 
     const dns = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", `kubernetes.default.svc.${domain}`, "localhost"];
     const ips = [vip, cluster.kubernetesServiceIp, "127.0.0.1", ...hostsWithRole(cluster, "control-plane").map((h) => h.address)];
     for (const san of cluster.apiServerExtraSans) {
-        if (/^\d+\.\d+\.\d+\.\d+$/.test(san)) ips.push(san);
+        if (parseIpv4(san) !== undefined) ips.push(san);
         else dns.push(san);
     }
     return { dnsNames: [...new Set(dns)], ipAddresses: [...new Set(ips)] };
@@ -78,7 +79,6 @@ export class ControlPlane extends pulumi.ComponentResource {
     readonly secretsEncryption: pulumi.Output<SecretsEncryptionState>;
     /** The first control-plane host's runner: the steps that use the admin kubeconfig run there. */
     private readonly firstRunner: HostRunner;
-    private readonly firstPrepared: pulumi.Resource;
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:ControlPlane", name, {}, opts);
@@ -214,7 +214,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                 "control-plane",
                 { script: "controlplane", env: { K8S_URL: k8sUrl, ...k8sPins }, files, secret: true },
                 // One host at a time: a change rolls through the control plane instead of stopping all of it.
-                { parent: this, dependsOn: previous ? [node.prepared, previous] : [node.prepared] },
+                { parent: this, after: previous ? [previous] : [] },
             );
             previous = cmd;
             return cmd;
@@ -234,9 +234,8 @@ export class ControlPlane extends pulumi.ComponentResource {
                 }),
             },
         ]);
-        this.addons = first.runner.run("addons", { script: "addons", files: addonFiles, secret: true }, { parent: this, dependsOn: this.commands });
+        this.addons = first.runner.run("addons", { script: "addons", files: addonFiles, secret: true }, { parent: this, after: this.commands });
         this.firstRunner = first.runner;
-        this.firstPrepared = first.prepared;
         // Once every apiserver writes with the write key: every Secret read and written back, so that
         // each is encrypted with it (and the other keys can go). Again whenever the write key changes.
         const write = encryptionKeyName(cluster.secretsEncryption.write);
@@ -250,7 +249,7 @@ export class ControlPlane extends pulumi.ComponentResource {
      * Deployments (CoreDNS) are Available, so the cluster `up` returns answers DNS.
      */
     waitReady(nodeObjects: pulumi.Resource[]): command.remote.Command {
-        return this.firstRunner.run("cluster-ready", { script: "cluster-ready", withDelete: false }, { parent: this, dependsOn: [this.addons, ...nodeObjects] });
+        return this.firstRunner.run("cluster-ready", { script: "cluster-ready", withDelete: false }, { parent: this, after: [this.addons, ...nodeObjects] });
     }
 
     /**
@@ -262,7 +261,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             { path: render.K8S_FILES.adminKubeconfig, mode: "0600", content: adm },
             ...rest,
         ]);
-        return this.firstRunner.run(step, { ...args, files, secret: true }, { parent, dependsOn: [this.addons, ...dependsOn] });
+        return this.firstRunner.run(step, { ...args, files, secret: true }, { parent, after: [this.addons, ...dependsOn] });
     }
 
     /**
@@ -275,7 +274,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             // With the worker's fingerprint, so that after every change that drained it this step
             // runs again: it uncordons the node and releases the workers' roll lock.
             { script: "node-object", env: restartInputs ? { NODE_NAME: nodeName, K8SHA_RESTART_INPUTS: restartInputs } : { NODE_NAME: nodeName } },
-            { parent: this, dependsOn: [kubelet, this.addons] },
+            { parent: this, after: [kubelet, this.addons] },
         );
     }
 
@@ -290,7 +289,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         return this.firstRunner.run(
             `drain-${nodeName}`,
             { script: "drain", env: { NODE_NAME: nodeName, K8SHA_RESTART_INPUTS: restartInputs, DRAIN_TIMEOUT_SECONDS: "300" }, withDelete: false },
-            { parent: this, dependsOn: [this.firstPrepared] },
+            { parent: this },
         );
     }
 }

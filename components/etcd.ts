@@ -94,7 +94,7 @@ export class EtcdMember extends pulumi.ComponentResource {
                 secret: true,
             },
             // The member's data: protected unless the stack says otherwise (k8s-ha:protectData).
-            { parent: this, dependsOn: [args.node.prepared, copy], protect: cluster.protectData },
+            { parent: this, after: [copy], protect: cluster.protectData },
         );
         // From the command's id, not its stdout: it resolves only once the command has run (so users
         // of the value wait for it), and an update keeps the id, so a preview of one still knows

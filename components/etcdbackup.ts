@@ -76,7 +76,7 @@ export class EtcdBackup extends pulumi.ComponentResource {
                 files,
                 secret: true,
             },
-            { parent: this, dependsOn: [node.prepared, ...args.members.map((m) => m.command), ...(args.dependsOn ?? [])] },
+            { parent: this, after: [...args.members.map((m) => m.command), ...(args.dependsOn ?? [])] },
         );
         this.location = this.command.id.apply(() => `${host.address}:${dir}`);
         this.registerOutputs({ location: this.location });

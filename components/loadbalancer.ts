@@ -78,7 +78,7 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
                     files,
                     secret: true,
                 },
-                { parent: this, dependsOn: previous ? [node.prepared, previous] : [node.prepared] },
+                { parent: this, after: previous ? [previous] : [] },
             );
             return previous;
         });
@@ -105,7 +105,7 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
                     },
                     withDelete: false,
                 },
-                { parent: this, dependsOn: stages },
+                { parent: this, after: stages },
             );
         });
         this.commands = [...stages, ...finishes];

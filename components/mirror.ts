@@ -75,7 +75,7 @@ export class DockerImageMirror extends pulumi.ComponentResource {
         ]);
         const env: Record<string, string> = { MIRROR_ADDRESS: host.address, MIRROR_PORT: String(m.port), MIRROR_MODE: m.mode };
         if (preloaded) env.MIRROR_PUSH_PORT = String(m.pushPort);
-        const cmd = node.runner.run("mirror", { script: "mirror", env, files, secret: true }, { parent: this, dependsOn: [node.prepared] });
+        const cmd = node.runner.run("mirror", { script: "mirror", env, files, secret: true }, { parent: this });
         if (password) {
             this.push = pulumi.secret(
                 pulumi.all([cmd.id, password]).apply(([, pw]) => ({ endpoint: `${host.address}:${m.pushPort}`, username: render.REGISTRY_PUSH.user, password: pw })),
@@ -109,7 +109,7 @@ export class DockerImageMirror extends pulumi.ComponentResource {
             IMAGE_DIGEST: pinned ?? "",
         };
         if (m.mode === "preloaded") env.MIRROR_PUSH = `${node.runner.host.address}:${m.pushPort}`;
-        const cmd = node.runner.run(`digest-${key}`, { script: "digest", env, withDelete: false }, { parent: this, dependsOn: [this.mirrorCommand] });
+        const cmd = node.runner.run(`digest-${key}`, { script: "digest", env, withDelete: false }, { parent: this, after: [this.mirrorCommand] });
         return cmd.stdout.apply((out) => {
             const last = out.trim().split("\n").pop() ?? "";
             if (!render.DIGEST_RE.test(last)) throw new Error(`${node.runner.host.name}-digest-${key}: no digest in its output: ${JSON.stringify(last)}`);

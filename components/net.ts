@@ -1,4 +1,8 @@
-/** Small IPv4 helpers for validation and planning. Pure; no dependencies. */
+/**
+ * The one IPv4 parser of the program (validation, planning and the renderers' checks use it), on
+ * node:net's: addresses and CIDRs as numbers, for the containment and overlap checks. Pure.
+ */
+import { isIPv4 } from "node:net";
 
 export interface Cidr {
     /** Network address as a 32-bit unsigned number. */
@@ -8,10 +12,9 @@ export interface Cidr {
 
 /** Parses a dotted IPv4 address; returns undefined when it is not one. */
 export function parseIpv4(text: string): number | undefined {
-    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-    if (!m) return undefined;
-    const parts = m.slice(1).map(Number);
-    if (parts.some((p) => p > 255) || m.slice(1).some((p) => p.length > 1 && p.startsWith("0"))) return undefined;
+    // node:net takes dotted quads only, each 0-255 without leading zeros.
+    if (!isIPv4(text)) return undefined;
+    const parts = text.split(".").map(Number);
     return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];
 }
 

@@ -56,7 +56,7 @@ export class NfsServer extends pulumi.ComponentResource {
                 ],
             },
             // The export's data: protected unless the stack says otherwise (k8s-ha:protectData).
-            { parent: this, dependsOn: [node.prepared], protect: cluster.protectData },
+            { parent: this, protect: cluster.protectData },
         ));
         const server = node.runner.host.address;
         // From the command's id, not its stdout: it resolves only once the command has run (so users

@@ -70,7 +70,7 @@ export interface WorkloadArgs {
      */
     kubeProxyCert: IssuedCert;
     /** Resources the kubelet must wait for (the control plane). */
-    dependsOn?: pulumi.Input<pulumi.Resource>[];
+    after?: pulumi.Resource[];
     /**
      * The step that cordons and drains this worker (from a control-plane host) before a change to
      * what its runtime and kubelet run reaches it, given a fingerprint of those inputs; the runtime
@@ -99,25 +99,16 @@ export function restartFingerprint(env: Record<string, string>[], plainFiles: Bu
 }
 
 /**
- * A host of the cluster. Its constructor waits for SSH and prepares the OS (every host);
- * `runWorkloads` then installs containerd, runc and the CNI plugins, kubelet and kube-proxy
- * (workers only), once the endpoint and the image mirror exist.
+ * A host of the cluster. Its constructor waits for SSH and prepares the OS (every host); a worker's
+ * runtime, kubelet and kube-proxy are its child Worker's.
  */
 export class Node extends pulumi.ComponentResource {
     readonly runner: HostRunner;
-    /** The OS preparation step: everything else on the host depends on it. */
+    /** The OS preparation step: every later step of the host runs after it (the runner sees to it). */
     readonly prepared: command.remote.Command;
     readonly facts: pulumi.Output<HostFacts>;
-    /** The kubelet step of a worker, once `runWorkloads` ran. */
-    kubelet?: command.remote.Command;
-    /** A worker's fingerprint of what its runtime and kubelet run (see restartFingerprint). */
-    restartInputs?: pulumi.Output<string>;
 
-    constructor(
-        name: string,
-        private readonly args: NodeArgs,
-        opts?: pulumi.ComponentResourceOptions,
-    ) {
+    constructor(name: string, args: NodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:Node", name, {}, opts);
         const { host, cluster } = args;
         this.runner = new HostRunner(host, args.sshPrivateKey, args.cluster.repair);
@@ -152,22 +143,44 @@ export class Node extends pulumi.ComponentResource {
                           { path: render.FIREWALL_FILES.unit, mode: "0600", content: render.renderFirewallUnit(), restarts: [render.UNITS.firewall] },
                       ],
                   },
-                  { parent: this, dependsOn: [os] },
+                  { parent: this, after: [os] },
               )
             : os;
+        this.runner.ready(this.prepared);
         this.facts = facts.stdout.apply(parseFacts);
         this.registerOutputs({ facts: this.facts });
     }
+}
 
-    /** Installs the container runtime and, on workers, kubelet and kube-proxy. */
-    runWorkloads(w: WorkloadArgs): void {
-        const { host, cluster } = this.args;
-        if (!host.roles.includes("worker")) return;
+export interface WorkerArgs extends WorkloadArgs {
+    /** The worker host's Node: its runner, facts and config. */
+    node: Node;
+    host: HostConfig;
+    cluster: ClusterConfig;
+}
+
+/**
+ * A worker's workloads side, a child of its Node: containerd, runc and the CNI plugins, then
+ * kubelet and kube-proxy, once the endpoint and the image mirror exist. Its two steps were
+ * children of the Node itself before this component existed; their aliases keep existing stacks'
+ * steps as they are.
+ */
+export class Worker extends pulumi.ComponentResource {
+    readonly runtime: command.remote.Command;
+    readonly kubelet: command.remote.Command;
+    /** The fingerprint of what its runtime and kubelet run (see restartFingerprint). */
+    readonly restartInputs: pulumi.Output<string>;
+
+    constructor(name: string, w: WorkerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("k8s-ha:index:Worker", name, {}, { ...opts, parent: w.node });
+        const { host, cluster, node } = w;
+        if (!host.roles.includes("worker")) throw new pulumi.ResourceError(`${host.name} is not a worker`, this);
+        const formerly = [{ parent: node }];
         const podCidr = host.podCidr as string;
         const others = cluster.hosts.filter((h) => h.roles.includes("worker") && h.name !== host.name);
         const containerdUnit = [render.UNITS.containerd];
         const caFile = render.K8S_PKI.caCert;
-        const mirrorFiles = pulumi.output({ mirror: w.mirrorEndpoint, ca: w.pki.caCert, facts: this.facts }).apply(({ mirror, ca, facts }): BundleFile[] => [
+        const mirrorFiles = pulumi.output({ mirror: w.mirrorEndpoint, ca: w.pki.caCert, facts: node.facts }).apply(({ mirror, ca, facts }): BundleFile[] => [
             { path: caFile, mode: "0644", content: ca },
             {
                 path: render.CONTAINERD_FILES.config,
@@ -220,14 +233,15 @@ export class Node extends pulumi.ComponentResource {
                 // Its client certificate only: the kubelet requests its serving certificate (serverTLSBootstrap).
                 client: true,
             },
-            this,
+            // Parented to the Node, as it always was: the certificate keeps its place in existing stacks.
+            node,
         );
         const proxyCert = w.kubeProxyCert;
         const k = render.K8S_FILES;
         const kubeletUnit = [render.UNITS.kubelet];
         const proxyUnit = [render.UNITS.kubeProxy];
         const files = pulumi
-            .output({ endpoint: w.endpoint, ca: w.pki.caCert, kcert: kubeletCert.cert, kkey: kubeletCert.key, pcert: proxyCert.cert, pkey: proxyCert.key, facts: this.facts })
+            .output({ endpoint: w.endpoint, ca: w.pki.caCert, kcert: kubeletCert.cert, kkey: kubeletCert.key, pcert: proxyCert.cert, pkey: proxyCert.key, facts: node.facts })
             .apply(({ endpoint, ca, kcert, kkey, pcert, pkey, facts }): BundleFile[] => [
                 ...withRestarts(pemFiles(render.PEM_BASES.kubelet, kcert, kkey), kubeletUnit),
                 {
@@ -287,12 +301,8 @@ export class Node extends pulumi.ComponentResource {
         );
         this.restartInputs = restartInputs;
         const drain = w.drainBefore?.(restartInputs);
-        const runtime = this.runner.run(
-            "runtime",
-            { script: "runtime", env: runtimeEnv, files: mirrorFiles },
-            { parent: this, dependsOn: drain ? [this.prepared, drain] : [this.prepared] },
-        );
-        this.kubelet = this.runner.run(
+        this.runtime = node.runner.run("runtime", { script: "runtime", env: runtimeEnv, files: mirrorFiles }, { parent: this, after: drain ? [drain] : [], aliases: formerly });
+        this.kubelet = node.runner.run(
             "kubelet",
             {
                 script: "kubelet",
@@ -300,7 +310,8 @@ export class Node extends pulumi.ComponentResource {
                 files,
                 secret: true,
             },
-            { parent: this, dependsOn: [runtime, ...(w.dependsOn ?? [])] },
+            { parent: this, after: [this.runtime, ...(w.after ?? [])], aliases: formerly },
         );
+        this.registerOutputs({ restartInputs: this.restartInputs });
     }
 }

@@ -279,17 +279,24 @@ function resolvedFiles(files: pulumi.Input<BundleFile[]> | FileInput[]): pulumi.
     return pulumi.all((files as FileInput[]).map((f) => pulumi.output(f.content).apply((content): BundleFile => ({ ...f, content }))));
 }
 
-/** Adds one resource to a `dependsOn` option, whatever its shape. */
-function dependingAlsoOn(dependsOn: pulumi.CustomResourceOptions["dependsOn"], resource: pulumi.Resource): pulumi.CustomResourceOptions["dependsOn"] {
-    if (dependsOn === undefined) return [resource];
-    if (Array.isArray(dependsOn)) return [...dependsOn, resource];
-    if (pulumi.Resource.isInstance(dependsOn)) return [dependsOn, resource];
-    throw new Error("HostRunner.run: dependsOn must be a resource or a list (not an output or a promise)");
+/** Where a step sits and what it waits for besides what its runner adds (the library, the host's readiness). */
+export interface StepOptions {
+    /** The component the step belongs to (its parent in the preview tree and the URN). */
+    parent: pulumi.Resource;
+    /** Steps of this or other hosts it runs after. */
+    after?: pulumi.Resource[];
+    protect?: boolean;
+    /** The step's former names or parents (`aliases`), so that existing stacks keep it. */
+    aliases?: pulumi.Input<pulumi.Alias>[];
 }
 
 /**
- * Owns the SSH connection to one host and names every command `<host>-<step>`,
- * parented to the component that asks, so the preview tree reads like the system.
+ * Owns the SSH connection to one host and names every command `<host>-<step>`, parented to the
+ * component that asks, so the preview tree reads like the system. It also owns the order every
+ * step of a host keeps: after the step that installed the host library, and, once the host is
+ * prepared (`ready`), after that; components name only the order of their own steps.
+ * No step is `deletedWith` its component or host: a step's delete is what cleans its host (and
+ * what leaves an etcd cluster, or drains a node), so it must run even when everything goes at once.
  */
 export class HostRunner {
     readonly connection: command.types.input.remote.ConnectionArgs;
@@ -313,8 +320,16 @@ export class HostRunner {
 
     /** The step that installed the host library, which every other step depends on. */
     private libStep?: command.remote.Command;
+    /** The step that prepared the host (its OS and firewall), which every later step depends on. */
+    private readyStep?: pulumi.Resource;
 
-    run(step: string, args: RunArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    /** From now on, every step of this host runs after `step` (Node calls it once the host is prepared). */
+    ready(step: pulumi.Resource): void {
+        if (this.readyStep) throw new Error(`${this.host.name}: the host was made ready twice`);
+        this.readyStep = step;
+    }
+
+    run(step: string, args: RunArgs, opts: StepOptions): command.remote.Command {
         const lib = hostLib();
         if (args.installsLib) {
             if (this.libStep) throw new Error(`${this.host.name}: the host library is installed twice (${step})`);
@@ -348,8 +363,10 @@ export class HostRunner {
                 triggers: args.triggers,
             },
             {
-                ...opts,
-                dependsOn: this.libStep ? dependingAlsoOn(opts.dependsOn, this.libStep) : opts.dependsOn,
+                parent: opts.parent,
+                protect: opts.protect,
+                aliases: opts.aliases,
+                dependsOn: [...new Set([...(opts.after ?? []), ...(this.libStep ? [this.libStep] : []), ...(this.readyStep ? [this.readyStep] : [])])],
                 // A replacement must not let the old delete undo the new create on the same host.
                 deleteBeforeReplace: true,
                 additionalSecretOutputs: args.secret ? ["stdin"] : [],

@@ -374,6 +374,20 @@ function readDownloads(c: Checker, raw: unknown, allowHttp: boolean): Downloads 
     };
 }
 
+/**
+ * The versions and downloads of a stack as validation reads them (defaults filled in), for the
+ * tools that build and check the release files (scripts/artifacts.sh through components/plan.ts),
+ * without the rest of the config, which they do not need. Throws a ConfigError naming every problem.
+ */
+export function readReleaseSettings(raw: Pick<RawConfig, "versions" | "downloads" | "allowHttpDownloads">): { versions: Versions; downloads: Downloads } {
+    const c = new Checker();
+    const allowHttp = c.boolean("k8s-ha:allowHttpDownloads", raw.allowHttpDownloads, false);
+    const { versions } = readVersions(c, raw.versions);
+    const downloads = readDownloads(c, raw.downloads, allowHttp);
+    if (c.problems.length > 0) throw new ConfigError(c.problems);
+    return { versions, downloads };
+}
+
 const MIRROR_KEYS = ["port", "mode", "upstream", "registries", "pushPort", "pushFrom"];
 
 function readMirror(c: Checker, raw: unknown, allowHttp: boolean, nodeNetwork: string): MirrorConfig {

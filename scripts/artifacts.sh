@@ -56,18 +56,11 @@ export GOCACHE=${K8S_HA_ARTIFACTS_GOCACHE:-$ART/gocache}
 export GOWORK=off GOOS=linux GOARCH=amd64 GOAMD64=v1
 export GOFLAGS=-mod=readonly
 
-# Versions (no leading v). Keys of k8s-ha:versions in Pulumi.dev.yaml; each
-# can be overridden by K8S_HA_<KEY>_VERSION in the environment.
-VERSION_KEYS=(kubernetes etcd containerd runc cni coredns pause)
-declare -A VERSION=(
-  [kubernetes]=1.35.4
-  [etcd]=3.6.16
-  [containerd]=2.2.9
-  [runc]=1.3.6
-  [cni]=1.10.0
-  [coredns]=1.14.7
-  [pause]=3.10.1
-)
+# Versions (no leading v), from the program (load_plan): the stack file's
+# k8s-ha:versions and the program's defaults; each can be overridden by
+# K8S_HA_<KEY>_VERSION in the environment.
+VERSION_KEYS=()
+declare -A VERSION=()
 declare -A VERSION_FROM=()
 CRANE_VERSION=${K8S_HA_CRANE_VERSION:-0.22.1}
 # Our NFS provisioner: its version is the VERSION file of its module
@@ -104,59 +97,35 @@ trap 'log "error: failed at line $LINENO: $BASH_COMMAND"' ERR
 
 # ---------------------------------------------------------------- versions
 
-# stack_map KEY FILE: prints "key value" for each entry of the map k8s-ha:KEY,
-# in block style (one key a line below it) or flow style ({a: "1", b: "2"}).
-stack_map() {
-  awk -v want="$1" '
-    function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t\r]+$/, "", s); return s }
-    function unq(s) {
-      s = trim(s)
-      if (s ~ /^".*"$/ || s ~ /^\047.*\047$/) s = substr(s, 2, length(s) - 2)
-      return s
-    }
-    function pair(s,   i) {
-      i = index(s, ":")
-      if (i > 0) print unq(substr(s, 1, i - 1)), unq(substr(s, i + 1))
-    }
-    inblk && /^[ \t]*(#.*)?$/ { next }
-    inblk {
-      match($0, /^ */)
-      if (RLENGTH <= base) { inblk = 0 } else { line = $0; sub(/[ \t]#.*/, "", line); pair(line); next }
-    }
-    $1 == "k8s-ha:" want ":" || $1 == "\"k8s-ha:" want "\":" {
-      match($0, /^ */); base = RLENGTH
-      rest = $0; sub(/^[^:]*:[^:]*:/, "", rest); sub(/[ \t]#.*/, "", rest); rest = trim(rest)
-      if (rest ~ /^\{/) {
-        gsub(/[{}]/, "", rest)
-        n = split(rest, parts, ",")
-        for (i = 1; i <= n; i++) pair(parts[i])
-      } else if (rest == "") {
-        inblk = 1
-      }
-    }
-  ' "$2"
+# load_release_plan: what the program makes of the stack file (scripts/plan.sh): the versions,
+# the download bases and every release file the hosts download; no script restates them.
+# Versions from K8S_HA_<KEY>_VERSION go to it as overrides.
+# shellcheck source=scripts/plan.sh
+source "$ROOT/scripts/plan.sh"
+load_release_plan() {
+  local env key overrides=()
+  for env in $(compgen -e | grep -E '^K8S_HA_[A-Z]+_VERSION$' | grep -v '^K8S_HA_CRANE_VERSION$' || true); do
+    key=${env#K8S_HA_}
+    key=${key%_VERSION}
+    overrides+=("${key,,}=${!env#v}")
+  done
+  load_plan "$STACK_FILE" "${overrides[@]}" || die "the stack file ${STACK_FILE##*/} has problems (above); nothing was done"
 }
 
 load_versions() {
   local k v env
-  for k in "${VERSION_KEYS[@]}"; do VERSION_FROM[$k]=default; done
-  if [[ -f $STACK_FILE ]]; then
-    while read -r k v; do
-      if [[ -n ${VERSION[$k]+x} && -n $v ]]; then
-        VERSION[$k]=$v
-        VERSION_FROM[$k]=${STACK_FILE##*/}
-      fi
-    done < <(stack_map versions "$STACK_FILE")
-  fi
+  load_release_plan
+  while read -r k v; do
+    VERSION_KEYS+=("$k")
+    VERSION[$k]=$v
+    VERSION_FROM[$k]=default
+  done < <(plan_lines 'Object.entries(p.versions).map(([k, v]) => k + " " + v)')
+  while read -r k; do
+    [[ -n $k ]] && VERSION_FROM[$k]=${STACK_FILE##*/}
+  done < <(plan_lines 'p.versionsGiven')
   for k in "${VERSION_KEYS[@]}"; do
     env=K8S_HA_${k^^}_VERSION
-    if [[ -n ${!env:-} ]]; then
-      VERSION[$k]=${!env}
-      VERSION_FROM[$k]=$env
-    fi
-    VERSION[$k]=${VERSION[$k]#v}
-    [[ ${VERSION[$k]} =~ ^[0-9]+\.[0-9]+(\.[0-9]+)?([-+][0-9A-Za-z.-]+)?$ ]] ||
-      die "version of $k is not a version: '${VERSION[$k]}' (from ${VERSION_FROM[$k]})"
+    if [[ -n ${!env:-} ]]; then VERSION_FROM[$k]=$env; fi
   done
   CRANE_VERSION=${CRANE_VERSION#v}
   NFSP_VERSION=$(tr -d ' \t\r\n' <"$NFSP_DIR/VERSION" 2>/dev/null || true)
@@ -556,16 +525,17 @@ layout() {
   WORK=$REPLY
   mkdir -p "$WWW"
 
+  # Each file where the hosts download it (WWW_FILE, from the plan), in its upstream format.
   # Kubernetes: bare binaries, each with a .sha256 of bare hex.
-  d=$WWW/dl.k8s.io/release/v$k/bin/linux/amd64
   for b in "${KUBE_BINARIES[@]}"; do
-    put "$BUILD/kubernetes-$k/$b" "$d/$b"
-    put_text "$(bsum "kubernetes-$k" "$b")" "$d/$b.sha256"
+    put "$BUILD/kubernetes-$k/$b" "${WWW_FILE[$b]}"
+    put_text "$(bsum "kubernetes-$k" "$b")" "${WWW_SUMS[$b]}"
   done
 
   # etcd: etcd-v<e>-linux-amd64/{etcd,etcdctl,etcdutl,README-*.md} and SHA256SUMS.
-  name=etcd-v$e-linux-amd64
-  d=$WWW/github.com/etcd-io/etcd/releases/download/v$e
+  f=${WWW_FILE[etcd]}
+  name=$(basename "$f" .tar.gz)
+  d=${f%/*}
   inputs=("$BUILD/etcd-$e"/{etcd,etcdctl,etcdutl})
   if ! tarball_current "$d/$name.tar.gz" "${inputs[@]}"; then
     stage=$WORK/etcd/$name
@@ -580,11 +550,12 @@ layout() {
     put "$WORK/$name.tar.gz" "$d/$name.tar.gz"
     stamp_tarball "$d/$name.tar.gz"
   fi
-  put_text "$(sha "$d/$name.tar.gz")  $name.tar.gz"$'\n' "$d/SHA256SUMS"
+  put_text "$(sha "$d/$name.tar.gz")  $name.tar.gz"$'\n' "${WWW_SUMS[etcd]}"
 
   # containerd: bin/{containerd,containerd-shim-runc-v2,ctr}.
-  name=containerd-$c-linux-amd64.tar.gz
-  d=$WWW/github.com/containerd/containerd/releases/download/v$c
+  f=${WWW_FILE[containerd]}
+  name=${f##*/}
+  d=${f%/*}
   inputs=("$BUILD/containerd-$c"/{containerd,containerd-shim-runc-v2,ctr})
   if ! tarball_current "$d/$name" "${inputs[@]}"; then
     stage=$WORK/containerd
@@ -595,16 +566,17 @@ layout() {
     put "$WORK/$name" "$d/$name"
     stamp_tarball "$d/$name"
   fi
-  put_text "$(sha "$d/$name")  $name"$'\n' "$d/$name.sha256sum"
+  put_text "$(sha "$d/$name")  $name"$'\n' "${WWW_SUMS[containerd]}"
 
   # runc: the bare binary, and runc.sha256sum naming it.
-  d=$WWW/github.com/opencontainers/runc/releases/download/v$r
-  put "$BUILD/runc-$r/runc" "$d/runc.amd64"
-  put_text "$(bsum "runc-$r" runc)  runc.amd64"$'\n' "$d/runc.sha256sum"
+  f=${WWW_FILE[runc]}
+  put "$BUILD/runc-$r/runc" "$f"
+  put_text "$(bsum "runc-$r" runc)  ${f##*/}"$'\n' "${WWW_SUMS[runc]}"
 
   # CNI plugins at the top level of the tarball, with upstream's LICENSE and README.md.
-  name=cni-plugins-linux-amd64-v$p.tgz
-  d=$WWW/github.com/containernetworking/plugins/releases/download/v$p
+  f=${WWW_FILE[cni]}
+  name=${f##*/}
+  d=${f%/*}
   inputs=()
   for f in "${CNI_PLUGINS[@]}"; do inputs+=("$BUILD/cni-$p/${f#*/}"); done
   if ! tarball_current "$d/$name" "${inputs[@]}"; then
@@ -618,48 +590,43 @@ layout() {
     put "$WORK/$name" "$d/$name"
     stamp_tarball "$d/$name"
   fi
-  put_text "$(sha "$d/$name")  $name"$'\n' "$d/$name.sha256"
+  put_text "$(sha "$d/$name")  $name"$'\n' "${WWW_SUMS[cni]}"
 }
 
 # The upstream host and path of each download base (a key of k8s-ha:downloads),
-# which is also where layout puts the files under www/.
-declare -A UPSTREAM=(
-  [kubernetes]=dl.k8s.io/release
-  [etcd]=github.com/etcd-io/etcd/releases/download
-  [containerd]=github.com/containerd/containerd/releases/download
-  [runc]=github.com/opencontainers/runc/releases/download
-  [cni]=github.com/containernetworking/plugins/releases/download
-)
-# Base URLs of the downloads, as k8s-ha:downloads of the stack gives them, or
-# the lab's stand-ins (the upstream host and path under $LAB_HTTP) for those it
-# lacks or when K8S_HA_ARTIFACTS_HTTP is set.
+# which is also where layout puts the files under www/; and the base URLs of the
+# downloads, as k8s-ha:downloads of the stack gives them, or the lab's stand-ins
+# (the upstream host and path under $LAB_HTTP) for those it lacks or when
+# K8S_HA_ARTIFACTS_HTTP is set. Both from the plan (load_downloads).
+declare -A UPSTREAM=()
 declare -A DOWNLOADS=()
+# Where each release file (by its name in the plan) and its vendor's checksum file go under www/.
+declare -A WWW_FILE=() WWW_SUMS=()
 load_downloads() {
-  local k v
-  for k in "${!UPSTREAM[@]}"; do DOWNLOADS[$k]=$LAB_HTTP/${UPSTREAM[$k]}; done
-  if [[ -f $STACK_FILE && -z ${K8S_HA_ARTIFACTS_HTTP:-} ]]; then
+  local k v name base path sums
+  [[ -n $PLAN ]] || load_release_plan
+  while read -r k v; do
+    UPSTREAM[$k]=${v#*://}
+    DOWNLOADS[$k]=$LAB_HTTP/${UPSTREAM[$k]}
+  done < <(plan_lines 'Object.entries(p.upstream).map(([k, v]) => k + " " + v)')
+  if [[ -z ${K8S_HA_ARTIFACTS_HTTP:-} ]]; then
     while read -r k v; do
-      if [[ -n ${DOWNLOADS[$k]+x} && -n $v ]]; then DOWNLOADS[$k]=${v%/}; fi
-    done < <(stack_map downloads "$STACK_FILE")
+      if [[ -n $k ]]; then DOWNLOADS[$k]=${v%/}; fi
+    done < <(plan_lines 'p.downloadsGiven.map((k) => k + " " + p.downloads[k])')
   fi
+  while read -r name base path sums; do
+    WWW_FILE[$name]=$WWW/${UPSTREAM[$base]}/$path
+    WWW_SUMS[$name]=$WWW/${UPSTREAM[$base]}/$sums
+  done < <(plan_lines 'p.artifacts.map((a) => [a.name, a.base, a.path, a.sums].join(" "))')
 }
 
-# artifact_files: every file the dev stack's hosts download, as components/urls.ts
-# makes them, in "BASE PIN FILE SUMFILE" lines: BASE the key of k8s-ha:downloads,
-# PIN the key of the file's pin in k8s-ha:checksums (NAME@VERSION), FILE and the
-# checksum file its vendor publishes beside it, both relative to the base.
+# artifact_files: every file the stack's hosts download, as the program names them
+# (components/urls.ts through the plan), in "BASE PIN FILE SUMFILE" lines: BASE
+# the key of k8s-ha:downloads, PIN the key of the file's pin in k8s-ha:checksums
+# (NAME@VERSION), FILE and the checksum file its vendor publishes beside it,
+# both relative to the base.
 artifact_files() {
-  local k=${VERSION[kubernetes]} e=${VERSION[etcd]} c=${VERSION[containerd]} r=${VERSION[runc]} p=${VERSION[cni]} b f
-  for b in "${KUBE_BINARIES[@]}"; do
-    f=v$k/bin/linux/amd64/$b
-    printf 'kubernetes %s@%s %s %s.sha256\n' "$b" "$k" "$f" "$f"
-  done
-  printf 'etcd etcd@%s v%s/etcd-v%s-linux-amd64.tar.gz v%s/SHA256SUMS\n' "$e" "$e" "$e" "$e"
-  f=v$c/containerd-$c-linux-amd64.tar.gz
-  printf 'containerd containerd@%s %s %s.sha256sum\n' "$c" "$f" "$f"
-  printf 'runc runc@%s v%s/runc.amd64 v%s/runc.sha256sum\n' "$r" "$r" "$r"
-  f=v$p/cni-plugins-linux-amd64-v$p.tgz
-  printf 'cni cni@%s %s %s.sha256\n' "$p" "$f" "$f"
+  plan_lines 'p.artifacts.map((a) => [a.base, a.pinKey, a.path, a.sums].join(" "))'
 }
 
 # The dev stack's downloads: "PIN URL CHECKSUM-URL" lines.
@@ -896,9 +863,9 @@ check() {
   mkdir -p "$dir"
   load_downloads
   # The stack file's pins (k8s-ha:checksums): what the hosts check each file against.
-  if [[ -f $STACK_FILE ]]; then
-    while read -r k v; do PIN[$k]=$v; done < <(stack_map checksums "$STACK_FILE")
-  fi
+  while read -r k v; do
+    if [[ -n $k ]]; then PIN[$k]=$v; fi
+  done < <(plan_lines 'Object.entries(p.checksums).map(([k, v]) => k + " " + v)')
   if ((${#PIN[@]} == 0)); then
     log "${STACK_FILE##*/} pins no checksums (k8s-ha:checksums): checking against the checksum files only (the dev stack's pins are those files' sums, which scripts/pulumi.sh copies into its effective config)"
   fi
@@ -1036,6 +1003,7 @@ main() {
       ;;
   esac
   load_versions
+  load_downloads
   case $verb in
     versions | pins) busybox_tag --quiet ;;
     *) busybox_tag ;;

@@ -52,7 +52,6 @@ BRIDGE=k8sha0
 SUBNET=10.213.0.0/24
 HOST_ADDR=10.213.0.1
 PREFIX=24
-VIP=10.213.0.10
 HTTP_PORT=8080
 REGISTRY_PORT=5000
 NAT_COMMENT="k8s-ha-lab"
@@ -73,10 +72,23 @@ BASE_PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,iproute2,i
 NFS_PACKAGES="linux-image-amd64 nfs-kernel-server udev chrony conntrack ethtool socat nftables"
 DEPS_PACKAGES=(systemd-container debootstrap iptables iproute2 qemu-system-x86 docker-registry busybox-static openssh-client e2fsprogs util-linux procps faketime)
 
-# w3 is a spare: the dev stack leaves it out; the e2e suite's add-worker drill adds it to the stack.
+# The machines of the dev stack (Pulumi.dev.yaml), with their addresses and the VIP as the program
+# reads them (scripts/plan.sh), and w3, a spare: the dev stack leaves it out; the e2e suite's
+# add-worker drill adds it to the stack.
 MACHINES=(lb1 lb2 cp1 cp2 cp3 w1 w2 w3 w4 mirror nfs)
-declare -A ADDR=([lb1]=10.213.0.11 [lb2]=10.213.0.12 [cp1]=10.213.0.21 [cp2]=10.213.0.22 [cp3]=10.213.0.23
-  [w1]=10.213.0.31 [w2]=10.213.0.32 [w3]=10.213.0.33 [w4]=10.213.0.34 [mirror]=10.213.0.41 [nfs]=10.213.0.51)
+declare -A ADDR=([w3]=10.213.0.33)
+# shellcheck source=scripts/plan.sh
+source "$REPO_DIR/scripts/plan.sh"
+if ! load_plan "$REPO_DIR/Pulumi.dev.yaml" >/dev/null; then
+  printf 'lab: error: the program cannot read Pulumi.dev.yaml (above); the lab takes its machines from it\n' >&2
+  exit 1
+fi
+while read -r name addr; do ADDR[$name]=$addr; done < <(plan_lines 'p.hosts.map((h) => h.name + " " + h.address)')
+VIP=$(plan_lines 'p.vip')
+for name in "${MACHINES[@]}"; do
+  [[ -n ${ADDR[$name]:-} ]] || { printf 'lab: error: %s is a lab machine but no host of Pulumi.dev.yaml\n' "$name" >&2; exit 1; }
+done
+unset name addr
 # lb: keepalived's capabilities. node: what containerd and kubelet need (see scripts/lab/node-prep.sh);
 # the control-plane hosts and the mirror get it too, so they can run containers as well. vm: qemu.
 declare -A PROFILE=([lb1]=lb [lb2]=lb [cp1]=node [cp2]=node [cp3]=node [w1]=node [w2]=node [w3]=node [w4]=vm [mirror]=node [nfs]=vm)

@@ -15,16 +15,23 @@ const resources: Recorded[] = [];
 
 /** What each resource depends on, by name, as the engine is told at registration (explicit and through its inputs). */
 const dependencies = new Map<string, string[]>();
+/** Each resource's parent's URN, and the parents its aliases name (URNs), as registered. */
+const parents = new Map<string, string>();
+const aliasParents = new Map<string, string[]>();
 {
     interface Registration {
         getName(): string;
+        getParent(): string;
         getDependenciesList(): string[];
+        getAliasesList(): { getSpec(): { getParenturn(): string } | undefined }[];
     }
     type Register = (req: Registration, callback: unknown) => Promise<void>;
     const proto = MockMonitor.prototype as unknown as { registerResource: Register };
     const register = proto.registerResource;
     proto.registerResource = function (this: unknown, req: Registration, callback: unknown) {
         dependencies.set(req.getName(), req.getDependenciesList().map((urn) => urn.split("::").pop() ?? urn));
+        parents.set(req.getName(), req.getParent());
+        aliasParents.set(req.getName(), req.getAliasesList().map((a) => a.getSpec()?.getParenturn() ?? ""));
         return register.call(this, req, callback);
     };
 }
@@ -176,8 +183,25 @@ describe("the cluster graph", () => {
         const types = new Set(resources.map((r) => r.type).filter((t) => t.startsWith("k8s-ha:")));
         expect([...types].sort()).toEqual([
             "k8s-ha:index:ControlPlane", "k8s-ha:index:DockerImageMirror", "k8s-ha:index:EtcdBackup", "k8s-ha:index:EtcdMember",
-            "k8s-ha:index:LoadBalancerPair", "k8s-ha:index:NfsServer", "k8s-ha:index:Node", "k8s-ha:index:Pki",
+            "k8s-ha:index:LoadBalancerPair", "k8s-ha:index:NfsServer", "k8s-ha:index:Node", "k8s-ha:index:Pki", "k8s-ha:index:Worker",
         ]);
+    });
+
+    test("a worker's runtime and kubelet are its Worker's, with an alias to the Node they were children of; every host step runs after its host is prepared", () => {
+        for (const w of ["w1", "w2"]) {
+            for (const step of [`${w}-runtime`, `${w}-kubelet`]) {
+                expect([step, parents.get(step)?.split("::").pop()]).toEqual([step, `${w}-worker`]);
+                expect([step, aliasParents.get(step)?.map((u) => u.split("::").pop())]).toEqual([step, [w]]);
+            }
+            expect(parents.get(`${w}-worker`)?.split("::").pop()).toBe(w);
+            // The kubelet's certificate stays the Node's.
+            expect(parents.get(`${w}-kubelet-cert`)?.split("::").pop()).toBe(w);
+        }
+        for (const c of commands()) {
+            const host = c.name.split("-")[0];
+            if (/-(facts|os|firewall)$/.test(c.name)) continue;
+            expect([c.name, dependencies.get(c.name)]).toEqual([c.name, expect.arrayContaining([`${host}-facts`, `${host}-firewall`])]);
+        }
     });
 
     test("the VIP feeds the endpoint, the apiserver SANs and every kubeconfig", async () => {

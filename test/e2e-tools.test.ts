@@ -18,7 +18,7 @@ describe("preview summary and the change drills' expectations", () => {
             ["update", cmd("cp1-control-plane")],
             ["same", cmd("cp1-os")],
         ]);
-        expect(s).toEqual({ create: ["w3-os"], update: ["cp1-control-plane"], replace: ["control-plane-apiserver-cert"], delete: [], same: 1, files: {} });
+        expect(s).toEqual({ create: ["w3-os"], update: ["cp1-control-plane"], replace: ["control-plane-apiserver-cert"], delete: [], same: 1, createdComponents: [], files: {} });
     });
 
     test("add-worker allows the worker's resources and the topology followers only", () => {
@@ -158,6 +158,9 @@ describe("preview summary and the change drills' expectations", () => {
 
     test("switch (another commit's program on this state) allows steps to run again, and nothing else", () => {
         expect(planProblems("switch", undefined, preview([["update", cmd("w1-os")], ["update", cmd("cp1-control-plane")]]))).toEqual([]);
+        // A new component that groups existing steps is no change on a host.
+        const worker = "urn:pulumi:dev::k8s-ha::k8s-ha:index:Node$k8s-ha:index:Worker::w1-worker";
+        expect(planProblems("switch", undefined, preview([["create", worker]]))).toEqual([]);
         expect(planProblems("switch", undefined, preview([["replace", cmd("w1-os")], ["create", cmd("w1-x")], ["delete", cmd("w1-y")]]))).toEqual([
             "w1-x: create is not expected in the switch drill",
             "w1-os: replace is not expected in the switch drill",

@@ -3,6 +3,7 @@
  * pulls through the cluster's image mirror, and its systemd unit.
  */
 import { BINARIES, CNI_BIN_DIR, CNI_CONF_DIR, CONTAINERD_FILES, K8S_PKI, RUNC_PATH, SYSTEM_BINARIES } from "./paths";
+import { stringify as stringifyToml } from "smol-toml";
 import { renderServiceUnit } from "./systemd";
 import { isIpv4, joinLines, requireAbsolutePath, requireInt, requireToken } from "./text";
 
@@ -204,10 +205,15 @@ export function renderContainerdUnit(p: ContainerdUnitParams = {}): string {
 }
 
 /** A TOML basic string. Control characters are refused rather than escaped: no path or name has one. */
+/**
+ * A TOML string as smol-toml writes it (quotes and escapes are the library's). The layout of the
+ * files (sections, order, indentation, comments) stays this module's, so that their bytes, which
+ * decide whether containerd restarts and whether a worker is drained, never change with the
+ * library's formatting choices.
+ */
 function tomlString(s: string): string {
-    // eslint-disable-next-line no-control-regex
-    if (/[\x00-\x1f\x7f]/.test(s)) {
-        throw new Error(`TOML string ${JSON.stringify(s)} contains a control character`);
-    }
-    return `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+    const line = stringifyToml({ v: s });
+    const value = /^v = (.*)\n$/s.exec(line)?.[1];
+    if (value === undefined) throw new Error(`TOML string ${JSON.stringify(s)}: unexpected output from smol-toml: ${JSON.stringify(line)}`);
+    return value;
 }

@@ -6,6 +6,7 @@
  * config is validated before any renderer runs, so these errors mean a programming mistake in a
  * caller; they name the parameter and never include a secret's value.
  */
+import { parseIpv4 } from "../net";
 
 /** Joins lines with `\n` and ends the file with exactly one newline, as every tool here expects. */
 export function joinLines(lines: readonly string[]): string {
@@ -32,11 +33,9 @@ export function compareStrings(a: string, b: string): number {
     return a < b ? -1 : a > b ? 1 : 0;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-/** True for a dotted-quad IPv4 address without leading zeros. */
+/** True for a dotted-quad IPv4 address without leading zeros (net.ts's parser). */
 export function isIpv4(value: string): boolean {
-    return IPV4.test(value);
+    return parseIpv4(value) !== undefined;
 }
 
 /** Throws unless `value` is an IPv4 address. `what` names the parameter in the message. */

@@ -10,7 +10,7 @@
 # Environment: NODE_NAME, K8SHA_RESTART_INPUTS, DRAIN_TIMEOUT_SECONDS.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-KUBECONFIG=/etc/kubernetes/admin.kubeconfig
+KUBECONFIG=${K8SHA_KUBECONFIG:-/etc/kubernetes/admin.kubeconfig}
 export KUBECONFIG
 : "${NODE_NAME:?NODE_NAME is not set}"
 DRAIN_TIMEOUT_SECONDS=${DRAIN_TIMEOUT_SECONDS:-300}

@@ -7,7 +7,7 @@
 # fingerprint: a change re-runs this step after the worker's).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-KUBECONFIG=/etc/kubernetes/admin.kubeconfig
+KUBECONFIG=${K8SHA_KUBECONFIG:-/etc/kubernetes/admin.kubeconfig}
 export KUBECONFIG
 : "${NODE_NAME:?NODE_NAME is not set}"
 

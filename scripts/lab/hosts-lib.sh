@@ -5,12 +5,18 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT" || exit 1
 CACHE=${K8S_HA_CACHE:-/var/cache/k8s-ha}
-K8S_VERSION=$(awk '$1 == "kubernetes:" {print $2; exit}' "$ROOT/Pulumi.dev.yaml")
+# The dev stack's hosts, VIP and Kubernetes version as the program reads Pulumi.dev.yaml
+# (scripts/plan.sh), and w3, the lab's spare machine (scripts/lab.sh).
+# shellcheck source=scripts/plan.sh
+source "$ROOT/scripts/plan.sh"
+load_plan "$ROOT/Pulumi.dev.yaml" || exit 1
+K8S_VERSION=$(plan_lines 'p.versions.kubernetes')
 KUBECTL=$CACHE/artifacts/build/kubernetes-$K8S_VERSION/kubectl
 export KUBECONFIG=$ROOT/.e2e/admin.kubeconfig
-VIP=10.213.0.10
-declare -A ADDR=([lb1]=10.213.0.11 [lb2]=10.213.0.12 [cp1]=10.213.0.21 [cp2]=10.213.0.22 [cp3]=10.213.0.23
-    [w1]=10.213.0.31 [w2]=10.213.0.32 [w3]=10.213.0.33 [w4]=10.213.0.34 [mirror]=10.213.0.41 [nfs]=10.213.0.51)
+VIP=$(plan_lines 'p.vip')
+declare -A ADDR=([w3]=10.213.0.33)
+while read -r plan_host plan_addr; do ADDR[$plan_host]=$plan_addr; done < <(plan_lines 'p.hosts.map((h) => h.name + " " + h.address)')
+unset plan_host plan_addr
 
 on() {
     local host=$1

@@ -22,6 +22,8 @@ export interface PlanSummary {
     replace: string[];
     delete: string[];
     same: number;
+    /** Of the created, the components of this program (no host step; `k8s-ha:index:*` types). */
+    createdComponents: string[];
     /** For each updated host step, the files its preview manifest says change (`: file PATH MODE …` lines). */
     files: Record<string, string[]>;
 }
@@ -45,6 +47,11 @@ export function changedFiles(step: PreviewStep): string[] {
     return [...paths].filter((p) => before.get(p) !== after.get(p) || after.get(p)?.endsWith(" changes")).sort();
 }
 
+/** The type of the resource a URN names (`urn:pulumi:STACK::PROJECT::PARENT$TYPE::NAME`). */
+export function urnType(urn: string): string {
+    return (urn.split("::")[2] ?? "").split("$").pop() ?? "";
+}
+
 /** The resource name at the end of a URN. */
 export function urnName(urn: string): string {
     return urn.split("::").pop() ?? urn;
@@ -54,7 +61,7 @@ const STACK_TYPE = "pulumi:pulumi:Stack";
 
 /** Groups the steps of a preview by what happens to each resource. */
 export function summarizePreview(preview: { steps?: PreviewStep[] }): PlanSummary {
-    const s: PlanSummary = { create: [], update: [], replace: [], delete: [], same: 0, files: {} };
+    const s: PlanSummary = { create: [], update: [], replace: [], delete: [], same: 0, createdComponents: [], files: {} };
     const add = (list: string[], name: string) => {
         if (!list.includes(name)) list.push(name);
     };
@@ -64,6 +71,7 @@ export function summarizePreview(preview: { steps?: PreviewStep[] }): PlanSummar
         switch (step.op) {
             case "create":
                 add(s.create, name);
+                if (urnType(step.urn).startsWith("k8s-ha:index:")) add(s.createdComponents, name);
                 break;
             case "update": {
                 add(s.update, name);
@@ -87,7 +95,7 @@ export function summarizePreview(preview: { steps?: PreviewStep[] }): PlanSummar
                 break;
         }
     }
-    for (const list of [s.create, s.update, s.replace, s.delete]) list.sort();
+    for (const list of [s.create, s.update, s.replace, s.delete, s.createdComponents]) list.sort();
     return s;
 }
 
@@ -123,8 +131,9 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             break;
         case "switch":
             // The program of another commit on this one's state: steps may run again (their text
-            // changed), but nothing is created, replaced or deleted.
-            none("create", s.create);
+            // changed), and a new component may group existing steps (their aliases keep them), but
+            // nothing else is created, and nothing is replaced or deleted.
+            none("create", s.create.filter((n) => !s.createdComponents.includes(n)));
             none("replace", s.replace);
             none("delete", s.delete);
             break;

@@ -1,0 +1,24 @@
+/**
+ * k8s-ha as a library: the components, their arguments, and the config they share, for a Pulumi
+ * program of your own (see examples/). The dev stack's program (index.ts) is one such program.
+ *
+ * The usual path: describe the cluster as a `RawConfig` (the same shape as the `k8s-ha:` keys of a
+ * stack file), let `validateConfig` check all of it at once and fill in the defaults, then
+ * `buildCluster` wires every component. A program that wants only some of them can build them one
+ * by one from the same `ClusterConfig`, as `buildCluster` does: every component takes the validated
+ * config and the components it depends on (a `Node` per host first).
+ */
+export { buildCluster, stackOutputs, type Cluster } from "./cluster";
+export { ConfigError, validateConfig } from "./validate";
+export { readStackConfig, previousRun, type StackConfig } from "./stack";
+export { checkHostKeys } from "./hostkeys";
+export type { ClusterConfig, HostConfig, RawConfig, Role } from "./config";
+export { DEFAULTS } from "./config";
+export { Node, Worker, type NodeArgs, type WorkerArgs, type WorkloadArgs, type HostFacts } from "./node";
+export { Pki, type PkiArgs } from "./pki";
+export { EtcdMember, type EtcdMemberArgs } from "./etcd";
+export { ControlPlane, type ControlPlaneArgs } from "./controlplane";
+export { LoadBalancerPair, type LoadBalancerPairArgs } from "./loadbalancer";
+export { DockerImageMirror, type DockerImageMirrorArgs } from "./mirror";
+export { NfsServer, type NfsServerArgs, type NfsStorageArgs } from "./nfs";
+export { EtcdBackup, type EtcdBackupArgs } from "./etcdbackup";
