@@ -55,12 +55,19 @@ export function buildCluster(stack: StackConfig): Cluster {
         });
     const pki = makeCa("cluster", "k8s-ha cluster CA");
     const etcdPki = makeCa("etcd", "k8s-ha etcd CA");
-    const loadBalancer = new LoadBalancerPair("api", { cluster, nodes });
+    const loadBalancer = new LoadBalancerPair("api", {
+        hosts: hostsWithRole(cluster, "lb").map((host) => ({ host, node: nodes[host.name] })),
+        backends: hostsWithRole(cluster, "control-plane"),
+        vip: cluster.vip,
+        apiPort: cluster.apiPort,
+        vrrpRouterId: cluster.vrrpRouterId,
+        healthCheckIntervalMs: cluster.loadBalancer.healthCheckIntervalMs,
+    });
     const etcd = hostsWithRole(cluster, "etcd").map(
         (host) => new EtcdMember(`${host.name}-etcd`, { host, cluster, node: nodes[host.name], pki: etcdPki, sshPrivateKey }),
     );
     const mirrorHost = hostsWithRole(cluster, "mirror")[0];
-    const mirror = new DockerImageMirror("image-mirror", { cluster, node: nodes[mirrorHost.name], pki });
+    const mirror = new DockerImageMirror("image-mirror", { settings: cluster.mirror, node: nodes[mirrorHost.name], pki });
     const controlPlane = new ControlPlane(CONTROL_PLANE_NAME, {
         cluster,
         nodes,
@@ -92,7 +99,8 @@ export function buildCluster(stack: StackConfig): Cluster {
     const nfsHost = hostsWithRole(cluster, "nfs")[0];
     const nfs = nfsHost
         ? new NfsServer("nfs", {
-              cluster,
+              settings: cluster.nfs,
+              protectData: cluster.protectData,
               node: nodes[nfsHost.name],
               storage: {
                   controlPlane,

@@ -1,16 +1,25 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as command from "@pulumi/command";
-import { ClusterConfig, hostsWithRole } from "./config";
+import { DEFAULTS, HostConfig } from "./config";
 import { Node } from "./node";
 import * as render from "./render";
 import { parseIpv4 } from "./net";
 import { BundleFile } from "./runner";
 
 export interface LoadBalancerPairArgs {
-    cluster: ClusterConfig;
-    /** The Nodes of the two lb hosts, keyed by host name. */
-    nodes: Record<string, Node>;
+    /** The two lb hosts and their Nodes. The one with the higher `vrrpPriority` (default 100) holds the VIP. */
+    hosts: { host: HostConfig; node: Node }[];
+    /** The apiservers HAProxy sends to, each on port 6443. */
+    backends: { name: string; address: string }[];
+    /** The virtual IP the pair holds: a free address in the hosts' network. */
+    vip: string;
+    /** The port of the endpoint `https://vip:apiPort`. Default 6443. */
+    apiPort?: number;
+    /** The VRRP virtual router id, 1-255, unique on the network. Default 51. */
+    vrrpRouterId?: number;
+    /** How often HAProxy checks each apiserver's `/readyz`. Default 1000 ms. */
+    healthCheckIntervalMs?: number;
 }
 
 /**
@@ -24,18 +33,21 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
 
     constructor(name: string, args: LoadBalancerPairArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:LoadBalancerPair", name, {}, opts);
-        const { cluster } = args;
+        const vip = args.vip;
+        const apiPort = args.apiPort ?? DEFAULTS.apiPort;
+        const vrrpRouterId = args.vrrpRouterId ?? DEFAULTS.vrrpRouterId;
+        if (args.hosts.length !== 2) throw new pulumi.ResourceError(`a LoadBalancerPair needs two hosts, got ${args.hosts.length}`, this);
         // One host at a time (stage steps in a fixed order); the host that holds the VIP defers its
         // change to the finish phase, so the VIP holder changes last whichever host it is; lb.sh
         // hands the VIP over before it restarts keepalived on it.
-        const lbs = [...hostsWithRole(cluster, "lb")].sort((a, b) => (a.vrrpPriority ?? 100) - (b.vrrpPriority ?? 100) || (parseIpv4(a.address) ?? 0) - (parseIpv4(b.address) ?? 0));
-        const apiservers = hostsWithRole(cluster, "control-plane").map((h) => ({ name: h.name, address: h.address, port: render.APISERVER_PORT }));
+        const lbs = args.hosts.map((h) => h.host).sort((a, b) => (a.vrrpPriority ?? 100) - (b.vrrpPriority ?? 100) || (parseIpv4(a.address) ?? 0) - (parseIpv4(b.address) ?? 0));
+        const apiservers = args.backends.map((h) => ({ name: h.name, address: h.address, port: render.APISERVER_PORT }));
         // VRRP's simple authentication takes at most 8 characters.
         const authPass = new random.RandomPassword(`${name}-vrrp-auth`, { length: 8, special: false }, { parent: this });
-        const haproxyCfg = render.renderHaproxyConfig({ apiPort: cluster.apiPort, backends: apiservers, checkIntervalMs: cluster.loadBalancer.healthCheckIntervalMs });
+        const haproxyCfg = render.renderHaproxyConfig({ apiPort, backends: apiservers, checkIntervalMs: args.healthCheckIntervalMs ?? DEFAULTS.loadBalancer.healthCheckIntervalMs });
         let previous: command.remote.Command | undefined;
         this.commands = lbs.map((host) => {
-            const node = args.nodes[host.name];
+            const node = args.hosts.find((h) => h.host.name === host.name)?.node;
             const peer = lbs.find((h) => h.name !== host.name);
             if (!node || !peer) throw new pulumi.ResourceError(`lb host ${host.name} has no Node or no peer`, this);
             // A changed config reloads its daemon (connections and the VIP stay); only a changed
@@ -44,7 +56,7 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
             const u = render.UNITS;
             const files = pulumi.output({ facts: node.facts, pass: authPass.result }).apply(({ facts, pass }): BundleFile[] => [
                 { path: lb.haproxyConfig, mode: "0644", content: haproxyCfg, reloads: [u.haproxy], check: "haproxy" },
-                { path: lb.keepalivedCheckScript, mode: "0755", content: render.renderHaproxyCheckScript({ apiPort: cluster.apiPort }), reloads: [u.keepalived] },
+                { path: lb.keepalivedCheckScript, mode: "0755", content: render.renderHaproxyCheckScript({ apiPort: apiPort }), reloads: [u.keepalived] },
                 {
                     path: lb.keepalivedConfig,
                     mode: "0600",
@@ -53,12 +65,12 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
                     check: "keepalived",
                     content: render.renderKeepalivedConfig({
                         hostName: host.name,
-                        virtualRouterId: cluster.vrrpRouterId,
+                        virtualRouterId: vrrpRouterId,
                         interface: facts.interface,
                         priority: host.vrrpPriority ?? 100,
                         unicastSrcIp: host.address,
                         unicastPeers: [peer.address],
-                        vip: cluster.vip,
+                        vip: vip,
                         vipPrefixLength: facts.prefix,
                         authPass: pass,
                     }),
@@ -67,14 +79,14 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
                     path: lb.keepalivedDropIn,
                     mode: "0600",
                     restarts: [u.keepalived],
-                    content: render.renderKeepalivedDropIn({ vip: cluster.vip, vipPrefixLength: facts.prefix, interface: facts.interface }),
+                    content: render.renderKeepalivedDropIn({ vip: vip, vipPrefixLength: facts.prefix, interface: facts.interface }),
                 },
             ]);
             previous = node.runner.run(
                 "lb",
                 {
                     script: "lb",
-                    env: { K8SHA_VIP: cluster.vip, K8SHA_INTERFACE: node.facts.interface, K8SHA_PEER: peer.address, K8SHA_API_PORT: String(cluster.apiPort) },
+                    env: { K8SHA_VIP: vip, K8SHA_INTERFACE: node.facts.interface, K8SHA_PEER: peer.address, K8SHA_API_PORT: String(apiPort) },
                     files,
                     secret: true,
                 },
@@ -87,7 +99,7 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
         // whenever it runs, so the finish steps run after every stage run, and only then.
         const stages = this.commands;
         const finishes = lbs.map((host) => {
-            const node = args.nodes[host.name];
+            const node = args.hosts.find((h) => h.host.name === host.name)?.node;
             const peer = lbs.find((h) => h.name !== host.name);
             const stage = stages[lbs.indexOf(host)];
             if (!node || !peer || !stage) throw new pulumi.ResourceError(`lb host ${host.name} has no Node, peer or stage step`, this);
@@ -98,10 +110,10 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
                     env: {
                         K8SHA_LB_PHASE: "finish",
                         K8SHA_LB_STAGE: stage.stdout.apply((out) => out.trim()),
-                        K8SHA_VIP: cluster.vip,
+                        K8SHA_VIP: vip,
                         K8SHA_INTERFACE: node.facts.interface,
                         K8SHA_PEER: peer.address,
-                        K8SHA_API_PORT: String(cluster.apiPort),
+                        K8SHA_API_PORT: String(apiPort),
                     },
                     withDelete: false,
                 },
@@ -112,7 +124,7 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
         // From the commands' ids, not its stdout: it resolves only once the commands have run (so users
         // of the value wait for it), and an update keeps an id, so a preview of one still knows
         // the value, which never changes, instead of showing everything built from it as unknown.
-        this.endpoint = pulumi.all(this.commands.map((c) => c.id)).apply(() => `https://${cluster.vip}:${cluster.apiPort}`);
+        this.endpoint = pulumi.all(this.commands.map((c) => c.id)).apply(() => `https://${vip}:${apiPort}`);
         this.registerOutputs({ endpoint: this.endpoint });
     }
 }

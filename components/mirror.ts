@@ -1,13 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { ClusterConfig } from "./config";
+import { MirrorConfig } from "./config";
 import { Node } from "./node";
 import { Pki } from "./pki";
 import { BundleFile } from "./runner";
 import * as render from "./render";
 
 export interface DockerImageMirrorArgs {
-    cluster: ClusterConfig;
+    /** Its port, mode (`proxy` or `preloaded`), upstream and push port, as `k8s-ha:mirror` gives them after validation. */
+    settings: MirrorConfig;
+    /** The mirror host's Node. */
     node: Node;
     /** The cluster PKI: every node trusts its CA, so the mirror's certificate comes from it. */
     pki: Pki;
@@ -36,10 +38,10 @@ export class DockerImageMirror extends pulumi.ComponentResource {
         opts?: pulumi.ComponentResourceOptions,
     ) {
         super("k8s-ha:index:DockerImageMirror", name, {}, opts);
-        const { cluster, node, pki } = args;
+        const { node, pki } = args;
         const host = node.runner.host;
         const cert = pki.issue(`${host.name}-registry`, { commonName: host.name, dnsNames: [host.name], ipAddresses: [host.address], server: true }, this);
-        const m = cluster.mirror;
+        const m = args.settings;
         const preloaded = m.mode === "preloaded";
         // Pushes need a password from the stack (preloaded mode); the nodes pull without one, read-only.
         const password = preloaded
@@ -86,7 +88,7 @@ export class DockerImageMirror extends pulumi.ComponentResource {
         // the value, which never changes, instead of showing everything built from it as unknown.
         // It also waits for the mirror host's firewall step (node.prepared): when a worker joins, that
         // step opens the registry to it, and the new worker's runtime pulls only after that.
-        this.endpoint = pulumi.all([cmd.id, node.prepared.id]).apply(() => `${host.address}:${cluster.mirror.port}`);
+        this.endpoint = pulumi.all([cmd.id, node.prepared.id]).apply(() => `${host.address}:${m.port}`);
         this.mirrorCommand = cmd;
         this.registerOutputs({ endpoint: this.endpoint });
     }
@@ -99,8 +101,8 @@ export class DockerImageMirror extends pulumi.ComponentResource {
      * fails when a pin does not match. The add-ons name their images by it.
      */
     digest(key: string, image: render.MirrorImage, pinned?: string): pulumi.Output<string> {
-        const { cluster, node } = this.args;
-        const m = cluster.mirror;
+        const { node } = this.args;
+        const m = this.args.settings;
         const env: Record<string, string> = {
             MIRROR_ADDRESS: node.runner.host.address,
             MIRROR_PORT: String(m.port),

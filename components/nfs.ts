@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ClusterConfig } from "./config";
+import { NfsConfig } from "./config";
 import { ControlPlane } from "./controlplane";
 import { Node } from "./node";
 import * as render from "./render";
@@ -18,10 +18,14 @@ export interface NfsStorageArgs {
 }
 
 export interface NfsServerArgs {
-    cluster: ClusterConfig;
+    /** The export's path and clients, and the StorageClass's settings, as `k8s-ha:nfs` gives them after validation. */
+    settings: NfsConfig;
+    /** The NFS server's Node. */
     node: Node;
-    /** When given, dynamic provisioning: the provisioner and the StorageClass `cluster.nfs.storage` describes. */
+    /** When given, dynamic provisioning: the provisioner and the StorageClass `settings.storage` describes. */
     storage?: NfsStorageArgs;
+    /** Pulumi `protect` on the export's step, so that no update or destroy deletes the data. Default true. */
+    protectData?: boolean;
 }
 
 /**
@@ -39,36 +43,37 @@ export class NfsServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: NfsServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:NfsServer", name, {}, opts);
-        const { cluster, node } = args;
+        const { node } = args;
+        const nfs = args.settings;
         const cmd = (this.command = node.runner.run(
             "nfs",
             {
                 script: "nfs",
-                env: { NFS_PATH: cluster.nfs.path },
+                env: { NFS_PATH: nfs.path },
                 files: [
                     {
                         path: render.NFS_FILES.exports,
                         mode: "0644",
                         // exportfs -ra: the export table is read again; mounts stay.
                         reloads: ["nfs-server"],
-                        content: render.renderExports([{ path: cluster.nfs.path, clients: cluster.nfs.clients }]),
+                        content: render.renderExports([{ path: nfs.path, clients: nfs.clients }]),
                     },
                 ],
             },
             // The export's data: protected unless the stack says otherwise (k8s-ha:protectData).
-            { parent: this, protect: cluster.protectData },
+            { parent: this, protect: args.protectData ?? true },
         ));
         const server = node.runner.host.address;
         // From the command's id, not its stdout: it resolves only once the command has run (so users
         // of the value wait for it), and an update keeps the id, so a preview of one still knows
         // the value, which never changes, instead of showing everything built from it as unknown.
-        this.export = cmd.id.apply(() => `${server}:${cluster.nfs.path}`);
+        this.export = cmd.id.apply(() => `${server}:${nfs.path}`);
         if (args.storage) {
-            const s = cluster.nfs.storage;
+            const s = nfs.storage;
             const files = pulumi.all([args.storage.mirrorEndpoint, args.storage.provisionerDigest]).apply(([mirror, digest]) => {
                 const params: render.NfsStorageParams = {
                     server,
-                    path: cluster.nfs.path,
+                    path: nfs.path,
                     image: render.nfsProvisionerImage(mirror, digest),
                     storageClass: s.storageClass,
                     defaultClass: s.defaultClass,
@@ -85,7 +90,7 @@ export class NfsServer extends pulumi.ComponentResource {
             });
             this.storageClass = args.storage.controlPlane.runWithAdmin(
                 "nfs-storage",
-                { script: "storage", env: { STORAGE_CLASS: s.storageClass, NFS_EXPORT: `${server}:${cluster.nfs.path}` }, files },
+                { script: "storage", env: { STORAGE_CLASS: s.storageClass, NFS_EXPORT: `${server}:${nfs.path}` }, files },
                 this,
                 [cmd, ...(args.storage.dependsOn ?? [])],
             );

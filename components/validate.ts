@@ -707,7 +707,7 @@ function readLoadBalancer(c: Checker, raw: unknown): LoadBalancerSettings {
         if (!LB_KEYS.includes(key)) c.problem(`k8s-ha:loadBalancer.${key}`, `is not a load balancer setting; use one of: ${LB_KEYS.join(", ")}`);
     }
     // Below 100 ms the checks would load the apiservers; above 10 s a dead one keeps getting requests.
-    return { healthCheckIntervalMs: c.integer("k8s-ha:loadBalancer.healthCheckIntervalMs", r.healthCheckIntervalMs, 1000, 100, 10_000) };
+    return { healthCheckIntervalMs: c.integer("k8s-ha:loadBalancer.healthCheckIntervalMs", r.healthCheckIntervalMs, DEFAULTS.loadBalancer.healthCheckIntervalMs, 100, 10_000) };
 }
 
 const FIREWALL_KEYS = ["enabled", "sshFrom", "allow"];
