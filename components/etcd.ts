@@ -3,7 +3,8 @@ import * as command from "@pulumi/command";
 import { ClusterConfig, HostConfig, hostsWithRole } from "./config";
 import { Node } from "./node";
 import { Pki } from "./pki";
-import { BundleFile, knownHostsLine, localScript, pemFiles, shellQuote, withRestarts } from "./runner";
+import { knownHostsLine, localScript, shellQuote } from "./runner";
+import { etcdPhase } from "./phases";
 import * as render from "./render";
 import { pinnedArtifact } from "./urls";
 
@@ -35,25 +36,18 @@ export class EtcdMember extends pulumi.ComponentResource {
         const server = pki.issue(`${host.name}-etcd-server`, { commonName: host.name, ...names, server: true, client: true }, this);
         const peer = pki.issue(`${host.name}-etcd-peer`, { commonName: host.name, ...names, server: true, client: true }, this);
         const health = pki.issue(`${host.name}-etcd-healthcheck`, { commonName: "etcd-healthcheck-client", client: true }, this);
-        // Every file restarts etcd when it changes (etcd.sh does that one member at a time).
-        const etcdUnit = [render.UNITS.etcd];
         const files = pulumi
             .output({ ca: pki.caCert, sc: server.cert, sk: server.key, pc: peer.cert, pk: peer.key, hc: health.cert, hk: health.key })
-            .apply(({ ca, sc, sk, pc, pk, hc, hk }): BundleFile[] =>
-                withRestarts(
-                    [
-                        { path: render.ETCD_FILES.caCert, mode: "0644", content: ca },
-                        ...pemFiles(render.PEM_BASES.etcdServer, sc, sk),
-                        ...pemFiles(render.PEM_BASES.etcdPeer, pc, pk),
-                        ...pemFiles(render.PEM_BASES.etcdHealthcheckClient, hc, hk),
-                        {
-                            path: render.unitPath(render.UNITS.etcd),
-                            mode: "0600",
-                            content: render.renderEtcdUnit({ name: host.name, address: host.address, members: etcdHosts(cluster), clusterToken: "k8s-ha-etcd", tuning: cluster.etcd }),
-                        },
-                    ],
-                    etcdUnit,
-                ),
+            .apply(({ ca, sc, sk, pc, pk, hc, hk }) =>
+                etcdPhase({
+                    host,
+                    members: etcdHosts(cluster),
+                    tuning: cluster.etcd,
+                    caCert: ca,
+                    server: { cert: sc, key: sk },
+                    peer: { cert: pc, key: pk },
+                    healthcheck: { cert: hc, key: hk },
+                }),
             );
         // Deleted after the member's own step (which depends on it): copies the snapshot that the
         // member's delete saved on its host off the host, to k8s-ha:etcdBackup's target.

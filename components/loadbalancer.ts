@@ -5,7 +5,7 @@ import { DEFAULTS, HostConfig } from "./config";
 import { Node } from "./node";
 import * as render from "./render";
 import { parseIpv4 } from "./net";
-import { BundleFile } from "./runner";
+import { lbPhase } from "./phases";
 
 export interface LoadBalancerPairArgs {
     /** The two lb hosts and their Nodes. The one with the higher `vrrpPriority` (default 100) holds the VIP. */
@@ -50,38 +50,11 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
             const node = args.hosts.find((h) => h.host.name === host.name)?.node;
             const peer = lbs.find((h) => h.name !== host.name);
             if (!node || !peer) throw new pulumi.ResourceError(`lb host ${host.name} has no Node or no peer`, this);
-            // A changed config reloads its daemon (connections and the VIP stay); only a changed
-            // keepalived drop-in restarts keepalived (lb.sh hands the VIP over first).
-            const lb = render.LB_FILES;
-            const u = render.UNITS;
-            const files = pulumi.output({ facts: node.facts, pass: authPass.result }).apply(({ facts, pass }): BundleFile[] => [
-                { path: lb.haproxyConfig, mode: "0644", content: haproxyCfg, reloads: [u.haproxy], check: "haproxy" },
-                { path: lb.keepalivedCheckScript, mode: "0755", content: render.renderHaproxyCheckScript({ apiPort: apiPort }), reloads: [u.keepalived] },
-                {
-                    path: lb.keepalivedConfig,
-                    mode: "0600",
-                    reloads: [u.keepalived],
-                    // keepalived checks the script it names at its live path: that one sorts first.
-                    check: "keepalived",
-                    content: render.renderKeepalivedConfig({
-                        hostName: host.name,
-                        virtualRouterId: vrrpRouterId,
-                        interface: facts.interface,
-                        priority: host.vrrpPriority ?? 100,
-                        unicastSrcIp: host.address,
-                        unicastPeers: [peer.address],
-                        vip: vip,
-                        vipPrefixLength: facts.prefix,
-                        authPass: pass,
-                    }),
-                },
-                {
-                    path: lb.keepalivedDropIn,
-                    mode: "0600",
-                    restarts: [u.keepalived],
-                    content: render.renderKeepalivedDropIn({ vip: vip, vipPrefixLength: facts.prefix, interface: facts.interface }),
-                },
-            ]);
+            const files = pulumi
+                .output({ facts: node.facts, pass: authPass.result })
+                .apply(({ facts, pass }) =>
+                    lbPhase({ host, peer, vip, apiPort, vrrpRouterId, haproxyConfig: haproxyCfg, vrrpAuthPass: pass, interface: facts.interface, prefix: facts.prefix }),
+                );
             previous = node.runner.run(
                 "lb",
                 {

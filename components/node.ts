@@ -2,10 +2,11 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterConfig, HostConfig, hostsWithRole } from "./config";
-import { BundleFile, HostRunner, mayHoldSecrets, pemFiles, withRestarts } from "./runner";
+import { BundleFile, HostRunner, mayHoldSecrets } from "./runner";
 import { IssuedCert, Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl, pinEnv, pinnedArtifact } from "./urls";
+import { kubeletPhase, runtimePhase } from "./phases";
 
 /** What a host reports about itself after OS preparation. */
 export interface HostFacts {
@@ -24,18 +25,6 @@ export function parseFacts(stdout: string): HostFacts {
     if (!facts.interface) throw new Error(`no interface in facts: ${last}`);
     return facts;
 }
-
-/**
- * Kubelet settings for a node that is itself a container (the lab's nspawn machines): no ephemeral
- * storage accounting on an overlay root, no memcg notifications, and no node-allocatable
- * enforcement, which would need cgroup controls a container is not given.
- */
-const CONTAINER_KUBELET: Partial<render.KubeletConfigParams> = {
-    protectKernelDefaults: false,
-    localStorageCapacityIsolation: false,
-    kernelMemcgNotification: false,
-    enforceNodeAllocatable: [],
-};
 
 /** The host firewall's rules for one host, from the cluster's topology and the stack's openings. */
 export function firewallParams(host: HostConfig, cluster: ClusterConfig): render.FirewallParams {
@@ -176,49 +165,9 @@ export class Worker extends pulumi.ComponentResource {
         const { host, cluster, node } = w;
         if (!host.roles.includes("worker")) throw new pulumi.ResourceError(`${host.name} is not a worker`, this);
         const formerly = [{ parent: node }];
-        const podCidr = host.podCidr as string;
-        const others = cluster.hosts.filter((h) => h.roles.includes("worker") && h.name !== host.name);
-        const containerdUnit = [render.UNITS.containerd];
-        const caFile = render.K8S_PKI.caCert;
-        const mirrorFiles = pulumi.output({ mirror: w.mirrorEndpoint, ca: w.pki.caCert, facts: node.facts }).apply(({ mirror, ca, facts }): BundleFile[] => [
-            { path: caFile, mode: "0644", content: ca },
-            {
-                path: render.CONTAINERD_FILES.config,
-                mode: "0644",
-                restarts: containerdUnit,
-                check: "containerd_config",
-                content: render.renderContainerdConfig({
-                    pauseVersion: cluster.versions.pause,
-                    systemdCgroup: false,
-                    // A container cannot lower oom scores (no CAP_SYS_RESOURCE).
-                    restrictOomScoreAdj: facts.container !== "none",
-                    containerdVersion: cluster.versions.containerd,
-                }),
-            },
-            ...cluster.mirror.registries.map((registry) => ({
-                path: render.containerdHostsTomlPath(registry),
-                mode: "0644",
-                content: render.renderContainerdHostsToml({ registry, mirrorHost: mirror.split(":")[0], mirrorPort: cluster.mirror.port, caFile }),
-            })),
-            {
-                path: render.containerdHostsTomlPath(`${mirror.split(":")[0]}:${cluster.mirror.port}`),
-                mode: "0644",
-                content: render.renderContainerdMirrorHostsToml({ mirrorHost: mirror.split(":")[0], mirrorPort: cluster.mirror.port, caFile }),
-            },
-            {
-                path: render.unitPath(render.UNITS.containerd),
-                mode: "0600",
-                restarts: containerdUnit,
-                content: render.renderContainerdUnit(facts.container !== "none" ? { oomScoreAdjust: 0 } : {}),
-            },
-            { path: render.unitPath(render.UNITS.podRoutes), mode: "0600", content: render.renderPodRoutesUnit({ routes: others.map((o) => ({ podCidr: o.podCidr as string, via: o.address })) }) },
-            { path: render.CNI_CONFLIST_PATH, mode: "0600", content: render.renderCniConflist({ podCidr }) },
-            {
-                path: render.OS_FILES.podRoutes,
-                mode: "0644",
-                content: others.map((o) => `${o.podCidr} ${o.address}\n`).join(""),
-            },
-        ]);
+        const mirrorFiles = pulumi
+            .output({ mirror: w.mirrorEndpoint, ca: w.pki.caCert, facts: node.facts })
+            .apply(({ mirror, ca, facts }) => runtimePhase({ host, cluster, mirrorEndpoint: mirror, caCert: ca, facts }));
         const v = cluster.versions;
         // Each file with the sha256 the stack pins for it (k8s-ha:checksums), never a checksum from its origin.
         const containerd = pinnedArtifact(cluster, "containerd");
@@ -237,54 +186,11 @@ export class Worker extends pulumi.ComponentResource {
             node,
         );
         const proxyCert = w.kubeProxyCert;
-        const k = render.K8S_FILES;
-        const kubeletUnit = [render.UNITS.kubelet];
-        const proxyUnit = [render.UNITS.kubeProxy];
         const files = pulumi
             .output({ endpoint: w.endpoint, ca: w.pki.caCert, kcert: kubeletCert.cert, kkey: kubeletCert.key, pcert: proxyCert.cert, pkey: proxyCert.key, facts: node.facts })
-            .apply(({ endpoint, ca, kcert, kkey, pcert, pkey, facts }): BundleFile[] => [
-                ...withRestarts(pemFiles(render.PEM_BASES.kubelet, kcert, kkey), kubeletUnit),
-                {
-                    path: k.kubeletKubeconfig,
-                    mode: "0600",
-                    restarts: kubeletUnit,
-                    content: render.renderKubeconfig({ server: endpoint, caCertPem: ca, userName: `system:node:${host.name}`, clientCertPem: kcert, clientKeyPem: kkey }),
-                },
-                {
-                    path: k.kubeProxyKubeconfig,
-                    mode: "0600",
-                    restarts: proxyUnit,
-                    content: render.renderKubeconfig({ server: endpoint, caCertPem: ca, userName: "system:kube-proxy", clientCertPem: pcert, clientKeyPem: pkey }),
-                },
-                {
-                    path: k.kubeletConfig,
-                    mode: "0600",
-                    public: true,
-                    restarts: kubeletUnit,
-                    content: render.renderKubeletConfig({
-                        clusterDns: cluster.dnsServiceIp,
-                        clusterDomain: cluster.clusterDomain,
-                        podCidr,
-                        // A cgroup v1 host (like the lab's) is refused by Kubernetes 1.35 unless allowed here.
-                        failCgroupV1: facts.cgroup === "v2",
-                        podPidsLimit: cluster.kubelet.podPidsLimit,
-                        ...(facts.container !== "none" ? CONTAINER_KUBELET : {}),
-                    }),
-                },
-                {
-                    path: k.kubeProxyConfig,
-                    mode: "0644",
-                    restarts: proxyUnit,
-                    content: render.renderKubeProxyConfig({
-                        clusterCidr: cluster.podCidr,
-                        hostnameOverride: host.name,
-                        // In a container the conntrack sysctls are read-only: leave them as the host set them.
-                        ...(facts.container !== "none" ? { conntrack: { maxPerCore: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" } } : {}),
-                    }),
-                },
-                { path: render.unitPath(render.UNITS.kubelet), mode: "0600", public: true, restarts: kubeletUnit, content: render.renderKubeletUnit({ nodeIp: host.address, nodeName: host.name, nodeLabels: host.labels }) },
-                { path: render.unitPath(render.UNITS.kubeProxy), mode: "0600", public: true, restarts: proxyUnit, content: render.renderKubeProxyUnit() },
-            ]);
+            .apply(({ endpoint, ca, kcert, kkey, pcert, pkey, facts }) =>
+                kubeletPhase({ host, cluster, endpoint, caCert: ca, kubeletCert: { cert: kcert, key: kkey }, proxyCert: { cert: pcert, key: pkey }, facts }),
+            );
         const runtimeEnv = {
             CONTAINERD_URL: containerd.url,
             CONTAINERD_SHA256: containerd.sha256,

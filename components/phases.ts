@@ -1,0 +1,239 @@
+/**
+ * Host phases as data: what a step sends to its host, as pure functions of plain values (no
+ * Pulumi resources, no Outputs), so that tests can check every file of every host directly. Each
+ * file carries its path (from render/paths.ts), mode, content, and what a change to it restarts or
+ * reloads; the host script installs whatever the bundle holds (lib.sh install_bundle).
+ */
+import { ClusterConfig, EtcdSettings, HostConfig } from "./config";
+import { BundleFile, pemFiles, withRestarts } from "./runner";
+import * as render from "./render";
+
+/** What a host's facts step reported (node.ts parseFacts). */
+export interface PhaseFacts {
+    /** `systemd-detect-virt -c`: "none" on a real host or VM. */
+    container: string;
+    cgroup: "v1" | "v2";
+}
+
+/**
+ * Kubelet settings for a node that is itself a container (the lab's nspawn machines): no ephemeral
+ * storage accounting on an overlay root, no memcg notifications, and no node-allocatable
+ * enforcement, which would need cgroup controls a container is not given.
+ */
+export const CONTAINER_KUBELET: Partial<render.KubeletConfigParams> = {
+    protectKernelDefaults: false,
+    localStorageCapacityIsolation: false,
+    kernelMemcgNotification: false,
+    enforceNodeAllocatable: [],
+};
+
+export interface RuntimePhaseInput {
+    host: HostConfig;
+    cluster: ClusterConfig;
+    /** `host:port` of the image mirror. */
+    mirrorEndpoint: string;
+    /** The cluster CA certificate (PEM), which signed the mirror's certificate. */
+    caCert: string;
+    facts: PhaseFacts;
+}
+
+/**
+ * A worker's runtime step: containerd's config (checked by containerd), its registry hosts through
+ * the mirror, its unit, the CNI config for the worker's pod CIDR, and the routes to the other
+ * workers' pod networks.
+ */
+export function runtimePhase(p: RuntimePhaseInput): BundleFile[] {
+    const { host, cluster } = p;
+    const podCidr = host.podCidr as string;
+    const others = cluster.hosts.filter((h) => h.roles.includes("worker") && h.name !== host.name);
+    const containerdUnit = [render.UNITS.containerd];
+    const caFile = render.K8S_PKI.caCert;
+    const mirrorHost = p.mirrorEndpoint.split(":")[0];
+    return [
+        { path: caFile, mode: "0644", content: p.caCert },
+        {
+            path: render.CONTAINERD_FILES.config,
+            mode: "0644",
+            restarts: containerdUnit,
+            check: "containerd_config",
+            content: render.renderContainerdConfig({
+                pauseVersion: cluster.versions.pause,
+                systemdCgroup: false,
+                // A container cannot lower oom scores (no CAP_SYS_RESOURCE).
+                restrictOomScoreAdj: p.facts.container !== "none",
+                containerdVersion: cluster.versions.containerd,
+            }),
+        },
+        ...cluster.mirror.registries.map((registry) => ({
+            path: render.containerdHostsTomlPath(registry),
+            mode: "0644",
+            content: render.renderContainerdHostsToml({ registry, mirrorHost, mirrorPort: cluster.mirror.port, caFile }),
+        })),
+        {
+            path: render.containerdHostsTomlPath(`${mirrorHost}:${cluster.mirror.port}`),
+            mode: "0644",
+            content: render.renderContainerdMirrorHostsToml({ mirrorHost, mirrorPort: cluster.mirror.port, caFile }),
+        },
+        {
+            path: render.unitPath(render.UNITS.containerd),
+            mode: "0600",
+            restarts: containerdUnit,
+            content: render.renderContainerdUnit(p.facts.container !== "none" ? { oomScoreAdjust: 0 } : {}),
+        },
+        { path: render.unitPath(render.UNITS.podRoutes), mode: "0600", content: render.renderPodRoutesUnit({ routes: others.map((o) => ({ podCidr: o.podCidr as string, via: o.address })) }) },
+        { path: render.CNI_CONFLIST_PATH, mode: "0600", content: render.renderCniConflist({ podCidr }) },
+        {
+            path: render.OS_FILES.podRoutes,
+            mode: "0644",
+            content: others.map((o) => `${o.podCidr} ${o.address}\n`).join(""),
+        },
+    ];
+}
+
+export interface KubeletPhaseInput {
+    host: HostConfig;
+    cluster: ClusterConfig;
+    /** The API endpoint, `https://VIP:port`. */
+    endpoint: string;
+    caCert: string;
+    /** The kubelet's client certificate and key (`system:node:<host>`). */
+    kubeletCert: { cert: string; key: string };
+    /** kube-proxy's client certificate and key (`system:kube-proxy`), one for every worker. */
+    proxyCert: { cert: string; key: string };
+    facts: PhaseFacts;
+}
+
+/** A worker's kubelet step: the kubelet's and kube-proxy's certificates, kubeconfigs, configs and units. */
+export function kubeletPhase(p: KubeletPhaseInput): BundleFile[] {
+    const { host, cluster } = p;
+    const podCidr = host.podCidr as string;
+    const k = render.K8S_FILES;
+    const kubeletUnit = [render.UNITS.kubelet];
+    const proxyUnit = [render.UNITS.kubeProxy];
+    return [
+        ...withRestarts(pemFiles(render.PEM_BASES.kubelet, p.kubeletCert.cert, p.kubeletCert.key), kubeletUnit),
+        {
+            path: k.kubeletKubeconfig,
+            mode: "0600",
+            restarts: kubeletUnit,
+            content: render.renderKubeconfig({ server: p.endpoint, caCertPem: p.caCert, userName: `system:node:${host.name}`, clientCertPem: p.kubeletCert.cert, clientKeyPem: p.kubeletCert.key }),
+        },
+        {
+            path: k.kubeProxyKubeconfig,
+            mode: "0600",
+            restarts: proxyUnit,
+            content: render.renderKubeconfig({ server: p.endpoint, caCertPem: p.caCert, userName: "system:kube-proxy", clientCertPem: p.proxyCert.cert, clientKeyPem: p.proxyCert.key }),
+        },
+        {
+            path: k.kubeletConfig,
+            mode: "0600",
+            public: true,
+            restarts: kubeletUnit,
+            content: render.renderKubeletConfig({
+                clusterDns: cluster.dnsServiceIp,
+                clusterDomain: cluster.clusterDomain,
+                podCidr,
+                // A cgroup v1 host (like the lab's) is refused by Kubernetes 1.35 unless allowed here.
+                failCgroupV1: p.facts.cgroup === "v2",
+                podPidsLimit: cluster.kubelet.podPidsLimit,
+                ...(p.facts.container !== "none" ? CONTAINER_KUBELET : {}),
+            }),
+        },
+        {
+            path: k.kubeProxyConfig,
+            mode: "0644",
+            restarts: proxyUnit,
+            content: render.renderKubeProxyConfig({
+                clusterCidr: cluster.podCidr,
+                hostnameOverride: host.name,
+                // In a container the conntrack sysctls are read-only: leave them as the host set them.
+                ...(p.facts.container !== "none" ? { conntrack: { maxPerCore: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" } } : {}),
+            }),
+        },
+        { path: render.unitPath(render.UNITS.kubelet), mode: "0600", public: true, restarts: kubeletUnit, content: render.renderKubeletUnit({ nodeIp: host.address, nodeName: host.name, nodeLabels: host.labels }) },
+        { path: render.unitPath(render.UNITS.kubeProxy), mode: "0600", public: true, restarts: proxyUnit, content: render.renderKubeProxyUnit() },
+    ];
+}
+
+/** The etcd CA and a member's three certificates (PEM). */
+export interface EtcdPhaseInput {
+    host: HostConfig;
+    /** Every member: the initial cluster. */
+    members: { name: string; address: string }[];
+    tuning: EtcdSettings;
+    caCert: string;
+    server: { cert: string; key: string };
+    peer: { cert: string; key: string };
+    healthcheck: { cert: string; key: string };
+}
+
+/** An etcd member's step: its CA, certificates and unit; every file restarts etcd (one member at a time, etcd.sh). */
+export function etcdPhase(p: EtcdPhaseInput): BundleFile[] {
+    return withRestarts(
+        [
+            { path: render.ETCD_FILES.caCert, mode: "0644", content: p.caCert },
+            ...pemFiles(render.PEM_BASES.etcdServer, p.server.cert, p.server.key),
+            ...pemFiles(render.PEM_BASES.etcdPeer, p.peer.cert, p.peer.key),
+            ...pemFiles(render.PEM_BASES.etcdHealthcheckClient, p.healthcheck.cert, p.healthcheck.key),
+            {
+                path: render.unitPath(render.UNITS.etcd),
+                mode: "0600",
+                content: render.renderEtcdUnit({ name: p.host.name, address: p.host.address, members: p.members, clusterToken: "k8s-ha-etcd", tuning: p.tuning }),
+            },
+        ],
+        [render.UNITS.etcd],
+    );
+}
+
+export interface LbPhaseInput {
+    host: HostConfig;
+    /** The other lb host, keepalived's unicast peer. */
+    peer: HostConfig;
+    vip: string;
+    apiPort: number;
+    vrrpRouterId: number;
+    /** haproxy.cfg, the same on both hosts. */
+    haproxyConfig: string;
+    /** VRRP's password (secret). */
+    vrrpAuthPass: string;
+    /** The interface that holds the host's address, and its prefix length (the host's facts). */
+    interface: string;
+    prefix: number;
+}
+
+/**
+ * An lb host's step. A changed config reloads its daemon (connections and the VIP stay); only a
+ * changed keepalived drop-in restarts keepalived (lb.sh hands the VIP over first).
+ */
+export function lbPhase(p: LbPhaseInput): BundleFile[] {
+    const lb = render.LB_FILES;
+    const u = render.UNITS;
+    return [
+        { path: lb.haproxyConfig, mode: "0644", content: p.haproxyConfig, reloads: [u.haproxy], check: "haproxy" },
+        { path: lb.keepalivedCheckScript, mode: "0755", content: render.renderHaproxyCheckScript({ apiPort: p.apiPort }), reloads: [u.keepalived] },
+        {
+            path: lb.keepalivedConfig,
+            mode: "0600",
+            reloads: [u.keepalived],
+            // keepalived checks the script it names at its live path: that one sorts first.
+            check: "keepalived",
+            content: render.renderKeepalivedConfig({
+                hostName: p.host.name,
+                virtualRouterId: p.vrrpRouterId,
+                interface: p.interface,
+                priority: p.host.vrrpPriority ?? 100,
+                unicastSrcIp: p.host.address,
+                unicastPeers: [p.peer.address],
+                vip: p.vip,
+                vipPrefixLength: p.prefix,
+                authPass: p.vrrpAuthPass,
+            }),
+        },
+        {
+            path: lb.keepalivedDropIn,
+            mode: "0600",
+            restarts: [u.keepalived],
+            content: render.renderKeepalivedDropIn({ vip: p.vip, vipPrefixLength: p.prefix, interface: p.interface }),
+        },
+    ];
+}

@@ -1,0 +1,68 @@
+import { etcdPhase, kubeletPhase, lbPhase, runtimePhase } from "../components/phases";
+import { hostsWithRole } from "../components/config";
+import { BundleFile } from "../components/runner";
+import { validateConfig } from "../components/validate";
+import { labConfig } from "./fixtures";
+
+/** Host phases as data (components/phases.ts), checked for every host of the lab's cluster with plain values. */
+const cluster = validateConfig(labConfig());
+/** A PEM block whose body names what it stands for. */
+const pem = (label: string, name: string) => `-----BEGIN ${label}-----\n${Buffer.from(name).toString("base64")}\n-----END ${label}-----\n`;
+const pair = (name: string) => ({ cert: pem("CERTIFICATE", name), key: pem("EC PRIVATE KEY", name) });
+const CA = pem("CERTIFICATE", "CA");
+const facts = { container: "systemd-nspawn", cgroup: "v1" as const };
+const byPath = (files: BundleFile[]) => Object.fromEntries(files.map((f) => [f.path, f]));
+
+/** The mode every file of a phase must have, by what it is. */
+function expectedMode(path: string): string {
+    if (/\.(key|kubeconfig)$|\.service$|\/k8s-ha\.conf$|kubelet-config\.yaml$|keepalived\.conf$|10-k8s-ha\.conflist$/.test(path)) return "0600";
+    if (path.endsWith("check-haproxy.sh")) return "0755";
+    return "0644";
+}
+
+describe("host phases as data", () => {
+    const workers = hostsWithRole(cluster, "worker");
+
+    test("every worker: modes, what each file restarts, and its own pod CIDR", () => {
+        for (const host of workers) {
+            const runtime = byPath(runtimePhase({ host, cluster, mirrorEndpoint: "10.213.0.41:5000", caCert: CA, facts }));
+            const kubelet = byPath(kubeletPhase({ host, cluster, endpoint: "https://10.213.0.10:6443", caCert: CA, kubeletCert: pair(host.name), proxyCert: pair("proxy"), facts }));
+            for (const f of [...Object.values(runtime), ...Object.values(kubelet)]) expect([host.name, f.path, f.mode]).toEqual([host.name, f.path, expectedMode(f.path)]);
+            expect(runtime["/etc/containerd/config.toml"]).toMatchObject({ restarts: ["containerd"], check: "containerd_config" });
+            expect(runtime["/etc/cni/net.d/10-k8s-ha.conflist"].content).toContain(`"subnet": "${host.podCidr}"`);
+            // The routes go to the other workers' pod networks, never its own.
+            const routes = runtime["/etc/k8s-ha/pod-routes"].content;
+            expect(routes).not.toContain(host.podCidr);
+            expect(routes.trim().split("\n")).toHaveLength(workers.length - 1);
+            expect(kubelet["/etc/kubernetes/pki/kubelet.key"]).toMatchObject({ content: pair(host.name).key, restarts: ["kubelet"] });
+            expect(kubelet["/etc/kubernetes/kube-proxy-config.yaml"].restarts).toEqual(["kube-proxy"]);
+            expect(kubelet["/etc/kubernetes/kubelet-config.yaml"].content).toContain(`podCIDR: "${host.podCidr}"`);
+        }
+    });
+
+    test("every etcd member: its own certificates, the whole initial cluster, each file restarting etcd", () => {
+        const members = hostsWithRole(cluster, "etcd").map((h) => ({ name: h.name, address: h.address }));
+        for (const host of hostsWithRole(cluster, "etcd")) {
+            const files = etcdPhase({ host, members, tuning: cluster.etcd, caCert: CA, server: pair(`${host.name}-server`), peer: pair(`${host.name}-peer`), healthcheck: pair("hc") });
+            for (const f of files) {
+                expect([host.name, f.path, f.mode, f.restarts]).toEqual([host.name, f.path, expectedMode(f.path), ["etcd"]]);
+            }
+            const unit = byPath(files)["/etc/systemd/system/etcd.service"].content;
+            for (const m of members) expect(unit).toContain(`${m.name}=https://${m.address}:2380`);
+            expect(byPath(files)["/etc/etcd/pki/peer.key"].content).toBe(pair(`${host.name}-peer`).key);
+        }
+    });
+
+    test("each lb host: configs reload their daemons after their checks, the drop-in restarts keepalived, the peer is the other host", () => {
+        const [a, b] = hostsWithRole(cluster, "lb");
+        for (const [host, peer] of [[a, b], [b, a]]) {
+            const files = byPath(lbPhase({ host, peer, vip: cluster.vip, apiPort: 6443, vrrpRouterId: 51, haproxyConfig: "cfg", vrrpAuthPass: "pw", interface: "host0", prefix: 24 }));
+            for (const f of Object.values(files)) expect([host.name, f.path, f.mode]).toEqual([host.name, f.path, expectedMode(f.path)]);
+            expect(files["/etc/haproxy/haproxy.cfg"]).toMatchObject({ reloads: ["haproxy"], check: "haproxy" });
+            expect(files["/etc/keepalived/keepalived.conf"]).toMatchObject({ reloads: ["keepalived"], check: "keepalived" });
+            expect(files["/etc/systemd/system/keepalived.service.d/k8s-ha.conf"].restarts).toEqual(["keepalived"]);
+            expect(files["/etc/keepalived/keepalived.conf"].content).toContain(`unicast_src_ip ${host.address}`);
+            expect(files["/etc/keepalived/keepalived.conf"].content).toMatch(new RegExp(`unicast_peer \\{\\s*${peer.address.replace(/\./g, "\\.")}\\s*\\}`));
+        }
+    });
+});
