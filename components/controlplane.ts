@@ -5,7 +5,8 @@ import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
 import { ClusterConfig, hostsWithRole, SecretsEncryptionState } from "./config";
 import { Node } from "./node";
-import { BundleFile, FileInput, hostFile, HostRunner, RunArgs, pemInputs, withRestarts } from "./runner";
+import { BundleFile, FileInput, hostFile, HostRunner, RunArgs } from "./runner";
+import { controlPlanePhase } from "./phases";
 import { Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl, pinEnv } from "./urls";
@@ -134,55 +135,6 @@ export class ControlPlane extends pulumi.ComponentResource {
         const controllerKubeconfig = kubeconfig(local, "system:kube-controller-manager", controller.cert, controller.key);
         const schedulerKubeconfig = kubeconfig(local, "system:kube-scheduler", scheduler.cert, scheduler.key);
         const approverKubeconfig = kubeconfig(local, render.CSR_APPROVER_USER, approver.cert, approver.key);
-        const approverFiles = render.CSR_APPROVER_FILES;
-
-        // File by file, so that a preview names each file that changes, on which host; each with the
-        // daemons a change to it restarts (controlplane.sh restarts those, one host at a time).
-        const pkiPaths = render.K8S_PKI;
-        const f = render.K8S_FILES;
-        const u = render.UNITS;
-        const apiserverUnit = [u.kubeApiserver];
-        const approverUnit = [approverFiles.unit];
-        const shared: FileInput[] = [
-            // The controller-manager signs with the CA and verifies service-account tokens with sa.key too.
-            { path: pkiPaths.caCert, mode: "0644", content: pki.caCert, restarts: [u.kubeApiserver, u.kubeControllerManager] },
-            { path: pkiPaths.caKey, mode: "0600", content: pki.caKey, restarts: [u.kubeControllerManager] },
-            { path: pkiPaths.etcdCaCert, mode: "0644", content: etcdPki.caCert, restarts: apiserverUnit },
-            ...withRestarts(pemInputs(render.PEM_BASES.apiserver, apiserver.cert, apiserver.key), apiserverUnit),
-            ...withRestarts(pemInputs(render.PEM_BASES.apiserverKubeletClient, kubeletClient.cert, kubeletClient.key), apiserverUnit),
-            ...withRestarts(pemInputs(render.PEM_BASES.apiserverEtcdClient, etcdClient.cert, etcdClient.key), apiserverUnit),
-            { path: pkiPaths.serviceAccountKey, mode: "0600", content: saKey.privateKeyPem, restarts: [u.kubeApiserver, u.kubeControllerManager] },
-            { path: pkiPaths.serviceAccountPub, mode: "0644", content: saKey.publicKeyPem, restarts: apiserverUnit },
-            { path: f.encryptionConfig, mode: "0600", content: encryptionKeys.apply((keys) => render.renderEncryptionConfig({ keys })), restarts: apiserverUnit },
-            { path: f.auditPolicy, mode: "0644", content: render.renderAuditPolicy(), restarts: apiserverUnit },
-            { path: f.authenticationConfig, mode: "0644", content: render.renderAuthenticationConfig(), restarts: apiserverUnit },
-            { path: f.admissionConfig, mode: "0644", content: render.renderAdmissionConfig(), restarts: apiserverUnit },
-            { path: f.schedulerConfig, mode: "0644", content: render.renderSchedulerConfig(), restarts: [u.kubeScheduler] },
-            { path: f.controllerManagerKubeconfig, mode: "0600", content: controllerKubeconfig, restarts: [u.kubeControllerManager] },
-            { path: f.schedulerKubeconfig, mode: "0600", content: schedulerKubeconfig, restarts: [u.kubeScheduler] },
-            { path: f.adminKubeconfig, mode: "0600", content: this.breakGlassKubeconfig },
-            {
-                path: render.unitPath(u.kubeControllerManager),
-                mode: "0600",
-                public: true,
-                restarts: [u.kubeControllerManager],
-                content: render.renderControllerManagerUnit({
-                    podCidr: cluster.podCidr,
-                    serviceCidr: cluster.serviceCidr,
-                    // The kubelets' serving certificates last as long as the stack's certificates.
-                    signingDurationHours: cluster.certificates.validityDays * 24,
-                }),
-            },
-            { path: approverFiles.kubeconfig, mode: "0600", content: approverKubeconfig, restarts: approverUnit },
-            {
-                path: approverFiles.nodes,
-                mode: "0644",
-                restarts: approverUnit,
-                content: render.renderApproverNodes(hostsWithRole(cluster, "worker").map((h) => ({ name: h.name, address: h.address }))),
-            },
-            { path: approverFiles.script, mode: "0755", public: true, restarts: approverUnit, content: hostFile("csr-approver.sh") },
-            { path: render.unitPath(u.kubeScheduler), mode: "0600", public: true, restarts: [u.kubeScheduler], content: render.renderSchedulerUnit() },
-        ];
 
         const k8sUrl = binaryUrl(cluster.downloads, cluster.versions.kubernetes);
         // The binaries' sha256 sums as the stack pins them (k8s-ha:checksums).
@@ -192,24 +144,31 @@ export class ControlPlane extends pulumi.ComponentResource {
         this.commands = cps.map((host) => {
             const node = args.nodes[host.name];
             if (!node) throw new pulumi.ResourceError(`control-plane host ${host.name} has no Node`, this);
-            const files: FileInput[] = [
-                ...shared,
-                {
-                    path: render.unitPath(u.kubeApiserver),
-                    mode: "0600",
-                    public: true,
-                    restarts: apiserverUnit,
-                    content: pulumi.all([endpoint, pulumi.all(args.etcdEndpoints)]).apply(([ep, etcd]) =>
-                        render.renderApiServerUnit({
-                            advertiseAddress: host.address,
-                            etcdMembers: etcdMembers(cluster, etcd),
-                            serviceCidr: cluster.serviceCidr,
-                            serviceAccountIssuer: ep,
-                        }),
-                    ),
-                },
-                { path: render.unitPath(approverFiles.unit), mode: "0600", public: true, restarts: approverUnit, content: render.renderApproverUnit(host.name) },
-            ];
+            // File by file (each content an Input), so that a preview names each file that changes, on which host.
+            const files: FileInput[] = controlPlanePhase<pulumi.Input<string>>(host, cluster, {
+                caCert: pki.caCert,
+                caKey: pki.caKey,
+                etcdCaCert: etcdPki.caCert,
+                apiserver,
+                kubeletClient,
+                etcdClient,
+                serviceAccountKey: saKey.privateKeyPem,
+                serviceAccountPub: saKey.publicKeyPem,
+                encryptionConfig: encryptionKeys.apply((keys) => render.renderEncryptionConfig({ keys })),
+                controllerManagerKubeconfig: controllerKubeconfig,
+                schedulerKubeconfig,
+                adminKubeconfig: this.breakGlassKubeconfig,
+                approverKubeconfig,
+                approverScript: hostFile("csr-approver.sh"),
+                apiserverUnit: pulumi.all([endpoint, pulumi.all(args.etcdEndpoints)]).apply(([ep, etcd]) =>
+                    render.renderApiServerUnit({
+                        advertiseAddress: host.address,
+                        etcdMembers: etcdMembers(cluster, etcd),
+                        serviceCidr: cluster.serviceCidr,
+                        serviceAccountIssuer: ep,
+                    }),
+                ),
+            });
             const cmd = node.runner.run(
                 "control-plane",
                 { script: "controlplane", env: { K8S_URL: k8sUrl, ...k8sPins }, files, secret: true },

@@ -4,8 +4,8 @@
  * file carries its path (from render/paths.ts), mode, content, and what a change to it restarts or
  * reloads; the host script installs whatever the bundle holds (lib.sh install_bundle).
  */
-import { ClusterConfig, EtcdSettings, HostConfig } from "./config";
-import { BundleFile, pemFiles, withRestarts } from "./runner";
+import { ClusterConfig, EtcdSettings, HostConfig, hostsWithRole } from "./config";
+import { BundleFile, FileRole, pemFiles, withRestarts } from "./runner";
 import * as render from "./render";
 
 /** What a host's facts step reported (node.ts parseFacts). */
@@ -235,5 +235,91 @@ export function lbPhase(p: LbPhaseInput): BundleFile[] {
             restarts: [u.keepalived],
             content: render.renderKeepalivedDropIn({ vip: p.vip, vipPrefixLength: p.prefix, interface: p.interface }),
         },
+    ];
+}
+
+/** A file of a phase whose contents may be of another type (Pulumi Inputs in a component, strings in tests). */
+export interface PhaseFile<C> extends FileRole {
+    path: string;
+    content: C | string;
+}
+
+/** What a control-plane host's step sends that the program makes elsewhere (certificates, kubeconfigs, the apiserver unit). */
+export interface ControlPlaneContents<C> {
+    caCert: C;
+    caKey: C;
+    etcdCaCert: C;
+    apiserver: { cert: C; key: C };
+    kubeletClient: { cert: C; key: C };
+    etcdClient: { cert: C; key: C };
+    serviceAccountKey: C;
+    serviceAccountPub: C;
+    encryptionConfig: C;
+    controllerManagerKubeconfig: C;
+    schedulerKubeconfig: C;
+    /** The break-glass (system:masters) kubeconfig the installer's steps use on this host. */
+    adminKubeconfig: C;
+    approverKubeconfig: C;
+    approverScript: C;
+    apiserverUnit: C;
+}
+
+/**
+ * A control-plane host's step: the PKI, configs, kubeconfigs and units of kube-apiserver,
+ * kube-controller-manager and kube-scheduler, and the kubelet serving certificates' approver, each
+ * with the daemons a change to it restarts (controlplane.sh restarts those, one host at a time).
+ */
+export function controlPlanePhase<C>(host: HostConfig, cluster: ClusterConfig, c: ControlPlaneContents<C>): PhaseFile<C>[] {
+    const pki = render.K8S_PKI;
+    const f = render.K8S_FILES;
+    const u = render.UNITS;
+    const approver = render.CSR_APPROVER_FILES;
+    const apiserverUnit = [u.kubeApiserver];
+    const approverUnit = [approver.unit];
+    const pem = (base: string, pair: { cert: C; key: C }): PhaseFile<C>[] => [
+        { path: `${base}.crt`, mode: "0644", content: pair.cert, restarts: apiserverUnit },
+        { path: `${base}.key`, mode: "0600", content: pair.key, restarts: apiserverUnit },
+    ];
+    return [
+        // The controller-manager signs with the CA and verifies service-account tokens with sa.key too.
+        { path: pki.caCert, mode: "0644", content: c.caCert, restarts: [u.kubeApiserver, u.kubeControllerManager] },
+        { path: pki.caKey, mode: "0600", content: c.caKey, restarts: [u.kubeControllerManager] },
+        { path: pki.etcdCaCert, mode: "0644", content: c.etcdCaCert, restarts: apiserverUnit },
+        ...pem(render.PEM_BASES.apiserver, c.apiserver),
+        ...pem(render.PEM_BASES.apiserverKubeletClient, c.kubeletClient),
+        ...pem(render.PEM_BASES.apiserverEtcdClient, c.etcdClient),
+        { path: pki.serviceAccountKey, mode: "0600", content: c.serviceAccountKey, restarts: [u.kubeApiserver, u.kubeControllerManager] },
+        { path: pki.serviceAccountPub, mode: "0644", content: c.serviceAccountPub, restarts: apiserverUnit },
+        { path: f.encryptionConfig, mode: "0600", content: c.encryptionConfig, restarts: apiserverUnit },
+        { path: f.auditPolicy, mode: "0644", content: render.renderAuditPolicy(), restarts: apiserverUnit },
+        { path: f.authenticationConfig, mode: "0644", content: render.renderAuthenticationConfig(), restarts: apiserverUnit },
+        { path: f.admissionConfig, mode: "0644", content: render.renderAdmissionConfig(), restarts: apiserverUnit },
+        { path: f.schedulerConfig, mode: "0644", content: render.renderSchedulerConfig(), restarts: [u.kubeScheduler] },
+        { path: f.controllerManagerKubeconfig, mode: "0600", content: c.controllerManagerKubeconfig, restarts: [u.kubeControllerManager] },
+        { path: f.schedulerKubeconfig, mode: "0600", content: c.schedulerKubeconfig, restarts: [u.kubeScheduler] },
+        { path: f.adminKubeconfig, mode: "0600", content: c.adminKubeconfig },
+        {
+            path: render.unitPath(u.kubeControllerManager),
+            mode: "0600",
+            public: true,
+            restarts: [u.kubeControllerManager],
+            content: render.renderControllerManagerUnit({
+                podCidr: cluster.podCidr,
+                serviceCidr: cluster.serviceCidr,
+                // The kubelets' serving certificates last as long as the stack's certificates.
+                signingDurationHours: cluster.certificates.validityDays * 24,
+            }),
+        },
+        { path: approver.kubeconfig, mode: "0600", content: c.approverKubeconfig, restarts: approverUnit },
+        {
+            path: approver.nodes,
+            mode: "0644",
+            restarts: approverUnit,
+            content: render.renderApproverNodes(hostsWithRole(cluster, "worker").map((h) => ({ name: h.name, address: h.address }))),
+        },
+        { path: approver.script, mode: "0755", public: true, restarts: approverUnit, content: c.approverScript },
+        { path: render.unitPath(u.kubeScheduler), mode: "0600", public: true, restarts: [u.kubeScheduler], content: render.renderSchedulerUnit() },
+        { path: render.unitPath(u.kubeApiserver), mode: "0600", public: true, restarts: apiserverUnit, content: c.apiserverUnit },
+        { path: render.unitPath(approver.unit), mode: "0600", public: true, restarts: approverUnit, content: render.renderApproverUnit(host.name) },
     ];
 }

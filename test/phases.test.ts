@@ -1,4 +1,4 @@
-import { etcdPhase, kubeletPhase, lbPhase, runtimePhase } from "../components/phases";
+import { controlPlanePhase, etcdPhase, kubeletPhase, lbPhase, runtimePhase } from "../components/phases";
 import { hostsWithRole } from "../components/config";
 import { BundleFile } from "../components/runner";
 import { validateConfig } from "../components/validate";
@@ -15,8 +15,8 @@ const byPath = (files: BundleFile[]) => Object.fromEntries(files.map((f) => [f.p
 
 /** The mode every file of a phase must have, by what it is. */
 function expectedMode(path: string): string {
-    if (/\.(key|kubeconfig)$|\.service$|\/k8s-ha\.conf$|kubelet-config\.yaml$|keepalived\.conf$|10-k8s-ha\.conflist$/.test(path)) return "0600";
-    if (path.endsWith("check-haproxy.sh")) return "0755";
+    if (/\.(key|kubeconfig)$|\/kubeconfig$|\.service$|\/k8s-ha\.conf$|kubelet-config\.yaml$|encryption-config\.yaml$|keepalived\.conf$|10-k8s-ha\.conflist$/.test(path)) return "0600";
+    if (/(check-haproxy|approve)\.sh$/.test(path)) return "0755";
     return "0644";
 }
 
@@ -63,6 +63,28 @@ describe("host phases as data", () => {
             expect(files["/etc/systemd/system/keepalived.service.d/k8s-ha.conf"].restarts).toEqual(["keepalived"]);
             expect(files["/etc/keepalived/keepalived.conf"].content).toContain(`unicast_src_ip ${host.address}`);
             expect(files["/etc/keepalived/keepalived.conf"].content).toMatch(new RegExp(`unicast_peer \\{\\s*${peer.address.replace(/\./g, "\\.")}\\s*\\}`));
+        }
+    });
+
+    test("every control-plane host: modes, the daemons each file restarts, its own apiserver and approver units", () => {
+        const contents = {
+            caCert: CA, caKey: pair("ca").key, etcdCaCert: CA, apiserver: pair("apiserver"), kubeletClient: pair("kc"), etcdClient: pair("ec"),
+            serviceAccountKey: pair("sa").key, serviceAccountPub: "PUB", encryptionConfig: "ENC", controllerManagerKubeconfig: "CM", schedulerKubeconfig: "S",
+            adminKubeconfig: "ADMIN", approverKubeconfig: "APPROVER", approverScript: "#!/bin/bash", apiserverUnit: "UNIT",
+        };
+        for (const host of hostsWithRole(cluster, "control-plane")) {
+            const list = controlPlanePhase<string>(host, cluster, contents);
+            const files = Object.fromEntries(list.map((f) => [f.path, f]));
+            expect(Object.keys(files)).toHaveLength(list.length);
+            for (const f of list) expect([host.name, f.path, f.mode]).toEqual([host.name, f.path, expectedMode(f.path)]);
+            const restarts = (p: string) => files[p].restarts ?? [];
+            expect(restarts("/etc/kubernetes/pki/ca.key")).toEqual(["kube-controller-manager"]);
+            expect(restarts("/etc/kubernetes/pki/ca.crt")).toEqual(["kube-apiserver", "kube-controller-manager"]);
+            expect(restarts("/etc/kubernetes/pki/apiserver.key")).toEqual(["kube-apiserver"]);
+            expect(restarts("/etc/kubernetes/scheduler.kubeconfig")).toEqual(["kube-scheduler"]);
+            expect(restarts("/etc/kubernetes/admin.kubeconfig")).toEqual([]);
+            expect(files["/etc/systemd/system/k8s-ha-csr-approver.service"].content).toContain(host.name);
+            expect(files["/etc/k8s-ha/csr-approver/nodes"].content).toContain(workers.map((w) => `${w.name} ${w.address}\n`).join(""));
         }
     });
 });
