@@ -125,7 +125,7 @@ export class ControlPlane extends pulumi.ComponentResource {
 
         const kubeconfig = (server: pulumi.Input<string>, user: string, cert: pulumi.Input<string>, key: pulumi.Input<string>) =>
             pulumi.secret(
-                pulumi.all([server, pki.caCert, cert, key]).apply(([s, ca, c, k]) =>
+                pulumi.output({ s: server, ca: pki.caCert, c: cert, k: key }).apply(({ s, ca, c, k }) =>
                     render.renderKubeconfig({ server: s, caCertPem: ca, userName: user, clientCertPem: c, clientKeyPem: k }),
                 ),
             );
