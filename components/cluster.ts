@@ -3,8 +3,8 @@ import * as command from "@pulumi/command";
 import { CaName, CONTROL_PLANE_NAME } from "./certificates";
 import { hostsWithRole, Versions } from "./config";
 import { ControlPlane } from "./controlplane";
-import { EtcdMember } from "./etcd";
-import { EtcdBackup } from "./etcdbackup";
+import { EtcdMember, etcdHosts } from "./etcd";
+import { EtcdBackup, etcdBackupDir } from "./etcdbackup";
 import { LoadBalancerPair } from "./loadbalancer";
 import { DockerImageMirror } from "./mirror";
 import { NfsServer } from "./nfs";
@@ -12,6 +12,7 @@ import { Node, Worker } from "./node";
 import { Pki } from "./pki";
 import * as render from "./render";
 import { StackConfig } from "./stack";
+import { pinnedArtifact } from "./urls";
 
 export interface Cluster {
     nodes: Record<string, Node>;
@@ -113,7 +114,17 @@ export function buildCluster(stack: StackConfig): Cluster {
     const ready = controlPlane.waitReady(nfs?.storageClass ? [...nodeObjects, nfs.storageClass] : nodeObjects);
     const etcdBackup =
         nfs && nfsHost && cluster.etcdBackup.schedule !== undefined
-            ? new EtcdBackup("etcd-backup", { cluster, node: nodes[nfsHost.name], etcdPki, members: etcd, dependsOn: [nfs.command] })
+            ? new EtcdBackup("etcd-backup", {
+                  schedule: cluster.etcdBackup.schedule,
+                  keep: cluster.etcdBackup.keep,
+                  dir: etcdBackupDir(cluster),
+                  etcdRelease: { ...pinnedArtifact(cluster, "etcd"), version: cluster.versions.etcd },
+                  endpoints: etcdHosts(cluster).map((m) => render.etcdClientUrl(m.address)),
+                  node: nodes[nfsHost.name],
+                  etcdPki,
+                  members: etcd,
+                  dependsOn: [nfs.command],
+              })
             : undefined;
     return { nodes, workers, pki, etcdPki, loadBalancer, etcd, mirror, controlPlane, nfs, etcdBackup, ready, versions: cluster.versions };
 }

@@ -1,15 +1,23 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterConfig } from "./config";
-import { EtcdMember, etcdHosts } from "./etcd";
+import { EtcdMember } from "./etcd";
 import { Node } from "./node";
 import { Pki } from "./pki";
 import { FileInput, hostFile, pemInputs, withRestarts } from "./runner";
 import * as render from "./render";
-import { pinnedArtifact } from "./urls";
 
 export interface EtcdBackupArgs {
-    cluster: ClusterConfig;
+    /** A systemd calendar expression: when the timer takes a snapshot (`hourly`, `*-*-* 02:00:00`). */
+    schedule: string;
+    /** How many scheduled snapshots the folder keeps, newest first. */
+    keep: number;
+    /** The folder on the backup host the snapshots go to (under the NFS export: etcdBackupDir). */
+    dir: string;
+    /** The etcd release its etcdctl and etcdutl come from, with its pinned sha256 (k8s-ha:checksums). */
+    etcdRelease: { url: string; sha256: string; version: string };
+    /** The members' client URLs, tried in order. */
+    endpoints: string[];
     /** The host that takes the snapshots and keeps them: the NFS server. */
     node: Node;
     /** The etcd CA, which issues the snapshot client's certificate. */
@@ -40,20 +48,11 @@ export class EtcdBackup extends pulumi.ComponentResource {
 
     constructor(name: string, args: EtcdBackupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:EtcdBackup", name, {}, opts);
-        const { cluster, node, etcdPki } = args;
+        const { node, etcdPki, schedule, dir } = args;
         const host = node.runner.host;
-        const schedule = cluster.etcdBackup.schedule;
-        if (schedule === undefined) throw new Error("EtcdBackup: k8s-ha:etcdBackup.schedule is off");
         this.schedule = schedule;
-        this.keep = cluster.etcdBackup.keep;
-        const dir = etcdBackupDir(cluster);
-        const params: render.EtcdBackupParams = {
-            host: host.name,
-            endpoints: etcdHosts(cluster).map((m) => render.etcdClientUrl(m.address)),
-            dir,
-            keep: cluster.etcdBackup.keep,
-            schedule,
-        };
+        this.keep = args.keep;
+        const params: render.EtcdBackupParams = { host: host.name, endpoints: args.endpoints, dir, keep: args.keep, schedule };
         const client = etcdPki.issue(`${host.name}-etcd-backup-client`, { commonName: "k8s-ha-etcd-backup", client: true }, this);
         const f = render.ETCD_BACKUP_FILES;
         // A changed credential, setting or script takes a snapshot at once (etcd-backup.sh runs the
@@ -67,12 +66,12 @@ export class EtcdBackup extends pulumi.ComponentResource {
             { path: render.ETCD_BACKUP_UNITS.service, mode: "0600", content: render.renderEtcdBackupService(), public: true },
             { path: render.ETCD_BACKUP_UNITS.timer, mode: "0600", content: render.renderEtcdBackupTimer(params), public: true, restarts: [`${f.unit}.timer`], check: "calendar" },
         ];
-        const etcd = pinnedArtifact(cluster, "etcd");
+        const etcd = args.etcdRelease;
         this.command = node.runner.run(
             "etcd-backup",
             {
                 script: "etcd-backup",
-                env: { ETCD_URL: etcd.url, ETCD_SHA256: etcd.sha256, ETCD_VERSION: cluster.versions.etcd, BACKUP_DIR: dir },
+                env: { ETCD_URL: etcd.url, ETCD_SHA256: etcd.sha256, ETCD_VERSION: etcd.version, BACKUP_DIR: dir },
                 files,
                 secret: true,
             },
