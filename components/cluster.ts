@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { CaName, CONTROL_PLANE_NAME } from "./certificates";
 import { hostsWithRole, Versions } from "./config";
 import { ControlPlane } from "./controlplane";
-import { EtcdMember, etcdHosts } from "./etcd";
+import { EtcdMember, EtcdMemberArgs, etcdHosts } from "./etcd";
 import { EtcdBackup, etcdBackupDir } from "./etcdbackup";
 import { LoadBalancerPair } from "./loadbalancer";
 import { DockerImageMirror } from "./mirror";
@@ -64,8 +64,25 @@ export function buildCluster(stack: StackConfig): Cluster {
         vrrpRouterId: cluster.vrrpRouterId,
         healthCheckIntervalMs: cluster.loadBalancer.healthCheckIntervalMs,
     });
+    const nfsHost = hostsWithRole(cluster, "nfs")[0];
+    // Where a member's delete sends the snapshot it saves: k8s-ha:etcdBackup's target.
+    const snapshotCopy: EtcdMemberArgs["snapshotCopy"] =
+        cluster.etcdBackup.target === "nfs" && nfsHost !== undefined
+            ? { to: "nfs", host: nfsHost, dir: etcdBackupDir(cluster) }
+            : { to: "local", dir: cluster.etcdBackup.localDir };
     const etcd = hostsWithRole(cluster, "etcd").map(
-        (host) => new EtcdMember(`${host.name}-etcd`, { host, cluster, node: nodes[host.name], pki: etcdPki, sshPrivateKey }),
+        (host) =>
+            new EtcdMember(`${host.name}-etcd`, {
+                host,
+                node: nodes[host.name],
+                pki: etcdPki,
+                members: etcdHosts(cluster),
+                tuning: cluster.etcd,
+                release: { ...pinnedArtifact(cluster, "etcd"), version: cluster.versions.etcd },
+                snapshotCopy,
+                sshPrivateKey,
+                protectData: cluster.protectData,
+            }),
     );
     const mirrorHost = hostsWithRole(cluster, "mirror")[0];
     const mirror = new DockerImageMirror("image-mirror", { settings: cluster.mirror, node: nodes[mirrorHost.name], pki });
@@ -97,7 +114,6 @@ export function buildCluster(stack: StackConfig): Cluster {
         workers[host.name] = worker;
         nodeObjects.push(controlPlane.admitNode(host.name, worker.kubelet, worker.restartInputs));
     }
-    const nfsHost = hostsWithRole(cluster, "nfs")[0];
     const nfs = nfsHost
         ? new NfsServer("nfs", {
               settings: cluster.nfs,

@@ -1,21 +1,32 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ClusterConfig, HostConfig, hostsWithRole } from "./config";
+import { ClusterConfig, EtcdSettings, HostConfig, hostsWithRole } from "./config";
 import { Node } from "./node";
 import { Pki } from "./pki";
 import { knownHostsLine, localScript, shellQuote } from "./runner";
 import { etcdPhase } from "./phases";
 import * as render from "./render";
-import { pinnedArtifact } from "./urls";
 
 export interface EtcdMemberArgs {
     host: HostConfig;
-    cluster: ClusterConfig;
     node: Node;
     /** The etcd CA, separate from the cluster CA. */
     pki: Pki;
-    /** The SSH key, for copying the snapshot a delete saves off the host (from the Pulumi machine). */
+    /** Every member's name and address: the initial cluster (this one among them). */
+    members: { name: string; address: string }[];
+    /** etcd's tuning (`k8s-ha:etcd`); etcd's own defaults for what is not set. */
+    tuning?: EtcdSettings;
+    /** The etcd release the member runs, with its pinned sha256 (k8s-ha:checksums). */
+    release: { url: string; sha256: string; version: string };
+    /**
+     * Where the snapshot a delete saves goes, off the host: to a folder of the NFS server, or to a
+     * folder on the Pulumi machine.
+     */
+    snapshotCopy: { to: "nfs"; host: HostConfig; dir: string } | { to: "local"; dir: string };
+    /** The SSH key, for copying that snapshot (from the Pulumi machine). */
     sshPrivateKey: pulumi.Input<string>;
+    /** Pulumi `protect` on the member's step, so that no update or destroy deletes its data. Default true. */
+    protectData?: boolean;
 }
 
 /** Every etcd host's name and address: the initial cluster. */
@@ -31,7 +42,7 @@ export class EtcdMember extends pulumi.ComponentResource {
 
     constructor(name: string, args: EtcdMemberArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:EtcdMember", name, {}, opts);
-        const { host, cluster, pki } = args;
+        const { host, pki, members } = args;
         const names = { dnsNames: [host.name, "localhost"], ipAddresses: [host.address, "127.0.0.1"] };
         const server = pki.issue(`${host.name}-etcd-server`, { commonName: host.name, ...names, server: true, client: true }, this);
         const peer = pki.issue(`${host.name}-etcd-peer`, { commonName: host.name, ...names, server: true, client: true }, this);
@@ -41,8 +52,8 @@ export class EtcdMember extends pulumi.ComponentResource {
             .apply(({ ca, sc, sk, pc, pk, hc, hk }) =>
                 etcdPhase({
                     host,
-                    members: etcdHosts(cluster),
-                    tuning: cluster.etcd,
+                    members,
+                    tuning: args.tuning ?? {},
                     caCert: ca,
                     server: { cert: sc, key: sk },
                     peer: { cert: pc, key: pk },
@@ -51,8 +62,8 @@ export class EtcdMember extends pulumi.ComponentResource {
             );
         // Deleted after the member's own step (which depends on it): copies the snapshot that the
         // member's delete saved on its host off the host, to k8s-ha:etcdBackup's target.
-        const nfsHost = hostsWithRole(cluster, "nfs")[0];
-        const toNfs = cluster.etcdBackup.target === "nfs" && nfsHost !== undefined;
+        const dest = args.snapshotCopy;
+        const toHosts = dest.to === "nfs" ? [host, dest.host] : [host];
         const copy = new command.local.Command(
             `${host.name}-etcd-snapshot-copy`,
             {
@@ -61,17 +72,17 @@ export class EtcdMember extends pulumi.ComponentResource {
                 environment: {
                     K8SHA_HOST: host.name,
                     SRC: `${host.user} ${host.address} ${host.port}`,
-                    COPY_TO: toNfs ? "nfs" : "local",
-                    DEST: toNfs ? `${nfsHost.user} ${nfsHost.address} ${nfsHost.port}` : "",
-                    DEST_DIR: toNfs ? `${cluster.nfs.path}/${render.ETCD_BACKUP_FILES.exportSubdir}` : cluster.etcdBackup.localDir,
-                    KNOWN_HOSTS: [host, ...(toNfs ? [nfsHost] : [])].filter((h) => h.hostKey).map(knownHostsLine).join("\n"),
+                    COPY_TO: dest.to,
+                    DEST: dest.to === "nfs" ? `${dest.host.user} ${dest.host.address} ${dest.host.port}` : "",
+                    DEST_DIR: dest.dir,
+                    KNOWN_HOSTS: toHosts.filter((h) => h.hostKey).map(knownHostsLine).join("\n"),
                     // Hosts without a pinned key (k8s-ha:allowUnpinnedHostKeys) are not checked.
-                    UNPINNED: [host, ...(toNfs ? [nfsHost] : [])].some((h) => !h.hostKey) ? "yes" : "no",
+                    UNPINNED: toHosts.some((h) => !h.hostKey) ? "yes" : "no",
                 },
             },
             { parent: this, additionalSecretOutputs: ["stdin"] },
         );
-        const urls = pinnedArtifact(cluster, "etcd");
+        const urls = args.release;
         this.command = args.node.runner.run(
             "etcd",
             {
@@ -79,16 +90,16 @@ export class EtcdMember extends pulumi.ComponentResource {
                 env: {
                     ETCD_URL: urls.url,
                     ETCD_SHA256: urls.sha256,
-                    ETCD_VERSION: cluster.versions.etcd,
+                    ETCD_VERSION: urls.version,
                     // Every member's client URL: a restart waits for the whole cluster's health and
                     // takes the cluster-wide roll lock, so members restart one at a time.
-                    ETCD_ENDPOINTS: etcdHosts(cluster).map((m) => render.etcdClientUrl(m.address)).join(","),
+                    ETCD_ENDPOINTS: members.map((m) => render.etcdClientUrl(m.address)).join(","),
                 },
                 files,
                 secret: true,
             },
             // The member's data: protected unless the stack says otherwise (k8s-ha:protectData).
-            { parent: this, after: [copy], protect: cluster.protectData },
+            { parent: this, after: [copy], protect: args.protectData ?? true },
         );
         // From the command's id, not its stdout: it resolves only once the command has run (so users
         // of the value wait for it), and an update keeps the id, so a preview of one still knows
