@@ -8,7 +8,7 @@ import { EtcdBackup, etcdBackupDir } from "./etcdbackup";
 import { LoadBalancerPair } from "./loadbalancer";
 import { DockerImageMirror } from "./mirror";
 import { NfsServer } from "./nfs";
-import { Node, Worker } from "./node";
+import { firewallParams, Node, Worker } from "./node";
 import { Pki } from "./pki";
 import * as render from "./render";
 import { StackConfig } from "./stack";
@@ -42,7 +42,14 @@ export function buildCluster(stack: StackConfig): Cluster {
     const { cluster, sshPrivateKey } = stack;
     const nodes: Record<string, Node> = {};
     for (const host of cluster.hosts) {
-        nodes[host.name] = new Node(host.name, { host, cluster, sshPrivateKey });
+        nodes[host.name] = new Node(host.name, {
+            host,
+            sshPrivateKey,
+            hosts: cluster.hosts,
+            ntpServers: cluster.ntpServers,
+            firewall: cluster.firewall.enabled ? firewallParams(host, cluster) : undefined,
+            repair: cluster.repair,
+        });
     }
     const makeCa = (ca: CaName, commonName: string) =>
         new Pki(`${ca}-pki`, {

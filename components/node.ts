@@ -42,8 +42,16 @@ export function firewallParams(host: HostConfig, cluster: ClusterConfig): render
 
 export interface NodeArgs {
     host: HostConfig;
-    cluster: ClusterConfig;
+    /** The SSH private key for the host (secret). */
     sshPrivateKey: pulumi.Input<string>;
+    /** The cluster's hosts, for the managed block of /etc/hosts (render/os.ts hostsBlockEntries). Default: this host alone. */
+    hosts?: HostConfig[];
+    /** chrony's servers. Default: none, the distribution's pool. */
+    ntpServers?: string[];
+    /** The host firewall's rules (firewallParams). Default: no firewall step. */
+    firewall?: render.FirewallParams;
+    /** `HOST/STEP` → a stamp: the steps to re-run once to repair drift (`k8s-ha:repair`). */
+    repair?: Record<string, string>;
 }
 
 export interface WorkloadArgs {
@@ -99,8 +107,8 @@ export class Node extends pulumi.ComponentResource {
 
     constructor(name: string, args: NodeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:Node", name, {}, opts);
-        const { host, cluster } = args;
-        this.runner = new HostRunner(host, args.sshPrivateKey, args.cluster.repair);
+        const { host } = args;
+        this.runner = new HostRunner(host, args.sshPrivateKey, args.repair ?? {});
         // Facts are a step of their own: the OS step changes whenever the host list does (the
         // /etc/hosts block), and the facts must stay known in that preview, or everything rendered
         // from them (keepalived, kubelet) would show as changing.
@@ -111,24 +119,24 @@ export class Node extends pulumi.ComponentResource {
             {
                 script: "os",
                 files: [
-                    { path: render.OS_FILES.hostsBlock, mode: "0644", content: render.renderHostsBlock(render.hostsBlockEntries(host.name, cluster.hosts)) },
+                    { path: render.OS_FILES.hostsBlock, mode: "0644", content: render.renderHostsBlock(render.hostsBlockEntries(host.name, args.hosts ?? [host])) },
                     { path: render.OS_FILES.sysctl, mode: "0644", content: render.renderSysctlConf({ kubeletKernelDefaults: host.roles.includes("worker") }) },
                     { path: render.OS_FILES.modules, mode: "0644", content: render.renderModulesLoad() },
                     // Installed by os.sh's chrony hook, on hosts with a clock of their own only.
-                    { path: render.OS_FILES.chrony, mode: "0644", content: render.renderChronyConf({ servers: cluster.ntpServers }), stageOnly: true },
+                    { path: render.OS_FILES.chrony, mode: "0644", content: render.renderChronyConf({ servers: args.ntpServers ?? [] }), stageOnly: true },
                 ],
             },
             { parent: this },
         );
         // The firewall is in place before any daemon of the host is installed: every later step
         // depends on it (`prepared`).
-        this.prepared = cluster.firewall.enabled
+        this.prepared = args.firewall
             ? this.runner.run(
                   "firewall",
                   {
                       script: "firewall",
                       files: [
-                          { path: render.FIREWALL_FILES.rules, mode: "0600", content: render.renderFirewall(firewallParams(host, cluster)), check: "nft", restarts: [render.UNITS.firewall] },
+                          { path: render.FIREWALL_FILES.rules, mode: "0600", content: render.renderFirewall(args.firewall), check: "nft", restarts: [render.UNITS.firewall] },
                           { path: render.FIREWALL_FILES.unit, mode: "0600", content: render.renderFirewallUnit(), restarts: [render.UNITS.firewall] },
                       ],
                   },
