@@ -4,9 +4,11 @@
  *
  * The usual path: describe the cluster as a `RawConfig` (the same shape as the `k8s-ha:` keys of a
  * stack file), let `validateConfig` check all of it at once and fill in the defaults, then
- * `buildCluster` wires every component. A program that wants only some of them can build them one
- * by one from the same `ClusterConfig`, as `buildCluster` does: every component takes the validated
- * config and the components it depends on (a `Node` per host first).
+ * `buildCluster` wires every component. A program that wants only some of them builds them one by
+ * one, as `buildCluster` does, a `Node` per host first: `Node`, `LoadBalancerPair`,
+ * `DockerImageMirror`, `NfsServer`, `EtcdMember` and `EtcdBackup` take only the values they use
+ * (defaults in their Args' JSDoc); `Worker` and `ControlPlane` still take the validated
+ * `ClusterConfig` whole.
  */
 export { buildCluster, stackOutputs, type Cluster } from "./cluster";
 export { ConfigError, validateConfig } from "./validate";
