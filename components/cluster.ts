@@ -8,7 +8,8 @@ import { EtcdBackup, etcdBackupDir } from "./etcdbackup";
 import { LoadBalancerPair } from "./loadbalancer";
 import { DockerImageMirror } from "./mirror";
 import { NfsServer } from "./nfs";
-import { firewallParams, Node, Worker } from "./node";
+import { firewallParams, Node, Worker, workerRelease } from "./node";
+import { workerSettings } from "./phases";
 import { Pki } from "./pki";
 import * as render from "./render";
 import { StackConfig } from "./stack";
@@ -110,7 +111,8 @@ export function buildCluster(stack: StackConfig): Cluster {
         const worker = new Worker(`${host.name}-worker`, {
             node: nodes[host.name],
             host,
-            cluster,
+            settings: workerSettings(cluster),
+            release: workerRelease(cluster),
             pki,
             endpoint: loadBalancer.endpoint,
             mirrorEndpoint: mirror.endpoint,

@@ -5,10 +5,9 @@
  * The usual path: describe the cluster as a `RawConfig` (the same shape as the `k8s-ha:` keys of a
  * stack file), let `validateConfig` check all of it at once and fill in the defaults, then
  * `buildCluster` wires every component. A program that wants only some of them builds them one by
- * one, as `buildCluster` does, a `Node` per host first: `Node`, `LoadBalancerPair`,
+ * one, as `buildCluster` does, a `Node` per host first: `Node`, `Worker`, `LoadBalancerPair`,
  * `DockerImageMirror`, `NfsServer`, `EtcdMember` and `EtcdBackup` take only the values they use
- * (defaults in their Args' JSDoc); `Worker` and `ControlPlane` still take the validated
- * `ClusterConfig` whole.
+ * (defaults in their Args' JSDoc); `ControlPlane` still takes the validated `ClusterConfig` whole.
  */
 export { buildCluster, stackOutputs, type Cluster } from "./cluster";
 export { ConfigError, validateConfig } from "./validate";
@@ -16,7 +15,8 @@ export { readStackConfig, previousRun, type StackConfig } from "./stack";
 export { checkHostKeys } from "./hostkeys";
 export type { ClusterConfig, HostConfig, RawConfig, Role } from "./config";
 export { DEFAULTS } from "./config";
-export { Node, Worker, type NodeArgs, type WorkerArgs, type WorkloadArgs, type HostFacts } from "./node";
+export { Node, Worker, firewallParams, workerRelease, type NodeArgs, type WorkerArgs, type WorkerRelease, type WorkloadArgs, type HostFacts } from "./node";
+export { workerSettings, type WorkerSettings } from "./phases";
 export { Pki, type PkiArgs } from "./pki";
 export { EtcdMember, type EtcdMemberArgs } from "./etcd";
 export { ControlPlane, type ControlPlaneArgs } from "./controlplane";

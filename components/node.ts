@@ -5,8 +5,8 @@ import { ClusterConfig, HostConfig, hostsWithRole } from "./config";
 import { BundleFile, HostRunner, mayHoldSecrets } from "./runner";
 import { IssuedCert, Pki } from "./pki";
 import * as render from "./render";
-import { binaryUrl, pinEnv, pinnedArtifact } from "./urls";
-import { kubeletPhase, runtimePhase } from "./phases";
+import { binaryUrl, pinEnv, pinnedArtifact, sha256EnvName } from "./urls";
+import { kubeletPhase, runtimePhase, WorkerSettings } from "./phases";
 
 /** What a host reports about itself after OS preparation. */
 export interface HostFacts {
@@ -150,10 +150,33 @@ export class Node extends pulumi.ComponentResource {
 }
 
 export interface WorkerArgs extends WorkloadArgs {
-    /** The worker host's Node: its runner, facts and config. */
+    /** The worker host's Node: its runner and facts. */
     node: Node;
     host: HostConfig;
-    cluster: ClusterConfig;
+    /** What the worker's steps need of the cluster (phases.ts workerSettings). */
+    settings: WorkerSettings;
+    /** The release files it runs, each with its pinned sha256 (k8s-ha:checksums). */
+    release: WorkerRelease;
+}
+
+/** A worker's release files: URLs and pinned sha256 sums, never a checksum from their origin. */
+export interface WorkerRelease {
+    containerd: { url: string; sha256: string };
+    runc: { url: string; sha256: string };
+    cni: { url: string; sha256: string };
+    /** The folder of the Kubernetes binaries, and the kubelet's and kube-proxy's pins. */
+    kubernetes: { url: string; kubeletSha256: string; kubeProxySha256: string };
+}
+
+/** A worker's release files from the validated cluster config. */
+export function workerRelease(cluster: ClusterConfig): WorkerRelease {
+    const pins = pinEnv(cluster, ["kubelet", "kube-proxy"]);
+    return {
+        containerd: pinnedArtifact(cluster, "containerd"),
+        runc: pinnedArtifact(cluster, "runc"),
+        cni: pinnedArtifact(cluster, "cni"),
+        kubernetes: { url: binaryUrl(cluster.downloads, cluster.versions.kubernetes), kubeletSha256: pins[sha256EnvName("kubelet")], kubeProxySha256: pins[sha256EnvName("kube-proxy")] },
+    };
 }
 
 /**
@@ -170,17 +193,13 @@ export class Worker extends pulumi.ComponentResource {
 
     constructor(name: string, w: WorkerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:Worker", name, {}, { ...opts, parent: w.node });
-        const { host, cluster, node } = w;
+        const { host, settings, node } = w;
         if (!host.roles.includes("worker")) throw new pulumi.ResourceError(`${host.name} is not a worker`, this);
         const formerly = [{ parent: node }];
         const mirrorFiles = pulumi
             .output({ mirror: w.mirrorEndpoint, ca: w.pki.caCert, facts: node.facts })
-            .apply(({ mirror, ca, facts }) => runtimePhase({ host, cluster, mirrorEndpoint: mirror, caCert: ca, facts }));
-        const v = cluster.versions;
-        // Each file with the sha256 the stack pins for it (k8s-ha:checksums), never a checksum from its origin.
-        const containerd = pinnedArtifact(cluster, "containerd");
-        const runc = pinnedArtifact(cluster, "runc");
-        const cni = pinnedArtifact(cluster, "cni");
+            .apply(({ mirror, ca, facts }) => runtimePhase({ host, settings, mirrorEndpoint: mirror, caCert: ca, facts }));
+        const { containerd, runc, cni, kubernetes } = w.release;
 
         const kubeletCert = w.pki.issue(
             `${host.name}-kubelet`,
@@ -197,7 +216,7 @@ export class Worker extends pulumi.ComponentResource {
         const files = pulumi
             .output({ endpoint: w.endpoint, ca: w.pki.caCert, kcert: kubeletCert.cert, kkey: kubeletCert.key, pcert: proxyCert.cert, pkey: proxyCert.key, facts: node.facts })
             .apply(({ endpoint, ca, kcert, kkey, pcert, pkey, facts }) =>
-                kubeletPhase({ host, cluster, endpoint, caCert: ca, kubeletCert: { cert: kcert, key: kkey }, proxyCert: { cert: pcert, key: pkey }, facts }),
+                kubeletPhase({ host, settings, endpoint, caCert: ca, kubeletCert: { cert: kcert, key: kkey }, proxyCert: { cert: pcert, key: pkey }, facts }),
             );
         const runtimeEnv = {
             CONTAINERD_URL: containerd.url,
@@ -207,7 +226,7 @@ export class Worker extends pulumi.ComponentResource {
             CNI_URL: cni.url,
             CNI_SHA256: cni.sha256,
         };
-        const kubeletEnv = { K8S_URL: binaryUrl(cluster.downloads, v.kubernetes), ...pinEnv(cluster, ["kubelet", "kube-proxy"]) };
+        const kubeletEnv = { K8S_URL: kubernetes.url, [sha256EnvName("kubelet")]: kubernetes.kubeletSha256, [sha256EnvName("kube-proxy")]: kubernetes.kubeProxySha256 };
         // A change to what the worker's daemons run first drains it (one worker at a time), from a
         // control-plane host; its Node-object step uncordons it once the kubelet is Ready again.
         const restartInputs = pulumi.unsecret(

@@ -27,9 +27,42 @@ export const CONTAINER_KUBELET: Partial<render.KubeletConfigParams> = {
     enforceNodeAllocatable: [],
 };
 
+/** What a worker's steps need of the cluster besides the host itself. */
+export interface WorkerSettings {
+    /** Every worker of the cluster: a worker routes to the others' pod CIDRs. */
+    workers: HostConfig[];
+    /** The image mirror's port, and the registries containerd sends through it. */
+    mirror: { port: number; registries: readonly string[] };
+    /** The pause image's version, pinned in containerd's config. */
+    pauseVersion: string;
+    /** The containerd version (from 2.3 its config has version 4). */
+    containerdVersion: string;
+    /** The cluster DNS service's address and the cluster domain, for the kubelet. */
+    clusterDns: string;
+    clusterDomain: string;
+    /** The cluster's pod CIDR, for kube-proxy. */
+    clusterPodCidr: string;
+    /** The most processes one pod may run. */
+    podPidsLimit: number;
+}
+
+/** A worker's settings from the validated cluster config. */
+export function workerSettings(cluster: ClusterConfig): WorkerSettings {
+    return {
+        workers: hostsWithRole(cluster, "worker"),
+        mirror: { port: cluster.mirror.port, registries: cluster.mirror.registries },
+        pauseVersion: cluster.versions.pause,
+        containerdVersion: cluster.versions.containerd,
+        clusterDns: cluster.dnsServiceIp,
+        clusterDomain: cluster.clusterDomain,
+        clusterPodCidr: cluster.podCidr,
+        podPidsLimit: cluster.kubelet.podPidsLimit,
+    };
+}
+
 export interface RuntimePhaseInput {
     host: HostConfig;
-    cluster: ClusterConfig;
+    settings: WorkerSettings;
     /** `host:port` of the image mirror. */
     mirrorEndpoint: string;
     /** The cluster CA certificate (PEM), which signed the mirror's certificate. */
@@ -43,9 +76,9 @@ export interface RuntimePhaseInput {
  * workers' pod networks.
  */
 export function runtimePhase(p: RuntimePhaseInput): BundleFile[] {
-    const { host, cluster } = p;
+    const { host, settings } = p;
     const podCidr = host.podCidr as string;
-    const others = cluster.hosts.filter((h) => h.roles.includes("worker") && h.name !== host.name);
+    const others = settings.workers.filter((h) => h.name !== host.name);
     const containerdUnit = [render.UNITS.containerd];
     const caFile = render.K8S_PKI.caCert;
     const mirrorHost = p.mirrorEndpoint.split(":")[0];
@@ -57,22 +90,22 @@ export function runtimePhase(p: RuntimePhaseInput): BundleFile[] {
             restarts: containerdUnit,
             check: "containerd_config",
             content: render.renderContainerdConfig({
-                pauseVersion: cluster.versions.pause,
+                pauseVersion: settings.pauseVersion,
                 systemdCgroup: false,
                 // A container cannot lower oom scores (no CAP_SYS_RESOURCE).
                 restrictOomScoreAdj: p.facts.container !== "none",
-                containerdVersion: cluster.versions.containerd,
+                containerdVersion: settings.containerdVersion,
             }),
         },
-        ...cluster.mirror.registries.map((registry) => ({
+        ...settings.mirror.registries.map((registry) => ({
             path: render.containerdHostsTomlPath(registry),
             mode: "0644",
-            content: render.renderContainerdHostsToml({ registry, mirrorHost, mirrorPort: cluster.mirror.port, caFile }),
+            content: render.renderContainerdHostsToml({ registry, mirrorHost, mirrorPort: settings.mirror.port, caFile }),
         })),
         {
-            path: render.containerdHostsTomlPath(`${mirrorHost}:${cluster.mirror.port}`),
+            path: render.containerdHostsTomlPath(`${mirrorHost}:${settings.mirror.port}`),
             mode: "0644",
-            content: render.renderContainerdMirrorHostsToml({ mirrorHost, mirrorPort: cluster.mirror.port, caFile }),
+            content: render.renderContainerdMirrorHostsToml({ mirrorHost, mirrorPort: settings.mirror.port, caFile }),
         },
         {
             path: render.unitPath(render.UNITS.containerd),
@@ -92,7 +125,7 @@ export function runtimePhase(p: RuntimePhaseInput): BundleFile[] {
 
 export interface KubeletPhaseInput {
     host: HostConfig;
-    cluster: ClusterConfig;
+    settings: WorkerSettings;
     /** The API endpoint, `https://VIP:port`. */
     endpoint: string;
     caCert: string;
@@ -105,7 +138,7 @@ export interface KubeletPhaseInput {
 
 /** A worker's kubelet step: the kubelet's and kube-proxy's certificates, kubeconfigs, configs and units. */
 export function kubeletPhase(p: KubeletPhaseInput): BundleFile[] {
-    const { host, cluster } = p;
+    const { host, settings } = p;
     const podCidr = host.podCidr as string;
     const k = render.K8S_FILES;
     const kubeletUnit = [render.UNITS.kubelet];
@@ -130,12 +163,12 @@ export function kubeletPhase(p: KubeletPhaseInput): BundleFile[] {
             public: true,
             restarts: kubeletUnit,
             content: render.renderKubeletConfig({
-                clusterDns: cluster.dnsServiceIp,
-                clusterDomain: cluster.clusterDomain,
+                clusterDns: settings.clusterDns,
+                clusterDomain: settings.clusterDomain,
                 podCidr,
                 // A cgroup v1 host (like the lab's) is refused by Kubernetes 1.35 unless allowed here.
                 failCgroupV1: p.facts.cgroup === "v2",
-                podPidsLimit: cluster.kubelet.podPidsLimit,
+                podPidsLimit: settings.podPidsLimit,
                 ...(p.facts.container !== "none" ? CONTAINER_KUBELET : {}),
             }),
         },
@@ -144,7 +177,7 @@ export function kubeletPhase(p: KubeletPhaseInput): BundleFile[] {
             mode: "0644",
             restarts: proxyUnit,
             content: render.renderKubeProxyConfig({
-                clusterCidr: cluster.podCidr,
+                clusterCidr: settings.clusterPodCidr,
                 hostnameOverride: host.name,
                 // In a container the conntrack sysctls are read-only: leave them as the host set them.
                 ...(p.facts.container !== "none" ? { conntrack: { maxPerCore: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" } } : {}),

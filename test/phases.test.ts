@@ -1,4 +1,4 @@
-import { controlPlanePhase, etcdPhase, kubeletPhase, lbPhase, runtimePhase } from "../components/phases";
+import { controlPlanePhase, etcdPhase, kubeletPhase, lbPhase, runtimePhase, workerSettings } from "../components/phases";
 import { hostsWithRole } from "../components/config";
 import { BundleFile } from "../components/runner";
 import { validateConfig } from "../components/validate";
@@ -25,8 +25,8 @@ describe("host phases as data", () => {
 
     test("every worker: modes, what each file restarts, and its own pod CIDR", () => {
         for (const host of workers) {
-            const runtime = byPath(runtimePhase({ host, cluster, mirrorEndpoint: "10.213.0.41:5000", caCert: CA, facts }));
-            const kubelet = byPath(kubeletPhase({ host, cluster, endpoint: "https://10.213.0.10:6443", caCert: CA, kubeletCert: pair(host.name), proxyCert: pair("proxy"), facts }));
+            const runtime = byPath(runtimePhase({ host, settings: workerSettings(cluster), mirrorEndpoint: "10.213.0.41:5000", caCert: CA, facts }));
+            const kubelet = byPath(kubeletPhase({ host, settings: workerSettings(cluster), endpoint: "https://10.213.0.10:6443", caCert: CA, kubeletCert: pair(host.name), proxyCert: pair("proxy"), facts }));
             for (const f of [...Object.values(runtime), ...Object.values(kubelet)]) expect([host.name, f.path, f.mode]).toEqual([host.name, f.path, expectedMode(f.path)]);
             expect(runtime["/etc/containerd/config.toml"]).toMatchObject({ restarts: ["containerd"], check: "containerd_config" });
             expect(runtime["/etc/cni/net.d/10-k8s-ha.conflist"].content).toContain(`"subnet": "${host.podCidr}"`);
