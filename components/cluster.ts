@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { CaName, CONTROL_PLANE_NAME } from "./certificates";
 import { hostsWithRole, Versions } from "./config";
-import { ControlPlane } from "./controlplane";
+import { ControlPlane, controlPlaneRelease } from "./controlplane";
 import { EtcdMember, EtcdMemberArgs, etcdHosts } from "./etcd";
 import { EtcdBackup, etcdBackupDir } from "./etcdbackup";
 import { LoadBalancerPair } from "./loadbalancer";
@@ -95,7 +95,8 @@ export function buildCluster(stack: StackConfig): Cluster {
     const mirrorHost = hostsWithRole(cluster, "mirror")[0];
     const mirror = new DockerImageMirror("image-mirror", { settings: cluster.mirror, node: nodes[mirrorHost.name], pki });
     const controlPlane = new ControlPlane(CONTROL_PLANE_NAME, {
-        cluster,
+        settings: cluster,
+        release: controlPlaneRelease(cluster),
         nodes,
         pki,
         etcdPki,

@@ -411,6 +411,6 @@ export const DEFAULTS = {
     },
 } as const;
 
-export function hostsWithRole(config: ClusterConfig, role: Role): HostConfig[] {
+export function hostsWithRole(config: Pick<ClusterConfig, "hosts">, role: Role): HostConfig[] {
     return config.hosts.filter((h) => h.roles.includes(role));
 }

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
-import { ClusterConfig, hostsWithRole, SecretsEncryptionState } from "./config";
+import { CertificateSettings, ClusterConfig, hostsWithRole, SecretsEncryptionState, Versions } from "./config";
 import { Node } from "./node";
 import { BundleFile, FileInput, hostFile, HostRunner, RunArgs } from "./runner";
 import { controlPlanePhase } from "./phases";
@@ -12,8 +12,32 @@ import * as render from "./render";
 import { binaryUrl, pinEnv } from "./urls";
 import { parseIpv4 } from "./net";
 
+/**
+ * What the control plane needs of the cluster's config (a validated ClusterConfig has all of it):
+ * the hosts (control-plane, etcd and worker roles), the service and pod networks, the cluster
+ * domain, extra apiserver names, the encryption key generations, the certificates' validity (the
+ * kubelet serving certificates' too) and the Kubernetes and CoreDNS versions.
+ */
+export type ControlPlaneSettings = Pick<
+    ClusterConfig,
+    "hosts" | "clusterDomain" | "kubernetesServiceIp" | "dnsServiceIp" | "serviceCidr" | "podCidr" | "apiServerExtraSans" | "secretsEncryption"
+> & { certificates: Pick<CertificateSettings, "validityDays">; versions: Pick<Versions, "kubernetes" | "coredns"> };
+
+/** The control plane's binaries: the folder they come from and each one's pinned sha256, as the step's environment. */
+export interface ControlPlaneRelease {
+    url: string;
+    /** `KUBE_APISERVER_SHA256`, `KUBE_CONTROLLER_MANAGER_SHA256`, `KUBE_SCHEDULER_SHA256`, `KUBECTL_SHA256`. */
+    pins: Record<string, string>;
+}
+
+/** The control plane's binaries from the validated cluster config. */
+export function controlPlaneRelease(cluster: ClusterConfig): ControlPlaneRelease {
+    return { url: binaryUrl(cluster.downloads, cluster.versions.kubernetes), pins: pinEnv(cluster, ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]) };
+}
+
 export interface ControlPlaneArgs {
-    cluster: ClusterConfig;
+    settings: ControlPlaneSettings;
+    release: ControlPlaneRelease;
     /** Nodes keyed by host name; the control-plane hosts must be among them. */
     nodes: Record<string, Node>;
     pki: Pki;
@@ -30,7 +54,7 @@ export interface ControlPlaneArgs {
  * The etcd members the apiserver talks to: the etcd hosts whose client URLs the EtcdMembers
  * reported (so the apiserver waits for them), in name order.
  */
-export function etcdMembers(cluster: ClusterConfig, clientUrls: string[]): { name: string; address: string }[] {
+export function etcdMembers(cluster: Pick<ClusterConfig, "hosts">, clientUrls: string[]): { name: string; address: string }[] {
     return hostsWithRole(cluster, "etcd")
         .filter((h) => clientUrls.includes(render.etcdClientUrl(h.address)))
         .map((h) => ({ name: h.name, address: h.address }));
@@ -50,7 +74,7 @@ export function encryptionKeyName(generation: number): string {
 }
 
 /** The names and addresses the apiserver certificate must cover. */
-export function apiServerSans(cluster: ClusterConfig, vip: string): { dnsNames: string[]; ipAddresses: string[] } {
+export function apiServerSans(cluster: Pick<ClusterConfig, "hosts" | "clusterDomain" | "kubernetesServiceIp" | "apiServerExtraSans">, vip: string): { dnsNames: string[]; ipAddresses: string[] } {
     const domain = cluster.clusterDomain;
     const dns = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", `kubernetes.default.svc.${domain}`, "localhost"];
     const ips = [vip, cluster.kubernetesServiceIp, "127.0.0.1", ...hostsWithRole(cluster, "control-plane").map((h) => h.address)];
@@ -83,7 +107,8 @@ export class ControlPlane extends pulumi.ComponentResource {
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:ControlPlane", name, {}, opts);
-        const { cluster, pki, etcdPki } = args;
+        const { pki, etcdPki } = args;
+        const cluster = args.settings;
         const endpoint = pulumi.output(args.endpoint);
         const vip = endpoint.apply((e) => new URL(e).hostname);
         const sans = vip.apply((v) => apiServerSans(cluster, v));
@@ -136,9 +161,9 @@ export class ControlPlane extends pulumi.ComponentResource {
         const schedulerKubeconfig = kubeconfig(local, "system:kube-scheduler", scheduler.cert, scheduler.key);
         const approverKubeconfig = kubeconfig(local, render.CSR_APPROVER_USER, approver.cert, approver.key);
 
-        const k8sUrl = binaryUrl(cluster.downloads, cluster.versions.kubernetes);
+        const k8sUrl = args.release.url;
         // The binaries' sha256 sums as the stack pins them (k8s-ha:checksums).
-        const k8sPins = pinEnv(cluster, ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"]);
+        const k8sPins = args.release.pins;
         const cps = hostsWithRole(cluster, "control-plane");
         let previous: pulumi.Resource | undefined;
         this.commands = cps.map((host) => {

@@ -5,9 +5,9 @@
  * The usual path: describe the cluster as a `RawConfig` (the same shape as the `k8s-ha:` keys of a
  * stack file), let `validateConfig` check all of it at once and fill in the defaults, then
  * `buildCluster` wires every component. A program that wants only some of them builds them one by
- * one, as `buildCluster` does, a `Node` per host first: `Node`, `Worker`, `LoadBalancerPair`,
- * `DockerImageMirror`, `NfsServer`, `EtcdMember` and `EtcdBackup` take only the values they use
- * (defaults in their Args' JSDoc); `ControlPlane` still takes the validated `ClusterConfig` whole.
+ * one, as `buildCluster` does, a `Node` per host first. Each takes only the values it uses, with
+ * defaults in its Args' JSDoc; `ControlPlane` takes the part of a validated `ClusterConfig` its
+ * `ControlPlaneSettings` names.
  */
 export { buildCluster, stackOutputs, type Cluster } from "./cluster";
 export { ConfigError, validateConfig } from "./validate";
@@ -19,7 +19,7 @@ export { Node, Worker, firewallParams, workerRelease, type NodeArgs, type Worker
 export { workerSettings, type WorkerSettings } from "./phases";
 export { Pki, type PkiArgs } from "./pki";
 export { EtcdMember, type EtcdMemberArgs } from "./etcd";
-export { ControlPlane, type ControlPlaneArgs } from "./controlplane";
+export { ControlPlane, controlPlaneRelease, type ControlPlaneArgs, type ControlPlaneRelease, type ControlPlaneSettings } from "./controlplane";
 export { LoadBalancerPair, type LoadBalancerPairArgs } from "./loadbalancer";
 export { DockerImageMirror, type DockerImageMirrorArgs } from "./mirror";
 export { NfsServer, type NfsServerArgs, type NfsStorageArgs } from "./nfs";

@@ -4,7 +4,7 @@
  * file carries its path (from render/paths.ts), mode, content, and what a change to it restarts or
  * reloads; the host script installs whatever the bundle holds (lib.sh install_bundle).
  */
-import { ClusterConfig, EtcdSettings, HostConfig, hostsWithRole } from "./config";
+import { CertificateSettings, ClusterConfig, EtcdSettings, HostConfig, hostsWithRole } from "./config";
 import { BundleFile, FileRole, pemFiles, withRestarts } from "./runner";
 import * as render from "./render";
 
@@ -302,7 +302,11 @@ export interface ControlPlaneContents<C> {
  * kube-controller-manager and kube-scheduler, and the kubelet serving certificates' approver, each
  * with the daemons a change to it restarts (controlplane.sh restarts those, one host at a time).
  */
-export function controlPlanePhase<C>(host: HostConfig, cluster: ClusterConfig, c: ControlPlaneContents<C>): PhaseFile<C>[] {
+export function controlPlanePhase<C>(
+    host: HostConfig,
+    cluster: Pick<ClusterConfig, "hosts" | "podCidr" | "serviceCidr"> & { certificates: Pick<CertificateSettings, "validityDays"> },
+    c: ControlPlaneContents<C>,
+): PhaseFile<C>[] {
     const pki = render.K8S_PKI;
     const f = render.K8S_FILES;
     const u = render.UNITS;
