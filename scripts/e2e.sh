@@ -659,7 +659,7 @@ rewrote=$(grep -o 'rewrote [0-9]* Secrets: each is stored encrypted with key2' "
 if [[ $rot_ok == yes && $(stored_key) == key2 && -n $rewrote ]] && ((bad == 0 && ok > 0)); then
     record "secrets encryption key rotated; the Secret readable at every step" passed 0 "0 failed" "${rotation}${rewrote}; $ok requests through the VIP, $bad failed"
 else
-    record "secrets encryption key rotated; the Secret readable at every step" failed 0 "0 failed" "${rotation} rewrite: ${rewrote:-none}; $ok ok, $bad failed"
+    record "secrets encryption key rotated; the Secret readable at every step" failed 0 "0 failed" "${rotation} rewrite: ${rewrote:-none}; $ok ok, $bad failed: $(probe_failures)"
 fi
 "$KUBECTL" delete secret rotation-probe --ignore-not-found >/dev/null 2>&1 || true
 

@@ -63,5 +63,13 @@ outage_after() {
     awk -v t0="$1" '$1 >= t0 { if ($2 == "fail") { failed++; last_fail = $1; recovered = 0 } else if (failed && !recovered) { recovered = $1 } }
         END { if (!failed) printf "0.0 0\n"; else if (recovered) printf "%.1f %d\n", (recovered - t0) / 1000, failed; else printf "never %d\n", failed }' "$PROBE_LOG"
 }
+# probe_failures: when each failed probe was sent (UTC, ms) and its HTTP status (000: no answer
+# within the second), the first five, for the records.
+probe_failures() {
+    local ms code
+    awk '$2 == "fail" { print $1, ($3 == "" ? "-" : $3) }' "$PROBE_LOG" | head -n 5 | while read -r ms code; do
+        printf '%s %s; ' "$(date -u -d "@$((ms / 1000)).$(printf '%03d' $((ms % 1000)))" +%T.%3N)" "$code"
+    done
+}
 # probe_counts: "OK FAILED" over the whole probe log.
 probe_counts() { awk '$2 == "ok" { ok++ } $2 == "fail" { f++ } END { printf "%d %d\n", ok, f }' "$PROBE_LOG"; }
