@@ -4,7 +4,7 @@ import { ClusterConfig } from "./config";
 import { EtcdMember } from "./etcd";
 import { Node } from "./node";
 import { Pki } from "./pki";
-import { FileInput, hostFile, pemInputs, withRestarts } from "./runner";
+import { FileInput, hostFile, pemFiles, withRestarts } from "./runner";
 import * as render from "./render";
 
 export interface EtcdBackupArgs {
@@ -60,7 +60,7 @@ export class EtcdBackup extends pulumi.ComponentResource {
         const snapshotNow = [`${f.unit}.service`];
         const files: FileInput[] = [
             { path: f.caCert, mode: "0644", content: etcdPki.caCert, restarts: snapshotNow },
-            ...withRestarts(pemInputs(f.clientCert.replace(/\.crt$/, ""), client.cert, client.key), snapshotNow),
+            ...withRestarts(pemFiles<pulumi.Input<string>>(f.clientCert.replace(/\.crt$/, ""), client.cert, client.key), snapshotNow),
             { path: f.env, mode: "0644", content: render.renderEtcdBackupEnv(params), public: true, restarts: snapshotNow },
             { path: f.script, mode: "0755", content: hostFile("etcd-snapshot.sh"), public: true, restarts: snapshotNow },
             { path: render.ETCD_BACKUP_UNITS.service, mode: "0600", content: render.renderEtcdBackupService(), public: true },

@@ -313,10 +313,7 @@ export function controlPlanePhase<C>(
     const approver = render.CSR_APPROVER_FILES;
     const apiserverUnit = [u.kubeApiserver];
     const approverUnit = [approver.unit];
-    const pem = (base: string, pair: { cert: C; key: C }): PhaseFile<C>[] => [
-        { path: `${base}.crt`, mode: "0644", content: pair.cert, restarts: apiserverUnit },
-        { path: `${base}.key`, mode: "0600", content: pair.key, restarts: apiserverUnit },
-    ];
+    const pem = (base: string, pair: { cert: C; key: C }): PhaseFile<C>[] => withRestarts(pemFiles(base, pair.cert, pair.key), apiserverUnit);
     return [
         // The controller-manager signs with the CA and verifies service-account tokens with sa.key too.
         { path: pki.caCert, mode: "0644", content: c.caCert, restarts: [u.kubeApiserver, u.kubeControllerManager] },

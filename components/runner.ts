@@ -56,16 +56,11 @@ export function fileTags(f: { path: string; restarts?: readonly string[]; reload
     return tags.length > 0 ? ` ${tags.join(" ")}` : "";
 }
 
-/** A certificate and its key as `<base>.crt` (0644) and `<base>.key` (0600). */
-export function pemFiles(base: string, cert: string, key: string): BundleFile[] {
-    return [
-        { path: `${base}.crt`, mode: "0644", content: cert },
-        { path: `${base}.key`, mode: "0600", content: key },
-    ];
-}
-
-/** `pemFiles` for a certificate and key that may still be Outputs. */
-export function pemInputs(base: string, cert: pulumi.Input<string>, key: pulumi.Input<string>): FileInput[] {
+/**
+ * A certificate and its key as `<base>.crt` (0644) and `<base>.key` (0600), whatever the contents
+ * are: strings (a BundleFile), Inputs (a FileInput), or a phase's own type.
+ */
+export function pemFiles<C>(base: string, cert: C, key: C): { path: string; mode: string; content: C }[] {
     return [
         { path: `${base}.crt`, mode: "0644", content: cert },
         { path: `${base}.key`, mode: "0600", content: key },
