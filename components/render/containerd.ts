@@ -3,9 +3,15 @@
  * pulls through the cluster's image mirror, and its systemd unit.
  */
 import { BINARIES, CNI_BIN_DIR, CNI_CONF_DIR, CONTAINERD_FILES, K8S_PKI, RUNC_PATH, SYSTEM_BINARIES } from "./paths";
-import { stringify as stringifyToml } from "smol-toml";
 import { renderServiceUnit } from "./systemd";
-import { isIpv4, joinLines, requireAbsolutePath, requireInt, requireToken } from "./text";
+import { isIpv4, requireAbsolutePath, requireInt, requireToken } from "./text";
+import { renderTomlDocument, type TomlDocumentOptions, type TomlTable } from "./toml";
+
+const RENDERED = "Rendered by k8s-ha. Changes here are overwritten.";
+/** config.toml has always quoted its keys as literal strings (`plugins.'io.containerd...'`). */
+const CONFIG_TOML: TomlDocumentOptions = { comment: RENDERED, quotedKeys: "literal" };
+/** hosts.toml has always quoted its keys as basic strings (`host."https://..."`). */
+const HOSTS_TOML: TomlDocumentOptions = { comment: RENDERED, quotedKeys: "basic" };
 
 export interface ContainerdConfigParams {
     /** Tag of `registry.k8s.io/pause`, e.g. `3.10.1`. */
@@ -53,44 +59,36 @@ export function containerdConfigVersion(containerdVersion: string | undefined): 
  * containerd's PATH.
  */
 export function renderContainerdConfig(p: ContainerdConfigParams): string {
+    return renderTomlDocument(containerdConfigDocument(p), CONFIG_TOML);
+}
+
+/** The data of renderContainerdConfig's file, after the same checks. */
+export function containerdConfigDocument(p: ContainerdConfigParams): TomlTable {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(p.pauseVersion)) {
         throw new Error(`containerd: pauseVersion "${p.pauseVersion}" is not an image tag`);
     }
-    const images = "plugins.'io.containerd.cri.v1.images'";
-    const runtime = "plugins.'io.containerd.cri.v1.runtime'";
-    return joinLines([
-        "# Rendered by k8s-ha. Changes here are overwritten.",
-        `version = ${containerdConfigVersion(p.containerdVersion)}`,
-        `root = ${tomlString(CONTAINERD_FILES.root)}`,
-        `state = ${tomlString(CONTAINERD_FILES.state)}`,
-        "",
-        "[grpc]",
-        `  address = ${tomlString(CONTAINERD_FILES.socket)}`,
-        "",
-        `[${images}]`,
-        `  snapshotter = ${tomlString(p.snapshotter ?? "overlayfs")}`,
-        "",
-        `[${images}.pinned_images]`,
-        `  sandbox = ${tomlString(`registry.k8s.io/pause:${p.pauseVersion}`)}`,
-        "",
-        `[${images}.registry]`,
-        `  config_path = ${tomlString(CONTAINERD_FILES.certsDir)}`,
-        "",
-        ...(p.restrictOomScoreAdj ? [`[${runtime}]`, "  restrict_oom_score_adj = true", ""] : []),
-        `[${runtime}.containerd]`,
-        `  default_runtime_name = ${tomlString("runc")}`,
-        "",
-        `[${runtime}.containerd.runtimes.runc]`,
-        `  runtime_type = ${tomlString("io.containerd.runc.v2")}`,
-        "",
-        `[${runtime}.containerd.runtimes.runc.options]`,
-        `  BinaryName = ${tomlString(RUNC_PATH)}`,
-        `  SystemdCgroup = ${p.systemdCgroup ? "true" : "false"}`,
-        "",
-        `[${runtime}.cni]`,
-        `  bin_dirs = [${tomlString(CNI_BIN_DIR)}]`,
-        `  conf_dir = ${tomlString(CNI_CONF_DIR)}`,
-    ]);
+    return {
+        version: containerdConfigVersion(p.containerdVersion),
+        root: CONTAINERD_FILES.root,
+        state: CONTAINERD_FILES.state,
+        grpc: { address: CONTAINERD_FILES.socket },
+        plugins: {
+            "io.containerd.cri.v1.images": {
+                snapshotter: p.snapshotter ?? "overlayfs",
+                pinned_images: { sandbox: `registry.k8s.io/pause:${p.pauseVersion}` },
+                registry: { config_path: CONTAINERD_FILES.certsDir },
+            },
+            "io.containerd.cri.v1.runtime": {
+                // Left out unless true: without it this table has no header of its own.
+                restrict_oom_score_adj: p.restrictOomScoreAdj ? true : undefined,
+                containerd: {
+                    default_runtime_name: "runc",
+                    runtimes: { runc: { runtime_type: "io.containerd.runc.v2", options: { BinaryName: RUNC_PATH, SystemdCgroup: p.systemdCgroup } } },
+                },
+                cni: { bin_dirs: [CNI_BIN_DIR], conf_dir: CNI_CONF_DIR },
+            },
+        },
+    };
 }
 
 export interface ContainerdHostsParams {
@@ -121,6 +119,11 @@ export function upstreamServer(registry: string): string {
  * CA that signed it.
  */
 export function renderContainerdHostsToml(p: ContainerdHostsParams): string {
+    return renderTomlDocument(containerdHostsDocument(p), HOSTS_TOML);
+}
+
+/** The data of renderContainerdHostsToml's file, after the same checks. */
+export function containerdHostsDocument(p: ContainerdHostsParams): TomlTable {
     if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/.test(p.registry)) {
         throw new Error(`containerd hosts: registry "${p.registry}" is not a registry host name`);
     }
@@ -131,15 +134,10 @@ export function renderContainerdHostsToml(p: ContainerdHostsParams): string {
     const caFile = p.caFile ?? K8S_PKI.caCert;
     requireAbsolutePath(caFile, "containerd hosts caFile");
     const mirror = `https://${p.mirrorHost}:${p.mirrorPort}/v2/${p.registry}`;
-    return joinLines([
-        "# Rendered by k8s-ha. Changes here are overwritten.",
-        `server = ${tomlString(upstreamServer(p.registry))}`,
-        "",
-        `[host.${tomlString(mirror)}]`,
-        `  capabilities = [${tomlString("pull")}, ${tomlString("resolve")}]`,
-        "  override_path = true",
-        `  ca = ${tomlString(caFile)}`,
-    ]);
+    return {
+        server: upstreamServer(p.registry),
+        host: { [mirror]: { capabilities: ["pull", "resolve"], override_path: true, ca: caFile } },
+    };
 }
 
 /**
@@ -148,6 +146,11 @@ export function renderContainerdHostsToml(p: ContainerdHostsParams): string {
  * it directly, its certificate checked against the cluster CA.
  */
 export function renderContainerdMirrorHostsToml(p: { mirrorHost: string; mirrorPort: number; caFile?: string }): string {
+    return renderTomlDocument(containerdMirrorHostsDocument(p), HOSTS_TOML);
+}
+
+/** The data of renderContainerdMirrorHostsToml's file, after the same checks. */
+export function containerdMirrorHostsDocument(p: { mirrorHost: string; mirrorPort: number; caFile?: string }): TomlTable {
     if (!isIpv4(p.mirrorHost)) {
         requireToken(p.mirrorHost, "containerd mirror hosts mirrorHost");
     }
@@ -155,14 +158,10 @@ export function renderContainerdMirrorHostsToml(p: { mirrorHost: string; mirrorP
     const caFile = p.caFile ?? K8S_PKI.caCert;
     requireAbsolutePath(caFile, "containerd mirror hosts caFile");
     const server = `https://${p.mirrorHost}:${p.mirrorPort}`;
-    return joinLines([
-        "# Rendered by k8s-ha. Changes here are overwritten.",
-        `server = ${tomlString(server)}`,
-        "",
-        `[host.${tomlString(server)}]`,
-        `  capabilities = [${tomlString("pull")}, ${tomlString("resolve")}]`,
-        `  ca = ${tomlString(caFile)}`,
-    ]);
+    return {
+        server,
+        host: { [server]: { capabilities: ["pull", "resolve"], ca: caFile } },
+    };
 }
 
 export interface ContainerdUnitParams {
@@ -202,18 +201,4 @@ export function renderContainerdUnit(p: ContainerdUnitParams = {}): string {
             ...(oom !== 0 ? ([["OOMScoreAdjust", String(oom)]] as const) : []),
         ],
     });
-}
-
-/** A TOML basic string. Control characters are refused rather than escaped: no path or name has one. */
-/**
- * A TOML string as smol-toml writes it (quotes and escapes are the library's). The layout of the
- * files (sections, order, indentation, comments) stays this module's, so that their bytes, which
- * decide whether containerd restarts and whether a worker is drained, never change with the
- * library's formatting choices.
- */
-function tomlString(s: string): string {
-    const line = stringifyToml({ v: s });
-    const value = /^v = (.*)\n$/s.exec(line)?.[1];
-    if (value === undefined) throw new Error(`TOML string ${JSON.stringify(s)}: unexpected output from smol-toml: ${JSON.stringify(line)}`);
-    return value;
 }
