@@ -5,68 +5,20 @@
  * (in `validate.ts`) checks all of it at once and returns a `ClusterConfig` with every default
  * filled in. Nothing here talks to Pulumi, so the tests call it directly.
  */
+import type { configSchema } from "./schema";
 
 /** The fixed set of roles a host can have. */
 export const ROLES = ["etcd", "control-plane", "worker", "lb", "nfs", "mirror"] as const;
 export type Role = (typeof ROLES)[number];
 
-/** One host as the user writes it in `k8s-ha:hosts`. */
-export interface RawHost {
-    /** IPv4 address the host is reached at over SSH and that the cluster uses. */
-    address?: unknown;
-    /** SSH login user. Default: `k8s-ha:sshUser`, else `root`. A non-root user needs password-less sudo. */
-    user?: unknown;
-    /** SSH port. Default: `k8s-ha:sshPort`, else 22. */
-    port?: unknown;
-    /** Roles from `ROLES`. */
-    roles?: unknown;
-    /** Pinned SSH host key (`ssh-ed25519 AAAA...`). Required unless `allowUnpinnedHostKeys`. */
-    hostKey?: unknown;
-    /** Pod CIDR of a worker. Default: derived from the host's last address octet inside `podCidr`. */
-    podCidr?: unknown;
-    /** VRRP priority of an lb host. Default: 150 for the first lb host by name, 100 for the second. */
-    vrrpPriority?: unknown;
-    /** Node labels of a worker (`--node-labels`), e.g. `{"k8s-ha.io/nfs-client": "true"}`. Default: none. */
-    labels?: unknown;
-}
-
-/** The config as it comes from Pulumi, before validation: every field may be missing or wrong. */
-export interface RawConfig {
-    hosts?: unknown;
-    sshUser?: unknown;
-    sshPort?: unknown;
+/**
+ * The config as it comes from Pulumi, before validation: every key the schema declares
+ * (components/schema.ts, with each key's type, form and default), any of them missing or wrong,
+ * and what the program adds from the stack's last update.
+ */
+export type RawConfig = { [K in keyof ReturnType<typeof configSchema>["shape"]]?: unknown } & {
     /** Set when the private key is present; the key itself never enters validation messages. */
     sshPrivateKeyPresent: boolean;
-    vip?: unknown;
-    apiPort?: unknown;
-    vrrpRouterId?: unknown;
-    nodeNetwork?: unknown;
-    podCidr?: unknown;
-    serviceCidr?: unknown;
-    clusterDomain?: unknown;
-    versions?: unknown;
-    downloads?: unknown;
-    checksums?: unknown;
-    mirror?: unknown;
-    nfs?: unknown;
-    firewall?: unknown;
-    imageDigests?: unknown;
-    etcd?: unknown;
-    loadBalancer?: unknown;
-    kubelet?: unknown;
-    etcdBackup?: unknown;
-    secretsEncryption?: unknown;
-    certificates?: unknown;
-    apiServerExtraSans?: unknown;
-    ntpServers?: unknown;
-    /** Accept hosts without a pinned `hostKey` (their keys are then not checked). For throwaway labs. */
-    allowUnpinnedHostKeys?: unknown;
-    /** Accept `http://` download and upstream URLs. For labs and mirrors on a trusted network. */
-    allowHttpDownloads?: unknown;
-    /** Protect etcd's and the NFS export's data from deletion (default: on, except on the dev stack). */
-    protectData?: unknown;
-    /** `HOST/STEP` → a stamp: steps to re-run once to repair drift (scripts/drift.sh --repair). */
-    repair?: unknown;
     /**
      * The etcd members' client URLs after the stack's last update (its `etcdEndpoints` output; not
      * config), so that validation can refuse a membership change the cluster cannot take.
@@ -81,7 +33,7 @@ export interface RawConfig {
     previousSecretsEncryption?: SecretsEncryptionState;
     /** The stack's name (not config): `protectData` defaults to on for every stack but `dev`. */
     stackName?: string;
-}
+};
 
 export interface HostConfig {
     name: string;

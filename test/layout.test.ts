@@ -9,7 +9,7 @@ import * as path from "path";
 const ALLOWED: Record<string, string> = {
     "render/paths.ts": "the layout itself",
     "config.ts": "the system's trees that a user's NFS path must stay out of, and its default",
-    "validate.ts": "examples in its messages about a user's NFS path",
+    "schema.ts": "examples in its messages about a user's NFS path",
     "render/addons.ts": "paths inside CoreDNS's container, not on a host",
 };
 

@@ -151,15 +151,15 @@ describe("firewall settings", () => {
         };
         raw.nfs = { mountOptions: ["nfsvers=3", "hard"] };
         expect(problemsOf(raw)).toEqual([
-            "k8s-ha:firewall.policy: is not a firewall setting; use one of: enabled, sshFrom, allow",
             'k8s-ha:firewall.enabled: must be true or false, got "maybe"',
             "k8s-ha:firewall.sshFrom: 'everywhere' is neither an IPv4 address nor a CIDR with zero host bits; write it like 10.0.0.5 or 10.0.0.0/24",
-            "k8s-ha:firewall.allow[0].extra: is not a setting of an opening; use some of: ports, protocol, from, roles, comment",
             "k8s-ha:firewall.allow[0].ports: '9100-80' is not a port or a range; write it like 9100 or 30000-32767",
             "k8s-ha:firewall.allow[0].protocol: 'icmp' is not tcp or udp",
             "k8s-ha:firewall.allow[0].from: is missing; give the IPv4 addresses or CIDRs allowed in",
             "k8s-ha:firewall.allow[0].roles: 'db' is not a role; use some of: etcd, control-plane, worker, lb, nfs, mirror",
             "k8s-ha:firewall.allow[0].comment: 'a \"quoted\" one' may have only letters, digits, spaces and ,.()/:-",
+            "k8s-ha:firewall.allow[0].extra: is not a setting of an opening; use some of: ports, protocol, from, roles, comment",
+            "k8s-ha:firewall.policy: is not a firewall setting; use one of: enabled, sshFrom, allow",
             "k8s-ha:nfs.mountOptions: 'nfsvers=3' needs rpcbind and mountd, which the host firewall does not open (it opens NFSv4's port 2049 only); use nfsvers=4.2, or turn the firewall off with k8s-ha:firewall.enabled: false",
         ]);
     });

@@ -37,9 +37,7 @@ describe("NFS storage config", () => {
             exportOptions: "rw",
         };
         expect(problemsOf(raw)).toEqual([
-            "k8s-ha:nfs.exportOptions: is not an NFS setting; use one of: path, clients, allowedCidr, storageClass, defaultClass, reclaimPolicy, onDelete, mountOptions, directoryMode, provisionerNodeSelector",
             "k8s-ha:nfs.path: '/etc/k8s' is inside /etc, which belongs to the system or the cluster; give a directory of its own, like /srv/nfs/k8s",
-            "k8s-ha:nfs.allowedCidr: '0.0.0.0/0' lets nearly any address mount the volumes; leave it out (default: the workers' addresses) or give the node network, like 10.0.0.0/24",
             "k8s-ha:nfs.storageClass: 'NFS_Class' is not a StorageClass name; use lower-case letters, digits, '-' and '.', like nfs",
             "k8s-ha:nfs.reclaimPolicy: 'Recycle' is not a reclaim policy; use Delete (the volume's directory then goes as onDelete says) or Retain (kept with its data)",
             "k8s-ha:nfs.onDelete: 'shred' is not a choice; use archive (the directory is renamed archived-...) or delete (removed with its files)",
@@ -49,6 +47,8 @@ describe("NFS storage config", () => {
             "k8s-ha:nfs.mountOptions: has both hard and soft; keep hard (soft mounts can lose writes when the server is slow)",
             "k8s-ha:nfs.directoryMode: 'rwx' is not an octal mode; write it like 0777 or 2775",
             "k8s-ha:nfs.provisionerNodeSelector.kubernetes.io/hostname: is in the kubernetes.io or k8s.io namespace, which kubelets may not set for themselves; use a prefix of your own, like k8s-ha.io/ or example.com/",
+            "k8s-ha:nfs.exportOptions: is not an NFS setting; use one of: path, clients, allowedCidr, storageClass, defaultClass, reclaimPolicy, onDelete, mountOptions, directoryMode, provisionerNodeSelector",
+            "k8s-ha:nfs.allowedCidr: '0.0.0.0/0' lets nearly any address mount the volumes; leave it out (default: the workers' addresses) or give the node network, like 10.0.0.0/24",
         ]);
     });
 
@@ -90,6 +90,8 @@ describe("NFS storage config", () => {
         const raw = labConfig();
         raw.nfs = { clients: ["10.213.0.31", "10.213.0.32/32", "10.213.0.0/33", "10.0.0.5/8"], allowedCidr: "10.213.0.0/24" };
         expect(problemsOf(raw)).toEqual([
+            "k8s-ha:nfs.clients: '10.213.0.0/33' is neither an IPv4 address nor a CIDR with zero host bits; write it like 10.0.0.5 or 10.0.0.0/24",
+            "k8s-ha:nfs.clients: '10.0.0.5/8' is neither an IPv4 address nor a CIDR with zero host bits; write it like 10.0.0.5 or 10.0.0.0/24",
             "k8s-ha:nfs.allowedCidr: is given together with nfs.clients; keep one (clients takes a list of addresses and CIDRs)",
         ]);
         delete (raw.nfs as Record<string, unknown>).allowedCidr;

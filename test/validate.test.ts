@@ -44,16 +44,17 @@ describe("validateConfig", () => {
         raw.sshPrivateKeyPresent = false;
         raw.versions = { kubernetes: "1.35" };
         expect(problemsOf(raw)).toEqual([
+            // First what the schema finds, field by field; then the checks across fields.
             `k8s-ha:hosts.w1.roles: unknown role "gpu"; use one of: etcd, control-plane, worker, lb, nfs, mirror`,
+            "k8s-ha:vrrpRouterId: must be a whole number from 1 to 255, got 300",
+            "k8s-ha:versions.kubernetes: '1.35' is not a version; write MAJOR.MINOR.PATCH, like 1.35.4",
             "k8s-ha:hosts: 2 hosts have the etcd role; etcd needs an odd number (1, 3 or 5) to keep quorum",
             "k8s-ha:hosts: 1 hosts have the lb role; the load-balancer pair needs exactly two",
             "k8s-ha:hosts.w2.address: 10.213.0.31 is also the address of w1; give every host its own address",
             "k8s-ha:sshPrivateKey: is missing; set it as a secret: pulumi config set --secret k8s-ha:sshPrivateKey < ~/.ssh/id_ed25519",
-            "k8s-ha:vrrpRouterId: must be a whole number from 1 to 255, got 300",
             "k8s-ha:podCidr: 10.213.0.0/16 overlaps k8s-ha:nodeNetwork 10.213.0.0/24; choose ranges that do not overlap",
             "k8s-ha:vip: 10.214.0.10 is outside the lb hosts' subnet 10.213.0.0/24; VRRP can only move an address within it",
             "k8s-ha:hosts.w2.podCidr: 10.213.31.0/24 is also the pod CIDR of w1; give each worker its own",
-            "k8s-ha:versions.kubernetes: '1.35' is not a version; write MAJOR.MINOR.PATCH, like 1.35.4",
         ]);
     });
 
@@ -109,9 +110,9 @@ describe("validateConfig", () => {
         expect(validateConfig({ ...noNfs, stackName: "prod" }).etcdBackup).toMatchObject({ target: "local", schedule: undefined });
         expect(problemsOf({ ...noNfs, etcdBackup: { target: "nfs" } })).toEqual(["k8s-ha:etcdBackup.target: is nfs, but no host has the nfs role; use local, or add an NFS server"]);
         expect(problemsOf({ ...labConfig(), etcdBackup: { target: "s3", localDir: "../x", into: 1 } })).toEqual([
-            "k8s-ha:etcdBackup.into: is not an etcd backup setting; use one of: target, localDir, schedule, keep",
             'k8s-ha:etcdBackup.target: must be nfs or local, got "s3"',
             `k8s-ha:etcdBackup.localDir: "../x" must be a path of letters, digits and ._/@+- without '..'`,
+            "k8s-ha:etcdBackup.into: is not an etcd backup setting; use one of: target, localDir, schedule, keep",
         ]);
     });
 
@@ -120,8 +121,8 @@ describe("validateConfig", () => {
         expect(backup({ schedule: "*-*-* 02:30", keep: "7" })).toMatchObject({ schedule: "*-*-* 02:30", keep: 7 });
         expect(backup({ schedule: "off" }).schedule).toBeUndefined();
         expect(problemsOf({ ...labConfig(), etcdBackup: { schedule: "hourly; rm -rf /", keep: 0 } })).toEqual([
-            'k8s-ha:etcdBackup.schedule: "hourly; rm -rf /" is not a systemd calendar expression (like hourly, daily, *:0/15 or *-*-* 02:30), or off',
             "k8s-ha:etcdBackup.keep: must be a whole number from 1 to 10000, got 0",
+            'k8s-ha:etcdBackup.schedule: "hourly; rm -rf /" is not a systemd calendar expression (like hourly, daily, *:0/15 or *-*-* 02:30), or off',
         ]);
         expect(problemsOf({ ...labConfig(), etcdBackup: { target: "local", schedule: "daily" } })).toEqual([
             "k8s-ha:etcdBackup.schedule: scheduled snapshots run on the NFS server and stay there: with target local there is no host to keep them; use target nfs, or schedule off",
@@ -180,8 +181,8 @@ describe("validateConfig", () => {
         // 3. Every Secret rewritten with key 2: key 1 may go.
         expect(enc({ write: 2 }, { write: 2, read: [1], rewrittenTo: 2 })).toEqual([]);
         expect(enc({ write: 0, read: [3, 3, 2], key: 1 }, undefined)).toEqual([
-            "k8s-ha:secretsEncryption.key: is not a secrets encryption setting; use one of: write, read",
             "k8s-ha:secretsEncryption.write: must be a whole number from 1 to 1000, got 0",
+            "k8s-ha:secretsEncryption.key: is not a secrets encryption setting; use one of: write, read",
             "k8s-ha:secretsEncryption.read[1]: 3 is listed twice",
         ]);
     });
@@ -226,8 +227,8 @@ describe("validateConfig", () => {
         expect(validateConfig(labConfig()).loadBalancer).toEqual({ healthCheckIntervalMs: 1000 });
         expect(validateConfig({ ...labConfig(), loadBalancer: { healthCheckIntervalMs: 2000 } }).loadBalancer.healthCheckIntervalMs).toBe(2000);
         expect(problemsOf({ ...labConfig(), loadBalancer: { healthCheckIntervalMs: 50, interval: 1 } })).toEqual([
-            "k8s-ha:loadBalancer.interval: is not a load balancer setting; use one of: healthCheckIntervalMs",
             expect.stringContaining("k8s-ha:loadBalancer.healthCheckIntervalMs:"),
+            "k8s-ha:loadBalancer.interval: is not a load balancer setting; use one of: healthCheckIntervalMs",
         ]);
     });
 

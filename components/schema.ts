@@ -1,0 +1,516 @@
+/**
+ * The stack config's schema, declared once with zod: every key, its type, its form, its default and
+ * the message a wrong value gets. `validate.ts` parses with it and then runs the checks that need
+ * more than one field (topology, overlaps, upgrade paths, pins), and test/config-reference.test.ts
+ * holds the README's table to its keys.
+ *
+ * The schema is built in two modes from the one declaration below: `strict` reports every wrong
+ * value; `lenient` gives each wrong value its fallback (the default, or an empty value), so that the
+ * checks across fields still run in the same pass and one run names every problem.
+ */
+import { z } from "zod";
+import { ADDON_IMAGE_KEYS, DEFAULTS, NFS_FORBIDDEN_ROOTS, NFS_FORBIDDEN_TREES, NFS_MOUNT_OPTIONS, ROLES, Role } from "./config";
+import { DIGEST_RE, FIREWALL_COMMENT_RE } from "./render";
+import { parseCidr, parseIpv4 } from "./net";
+import { CA_VALIDITY_DAYS } from "./certificates";
+
+export const VERSION_RE = /^\d+\.\d+\.\d+$/;
+const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const URL_RE = /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/;
+const REGISTRY_RE = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?$/;
+const HOSTKEY_RE = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+$/;
+/** A label key: an optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
+const LABEL_KEY_RE = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE_RE = /^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$/;
+/** user:password@ in a URL: credentials that would end up in state, logs and host files. */
+const URL_CREDENTIALS_RE = /^https?:\/\/[^/?#]*@/;
+
+export type SchemaMode = "strict" | "lenient";
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Pulumi gives "" or null for a key set to nothing: the same as leaving it out. */
+function blank(value: unknown): unknown {
+    return value === null || value === "" ? undefined : value;
+}
+
+const show = (value: unknown) => JSON.stringify(value);
+
+/** A check whose message names the value: `message(v)` is the problem, or undefined when v is fine. */
+function check<T>(message: (value: T) => string | undefined) {
+    return (value: T, ctx: z.RefinementCtx) => {
+        const m = message(value);
+        if (m !== undefined) ctx.addIssue({ code: "custom", message: m, input: value });
+    };
+}
+
+/**
+ * The leaf and section builders of one mode. In `lenient` mode every leaf falls back instead of
+ * failing, and a section that is not an object reads as `{}`.
+ */
+function builders(mode: SchemaMode) {
+    const lenient = mode === "lenient";
+    /** In lenient mode, `value` (or what it makes of the wrong input) stands in for a wrong value. */
+    const fallback = <S extends z.ZodType>(schema: S, value: z.output<S> | ((input: unknown) => z.output<S>)) =>
+        lenient ? schema.catch((ctx) => (typeof value === "function" ? (value as (input: unknown) => z.output<S>)(ctx.input) : value)) : schema;
+
+    /** A trimmed string; required unless it has a default. */
+    const rawText = z.string({ error: (iss) => (iss.input === undefined ? "is missing; set it to a string" : `must be a string, got ${show(iss.input)}`) }).transform((s) => s.trim());
+    const text = (dflt?: string) => z.preprocess(blank, dflt === undefined ? rawText : rawText.default(dflt));
+    /** Optional: absent stays undefined. */
+    const optionalText = () => z.preprocess(blank, rawText.optional());
+
+    const integer = (min: number, max: number) =>
+        z.preprocess(
+            (v) => {
+                const b = blank(v);
+                return typeof b === "string" && /^\d+$/.test(b) ? Number(b) : b;
+            },
+            z.number({ error: (iss) => `must be a whole number from ${min} to ${max}, got ${show(iss.input)}` }).int().min(min).max(max),
+        );
+    const int = (min: number, max: number, dflt: number) => fallback(integer(min, max).default(dflt), dflt);
+    const optionalInt = (min: number, max: number) => fallback(integer(min, max).optional(), undefined);
+
+    // Pulumi config gives `true` from YAML, and "true" from `pulumi config set`.
+    const bool = (dflt: boolean) =>
+        fallback(
+            z.preprocess(
+                (v) => (v === "true" ? true : v === "false" ? false : blank(v)),
+                z.boolean({ error: (iss) => `must be true or false, got ${show(iss.input)}` }).default(dflt),
+            ),
+            dflt,
+        );
+    const optionalBool = () =>
+        fallback(
+            z.preprocess((v) => (v === "true" ? true : v === "false" ? false : blank(v)), z.boolean({ error: (iss) => `must be true or false, got ${show(iss.input)}` }).optional()),
+            undefined,
+        );
+
+    const ipv4Message = (t: string) => (t && parseIpv4(t) === undefined ? `'${t}' is not an IPv4 address; write it as four numbers 0-255, like 10.0.0.5` : undefined);
+    const cidrMessage = (t: string) => (t && !parseCidr(t) ? `'${t}' is not an IPv4 CIDR with zero host bits; write it like 10.244.0.0/16` : undefined);
+    const address = () => fallback(text().superRefine(check(ipv4Message)), "");
+    const cidr = (dflt?: string) => fallback(text(dflt).superRefine(check(cidrMessage)), dflt ?? "");
+    const optionalCidr = () => fallback(optionalText().superRefine(check((t: string | undefined) => (t === undefined ? undefined : cidrMessage(t)))), undefined);
+
+    const stringsOf = z
+        .array(z.string({ error: (iss) => `${show(iss.input)} is not a string; write every item of the list as a string` }), { error: (iss) => `must be a list of strings, got ${show(iss.input)}` })
+        .transform((l) => l.map((s) => s.trim()));
+    const list = (dflt: readonly string[]) => fallback(z.preprocess((v) => (v === null ? undefined : v), stringsOf.default([...dflt])), [...dflt]);
+    /** A list whose every item passes `each` (its problem, or undefined). */
+    const listOf = (dflt: readonly string[], each: (item: string) => string | undefined) =>
+        fallback(
+            z.preprocess((v) => (v === null ? undefined : v), stringsOf.default([...dflt])).superRefine((l, ctx) => {
+                for (const item of l) {
+                    const m = each(item);
+                    if (m !== undefined) ctx.addIssue({ code: "custom", message: m, input: item });
+                }
+            }),
+            [...dflt],
+        );
+
+    /** A non-empty list of IPv4 addresses and CIDRs (who may connect to something). */
+    const sourcesOf = stringsOf.superRefine((l, ctx) => {
+        if (l.length === 0) ctx.addIssue({ code: "custom", message: "is empty; give at least one IPv4 address or CIDR", input: l });
+        for (const s of l) {
+            if (parseIpv4(s) === undefined && parseCidr(s) === undefined) {
+                ctx.addIssue({ code: "custom", message: `'${s}' is neither an IPv4 address nor a CIDR with zero host bits; write it like 10.0.0.5 or 10.0.0.0/24`, input: s });
+            }
+        }
+    });
+    const optionalSources = () =>
+        fallback(z.preprocess((v) => (v === null ? undefined : v), sourcesOf.optional()), (input) =>
+            Array.isArray(input) ? input.filter((s): s is string => typeof s === "string").map((s) => s.trim()) : undefined,
+        );
+
+    /** An http(s) URL without credentials, trailing slashes dropped (plain http is a check across fields). */
+    const urlOf = rawText.transform((s) => s.replace(/\/+$/, "")).superRefine(
+        check((t: string) =>
+            URL_CREDENTIALS_RE.test(t)
+                ? // Never echo the URL: it holds a password.
+                  "has a user or password in it, which would be stored in plain text in the state, the logs and the hosts' files; give a URL without credentials"
+                : !URL_RE.test(t)
+                  ? `'${t}' is not an http(s) URL; write it like https://mirror.example.com/path`
+                  : undefined,
+        ),
+    );
+    const url = (dflt: string) => fallback(z.preprocess(blank, urlOf.default(dflt.replace(/\/+$/, ""))), dflt);
+    const optionalUrl = () => fallback(z.preprocess(blank, urlOf.optional()), undefined);
+
+    /** One of `values`; `message` names the wrong one. */
+    const oneOf = <const T extends readonly [string, ...string[]]>(values: T, message: (v: string) => string) =>
+        z.preprocess(blank, z.enum(values, { error: (iss) => (typeof iss.input === "string" ? message(iss.input) : `must be a string, got ${show(iss.input)}`) }));
+    const choice = <const T extends readonly [string, ...string[]]>(values: T, dflt: T[number], message: (v: string) => string) =>
+        fallback(oneOf(values, message).default(dflt), dflt);
+
+    /**
+     * Kubernetes labels (or a node selector): keys `[prefix/]name`, values of at most 63 characters.
+     * Keys under kubernetes.io or k8s.io are refused: a kubelet may not set most of them. Sorted by key.
+     */
+    const labels = () =>
+        fallback(
+            z
+                .preprocess((v) => (v === null ? undefined : v), z.record(z.string(), z.unknown(), { error: (iss) => `must be an object, got ${show(iss.input)}` }).default({}))
+                .transform((r, ctx) => {
+                    const out: Record<string, string> = {};
+                    for (const key of Object.keys(r).sort()) {
+                        const v = r[key];
+                        const t = typeof v === "boolean" || typeof v === "number" ? String(v) : v;
+                        const problem = (message: string) => ctx.issues.push({ code: "custom", message, input: v, path: [key] });
+                        if (!LABEL_KEY_RE.test(key) || key.length > 317) {
+                            problem("is not a label key; write it like example.com/disk or disk (letters, digits, '-', '_', '.'; at most 63 after the '/')");
+                        } else if (/(^|\.)(kubernetes\.io|k8s\.io)\//.test(key)) {
+                            problem("is in the kubernetes.io or k8s.io namespace, which kubelets may not set for themselves; use a prefix of your own, like k8s-ha.io/ or example.com/");
+                        } else if (typeof t !== "string" || !LABEL_VALUE_RE.test(t)) {
+                            problem(`${show(v)} is not a label value; use at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`);
+                        } else {
+                            out[key] = t;
+                        }
+                    }
+                    return out;
+                }),
+            {},
+        );
+
+    /**
+     * An object of known keys (`noun` names what a key is, for the message that refuses the others).
+     * Absent reads as `{}`, so that its keys' defaults fill it.
+     */
+    const section = <S extends z.ZodRawShape>(noun: string, shape: S) => {
+        const keys = Object.keys(shape).join(", ");
+        const strictObject = z.strictObject(shape, {
+            error: (iss) => (iss.code === "unrecognized_keys" ? `is not ${noun}; use ${noun.startsWith("an add-on") || noun.startsWith("a setting of") ? "some" : "one"} of: ${keys}` : `must be an object, got ${show(iss.input)}`),
+        });
+        if (lenient) return z.preprocess((v) => (isRecord(v) ? v : {}), z.object(shape));
+        return z.preprocess((v) => (v === null ? undefined : v), strictObject.prefault({} as z.input<typeof strictObject>));
+    };
+    /** A record of free keys (names the user chooses), each value read by `value`. */
+    const recordOf = <V extends z.ZodType>(value: V) =>
+        z.preprocess(
+            (v) => (v === null || (lenient && !isRecord(v)) ? undefined : v),
+            z.record(z.string(), value, { error: (iss) => `must be an object, got ${show(iss.input)}` }).default({}),
+        );
+
+    return { fallback, text, optionalText, int, optionalInt, bool, optionalBool, address, cidr, optionalCidr, list, listOf, optionalSources, url, optionalUrl, choice, oneOf, labels, section, recordOf, sourcesOf };
+}
+
+/** The NFS export's path: absolute, plain, and neither a system tree nor a root that exports too much. */
+function nfsPathProblem(path: string): string | undefined {
+    if (!/^\/[A-Za-z0-9._/-]*$/.test(path) || path.split("/").some((p) => p === "." || p === "..") || path.includes("//")) {
+        return `'${path}' is not an absolute directory path; write it like /srv/nfs/k8s`;
+    }
+    if ((NFS_FORBIDDEN_ROOTS as readonly string[]).includes(path)) {
+        return `'${path}' would export far more than the cluster's volumes; give a directory of its own, like /srv/nfs/k8s`;
+    }
+    const tree = NFS_FORBIDDEN_TREES.find((t) => path === t || path.startsWith(`${t}/`));
+    return tree ? `'${path}' is ${path === tree ? "" : "inside "}${tree}, which belongs to the system or the cluster; give a directory of its own, like /srv/nfs/k8s` : undefined;
+}
+
+/** The problems of a list of NFS mount options (nfs(5)): unknown, without their value, repeated, hard with soft. */
+function mountOptionProblems(options: string[]): string[] {
+    const problems: string[] = [];
+    const seen = new Set<string>();
+    for (const o of options) {
+        const [name, ...rest] = o.split("=");
+        const value = rest.length > 0 ? rest.join("=") : undefined;
+        const rule = Object.prototype.hasOwnProperty.call(NFS_MOUNT_OPTIONS, name) ? NFS_MOUNT_OPTIONS[name] : undefined;
+        if (rule === undefined) {
+            problems.push(`'${o}' is not an NFS mount option k8s-ha knows; use some of: ${Object.keys(NFS_MOUNT_OPTIONS).join(", ")}`);
+        } else if (rule === null ? value !== undefined : value === undefined || !rule.test(value)) {
+            problems.push(rule === null ? `'${o}' takes no value; write it as ${name}` : `'${o}' has no valid value; write it like ${name}=${name === "nfsvers" || name === "vers" ? "4.2" : "…"} (nfs(5))`);
+        } else if (seen.has(name === "vers" ? "nfsvers" : name)) {
+            problems.push(`'${o}' repeats ${name}; give it once`);
+        }
+        seen.add(name === "vers" ? "nfsvers" : name);
+    }
+    if (seen.has("hard") && seen.has("soft")) problems.push("has both hard and soft; keep hard (soft mounts can lose writes when the server is slow)");
+    return problems;
+}
+
+/** An object with one entry per key, each made by `make`. */
+function byKey<K extends string, V>(keys: readonly K[], make: (key: K) => V): Record<K, V> {
+    const out = {} as Record<K, V>;
+    for (const k of keys) out[k] = make(k);
+    return out;
+}
+
+/** The whole `k8s-ha:` namespace (keys as `RawConfig` names them). */
+export function configSchema(mode: SchemaMode) {
+    const b = builders(mode);
+    const lifetime = () =>
+        b.section("a certificate setting", {
+            validityDays: b.optionalInt(1, CA_VALIDITY_DAYS),
+            renewBeforeDays: b.optionalInt(0, CA_VALIDITY_DAYS),
+        });
+    const versions = byKey(Object.keys(DEFAULTS.versions) as (keyof typeof DEFAULTS.versions)[], (key) =>
+            b.fallback(
+                b
+                    .text(DEFAULTS.versions[key])
+                    .transform((s) => s.replace(/^v/, ""))
+                    .superRefine(check((t: string) => (VERSION_RE.test(t) ? undefined : `'${t}' is not a version; write MAJOR.MINOR.PATCH, like ${DEFAULTS.versions[key]}`))),
+                // A malformed version stays as written: no pins are asked for its files.
+                (input) => (typeof input === "string" ? input.trim().replace(/^v/, "") : DEFAULTS.versions[key]),
+            ),
+    );
+    const downloads = byKey(Object.keys(DEFAULTS.downloads) as (keyof typeof DEFAULTS.downloads)[], (key) => b.url(DEFAULTS.downloads[key]));
+    const rolesOf = z
+        .array(z.unknown(), { error: () => `is missing; give a list from: ${ROLES.join(", ")}` })
+        .superRefine((l, ctx) => {
+            if (l.length === 0) ctx.addIssue({ code: "custom", message: `is missing; give a list from: ${ROLES.join(", ")}`, input: l });
+            for (const role of l) {
+                if (typeof role !== "string" || !(ROLES as readonly string[]).includes(role)) {
+                    ctx.addIssue({ code: "custom", message: `unknown role ${show(role)}; use one of: ${ROLES.join(", ")}`, input: role });
+                }
+            }
+        })
+        .transform((l) => [...new Set(l.filter((r): r is Role => typeof r === "string" && (ROLES as readonly string[]).includes(r)))]);
+    const host = b.section("a host setting", {
+        /** IPv4 address the host is reached at over SSH and that the cluster uses. */
+        address: b.address(),
+        /** SSH login user. Default: `k8s-ha:sshUser`. A non-root user needs password-less sudo. */
+        user: b.optionalText(),
+        /** SSH port. Default: `k8s-ha:sshPort`. */
+        port: b.optionalInt(1, 65535),
+        /** Roles from `ROLES`. */
+        // The known roles of a list that has unknown ones still count for the checks across fields.
+        roles: b.fallback(rolesOf, (input) => (Array.isArray(input) ? [...new Set(input.filter((r): r is Role => typeof r === "string" && (ROLES as readonly string[]).includes(r)))] : [])),
+        /** Pinned SSH host key (`ssh-ed25519 AAAA...`). Required unless `allowUnpinnedHostKeys`. */
+        hostKey: b.fallback(
+            b.optionalText().superRefine(
+                check((k: string | undefined) => (k !== undefined && !HOSTKEY_RE.test(k) ? "is not an SSH public host key; give one line like 'ssh-ed25519 AAAA...' (from ssh-keyscan)" : undefined)),
+            ),
+            undefined,
+        ),
+        /** Pod CIDR of a worker. Default: derived from the host's last address octet inside `podCidr`. */
+        podCidr: b.optionalCidr(),
+        /** VRRP priority of an lb host. Default: 150 for the first lb host by name, 100 for the second. */
+        vrrpPriority: b.optionalInt(1, 254),
+        /** Node labels of a worker (`--node-labels`). Default: none. */
+        labels: b.fallback(b.labels().optional(), undefined),
+    });
+    const hostName = z.string().regex(NAME_RE, { error: "the host name must be lower-case letters, digits and '-', at most 63, like cp1" });
+    const sources = b.optionalSources;
+    return z.object({
+        hosts: b.fallback(
+            z.preprocess(
+                (v) => (v === null ? undefined : v),
+                z.record(mode === "lenient" ? z.string() : hostName, host, {
+                    error: (iss) =>
+                        iss.code === "invalid_key" ? "the host name must be lower-case letters, digits and '-', at most 63, like cp1" : "is missing or empty; give an object of hosts keyed by name, each with address and roles",
+                }),
+            ),
+            {},
+        ),
+        sshUser: b.fallback(b.text(DEFAULTS.sshUser), DEFAULTS.sshUser),
+        sshPort: b.int(1, 65535, DEFAULTS.sshPort),
+        vip: b.address(),
+        apiPort: b.int(1, 65535, DEFAULTS.apiPort),
+        vrrpRouterId: b.int(1, 255, DEFAULTS.vrrpRouterId),
+        nodeNetwork: b.cidr(),
+        podCidr: b.cidr(DEFAULTS.podCidr),
+        serviceCidr: b.cidr(DEFAULTS.serviceCidr),
+        clusterDomain: b.fallback(
+            b.text(DEFAULTS.clusterDomain).superRefine(
+                check((d: string) => (/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(d) ? undefined : `'${d}' is not a DNS domain; write it like cluster.local`)),
+            ),
+            DEFAULTS.clusterDomain,
+        ),
+        versions: b.section("a known version", versions),
+        downloads: b.section("a known download", downloads),
+        /** Keyed `<artifact>@<version>`; what is needed depends on the versions (validate.ts). */
+        checksums: b.recordOf(z.unknown()),
+        mirror: b.section("a mirror setting", {
+            port: b.int(1, 65535, DEFAULTS.mirror.port),
+            mode: b.choice(["proxy", "preloaded"], DEFAULTS.mirror.mode, (m) => `'${m}' is not a mode; use 'proxy' (pull-through cache) or 'preloaded'`),
+            upstream: b.optionalUrl(),
+            registries: b.listOf(DEFAULTS.mirror.registries, (r) => (REGISTRY_RE.test(r) ? undefined : `'${r}' is not a registry host name; write it like registry.k8s.io`)),
+            pushPort: b.optionalInt(1, 65535),
+            pushFrom: sources(),
+        }),
+        nfs: b.section("an NFS setting", {
+            path: b.fallback(
+                b
+                    .text(DEFAULTS.nfsPath)
+                    .transform((p) => p.replace(/(.)\/+$/, "$1"))
+                    .superRefine(check(nfsPathProblem)),
+                DEFAULTS.nfsPath,
+            ),
+            clients: sources(),
+            allowedCidr: b.optionalCidr(),
+            storageClass: b.fallback(
+                b
+                    .text(DEFAULTS.nfsStorage.storageClass)
+                    .superRefine(check((s: string) => (/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(s) ? undefined : `'${s}' is not a StorageClass name; use lower-case letters, digits, '-' and '.', like nfs`))),
+                DEFAULTS.nfsStorage.storageClass,
+            ),
+            defaultClass: b.bool(DEFAULTS.nfsStorage.defaultClass),
+            reclaimPolicy: b.choice(["Delete", "Retain"], DEFAULTS.nfsStorage.reclaimPolicy, (p) => `'${p}' is not a reclaim policy; use Delete (the volume's directory then goes as onDelete says) or Retain (kept with its data)`),
+            onDelete: b.choice(["archive", "delete"], DEFAULTS.nfsStorage.onDelete, (o) => `'${o}' is not a choice; use archive (the directory is renamed archived-...) or delete (removed with its files)`),
+            mountOptions: b.fallback(
+                b.list(DEFAULTS.nfsStorage.mountOptions).superRefine((l, ctx) => {
+                    for (const m of mountOptionProblems(l)) ctx.addIssue({ code: "custom", message: m, input: l });
+                }),
+                [...DEFAULTS.nfsStorage.mountOptions],
+            ),
+            directoryMode: b.fallback(
+                b
+                    .text(DEFAULTS.nfsStorage.directoryMode)
+                    .superRefine(check((m: string) => (/^0?[0-7]{3,4}$/.test(m) ? undefined : `'${m}' is not an octal mode; write it like 0777 or 2775`)))
+                    .transform((m) => m.padStart(4, "0")),
+                DEFAULTS.nfsStorage.directoryMode,
+            ),
+            provisionerNodeSelector: b.labels(),
+        }),
+        firewall: b.section("a firewall setting", {
+            enabled: b.bool(true),
+            sshFrom: b.fallback(
+                z.preprocess(
+                    (v) => (v === null ? undefined : v),
+                    z.union([z.literal("any"), b.sourcesOf], { error: (iss) => `must be any, or a list of IPv4 addresses and CIDRs, got ${show(iss.input)}` }).default("any"),
+                ),
+                "any",
+            ),
+            allow: b.fallback(
+                z
+                    .array(
+                        b.section("a setting of an opening", {
+                            ports: b.fallback(
+                                z.preprocess(
+                                    (v) => (typeof v === "number" ? String(v) : blank(v)),
+                                    z.string({ error: (iss) => (iss.input === undefined ? "is missing; set it to a string" : `must be a string, got ${show(iss.input)}`) }).transform((s) => s.trim()),
+                                ).superRefine(check(portsProblem)),
+                                "",
+                            ),
+                            protocol: b.choice(["tcp", "udp"], "tcp", (p) => `'${p}' is not tcp or udp`),
+                            from: b.fallback(
+                                z.preprocess(
+                                    (v) => (v === null ? undefined : v),
+                                    z.unknown().superRefine(check((v: unknown) => (v === undefined ? "is missing; give the IPv4 addresses or CIDRs allowed in" : undefined))).pipe(b.sourcesOf),
+                                ),
+                                [],
+                            ),
+                            roles: b.listOf([], (r) => ((ROLES as readonly string[]).includes(r) ? undefined : `'${r}' is not a role; use some of: ${ROLES.join(", ")}`)),
+                            comment: b.fallback(
+                                b.optionalText().superRefine(check((t: string | undefined) => (t === undefined || FIREWALL_COMMENT_RE.test(t) ? undefined : `'${t}' may have only letters, digits, spaces and ,.()/:-`))),
+                                undefined,
+                            ),
+                        }),
+                        {
+                            error: (iss) =>
+                                `must be a list of openings like {ports: "9100", protocol: tcp, from: [10.0.0.0/24], roles: [worker], comment: node exporter}, got ${show(iss.input)}`,
+                        },
+                    )
+                    .default([]),
+                [],
+            ),
+        }),
+        imageDigests: b.section(
+            "an add-on image",
+            byKey(ADDON_IMAGE_KEYS, () =>
+                    b.fallback(
+                        z.preprocess(
+                            blank,
+                            z
+                                .string({ error: (iss) => `${show(iss.input)} is not a digest; write it as sha256: and 64 lower-case hex digits (crane digest IMAGE prints it)` })
+                                .regex(DIGEST_RE, { error: (iss) => `${show(iss.input)} is not a digest; write it as sha256: and 64 lower-case hex digits (crane digest IMAGE prints it)` })
+                                .optional(),
+                        ),
+                        undefined,
+                    ),
+            ),
+        ),
+        etcd: b.section("an etcd setting", {
+            // etcd refuses a quota over 8 GiB as unsafe; below 16 MiB it would raise NOSPACE at once.
+            quotaBackendBytes: b.optionalInt(16 * 1024 * 1024, 8 * 1024 * 1024 * 1024),
+            heartbeatIntervalMs: b.optionalInt(10, 5000),
+            electionTimeoutMs: b.optionalInt(50, 50000),
+            snapshotCount: b.optionalInt(1000, 10_000_000),
+        }),
+        loadBalancer: b.section("a load balancer setting", {
+            // Below 100 ms the checks would load the apiservers; above 10 s a dead one keeps getting requests.
+            healthCheckIntervalMs: b.int(100, 10_000, DEFAULTS.loadBalancer.healthCheckIntervalMs),
+        }),
+        kubelet: b.section("a kubelet setting", { podPidsLimit: b.int(64, 4194304, 4096) }),
+        etcdBackup: b.section("an etcd backup setting", {
+            target: b.fallback(b.oneOf(["nfs", "local"], (t) => `must be nfs or local, got ${show(t)}`).optional(), undefined),
+            localDir: b.fallback(
+                b.optionalText().superRefine(
+                    check((d: string | undefined) => (d === undefined || (/^[A-Za-z0-9._/@+-]+$/.test(d) && !d.split("/").includes("..")) ? undefined : `${show(d)} must be a path of letters, digits and ._/@+- without '..'`)),
+                ),
+                undefined,
+            ),
+            schedule: b.fallback(b.optionalText(), undefined),
+            keep: b.int(1, 10000, 48),
+        }),
+        secretsEncryption: b.section("a secrets encryption setting", {
+            write: b.int(1, 1000, 1),
+            read: b.fallback(
+                z.preprocess((v) => (v === null ? undefined : v), z.array(b.optionalInt(1, 1000), { error: (iss) => `must be a list of key generations, like [1], got ${show(iss.input)}` }).optional()),
+                undefined,
+            ),
+        }),
+        certificates: b.section("a certificate setting", {
+            validityDays: b.optionalInt(1, CA_VALIDITY_DAYS),
+            renewBeforeDays: b.optionalInt(0, CA_VALIDITY_DAYS),
+            overrides: b.recordOf(lifetime()),
+        }),
+        apiServerExtraSans: b.listOf([], (s) => (parseIpv4(s) !== undefined || /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(s) ? undefined : `'${s}' is neither an IPv4 address nor a DNS name`)),
+        ntpServers: b.list([]),
+        /** Accept hosts without a pinned `hostKey` (their keys are then not checked). For throwaway labs. */
+        allowUnpinnedHostKeys: b.bool(false),
+        /** Accept `http://` download and upstream URLs. For labs and mirrors on a trusted network. */
+        allowHttpDownloads: b.bool(false),
+        /** Protect etcd's and the NFS export's data from deletion (default: on, except on the dev stack). */
+        protectData: b.optionalBool(),
+        /** `HOST/STEP` → a stamp (scripts/drift.sh --repair); checked against the hosts in validate.ts. */
+        repair: b.recordOf(z.unknown()),
+    });
+}
+
+function portsProblem(ports: string): string | undefined {
+    const m = /^(\d{1,5})(-(\d{1,5}))?$/.exec(ports);
+    if (ports && (!m || Number(m[1]) < 1 || Number(m[1]) > 65535 || (m[3] !== undefined && (Number(m[3]) <= Number(m[1]) || Number(m[3]) > 65535)))) {
+        return `'${ports}' is not a port or a range; write it like 9100 or 30000-32767`;
+    }
+    return undefined;
+}
+
+/** The config as the schema reads it: types and defaults, before the checks across fields. */
+export type ParsedConfig = z.output<ReturnType<typeof configSchema>>;
+
+/** The top-level keys of the `k8s-ha:` namespace the schema declares (the README's table lists them). */
+export function configKeys(): string[] {
+    return Object.keys(configSchema("strict").shape);
+}
+
+/** A zod issue's path as the message names the field: `k8s-ha:hosts.w1.roles`, `k8s-ha:firewall.allow[0].ports`. */
+export function fieldOf(path: readonly PropertyKey[]): string {
+    let out = "k8s-ha:";
+    path.forEach((p, i) => {
+        if (typeof p === "number") out += `[${p}]`;
+        else out += i === 0 ? String(p) : `.${String(p)}`;
+    });
+    return out;
+}
+
+/**
+ * Parses the raw config (or a part of it, given the part's two schemas): every problem the schema
+ * finds, as `field: message`, and the typed config with fallbacks for the wrong values (so that the
+ * checks across fields can still run).
+ */
+export function parseConfig(raw: unknown): { problems: string[]; config: ParsedConfig };
+export function parseConfig<S extends z.ZodType>(raw: unknown, strict: S, lenient: S): { problems: string[]; config: z.output<S> };
+export function parseConfig(raw: unknown, strict: z.ZodType = configSchema("strict"), lenient: z.ZodType = configSchema("lenient")): { problems: string[]; config: unknown } {
+    const result = strict.safeParse(raw);
+    if (result.success) return { problems: [], config: result.data };
+    const problems: string[] = [];
+    for (const issue of result.error.issues) {
+        if (issue.code === "unrecognized_keys") {
+            for (const key of issue.keys) problems.push(`${fieldOf([...issue.path, key])}: ${issue.message}`);
+        } else {
+            problems.push(`${fieldOf(issue.path)}: ${issue.message}`);
+        }
+    }
+    return { problems, config: lenient.parse(raw) };
+}
