@@ -35,11 +35,20 @@ export interface Cluster {
 }
 
 /**
+ * Settings a program computes from its other resources, in place of the validated config's: each
+ * goes as it is (an Input) to the components that use it.
+ */
+export interface ClusterInputs {
+    /** chrony's servers on every host (host names or addresses). Default: `k8s-ha:ntpServers`. */
+    ntpServers?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/**
  * Builds the whole cluster from a validated config. Data creates the order: the LoadBalancerPair's
  * endpoint feeds the ControlPlane (certificate SANs, kubeconfigs) and the workers' kubeconfigs;
  * the EtcdMembers' client URLs feed the apiservers; the mirror's endpoint feeds containerd.
  */
-export function buildCluster(stack: StackConfig): Cluster {
+export function buildCluster(stack: StackConfig, inputs: ClusterInputs = {}): Cluster {
     const { cluster, sshPrivateKey } = stack;
     const nodes: Record<string, Node> = {};
     for (const host of cluster.hosts) {
@@ -47,7 +56,7 @@ export function buildCluster(stack: StackConfig): Cluster {
             host,
             sshPrivateKey,
             hosts: cluster.hosts,
-            ntpServers: cluster.ntpServers,
+            ntpServers: inputs.ntpServers ?? cluster.ntpServers,
             firewall: cluster.firewall.enabled ? firewallParams(host, cluster) : undefined,
             repair: cluster.repair,
         });
@@ -175,7 +184,7 @@ export function stackOutputs(c: Cluster) {
         certificateRenewals: { cluster: { ...c.pki.renewals }, etcd: { ...c.etcdPki.renewals } },
         // Where the scheduled snapshots are, and when: `npm run etcd-backup -- list` lists them.
         etcdBackup: c.etcdBackup
-            ? c.etcdBackup.location.apply((location) => ({ location, schedule: c.etcdBackup?.schedule, keep: c.etcdBackup?.keep }))
+            ? pulumi.output({ location: c.etcdBackup.location, schedule: c.etcdBackup.schedule, keep: c.etcdBackup.keep })
             : pulumi.output(undefined),
     };
 }

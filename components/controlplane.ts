@@ -25,6 +25,7 @@ export type ControlPlaneSettings = Pick<
 
 /** The control plane's binaries: the folder they come from and each one's pinned sha256, as the step's environment. */
 export interface ControlPlaneRelease {
+    /** The folder of the Kubernetes binaries (`…/v<version>/bin/linux/amd64`). */
     url: string;
     /** `KUBE_APISERVER_SHA256`, `KUBE_CONTROLLER_MANAGER_SHA256`, `KUBE_SCHEDULER_SHA256`, `KUBECTL_SHA256`. */
     pins: Record<string, string>;
@@ -36,11 +37,19 @@ export function controlPlaneRelease(cluster: ClusterConfig): ControlPlaneRelease
 }
 
 export interface ControlPlaneArgs {
+    /**
+     * The part of the validated config the control plane uses (ControlPlaneSettings). Plain: it
+     * decides what exists: a step per control-plane host, an encryption key resource per key
+     * generation in use, and the certificates' names and validity.
+     */
     settings: ControlPlaneSettings;
+    /** The binaries' folder and pinned sha256 sums (controlPlaneRelease). */
     release: ControlPlaneRelease;
     /** Nodes keyed by host name; the control-plane hosts must be among them. */
     nodes: Record<string, Node>;
+    /** The cluster CA: it issues the apiserver's, the controllers' and the admins' certificates. */
     pki: Pki;
+    /** The etcd CA: it issues the apiserver's etcd client certificate. */
     etcdPki: Pki;
     /** Client URLs of the etcd members, from the EtcdMembers. */
     etcdEndpoints: pulumi.Input<string>[];

@@ -8,24 +8,36 @@ import { etcdPhase } from "./phases";
 import * as render from "./render";
 
 export interface EtcdMemberArgs {
+    /**
+     * The member's host. Plain: it names the member's steps and certificates (`<host>-etcd`, …)
+     * and its address is in the certificates' names.
+     */
     host: HostConfig;
+    /** The host's Node: its runner. */
     node: Node;
     /** The etcd CA, separate from the cluster CA. */
     pki: Pki;
-    /** Every member's name and address: the initial cluster (this one among them). */
+    /**
+     * Every member's name and address: the initial cluster (this one among them). Plain, like the
+     * hosts they are: every member must be given the same list.
+     */
     members: { name: string; address: string }[];
-    /** etcd's tuning (`k8s-ha:etcd`); etcd's own defaults for what is not set. */
+    /** etcd's tuning (`k8s-ha:etcd`). Default: etcd's own defaults for what is not set. */
     tuning?: EtcdSettings;
     /** The etcd release the member runs, with its pinned sha256 (k8s-ha:checksums). */
     release: { url: string; sha256: string; version: string };
     /**
      * Where the snapshot a delete saves goes, off the host: to a folder of the NFS server, or to a
-     * folder on the Pulumi machine.
+     * folder on the Pulumi machine. `to` and the NFS host stay plain (they decide whose host keys
+     * the copy pins); the folder may be another resource's output (the NFS export's path).
      */
-    snapshotCopy: { to: "nfs"; host: HostConfig; dir: string } | { to: "local"; dir: string };
+    snapshotCopy: { to: "nfs"; host: HostConfig; dir: pulumi.Input<string> } | { to: "local"; dir: pulumi.Input<string> };
     /** The SSH key, for copying that snapshot (from the Pulumi machine). */
     sshPrivateKey: pulumi.Input<string>;
-    /** Pulumi `protect` on the member's step, so that no update or destroy deletes its data. Default true. */
+    /**
+     * Pulumi `protect` on the member's step, so that no update or destroy deletes its data. Default true.
+     * Plain: a resource option, which the engine needs when the step is registered.
+     */
     protectData?: boolean;
 }
 

@@ -7,24 +7,31 @@ import { Pki } from "./pki";
 import { FileInput, hostFile, pemFiles, withRestarts } from "./runner";
 import * as render from "./render";
 
+/**
+ * The schedule, the count kept, the folder and the endpoints only reach the host's files and its
+ * step's environment, so each may be another resource's output.
+ */
 export interface EtcdBackupArgs {
-    /** A systemd calendar expression: when the timer takes a snapshot (`hourly`, `*-*-* 02:00:00`). */
-    schedule: string;
-    /** How many scheduled snapshots the folder keeps, newest first. */
-    keep: number;
+    /** A systemd calendar expression: when the timer takes a snapshot (`hourly`, `*-*-* 02:00:00`). Required (no default). */
+    schedule: pulumi.Input<string>;
+    /** How many scheduled snapshots the folder keeps, newest first. Required (`k8s-ha:etcdBackup.keep` defaults to 48). */
+    keep: pulumi.Input<number>;
     /** The folder on the backup host the snapshots go to (under the NFS export: etcdBackupDir). */
-    dir: string;
-    /** The etcd release its etcdctl and etcdutl come from, with its pinned sha256 (k8s-ha:checksums). */
+    dir: pulumi.Input<string>;
+    /**
+     * The etcd release its etcdctl and etcdutl come from, with its pinned sha256 (k8s-ha:checksums).
+     * Plain: pins are the stack's own facts, checked against the versions by validateConfig.
+     */
     etcdRelease: { url: string; sha256: string; version: string };
-    /** The members' client URLs, tried in order. */
-    endpoints: string[];
+    /** The members' client URLs, tried in order (the EtcdMembers' `clientUrl`s may be passed as they are). */
+    endpoints: pulumi.Input<pulumi.Input<string>[]>;
     /** The host that takes the snapshots and keeps them: the NFS server. */
     node: Node;
     /** The etcd CA, which issues the snapshot client's certificate. */
     etcdPki: Pki;
     /** The members: the first snapshot, taken at once, waits for the cluster. */
     members: EtcdMember[];
-    /** What must exist first on the backup host (the NFS export the snapshots go under). */
+    /** What must exist first on the backup host (the NFS export the snapshots go under). Default: nothing more. */
     dependsOn?: pulumi.Resource[];
 }
 
@@ -43,16 +50,21 @@ export class EtcdBackup extends pulumi.ComponentResource {
     readonly command: command.remote.Command;
     /** `host:folder` of the snapshots, once the first one was taken. */
     readonly location: pulumi.Output<string>;
-    readonly schedule: string;
-    readonly keep: number;
+    /** The timer's calendar expression, as given. */
+    readonly schedule: pulumi.Output<string>;
+    /** How many scheduled snapshots the folder keeps, as given. */
+    readonly keep: pulumi.Output<number>;
 
     constructor(name: string, args: EtcdBackupArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:EtcdBackup", name, {}, opts);
-        const { node, etcdPki, schedule, dir } = args;
+        const { node, etcdPki } = args;
         const host = node.runner.host;
-        this.schedule = schedule;
-        this.keep = args.keep;
-        const params: render.EtcdBackupParams = { host: host.name, endpoints: args.endpoints, dir, keep: args.keep, schedule };
+        this.schedule = pulumi.output(args.schedule);
+        this.keep = pulumi.output(args.keep);
+        const dir = pulumi.output(args.dir);
+        const params = pulumi
+            .output({ endpoints: args.endpoints, dir, keep: this.keep, schedule: this.schedule })
+            .apply(({ endpoints, dir, keep, schedule }): render.EtcdBackupParams => ({ host: host.name, endpoints, dir, keep, schedule }));
         const client = etcdPki.issue(`${host.name}-etcd-backup-client`, { commonName: "k8s-ha-etcd-backup", client: true }, this);
         const f = render.ETCD_BACKUP_FILES;
         // A changed credential, setting or script takes a snapshot at once (etcd-backup.sh runs the
@@ -61,10 +73,10 @@ export class EtcdBackup extends pulumi.ComponentResource {
         const files: FileInput[] = [
             { path: f.caCert, mode: "0644", content: etcdPki.caCert, restarts: snapshotNow },
             ...withRestarts(pemFiles<pulumi.Input<string>>(f.clientCert.replace(/\.crt$/, ""), client.cert, client.key), snapshotNow),
-            { path: f.env, mode: "0644", content: render.renderEtcdBackupEnv(params), public: true, restarts: snapshotNow },
+            { path: f.env, mode: "0644", content: params.apply(render.renderEtcdBackupEnv), public: true, restarts: snapshotNow },
             { path: f.script, mode: "0755", content: hostFile("etcd-snapshot.sh"), public: true, restarts: snapshotNow },
             { path: render.ETCD_BACKUP_UNITS.service, mode: "0600", content: render.renderEtcdBackupService(), public: true },
-            { path: render.ETCD_BACKUP_UNITS.timer, mode: "0600", content: render.renderEtcdBackupTimer(params), public: true, restarts: [`${f.unit}.timer`], check: "calendar" },
+            { path: render.ETCD_BACKUP_UNITS.timer, mode: "0600", content: params.apply(render.renderEtcdBackupTimer), public: true, restarts: [`${f.unit}.timer`], check: "calendar" },
         ];
         const etcd = args.etcdRelease;
         this.command = node.runner.run(
@@ -77,7 +89,7 @@ export class EtcdBackup extends pulumi.ComponentResource {
             },
             { parent: this, after: [...args.members.map((m) => m.command), ...(args.dependsOn ?? [])] },
         );
-        this.location = this.command.id.apply(() => `${host.address}:${dir}`);
+        this.location = pulumi.output({ ran: this.command.id, dir }).apply(({ dir }) => `${host.address}:${dir}`);
         this.registerOutputs({ location: this.location });
     }
 }

@@ -7,19 +7,39 @@ import * as render from "./render";
 import { parseIpv4 } from "./net";
 import { lbPhase } from "./phases";
 
+/** One apiserver behind the pair: HAProxy sends to `address:6443`. */
+export interface LoadBalancerBackend {
+    /** The server's name in haproxy.cfg (a token: letters, digits, `.`, `_`, `-`). */
+    name: pulumi.Input<string>;
+    /** Its IPv4 address. */
+    address: pulumi.Input<string>;
+}
+
+/**
+ * Every setting but `hosts` only reaches the hosts' files and the steps' environment, so each may
+ * be another resource's output (a VIP another provider allocates, say); the pair renders its files
+ * once they are known.
+ */
 export interface LoadBalancerPairArgs {
-    /** The two lb hosts and their Nodes. The one with the higher `vrrpPriority` (default 100) holds the VIP. */
+    /**
+     * The two lb hosts and their Nodes. The one with the higher `vrrpPriority` (default 100) holds the VIP.
+     * Plain values: the hosts name the pair's steps (`<host>-lb`, `<host>-lb-finish`) and decide
+     * their order, which the preview must know.
+     */
     hosts: { host: HostConfig; node: Node }[];
     /** The apiservers HAProxy sends to, each on port 6443. */
-    backends: { name: string; address: string }[];
+    backends: pulumi.Input<pulumi.Input<LoadBalancerBackend>[]>;
     /** The virtual IP the pair holds: a free address in the hosts' network. */
-    vip: string;
-    /** The port of the endpoint `https://vip:apiPort`. Default 6443. */
-    apiPort?: number;
+    vip: pulumi.Input<string>;
+    /**
+     * The port of the endpoint `https://vip:apiPort`. Default 6443. The lb hosts' firewall (a
+     * Node's `firewall`, from firewallParams) opens the port it is given: the same one.
+     */
+    apiPort?: pulumi.Input<number>;
     /** The VRRP virtual router id, 1-255, unique on the network. Default 51. */
-    vrrpRouterId?: number;
+    vrrpRouterId?: pulumi.Input<number>;
     /** How often HAProxy checks each apiserver's `/readyz`. Default 1000 ms. */
-    healthCheckIntervalMs?: number;
+    healthCheckIntervalMs?: pulumi.Input<number>;
 }
 
 /**
@@ -33,33 +53,37 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
 
     constructor(name: string, args: LoadBalancerPairArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:LoadBalancerPair", name, {}, opts);
-        const vip = args.vip;
-        const apiPort = args.apiPort ?? DEFAULTS.apiPort;
-        const vrrpRouterId = args.vrrpRouterId ?? DEFAULTS.vrrpRouterId;
+        const vip = pulumi.output(args.vip);
+        const apiPort = pulumi.output(args.apiPort ?? DEFAULTS.apiPort);
+        const vrrpRouterId = pulumi.output(args.vrrpRouterId ?? DEFAULTS.vrrpRouterId);
         if (args.hosts.length !== 2) throw new pulumi.ResourceError(`a LoadBalancerPair needs two hosts, got ${args.hosts.length}`, this);
         // One host at a time (stage steps in a fixed order); the host that holds the VIP defers its
         // change to the finish phase, so the VIP holder changes last whichever host it is; lb.sh
         // hands the VIP over before it restarts keepalived on it.
         const lbs = args.hosts.map((h) => h.host).sort((a, b) => (a.vrrpPriority ?? 100) - (b.vrrpPriority ?? 100) || (parseIpv4(a.address) ?? 0) - (parseIpv4(b.address) ?? 0));
-        const apiservers = args.backends.map((h) => ({ name: h.name, address: h.address, port: render.APISERVER_PORT }));
         // VRRP's simple authentication takes at most 8 characters.
         const authPass = new random.RandomPassword(`${name}-vrrp-auth`, { length: 8, special: false }, { parent: this });
-        const haproxyCfg = render.renderHaproxyConfig({ apiPort, backends: apiservers, checkIntervalMs: args.healthCheckIntervalMs ?? DEFAULTS.loadBalancer.healthCheckIntervalMs });
+        const haproxyCfg = pulumi
+            .output({ apiPort, backends: args.backends, checkIntervalMs: args.healthCheckIntervalMs ?? DEFAULTS.loadBalancer.healthCheckIntervalMs })
+            .apply(({ apiPort, backends, checkIntervalMs }) =>
+                render.renderHaproxyConfig({ apiPort, backends: backends.map((b) => ({ name: b.name, address: b.address, port: render.APISERVER_PORT })), checkIntervalMs }),
+            );
+        const apiPortEnv = apiPort.apply(String);
         let previous: command.remote.Command | undefined;
         this.commands = lbs.map((host) => {
             const node = args.hosts.find((h) => h.host.name === host.name)?.node;
             const peer = lbs.find((h) => h.name !== host.name);
             if (!node || !peer) throw new pulumi.ResourceError(`lb host ${host.name} has no Node or no peer`, this);
             const files = pulumi
-                .output({ facts: node.facts, pass: authPass.result })
-                .apply(({ facts, pass }) =>
-                    lbPhase({ host, peer, vip, apiPort, vrrpRouterId, haproxyConfig: haproxyCfg, vrrpAuthPass: pass, interface: facts.interface, prefix: facts.prefix }),
+                .output({ facts: node.facts, pass: authPass.result, vip, apiPort, vrrpRouterId, haproxyConfig: haproxyCfg })
+                .apply(({ facts, pass, vip, apiPort, vrrpRouterId, haproxyConfig }) =>
+                    lbPhase({ host, peer, vip, apiPort, vrrpRouterId, haproxyConfig, vrrpAuthPass: pass, interface: facts.interface, prefix: facts.prefix }),
                 );
             previous = node.runner.run(
                 "lb",
                 {
                     script: "lb",
-                    env: { K8SHA_VIP: vip, K8SHA_INTERFACE: node.facts.interface, K8SHA_PEER: peer.address, K8SHA_API_PORT: String(apiPort) },
+                    env: { K8SHA_VIP: vip, K8SHA_INTERFACE: node.facts.interface, K8SHA_PEER: peer.address, K8SHA_API_PORT: apiPortEnv },
                     files,
                     secret: true,
                 },
@@ -86,7 +110,7 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
                         K8SHA_VIP: vip,
                         K8SHA_INTERFACE: node.facts.interface,
                         K8SHA_PEER: peer.address,
-                        K8SHA_API_PORT: String(apiPort),
+                        K8SHA_API_PORT: apiPortEnv,
                     },
                     withDelete: false,
                 },
@@ -97,7 +121,9 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
         // From the commands' ids, not its stdout: it resolves only once the commands have run (so users
         // of the value wait for it), and an update keeps an id, so a preview of one still knows
         // the value, which never changes, instead of showing everything built from it as unknown.
-        this.endpoint = pulumi.all(this.commands.map((c) => c.id)).apply(() => `https://${vip}:${apiPort}`);
+        this.endpoint = pulumi
+            .output({ ran: this.commands.map((c) => c.id), vip, apiPort })
+            .apply(({ vip, apiPort }) => `https://${vip}:${apiPort}`);
         this.registerOutputs({ endpoint: this.endpoint });
     }
 }

@@ -1,14 +1,37 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { MirrorConfig } from "./config";
 import { Node } from "./node";
 import { Pki } from "./pki";
 import { BundleFile } from "./runner";
 import * as render from "./render";
 
+/**
+ * The registry's settings. A validated `k8s-ha:mirror` (a MirrorConfig) is one. The ports and the
+ * upstream only reach the host's files, its steps' environment and the endpoints, so each may be
+ * another resource's output.
+ */
+export interface DockerImageMirrorSettings {
+    /**
+     * The port the registry serves pulls on (TLS). Required (the stack config's default is 5000).
+     * The mirror host's firewall (a Node's `firewall`) and the workers' containerd (WorkerSettings)
+     * take the port as a plain number: give them the same one.
+     */
+    port: pulumi.Input<number>;
+    /**
+     * `proxy`: a pull-through cache of `upstream`; `preloaded`: serves only what was pushed into it.
+     * Required (the stack config's default is `proxy`). Plain: it decides what exists (a preloaded
+     * mirror has a push password resource, a push endpoint and the `push` output).
+     */
+    mode: "proxy" | "preloaded";
+    /** The registry a proxy pulls from, with its scheme (`https://registry.example.com`). Proxy mode only, where it is required. */
+    upstream?: pulumi.Input<string>;
+    /** Preloaded mode only: the port of the push endpoint (TLS, a user and password). Default `port + 1`. */
+    pushPort?: pulumi.Input<number>;
+}
+
 export interface DockerImageMirrorArgs {
-    /** Its port, mode (`proxy` or `preloaded`), upstream and push port, as `k8s-ha:mirror` gives them after validation. */
-    settings: MirrorConfig;
+    /** Its port, mode, upstream and push port. */
+    settings: DockerImageMirrorSettings;
     /** The mirror host's Node. */
     node: Node;
     /** The cluster PKI: every node trusts its CA, so the mirror's certificate comes from it. */
@@ -43,6 +66,9 @@ export class DockerImageMirror extends pulumi.ComponentResource {
         const cert = pki.issue(`${host.name}-registry`, { commonName: host.name, dnsNames: [host.name], ipAddresses: [host.address], server: true }, this);
         const m = args.settings;
         const preloaded = m.mode === "preloaded";
+        const port = pulumi.output(m.port);
+        const pushPort = m.pushPort === undefined ? port.apply((p) => p + 1) : pulumi.output(m.pushPort);
+        this.ports = { port, pushPort };
         // Pushes need a password from the stack (preloaded mode); the nodes pull without one, read-only.
         const password = preloaded
             ? new random.RandomPassword(`${name}-push-password`, { length: 32, special: false }, { parent: this }).result
@@ -51,36 +77,40 @@ export class DockerImageMirror extends pulumi.ComponentResource {
         const pushUnit = render.REGISTRY_PUSH.unitName;
         const tlsRestarts = preloaded ? [render.UNITS.registry, pushUnit] : [render.UNITS.registry];
         const r = render.REGISTRY_FILES;
-        const files = pulumi.output({ ca: pki.caCert, c: cert.cert, k: cert.key, pw: password ?? "" }).apply(({ ca, c, k, pw }): BundleFile[] => [
-            { path: r.tlsCa, mode: "0644", content: ca, restarts: tlsRestarts },
-            { path: r.tlsCert, mode: "0644", content: c, restarts: tlsRestarts },
-            { path: r.tlsKey, mode: "0640", content: k, restarts: tlsRestarts },
-            {
-                path: r.config,
-                mode: "0644",
-                restarts: [render.UNITS.registry],
-                content: render.renderRegistryConfig({ port: m.port, mode: m.mode, upstream: m.upstream, readOnly: preloaded }),
-            },
-            ...(preloaded
-                ? [
-                      {
-                          path: render.REGISTRY_PUSH.config,
-                          mode: "0644",
-                          restarts: [pushUnit],
-                          content: render.renderRegistryConfig({ port: m.pushPort, mode: m.mode, htpasswdFile: render.REGISTRY_PUSH.htpasswd }),
-                      },
-                      { path: render.REGISTRY_PUSH.unit, mode: "0600", restarts: [pushUnit], content: render.renderRegistryPushUnit() },
-                      // Only staged: mirror.sh makes the htpasswd entry from it.
-                      { path: render.REGISTRY_PUSH.password, mode: "0600", stageOnly: true, content: pw },
-                  ]
-                : []),
-        ]);
-        const env: Record<string, string> = { MIRROR_ADDRESS: host.address, MIRROR_PORT: String(m.port), MIRROR_MODE: m.mode };
-        if (preloaded) env.MIRROR_PUSH_PORT = String(m.pushPort);
+        const files = pulumi
+            .output({ ca: pki.caCert, c: cert.cert, k: cert.key, pw: password ?? "", port, pushPort, upstream: m.upstream })
+            .apply(({ ca, c, k, pw, port, pushPort, upstream }): BundleFile[] => [
+                { path: r.tlsCa, mode: "0644", content: ca, restarts: tlsRestarts },
+                { path: r.tlsCert, mode: "0644", content: c, restarts: tlsRestarts },
+                { path: r.tlsKey, mode: "0640", content: k, restarts: tlsRestarts },
+                {
+                    path: r.config,
+                    mode: "0644",
+                    restarts: [render.UNITS.registry],
+                    content: render.renderRegistryConfig({ port, mode: m.mode, upstream, readOnly: preloaded }),
+                },
+                ...(preloaded
+                    ? [
+                          {
+                              path: render.REGISTRY_PUSH.config,
+                              mode: "0644",
+                              restarts: [pushUnit],
+                              content: render.renderRegistryConfig({ port: pushPort, mode: m.mode, htpasswdFile: render.REGISTRY_PUSH.htpasswd }),
+                          },
+                          { path: render.REGISTRY_PUSH.unit, mode: "0600", restarts: [pushUnit], content: render.renderRegistryPushUnit() },
+                          // Only staged: mirror.sh makes the htpasswd entry from it.
+                          { path: render.REGISTRY_PUSH.password, mode: "0600", stageOnly: true, content: pw },
+                      ]
+                    : []),
+            ]);
+        const env: Record<string, pulumi.Input<string>> = { MIRROR_ADDRESS: host.address, MIRROR_PORT: port.apply(String), MIRROR_MODE: m.mode };
+        if (preloaded) env.MIRROR_PUSH_PORT = pushPort.apply(String);
         const cmd = node.runner.run("mirror", { script: "mirror", env, files, secret: true }, { parent: this });
         if (password) {
             this.push = pulumi.secret(
-                pulumi.all([cmd.id, password]).apply(([, pw]) => ({ endpoint: `${host.address}:${m.pushPort}`, username: render.REGISTRY_PUSH.user, password: pw })),
+                pulumi
+                    .output({ ran: cmd.id, pw: password, pushPort })
+                    .apply(({ pw, pushPort }) => ({ endpoint: `${host.address}:${pushPort}`, username: render.REGISTRY_PUSH.user, password: pw })),
             );
         }
         // From the command's id, not its stdout: it resolves only once the command has run (so users
@@ -88,12 +118,14 @@ export class DockerImageMirror extends pulumi.ComponentResource {
         // the value, which never changes, instead of showing everything built from it as unknown.
         // It also waits for the mirror host's firewall step (node.prepared): when a worker joins, that
         // step opens the registry to it, and the new worker's runtime pulls only after that.
-        this.endpoint = pulumi.all([cmd.id, node.prepared.id]).apply(() => `${host.address}:${m.port}`);
+        this.endpoint = pulumi.output({ ran: cmd.id, prepared: node.prepared.id, port }).apply(({ port }) => `${host.address}:${port}`);
         this.mirrorCommand = cmd;
         this.registerOutputs({ endpoint: this.endpoint });
     }
 
     private readonly mirrorCommand: pulumi.Resource;
+    /** The registry's ports, as given (the push port `port + 1` by default). */
+    private readonly ports: { port: pulumi.Output<number>; pushPort: pulumi.Output<number> };
 
     /**
      * The digest of an add-on image as the mirror serves it (`sha256:…`), from a step on the mirror
@@ -102,15 +134,15 @@ export class DockerImageMirror extends pulumi.ComponentResource {
      */
     digest(key: string, image: render.MirrorImage, pinned?: string): pulumi.Output<string> {
         const { node } = this.args;
-        const m = this.args.settings;
-        const env: Record<string, string> = {
+        const { port, pushPort } = this.ports;
+        const env: Record<string, pulumi.Input<string>> = {
             MIRROR_ADDRESS: node.runner.host.address,
-            MIRROR_PORT: String(m.port),
+            MIRROR_PORT: port.apply(String),
             IMAGE_PATH: image.path,
             IMAGE_TAG: image.tag,
             IMAGE_DIGEST: pinned ?? "",
         };
-        if (m.mode === "preloaded") env.MIRROR_PUSH = `${node.runner.host.address}:${m.pushPort}`;
+        if (this.args.settings.mode === "preloaded") env.MIRROR_PUSH = pushPort.apply((p) => `${node.runner.host.address}:${p}`);
         const cmd = node.runner.run(`digest-${key}`, { script: "digest", env, withDelete: false }, { parent: this, after: [this.mirrorCommand] });
         return cmd.stdout.apply((out) => {
             const last = out.trim().split("\n").pop() ?? "";

@@ -41,20 +41,28 @@ export function firewallParams(host: HostConfig, cluster: ClusterConfig): render
 }
 
 export interface NodeArgs {
+    /**
+     * The host. Plain: it names every step of the host (`<host>-facts`, `<host>-os`, …) and holds
+     * the SSH connection's address, port, user and pinned key.
+     */
     host: HostConfig;
     /** The SSH private key for the host (secret). */
     sshPrivateKey: pulumi.Input<string>;
     /** The cluster's hosts, for the managed block of /etc/hosts (render/os.ts hostsBlockEntries). Default: this host alone. */
     hosts?: HostConfig[];
-    /** chrony's servers. Default: none, the distribution's pool. */
-    ntpServers?: string[];
-    /** The host firewall's rules (firewallParams). Default: no firewall step. */
+    /** chrony's servers (host names or addresses). Default: none, the distribution's pool. */
+    ntpServers?: pulumi.Input<pulumi.Input<string>[]>;
+    /** The host firewall's rules (firewallParams). Default: no firewall step. Plain: it decides whether that step exists. */
     firewall?: render.FirewallParams;
-    /** `HOST/STEP` → a stamp: the steps to re-run once to repair drift (`k8s-ha:repair`). */
+    /**
+     * `HOST/STEP` → a stamp: the steps to re-run once to repair drift (`k8s-ha:repair`). Default: none.
+     * Plain: the runner reads it when it makes each step.
+     */
     repair?: Record<string, string>;
 }
 
 export interface WorkloadArgs {
+    /** The cluster CA: it issues the kubelet's certificate, and every kubeconfig trusts it. */
     pki: Pki;
     /** The API endpoint, `https://VIP:port`, from the LoadBalancerPair. */
     endpoint: pulumi.Input<string>;
@@ -123,7 +131,12 @@ export class Node extends pulumi.ComponentResource {
                     { path: render.OS_FILES.sysctl, mode: "0644", content: render.renderSysctlConf({ kubeletKernelDefaults: host.roles.includes("worker") }) },
                     { path: render.OS_FILES.modules, mode: "0644", content: render.renderModulesLoad() },
                     // Installed by os.sh's chrony hook, on hosts with a clock of their own only.
-                    { path: render.OS_FILES.chrony, mode: "0644", content: render.renderChronyConf({ servers: args.ntpServers ?? [] }), stageOnly: true },
+                    {
+                        path: render.OS_FILES.chrony,
+                        mode: "0644",
+                        content: pulumi.output(args.ntpServers ?? []).apply((servers) => render.renderChronyConf({ servers })),
+                        stageOnly: true,
+                    },
                 ],
             },
             { parent: this },
@@ -152,8 +165,13 @@ export class Node extends pulumi.ComponentResource {
 export interface WorkerArgs extends WorkloadArgs {
     /** The worker host's Node: its runner and facts. */
     node: Node;
+    /** The worker host (with the `worker` role and its pod CIDR). Plain: it names the worker's steps and its kubelet's certificate. */
     host: HostConfig;
-    /** What the worker's steps need of the cluster (phases.ts workerSettings). */
+    /**
+     * What the worker's steps need of the cluster (phases.ts workerSettings). Plain: the validated
+     * config's part, the same for every worker (the other workers give its pod routes, each
+     * registry a hosts.toml of its own).
+     */
     settings: WorkerSettings;
     /** The release files it runs, each with its pinned sha256 (k8s-ha:checksums). */
     release: WorkerRelease;
@@ -161,8 +179,11 @@ export interface WorkerArgs extends WorkloadArgs {
 
 /** A worker's release files: URLs and pinned sha256 sums, never a checksum from their origin. */
 export interface WorkerRelease {
+    /** The containerd release archive. */
     containerd: { url: string; sha256: string };
+    /** The runc binary. */
     runc: { url: string; sha256: string };
+    /** The CNI plugins' archive. */
     cni: { url: string; sha256: string };
     /** The folder of the Kubernetes binaries, and the kubelet's and kube-proxy's pins. */
     kubernetes: { url: string; kubeletSha256: string; kubeProxySha256: string };

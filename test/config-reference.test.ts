@@ -29,8 +29,7 @@ function readmeRows(): { key: string; type: string; dflt: string }[] {
 
 /** The lab's config without `key`: what the schema and validation fill in for it. */
 function without(key: string): RawConfig {
-    const raw = labConfig() as Record<string, unknown>;
-    delete raw[key];
+    const raw = Object.fromEntries(Object.entries(labConfig()).filter(([k]) => k !== key));
     if (key === "sshPrivateKey") raw.sshPrivateKeyPresent = false;
     return raw as RawConfig;
 }
