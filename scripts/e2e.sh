@@ -210,7 +210,7 @@ step "artifacts checked against their checksums" "" artifacts-check.log bash scr
 # the last commit that landed on main before this work (K8S_HA_E2E_BASE): users' clusters were
 # built by it. This commit's program then takes over the same state: its preview creates, replaces
 # and deletes nothing, and its up restarts no daemon on any host.
-BASE=${K8S_HA_E2E_BASE:-f731468}
+BASE=${K8S_HA_E2E_BASE:-137f679}
 BASE_DIR=$E2E/base
 rm -rf "$BASE_DIR"
 git worktree prune
