@@ -194,7 +194,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                 adminKubeconfig: this.breakGlassKubeconfig,
                 approverKubeconfig,
                 approverScript: hostFile("csr-approver.sh"),
-                apiserverUnit: pulumi.all([endpoint, pulumi.all(args.etcdEndpoints)]).apply(([ep, etcd]) =>
+                apiserverUnit: pulumi.output({ ep: endpoint, etcd: pulumi.all(args.etcdEndpoints) }).apply(({ ep, etcd }) =>
                     render.renderApiServerUnit({
                         advertiseAddress: host.address,
                         etcdMembers: etcdMembers(cluster, etcd),
@@ -214,7 +214,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         });
 
         const first = args.nodes[cps[0].name];
-        const addonFiles = pulumi.all([this.breakGlassKubeconfig, args.corednsDigest]).apply(([adm, dns]): BundleFile[] => [
+        const addonFiles = pulumi.output({ adm: this.breakGlassKubeconfig, dns: args.corednsDigest }).apply(({ adm, dns }): BundleFile[] => [
             { path: render.K8S_FILES.adminKubeconfig, mode: "0600", content: adm },
             {
                 path: render.K8S_FILES.addons,
@@ -250,7 +250,7 @@ export class ControlPlane extends pulumi.ComponentResource {
      * to the component that asks (the NfsServer's StorageClass).
      */
     runWithAdmin(step: string, args: RunArgs, parent: pulumi.Resource, dependsOn: pulumi.Resource[]): command.remote.Command {
-        const files = pulumi.all([this.breakGlassKubeconfig, args.files ?? []]).apply(([adm, rest]): BundleFile[] => [
+        const files = pulumi.output({ adm: this.breakGlassKubeconfig, rest: args.files ?? [] }).apply(({ adm, rest }): BundleFile[] => [
             { path: render.K8S_FILES.adminKubeconfig, mode: "0600", content: adm },
             ...rest,
         ]);

@@ -251,7 +251,7 @@ export class Worker extends pulumi.ComponentResource {
         // A change to what the worker's daemons run first drains it (one worker at a time), from a
         // control-plane host; its Node-object step uncordons it once the kubelet is Ready again.
         const restartInputs = pulumi.unsecret(
-            pulumi.all([mirrorFiles, files]).apply(([plain, kubeletFiles]) => restartFingerprint([runtimeEnv, kubeletEnv], plain, kubeletFiles)),
+            pulumi.output({ plain: mirrorFiles, kubeletFiles: files }).apply(({ plain, kubeletFiles }) => restartFingerprint([runtimeEnv, kubeletEnv], plain, kubeletFiles)),
         );
         this.restartInputs = restartInputs;
         const drain = w.drainBefore?.(restartInputs);
