@@ -5,7 +5,7 @@
  * (in `validate.ts`) checks all of it at once and returns a `ClusterConfig` with every default
  * filled in. Nothing here talks to Pulumi, so the tests call it directly.
  */
-import type { configSchema } from "./schema";
+import type { configSchema, ParsedConfig } from "./schema";
 
 /** The fixed set of roles a host can have. */
 export const ROLES = ["etcd", "control-plane", "worker", "lb", "nfs", "mirror"] as const;
@@ -168,19 +168,11 @@ export interface NfsConfig {
     storage: NfsStorageConfig;
 }
 
-/** etcd settings a stack may tune (see `EtcdTuning` in render/etcd.ts). */
-export interface EtcdSettings {
-    quotaBackendBytes?: number;
-    heartbeatIntervalMs?: number;
-    electionTimeoutMs?: number;
-    snapshotCount?: number;
-}
+/** etcd settings a stack may tune (see `EtcdTuning` in render/etcd.ts): the type the schema gives. */
+export type EtcdSettings = ParsedConfig["etcd"];
 
-/** Load balancer settings a stack may tune (`k8s-ha:loadBalancer`). */
-export interface LoadBalancerSettings {
-    /** How often HAProxy checks each apiserver's /readyz, in ms (default 1000). */
-    healthCheckIntervalMs: number;
-}
+/** Load balancer settings a stack may tune (`k8s-ha:loadBalancer`): the type the schema gives. */
+export type LoadBalancerSettings = ParsedConfig["loadBalancer"];
 
 /**
  * The keys that encrypt Secrets at rest (`k8s-ha:secretsEncryption`), by generation: generation 1 is
@@ -239,11 +231,8 @@ export interface EtcdBackupSettings {
     keep: number;
 }
 
-/** Kubelet settings a stack may tune (`k8s-ha:kubelet`). */
-export interface KubeletSettings {
-    /** Most processes one pod may run (CIS 4.2.13; default 4096). */
-    podPidsLimit: number;
-}
+/** Kubelet settings a stack may tune (`k8s-ha:kubelet`): the type the schema gives. */
+export type KubeletSettings = ParsedConfig["kubelet"];
 
 /** The add-on images whose digests a stack may pin. */
 export const ADDON_IMAGE_KEYS = ["coredns", "nfsProvisioner"] as const;

@@ -421,17 +421,26 @@ export function configSchema(mode: SchemaMode) {
             ),
         ),
         etcd: b.section("an etcd setting", {
-            // etcd refuses a quota over 8 GiB as unsafe; below 16 MiB it would raise NOSPACE at once.
+            /** etcd's --quota-backend-bytes. It refuses over 8 GiB as unsafe; below 16 MiB it would raise NOSPACE at once. */
             quotaBackendBytes: b.optionalInt(16 * 1024 * 1024, 8 * 1024 * 1024 * 1024),
+            /** etcd's --heartbeat-interval, ms (etcd's default 100). */
             heartbeatIntervalMs: b.optionalInt(10, 5000),
+            /** etcd's --election-timeout, ms (etcd's default 1000; at least 5 heartbeats). */
             electionTimeoutMs: b.optionalInt(50, 50000),
+            /** etcd's --snapshot-count. */
             snapshotCount: b.optionalInt(1000, 10_000_000),
         }),
         loadBalancer: b.section("a load balancer setting", {
-            // Below 100 ms the checks would load the apiservers; above 10 s a dead one keeps getting requests.
+            /**
+             * How often HAProxy checks each apiserver's /readyz, in ms (default 1000). Below 100 ms the
+             * checks would load the apiservers; above 10 s a dead one keeps getting requests.
+             */
             healthCheckIntervalMs: b.int(100, 10_000, DEFAULTS.loadBalancer.healthCheckIntervalMs),
         }),
-        kubelet: b.section("a kubelet setting", { podPidsLimit: b.int(64, 4194304, 4096) }),
+        kubelet: b.section("a kubelet setting", {
+            /** Most processes one pod may run (CIS 4.2.13; default 4096). */
+            podPidsLimit: b.int(64, 4194304, 4096),
+        }),
         etcdBackup: b.section("an etcd backup setting", {
             target: b.fallback(b.oneOf(["nfs", "local"], (t) => `must be nfs or local, got ${show(t)}`).optional(), undefined),
             localDir: b.fallback(
