@@ -485,12 +485,19 @@ function portsProblem(ports: string): string | undefined {
     return undefined;
 }
 
+const built: Partial<Record<SchemaMode, ReturnType<typeof configSchema>>> = {};
+
+/** The schema of a mode, built once (building it costs far more than a parse). */
+function schemaOf(mode: SchemaMode): ReturnType<typeof configSchema> {
+    return (built[mode] ??= configSchema(mode));
+}
+
 /** The config as the schema reads it: types and defaults, before the checks across fields. */
 export type ParsedConfig = z.output<ReturnType<typeof configSchema>>;
 
 /** The top-level keys of the `k8s-ha:` namespace the schema declares (the README's table lists them). */
 export function configKeys(): string[] {
-    return Object.keys(configSchema("strict").shape);
+    return Object.keys(schemaOf("strict").shape);
 }
 
 /** A zod issue's path as the message names the field: `k8s-ha:hosts.w1.roles`, `k8s-ha:firewall.allow[0].ports`. */
@@ -510,7 +517,7 @@ export function fieldOf(path: readonly PropertyKey[]): string {
  */
 export function parseConfig(raw: unknown): { problems: string[]; config: ParsedConfig };
 export function parseConfig<S extends z.ZodType>(raw: unknown, strict: S, lenient: S): { problems: string[]; config: z.output<S> };
-export function parseConfig(raw: unknown, strict: z.ZodType = configSchema("strict"), lenient: z.ZodType = configSchema("lenient")): { problems: string[]; config: unknown } {
+export function parseConfig(raw: unknown, strict: z.ZodType = schemaOf("strict"), lenient: z.ZodType = schemaOf("lenient")): { problems: string[]; config: unknown } {
     const result = strict.safeParse(raw);
     if (result.success) return { problems: [], config: result.data };
     const problems: string[] = [];
