@@ -74,19 +74,10 @@ function builders(mode: SchemaMode) {
     const optionalInt = (min: number, max: number) => fallback(integer(min, max).optional(), undefined);
 
     // Pulumi config gives `true` from YAML, and "true" from `pulumi config set`.
-    const bool = (dflt: boolean) =>
-        fallback(
-            z.preprocess(
-                (v) => (v === "true" ? true : v === "false" ? false : blank(v)),
-                z.boolean({ error: (iss) => `must be true or false, got ${show(iss.input)}` }).default(dflt),
-            ),
-            dflt,
-        );
-    const optionalBool = () =>
-        fallback(
-            z.preprocess((v) => (v === "true" ? true : v === "false" ? false : blank(v)), z.boolean({ error: (iss) => `must be true or false, got ${show(iss.input)}` }).optional()),
-            undefined,
-        );
+    const boolean = (v: unknown) => (v === "true" ? true : v === "false" ? false : blank(v));
+    const booleanOf = z.boolean({ error: (iss) => `must be true or false, got ${show(iss.input)}` });
+    const bool = (dflt: boolean) => fallback(z.preprocess(boolean, booleanOf.default(dflt)), dflt);
+    const optionalBool = () => fallback(z.preprocess(boolean, booleanOf.optional()), undefined);
 
     const ipv4Message = (t: string) => (t && parseIpv4(t) === undefined ? `'${t}' is not an IPv4 address; write it as four numbers 0-255, like 10.0.0.5` : undefined);
     const cidrMessage = (t: string) => (t && !parseCidr(t) ? `'${t}' is not an IPv4 CIDR with zero host bits; write it like 10.244.0.0/16` : undefined);
@@ -97,9 +88,8 @@ function builders(mode: SchemaMode) {
     const stringsOf = z
         .array(z.string({ error: (iss) => `${show(iss.input)} is not a string; write every item of the list as a string` }), { error: (iss) => `must be a list of strings, got ${show(iss.input)}` })
         .transform((l) => l.map((s) => s.trim()));
-    const list = (dflt: readonly string[]) => fallback(z.preprocess((v) => (v === null ? undefined : v), stringsOf.default([...dflt])), [...dflt]);
     /** A list whose every item passes `each` (its problem, or undefined). */
-    const listOf = (dflt: readonly string[], each: (item: string) => string | undefined) =>
+    const listOf = (dflt: readonly string[], each: (item: string) => string | undefined = () => undefined) =>
         fallback(
             z.preprocess((v) => (v === null ? undefined : v), stringsOf.default([...dflt])).superRefine((l, ctx) => {
                 for (const item of l) {
@@ -174,13 +164,14 @@ function builders(mode: SchemaMode) {
         );
 
     /**
-     * An object of known keys (`noun` names what a key is, for the message that refuses the others).
-     * Absent reads as `{}`, so that its keys' defaults fill it.
+     * An object of known keys; `refusal` begins the message for any other key (`is not a mirror
+     * setting; use one of`), which ends with the known keys. Absent reads as `{}`, so that its keys'
+     * defaults fill it.
      */
-    const section = <S extends z.ZodRawShape>(noun: string, shape: S) => {
+    const section = <S extends z.ZodRawShape>(refusal: string, shape: S) => {
         const keys = Object.keys(shape).join(", ");
         const strictObject = z.strictObject(shape, {
-            error: (iss) => (iss.code === "unrecognized_keys" ? `is not ${noun}; use ${noun.startsWith("an add-on") || noun.startsWith("a setting of") ? "some" : "one"} of: ${keys}` : `must be an object, got ${show(iss.input)}`),
+            error: (iss) => (iss.code === "unrecognized_keys" ? `${refusal}: ${keys}` : `must be an object, got ${show(iss.input)}`),
         });
         if (lenient) return z.preprocess((v) => (isRecord(v) ? v : {}), z.object(shape));
         return z.preprocess((v) => (v === null ? undefined : v), strictObject.prefault({} as z.input<typeof strictObject>));
@@ -192,7 +183,7 @@ function builders(mode: SchemaMode) {
             z.record(z.string(), value, { error: (iss) => `must be an object, got ${show(iss.input)}` }).default({}),
         );
 
-    return { fallback, text, optionalText, int, optionalInt, bool, optionalBool, address, cidr, optionalCidr, list, listOf, optionalSources, url, optionalUrl, choice, oneOf, labels, section, recordOf, sourcesOf };
+    return { fallback, text, optionalText, int, optionalInt, bool, optionalBool, address, cidr, optionalCidr, listOf, optionalSources, url, optionalUrl, choice, oneOf, labels, section, recordOf, sourcesOf };
 }
 
 /** The NFS export's path: absolute, plain, and neither a system tree nor a root that exports too much. */
@@ -238,11 +229,11 @@ function byKey<K extends string, V>(keys: readonly K[], make: (key: K) => V): Re
 /** The whole `k8s-ha:` namespace (keys as `RawConfig` names them). */
 export function configSchema(mode: SchemaMode) {
     const b = builders(mode);
-    const lifetime = () =>
-        b.section("a certificate setting", {
-            validityDays: b.optionalInt(1, CA_VALIDITY_DAYS),
-            renewBeforeDays: b.optionalInt(0, CA_VALIDITY_DAYS),
-        });
+    /** A certificate lifetime in days, the stack's or one certificate's (validate.ts fills in what is left out). */
+    const lifetime = {
+        validityDays: b.optionalInt(1, CA_VALIDITY_DAYS),
+        renewBeforeDays: b.optionalInt(0, CA_VALIDITY_DAYS),
+    };
     const versions = byKey(Object.keys(DEFAULTS.versions) as (keyof typeof DEFAULTS.versions)[], (key) =>
             b.fallback(
                 b
@@ -265,7 +256,7 @@ export function configSchema(mode: SchemaMode) {
             }
         })
         .transform((l) => [...new Set(l.filter((r): r is Role => typeof r === "string" && (ROLES as readonly string[]).includes(r)))]);
-    const host = b.section("a host setting", {
+    const host = b.section("is not a host setting; use one of", {
         /** IPv4 address the host is reached at over SSH and that the cluster uses. */
         address: b.address(),
         /** SSH login user. Default: `k8s-ha:sshUser`. A non-root user needs password-less sudo. */
@@ -289,7 +280,8 @@ export function configSchema(mode: SchemaMode) {
         /** Node labels of a worker (`--node-labels`). Default: none. */
         labels: b.fallback(b.labels().optional(), undefined),
     });
-    const hostName = z.string().regex(NAME_RE, { error: "the host name must be lower-case letters, digits and '-', at most 63, like cp1" });
+    // A name that is not a DNS label: the record's message below.
+    const hostName = z.string().regex(NAME_RE);
     const sources = b.optionalSources;
     return z.object({
         hosts: b.fallback(
@@ -316,11 +308,11 @@ export function configSchema(mode: SchemaMode) {
             ),
             DEFAULTS.clusterDomain,
         ),
-        versions: b.section("a known version", versions),
-        downloads: b.section("a known download", downloads),
+        versions: b.section("is not a known version; use one of", versions),
+        downloads: b.section("is not a known download; use one of", downloads),
         /** Keyed `<artifact>@<version>`; what is needed depends on the versions (validate.ts). */
         checksums: b.recordOf(z.unknown()),
-        mirror: b.section("a mirror setting", {
+        mirror: b.section("is not a mirror setting; use one of", {
             port: b.int(1, 65535, DEFAULTS.mirror.port),
             mode: b.choice(["proxy", "preloaded"], DEFAULTS.mirror.mode, (m) => `'${m}' is not a mode; use 'proxy' (pull-through cache) or 'preloaded'`),
             upstream: b.optionalUrl(),
@@ -328,7 +320,7 @@ export function configSchema(mode: SchemaMode) {
             pushPort: b.optionalInt(1, 65535),
             pushFrom: sources(),
         }),
-        nfs: b.section("an NFS setting", {
+        nfs: b.section("is not an NFS setting; use one of", {
             path: b.fallback(
                 b
                     .text(DEFAULTS.nfsPath)
@@ -348,7 +340,7 @@ export function configSchema(mode: SchemaMode) {
             reclaimPolicy: b.choice(["Delete", "Retain"], DEFAULTS.nfsStorage.reclaimPolicy, (p) => `'${p}' is not a reclaim policy; use Delete (the volume's directory then goes as onDelete says) or Retain (kept with its data)`),
             onDelete: b.choice(["archive", "delete"], DEFAULTS.nfsStorage.onDelete, (o) => `'${o}' is not a choice; use archive (the directory is renamed archived-...) or delete (removed with its files)`),
             mountOptions: b.fallback(
-                b.list(DEFAULTS.nfsStorage.mountOptions).superRefine((l, ctx) => {
+                b.listOf(DEFAULTS.nfsStorage.mountOptions).superRefine((l, ctx) => {
                     for (const m of mountOptionProblems(l)) ctx.addIssue({ code: "custom", message: m, input: l });
                 }),
                 [...DEFAULTS.nfsStorage.mountOptions],
@@ -362,7 +354,7 @@ export function configSchema(mode: SchemaMode) {
             ),
             provisionerNodeSelector: b.labels(),
         }),
-        firewall: b.section("a firewall setting", {
+        firewall: b.section("is not a firewall setting; use one of", {
             enabled: b.bool(true),
             sshFrom: b.fallback(
                 z.preprocess(
@@ -374,7 +366,7 @@ export function configSchema(mode: SchemaMode) {
             allow: b.fallback(
                 z
                     .array(
-                        b.section("a setting of an opening", {
+                        b.section("is not a setting of an opening; use some of", {
                             ports: b.fallback(
                                 z.preprocess(
                                     (v) => (typeof v === "number" ? String(v) : blank(v)),
@@ -405,8 +397,7 @@ export function configSchema(mode: SchemaMode) {
                 [],
             ),
         }),
-        imageDigests: b.section(
-            "an add-on image",
+        imageDigests: b.section("is not an add-on image; use some of",
             byKey(ADDON_IMAGE_KEYS, () =>
                     b.fallback(
                         z.preprocess(
@@ -420,7 +411,7 @@ export function configSchema(mode: SchemaMode) {
                     ),
             ),
         ),
-        etcd: b.section("an etcd setting", {
+        etcd: b.section("is not an etcd setting; use one of", {
             /** etcd's --quota-backend-bytes. It refuses over 8 GiB as unsafe; below 16 MiB it would raise NOSPACE at once. */
             quotaBackendBytes: b.optionalInt(16 * 1024 * 1024, 8 * 1024 * 1024 * 1024),
             /** etcd's --heartbeat-interval, ms (etcd's default 100). */
@@ -430,18 +421,18 @@ export function configSchema(mode: SchemaMode) {
             /** etcd's --snapshot-count. */
             snapshotCount: b.optionalInt(1000, 10_000_000),
         }),
-        loadBalancer: b.section("a load balancer setting", {
+        loadBalancer: b.section("is not a load balancer setting; use one of", {
             /**
              * How often HAProxy checks each apiserver's /readyz, in ms (default 1000). Below 100 ms the
              * checks would load the apiservers; above 10 s a dead one keeps getting requests.
              */
             healthCheckIntervalMs: b.int(100, 10_000, DEFAULTS.loadBalancer.healthCheckIntervalMs),
         }),
-        kubelet: b.section("a kubelet setting", {
+        kubelet: b.section("is not a kubelet setting; use one of", {
             /** Most processes one pod may run (CIS 4.2.13; default 4096). */
             podPidsLimit: b.int(64, 4194304, 4096),
         }),
-        etcdBackup: b.section("an etcd backup setting", {
+        etcdBackup: b.section("is not an etcd backup setting; use one of", {
             target: b.fallback(b.oneOf(["nfs", "local"], (t) => `must be nfs or local, got ${show(t)}`).optional(), undefined),
             localDir: b.fallback(
                 b.optionalText().superRefine(
@@ -452,20 +443,20 @@ export function configSchema(mode: SchemaMode) {
             schedule: b.fallback(b.optionalText(), undefined),
             keep: b.int(1, 10000, 48),
         }),
-        secretsEncryption: b.section("a secrets encryption setting", {
+        secretsEncryption: b.section("is not a secrets encryption setting; use one of", {
             write: b.int(1, 1000, 1),
             read: b.fallback(
                 z.preprocess((v) => (v === null ? undefined : v), z.array(b.optionalInt(1, 1000), { error: (iss) => `must be a list of key generations, like [1], got ${show(iss.input)}` }).optional()),
                 undefined,
             ),
         }),
-        certificates: b.section("a certificate setting", {
-            validityDays: b.optionalInt(1, CA_VALIDITY_DAYS),
-            renewBeforeDays: b.optionalInt(0, CA_VALIDITY_DAYS),
-            overrides: b.recordOf(lifetime()),
+        certificates: b.section("is not a certificate setting; use one of", {
+            ...lifetime,
+            /** By certificate name (the stack output `certificates`): a lifetime of its own. */
+            overrides: b.recordOf(b.section("is not a certificate setting; use one of", lifetime)),
         }),
         apiServerExtraSans: b.listOf([], (s) => (parseIpv4(s) !== undefined || /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(s) ? undefined : `'${s}' is neither an IPv4 address nor a DNS name`)),
-        ntpServers: b.list([]),
+        ntpServers: b.listOf([]),
         /** Accept hosts without a pinned `hostKey` (their keys are then not checked). For throwaway labs. */
         allowUnpinnedHostKeys: b.bool(false),
         /** Accept `http://` download and upstream URLs. For labs and mirrors on a trusted network. */

@@ -244,11 +244,11 @@ function checkNetworks(p: Problems, parsed: ParsedConfig, hosts: HostConfig[]): 
  */
 function checkVersions(p: Problems, versions: Versions, running?: Partial<Versions>): Set<keyof Versions> {
     const usable = new Set((Object.keys(versions) as (keyof Versions)[]).filter((k) => VERSION_RE.test(versions[k])));
-    for (const [key, message] of [...unsupportedVersions(versions, usable)]) {
+    for (const [key, message] of unsupportedVersions(versions, usable)) {
         p.add(`k8s-ha:versions.${key}`, message);
         usable.delete(key);
     }
-    for (const [key, message] of [...upgradeProblems(running, versions, usable)]) {
+    for (const [key, message] of upgradeProblems(running, versions, usable)) {
         p.add(`k8s-ha:versions.${key}`, message);
         usable.delete(key);
     }
