@@ -427,7 +427,7 @@ fi
 if ((bad == 0 && ok > 0)); then
     record "client requests through the VIP during the etcd roll" passed 0 "0 failed" "$ok ok, $bad failed"
 else
-    record "client requests through the VIP during the etcd roll" failed 0 "0 failed" "$ok ok, $bad failed"
+    record "client requests through the VIP during the etcd roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures)"
 fi
 # One member at a time: each member's restart (lock taken) and release, from the engine's log.
 roll=$(awk 'match($0, /k8s-ha\[cp[0-9]\]: restarting etcd at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, /[][ ]/); h = a[2]; if (!(h in s)) s[h] = a[length(a)] }
@@ -454,7 +454,7 @@ read -r ok bad <<<"$(probe_counts)"
 if ((bad == 0 && ok > 0)); then
     record "client requests through the VIP during the roll" passed 0 "0 failed" "$ok ok, $bad failed"
 else
-    record "client requests through the VIP during the roll" failed 0 "0 failed" "$ok ok, $bad failed"
+    record "client requests through the VIP during the roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures)"
 fi
 # One host at a time: each control-plane host's step and its time, as the engine logged them (the
 # steps are chained, so the engine's total is their sum).
@@ -485,7 +485,7 @@ read -r ok bad <<<"$(probe_counts)"
 if ((bad == 0 && ok > 0)); then
     record "client requests through the VIP during the LB roll" passed 0 "0 failed" "$ok ok, $bad failed"
 else
-    record "client requests through the VIP during the LB roll" failed 0 "0 failed" "$ok ok, $bad failed"
+    record "client requests through the VIP during the LB roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures)"
 fi
 # The standby reloads HAProxy first; the VIP holder defers its reload to the finish phase, after
 # the standby is ready again: "S reloading; S ready (standby); H reloading; H ready (holds the VIP)".
@@ -563,7 +563,7 @@ read -r ok bad <<<"$(probe_counts)"
 if ((bad == 0 && ok > 0)); then
     record "client requests through the VIP during the worker roll" passed 0 "0 failed" "$ok ok, $bad failed"
 else
-    record "client requests through the VIP during the worker roll" failed 0 "0 failed" "$ok ok, $bad failed"
+    record "client requests through the VIP during the worker roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures)"
 fi
 # Each worker's drain (lock taken) and uncordon, from the engine's log: none may overlap.
 wroll=$(awk 'match($0, /k8s-ha\[cp1\]: draining w[0-9] at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, " "); if (!(a[3] in s)) s[a[3]] = a[5] }
