@@ -5,12 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { validateConfig } from "../components/validate";
 import { labConfig } from "./fixtures";
+import { mockEngine, Recorded } from "./mocks";
 
-interface Recorded {
-    type: string;
-    name: string;
-    inputs: Record<string, unknown>;
-}
 const resources: Recorded[] = [];
 
 /** What each resource depends on, by name, as the engine is told at registration (explicit and through its inputs). */
@@ -42,45 +38,32 @@ function pem(label: string, name: string): string {
 }
 
 // Mocks are set before the module under test is imported (it is required inside the tests).
-pulumi.runtime.setMocks(
-    {
-        newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-            const state: Record<string, unknown> = { ...args.inputs };
-            switch (args.type) {
-                case "command:remote:Command":
-                    state.stdout = args.name.endsWith("-facts")
-                        ? '{"interface":"host0","prefix":24,"cgroup":"v1","container":"systemd-nspawn"}'
-                        : args.name.includes("-digest-")
-                          ? `sha256:${crypto.createHash("sha256").update(args.name).digest("hex")}\n`
-                          : "";
-                    break;
-                case "tls:index/privateKey:PrivateKey":
-                    state.privateKeyPem = pem("EC PRIVATE KEY", args.name);
-                    state.publicKeyPem = pem("PUBLIC KEY", args.name);
-                    break;
-                case "tls:index/selfSignedCert:SelfSignedCert":
-                case "tls:index/locallySignedCert:LocallySignedCert":
-                    state.certPem = pem("CERTIFICATE", args.name);
-                    state.validityEndTime = `2027-11-30T12:00:00Z ${args.name}`;
-                    break;
-                case "tls:index/certRequest:CertRequest":
-                    state.certRequestPem = pem("CERTIFICATE REQUEST", args.name);
-                    break;
-                case "random:index/randomPassword:RandomPassword":
-                    state.result = "vrrpPass";
-                    break;
-            }
-            return { id: `${args.name}-id`, state };
-        },
-        call(args: pulumi.runtime.MockCallArgs) {
-            return args.inputs;
-        },
-    },
-    "k8s-ha",
-    "test",
-    false,
-);
+mockEngine(resources, (args, state) => {
+    switch (args.type) {
+        case "command:remote:Command":
+            state.stdout = args.name.endsWith("-facts")
+                ? '{"interface":"host0","prefix":24,"cgroup":"v1","container":"systemd-nspawn"}'
+                : args.name.includes("-digest-")
+                  ? `sha256:${crypto.createHash("sha256").update(args.name).digest("hex")}\n`
+                  : "";
+            break;
+        case "tls:index/privateKey:PrivateKey":
+            state.privateKeyPem = pem("EC PRIVATE KEY", args.name);
+            state.publicKeyPem = pem("PUBLIC KEY", args.name);
+            break;
+        case "tls:index/selfSignedCert:SelfSignedCert":
+        case "tls:index/locallySignedCert:LocallySignedCert":
+            state.certPem = pem("CERTIFICATE", args.name);
+            state.validityEndTime = `2027-11-30T12:00:00Z ${args.name}`;
+            break;
+        case "tls:index/certRequest:CertRequest":
+            state.certRequestPem = pem("CERTIFICATE REQUEST", args.name);
+            break;
+        case "random:index/randomPassword:RandomPassword":
+            state.result = "vrrpPass";
+            break;
+    }
+});
 
 function value<T>(o: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => o.apply(resolve));

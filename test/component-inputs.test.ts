@@ -6,40 +6,23 @@
 import * as pulumi from "@pulumi/pulumi";
 import { validateConfig } from "../components/validate";
 import { labConfig } from "./fixtures";
+import { mockEngine, Recorded } from "./mocks";
 
-interface Recorded {
-    type: string;
-    name: string;
-    inputs: Record<string, unknown>;
-}
 const resources: Recorded[] = [];
 
 // Mocks are set before the modules under test are imported (they are required inside the tests).
-pulumi.runtime.setMocks(
-    {
-        newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-            const state: Record<string, unknown> = { ...args.inputs };
-            if (args.type === "command:remote:Command") {
-                state.stdout = args.name.endsWith("-facts") ? '{"interface":"host0","prefix":24,"cgroup":"v2","container":"none"}' : "";
-            }
-            if (args.type === "tls:index/privateKey:PrivateKey") state.privateKeyPem = `KEY OF ${args.name}`;
-            if (args.type.includes("Cert:")) {
-                state.certPem = `CERT OF ${args.name}`;
-                state.validityEndTime = "2027-11-30T12:00:00Z";
-            }
-            if (args.type === "tls:index/certRequest:CertRequest") state.certRequestPem = `CSR OF ${args.name}`;
-            if (args.type === "random:index/randomPassword:RandomPassword") state.result = "vrrpPass";
-            return { id: `${args.name}-id`, state };
-        },
-        call(args: pulumi.runtime.MockCallArgs) {
-            return args.inputs;
-        },
-    },
-    "k8s-ha",
-    "test",
-    false,
-);
+mockEngine(resources, (args, state) => {
+    if (args.type === "command:remote:Command") {
+        state.stdout = args.name.endsWith("-facts") ? '{"interface":"host0","prefix":24,"cgroup":"v2","container":"none"}' : "";
+    }
+    if (args.type === "tls:index/privateKey:PrivateKey") state.privateKeyPem = `KEY OF ${args.name}`;
+    if (args.type.includes("Cert:")) {
+        state.certPem = `CERT OF ${args.name}`;
+        state.validityEndTime = "2027-11-30T12:00:00Z";
+    }
+    if (args.type === "tls:index/certRequest:CertRequest") state.certRequestPem = `CSR OF ${args.name}`;
+    if (args.type === "random:index/randomPassword:RandomPassword") state.result = "vrrpPass";
+});
 
 /** An Output that stays unresolved until the test resolves it: another resource's output, as seen at construction. */
 function later<T>(): { output: pulumi.Output<pulumi.Unwrap<T>>; resolve: (v: T) => void } {
