@@ -183,7 +183,7 @@ function builders(mode: SchemaMode) {
             z.record(z.string(), value, { error: (iss) => `must be an object, got ${show(iss.input)}` }).default({}),
         );
 
-    return { fallback, text, optionalText, int, optionalInt, bool, optionalBool, address, cidr, optionalCidr, listOf, optionalSources, url, optionalUrl, choice, oneOf, labels, section, recordOf, sourcesOf };
+    return { fallback, rawText, text, optionalText, int, optionalInt, bool, optionalBool, address, cidr, optionalCidr, listOf, optionalSources, url, optionalUrl, choice, oneOf, labels, section, recordOf, sourcesOf };
 }
 
 /** The NFS export's path: absolute, plain, and neither a system tree nor a root that exports too much. */
@@ -368,10 +368,7 @@ export function configSchema(mode: SchemaMode) {
                     .array(
                         b.section("is not a setting of an opening; use some of", {
                             ports: b.fallback(
-                                z.preprocess(
-                                    (v) => (typeof v === "number" ? String(v) : blank(v)),
-                                    z.string({ error: (iss) => (iss.input === undefined ? "is missing; set it to a string" : `must be a string, got ${show(iss.input)}`) }).transform((s) => s.trim()),
-                                ).superRefine(check(portsProblem)),
+                                z.preprocess((v) => (typeof v === "number" ? String(v) : blank(v)), b.rawText).superRefine(check(portsProblem)),
                                 "",
                             ),
                             protocol: b.choice(["tcp", "udp"], "tcp", (p) => `'${p}' is not tcp or udp`),
