@@ -21,7 +21,8 @@ die() {
     say "error: $*"
     exit 1
 }
-UNIT=/etc/systemd/system/etcd.service
+# K8SHA_ETCD_UNIT: another unit to read the member's flags from (test/etcd-backup-files.test.ts).
+UNIT=${K8SHA_ETCD_UNIT:-/etc/systemd/system/etcd.service}
 TLS=(--cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key)
 flag() { grep -oE -- "--$1=[^ \\\\\"]+" "$UNIT" | head -n 1 | cut -d= -f2-; }
 data=$(flag data-dir)
