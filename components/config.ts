@@ -1,7 +1,7 @@
 /**
  * The stack configuration of k8s-ha, as one typed object.
  *
- * `readConfig` (in `stack.ts`) turns the raw Pulumi config into a `RawConfig`; `validateConfig`
+ * `readStackConfig` (in `stack.ts`) turns the raw Pulumi config into a `RawConfig`; `validateConfig`
  * (in `validate.ts`) checks all of it at once and returns a `ClusterConfig` with every default
  * filled in. Nothing here talks to Pulumi, so the tests call it directly.
  */
@@ -14,9 +14,12 @@ export type Role = (typeof ROLES)[number];
 /**
  * The config as it comes from Pulumi, before validation: every key the schema declares
  * (components/schema.ts, with each key's type, form and default), any of them missing or wrong,
- * and what the program adds from the stack's last update.
+ * and what the program adds (`RawAdditions`). Validation refuses any other key.
  */
-export type RawConfig = { [K in keyof ReturnType<typeof configSchema>["shape"]]?: unknown } & {
+export type RawConfig = { [K in keyof ReturnType<typeof configSchema>["shape"]]?: unknown } & RawAdditions;
+
+/** What the program adds to the stack config for validation: none of it is config. */
+export interface RawAdditions {
     /** Set when the private key is present; the key itself never enters validation messages. */
     sshPrivateKeyPresent: boolean;
     /**
@@ -33,7 +36,22 @@ export type RawConfig = { [K in keyof ReturnType<typeof configSchema>["shape"]]?
     previousSecretsEncryption?: SecretsEncryptionState;
     /** The stack's name (not config): `protectData` defaults to on for every stack but `dev`. */
     stackName?: string;
-};
+    /**
+     * The keys the stack sets in the `k8s-ha:` namespace (readStackConfig lists them), so that
+     * validation can refuse a key the program would never read, such as a typo.
+     */
+    stackKeys?: string[];
+}
+
+/** The names of `RawAdditions` (the type makes the compiler hold the list to the interface). */
+export const RAW_ADDITIONS = Object.keys({
+    sshPrivateKeyPresent: true,
+    previousEtcdEndpoints: true,
+    previousVersions: true,
+    previousSecretsEncryption: true,
+    stackName: true,
+    stackKeys: true,
+} satisfies Record<keyof RawAdditions, true>);
 
 export interface HostConfig {
     name: string;

@@ -488,6 +488,59 @@ export function configKeys(): string[] {
     return Object.keys(schemaOf("strict").shape);
 }
 
+/** The one key of a stack the schema does not read: the SSH key stays a secret Output, only its presence is validated. */
+export const SSH_PRIVATE_KEY = "sshPrivateKey";
+
+/** Every key a stack may set in the `k8s-ha:` namespace: the schema's and the SSH key (Pulumi.yaml declares them). */
+export function stackConfigKeys(): string[] {
+    return [...configKeys(), SSH_PRIVATE_KEY];
+}
+
+/** Levenshtein distance (letters inserted, deleted or replaced), ignoring case. */
+function editDistance(a: string, b: string): number {
+    const s = a.toLowerCase();
+    const t = b.toLowerCase();
+    const d: number[][] = Array.from({ length: s.length + 1 }, (_, i) => [i, ...new Array<number>(t.length).fill(0)]);
+    for (let j = 1; j <= t.length; j++) d[0][j] = j;
+    for (let i = 1; i <= s.length; i++) {
+        for (let j = 1; j <= t.length; j++) {
+            const cost = s[i - 1] === t[j - 1] ? 0 : 1;
+            d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+        }
+    }
+    return d[s.length][t.length];
+}
+
+/** The known key nearest to `key`: at most 2 edits away (a quarter of its length for long keys), the first of a tie. */
+function nearestKey(key: string, known: readonly string[]): string | undefined {
+    let best: string | undefined;
+    let bestDistance = Math.max(2, Math.floor(key.length / 4)) + 1;
+    for (const k of known) {
+        const d = editDistance(key, k);
+        if (d < bestDistance) [best, bestDistance] = [k, d];
+    }
+    return best;
+}
+
+/**
+ * A problem for each of `keys` that is not one of `known` (top-level keys of the `k8s-ha:` namespace),
+ * with the known key it was likely meant to be. A key like `hosts.w3.address` is a path that was set
+ * without `--path`, which Pulumi stores as a key of its own.
+ */
+export function unknownKeyProblems(keys: readonly string[], known: readonly string[]): string[] {
+    return keys
+        .filter((key) => !known.includes(key))
+        .map((key) => {
+            const field = fieldOf([key]);
+            const base = /^([A-Za-z]+)[.[]/.exec(key)?.[1];
+            if (base !== undefined && known.includes(base)) {
+                return `${field}: is not a k8s-ha setting but a path into ${fieldOf([base])}, set without --path; remove it (pulumi config rm '${field}') and set it with: pulumi config set --path '${field}' VALUE`;
+            }
+            const near = nearestKey(key, known);
+            return `${field}: is not a k8s-ha setting; ${near === undefined ? `use one of: ${known.join(", ")}` : `did you mean ${fieldOf([near])}?`}`;
+        });
+}
+
 /** A zod issue's path as the message names the field: `k8s-ha:hosts.w1.roles`, `k8s-ha:firewall.allow[0].ports`. */
 export function fieldOf(path: readonly PropertyKey[]): string {
     let out = "k8s-ha:";

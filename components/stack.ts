@@ -13,44 +13,80 @@ export interface StackConfig {
 }
 
 /**
- * Reads the `k8s-ha:` namespace into a RawConfig and validates all of it before any resource exists.
- * Object-valued keys are read as plain JSON; the private key stays a secret Output and only its presence
+ * A value of the stack config as the program reads it: Pulumi hands every value over as text, which is
+ * JSON for numbers, booleans, lists and objects; a text that is not JSON stays text (a key set to
+ * nothing gives ""), so that a wrong value reaches validation with every other problem.
+ */
+export function jsonValue(text: string | undefined): unknown {
+    if (text === undefined) return undefined;
+    try {
+        return JSON.parse(text) as unknown;
+    } catch {
+        return text;
+    }
+}
+
+/** A value of a string key: its text, but a list or an object stays one, which validation then refuses. */
+export function textValue(text: string | undefined): unknown {
+    const value = jsonValue(text);
+    return typeof value === "object" && value !== null ? value : text;
+}
+
+/**
+ * The keys set in one namespace of the stack's config. The engine hands the program all of the
+ * stack's config (with Pulumi.yaml's defaults), other namespaces' (`aws:region`) too.
+ */
+export function keysSet(namespace: string, all: Record<string, string> = pulumi.runtime.allConfig()): string[] {
+    const prefix = `${namespace}:`;
+    return Object.keys(all)
+        .filter((k) => k.startsWith(prefix))
+        .map((k) => k.slice(prefix.length))
+        .sort();
+}
+
+/**
+ * Reads the `k8s-ha:` namespace into a RawConfig and validates all of it before any resource exists,
+ * with the keys the stack sets (a key the program does not read is refused). Values are read as
+ * `textValue` or `jsonValue` say; the private key stays a secret Output and only its presence
  * reaches validation.
  */
 export function readStackConfig(config = new pulumi.Config("k8s-ha"), previous: PreviousRun = {}): StackConfig {
     const sshPrivateKey = config.getSecret("sshPrivateKey");
+    const text = (key: string) => textValue(config.get(key));
+    const json = (key: string) => jsonValue(config.get(key));
     const raw: RawConfig = {
-        hosts: config.getObject<unknown>("hosts"),
-        sshUser: config.get("sshUser"),
-        sshPort: config.getObject<unknown>("sshPort"),
+        hosts: json("hosts"),
+        sshUser: text("sshUser"),
+        sshPort: json("sshPort"),
         sshPrivateKeyPresent: sshPrivateKey !== undefined,
-        vip: config.get("vip"),
-        apiPort: config.getObject<unknown>("apiPort"),
-        vrrpRouterId: config.getObject<unknown>("vrrpRouterId"),
-        nodeNetwork: config.get("nodeNetwork"),
-        podCidr: config.get("podCidr"),
-        serviceCidr: config.get("serviceCidr"),
-        clusterDomain: config.get("clusterDomain"),
-        versions: config.getObject<unknown>("versions"),
-        downloads: config.getObject<unknown>("downloads"),
-        checksums: config.getObject<unknown>("checksums"),
-        mirror: config.getObject<unknown>("mirror"),
-        nfs: config.getObject<unknown>("nfs"),
-        firewall: config.getObject<unknown>("firewall"),
-        imageDigests: config.getObject<unknown>("imageDigests"),
-        etcd: config.getObject<unknown>("etcd"),
-        loadBalancer: config.getObject<unknown>("loadBalancer"),
-        kubelet: config.getObject<unknown>("kubelet"),
-        etcdBackup: config.getObject<unknown>("etcdBackup"),
-        secretsEncryption: config.getObject<unknown>("secretsEncryption"),
-        certificates: config.getObject<unknown>("certificates"),
-        apiServerExtraSans: config.getObject<unknown>("apiServerExtraSans"),
-        ntpServers: config.getObject<unknown>("ntpServers"),
-        allowUnpinnedHostKeys: config.getObject<unknown>("allowUnpinnedHostKeys"),
-        allowHttpDownloads: config.getObject<unknown>("allowHttpDownloads"),
-        protectData: config.getObject<unknown>("protectData"),
-        repair: config.getObject<unknown>("repair"),
+        vip: text("vip"),
+        apiPort: json("apiPort"),
+        vrrpRouterId: json("vrrpRouterId"),
+        nodeNetwork: text("nodeNetwork"),
+        podCidr: text("podCidr"),
+        serviceCidr: text("serviceCidr"),
+        clusterDomain: text("clusterDomain"),
+        versions: json("versions"),
+        downloads: json("downloads"),
+        checksums: json("checksums"),
+        mirror: json("mirror"),
+        nfs: json("nfs"),
+        firewall: json("firewall"),
+        imageDigests: json("imageDigests"),
+        etcd: json("etcd"),
+        loadBalancer: json("loadBalancer"),
+        kubelet: json("kubelet"),
+        etcdBackup: json("etcdBackup"),
+        secretsEncryption: json("secretsEncryption"),
+        certificates: json("certificates"),
+        apiServerExtraSans: json("apiServerExtraSans"),
+        ntpServers: json("ntpServers"),
+        allowUnpinnedHostKeys: json("allowUnpinnedHostKeys"),
+        allowHttpDownloads: json("allowHttpDownloads"),
+        protectData: json("protectData"),
+        repair: json("repair"),
         stackName: pulumi.getStack(),
+        stackKeys: keysSet(config.name),
         previousEtcdEndpoints: previous.etcdEndpoints,
         previousVersions: previous.versions,
         previousSecretsEncryption: previous.secretsEncryption,

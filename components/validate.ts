@@ -13,6 +13,7 @@ import {
     ImageDigests,
     MirrorConfig,
     NfsConfig,
+    RAW_ADDITIONS,
     RawConfig,
     Role,
     Versions,
@@ -26,7 +27,7 @@ import { certificateNames, DEFAULT_LIFETIME } from "./certificates";
 import { allArtifacts, ARTIFACT_NAMES, ArtifactName, artifactVersion, artifactVersionKey, pinKey } from "./urls";
 import { unsupportedVersions, upgradeProblems } from "./versions";
 import { Cidr, cidrContains, cidrsOverlap, formatCidr, lastAddress, nthAddress, parseCidr, parseIpv4 } from "./net";
-import { configSchema, parseConfig, ParsedConfig, VERSION_RE } from "./schema";
+import { configKeys, configSchema, parseConfig, ParsedConfig, stackConfigKeys, unknownKeyProblems, VERSION_RE } from "./schema";
 
 /** Every problem found in a stack config, each naming the field and the fix. */
 export class ConfigError extends Error {
@@ -501,6 +502,8 @@ function readCertificates(p: Problems, c: ParsedConfig["certificates"], hosts: H
  * Throws a ConfigError listing every problem; returns the typed config otherwise.
  */
 export function validateConfig(raw: RawConfig): ClusterConfig {
+    // A key the program never reads: one the stack sets, or one of a library caller's object.
+    const unknown = [...unknownKeyProblems(raw.stackKeys ?? [], stackConfigKeys()), ...unknownKeyProblems(Object.keys(raw), [...configKeys(), ...RAW_ADDITIONS])];
     const { problems, config: parsed } = parseConfig(raw);
     const p = new Problems();
     const allowHttp = parsed.allowHttpDownloads;
@@ -526,7 +529,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
         if (value !== undefined) imageDigests[key as keyof ImageDigests] = value;
     }
 
-    const all = [...problems, ...p.list];
+    const all = [...unknown, ...problems, ...p.list];
     if (all.length > 0) throw new ConfigError(all);
     const svc = parseCidr(parsed.serviceCidr) as Cidr;
     return {

@@ -1,5 +1,5 @@
 import { validateConfig } from "../components/validate";
-import { configKeys, configSchema, fieldOf, parseConfig } from "../components/schema";
+import { configKeys, configSchema, fieldOf, parseConfig, stackConfigKeys } from "../components/schema";
 import { DEFAULTS, RawConfig } from "../components/config";
 import { hostsOf, labConfig, problemsOf } from "./fixtures";
 
@@ -83,5 +83,47 @@ describe("the config schema (components/schema.ts)", () => {
         const { config } = parseConfig(labConfig());
         expect(c.vip).toBe(config.vip);
         expect(c.versions).toEqual(config.versions);
+    });
+});
+
+describe("top-level keys that are no setting", () => {
+    test("a key the stack sets is refused with the setting it was likely meant to be, with every other problem", () => {
+        const raw = labConfig();
+        delete raw.vip;
+        raw.stackKeys = ["checksums", "hosts", "nodeNetwork", "sshPrivateKey", "vipp"];
+        expect(problemsOf(raw)).toEqual(["k8s-ha:vipp: is not a k8s-ha setting; did you mean k8s-ha:vip?", "k8s-ha:vip: is missing; set it to a string"]);
+    });
+
+    test("the nearest setting is found across case, a swap, a letter left out or added; far from all, every setting is listed", () => {
+        const raw = labConfig();
+        raw.stackKeys = ["allowHTTPDownloads", "ntpServer", "protcetData", "sshPrivatekey", "hostKeys"];
+        expect(problemsOf(raw)).toEqual([
+            "k8s-ha:allowHTTPDownloads: is not a k8s-ha setting; did you mean k8s-ha:allowHttpDownloads?",
+            "k8s-ha:ntpServer: is not a k8s-ha setting; did you mean k8s-ha:ntpServers?",
+            "k8s-ha:protcetData: is not a k8s-ha setting; did you mean k8s-ha:protectData?",
+            "k8s-ha:sshPrivatekey: is not a k8s-ha setting; did you mean k8s-ha:sshPrivateKey?",
+            `k8s-ha:hostKeys: is not a k8s-ha setting; use one of: ${stackConfigKeys().join(", ")}`,
+        ]);
+    });
+
+    test("a path set without --path (Pulumi keeps it as a key of its own) is named as such", () => {
+        const raw = labConfig();
+        raw.stackKeys = ["hosts", "hosts.w3.address", "checksums[\"kubelet@1.35.4\"]"];
+        expect(problemsOf(raw)).toEqual([
+            "k8s-ha:hosts.w3.address: is not a k8s-ha setting but a path into k8s-ha:hosts, set without --path; remove it (pulumi config rm 'k8s-ha:hosts.w3.address') and set it with: pulumi config set --path 'k8s-ha:hosts.w3.address' VALUE",
+            'k8s-ha:checksums["kubelet@1.35.4"]: is not a k8s-ha setting but a path into k8s-ha:checksums, set without --path; remove it (pulumi config rm \'k8s-ha:checksums["kubelet@1.35.4"]\') and set it with: pulumi config set --path \'k8s-ha:checksums["kubelet@1.35.4"]\' VALUE',
+        ]);
+    });
+
+    test("every setting, the SSH key among them, may be set", () => {
+        expect(problemsOf({ ...labConfig(), stackKeys: stackConfigKeys() })).toEqual([]);
+    });
+
+    test("a library caller's object (validateConfig) gets the same refusal for a key that is no setting", () => {
+        const raw = { ...labConfig(), vipp: "10.213.0.10", stackNmae: "prod" } as RawConfig;
+        expect(problemsOf(raw)).toEqual([
+            "k8s-ha:vipp: is not a k8s-ha setting; did you mean k8s-ha:vip?",
+            "k8s-ha:stackNmae: is not a k8s-ha setting; did you mean k8s-ha:stackName?",
+        ]);
     });
 });
