@@ -55,10 +55,13 @@ PREFIX=24
 HTTP_PORT=8080
 REGISTRY_PORT=5000
 NAT_COMMENT="k8s-ha-lab"
+APT_PROXY_PORT=3142
+FORWARD_TABLE=k8s_ha_lab
 SUITE=bookworm
 MIRROR=${K8S_HA_LAB_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${K8S_HA_LAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-# What makes a host usable; the program installs the cluster's own packages itself over NAT.
+# What makes a host usable; the program installs the cluster's own packages itself, through the lab
+# host's package proxy (ensure_apt_proxy).
 # nftables is in every standard Debian 12 install (priority important), though not in minbase; the
 # firewall step installs it where it is missing (15 s per nspawn machine, 85 s per emulated VM).
 BASE_PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,iproute2,iputils-ping,ca-certificates,curl,iptables,nftables,kmod,procps,sudo,netbase,less
@@ -70,7 +73,7 @@ BASE_PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,iproute2,i
 # runtime step would install (conntrack, ethtool, socat) come with the image, and the program finds
 # them there and leaves them alone (the nspawn workers still get them through the program's apt).
 NFS_PACKAGES="linux-image-amd64 nfs-kernel-server udev chrony conntrack ethtool socat nftables"
-DEPS_PACKAGES=(systemd-container debootstrap iptables iproute2 qemu-system-x86 docker-registry busybox-static openssh-client e2fsprogs util-linux procps faketime)
+DEPS_PACKAGES=(systemd-container debootstrap iptables nftables apt-cacher-ng iproute2 qemu-system-x86 docker-registry busybox-static openssh-client e2fsprogs util-linux procps faketime)
 
 # The machines of the dev stack (Pulumi.dev.yaml), with their addresses and the VIP as the program
 # reads them (scripts/plan.sh), and w3, a spare: the dev stack leaves it out; the e2e suite's
@@ -136,7 +139,8 @@ missing_packages() {
   local -A tool_package=([systemd-nspawn]=systemd-container [debootstrap]=debootstrap [iptables]=iptables
     [ip]=iproute2 [qemu-system-x86_64]=qemu-system-x86 [docker-registry]=docker-registry [busybox]=busybox-static
     [ssh]=openssh-client [ssh-keygen]=openssh-client [mkfs.ext4]=e2fsprogs [unshare]=util-linux
-    [setsid]=util-linux [flock]=util-linux [findmnt]=util-linux [pgrep]=procps [faketime]=faketime)
+    [setsid]=util-linux [flock]=util-linux [findmnt]=util-linux [pgrep]=procps [faketime]=faketime
+    [nft]=nftables [apt-cacher-ng]=apt-cacher-ng)
   local tool
   for tool in "${!tool_package[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || printf '%s\n' "${tool_package[$tool]}"
@@ -148,7 +152,19 @@ install_deps() {
   say "installing host tools: ${DEPS_PACKAGES[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${DEPS_PACKAGES[@]}" >/dev/null
+  # Installing must not start Debian's own services (apt-cacher-ng, docker-registry) on every
+  # address: the lab runs its own, on the bridge's address only.
+  local policy=/usr/sbin/policy-rc.d made_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    made_policy=1
+  fi
+  if ! apt-get install -y -qq "${DEPS_PACKAGES[@]}" >/dev/null; then
+    if ((made_policy)); then rm -f "$policy"; fi
+    die "apt-get install ${DEPS_PACKAGES[*]} failed"
+  fi
+  if ((made_policy)); then rm -f "$policy"; fi
   if host_runs_systemd && systemctl is-enabled --quiet docker-registry 2>/dev/null; then
     # Debian's own registry service listens on *:5000, where the lab's listens on 10.213.0.1:5000.
     say "disabling Debian's docker-registry service (the lab runs its own on $HOST_ADDR:$REGISTRY_PORT)"
@@ -200,23 +216,108 @@ ensure_bridge() {
 
 nat_rule() { printf '%s\n' POSTROUTING -s "$SUBNET" '!' -o "$BRIDGE" -m comment --comment "$NAT_COMMENT" -j MASQUERADE; }
 
-ensure_nat() {
+# The lab host routes nothing for its machines: traffic between machines is bridged on $BRIDGE, and
+# their only way out is the package proxy on the lab host itself (ensure_apt_proxy), which asks
+# Debian's archive and nothing else. The forward hook's policy is drop (this host forwards nothing
+# else); what machines send elsewhere is counted (`lab.sh status`, the e2e report). Labs made
+# before this kept a MASQUERADE rule: it goes.
+forward_ruleset() {
+  cat <<EOF
+table inet $FORWARD_TABLE {
+  counter dropped_from_lab {
+    comment "packets lab machines sent to addresses outside the lab"
+  }
+  counter dropped_to_lab {
+    comment "packets from outside the lab to lab machines"
+  }
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    iifname "$BRIDGE" oifname "$BRIDGE" accept comment "between lab machines (bridged)"
+    iifname "$BRIDGE" counter name dropped_from_lab drop
+    oifname "$BRIDGE" counter name dropped_to_lab drop
+  }
+}
+EOF
+}
+
+ensure_no_forwarding() {
+  local rule sum
+  mapfile -t rule < <(nat_rule)
+  while iptables -t nat -C "${rule[@]}" 2>/dev/null; do
+    iptables -t nat -D "${rule[@]}"
+    say "removed the NAT rule of an older lab: iptables -t nat ${rule[*]}"
+  done
+  sum=$(forward_ruleset | sha256sum | cut -c1-16)
+  if nft list table inet "$FORWARD_TABLE" >/dev/null 2>&1; then
+    # Loaded and unchanged: keep it, with its counters.
+    [[ -f $RUN_DIR/forward.sha && $(<"$RUN_DIR/forward.sha") == "$sum" ]] && return 0
+    nft delete table inet "$FORWARD_TABLE"
+  fi
+  forward_ruleset | nft -f - || die "could not load the lab's forwarding rules (nft table inet $FORWARD_TABLE)"
+  printf '%s\n' "$sum" >"$RUN_DIR/forward.sha"
+  say "no forwarding for $SUBNET: nft table inet $FORWARD_TABLE (policy drop, drops counted)"
+}
+
+# "dropped from the lab: P packets (B bytes); to the lab: ..." from the table's counters.
+forward_drop_counts() {
+  local from to
+  from=$(nft list counter inet "$FORWARD_TABLE" dropped_from_lab | grep -o 'packets [0-9]* bytes [0-9]*')
+  to=$(nft list counter inet "$FORWARD_TABLE" dropped_to_lab | grep -o 'packets [0-9]* bytes [0-9]*')
+  printf 'dropped from the lab: %s; to the lab: %s\n' "$from" "$to"
+}
+
+remove_forwarding_rules() {
   local rule
   mapfile -t rule < <(nat_rule)
-  if [[ $(cat /proc/sys/net/ipv4/ip_forward) != 1 ]]; then
-    # Remembered so that `down` puts it back.
-    [[ -f $RUN_DIR/ip_forward.before ]] || cat /proc/sys/net/ipv4/ip_forward >"$RUN_DIR/ip_forward.before"
-    echo 1 >/proc/sys/net/ipv4/ip_forward
-    say "enabled net.ipv4.ip_forward"
-  fi
-  if ! iptables -t nat -C "${rule[@]}" 2>/dev/null; then
-    iptables -t nat -A "${rule[@]}"
-    say "added NAT rule: iptables -t nat ${rule[*]}"
-  fi
-  if iptables -S FORWARD 2>/dev/null | grep -q '^-P FORWARD DROP'; then
-    say "warning: the host's FORWARD policy is DROP; machines may not reach package mirrors"
-  fi
+  while iptables -t nat -C "${rule[@]}" 2>/dev/null; do iptables -t nat -D "${rule[@]}"; done
+  if nft list table inet "$FORWARD_TABLE" >/dev/null 2>&1; then nft delete table inet "$FORWARD_TABLE"; fi
 }
+
+# A URL's host and path, as apt-cacher-ng's remapping rules name a repository.
+url_prefix() {
+  local u=${1#*://}
+  printf '%s\n' "${u%/}"
+}
+
+# apt-cacher-ng, serving Debian's archive and its security archive to the machines at
+# http://$HOST_ADDR:$APT_PROXY_PORT/: those two repositories only (ForceManaged), no CONNECT
+# tunnels, no redirects followed elsewhere. Its cache survives `down` ($LAB_CACHE/apt-cache).
+write_apt_proxy_config() {
+  cat <<EOF
+# k8s-ha lab: the machines' only way to packages (scripts/lab.sh ensure_apt_proxy).
+CacheDir: $LAB_CACHE/apt-cache
+LogDir: $RUN_DIR/apt-proxy-log
+SupportDir: /usr/lib/apt-cacher-ng
+Port: $APT_PROXY_PORT
+BindAddress: $HOST_ADDR
+SocketPath: $RUN_DIR/apt-proxy.socket
+ForeGround: 1
+Remap-debrep: $(url_prefix "$MIRROR") ; $(url_prefix "$MIRROR")
+Remap-secdeb: $(url_prefix "$SECURITY_MIRROR") ; $(url_prefix "$SECURITY_MIRROR")
+ForceManaged: 1
+PassThroughPattern: ^\$
+RedirMax: 0
+ExThreshold: 4
+EOF
+}
+
+ensure_apt_proxy() {
+  local conf=$RUN_DIR/apt-proxy/acng.conf before="" pid
+  mkdir -p "$RUN_DIR/apt-proxy" "$RUN_DIR/apt-proxy-log" "$LAB_CACHE/apt-cache"
+  [[ -f $conf ]] && before=$(<"$conf")
+  write_if_changed "$conf" "$(write_apt_proxy_config)"
+  if pid=$(pid_of "$RUN_DIR/apt-proxy.pid" "apt-cacher-ng -c $RUN_DIR/apt-proxy"); then
+    [[ $before == "$(<"$conf")" ]] && return 0
+    stop_processes "package proxy" "$pid"
+  fi
+  start_daemon "$RUN_DIR/apt-proxy.pid" "$RUN_DIR/apt-proxy.log" apt-cacher-ng -c "$RUN_DIR/apt-proxy"
+  wait_for_port "$APT_PROXY_PORT" "the package proxy (apt-cacher-ng)"
+  say "package proxy on http://$HOST_ADDR:$APT_PROXY_PORT/ for $(url_prefix "$MIRROR") and $(url_prefix "$SECURITY_MIRROR") only"
+}
+
+# What a machine's apt is told: every download through the lab host's proxy.
+apt_proxy_conf() { printf 'Acquire::http::Proxy "http://%s:%s/";\n' "$HOST_ADDR" "$APT_PROXY_PORT"; }
+apt_proxy_option() { printf -- '-o Acquire::http::Proxy=http://%s:%s/\n' "$HOST_ADDR" "$APT_PROXY_PORT"; }
 
 # raise_sysctl NAME MIN: raises a kernel setting of this machine to at least MIN, remembering the old
 # value for `down`. The machines share this kernel: every kubelet, containerd and systemd in them
@@ -383,7 +484,7 @@ customize_nfs_root() {
   local root=$1
   run_in_own_cgroup nfs-build systemd-nspawn -q -D "$root" --register=no --keep-unit --resolv-conf=copy-host --timezone=off \
     --link-journal=no --pipe -E DEBIAN_FRONTEND=noninteractive \
-    bash -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $NFS_PACKAGES && apt-get clean" \
+    bash -c "apt-get $(apt_proxy_option) update -qq && apt-get $(apt_proxy_option) install -y -qq --no-install-recommends $NFS_PACKAGES && apt-get clean" \
     >>"$root/../build.log" 2>&1
   # Exports are the program's business (role nfs); the server starts once there are some.
   chroot "$root" systemctl disable --quiet nfs-server.service 2>/dev/null || true
@@ -416,16 +517,6 @@ ensure_nfs_root() {
 
 # ---------------------------------------------------------------------------------------------
 # Machines
-
-host_nameservers() {
-  local ns
-  ns=$(grep -E '^nameserver[[:space:]]' /etc/resolv.conf || true)
-  [[ -n $ns ]] || die "no nameserver in the host's /etc/resolv.conf: machines need one for apt"
-  if grep -qE '^nameserver[[:space:]]+127\.' <<<"$ns"; then
-    say "warning: the host's nameserver is on loopback; the machines cannot use it"
-  fi
-  printf '%s\n' "$ns"
-}
 
 lab_hosts_file() {
   local name
@@ -463,7 +554,7 @@ EOF
   refresh_machine_root "$root"
 }
 
-# What may change between runs (the lab key, the host's nameserver); cheap and idempotent.
+# What may change between runs (the lab key, the name server, the package proxy); cheap and idempotent.
 refresh_machine_root() {
   local root=$1
   mkdir -p "$root/root/.ssh"
@@ -471,7 +562,10 @@ refresh_machine_root() {
   write_if_changed "$root/root/.ssh/authorized_keys" "$(<"$SSH_KEY.pub")" 0600
   rm -f "$root/etc/resolv.conf.tmp"
   if [[ -L $root/etc/resolv.conf ]]; then rm -f "$root/etc/resolv.conf"; fi
-  write_if_changed "$root/etc/resolv.conf" "$(host_nameservers)"
+  # No name server beyond the lab: nothing listens on the lab host's port 53, so a lookup of an
+  # outside name is refused at once instead of waiting on dropped packets.
+  write_if_changed "$root/etc/resolv.conf" "nameserver $HOST_ADDR"
+  write_if_changed "$root/etc/apt/apt.conf.d/01k8s-ha-lab-proxy" "$(apt_proxy_conf)" 0644
 }
 
 machine_dir() { printf '%s\n' "$RUN_DIR/machines/$1"; }
@@ -756,7 +850,8 @@ lab_up() {
   [[ -d /run/systemd/nspawn || -f $RUN_DIR/nspawn-runtime-created ]] || touch "$RUN_DIR/nspawn-runtime-created"
   ensure_lab_key
   ensure_bridge
-  ensure_nat
+  ensure_no_forwarding
+  ensure_apt_proxy
   raise_sysctl fs.inotify.max_user_instances 8192
   raise_sysctl fs.inotify.max_user_watches 1048576
   ensure_http_server
@@ -841,6 +936,7 @@ lab_down() {
   done
   if pid=$(pid_of "$RUN_DIR/httpd.pid" "httpd -f -p $HOST_ADDR:$HTTP_PORT"); then pids+=("$pid"); fi
   if pid=$(pid_of "$RUN_DIR/registry.pid" "docker-registry serve"); then pids+=("$pid"); fi
+  if pid=$(pid_of "$RUN_DIR/apt-proxy.pid" "apt-cacher-ng -c $RUN_DIR/apt-proxy"); then pids+=("$pid"); fi
   stop_processes "down" "${pids[@]}"
   # Anything left in the machines' cgroups (a half-made lab whose pid files were lost).
   mapfile -t pids < <(lab_cgroup_pids "$CGROUP_RECORD")
@@ -862,9 +958,8 @@ lab_down() {
     if ip link show "vb-$name" >/dev/null 2>&1; then ip link del "vb-$name"; fi
   done
   if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
-  local rule
-  mapfile -t rule < <(nat_rule)
-  while iptables -t nat -C "${rule[@]}" 2>/dev/null; do iptables -t nat -D "${rule[@]}"; done
+  remove_forwarding_rules
+  # Labs made before the forwarding was closed had turned it on.
   if [[ -f $RUN_DIR/ip_forward.before ]]; then
     cat "$RUN_DIR/ip_forward.before" >/proc/sys/net/ipv4/ip_forward
   fi
@@ -895,6 +990,8 @@ verify_down() {
     ip link show "$(vm_tap "$name")" >/dev/null 2>&1 && problems+=("tap $(vm_tap "$name")")
   done
   iptables -t nat -C "${rule[@]}" 2>/dev/null && problems+=("NAT rule")
+  nft list table inet "$FORWARD_TABLE" >/dev/null 2>&1 && problems+=("nft table inet $FORWARD_TABLE")
+  pgrep -f -- "apt-cacher-ng -c $RUN_DIR/" >/dev/null && problems+=("package proxy process")
   pgrep -f -- "--network-bridge=$BRIDGE" >/dev/null && problems+=("systemd-nspawn processes")
   pgrep -f -- "-name k8s-ha-lab-" >/dev/null && problems+=("qemu processes")
   pgrep -f -- "httpd -f -p $HOST_ADDR:$HTTP_PORT" >/dev/null && problems+=("httpd process")
@@ -906,7 +1003,7 @@ verify_down() {
     say "error: left behind: ${problems[*]}"
     return 1
   fi
-  say "verified: no bridge, tap, NAT rule, lab process, $RUN_DIR or $TOOLS_LAB left"
+  say "verified: no bridge, tap, NAT rule, forwarding table, lab process, $RUN_DIR or $TOOLS_LAB left"
 }
 
 lab_status() {
@@ -915,7 +1012,13 @@ lab_status() {
   if ip link show "$BRIDGE" >/dev/null 2>&1; then say "bridge $BRIDGE up ($HOST_ADDR/$PREFIX)"; else say "bridge $BRIDGE: absent"; fi
   local rule
   mapfile -t rule < <(nat_rule)
-  if iptables -t nat -C "${rule[@]}" 2>/dev/null; then say "NAT rule: present"; else say "NAT rule: absent"; fi
+  if iptables -t nat -C "${rule[@]}" 2>/dev/null; then say "NAT rule: present (an older lab's; \`up\` removes it)"; else say "NAT rule: absent"; fi
+  if nft list table inet "$FORWARD_TABLE" >/dev/null 2>&1; then
+    say "forwarding: dropped (nft table inet $FORWARD_TABLE); $(forward_drop_counts)"
+  else
+    say "forwarding: no lab table (nft table inet $FORWARD_TABLE absent)"
+  fi
+  if pid_of "$RUN_DIR/apt-proxy.pid" apt-cacher-ng >/dev/null; then say "package proxy $HOST_ADDR:$APT_PROXY_PORT: running"; else say "package proxy $HOST_ADDR:$APT_PROXY_PORT: stopped"; fi
   if pid_of "$RUN_DIR/httpd.pid" httpd >/dev/null; then say "http://$HOST_ADDR:$HTTP_PORT/: running"; else say "http://$HOST_ADDR:$HTTP_PORT/: stopped"; fi
   if pid_of "$RUN_DIR/registry.pid" docker-registry >/dev/null; then say "registry $HOST_ADDR:$REGISTRY_PORT: running"; else say "registry $HOST_ADDR:$REGISTRY_PORT: stopped"; fi
   for name in "${MACHINES[@]}"; do
