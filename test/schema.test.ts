@@ -116,7 +116,7 @@ describe("top-level keys that are no setting", () => {
     });
 
     test("every setting, the SSH key among them, may be set", () => {
-        expect(problemsOf({ ...labConfig(), stackKeys: stackConfigKeys() })).toEqual([]);
+        expect(problemsOf({ ...labConfig(), stackKeys: [...configKeys(), "sshPrivateKey"] })).toEqual([]);
     });
 
     test("a library caller's object (validateConfig) gets the same refusal for a key that is no setting", () => {
