@@ -62,16 +62,16 @@ function builders(mode: SchemaMode) {
     /** Optional: absent stays undefined. */
     const optionalText = () => z.preprocess(blank, rawText.optional());
 
-    const integer = (min: number, max: number) =>
-        z.preprocess(
-            (v) => {
-                const b = blank(v);
-                return typeof b === "string" && /^\d+$/.test(b) ? Number(b) : b;
-            },
-            z.number({ error: (iss) => `must be a whole number from ${min} to ${max}, got ${show(iss.input)}` }).int().min(min).max(max),
-        );
-    const int = (min: number, max: number, dflt: number) => fallback(integer(min, max).default(dflt), dflt);
-    const optionalInt = (min: number, max: number) => fallback(integer(min, max).optional(), undefined);
+    const integer = (min: number, max: number) => z.number({ error: (iss) => `must be a whole number from ${min} to ${max}, got ${show(iss.input)}` }).int().min(min).max(max);
+    // The default (or optional) goes inside the preprocess, like every builder's: outside, it sees
+    // "" rather than the undefined it reads as, and the number fails on undefined.
+    const wholeNumber = <S extends z.ZodType>(schema: S) =>
+        z.preprocess((v) => {
+            const b = blank(v);
+            return typeof b === "string" && /^\d+$/.test(b) ? Number(b) : b;
+        }, schema);
+    const int = (min: number, max: number, dflt: number) => fallback(wholeNumber(integer(min, max).default(dflt)), dflt);
+    const optionalInt = (min: number, max: number) => fallback(wholeNumber(integer(min, max).optional()), undefined);
 
     // Pulumi config gives `true` from YAML, and "true" from `pulumi config set`.
     const boolean = (v: unknown) => (v === "true" ? true : v === "false" ? false : blank(v));
@@ -128,11 +128,11 @@ function builders(mode: SchemaMode) {
     const url = (dflt: string) => fallback(z.preprocess(blank, urlOf.default(dflt.replace(/\/+$/, ""))), dflt);
     const optionalUrl = () => fallback(z.preprocess(blank, urlOf.optional()), undefined);
 
-    /** One of `values`; `message` names the wrong one. */
+    /** One of `values`; `message` names the wrong one. Give it a default or make it optional inside `z.preprocess(blank, …)`. */
     const oneOf = <const T extends readonly [string, ...string[]]>(values: T, message: (v: string) => string) =>
-        z.preprocess(blank, z.enum(values, { error: (iss) => (typeof iss.input === "string" ? message(iss.input) : `must be a string, got ${show(iss.input)}`) }));
+        z.enum(values, { error: (iss) => (typeof iss.input === "string" ? message(iss.input) : `must be a string, got ${show(iss.input)}`) });
     const choice = <const T extends readonly [string, ...string[]]>(values: T, dflt: T[number], message: (v: string) => string) =>
-        fallback(oneOf(values, message).default(dflt), dflt);
+        fallback(z.preprocess(blank, oneOf(values, message).default(dflt)), dflt);
 
     /**
      * Kubernetes labels (or a node selector): keys `[prefix/]name`, values of at most 63 characters.
@@ -430,7 +430,7 @@ export function configSchema(mode: SchemaMode) {
             podPidsLimit: b.int(64, 4194304, 4096),
         }),
         etcdBackup: b.section("is not an etcd backup setting; use one of", {
-            target: b.fallback(b.oneOf(["nfs", "local"], (t) => `must be nfs or local, got ${show(t)}`).optional(), undefined),
+            target: b.fallback(z.preprocess(blank, b.oneOf(["nfs", "local"], (t) => `must be nfs or local, got ${show(t)}`).optional()), undefined),
             localDir: b.fallback(
                 b.optionalText().superRefine(
                     check((d: string | undefined) => (d === undefined || (/^[A-Za-z0-9._/@+-]+$/.test(d) && !d.split("/").includes("..")) ? undefined : `${show(d)} must be a path of letters, digits and ._/@+- without '..'`)),

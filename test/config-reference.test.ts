@@ -167,7 +167,8 @@ const UNTYPED: Record<string, "object" | "integer" | "boolean"> = {
     secretsEncryption: "object",
     certificates: "object",
     repair: "object",
-    // Pulumi's integer takes digits only: not a whole number written 51.0, which the program takes.
+    // Pulumi's integer takes digits only: not a key set to nothing (""), which the program reads as
+    // left out, nor a whole number written 51.0.
     sshPort: "integer",
     apiPort: "integer",
     vrrpRouterId: "integer",

@@ -51,6 +51,14 @@ describe("the config schema (components/schema.ts)", () => {
         });
     }
 
+    test('a key set to nothing ("", as Pulumi gives an empty value) reads as left out, whole numbers and choices too', () => {
+        const raw = { ...labConfig(), apiPort: "", etcd: { quotaBackendBytes: "" }, etcdBackup: { target: "" } };
+        raw.mirror = { upstream: "http://10.213.0.1:5000", mode: "" };
+        const { problems, config } = parseConfig(raw);
+        expect(problems).toEqual([]);
+        expect([config.apiPort, config.etcd.quotaBackendBytes, config.etcdBackup.target, config.mirror.mode]).toEqual([DEFAULTS.apiPort, undefined, undefined, DEFAULTS.mirror.mode]);
+    });
+
     test("wrong values inside a host or a section are named by their path", () => {
         const raw = labConfig();
         hostsOf(raw).w1.port = "ssh";
