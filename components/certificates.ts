@@ -7,8 +7,8 @@ import { CertificateLifetime, CertificateSettings, HostConfig } from "./config";
 /** The ControlPlane component's name: its certificates are named after it. */
 export const CONTROL_PLANE_NAME = "control-plane";
 
-/** The two CAs, as the stack output `certificates` names them. */
-export type CaName = "cluster" | "etcd";
+/** The CAs, as the stack output `certificates` names them. */
+export type CaName = "cluster" | "etcd" | "kubelet";
 
 /** Hours in a day: the tls provider counts validity in hours. */
 const HOURS = 24;
@@ -29,7 +29,7 @@ export function certificateNames(hosts: HostConfig[], etcdBackupScheduled: boole
     const cp = CONTROL_PLANE_NAME;
     const cluster = [
         "kube-proxy",
-        ...["apiserver", "apiserver-kubelet-client", "controller-manager", "scheduler", "admin", "cluster-admin", "csr-approver"].map((n) => `${cp}-${n}`),
+        ...["apiserver", "apiserver-kubelet-client", "controller-manager", "scheduler", "admin", "cluster-admin"].map((n) => `${cp}-${n}`),
         ...withRole("mirror").map((h) => `${h}-registry`),
         ...withRole("worker").map((h) => `${h}-kubelet`),
     ];
@@ -38,7 +38,8 @@ export function certificateNames(hosts: HostConfig[], etcdBackupScheduled: boole
         ...withRole("etcd").flatMap((h) => [`${h}-etcd-server`, `${h}-etcd-peer`, `${h}-etcd-healthcheck`]),
         ...(etcdBackupScheduled ? withRole("nfs").map((h) => `${h}-etcd-backup-client`) : []),
     ];
-    return { cluster, etcd };
+    const kubelet = withRole("worker").map((h) => `${h}-kubelet-serving`);
+    return { cluster, etcd, kubelet };
 }
 
 /** The lifetime of one certificate: its own override, or the stack's. */

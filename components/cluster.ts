@@ -21,6 +21,8 @@ export interface Cluster {
     workers: Record<string, Worker>;
     pki: Pki;
     etcdPki: Pki;
+    /** The kubelet serving CA. */
+    kubeletPki: Pki;
     loadBalancer: LoadBalancerPair;
     etcd: EtcdMember[];
     mirror: DockerImageMirror;
@@ -73,6 +75,7 @@ export function buildCluster(stack: StackConfig, inputs: ClusterInputs = {}): Cl
         });
     const pki = makeCa("cluster", "k8s-ha cluster CA");
     const etcdPki = makeCa("etcd", "k8s-ha etcd CA");
+    const kubeletPki = makeCa("kubelet", "k8s-ha kubelet serving CA");
     const loadBalancer = new LoadBalancerPair("api", {
         hosts: hostsWithRole(cluster, "lb").map((host) => ({ host, node: nodes[host.name] })),
         backends: hostsWithRole(cluster, "control-plane"),
@@ -109,6 +112,7 @@ export function buildCluster(stack: StackConfig, inputs: ClusterInputs = {}): Cl
         nodes,
         pki,
         etcdPki,
+        kubeletPki,
         etcdEndpoints: etcd.map((m) => m.clientUrl),
         endpoint: loadBalancer.endpoint,
         // The add-ons name their images by digest, as the mirror served them when first deployed.
@@ -124,6 +128,7 @@ export function buildCluster(stack: StackConfig, inputs: ClusterInputs = {}): Cl
             settings: workerSettings(cluster),
             release: workerRelease(cluster),
             pki,
+            kubeletPki,
             endpoint: loadBalancer.endpoint,
             mirrorEndpoint: mirror.endpoint,
             kubeProxyCert,
@@ -161,7 +166,7 @@ export function buildCluster(stack: StackConfig, inputs: ClusterInputs = {}): Cl
                   dependsOn: [nfs.command],
               })
             : undefined;
-    return { nodes, workers, pki, etcdPki, loadBalancer, etcd, mirror, controlPlane, nfs, etcdBackup, ready, versions: cluster.versions };
+    return { nodes, workers, pki, etcdPki, kubeletPki, loadBalancer, etcd, mirror, controlPlane, nfs, etcdBackup, ready, versions: cluster.versions };
 }
 
 /** The stack outputs. */
@@ -179,9 +184,9 @@ export function stackOutputs(c: Cluster) {
         // The encryption keys the apiservers run: the next update's validation checks a rotation against it.
         secretsEncryption: c.controlPlane.secretsEncryption,
         // When each certificate expires (RFC 3339), by CA and name: `pulumi stack output certificates`.
-        certificates: pulumi.all({ cluster: pulumi.all(c.pki.expiries), etcd: pulumi.all(c.etcdPki.expiries) }),
+        certificates: pulumi.all({ cluster: pulumi.all(c.pki.expiries), etcd: pulumi.all(c.etcdPki.expiries), kubelet: pulumi.all(c.kubeletPki.expiries) }),
         // For each certificate an up renewed, the expiry of the one it replaced: the next update keeps it.
-        certificateRenewals: { cluster: { ...c.pki.renewals }, etcd: { ...c.etcdPki.renewals } },
+        certificateRenewals: { cluster: { ...c.pki.renewals }, etcd: { ...c.etcdPki.renewals }, kubelet: { ...c.kubeletPki.renewals } },
         // Where the scheduled snapshots are, and when: `npm run etcd-backup -- list` lists them.
         etcdBackup: c.etcdBackup
             ? pulumi.output({ location: c.etcdBackup.location, schedule: c.etcdBackup.schedule, keep: c.etcdBackup.keep })

@@ -5,7 +5,7 @@ import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
 import { CertificateSettings, ClusterConfig, hostsWithRole, SecretsEncryptionState, Versions } from "./config";
 import { Node } from "./node";
-import { BundleFile, FileInput, hostFile, HostRunner, RunArgs } from "./runner";
+import { BundleFile, FileInput, HostRunner, RunArgs } from "./runner";
 import { controlPlanePhase } from "./phases";
 import { Pki } from "./pki";
 import * as render from "./render";
@@ -51,6 +51,8 @@ export interface ControlPlaneArgs {
     pki: Pki;
     /** The etcd CA: it issues the apiserver's etcd client certificate. */
     etcdPki: Pki;
+    /** The kubelet serving CA: the apiserver verifies the kubelets with it; the controller-manager signs kubelet-serving requests with it. */
+    kubeletPki: Pki;
     /** Client URLs of the etcd members, from the EtcdMembers. */
     etcdEndpoints: pulumi.Input<string>[];
     /** The API endpoint `https://VIP:port`, from the LoadBalancerPair. */
@@ -116,7 +118,7 @@ export class ControlPlane extends pulumi.ComponentResource {
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:ControlPlane", name, {}, opts);
-        const { pki, etcdPki } = args;
+        const { pki, etcdPki, kubeletPki } = args;
         const cluster = args.settings;
         const endpoint = pulumi.output(args.endpoint);
         const vip = endpoint.apply((e) => new URL(e).hostname);
@@ -139,8 +141,6 @@ export class ControlPlane extends pulumi.ComponentResource {
         // What people get (the `kubeconfig` output): a named group bound to cluster-admin, so its
         // rights are RBAC's to narrow or revoke (CIS 5.1.1).
         const admin = pki.issue(`${name}-cluster-admin`, { commonName: "k8s-ha-admin", organization: render.CLUSTER_ADMINS_GROUP, client: true }, this);
-        // The kubelet serving certificates' approver (render/csr-approver.ts), on every control-plane host.
-        const approver = pki.issue(`${name}-csr-approver`, { commonName: render.CSR_APPROVER_USER, client: true }, this);
         const saKey = new tls.PrivateKey(`${name}-service-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         // Not random.RandomBytes: its resource ID is the value itself, and IDs are never secret in state.
         // RandomPassword's ID is "none" and its result is a secret output.
@@ -168,7 +168,6 @@ export class ControlPlane extends pulumi.ComponentResource {
         const local = `https://127.0.0.1:${render.APISERVER_PORT}`;
         const controllerKubeconfig = kubeconfig(local, "system:kube-controller-manager", controller.cert, controller.key);
         const schedulerKubeconfig = kubeconfig(local, "system:kube-scheduler", scheduler.cert, scheduler.key);
-        const approverKubeconfig = kubeconfig(local, render.CSR_APPROVER_USER, approver.cert, approver.key);
 
         const k8sUrl = args.release.url;
         // The binaries' sha256 sums as the stack pins them (k8s-ha:checksums).
@@ -179,10 +178,12 @@ export class ControlPlane extends pulumi.ComponentResource {
             const node = args.nodes[host.name];
             if (!node) throw new pulumi.ResourceError(`control-plane host ${host.name} has no Node`, this);
             // File by file (each content an Input), so that a preview names each file that changes, on which host.
-            const files: FileInput[] = controlPlanePhase<pulumi.Input<string>>(host, cluster, {
+            const files: FileInput[] = controlPlanePhase<pulumi.Input<string>>(cluster, {
                 caCert: pki.caCert,
                 caKey: pki.caKey,
                 etcdCaCert: etcdPki.caCert,
+                kubeletCaCert: kubeletPki.caCert,
+                kubeletCaKey: kubeletPki.caKey,
                 apiserver,
                 kubeletClient,
                 etcdClient,
@@ -192,8 +193,6 @@ export class ControlPlane extends pulumi.ComponentResource {
                 controllerManagerKubeconfig: controllerKubeconfig,
                 schedulerKubeconfig,
                 adminKubeconfig: this.breakGlassKubeconfig,
-                approverKubeconfig,
-                approverScript: hostFile("csr-approver.sh"),
                 apiserverUnit: pulumi.output({ ep: endpoint, etcd: pulumi.all(args.etcdEndpoints) }).apply(({ ep, etcd }) =>
                     render.renderApiServerUnit({
                         advertiseAddress: host.address,
@@ -216,6 +215,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         const first = args.nodes[cps[0].name];
         const addonFiles = pulumi.output({ adm: this.breakGlassKubeconfig, dns: args.corednsDigest }).apply(({ adm, dns }): BundleFile[] => [
             { path: render.K8S_FILES.adminKubeconfig, mode: "0600", content: adm },
+            { path: render.K8S_FILES.addonsRetired, mode: "0644", content: render.renderRetiredAddons() },
             {
                 path: render.K8S_FILES.addons,
                 mode: "0644",

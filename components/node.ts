@@ -64,6 +64,8 @@ export interface NodeArgs {
 export interface WorkloadArgs {
     /** The cluster CA: it issues the kubelet's certificate, and every kubeconfig trusts it. */
     pki: Pki;
+    /** The kubelet serving CA: it issues what the kubelet serves on its port. */
+    kubeletPki: Pki;
     /** The API endpoint, `https://VIP:port`, from the LoadBalancerPair. */
     endpoint: pulumi.Input<string>;
     /** `host:port` of the DockerImageMirror. */
@@ -227,17 +229,43 @@ export class Worker extends pulumi.ComponentResource {
             {
                 commonName: `system:node:${host.name}`,
                 organization: "system:nodes",
-                // Its client certificate only: the kubelet requests its serving certificate (serverTLSBootstrap).
+                // Its client certificate only; the serving one is below, from its own CA.
                 client: true,
             },
             // Parented to the Node, as it always was: the certificate keeps its place in existing stacks.
             node,
         );
+        // What the kubelet serves on its port: the node's own name and address, from the kubelet
+        // serving CA, which the apiserver trusts for kubelets and nothing else does.
+        const servingCert = w.kubeletPki.issue(
+            `${host.name}-kubelet-serving`,
+            { commonName: `system:node:${host.name}`, organization: "system:nodes", dnsNames: [host.name], ipAddresses: [host.address], server: true },
+            this,
+        );
         const proxyCert = w.kubeProxyCert;
         const files = pulumi
-            .output({ endpoint: w.endpoint, ca: w.pki.caCert, kcert: kubeletCert.cert, kkey: kubeletCert.key, pcert: proxyCert.cert, pkey: proxyCert.key, facts: node.facts })
-            .apply(({ endpoint, ca, kcert, kkey, pcert, pkey, facts }) =>
-                kubeletPhase({ host, settings, endpoint, caCert: ca, kubeletCert: { cert: kcert, key: kkey }, proxyCert: { cert: pcert, key: pkey }, facts }),
+            .output({
+                endpoint: w.endpoint,
+                ca: w.pki.caCert,
+                kcert: kubeletCert.cert,
+                kkey: kubeletCert.key,
+                scert: servingCert.cert,
+                skey: servingCert.key,
+                pcert: proxyCert.cert,
+                pkey: proxyCert.key,
+                facts: node.facts,
+            })
+            .apply(({ endpoint, ca, kcert, kkey, scert, skey, pcert, pkey, facts }) =>
+                kubeletPhase({
+                    host,
+                    settings,
+                    endpoint,
+                    caCert: ca,
+                    kubeletCert: { cert: kcert, key: kkey },
+                    servingCert: { cert: scert, key: skey },
+                    proxyCert: { cert: pcert, key: pkey },
+                    facts,
+                }),
             );
         const runtimeEnv = {
             CONTAINERD_URL: containerd.url,

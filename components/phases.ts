@@ -131,6 +131,8 @@ export interface KubeletPhaseInput {
     caCert: string;
     /** The kubelet's client certificate and key (`system:node:<host>`). */
     kubeletCert: { cert: string; key: string };
+    /** The kubelet's serving certificate and key (its name and address), from the kubelet serving CA. */
+    servingCert: { cert: string; key: string };
     /** kube-proxy's client certificate and key (`system:kube-proxy`), one for every worker. */
     proxyCert: { cert: string; key: string };
     facts: PhaseFacts;
@@ -145,6 +147,7 @@ export function kubeletPhase(p: KubeletPhaseInput): BundleFile[] {
     const proxyUnit = [render.UNITS.kubeProxy];
     return [
         ...withRestarts(pemFiles(render.PEM_BASES.kubelet, p.kubeletCert.cert, p.kubeletCert.key), kubeletUnit),
+        ...withRestarts(pemFiles(render.PEM_BASES.kubeletServing, p.servingCert.cert, p.servingCert.key), kubeletUnit),
         {
             path: k.kubeletKubeconfig,
             mode: "0600",
@@ -282,6 +285,9 @@ export interface ControlPlaneContents<C> {
     caCert: C;
     caKey: C;
     etcdCaCert: C;
+    /** The kubelet serving CA's certificate and key. */
+    kubeletCaCert: C;
+    kubeletCaKey: C;
     apiserver: { cert: C; key: C };
     kubeletClient: { cert: C; key: C };
     etcdClient: { cert: C; key: C };
@@ -292,33 +298,30 @@ export interface ControlPlaneContents<C> {
     schedulerKubeconfig: C;
     /** The break-glass (system:masters) kubeconfig the installer's steps use on this host. */
     adminKubeconfig: C;
-    approverKubeconfig: C;
-    approverScript: C;
     apiserverUnit: C;
 }
 
 /**
  * A control-plane host's step: the PKI, configs, kubeconfigs and units of kube-apiserver,
- * kube-controller-manager and kube-scheduler, and the kubelet serving certificates' approver, each
- * with the daemons a change to it restarts (controlplane.sh restarts those, one host at a time).
+ * kube-controller-manager and kube-scheduler, each with the daemons a change to it restarts
+ * (controlplane.sh restarts those, one host at a time).
  */
 export function controlPlanePhase<C>(
-    host: HostConfig,
     cluster: Pick<ClusterConfig, "hosts" | "podCidr" | "serviceCidr"> & { certificates: Pick<CertificateSettings, "validityDays"> },
     c: ControlPlaneContents<C>,
 ): PhaseFile<C>[] {
     const pki = render.K8S_PKI;
     const f = render.K8S_FILES;
     const u = render.UNITS;
-    const approver = render.CSR_APPROVER_FILES;
     const apiserverUnit = [u.kubeApiserver];
-    const approverUnit = [approver.unit];
     const pem = (base: string, pair: { cert: C; key: C }): PhaseFile<C>[] => withRestarts(pemFiles(base, pair.cert, pair.key), apiserverUnit);
     return [
         // The controller-manager signs with the CA and verifies service-account tokens with sa.key too.
         { path: pki.caCert, mode: "0644", content: c.caCert, restarts: [u.kubeApiserver, u.kubeControllerManager] },
         { path: pki.caKey, mode: "0600", content: c.caKey, restarts: [u.kubeControllerManager] },
         { path: pki.etcdCaCert, mode: "0644", content: c.etcdCaCert, restarts: apiserverUnit },
+        { path: pki.kubeletCaCert, mode: "0644", content: c.kubeletCaCert, restarts: [u.kubeApiserver, u.kubeControllerManager] },
+        { path: pki.kubeletCaKey, mode: "0600", content: c.kubeletCaKey, restarts: [u.kubeControllerManager] },
         ...pem(render.PEM_BASES.apiserver, c.apiserver),
         ...pem(render.PEM_BASES.apiserverKubeletClient, c.kubeletClient),
         ...pem(render.PEM_BASES.apiserverEtcdClient, c.etcdClient),
@@ -340,20 +343,11 @@ export function controlPlanePhase<C>(
             content: render.renderControllerManagerUnit({
                 podCidr: cluster.podCidr,
                 serviceCidr: cluster.serviceCidr,
-                // The kubelets' serving certificates last as long as the stack's certificates.
+                // The kubelets' renewed client certificates last as long as the stack's certificates.
                 signingDurationHours: cluster.certificates.validityDays * 24,
             }),
         },
-        { path: approver.kubeconfig, mode: "0600", content: c.approverKubeconfig, restarts: approverUnit },
-        {
-            path: approver.nodes,
-            mode: "0644",
-            restarts: approverUnit,
-            content: render.renderApproverNodes(hostsWithRole(cluster, "worker").map((h) => ({ name: h.name, address: h.address }))),
-        },
-        { path: approver.script, mode: "0755", public: true, restarts: approverUnit, content: c.approverScript },
         { path: render.unitPath(u.kubeScheduler), mode: "0600", public: true, restarts: [u.kubeScheduler], content: render.renderSchedulerUnit() },
         { path: render.unitPath(u.kubeApiserver), mode: "0600", public: true, restarts: apiserverUnit, content: c.apiserverUnit },
-        { path: render.unitPath(approver.unit), mode: "0600", public: true, restarts: approverUnit, content: render.renderApproverUnit(host.name) },
     ];
 }

@@ -191,6 +191,27 @@ console.log(`e2e: engine steps: ${prev.engine.passed} passed, ${prev.engine.fail
 ' "$RESULTS" "$E2E/report.json" "$(git rev-parse --short HEAD)"
 }
 
+# The lab leaks nothing: its host forwards no packet for the machines (nft table policy drop, no
+# NAT rule), the machines' only way out is the package proxy, which serves Debian's archive and
+# refuses any other site (asked for one on the lab host itself: nothing is sent outside the lab),
+# and apt on a machine still works through it.
+lab_forwarding() {
+    local table rules=() problems=()
+    table=$(nft list table inet k8s_ha_lab 2>&1) || problems+=("no nft table inet k8s_ha_lab")
+    [[ $table == *"hook forward priority filter; policy drop;"* ]] || problems+=("the forward chain's policy is not drop")
+    [[ $(grep -c 'accept' <<<"$table") == 1 && $table == *'iifname "k8sha0" oifname "k8sha0" accept'* ]] || problems+=("the forward chain accepts more than bridged lab traffic")
+    mapfile -t rules < <(iptables -t nat -S POSTROUTING 2>/dev/null | grep -E -- '-s 10\.213\.0\.0/24.*MASQUERADE' || true)
+    ((${#rules[@]} == 0)) || problems+=("NAT rule left: ${rules[*]}")
+    printf '%s\n' "${problems[@]}"
+}
+# What the lab host dropped of the machines' traffic to elsewhere (and of traffic to them), so far.
+lab_drops() {
+    local c
+    for c in dropped_from_lab dropped_to_lab; do
+        printf '%s: %s; ' "$c" "$(nft list counter inet k8s_ha_lab "$c" 2>/dev/null | grep -o 'packets [0-9]* bytes [0-9]*' || echo 'no counter')"
+    done
+}
+
 # ------------------------------------------------------------------------------------------------
 say "compiling the suite's tools"
 npx tsc -p . --outDir bin
@@ -205,12 +226,27 @@ step "artifacts built and served" "" artifacts.log bash scripts/artifacts.sh
 # The pins of the files just built (k8s-ha:checksums), from their sum files on this disk.
 sync_lab_keys
 step "artifacts checked against their checksums" "" artifacts-check.log bash scripts/artifacts.sh check
+fwd_problems=$(lab_forwarding)
+proxied=$(on lb1 "apt-get -o Dpkg::Use-Pty=0 update 2>&1 | tail -n 1; curl -s -o /dev/null -w '%{http_code}' -x http://10.213.0.1:3142 http://10.213.0.1:8080/debian/dists/bookworm/InRelease" 2>&1 | paste -sd' ' || true)
+if [[ -z $fwd_problems && $proxied == *"Reading package lists"*403 ]]; then
+    record "the lab forwards nothing; packages only through its proxy" passed 0 "" "nft table inet k8s_ha_lab: policy drop, bridged lab traffic only; no NAT rule; lb1: apt update through the proxy ok, another site refused (HTTP ${proxied: -3}); $(lab_drops)"
+else
+    record "the lab forwards nothing; packages only through its proxy" failed 0 "" "${fwd_problems//$'\n'/; } lb1: ${proxied:-no answer}"
+fi
 
 # 1-2. From bare hosts to a cluster that passes the users' checks. The first up runs the program of
 # the last commit that landed on main before this work (K8S_HA_E2E_BASE): users' clusters were
 # built by it. This commit's program then takes over the same state: its preview creates, replaces
-# and deletes nothing, and its up restarts no daemon on any host.
-BASE=${K8S_HA_E2E_BASE:-137f679}
+# and deletes nothing but what this commit adds or retires on purpose (SWITCH_PLAN), and its up
+# restarts only the daemons this commit must restart (SWITCH_RESTARTS) and removes those it retires
+# (SWITCH_GONE); every other daemon on every host keeps its process.
+BASE=${K8S_HA_E2E_BASE:-328a58c}
+# Since 328a58c: the kubelet serving CA and each worker's serving certificate from it are new, the
+# approver's certificate goes; the apiservers and controller-managers take the new CA, the kubelets
+# their certificates, and the approver stops.
+SWITCH_PLAN="create=kubelet-pki-*,*-kubelet-serving-*;delete=control-plane-csr-approver-*"
+SWITCH_RESTARTS=kube-apiserver,kube-controller-manager,kubelet
+SWITCH_GONE=k8s-ha-csr-approver
 BASE_DIR=$E2E/base
 rm -rf "$BASE_DIR"
 git worktree prune
@@ -233,14 +269,14 @@ else
     record "pulumi up on bare hosts (the program of $BASE)" failed 0 "" "git worktree add $BASE: $(tail -n 3 "$LOGS/base-worktree.log")"
 fi
 daemon_pids >"$E2E/pids-before-switch"
-plan_check "this commit's program on the state of $BASE: nothing created, replaced or deleted" "" switch
+plan_check "this commit's program on the state of $BASE: nothing created, replaced or deleted but what it must" "" switch "$SWITCH_PLAN"
 step "up with this commit's program on the state of $BASE" "" up-switch.log pulumi_ up --yes --suppress-progress
 daemon_pids >"$E2E/pids-after-switch"
-if restarted=$(diff "$E2E/pids-before-switch" "$E2E/pids-after-switch") && [[ $(grep -c MainPID= "$E2E/pids-after-switch") -ge 10 ]]; then
-    # Nodes made by a program without the fingerprint mark (drain.sh) are drained once, PDBs kept.
-    record "the switch restarted no daemon" passed 0 "" "$(grep -o 'MainPID=[1-9]' "$E2E/pids-after-switch" | wc -l) daemons kept their process on 10 hosts; steps: $(grep -E '^[0-9:]+ +~ [0-9]+ updated' "$LOGS/up-switch.log" | head -1 | sed 's/^[0-9:]* *//'); workers drained: $(grep -o 'k8s-ha\[cp1\]: [a-z0-9]* drained: [0-9]* pods evicted' "$LOGS/up-switch.log" | sort -u | sed 's/k8s-ha\[cp1\]: //' | paste -sd, || true); nothing to drain: $(grep -o 'k8s-ha\[cp1\]: [a-z0-9]* already runs' "$LOGS/up-switch.log" | sort -u | wc -l)"
+drained="workers drained: $(grep -o 'k8s-ha\[cp1\]: [a-z0-9]* drained: [0-9]* pods evicted' "$LOGS/up-switch.log" | sort -u | sed 's/k8s-ha\[cp1\]: //' | paste -sd, || true)"
+if verdict=$(node bin/test/e2e/pids.js "$E2E/pids-before-switch" "$E2E/pids-after-switch" "$SWITCH_RESTARTS" "$SWITCH_GONE" 2>&1); then
+    record "the switch restarted only what it must" passed 0 "" "$verdict; $drained"
 else
-    record "the switch restarted no daemon" failed 0 "" "${restarted:-no daemon list}"
+    record "the switch restarted only what it must" failed 0 "" "$verdict; $drained"
 fi
 plan_check "after the switch: no changes" "" noop
 kubeconfig_from_stack
@@ -269,43 +305,72 @@ console.log(`${all.length} certificates; the first to expire: ${all[0][0]} ${all
 else
     record "stack output certificates: every expiry" failed 0 "" "${summary:-$certs}"
 fi
-# 3a. Kubelet serving certificates: each worker serves one the cluster signed through a request the
-# approver let through (its own name and address alone); a node's requests for another name or
-# address are denied.
+# 3a. Kubelet serving certificates: each worker serves the stack's certificate for its own name and
+# address, from the kubelet serving CA. No approver runs: a node's requests for serving certificates
+# (any names, any shape) stay unapproved and unsigned. If an admin approves one by mistake, the
+# controller-manager signs it with the kubelet serving CA, which nothing but the apiserver's kubelet
+# client trusts: the cluster CA (the API, the mirror, every kubeconfig) does not verify it.
 serving=""
 serving_ok=yes
 for w in w1 w2 w4; do
     addr=${ADDR[$w]}
     got=$(on cp1 "echo | openssl s_client -connect $addr:10250 2>/dev/null | openssl x509 -noout -subject -issuer -ext subjectAltName -nameopt RFC2253 2>/dev/null" | tr -s ' \n' ' ')
-    [[ $got == *"subject=CN=system:node:$w,O=system:nodes"*"issuer=CN=k8s-ha cluster CA"*"DNS:$w, IP Address:$addr"* && $got != *"IP Address:$addr,"* ]] || serving_ok=no
+    [[ $got == *"subject=CN=system:node:$w,O=system:nodes"*"issuer=CN=k8s-ha kubelet serving CA,O=k8s-ha"*"DNS:$w, IP Address:$addr"* && $got != *"IP Address:$addr,"* ]] || serving_ok=no
     serving+="$w: ${got:-nothing served}; "
 done
-approved=$("$KUBECTL" get csr --field-selector spec.signerName=kubernetes.io/kubelet-serving -o go-template='{{range .items}}{{.spec.username}} {{range .status.conditions}}{{.type}}{{end}}{{"\n"}}{{end}}' 2>&1 | sort -u | paste -sd, || true)
 # Requests made with w1's own credential (its kubelet.kubeconfig, kept private under .e2e/ for this
-# drill alone): a foreign address and w2's name and address, which the approver denies; and the
-# common name of w2, which the apiserver refuses to take from w1 at all.
+# drill alone), each a shape the old approver was asked to refuse; and w2's subject, which the
+# apiserver refuses to take from w1 at all.
 forged_ok=yes
 forged=""
 w1conf=$E2E/w1-kubelet.kubeconfig
 (umask 077 && on w1 "cat /etc/kubernetes/kubelet.kubeconfig" >"$w1conf")
-for case in "extra-address w1 DNS:w1,IP:10.213.0.31,IP:10.213.0.99 Denied" "w2-names w1 DNS:w2,IP:10.213.0.32 Denied" "w2-subject w2 DNS:w2,IP:10.213.0.32 refused"; do
-    read -r what cn sans want <<<"$case"
-    req=$(openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/O=system:nodes/CN=system:node:$cn" -addext "subjectAltName=$sans" 2>/dev/null | base64 -w0)
-    verdict=""
-    if ! out=$(printf 'apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: e2e-%s}\nspec:\n  request: %s\n  signerName: kubernetes.io/kubelet-serving\n  usages: [digital signature, key encipherment, server auth]\n' "$what" "$req" |
+long=$(printf 'a%.0s' $(seq 1 250))
+forged_cases=("extra-address w1 DNS:w1,IP:10.213.0.31,IP:10.213.0.99" "w2-names w1 DNS:w2,IP:10.213.0.32" "wildcard w1 DNS:*.w1,IP:10.213.0.31"
+    "ipv6 w1 DNS:w1,IP:fd00::31" "no-sans w1 -" "long-name w1 DNS:$long.w1" "w2-subject w2 DNS:w2,IP:10.213.0.32")
+created=()
+for case in "${forged_cases[@]}"; do
+    read -r what cn sans <<<"$case"
+    ext=()
+    [[ $sans == - ]] || ext=(-addext "subjectAltName=$sans")
+    req=$(openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/O=system:nodes/CN=system:node:$cn" "${ext[@]}" 2>/dev/null | base64 -w0)
+    if out=$(printf 'apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: e2e-%s}\nspec:\n  request: %s\n  signerName: kubernetes.io/kubelet-serving\n  usages: [digital signature, key encipherment, server auth]\n' "$what" "$req" |
         "$KUBECTL" --kubeconfig "$w1conf" create -f - 2>&1); then
-        [[ $out == *"can only create a node CSR with CN=system:node:w1"* ]] && verdict=refused
+        created+=("$what")
+    elif [[ $what == w2-subject && $out == *"can only create a node CSR with CN=system:node:w1"* ]]; then
+        forged+="$what: refused by the apiserver (NodeRestriction); "
+    elif [[ $what == w2-subject || $what == w2-names ]]; then
+        forged_ok=no
+        forged+="$what: ${out:0:200}; "
     else
-        for _ in $(seq 1 20); do
-            verdict=$("$KUBECTL" get csr "e2e-$what" -o jsonpath='{.status.conditions[0].type}' 2>/dev/null || true)
-            [[ -n $verdict ]] && break
-            sleep 1
-        done
+        # Refused at creation is never signed either; the reason is recorded.
+        forged+="$what: refused by the apiserver: ${out:0:120}; "
     fi
-    [[ $verdict == "$want" ]] || forged_ok=no
-    forged+="$what: ${verdict:-no verdict in 20 s ${out:-}}; "
-    "$KUBECTL" delete csr "e2e-$what" --ignore-not-found >/dev/null 2>&1 || true
 done
+# Long enough for any approver to have answered (the old one polled every 2 s).
+sleep 20
+for what in "${created[@]}"; do
+    state=$("$KUBECTL" get csr "e2e-$what" -o go-template='{{range .status.conditions}}{{.type}} {{end}}{{if .status.certificate}}issued{{end}}' 2>&1 || true)
+    [[ -z $state ]] || forged_ok=no
+    forged+="$what: ${state:-pending, unsigned after 20 s}; "
+done
+# The mistake: an admin approves w2-names; it is signed by the kubelet serving CA, not the cluster CA.
+mistake="not signed"
+if [[ " ${created[*]} " == *" w2-names "* ]] && "$KUBECTL" certificate approve e2e-w2-names >/dev/null 2>&1; then
+    for _ in $(seq 1 20); do
+        "$KUBECTL" get csr e2e-w2-names -o jsonpath='{.status.certificate}' 2>/dev/null | base64 -d >"$E2E/mistake.crt" 2>/dev/null || true
+        [[ -s $E2E/mistake.crt ]] && break
+        sleep 1
+    done
+    "$KUBECTL" config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$E2E/cluster-ca.crt"
+    issuer=$(openssl x509 -noout -issuer -nameopt RFC2253 -in "$E2E/mistake.crt" 2>&1)
+    if openssl verify -CAfile "$E2E/cluster-ca.crt" "$E2E/mistake.crt" >/dev/null 2>&1; then trusted="the cluster CA verifies it"; else trusted="the cluster CA does not verify it"; fi
+    mistake="$issuer; $trusted"
+fi
+[[ $mistake == "issuer=CN=k8s-ha kubelet serving CA,O=k8s-ha; the cluster CA does not verify it" ]] || forged_ok=no
+forged+="approved by an admin: $mistake; "
+for what in "${created[@]}"; do "$KUBECTL" delete csr "e2e-$what" --ignore-not-found >/dev/null 2>&1 || true; done
+rm -f "$E2E/mistake.crt" "$E2E/cluster-ca.crt"
 # The kubelets' own renewal of their client certificates (rotateCertificates): each keeps the
 # stack's certificate in its store, and a request like the one w1's kubelet makes when it renews
 # (signer kube-apiserver-client-kubelet, its own name) is approved and signed by the controller-manager.
@@ -325,12 +390,11 @@ fi
 forged+="stores: ${stores:-none}; a client renewal request from w1: ${renewal:-no verdict in 20 s}; "
 "$KUBECTL" delete csr e2e-client-renewal --ignore-not-found >/dev/null 2>&1 || true
 rm -f "$w1conf"
-why=$(on cp1 "journalctl -u k8s-ha-csr-approver --no-pager -o cat" 2>/dev/null; on cp2 "journalctl -u k8s-ha-csr-approver --no-pager -o cat" 2>/dev/null; on cp3 "journalctl -u k8s-ha-csr-approver --no-pager -o cat" 2>/dev/null)
-why=$(grep -E 'denied e2e-' <<<"$why" | sed 's/^k8s-ha\[//; s/\]: csr-approver://' | paste -sd';' || true)
+serving_check="kubelet serving certificates from the kubelet serving CA; forged requests never signed; a mistaken approval not trusted as the cluster; client renewal approved"
 if [[ $serving_ok == yes && $forged_ok == yes ]]; then
-    record "kubelet serving certificates from approved requests; forged requests denied; client renewal approved" passed 0 "" "${serving}requests: ${approved}; ${forged}${why}"
+    record "$serving_check" passed 0 "" "${serving}${forged}"
 else
-    record "kubelet serving certificates from approved requests; forged requests denied; client renewal approved" failed 0 "" "${serving}requests: ${approved}; ${forged}${why}"
+    record "$serving_check" failed 0 "" "${serving}${forged}"
 fi
 # The preview was just shown: the no-op up skips its own (a plain `up` adds one, about 4 s).
 step "no-op up (--skip-preview --expect-no-changes)" "<= 5 s" up-noop.log pulumi_ up --yes --skip-preview --expect-no-changes --suppress-progress
@@ -908,6 +972,14 @@ step "pulumi destroy (after the upgrades)" "" destroy-3.log pulumi_ destroy --ye
 run_checks "clean hosts after the upgraded cluster's destroy" clean-3.log env REPORT_SECTION=clean_after_upgrades bash scripts/hosts-check.sh clean
 set_versions 1.35.4 3.6.16
 bash scripts/pulumi.sh config set --path 'k8s-ha:versions.containerd' 2.2.9 >/dev/null
+
+# Over the whole run: still no forwarding, and what the machines tried to send out of the lab.
+fwd_problems=$(lab_forwarding)
+if [[ -z $fwd_problems ]]; then
+    record "the lab forwarded nothing over the whole run (drops counted)" passed 0 "" "$(lab_drops)"
+else
+    record "the lab forwarded nothing over the whole run (drops counted)" failed 0 "" "${fwd_problems//$'\n'/; } $(lab_drops)"
+fi
 
 if git diff --quiet -- Pulumi.dev.yaml; then
     record "the tracked Pulumi.dev.yaml was not edited" passed 0 "" "git diff --quiet -- Pulumi.dev.yaml"

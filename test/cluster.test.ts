@@ -251,7 +251,7 @@ describe("the cluster graph", () => {
         expect(waitsFor("cp1-etcd", "cp1-control-plane")).toBe(false);
     });
 
-    test("per-host values: each worker's CNI config, kubelet config and pod routes have its own pod CIDR, and the approver lists each worker's own address", () => {
+    test("per-host values: each worker's CNI config, kubelet config and pod routes have its own pod CIDR, and it serves a certificate for its own name and address from the kubelet serving CA", () => {
         const own: Record<string, [string, string]> = { w1: ["10.244.31.0/24", "10.213.0.31"], w2: ["10.244.32.0/24", "10.213.0.32"] };
         for (const [w, [cidr, address]] of Object.entries(own)) {
             const runtime = bundle(command(`${w}-runtime`).inputs.stdin);
@@ -263,8 +263,18 @@ describe("the cluster graph", () => {
             expect(runtime["/etc/k8s-ha/pod-routes"]).not.toContain(cidr);
             expect(runtime["/etc/k8s-ha/pod-routes"]).not.toContain(address);
         }
-        const nodes = bundle(command("cp2-control-plane").inputs.stdin)["/etc/k8s-ha/csr-approver/nodes"];
-        expect(nodes.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual(["w1 10.213.0.31", "w2 10.213.0.32"]);
+        const byName = (type: string, name: string) => resources.find((r) => r.type === type && r.name === name);
+        for (const [w, [, address]] of Object.entries(own)) {
+            const csr = byName("tls:index/certRequest:CertRequest", `${w}-kubelet-serving-csr`);
+            expect([w, csr?.inputs.dnsNames, csr?.inputs.ipAddresses, csr?.inputs.subject]).toEqual([w, [w], [address], { commonName: `system:node:${w}`, organization: "system:nodes" }]);
+            const cert = byName("tls:index/locallySignedCert:LocallySignedCert", `${w}-kubelet-serving-cert`);
+            expect([w, cert?.inputs.caCertPem, cert?.inputs.allowedUses]).toEqual([w, pem("CERTIFICATE", "kubelet-pki-ca"), ["digital_signature", "key_encipherment", "server_auth"]]);
+            expect(bundle(command(`${w}-kubelet`).inputs.stdin)["/etc/kubernetes/pki/kubelet-serving.crt"]).toBe(pem("CERTIFICATE", `${w}-kubelet-serving-cert`));
+        }
+        // The control plane verifies kubelets with that CA, and no approver is left.
+        const cp = bundle(command("cp2-control-plane").inputs.stdin);
+        expect(cp["/etc/kubernetes/pki/kubelet-ca.crt"]).toBe(pem("CERTIFICATE", "kubelet-pki-ca"));
+        expect(Object.keys(cp).filter((p) => p.includes("approver"))).toEqual([]);
     });
 
     test("one kube-proxy certificate serves every worker (3 resources, not 3 per worker)", () => {
@@ -446,7 +456,7 @@ describe("the cluster graph", () => {
     test("the stack output certificates gives every certificate's expiry, by CA and name", async () => {
         const certs = await value(built.stackOutputs(cluster).certificates);
         const signed = resources.filter((r) => r.type === "tls:index/locallySignedCert:LocallySignedCert").map((r) => r.name);
-        const listed = [...Object.keys(certs.cluster), ...Object.keys(certs.etcd)].filter((n) => n !== "ca");
+        const listed = [...Object.keys(certs.cluster), ...Object.keys(certs.etcd), ...Object.keys(certs.kubelet)].filter((n) => n !== "ca");
         expect(listed.map((n) => `${n}-cert`).sort()).toEqual([...signed].sort());
         expect(certs.cluster.ca).toBe("2027-11-30T12:00:00Z cluster-pki-ca");
         expect(certs.etcd.ca).toBe("2027-11-30T12:00:00Z etcd-pki-ca");
@@ -456,8 +466,10 @@ describe("the cluster graph", () => {
         const names = certificateNames(validateConfig(labConfig()).hosts, true);
         expect(Object.keys(certs.cluster).filter((n) => n !== "ca").sort()).toEqual([...names.cluster].sort());
         expect(Object.keys(certs.etcd).filter((n) => n !== "ca").sort()).toEqual([...names.etcd].sort());
+        expect(Object.keys(certs.kubelet).filter((n) => n !== "ca").sort()).toEqual([...names.kubelet].sort());
+        expect(certs.kubelet.ca).toBe("2027-11-30T12:00:00Z kubelet-pki-ca");
         // A new stack renews nothing.
-        expect(built.stackOutputs(cluster).certificateRenewals).toEqual({ cluster: {}, etcd: {} });
+        expect(built.stackOutputs(cluster).certificateRenewals).toEqual({ cluster: {}, etcd: {}, kubelet: {} });
     });
 
     test("past its renewal point by the program's clock a certificate is renewed; the others, and the renewed one's next update, keep their triggers", async () => {

@@ -1,4 +1,5 @@
-import { changedFiles, planProblems, PreviewStep, summarizePreview } from "./e2e/plan";
+import { changedFiles, planProblems, PreviewStep, summarizePreview, switchAllowance } from "./e2e/plan";
+import { compareSwitch, parsePids } from "./e2e/pids";
 import * as crypto from "crypto";
 import { findLeaks, SECRET_SIG, secretNeedles, secretPemLines } from "./e2e/secrets";
 import { encryptionKeyFrom } from "../components/controlplane";
@@ -37,26 +38,8 @@ describe("preview summary and the change drills' expectations", () => {
             ["replace", cmd("w1-kubelet")],
         ]);
         expect(planProblems("add-worker", "w3", bad)).toEqual([
-            "cp1-control-plane: the preview names [], not /etc/k8s-ha/csr-approver/nodes alone",
+            "cp1-control-plane: update is not expected in the add-worker drill",
             "w1-kubelet: replace is not expected in the add-worker drill",
-        ]);
-        // The control-plane hosts' step may change the approver's list of nodes, and nothing else.
-        const step = (op: string, name: string, before: string, after: string): PreviewStep => ({
-            op,
-            urn: cmd(name),
-            oldState: { inputs: { create: before } },
-            newState: { inputs: { create: after } },
-        });
-        const nodes = (h: string) => `: file /etc/k8s-ha/csr-approver/nodes 0644 ${h}`;
-        const withCp = summarizePreview({
-            steps: [
-                { op: "create", urn: cmd("w3-kubelet") },
-                step("update", "cp1-control-plane", nodes("aaa"), nodes("bbb")),
-                step("update", "cp2-control-plane", `${nodes("aaa")}\n: file /etc/kubernetes/pki/apiserver.crt 0644 x`, `${nodes("bbb")}\n: file /etc/kubernetes/pki/apiserver.crt 0644 y`),
-            ],
-        });
-        expect(planProblems("add-worker", "w3", withCp)).toEqual([
-            "cp2-control-plane: the preview names [/etc/k8s-ha/csr-approver/nodes, /etc/kubernetes/pki/apiserver.crt], not /etc/k8s-ha/csr-approver/nodes alone",
         ]);
     });
 
@@ -166,6 +149,49 @@ describe("preview summary and the change drills' expectations", () => {
             "w1-os: replace is not expected in the switch drill",
             "w1-y: delete is not expected in the switch drill",
         ]);
+    });
+
+    test("switch with an allowance: what the commit adds or retires on purpose must happen, and nothing more", () => {
+        const cert = (n: string) => urn("tls:index/locallySignedCert:LocallySignedCert", n);
+        const arg = "create=kubelet-pki-*,*-kubelet-serving-*;delete=control-plane-csr-approver-*";
+        const ok = preview([
+            ["create", cert("kubelet-pki-ca")],
+            ["create", cert("w1-kubelet-serving-cert")],
+            ["delete", cert("control-plane-csr-approver-cert")],
+            ["update", cmd("w1-kubelet")],
+        ]);
+        expect(planProblems("switch", arg, ok)).toEqual([]);
+        const bad = preview([
+            ["create", cert("kubelet-pki-ca")],
+            ["create", cert("w1-kubelet-cert")],
+            ["delete", cert("control-plane-apiserver-cert")],
+        ]);
+        expect(planProblems("switch", arg, bad)).toEqual([
+            "w1-kubelet-cert: create is not expected in the switch drill",
+            "control-plane-apiserver-cert: delete is not expected in the switch drill",
+            "^.*-kubelet-serving-.*$: no create matches it in the switch drill",
+            "^control-plane-csr-approver-.*$: no delete matches it in the switch drill",
+        ]);
+        expect(() => switchAllowance("make=x")).toThrow('switch: cannot read "make=x"');
+    });
+
+    test("the switch's daemons: kept, restarted or removed as the commit says, and any other change named", () => {
+        const before = parsePids(["cp1 MainPID=10 Id=kube-apiserver.service  MainPID=11 Id=etcd.service  MainPID=12 Id=k8s-ha-csr-approver.service", "w1 MainPID=20 Id=kubelet.service  MainPID=0 Id=haproxy.service"].join("\n"));
+        const good = parsePids(["cp1 MainPID=15 Id=kube-apiserver.service  MainPID=11 Id=etcd.service  MainPID=0 Id=k8s-ha-csr-approver.service", "w1 MainPID=25 Id=kubelet.service  MainPID=0 Id=haproxy.service"].join("\n"));
+        expect(compareSwitch(before, good, ["kube-apiserver", "kubelet"], ["k8s-ha-csr-approver"])).toEqual({
+            problems: [],
+            kept: 1,
+            restarted: ["cp1 kube-apiserver", "w1 kubelet"],
+            gone: ["cp1 k8s-ha-csr-approver"],
+        });
+        const bad = parsePids(["cp1 MainPID=10 Id=kube-apiserver.service  MainPID=13 Id=etcd.service  MainPID=12 Id=k8s-ha-csr-approver.service"].join("\n"));
+        expect(compareSwitch(before, bad, ["kube-apiserver", "kubelet"], ["k8s-ha-csr-approver"]).problems).toEqual([
+            "cp1 kube-apiserver: pid 10 before, 10 after; the switch must restart it",
+            "cp1 etcd: pid 11 before, 13 after; the switch must leave it running",
+            "cp1 k8s-ha-csr-approver: still running (pid 12); the switch must remove it",
+            "w1: not answering after the switch",
+        ]);
+        expect(compareSwitch(new Map(), new Map(), [], []).problems).toEqual(["no daemons recorded before the switch"]);
     });
 });
 

@@ -26,7 +26,7 @@ describe("host phases as data", () => {
     test("every worker: modes, what each file restarts, and its own pod CIDR", () => {
         for (const host of workers) {
             const runtime = byPath(runtimePhase({ host, settings: workerSettings(cluster), mirrorEndpoint: "10.213.0.41:5000", caCert: CA, facts }));
-            const kubelet = byPath(kubeletPhase({ host, settings: workerSettings(cluster), endpoint: "https://10.213.0.10:6443", caCert: CA, kubeletCert: pair(host.name), proxyCert: pair("proxy"), facts }));
+            const kubelet = byPath(kubeletPhase({ host, settings: workerSettings(cluster), endpoint: "https://10.213.0.10:6443", caCert: CA, kubeletCert: pair(host.name), servingCert: pair(`${host.name}-serving`), proxyCert: pair("proxy"), facts }));
             for (const f of [...Object.values(runtime), ...Object.values(kubelet)]) expect([host.name, f.path, f.mode]).toEqual([host.name, f.path, expectedMode(f.path)]);
             expect(runtime["/etc/containerd/config.toml"]).toMatchObject({ restarts: ["containerd"], check: "containerd_config" });
             expect(runtime["/etc/cni/net.d/10-k8s-ha.conflist"].content).toContain(`"subnet": "${host.podCidr}"`);
@@ -35,6 +35,8 @@ describe("host phases as data", () => {
             expect(routes).not.toContain(host.podCidr);
             expect(routes.trim().split("\n")).toHaveLength(workers.length - 1);
             expect(kubelet["/etc/kubernetes/pki/kubelet.key"]).toMatchObject({ content: pair(host.name).key, restarts: ["kubelet"] });
+            expect(kubelet["/etc/kubernetes/pki/kubelet-serving.key"]).toMatchObject({ content: pair(`${host.name}-serving`).key, restarts: ["kubelet"] });
+            expect(kubelet["/etc/kubernetes/pki/kubelet-serving.crt"]).toMatchObject({ content: pair(`${host.name}-serving`).cert, restarts: ["kubelet"] });
             expect(kubelet["/etc/kubernetes/kube-proxy-config.yaml"].restarts).toEqual(["kube-proxy"]);
             expect(kubelet["/etc/kubernetes/kubelet-config.yaml"].content).toContain(`podCIDR: "${host.podCidr}"`);
         }
@@ -66,14 +68,14 @@ describe("host phases as data", () => {
         }
     });
 
-    test("every control-plane host: modes, the daemons each file restarts, its own apiserver and approver units", () => {
+    test("every control-plane host: modes, the daemons each file restarts", () => {
         const contents = {
-            caCert: CA, caKey: pair("ca").key, etcdCaCert: CA, apiserver: pair("apiserver"), kubeletClient: pair("kc"), etcdClient: pair("ec"),
+            caCert: CA, caKey: pair("ca").key, etcdCaCert: CA, kubeletCaCert: "KCA", kubeletCaKey: pair("kca").key, apiserver: pair("apiserver"), kubeletClient: pair("kc"), etcdClient: pair("ec"),
             serviceAccountKey: pair("sa").key, serviceAccountPub: "PUB", encryptionConfig: "ENC", controllerManagerKubeconfig: "CM", schedulerKubeconfig: "S",
-            adminKubeconfig: "ADMIN", approverKubeconfig: "APPROVER", approverScript: "#!/bin/bash", apiserverUnit: "UNIT",
+            adminKubeconfig: "ADMIN", apiserverUnit: "UNIT",
         };
         for (const host of hostsWithRole(cluster, "control-plane")) {
-            const list = controlPlanePhase<string>(host, cluster, contents);
+            const list = controlPlanePhase<string>(cluster, contents);
             const files = Object.fromEntries(list.map((f) => [f.path, f]));
             expect(Object.keys(files)).toHaveLength(list.length);
             for (const f of list) expect([host.name, f.path, f.mode]).toEqual([host.name, f.path, expectedMode(f.path)]);
@@ -83,8 +85,11 @@ describe("host phases as data", () => {
             expect(restarts("/etc/kubernetes/pki/apiserver.key")).toEqual(["kube-apiserver"]);
             expect(restarts("/etc/kubernetes/scheduler.kubeconfig")).toEqual(["kube-scheduler"]);
             expect(restarts("/etc/kubernetes/admin.kubeconfig")).toEqual([]);
-            expect(files["/etc/systemd/system/k8s-ha-csr-approver.service"].content).toContain(host.name);
-            expect(files["/etc/k8s-ha/csr-approver/nodes"].content).toContain(workers.map((w) => `${w.name} ${w.address}\n`).join(""));
+            // The apiserver verifies kubelets with the kubelet CA; the controller-manager signs kubelet-serving with it.
+            expect(restarts("/etc/kubernetes/pki/kubelet-ca.crt")).toEqual(["kube-apiserver", "kube-controller-manager"]);
+            expect(restarts("/etc/kubernetes/pki/kubelet-ca.key")).toEqual(["kube-controller-manager"]);
+            expect(files["/etc/kubernetes/pki/kubelet-ca.key"]).toMatchObject({ mode: "0600", content: pair("kca").key });
+            expect(Object.keys(files).filter((p) => p.includes("csr-approver"))).toEqual([]);
         }
     });
 });

@@ -40,8 +40,6 @@ describe("renderAddons", () => {
             "v1 Service kube-system/kube-dns",
             "rbac.authorization.k8s.io/v1 ClusterRoleBinding -/k8s-ha:kube-apiserver-kubelet-api-admin",
             "rbac.authorization.k8s.io/v1 ClusterRoleBinding -/k8s-ha:nodes-renew-own-client-certificate",
-            "rbac.authorization.k8s.io/v1 ClusterRole -/k8s-ha:csr-approver",
-            "rbac.authorization.k8s.io/v1 ClusterRoleBinding -/k8s-ha:csr-approver",
             "rbac.authorization.k8s.io/v1 ClusterRoleBinding -/k8s-ha:cluster-admins",
         ]);
         expect(load(text)).toEqual(JSON.parse(JSON.stringify(addonObjects(PARAMS))));

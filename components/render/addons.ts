@@ -216,26 +216,6 @@ export function addonObjects(p: AddonsParams): YamlMap[] {
             subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "system:nodes" }],
         },
         {
-            // The kubelet serving certificates' approver on the control-plane hosts
-            // (scripts/host/files/csr-approver.sh): it reads requests and approves or denies those of
-            // the kubelet-serving signer, and nothing else.
-            apiVersion: "rbac.authorization.k8s.io/v1",
-            kind: "ClusterRole",
-            metadata: { name: CSR_APPROVER_USER },
-            rules: [
-                { apiGroups: ["certificates.k8s.io"], resources: ["certificatesigningrequests"], verbs: ["get", "list", "watch"] },
-                { apiGroups: ["certificates.k8s.io"], resources: ["certificatesigningrequests/approval"], verbs: ["update"] },
-                { apiGroups: ["certificates.k8s.io"], resources: ["signers"], resourceNames: ["kubernetes.io/kubelet-serving"], verbs: ["approve"] },
-            ],
-        },
-        {
-            apiVersion: "rbac.authorization.k8s.io/v1",
-            kind: "ClusterRoleBinding",
-            metadata: { name: CSR_APPROVER_USER },
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: CSR_APPROVER_USER },
-            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: CSR_APPROVER_USER }],
-        },
-        {
             // The admins of the stack's `kubeconfig` output: a group RBAC can narrow or revoke,
             // unlike system:masters (kept for the break-glass credential on the control-plane hosts).
             apiVersion: "rbac.authorization.k8s.io/v1",
@@ -277,8 +257,18 @@ export function corednsMirrorImage(version: string): MirrorImage {
     return { path: "registry.k8s.io/coredns/coredns", tag: `v${version}` };
 }
 
-/** The user (certificate CN) of the kubelet serving certificates' approver, and its ClusterRole's name. */
-export const CSR_APPROVER_USER = "k8s-ha:csr-approver";
+/**
+ * Objects earlier releases applied and this one no longer does, as `kubectl delete` names them
+ * (`kind/name`): addons.sh deletes each, so an existing cluster loses them with its next `up`.
+ * The kubelet serving certificates' approver went when the program began to issue those
+ * certificates itself (review-security-2 H1).
+ */
+export const RETIRED_ADDON_OBJECTS: readonly string[] = ["clusterrolebinding/k8s-ha:csr-approver", "clusterrole/k8s-ha:csr-approver"];
+
+/** `/etc/kubernetes/addons/retired`: RETIRED_ADDON_OBJECTS, one a line. */
+export function renderRetiredAddons(): string {
+    return RETIRED_ADDON_OBJECTS.map((o) => `${o}\n`).join("");
+}
 
 /** The group of the `kubeconfig` output's certificate, bound to cluster-admin. */
 export const CLUSTER_ADMINS_GROUP = "k8s-ha:cluster-admins";

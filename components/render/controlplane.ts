@@ -77,9 +77,9 @@ export function apiServerFlags(p: ApiServerUnitParams): string[] {
         "tls-private-key-file": K8S_PKI.apiserverKey,
         "kubelet-client-certificate": K8S_PKI.apiserverKubeletClientCert,
         "kubelet-client-key": K8S_PKI.apiserverKubeletClientKey,
-        // The apiserver verifies the kubelets' serving certificates against the cluster CA; it
-        // connects to the node's InternalIP first, so each kubelet certificate needs its IP as a SAN.
-        "kubelet-certificate-authority": K8S_PKI.caCert,
+        // The apiserver verifies the kubelets' serving certificates against their own CA; it
+        // connects to the node's InternalIP first, so each kubelet certificate has its IP as a SAN.
+        "kubelet-certificate-authority": K8S_PKI.kubeletCaCert,
         "kubelet-preferred-address-types": ["InternalIP", "Hostname"],
         "service-account-issuer": p.serviceAccountIssuer,
         "service-account-key-file": K8S_PKI.serviceAccountPub,
@@ -146,10 +146,15 @@ export function controllerManagerFlags(p: ControllerManagerUnitParams): string[]
         // Metrics and health on localhost only: nothing outside the host needs them.
         "bind-address": "127.0.0.1",
         "cluster-name": clusterName,
-        // Signs the certificates requested through the CSR API (kubelet client rotation and the like).
-        "cluster-signing-cert-file": K8S_PKI.caCert,
-        "cluster-signing-key-file": K8S_PKI.caKey,
-        // How long what it signs lasts (the kubelets' serving certificates, which they renew at 70-90% of it).
+        // Signers of the CSR API, each its own: the kubelets' client renewals with the cluster CA;
+        // kubelet-serving with the kubelet serving CA, so an approval by mistake cannot mint a
+        // certificate the apiserver, the mirror or a client trusts. kube-apiserver-client and
+        // legacy-unknown have no signer (the generic --cluster-signing-*-file may not sit beside these).
+        "cluster-signing-kubelet-client-cert-file": K8S_PKI.caCert,
+        "cluster-signing-kubelet-client-key-file": K8S_PKI.caKey,
+        "cluster-signing-kubelet-serving-cert-file": K8S_PKI.kubeletCaCert,
+        "cluster-signing-kubelet-serving-key-file": K8S_PKI.kubeletCaKey,
+        // How long what it signs lasts (the kubelets' client certificates, which they renew at 70-90% of it).
         ...(p.signingDurationHours === undefined ? {} : { "cluster-signing-duration": `${p.signingDurationHours}h` }),
         "root-ca-file": K8S_PKI.caCert,
         "service-account-private-key-file": K8S_PKI.serviceAccountKey,

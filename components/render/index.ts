@@ -10,7 +10,6 @@ export * from "./apiserver-config";
 export * from "./cni";
 export * from "./containerd";
 export * from "./controlplane";
-export * from "./csr-approver";
 export * from "./etcd";
 export * from "./etcd-backup";
 export * from "./exports";

@@ -112,10 +112,11 @@ export function renderKubeletConfig(p: KubeletConfigParams): string {
         },
         authorization: { mode: "Webhook" },
         readOnlyPort: 0,
-        // The serving certificate is requested from the cluster (a CSR of signer kubelet-serving,
-        // approved by k8s-ha's approver for the node's own name and address, signed by the
-        // controller-manager) and renewed by the kubelet before it expires.
-        serverTLSBootstrap: true,
+        // The serving certificate is the stack's, for the node's own name and address, from the
+        // kubelet serving CA (no CSR to approve: review-security-2 H1); `up` renews it.
+        serverTLSBootstrap: false,
+        tlsCertFile: K8S_PKI.kubeletServingCert,
+        tlsPrivateKeyFile: K8S_PKI.kubeletServingKey,
         // The client certificate in kubelet.kubeconfig (the stack's) is where the kubelet starts
         // from: it keeps it in its certificate store and requests its next one from the cluster
         // before it expires (approved by the controller-manager for the node's own name).

@@ -75,6 +75,15 @@ export const K8S_PKI = {
     serviceAccountPub: `${PKI}/sa.pub`,
     kubeletCert: `${PKI}/kubelet.crt`,
     kubeletKey: `${PKI}/kubelet.key`,
+    /** A worker's serving certificate (its own name and address), from the kubelet serving CA. */
+    kubeletServingCert: `${PKI}/kubelet-serving.crt`,
+    kubeletServingKey: `${PKI}/kubelet-serving.key`,
+    /**
+     * The kubelet serving CA: the apiserver verifies the kubelets with it, and the controller-manager
+     * signs with it what the CSR API approves for signer kubelet-serving (nothing, unless an admin does).
+     */
+    kubeletCaCert: `${PKI}/kubelet-ca.crt`,
+    kubeletCaKey: `${PKI}/kubelet-ca.key`,
 } as const;
 
 /** `<base>` of a certificate and key sent as `<base>.crt` and `<base>.key` (runner.ts pemFiles). */
@@ -83,6 +92,7 @@ export const PEM_BASES = {
     apiserverKubeletClient: `${PKI}/apiserver-kubelet-client`,
     apiserverEtcdClient: `${PKI}/apiserver-etcd-client`,
     kubelet: `${PKI}/kubelet`,
+    kubeletServing: `${PKI}/kubelet-serving`,
     etcdServer: "/etc/etcd/pki/server",
     etcdPeer: "/etc/etcd/pki/peer",
     etcdHealthcheckClient: "/etc/etcd/pki/healthcheck-client",
@@ -105,6 +115,8 @@ export const K8S_FILES = {
     auditLog: "/var/log/kubernetes/audit.log",
     /** The cluster add-ons (CoreDNS, RBAC), applied from the first control-plane host. */
     addons: "/etc/kubernetes/addons/k8s-ha.yaml",
+    /** Objects the add-ons step deletes (render/addons.ts RETIRED_ADDON_OBJECTS). */
+    addonsRetired: "/etc/kubernetes/addons/retired",
     nfsProvisioner: "/etc/kubernetes/addons/nfs-provisioner.yaml",
     nfsStorageClass: "/etc/kubernetes/addons/nfs-storageclass.yaml",
 } as const;
@@ -189,7 +201,7 @@ export const NFS_FILES = {
     exports: "/etc/exports.d/k8s-ha.exports",
 } as const;
 
-/** The kubelet serving certificates' approver on each control-plane host (csr-approver.sh). */
+/** Where the kubelet serving certificates' approver was, on control-plane hosts of earlier releases: controlplane.sh removes it. */
 export const CSR_APPROVER_FILES = {
     kubeconfig: "/etc/k8s-ha/csr-approver/kubeconfig",
     /** `NAME ADDRESS` per node: the names and addresses a node's serving certificate may have. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ControlPlane add-ons, from one control-plane host: CoreDNS and the cluster RBAC that k8s-ha needs,
 # applied through the API endpoint (the VIP) with the admin kubeconfig.
-# Files (stdin): /etc/kubernetes/admin.kubeconfig, /etc/kubernetes/addons/k8s-ha.yaml.
+# Files (stdin): /etc/kubernetes/admin.kubeconfig, /etc/kubernetes/addons/k8s-ha.yaml, and
+# /etc/kubernetes/addons/retired (objects earlier releases applied, deleted here).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KUBECONFIG=/etc/kubernetes/admin.kubeconfig
@@ -12,6 +13,11 @@ create() {
     install_bundle || true
     wait_until 180 "the API to answer through the VIP" kubectl get --raw=/readyz
     kubectl apply --server-side --force-conflicts --field-manager=k8s-ha -f /etc/kubernetes/addons/k8s-ha.yaml >&2
+    local object
+    while read -r object; do
+        [[ -n $object ]] || continue
+        kubectl delete --ignore-not-found "$object" >&2
+    done </etc/kubernetes/addons/retired
     info "add-ons applied"
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ControlPlane, on each control-plane host: kube-apiserver, kube-controller-manager and kube-scheduler
-# as systemd services, and the kubelet serving certificates' approver. Each service restarts only
-# when one of its own files changed.
+# as systemd services. Each service restarts only when one of its own files changed. The kubelet
+# serving certificates' approver of earlier releases goes with its files (prune_owned).
 # Files (stdin): the PKI, kubeconfigs, configs and units components/controlplane.ts sends, each with
 # the units a change to it restarts.
 # Environment: K8S_URL (base of .../bin/linux/amd64), and each binary's pinned sha256 (k8s-ha:checksums):
@@ -42,7 +42,6 @@ create() {
     service_apply kube-scheduler "$scheduler"
     wait_until 60 "kube-controller-manager to be healthy" curl -fsSk https://127.0.0.1:10257/healthz
     wait_until 60 "kube-scheduler to be healthy" curl -fsSk https://127.0.0.1:10259/healthz
-    service_apply k8s-ha-csr-approver "$(restart_of k8s-ha-csr-approver)"
     info "control plane ready"
 }
 

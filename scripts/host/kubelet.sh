@@ -26,6 +26,9 @@ create() {
     since=$(date -u +%s)
     service_apply kubelet "$kubelet"
     service_apply kube-proxy "$proxy"
+    # What the kubelet requested and served before the stack issued its serving certificate (earlier
+    # releases): a key no step sends any more.
+    rm -f /var/lib/kubelet/pki/kubelet-server-*.pem
     wait_until 60 "kubelet to become healthy" curl -fsS http://127.0.0.1:10248/healthz
     # A restarted kubelet answers healthz before its node is Ready again (the runtime and pod
     # lifecycle checks come after), and the Node object still shows the old kubelet's Ready: so the

@@ -7,7 +7,6 @@
  * repair STEP,STEP… | renew CERT,CERT….
  */
 import * as fs from "fs";
-import { CSR_APPROVER_FILES } from "../../components/render/paths";
 
 export interface PreviewStep {
     op: string;
@@ -112,9 +111,21 @@ function ofWorker(name: string, worker: string): boolean {
  */
 const FOLLOWS_TOPOLOGY = /^([a-z0-9]+-(os|runtime)|(mirror|nfs)-firewall|nfs-nfs)$/;
 
-/** A control-plane host's step, and the one file of it that follows the workers (render/paths.ts). */
-const CONTROL_PLANE_STEP = /^[a-z0-9]+-control-plane$/;
-const APPROVER_NODES = CSR_APPROVER_FILES.nodes;
+
+/**
+ * What a switch may create and delete: ARG `create=GLOB,GLOB;delete=GLOB` (resource names, `*`
+ * for any run of characters); none when ARG is empty.
+ */
+export function switchAllowance(arg: string | undefined): { create: RegExp[]; delete: RegExp[] } {
+    const out = { create: [] as RegExp[], delete: [] as RegExp[] };
+    for (const part of (arg ?? "").split(";").filter(Boolean)) {
+        const m = /^(create|delete)=(.+)$/.exec(part);
+        if (!m) throw new Error(`switch: cannot read "${part}" (want create=GLOB,GLOB;delete=GLOB)`);
+        const glob = (g: string) => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
+        out[m[1] as "create" | "delete"].push(...m[2].split(",").filter(Boolean).map(glob));
+    }
+    return out;
+}
 
 /** Problems with a plan for a drill; empty when the plan does only what the drill allows. */
 export function planProblems(drill: string, arg: string | undefined, s: PlanSummary): string[] {
@@ -129,14 +140,20 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             none("replace", s.replace);
             none("delete", s.delete);
             break;
-        case "switch":
+        case "switch": {
             // The program of another commit on this one's state: steps may run again (their text
             // changed), and a new component may group existing steps (their aliases keep them), but
-            // nothing else is created, and nothing is replaced or deleted.
-            none("create", s.create.filter((n) => !s.createdComponents.includes(n)));
+            // nothing else is created, and nothing is replaced or deleted, except what the commit
+            // adds or retires on purpose (ARG, see switchAllowance), each of which must happen.
+            const allow = switchAllowance(arg);
+            none("create", s.create.filter((n) => !s.createdComponents.includes(n) && !allow.create.some((p) => p.test(n))));
             none("replace", s.replace);
-            none("delete", s.delete);
+            none("delete", s.delete.filter((n) => !allow.delete.some((p) => p.test(n))));
+            for (const [what, patterns] of [["create", allow.create], ["delete", allow.delete]] as const) {
+                for (const p of patterns) if (!s[what].some((n) => p.test(n))) problems.push(`${p.source}: no ${what} matches it in the switch drill`);
+            }
             break;
+        }
         case "add-worker":
         case "remove-worker": {
             // The worker's own resources come (or go); the hosts block and pod routes follow.
@@ -144,12 +161,8 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             const [own, opposite] = drill === "add-worker" ? (["create", "delete"] as const) : (["delete", "create"] as const);
             none(own, s[own].filter((n) => !ofWorker(n, w)));
             if (!s[own].includes(`${w}-kubelet`)) problems.push(`${w}-kubelet: no ${own} in the ${drill} drill`);
-            none("update", s.update.filter((n) => !FOLLOWS_TOPOLOGY.test(n) && !CONTROL_PLANE_STEP.test(n)));
-            // The control-plane hosts' approver of serving certificates gets the new list of nodes, and nothing else.
-            for (const n of s.update.filter((u) => CONTROL_PLANE_STEP.test(u))) {
-                const files = (s.files[n] ?? []).join(", ");
-                if (files !== APPROVER_NODES) problems.push(`${n}: the preview names [${files}], not ${APPROVER_NODES} alone`);
-            }
+            // The control-plane hosts do not follow the workers (no list of nodes there since the approver went).
+            none("update", s.update.filter((n) => !FOLLOWS_TOPOLOGY.test(n)));
             none("replace", s.replace);
             none(opposite, s[opposite]);
             break;
