@@ -1,6 +1,6 @@
 import { controlPlanePhase, etcdPhase, kubeletPhase, lbPhase, runtimePhase, workerSettings } from "../components/phases";
 import { hostsWithRole } from "../components/config";
-import { BundleFile } from "../components/runner";
+import { BundleFile, fileTags } from "../components/runner";
 import { validateConfig } from "../components/validate";
 import { labConfig } from "./fixtures";
 
@@ -91,5 +91,103 @@ describe("host phases as data", () => {
             expect(files["/etc/kubernetes/pki/kubelet-ca.key"]).toMatchObject({ mode: "0600", content: pair("kca").key });
             expect(Object.keys(files).filter((p) => p.includes("csr-approver"))).toEqual([]);
         }
+    });
+
+    /**
+     * What a change to each file restarts or reloads, and the check it passes first, for every file of
+     * every phase and every host: a file the table lacks, a file the phase lacks, a unit more or less
+     * all fail. The configs the apiserver reads (encryption, audit, authentication, admission) restart
+     * it; the scheduler's config restarts the scheduler; the admin kubeconfig restarts nothing.
+     */
+    test("every file of every phase: exactly the units a change to it restarts or reloads, and its check", () => {
+        const tags = (files: readonly Parameters<typeof fileTags>[0][]) => Object.fromEntries(files.map((f) => [f.path, fileTags(f).trim()]));
+        const apiserver = "restarts=kube-apiserver";
+        const cm = "restarts=kube-controller-manager";
+        const scheduler = "restarts=kube-scheduler";
+        const expected = {
+            runtime: {
+                "/etc/kubernetes/pki/ca.crt": "",
+                "/etc/containerd/config.toml": "restarts=containerd check=containerd_config",
+                "/etc/containerd/certs.d/registry.k8s.io/hosts.toml": "",
+                "/etc/containerd/certs.d/docker.io/hosts.toml": "",
+                "/etc/containerd/certs.d/10.213.0.41:5000/hosts.toml": "",
+                "/etc/systemd/system/containerd.service": "restarts=containerd",
+                "/etc/systemd/system/k8s-ha-pod-routes.service": "",
+                "/etc/cni/net.d/10-k8s-ha.conflist": "",
+                "/etc/k8s-ha/pod-routes": "",
+            },
+            kubelet: {
+                "/etc/kubernetes/pki/kubelet.crt": "restarts=kubelet",
+                "/etc/kubernetes/pki/kubelet.key": "restarts=kubelet",
+                "/etc/kubernetes/pki/kubelet-serving.crt": "restarts=kubelet",
+                "/etc/kubernetes/pki/kubelet-serving.key": "restarts=kubelet",
+                "/etc/kubernetes/kubelet.kubeconfig": "restarts=kubelet",
+                "/etc/kubernetes/kube-proxy.kubeconfig": "restarts=kube-proxy",
+                "/etc/kubernetes/kubelet-config.yaml": "restarts=kubelet",
+                "/etc/kubernetes/kube-proxy-config.yaml": "restarts=kube-proxy",
+                "/etc/systemd/system/kubelet.service": "restarts=kubelet",
+                "/etc/systemd/system/kube-proxy.service": "restarts=kube-proxy",
+            },
+            etcd: Object.fromEntries(
+                ["ca.crt", "server.crt", "server.key", "peer.crt", "peer.key", "healthcheck-client.crt", "healthcheck-client.key"]
+                    .map((f) => [`/etc/etcd/pki/${f}`, "restarts=etcd"])
+                    .concat([["/etc/systemd/system/etcd.service", "restarts=etcd"]]),
+            ),
+            lb: {
+                "/etc/haproxy/haproxy.cfg": "reloads=haproxy check=haproxy",
+                "/etc/keepalived/check-haproxy.sh": "reloads=keepalived",
+                "/etc/keepalived/keepalived.conf": "reloads=keepalived check=keepalived",
+                "/etc/systemd/system/keepalived.service.d/k8s-ha.conf": "restarts=keepalived",
+            },
+            controlPlane: {
+                "/etc/kubernetes/pki/ca.crt": "restarts=kube-apiserver,kube-controller-manager",
+                "/etc/kubernetes/pki/ca.key": cm,
+                "/etc/kubernetes/pki/etcd-ca.crt": apiserver,
+                "/etc/kubernetes/pki/kubelet-ca.crt": "restarts=kube-apiserver,kube-controller-manager",
+                "/etc/kubernetes/pki/kubelet-ca.key": cm,
+                "/etc/kubernetes/pki/apiserver.crt": apiserver,
+                "/etc/kubernetes/pki/apiserver.key": apiserver,
+                "/etc/kubernetes/pki/apiserver-kubelet-client.crt": apiserver,
+                "/etc/kubernetes/pki/apiserver-kubelet-client.key": apiserver,
+                "/etc/kubernetes/pki/apiserver-etcd-client.crt": apiserver,
+                "/etc/kubernetes/pki/apiserver-etcd-client.key": apiserver,
+                "/etc/kubernetes/pki/sa.key": "restarts=kube-apiserver,kube-controller-manager",
+                "/etc/kubernetes/pki/sa.pub": apiserver,
+                "/etc/kubernetes/encryption-config.yaml": apiserver,
+                "/etc/kubernetes/audit-policy.yaml": apiserver,
+                "/etc/kubernetes/authentication-config.yaml": apiserver,
+                "/etc/kubernetes/admission-config.yaml": apiserver,
+                "/etc/kubernetes/scheduler-config.yaml": scheduler,
+                "/etc/kubernetes/controller-manager.kubeconfig": cm,
+                "/etc/kubernetes/scheduler.kubeconfig": scheduler,
+                "/etc/kubernetes/admin.kubeconfig": "",
+                "/etc/systemd/system/kube-controller-manager.service": cm,
+                "/etc/systemd/system/kube-scheduler.service": scheduler,
+                "/etc/systemd/system/kube-apiserver.service": apiserver,
+            },
+        };
+        for (const host of workers) {
+            const settings = workerSettings(cluster);
+            expect([host.name, tags(runtimePhase({ host, settings, mirrorEndpoint: "10.213.0.41:5000", caCert: CA, facts }))]).toEqual([host.name, expected.runtime]);
+            const kubelet = kubeletPhase({ host, settings, endpoint: "https://10.213.0.10:6443", caCert: CA, kubeletCert: pair(host.name), servingCert: pair(`${host.name}-serving`), proxyCert: pair("proxy"), facts });
+            expect([host.name, tags(kubelet)]).toEqual([host.name, expected.kubelet]);
+        }
+        const members = hostsWithRole(cluster, "etcd").map((h) => ({ name: h.name, address: h.address }));
+        for (const host of hostsWithRole(cluster, "etcd")) {
+            const files = etcdPhase({ host, members, tuning: cluster.etcd, caCert: CA, server: pair("server"), peer: pair("peer"), healthcheck: pair("hc") });
+            expect([host.name, tags(files)]).toEqual([host.name, expected.etcd]);
+        }
+        const [a, b] = hostsWithRole(cluster, "lb");
+        for (const [host, peer] of [[a, b], [b, a]]) {
+            const files = lbPhase({ host, peer, vip: cluster.vip, apiPort: 6443, vrrpRouterId: 51, haproxyConfig: "cfg", vrrpAuthPass: "pw", interface: "host0", prefix: 24 });
+            expect([host.name, tags(files)]).toEqual([host.name, expected.lb]);
+        }
+        const contents = {
+            caCert: CA, caKey: pair("ca").key, etcdCaCert: CA, kubeletCaCert: CA, kubeletCaKey: pair("kca").key, apiserver: pair("apiserver"), kubeletClient: pair("kc"),
+            etcdClient: pair("ec"), serviceAccountKey: pair("sa").key, serviceAccountPub: "PUB", encryptionConfig: "ENC", controllerManagerKubeconfig: "CM", schedulerKubeconfig: "S",
+            adminKubeconfig: "ADMIN", apiserverUnit: "UNIT",
+        };
+        // The same files on every control-plane host.
+        expect(tags(controlPlanePhase<string>(cluster, contents))).toEqual(expected.controlPlane);
     });
 });
