@@ -46,6 +46,7 @@ export class HostSandbox {
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-ha-sandbox-"));
         this.bin = this.path("bin");
         fs.mkdirSync(this.bin);
+        fs.mkdirSync(this.path("tmp"));
         // The library as the prologue finds it on a host, and run_verb running the test's hooks first.
         fs.mkdirSync(this.path("lib"));
         fs.writeFileSync(
@@ -133,6 +134,8 @@ export class HostSandbox {
             PATH: `${this.bin}:${process.env.PATH ?? "/usr/bin:/bin"}`,
             SANDBOX: this.dir,
             REAL_SLEEP,
+            // mktemp's files (etcd.sh's lock output) stay inside too.
+            TMPDIR: this.path("tmp"),
             BASH_ENV: this.path("shadows.sh"),
             K8SHA_HOST: this.host,
             K8SHA_STATE_DIR: this.path("state"),
