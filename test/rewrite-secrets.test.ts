@@ -4,7 +4,7 @@ import { HostSandbox } from "./host-sandbox";
 /**
  * scripts/host/rewrite-secrets.sh against a stand-in kubectl: every Secret is read and written
  * back once. A write that loses a race with another writer (a conflict) is not retried: the other
- * writer's apiserver stored it with the write key already. Any other refusal fails the step.
+ * writer's apiserver stored it with the write key already. Any other failure fails the step.
  */
 describe("rewriting every Secret with the write key (rewrite-secrets.sh)", () => {
     const LIST = '{"apiVersion":"v1","kind":"List","items":[{"kind":"Secret","metadata":{"name":"a"}},{"kind":"Secret","metadata":{"name":"b"}},{"kind":"Secret","metadata":{"name":"c"}}]}\n';
@@ -51,11 +51,24 @@ esac`,
     });
 
     test("a write that lost a race (a conflict) is not retried and does not fail the step", () => {
-        sb.write("replace-fails", ["secret/a replaced", conflict("b"), "secret/c replaced", ""].join("\n"));
+        sb.write("replace-fails", ["secret/a replaced", conflict("b"), "Warning: a warning of the server's", "secret/c replaced", ""].join("\n"));
         const r = run();
         expect(r.stderr).toContain("k8s-ha[cp1]: rewrote 3 Secrets: each is stored encrypted with key-2026\n");
         expect(r.status).toBe(0);
         expect(calls()).toEqual(CALLS);
+        expect(leftLists()).toEqual([]);
+    });
+
+    test("a write-back that fails without a conflict (no connection, no output) fails the step: nothing was rewritten", () => {
+        const refused = "The connection to the server 10.213.0.10:6443 was refused - did you specify the right host or port?";
+        sb.write("replace-fails", `${refused}\n`);
+        const r = run();
+        expect(r.status).toBe(1);
+        expect(r.stderr).toBe(`k8s-ha[cp1]: error: could not rewrite every Secret: ${refused}\n`);
+        sb.write("replace-fails", "");
+        const silent = run();
+        expect(silent.status).toBe(1);
+        expect(silent.stderr).toBe("k8s-ha[cp1]: error: could not rewrite every Secret: \n");
         expect(leftLists()).toEqual([]);
     });
 

@@ -20,9 +20,10 @@ create() {
     n=$(kubectl get secrets --all-namespaces --no-headers 2>/dev/null | grep -c . || true)
     if ! out=$(kubectl replace -f "$list" 2>&1); then
         # Conflicts only: a Secret changed since the list was read was written with the write key.
-        if grep -v 'the object has been modified' <<<"$out" | grep -q '^Error'; then
+        # Anything else (a refusal, no connection, no output at all) is a failure.
+        if ! grep -q 'the object has been modified' <<<"$out" || grep -vE ' replaced$|the object has been modified|^Warning: ' <<<"$out" | grep -q .; then
             rm -f "$list"
-            fatal "could not rewrite every Secret: $(grep '^Error' <<<"$out" | head -n 3 | paste -sd' ')"
+            fatal "could not rewrite every Secret: $(grep -vE ' replaced$|^Warning: ' <<<"$out" | head -n 3 | paste -sd' ')"
         fi
     fi
     rm -f "$list"
