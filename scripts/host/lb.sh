@@ -119,8 +119,16 @@ delete() {
     service_remove keepalived
     systemctl disable --now -q haproxy 2>/dev/null || true
     rm -f "$STATE_DIR/started/haproxy" "$DEFERRED"
+    # A keepalived that was killed leaves the VIP behind; it holds it with the network's prefix
+    # (not /32), so the address is removed as the interface lists it.
     if [[ -n ${K8SHA_INTERFACE:-} ]]; then
-        ip addr del "$K8SHA_VIP/32" dev "$K8SHA_INTERFACE" 2>/dev/null || true
+        local held
+        # No such interface: nothing to remove.
+        held=$(ip -o -4 addr show dev "$K8SHA_INTERFACE" 2>/dev/null | awk -v vip="$K8SHA_VIP" '{ split($4, a, "/") } a[1] == vip { print $4 }') || held=""
+        if [[ -n $held ]]; then
+            ip addr del "$held" dev "$K8SHA_INTERFACE"
+            info "removed the VIP $held from $K8SHA_INTERFACE"
+        fi
     fi
     remove_owned
     apt_purge keepalived haproxy socat
