@@ -117,6 +117,8 @@ export function buildCluster(stack: StackConfig, inputs: ClusterInputs = {}): Cl
         endpoint: loadBalancer.endpoint,
         // The add-ons name their images by digest, as the mirror served them when first deployed.
         corednsDigest: mirror.digest("coredns", render.corednsMirrorImage(cluster.versions.coredns), cluster.imageDigests.coredns),
+        // The StorageClass exists only with an NFS host (NfsServer's storage, below).
+        nfsStorageClass: nfsHost ? cluster.nfs.storage.storageClass : undefined,
     });
     const nodeObjects: pulumi.Resource[] = [];
     const kubeProxyCert = pki.issue("kube-proxy", { commonName: "system:kube-proxy", organization: "system:node-proxier", client: true }, pki);

@@ -59,6 +59,8 @@ export interface ControlPlaneArgs {
     endpoint: pulumi.Input<string>;
     /** The CoreDNS image's digest (from the DockerImageMirror); by tag only when not given. */
     corednsDigest?: pulumi.Input<string>;
+    /** The NFS StorageClass, which the refusal of inline `nfs:` volumes names instead. Default: none (no NFS host). */
+    nfsStorageClass?: string;
 }
 
 /**
@@ -224,6 +226,7 @@ export class ControlPlane extends pulumi.ComponentResource {
                     corednsDigest: dns,
                     clusterDomain: cluster.clusterDomain,
                     dnsServiceIp: cluster.dnsServiceIp,
+                    nfsStorageClass: args.nfsStorageClass,
                 }),
             },
         ]);

@@ -2,6 +2,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import * as yaml from "js-yaml";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { validateConfig } from "../components/validate";
 import { labConfig } from "./fixtures";
@@ -160,6 +161,15 @@ describe("the cluster graph", () => {
         expect(storage).toContain(`image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0@${digest("nfs-provisioner")}"`);
         expect(command("mirror-digest-coredns").inputs.create).toContain("'IMAGE_PATH=registry.k8s.io/coredns/coredns' 'IMAGE_TAG=v1.14.7'");
         expect(command("mirror-digest-coredns").inputs.delete).toBeUndefined();
+    });
+
+    test("the add-ons' refusal of inline nfs volumes names the stack's StorageClass", () => {
+        const addons = bundle(command("cp1-addons").inputs.stdin)["/etc/kubernetes/addons/k8s-ha.yaml"];
+        const policy = (yaml.loadAll(addons) as { kind: string; spec: { validations: { message: string }[] } }[]).find((o) => o.kind === "ValidatingAdmissionPolicy");
+        expect(policy?.spec.validations.map((v) => v.message)).toEqual([
+            "k8s-ha: inline nfs volumes are refused outside kube-system, since one mounts the whole NFS export with every namespace's volumes; " +
+                "use a PersistentVolumeClaim of the StorageClass nfs instead",
+        ]);
     });
 
     test("components have the k8s-ha type tokens", () => {

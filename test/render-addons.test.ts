@@ -3,7 +3,7 @@
  * CoreDNS objects agree with each other (labels, names, the Service IP the kubelets use).
  */
 import * as yaml from "js-yaml";
-import { addonObjects, renderAddons, renderCorefile, renderKubeProxyConfig } from "../components/render";
+import { addonObjects, inlineNfsMessage, renderAddons, renderCorefile, renderKubeProxyConfig } from "../components/render";
 
 const PARAMS = { clusterDomain: "cluster.local", dnsServiceIp: "10.96.0.10", corednsVersion: "1.12.4" };
 
@@ -41,6 +41,8 @@ describe("renderAddons", () => {
             "rbac.authorization.k8s.io/v1 ClusterRoleBinding -/k8s-ha:kube-apiserver-kubelet-api-admin",
             "rbac.authorization.k8s.io/v1 ClusterRoleBinding -/k8s-ha:nodes-renew-own-client-certificate",
             "rbac.authorization.k8s.io/v1 ClusterRoleBinding -/k8s-ha:cluster-admins",
+            "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy -/k8s-ha-no-inline-nfs",
+            "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding -/k8s-ha-no-inline-nfs",
         ]);
         expect(load(text)).toEqual(JSON.parse(JSON.stringify(addonObjects(PARAMS))));
     });
@@ -93,6 +95,38 @@ describe("renderAddons", () => {
             roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:kubelet-api-admin" },
             subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "kube-apiserver-kubelet-client" }],
         });
+    });
+
+    test("inline nfs volumes: refused on pod CREATE and UPDATE outside kube-system, naming the StorageClass to use", () => {
+        const message =
+            "k8s-ha: inline nfs volumes are refused outside kube-system, since one mounts the whole NFS export with every namespace's volumes; " +
+            "use a PersistentVolumeClaim of the StorageClass nfs instead";
+        const policy = {
+            apiVersion: "admissionregistration.k8s.io/v1",
+            kind: "ValidatingAdmissionPolicy",
+            metadata: { name: "k8s-ha-no-inline-nfs" },
+            spec: {
+                failurePolicy: "Fail",
+                matchConstraints: {
+                    resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"] }],
+                    namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system"] }] },
+                },
+                validations: [{ expression: "!has(object.spec.volumes) || object.spec.volumes.all(v, !has(v.nfs))", message, reason: "Forbidden" }],
+            },
+        };
+        const binding = {
+            apiVersion: "admissionregistration.k8s.io/v1",
+            kind: "ValidatingAdmissionPolicyBinding",
+            metadata: { name: "k8s-ha-no-inline-nfs" },
+            spec: { policyName: "k8s-ha-no-inline-nfs", validationActions: ["Deny"] },
+        };
+        expect(load(renderAddons({ ...PARAMS, nfsStorageClass: "nfs" })).slice(-2)).toEqual([policy, binding]);
+        // Without NFS storage, no class to name.
+        expect(inlineNfsMessage()).toBe(
+            "k8s-ha: inline nfs volumes are refused outside kube-system, since one mounts the whole NFS export with every namespace's volumes; use a PersistentVolumeClaim instead",
+        );
+        expect(find(objects, "ValidatingAdmissionPolicy", "k8s-ha-no-inline-nfs")).toMatchObject({ spec: { validations: [{ message: inlineNfsMessage() }] } });
+        expect(() => renderAddons({ ...PARAMS, nfsStorageClass: "NFS class" })).toThrow('addons: nfsStorageClass "NFS class" is not a StorageClass name');
     });
 
     test("kube-proxy's configuration can ride along as a ConfigMap", () => {

@@ -35,6 +35,8 @@ import {
     containerdHostsTomlPath,
     HOSTS_BLOCK_BEGIN,
     HOSTS_BLOCK_END,
+    EVENT_RATE_LIMITS,
+    KUBELET_EVENT_RATE,
 } from "../components/render";
 import { artifact, cleanup, parseToml, run, tempDir, tool, writeUnder } from "./render-support";
 
@@ -297,9 +299,42 @@ describe("apiserver config files", () => {
                         exemptions: { usernames: [], runtimeClasses: [], namespaces: ["kube-system"] },
                     },
                 },
+                {
+                    name: "EventRateLimit",
+                    configuration: {
+                        apiVersion: "eventratelimit.admission.k8s.io/v1alpha1",
+                        kind: "Configuration",
+                        limits: [
+                            { type: "Namespace", qps: 50, burst: 500 },
+                            { type: "User", qps: 50, burst: 100 },
+                        ],
+                    },
+                },
             ],
         });
         expect(() => renderAdmissionConfig({ exemptNamespaces: ["Kube_System"] })).toThrow('admission config: exempt namespace "Kube_System" is not a namespace name');
+    });
+
+    test("admission: EventRateLimit (CIS 1.2.9) per user at the kubelets' own event rate; its limits checked", () => {
+        const user = EVENT_RATE_LIMITS.find((l) => l.type === "User");
+        expect(user).toEqual({ type: "User", qps: KUBELET_EVENT_RATE.qps, burst: KUBELET_EVENT_RATE.burst });
+        const kubelet = yaml.load(renderKubeletConfig({ clusterDns: "10.96.0.10", clusterDomain: "cluster.local", podCidr: "10.244.31.0/24" })) as Record<string, unknown>;
+        expect([kubelet.eventRecordQPS, kubelet.eventBurst]).toEqual([50, 100]);
+        const custom = yaml.load(renderAdmissionConfig({ eventRateLimits: [{ type: "SourceAndObject", qps: 5, burst: 20, cacheSize: 1000 }] })) as {
+            plugins: { name: string; configuration: { limits: unknown[] } }[];
+        };
+        expect(custom.plugins[1].configuration.limits).toEqual([{ type: "SourceAndObject", qps: 5, burst: 20, cacheSize: 1000 }]);
+        expect(() => renderAdmissionConfig({ eventRateLimits: [] })).toThrow("admission config: eventRateLimits is empty; the EventRateLimit plugin needs at least one limit");
+        expect(() => renderAdmissionConfig({ eventRateLimits: [{ type: "User", qps: 0, burst: 10 }] })).toThrow("admission config: EventRateLimit User qps: 0 is not an integer in 1-100000");
+        expect(() => renderAdmissionConfig({ eventRateLimits: [{ type: "User", qps: 1, burst: 1.5 }] })).toThrow("admission config: EventRateLimit User burst: 1.5 is not an integer in 1-1000000");
+        expect(() =>
+            renderAdmissionConfig({
+                eventRateLimits: [
+                    { type: "User", qps: 1, burst: 2 },
+                    { type: "User", qps: 3, burst: 4 },
+                ],
+            }),
+        ).toThrow("admission config: two EventRateLimit limits of type User; keep one");
     });
 
     test("scheduler: kubeconfig, leader election, no profiling", () => {

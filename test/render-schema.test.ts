@@ -1,7 +1,8 @@
 /**
  * Every YAML file k8s-ha renders for Kubernetes, decoded strictly into the real Kubernetes v1.35
- * Go types (k8s.io/kubelet, kube-proxy, kube-scheduler, apiserver, client-go, api at v0.35.4) by
- * the small program in test/render-schema. No Kubernetes binary can check these files without
+ * Go types (k8s.io/kubelet, kube-proxy, kube-scheduler, apiserver, client-go, api at v0.35.4; the
+ * EventRateLimit configuration from k8s.io/kubernetes v1.35.4) by the small program in
+ * test/render-schema, which also runs the add-ons' ValidatingAdmissionPolicy on sample pods. No Kubernetes binary can check these files without
  * running a cluster; strict decoding catches what would otherwise only show on a host: a
  * misspelled or misplaced field, a value of the wrong type, an apiVersion/kind that v1.35 does
  * not know. The program is built once with `go build` (modules from the Go module cache, or the
@@ -9,6 +10,7 @@
  */
 import * as path from "path";
 import {
+    inlineNfsMessage,
     renderAddons,
     renderAdmissionConfig,
     renderAuditPolicy,
@@ -56,6 +58,7 @@ const FILES: Record<string, string> = {
         dnsServiceIp: "10.96.0.10",
         corednsVersion: "1.12.4",
         kubeProxyConfig: renderKubeProxyConfig({ clusterCidr: "10.244.0.0/16" }),
+        nfsStorageClass: "nfs",
     }),
     "nfs-provisioner.yaml": renderNfsProvisioner(NFS_STORAGE),
     "nfs-storageclass.yaml": renderNfsStorageClass(NFS_STORAGE),
@@ -89,13 +92,48 @@ describe("strict decoding into the Kubernetes v1.35 types", () => {
             "typo.yaml": FILES["kubelet-config.yaml"].replace("readOnlyPort:", "readOnlyPorts:"),
             "type.yaml": FILES["kube-proxy-config.yaml"].replace("maxPerCore: 0", 'maxPerCore: "zero"'),
             "kind.yaml": FILES["authentication-config.yaml"].replace("kind: AuthenticationConfiguration", "kind: AuthenticationConfig"),
-            // Inside the PodSecurity plugin's inline configuration, which the outer type keeps raw.
+            // Inside the plugins' inline configurations, which the outer type keeps raw.
             "nested.yaml": FILES["admission-config.yaml"].replace("enforce-version:", "enforce-versions:"),
+            "limits.yaml": FILES["admission-config.yaml"].replace("burst: 500", "bursts: 500"),
+            "plugin-version.yaml": FILES["admission-config.yaml"].replace("eventratelimit.admission.k8s.io/v1alpha1", "eventratelimit.admission.k8s.io/v1"),
+            "policy.yaml": FILES["addons.yaml"].replace("validationActions:", "validationAction:"),
         };
         for (const [name, text] of Object.entries(bad)) {
             const r = run(checker, [writeUnder(dir, `/${name}`, text)]);
-            expect(r.stdout).toMatch(/^FAIL /);
+            expect(r.stdout).toMatch(/^FAIL /m);
             expect(r.status).toBe(1);
         }
+    });
+
+    // The add-ons' ValidatingAdmissionPolicy run by the apiserver's own CEL environment and
+    // validator (the checker's -policy mode) on pods with and without volumes, in default, a
+    // tenant's namespace and kube-system.
+    test("inline nfs volumes: refused outside kube-system on CREATE and UPDATE; pods without volumes or nfs admitted", () => {
+        const pod = (name: string, namespace: string, volumes?: object[]): string =>
+            JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name, namespace }, spec: { containers: [{ name: "c", image: "busybox" }], volumes } });
+        const nfs = { name: "export", nfs: { server: "10.213.0.51", path: "/srv/nfs/k8s" } };
+        const others = [{ name: "config", configMap: { name: "x" } }, { name: "scratch", emptyDir: {} }, { name: "data", persistentVolumeClaim: { claimName: "data" } }];
+        const pods: Record<string, string> = {
+            "no-volumes.json": pod("no-volumes", "default"),
+            "other-volumes.json": pod("other-volumes", "team-a", others),
+            "nfs-default.json": pod("nfs-default", "default", [...others, nfs]),
+            "nfs-tenant.json": pod("nfs-tenant", "team-a", [nfs]),
+            "nfs-kube-system.json": pod("nfs-kube-system", "kube-system", [nfs]),
+        };
+        const files = Object.entries(pods).map(([name, text]) => writeUnder(dir, `/pods/${name}`, text));
+        const r = run(checker, ["-policy", writeUnder(dir, "/policy/addons.yaml", FILES["addons.yaml"]), ...files]);
+        expect(r.stderr).toBe("");
+        const denied = `denied (Forbidden): ${inlineNfsMessage("nfs")}`;
+        const verdicts: [string, string, string][] = [
+            ["no-volumes.json", "default", "admitted"],
+            ["other-volumes.json", "team-a", "admitted"],
+            ["nfs-default.json", "default", denied],
+            ["nfs-tenant.json", "team-a", denied],
+            ["nfs-kube-system.json", "kube-system", "not matched"],
+        ];
+        expect(r.stdout.trim().split("\n")).toEqual(
+            verdicts.flatMap(([file, ns, verdict]) => ["CREATE", "UPDATE"].map((op) => `${path.join(dir, "pods", file)} ${ns} ${op} k8s-ha-no-inline-nfs: ${verdict}`)),
+        );
+        expect(r.status).toBe(0);
     });
 });

@@ -233,7 +233,7 @@ describe("control-plane flags", () => {
             "--authentication-config=/etc/kubernetes/authentication-config.yaml",
             "--authorization-mode=Node,RBAC",
             "--client-ca-file=/etc/kubernetes/pki/ca.crt",
-            "--enable-admission-plugins=NodeRestriction,DenyServiceExternalIPs",
+            "--enable-admission-plugins=NodeRestriction,DenyServiceExternalIPs,EventRateLimit",
             "--encryption-provider-config=/etc/kubernetes/encryption-config.yaml",
             "--etcd-cafile=/etc/kubernetes/pki/etcd-ca.crt",
             "--etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt",
@@ -286,6 +286,7 @@ describe("control-plane flags", () => {
             "--root-ca-file=/etc/kubernetes/pki/ca.crt",
             "--service-account-private-key-file=/etc/kubernetes/pki/sa.key",
             "--service-cluster-ip-range=10.96.0.0/12",
+            "--terminated-pod-gc-threshold=1000",
             "--use-service-account-credentials=true",
         ]);
     });

@@ -1,7 +1,7 @@
 /**
  * Cluster add-ons applied with `kubectl apply` from a control-plane host: CoreDNS, the RBAC that
- * lets the apiserver reach the kubelets, and (optionally) kube-proxy's configuration as a
- * ConfigMap for reference.
+ * lets the apiserver reach the kubelets, the admission policy that keeps inline NFS volumes in
+ * kube-system, and (optionally) kube-proxy's configuration as a ConfigMap for reference.
  */
 import { requireIpv4, requireInt } from "./text";
 import { toYamlDocuments, type YamlMap } from "./yaml";
@@ -26,6 +26,8 @@ export interface AddonsParams {
     apiserverKubeletClientUser?: string;
     /** When set, a `kube-system/kube-proxy` ConfigMap holding this text as `config.conf`. */
     kubeProxyConfig?: string;
+    /** The NFS StorageClass, named by the inline-NFS refusal as what to use instead. Default: none (no NFS storage). */
+    nfsStorageClass?: string;
 }
 
 const DNS_LABELS = { "k8s-app": "kube-dns" } as const;
@@ -225,6 +227,7 @@ export function addonObjects(p: AddonsParams): YamlMap[] {
             subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: CLUSTER_ADMINS_GROUP }],
         },
     ];
+    objects.push(...inlineNfsPolicy(p.nfsStorageClass));
     if (p.kubeProxyConfig !== undefined) {
         objects.push({
             apiVersion: "v1",
@@ -234,6 +237,58 @@ export function addonObjects(p: AddonsParams): YamlMap[] {
         });
     }
     return objects;
+}
+
+/** The ValidatingAdmissionPolicy (and its binding) that refuses inline `nfs:` volumes outside kube-system. */
+export const INLINE_NFS_POLICY = "k8s-ha-no-inline-nfs";
+
+/** The refusal of a pod with an inline `nfs:` volume: the rule, why, and what to use instead. */
+export function inlineNfsMessage(storageClass?: string): string {
+    const instead = storageClass === undefined ? "a PersistentVolumeClaim" : `a PersistentVolumeClaim of the StorageClass ${storageClass}`;
+    return (
+        "k8s-ha: inline nfs volumes are refused outside kube-system, since one mounts the whole NFS export " +
+        `with every namespace's volumes; use ${instead} instead`
+    );
+}
+
+/**
+ * Review-security-2 M1: PodSecurity baseline admits inline `nfs:` volumes, so any pod could mount
+ * the export root and reach every namespace's volumes. This policy refuses a pod with one in every
+ * namespace but kube-system, where the NFS provisioner mounts the export inline (render/storage.ts).
+ * `has()` first: a pod without volumes has no `spec.volumes` at all.
+ */
+export function inlineNfsPolicy(storageClass?: string): YamlMap[] {
+    if (storageClass !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(storageClass)) {
+        throw new Error(`addons: nfsStorageClass "${storageClass}" is not a StorageClass name`);
+    }
+    const admission = "admissionregistration.k8s.io/v1";
+    return [
+        {
+            apiVersion: admission,
+            kind: "ValidatingAdmissionPolicy",
+            metadata: { name: INLINE_NFS_POLICY },
+            spec: {
+                failurePolicy: "Fail",
+                matchConstraints: {
+                    resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["pods"] }],
+                    namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system"] }] },
+                },
+                validations: [
+                    {
+                        expression: "!has(object.spec.volumes) || object.spec.volumes.all(v, !has(v.nfs))",
+                        message: inlineNfsMessage(storageClass),
+                        reason: "Forbidden",
+                    },
+                ],
+            },
+        },
+        {
+            apiVersion: admission,
+            kind: "ValidatingAdmissionPolicyBinding",
+            metadata: { name: INLINE_NFS_POLICY },
+            spec: { policyName: INLINE_NFS_POLICY, validationActions: ["Deny"] },
+        },
+    ];
 }
 
 /** An image digest as registries name it: `sha256:` and 64 lower-case hex digits. */

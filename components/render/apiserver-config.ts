@@ -2,7 +2,9 @@
  * The config files the control plane reads besides its flags: secrets encryption at rest, the
  * audit policy, the structured authentication config, and the scheduler's component config.
  */
+import { KUBELET_EVENT_RATE } from "./kubelet";
 import { K8S_FILES } from "./paths";
+import { requireInt } from "./text";
 import { toYaml } from "./yaml";
 
 /** One key of the EncryptionConfiguration: its name (stored with each value) and its secret. */
@@ -124,9 +126,36 @@ export interface AdmissionConfigParams {
     auditAndWarn?: PodSecurityLevel;
     /** Namespaces exempt from every level. Default `kube-system` only (the cluster's own add-ons). */
     exemptNamespaces?: readonly string[];
+    /** The EventRateLimit plugin's limits (CIS 1.2.9). Default `EVENT_RATE_LIMITS`; at least one. */
+    eventRateLimits?: readonly EventRateLimit[];
 }
 
 export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
+
+/**
+ * One limit of the EventRateLimit admission plugin (eventratelimit.admission.k8s.io/v1alpha1): a
+ * token bucket of `burst` Events refilled at `qps` a second, one bucket per key of `type`.
+ */
+export interface EventRateLimit {
+    type: "Server" | "Namespace" | "User" | "SourceAndObject";
+    qps: number;
+    burst: number;
+    /** Buckets kept (least recently used dropped, which refills them); the plugin's default is 4096. */
+    cacheSize?: number;
+}
+
+/**
+ * Events the apiservers accept before answering 429 (CIS 1.2.9), each apiserver counting its own.
+ * Per namespace, 50 a second after a burst of 500: a rollout of a few hundred pods fits, and one
+ * namespace writes at most 180 000 Events in the hour each lives (--event-ttl). Per user, 50 a
+ * second after 100: what each kubelet allows itself (KUBELET_EVENT_RATE), so
+ * no user writes Events faster than a node; each controller has its own user
+ * (--use-service-account-credentials). No Server bucket: one flood would then silence everyone.
+ */
+export const EVENT_RATE_LIMITS: readonly EventRateLimit[] = [
+    { type: "Namespace", qps: 50, burst: 500 },
+    { type: "User", ...KUBELET_EVENT_RATE },
+];
 
 /**
  * `/etc/kubernetes/admission-config.yaml` (AdmissionConfiguration), passed with
@@ -134,7 +163,8 @@ export type PodSecurityLevel = "privileged" | "baseline" | "restricted";
  * that breaks the `baseline` level (privileged, host namespaces, hostPath, added capabilities...)
  * is refused in any namespace that does not set its own `pod-security.kubernetes.io/enforce`
  * label; one that only breaks `restricted` is admitted with a warning and an audit annotation.
- * Only kube-system, where the cluster's own add-ons run, is exempt.
+ * Only kube-system, where the cluster's own add-ons run, is exempt. Then the EventRateLimit
+ * plugin's limits (the plugin is enabled by `--enable-admission-plugins`).
  */
 export function renderAdmissionConfig(p: AdmissionConfigParams = {}): string {
     const enforce = p.enforce ?? "baseline";
@@ -144,6 +174,18 @@ export function renderAdmissionConfig(p: AdmissionConfigParams = {}): string {
         if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) {
             throw new Error(`admission config: exempt namespace "${ns}" is not a namespace name`);
         }
+    }
+    const limits = p.eventRateLimits ?? EVENT_RATE_LIMITS;
+    if (limits.length === 0) {
+        throw new Error("admission config: eventRateLimits is empty; the EventRateLimit plugin needs at least one limit");
+    }
+    const seen = new Set<string>();
+    for (const l of limits) {
+        if (seen.has(l.type)) throw new Error(`admission config: two EventRateLimit limits of type ${l.type}; keep one`);
+        seen.add(l.type);
+        requireInt(l.qps, 1, 100000, `admission config: EventRateLimit ${l.type} qps`);
+        requireInt(l.burst, 1, 1000000, `admission config: EventRateLimit ${l.type} burst`);
+        if (l.cacheSize !== undefined) requireInt(l.cacheSize, 1, 1000000, `admission config: EventRateLimit ${l.type} cacheSize`);
     }
     return toYaml({
         apiVersion: "apiserver.config.k8s.io/v1",
@@ -163,6 +205,14 @@ export function renderAdmissionConfig(p: AdmissionConfigParams = {}): string {
                         "warn-version": "latest",
                     },
                     exemptions: { usernames: [], runtimeClasses: [], namespaces: exempt },
+                },
+            },
+            {
+                name: "EventRateLimit",
+                configuration: {
+                    apiVersion: "eventratelimit.admission.k8s.io/v1alpha1",
+                    kind: "Configuration",
+                    limits: limits.map((l) => ({ type: l.type, qps: l.qps, burst: l.burst, cacheSize: l.cacheSize })),
                 },
             },
         ],

@@ -10,6 +10,9 @@ import { requireAbsolutePath, requireCidr, requireInt, requireIpv4, requireToken
 import { TLS_CIPHER_SUITES } from "./tls";
 import { toYaml } from "./yaml";
 
+/** Events a kubelet sends a second after a burst (eventRecordQPS, eventBurst); the apiservers' per-user limit matches it. */
+export const KUBELET_EVENT_RATE = { qps: 50, burst: 100 } as const;
+
 export interface KubeletConfigParams {
     /** The cluster DNS service address (CoreDNS), written into every pod's resolv.conf. */
     clusterDns: string;
@@ -139,8 +142,8 @@ export function renderKubeletConfig(p: KubeletConfigParams): string {
         tlsMinVersion: "VersionTLS12",
         tlsCipherSuites: [...TLS_CIPHER_SUITES],
         // The kubelet's own defaults, stated (CIS 4.2.8): events are rate-limited, never unlimited (0).
-        eventRecordQPS: 50,
-        eventBurst: 100,
+        eventRecordQPS: KUBELET_EVENT_RATE.qps,
+        eventBurst: KUBELET_EVENT_RATE.burst,
         serializeImagePulls: p.serializeImagePulls ?? true,
         localStorageCapacityIsolation: p.localStorageCapacityIsolation ?? true,
         kernelMemcgNotification: p.kernelMemcgNotification ?? false,

@@ -2,6 +2,10 @@
 // claim to be (by apiVersion and kind), so a misspelled or misplaced field, a wrong value type or
 // an unknown kind in a file k8s-ha renders is an error. The render tests build and run it;
 // it reads the files named on the command line and prints one line per document.
+//
+// With -policy FILE, it instead runs the ValidatingAdmissionPolicies in FILE the way the
+// apiserver's ValidatingAdmissionPolicy plugin does (its CEL environment and validator) on each
+// Pod file named after it, for CREATE and UPDATE, and prints one line per pod and operation.
 package main
 
 import (
@@ -11,6 +15,7 @@ import (
 	"io"
 	"os"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -23,6 +28,7 @@ import (
 	kubeproxyv1alpha1 "k8s.io/kube-proxy/config/v1alpha1"
 	schedulerv1 "k8s.io/kube-scheduler/config/v1"
 	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+	eventratelimitv1alpha1 "k8s.io/kubernetes/plugin/pkg/admission/eventratelimit/apis/eventratelimit/v1alpha1"
 	psav1 "k8s.io/pod-security-admission/admission/api/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -46,9 +52,22 @@ var types = map[string]func() any{
 	"rbac.authorization.k8s.io/v1 Role":                         func() any { return &rbacv1.Role{} },
 	"rbac.authorization.k8s.io/v1 RoleBinding":                  func() any { return &rbacv1.RoleBinding{} },
 	"storage.k8s.io/v1 StorageClass":                            func() any { return &storagev1.StorageClass{} },
+	"admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy": func() any {
+		return &admissionregistrationv1.ValidatingAdmissionPolicy{}
+	},
+	"admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding": func() any {
+		return &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
+	},
 }
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == "-policy" {
+		if err := runPolicies(os.Args[2], os.Args[3:]); err != nil {
+			fmt.Printf("FAIL %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	failed := false
 	for _, file := range os.Args[1:] {
 		if err := checkFile(file); err != nil {
@@ -100,23 +119,39 @@ func checkFile(file string) error {
 	}
 }
 
-// pluginTypes maps an admission plugin's name to the type its inline configuration must decode into.
-var pluginTypes = map[string]func() any{
-	"PodSecurity": func() any { return &psav1.PodSecurityConfiguration{} },
+// pluginConfig is the "apiVersion kind" an admission plugin's inline configuration must name and
+// the type it must decode into.
+type pluginConfig struct {
+	typeMeta string
+	newCfg   func() any
+}
+
+// pluginTypes maps an admission plugin's name to its configuration's apiVersion, kind and type.
+var pluginTypes = map[string]pluginConfig{
+	"PodSecurity":    {"pod-security.admission.config.k8s.io/v1 PodSecurityConfiguration", func() any { return &psav1.PodSecurityConfiguration{} }},
+	"EventRateLimit": {"eventratelimit.admission.k8s.io/v1alpha1 Configuration", func() any { return &eventratelimitv1alpha1.Configuration{} }},
 }
 
 // checkAdmissionPlugins decodes each plugin's inline configuration strictly into its own type: the
-// AdmissionConfiguration type keeps it as raw bytes, so a typo there would pass unseen.
+// AdmissionConfiguration type keeps it as raw bytes, so a typo there would pass unseen. The
+// apiVersion and kind are compared too, since strict decoding takes any string in them.
 func checkAdmissionPlugins(c *apiserverv1.AdmissionConfiguration) error {
 	for _, p := range c.Plugins {
-		newCfg, ok := pluginTypes[p.Name]
+		cfg, ok := pluginTypes[p.Name]
 		if !ok {
 			return fmt.Errorf("plugin %q: no type known for its configuration", p.Name)
 		}
 		if p.Configuration == nil {
 			continue
 		}
-		if err := yaml.UnmarshalStrict(p.Configuration.Raw, newCfg()); err != nil {
+		var meta metav1.TypeMeta
+		if err := yaml.Unmarshal(p.Configuration.Raw, &meta); err != nil {
+			return fmt.Errorf("plugin %q: %w", p.Name, err)
+		}
+		if got := meta.APIVersion + " " + meta.Kind; got != cfg.typeMeta {
+			return fmt.Errorf("plugin %q: configuration is %q, want %q", p.Name, got, cfg.typeMeta)
+		}
+		if err := yaml.UnmarshalStrict(p.Configuration.Raw, cfg.newCfg()); err != nil {
 			return fmt.Errorf("plugin %q: %w", p.Name, err)
 		}
 	}
