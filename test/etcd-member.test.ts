@@ -19,6 +19,15 @@ const MEMBERS = [
     "91bc3c398fb3c146, started, cp2, https://10.0.0.22:2380, https://10.0.0.22:2379, false",
     "fd422379fda50e48, started, cp3, https://10.0.0.23:2380, https://10.0.0.23:2379, false",
 ];
+/** A serving member's calls from the start of its step to its restart, under the roll lock with every member healthy. */
+const UP_TO_RESTART = [
+    "systemctl enable -q etcd",
+    "systemctl is-active -q etcd",
+    `${LOCAL} endpoint health`,
+    ...LOCK,
+    `${ALL} --command-timeout=3s endpoint health`,
+    "systemctl restart --no-block etcd",
+];
 const ETCD_URL = "https://example.invalid/etcd-v3.6.5-linux-amd64.tar.gz";
 const ENV = { ETCD_ENDPOINTS: ENDPOINTS.join(","), ETCD_URL, ETCD_SHA256: "0".repeat(64), ETCD_VERSION: "3.6.5" };
 
@@ -106,12 +115,7 @@ describe("an etcd member's restart (etcd.sh create)", () => {
         expect(r.stderr).toContain("k8s-ha[cp1]: etcd restarted; every member healthy; roll lock released at");
         expect(r.status).toBe(0);
         expect(calls(sb)).toEqual([
-            "systemctl enable -q etcd",
-            "systemctl is-active -q etcd",
-            `${LOCAL} endpoint health`,
-            ...LOCK,
-            `${ALL} --command-timeout=3s endpoint health`,
-            "systemctl restart --no-block etcd",
+            ...UP_TO_RESTART,
             `${LOCAL} endpoint health`,
             `${ALL} --command-timeout=3s endpoint health`,
             RELEASED,
@@ -137,12 +141,7 @@ describe("an etcd member's restart (etcd.sh create)", () => {
         expect(r.status).toBe(1);
         expect(r.stderr).toContain("k8s-ha[cp1]: error: command failed at line");
         expect(calls(sb)).toEqual([
-            "systemctl enable -q etcd",
-            "systemctl is-active -q etcd",
-            `${LOCAL} endpoint health`,
-            ...LOCK,
-            `${ALL} --command-timeout=3s endpoint health`,
-            "systemctl restart --no-block etcd",
+            ...UP_TO_RESTART,
             RELEASED,
         ]);
     });
