@@ -37,6 +37,18 @@ etcdctl_on() {
         --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key "$@"
 }
 
+# render_fact JS: what the JavaScript expression JS gives of r, the program's render module (bin/,
+# compiled by hosts-lib's load_plan), one item a line; so a check states no value of the program's.
+render_fact() {
+    node -e 'const r = require(process.argv[1]); const v = eval(process.argv[2]); if (v === undefined) process.exit(1); for (const l of [].concat(v)) console.log(l);' \
+        "$ROOT/bin/components/render" "$1"
+}
+# running_flag HOST UNIT FLAG: the --FLAG=... argument of UNIT's running main process on HOST, from
+# /proc (what runs, not what the unit file says); fails when the unit runs no process or lacks it.
+running_flag() {
+    on "$1" 'pid=$(systemctl show -p MainPID --value '"$2"') && [ "$pid" -gt 0 ] && tr "\0" "\n" </proc/"$pid"/cmdline | grep -E "^--'"$3"'="'
+}
+
 # --- 1. API through the VIP -------------------------------------------------------------------
 c_server() { [[ $("$KUBECTL" config view -o jsonpath='{.clusters[0].cluster.server}') == "https://$VIP:6443" ]] && echo "server https://$VIP:6443"; }
 c_nodes_ready() {
@@ -120,6 +132,81 @@ c_privileged_refused() {
     fi
     echo "$out"
     [[ $out == *'violates PodSecurity "baseline:latest"'* ]]
+}
+# CIS 1.3.1: every controller-manager runs with the program's --terminated-pod-gc-threshold.
+c_terminated_pod_gc() {
+    local h want got bad=0
+    want=$(render_fact 'r.TERMINATED_POD_GC_THRESHOLD') || { echo "the program's TERMINATED_POD_GC_THRESHOLD is unreadable"; return 1; }
+    for h in cp1 cp2 cp3; do
+        got=$(running_flag "$h" kube-controller-manager terminated-pod-gc-threshold) || { echo "$h: no --terminated-pod-gc-threshold read (kube-controller-manager not running, the flag absent, or $h unreachable)"; bad=1; continue; }
+        echo "$h: $got"
+        [[ $got == "--terminated-pod-gc-threshold=$want" ]] || bad=1
+    done
+    ((bad == 0))
+}
+# CIS 1.2.9: every apiserver runs the EventRateLimit admission plugin.
+c_event_rate_limit_enabled() {
+    local h got bad=0
+    for h in cp1 cp2 cp3; do
+        got=$(running_flag "$h" kube-apiserver enable-admission-plugins) || { echo "$h: no --enable-admission-plugins read (kube-apiserver not running, the flag absent, or $h unreachable)"; bad=1; continue; }
+        echo "$h: $got"
+        [[ ,${got#*=}, == *,EventRateLimit,* ]] || bad=1
+    done
+    ((bad == 0))
+}
+# CIS 1.2.9, the effect: a burst of Events from one user to one apiserver (each counts its own) is
+# cut at the per-user limit with 429. EventRateLimit ignores dry runs, so the Events are real; they
+# go with the check. The admin's certificate is copied from the kubeconfig into a private folder.
+c_event_rate_limit_burst() {
+    local dir n=400 ep=${ADDR[cp1]}:6443 user qps burst i t0 ms codes created refused other named most rc=0
+    if ! user=$("$KUBECTL" auth whoami -o jsonpath='{.status.userInfo.username}') || [[ -z $user ]]; then
+        echo "kubectl auth whoami failed"
+        return 1
+    fi
+    if ! qps=$(render_fact 'r.EVENT_RATE_LIMITS.find((l) => l.type === "User").qps') || ! burst=$(render_fact 'r.EVENT_RATE_LIMITS.find((l) => l.type === "User").burst'); then
+        echo "the program's User event limit is unreadable"
+        return 1
+    fi
+    dir=$(mktemp -d) || return 1
+    chmod 0700 "$dir" || return 1
+    if ! "$KUBECTL" config view --raw -o jsonpath='{.users[0].user.client-certificate-data}' | base64 -d >"$dir/client.crt" ||
+        ! "$KUBECTL" config view --raw -o jsonpath='{.users[0].user.client-key-data}' | base64 -d >"$dir/client.key" ||
+        ! "$KUBECTL" config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$dir/ca.crt" ||
+        [[ ! -s $dir/client.crt || ! -s $dir/client.key || ! -s $dir/ca.crt ]]; then
+        echo "no client certificate and CA in $KUBECONFIG"
+        rm -rf "$dir"
+        return 1
+    fi
+    printf '%s' '{"apiVersion":"v1","kind":"Event","metadata":{"generateName":"k8sha-check-","namespace":"default","labels":{"app":"k8sha-check"}},' \
+        '"involvedObject":{"apiVersion":"v1","kind":"Namespace","name":"default"},"reason":"K8shaEventRateLimitCheck",' \
+        '"message":"hosts-check: one of a burst of Events","type":"Normal","source":{"component":"k8sha-check"}}' >"$dir/event.json"
+    for ((i = 0; i < n; i++)); do printf 'url = "https://%s/api/v1/namespaces/default/events"\noutput = "%s/r%d"\n' "$ep" "$dir" "$i"; done >"$dir/requests"
+    t0=$(now_ms)
+    # 20 requests in flight (one HTTP/2 connection): far faster than the bucket refills.
+    codes=$(curl --no-progress-meter --http2 --parallel --parallel-max 20 --cacert "$dir/ca.crt" --cert "$dir/client.crt" --key "$dir/client.key" \
+        -H 'Content-Type: application/json' --data-binary "@$dir/event.json" -w '%{http_code}\n' -K "$dir/requests" 2>"$dir/curl.err") || rc=$?
+    ms=$(($(now_ms) - t0))
+    created=$(grep -c '^201$' <<<"$codes" || true)
+    refused=$(grep -c '^429$' <<<"$codes" || true)
+    other=$((n - created - refused))
+    named=$(grep -l "limit reached on type User for key $user" "$dir"/r* 2>/dev/null | wc -l)
+    # The bucket holds burst Events and refills at qps a second: no more can have been created.
+    most=$((burst + qps * (ms + 999) / 1000))
+    echo "$n Events POSTed as $user to $ep in $ms ms: $created created, $refused refused with 429 ($named naming the User limit), $other other (curl exit $rc$( [[ -s $dir/curl.err ]] && echo ": $(head -n 2 "$dir/curl.err")")); the limit lets at most $burst + $qps/s = $most through"
+    "$KUBECTL" -n default delete events -l app=k8sha-check --ignore-not-found >/dev/null || { echo "could not delete the check's Events"; rc=1; }
+    rm -rf "$dir"
+    ((rc == 0 && other == 0 && refused > 0 && named == refused && created >= burst && created <= most))
+}
+# 1.2.11 is not met on purpose (README): what AlwaysPullImages guards, the kubelets guard themselves.
+# The policy is defaulted only with KubeletEnsureSecretPulledImages on, so seeing it shows the gate.
+c_kubelet_pull_credentials() {
+    local n policy bad=0
+    for n in w1 w2 w4; do
+        policy=$("$KUBECTL" get --raw "/api/v1/nodes/$n/proxy/configz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["kubeletconfig"].get("imagePullCredentialsVerificationPolicy"))') || return 1
+        echo "$n: imagePullCredentialsVerificationPolicy=$policy"
+        [[ $policy == NeverVerifyPreloadedImages ]] || bad=1
+    done
+    ((bad == 0))
 }
 # Each worker's running kubelet configuration, as the kubelet reports it (configz through the API).
 c_kubelet_hardening() {
@@ -283,6 +370,29 @@ c_nfs_exports() {
     [[ $(grep -cE "^[[:space:]]*(/srv/nfs/k8s)?[[:space:]]*10\.213\.0\.3[124]\(.*root_squash" <<<"$out") == 3 ]] && ! grep -q "/24" <<<"$out"
 }
 
+# inline_nfs_pod NAMESPACE: a pod that mounts the whole export inline (nfs:), as JSON.
+inline_nfs_pod() {
+    printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"k8sha-inline-nfs","namespace":"%s"},"spec":{"containers":[%s],"volumes":[%s]}}' "$1" \
+        '{"name":"c","image":"docker.io/library/busybox:1.35.0","command":["sleep","60"],"volumeMounts":[{"name":"export","mountPath":"/export"}]}' \
+        "{\"name\":\"export\",\"nfs\":{\"server\":\"${ADDR[nfs]}\",\"path\":\"$NFS_EXPORT_DIR\"}}"
+}
+# Review-security-2 M1: the add-ons' ValidatingAdmissionPolicy refuses it in default (server-side dry run)...
+c_inline_nfs_refused() {
+    local policy message out
+    if ! policy=$(render_fact 'r.INLINE_NFS_POLICY') || ! message=$(render_fact 'r.inlineNfsMessage("nfs")'); then
+        echo "the program's policy name or message is unreadable"
+        return 1
+    fi
+    if out=$(inline_nfs_pod default | "$KUBECTL" create --dry-run=server -f - 2>&1); then
+        echo "accepted: $out"
+        return 1
+    fi
+    echo "$out"
+    [[ $out == *"ValidatingAdmissionPolicy '$policy' with binding '$policy' denied request: $message"* ]]
+}
+# ...and admits it in kube-system, where the NFS provisioner mounts the export that way.
+c_inline_nfs_kube_system() { inline_nfs_pod kube-system | "$KUBECTL" create --dry-run=server -f - 2>&1; }
+
 # --- 7. NFS storage: PVCs of the default StorageClass, used by pods on w4 (a VM that can mount NFS) --
 NFS_EXPORT_DIR=/srv/nfs/k8s
 STORAGE_FIGURES=$ROOT/.e2e/storage.tsv
@@ -350,6 +460,31 @@ c_pvc_bound() {
         pv=$("$KUBECTL" get pvc "$name" -o jsonpath='{.spec.volumeName}')
         echo "PVC $name ($mode) Bound in $t s to $pv at $("$KUBECTL" get pv "$pv" -o jsonpath='{.spec.nfs.server}:{.spec.nfs.path} mountOptions={.spec.mountOptions}')"
     done
+}
+# A claim is found by name in the pod's own namespace only: a pod in another namespace naming
+# default's Bound claim is never scheduled, so it never mounts the volume.
+c_claim_other_namespace() {
+    local ns=k8sha-check-other phase message rc=0
+    if ! phase=$("$KUBECTL" -n default get pvc check-readwritemany -o jsonpath='{.status.phase}') || [[ $phase != Bound ]]; then
+        echo "default/check-readwritemany is ${phase:-absent}, not Bound"
+        return 1
+    fi
+    "$KUBECTL" create namespace "$ns" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null || return 1
+    "$KUBECTL" -n "$ns" apply -f - >/dev/null <<EOF || rc=1
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"check-foreign-claim"},
+ "spec":{"restartPolicy":"Never","securityContext":{"runAsUser":1000,"runAsGroup":1000,"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},
+  "containers":[{"name":"c","image":"docker.io/library/busybox:1.35.0","command":["cat","/data/hello"],
+   "securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}},"volumeMounts":[{"name":"v","mountPath":"/data"}]}],
+  "volumes":[{"name":"v","persistentVolumeClaim":{"claimName":"check-readwritemany"}}]}}
+EOF
+    if ((rc == 0)); then
+        "$KUBECTL" -n "$ns" wait --for=condition=PodScheduled=False pod/check-foreign-claim --timeout=30s >/dev/null || rc=1
+        message=$("$KUBECTL" -n "$ns" get pod check-foreign-claim -o jsonpath='{.status.phase} {.spec.nodeName}: {.status.conditions[?(@.type=="PodScheduled")].message}') || rc=1
+        echo "a pod in $ns naming default's Bound claim check-readwritemany: $message"
+        [[ $message == "Pending : "*'persistentvolumeclaim "check-readwritemany" not found'* ]] || rc=1
+    fi
+    "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null || { echo "could not delete namespace $ns"; rc=1; }
+    ((rc == 0))
 }
 c_pvc_write() {
     local t dir owner content
@@ -520,6 +655,10 @@ check "4 secrets are encrypted in etcd (k8s:enc:)" c_secret_encrypted
 check "4 a Service with externalIPs is refused (DenyServiceExternalIPs)" c_external_ips_refused
 check "4 the audit log records a Secret read (who, what, not the value)" c_audit_secret_read
 check "4 a privileged pod in default is refused (PodSecurity baseline)" c_privileged_refused
+check "4 every controller-manager runs --terminated-pod-gc-threshold (CIS 1.3.1)" c_terminated_pod_gc
+check "4 every apiserver runs the EventRateLimit admission plugin (CIS 1.2.9)" c_event_rate_limit_enabled
+check "4 a burst of Events from one user is cut at the per-user limit with 429 (EventRateLimit)" c_event_rate_limit_burst
+check "4 kubelets re-check pull credentials for images pulled with a secret (not AlwaysPullImages)" c_kubelet_pull_credentials
 check "4 kubelets: seccompDefault, podPidsLimit, TLS 1.2+, event limits; protectKernelDefaults on the VM" c_kubelet_hardening
 check "4 apiserver, etcd (client, peer) and kubelet refuse TLS 1.1" c_tls_min_12
 check "4 kubelet refuses anonymous requests" c_kubelet_anonymous
@@ -535,12 +674,18 @@ check "5 HAProxy on both lb hosts lists every apiserver UP" c_haproxy_up
 check "5 exactly one lb host holds the VIP" c_one_vip
 check "6 NFS squashes root (a file written as root on w4)" c_nfs_root_squash
 check "6 NFS exports only to the workers" c_nfs_exports
+check "6 a pod with an inline nfs volume in default is refused (ValidatingAdmissionPolicy)" c_inline_nfs_refused
+check "6 the same pod in kube-system is admitted (server dry run)" c_inline_nfs_kube_system
 check "7 the default StorageClass is k8s-ha's NFS provisioner's" c_storage_class
 check "7 PVCs (ReadWriteMany, ReadWriteOnce) are Bound" c_pvc_bound
+check "7 a pod in another namespace naming default's claim is never scheduled (claims are namespaced)" c_claim_other_namespace
 check "7 a pod on w4 writes to its volume; the file is on the export, owned by the pod's user" c_pvc_write
 check "7 a second pod reads the file" c_pvc_read
 check "7 deleting the PVCs deletes the PVs and archives their directories" c_pvc_reclaim
 "$KUBECTL" delete pod -l app=k8sha-check --ignore-not-found --wait=false >/dev/null 2>&1 || true
 "$KUBECTL" -n default delete secret k8sha-check --ignore-not-found >/dev/null 2>&1 || true
+# What a check that stopped half-way may have left (each removes its own when it gets that far).
+"$KUBECTL" -n default delete events -l app=k8sha-check --ignore-not-found >/dev/null 2>&1 || true
+"$KUBECTL" delete namespace k8sha-check-other --ignore-not-found --wait=false >/dev/null 2>&1 || true
 write_report cluster
 exit "$failed"
