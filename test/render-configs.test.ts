@@ -38,7 +38,7 @@ import {
     EVENT_RATE_LIMITS,
     KUBELET_EVENT_RATE,
 } from "../components/render";
-import { artifact, cleanup, parseToml, run, tempDir, tool, writeUnder } from "./render-support";
+import { artifact, cleanup, parseToml, run, tempDir, testWhenBuilt, tool, writeUnder } from "./render-support";
 
 /** The containerd releases of the supported-versions table. */
 const CONTAINERD_RELEASES = [...new Set(SUPPORTED_VERSIONS.flatMap((r) => r.components.containerd.flat()))].sort();
@@ -170,7 +170,7 @@ describe("kube-proxy config", () => {
 });
 
 const kubeProxy = artifact("kubernetes", "kube-proxy", K8S_VERSION);
-(kubeProxy ? test : test.skip)(
+testWhenBuilt(kubeProxy)(
     kubeProxy ? `kube-proxy ${K8S_VERSION} loads and validates its config (--write-config-to)` : "kube-proxy loads its config (skipped: Kubernetes not built under $K8S_HA_CACHE/artifacts/build)",
     () => {
         const dir = tempDir("kube-proxy");
@@ -350,7 +350,7 @@ describe("apiserver config files", () => {
 });
 
 const kubeScheduler = artifact("kubernetes", "kube-scheduler", K8S_VERSION);
-(kubeScheduler ? test : test.skip)(
+testWhenBuilt(kubeScheduler)(
     kubeScheduler ? `kube-scheduler ${K8S_VERSION} loads its config (--write-config-to)` : "kube-scheduler loads its config (skipped: Kubernetes not built under $K8S_HA_CACHE/artifacts/build)",
     () => {
         const dir = tempDir("kube-scheduler");
@@ -441,7 +441,7 @@ describe("containerd", () => {
     // Each supported containerd release that is built here, with the config version it reads.
     for (const containerdVersion of CONTAINERD_RELEASES) {
     const containerd = artifact("containerd", "containerd", containerdVersion);
-    (containerd ? test : test.skip)(
+    testWhenBuilt(containerd)(
         containerd
             ? `containerd config dump (${containerd}) loads it without a warning and every section is a real plugin's`
             : `containerd ${containerdVersion} config dump (skipped: not built under $K8S_HA_CACHE/artifacts/build)`,
@@ -527,7 +527,7 @@ describe("CNI conflist", () => {
     });
 
     const bridge = artifact("cni", "bridge");
-    (bridge ? test : test.skip)(
+    testWhenBuilt(bridge)(
         bridge
             ? `the CNI plugins (${path.dirname(bridge)}) set up a pod with it, in a throwaway network namespace`
             : "the CNI plugins set up a pod with it (skipped: CNI plugins not built under $K8S_HA_CACHE/artifacts/build)",

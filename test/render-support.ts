@@ -105,6 +105,22 @@ export function systemdVerify(root: string, units: readonly string[]): RunResult
 /** `$K8S_HA_CACHE/artifacts/build`, where scripts/artifacts.sh leaves the binaries it builds. */
 export const ARTIFACTS_BUILD = path.join(process.env.K8S_HA_CACHE ?? "/var/cache/k8s-ha", "artifacts", "build");
 
+/**
+ * `test` when the checker a test needs was built; otherwise `test.skip` on a developer's machine
+ * (its title says why), and in CI (CI=true) a test that fails with that reason: CI builds every
+ * checker before `npm test` (.ci/run), so a missing one there is a defect, never a silent skip.
+ */
+export function testWhenBuilt(built: string | undefined): jest.It {
+    if (built !== undefined) return test;
+    if (process.env.CI === "true") {
+        return ((title: string) =>
+            test(title, () => {
+                throw new Error(`${title}: the checker is not built under ${ARTIFACTS_BUILD}, and CI must not skip it (scripts/artifacts.sh builds it)`);
+            })) as unknown as jest.It;
+    }
+    return test.skip;
+}
+
 /** The newest `<name>-<version>/<binary>` under the artifacts build directory, if one was built. */
 export function artifact(name: string, binary: string, version?: string): string | undefined {
     let dirs: string[];
