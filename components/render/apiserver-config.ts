@@ -147,10 +147,10 @@ export interface EventRateLimit {
 /**
  * Events the apiservers accept before answering 429 (CIS 1.2.9), each apiserver counting its own.
  * Per namespace, 50 a second after a burst of 500: a rollout of a few hundred pods fits, and one
- * namespace writes at most 180 000 Events in the hour each lives (--event-ttl). Per user, 50 a
- * second after 100: what each kubelet allows itself (KUBELET_EVENT_RATE), so
- * no user writes Events faster than a node; each controller has its own user
- * (--use-service-account-credentials). No Server bucket: one flood would then silence everyone.
+ * namespace writes at most 180 000 Events through each apiserver in the hour each lives
+ * (--event-ttl). Per user, 50 a second after 100: what each kubelet allows itself
+ * (KUBELET_EVENT_RATE), so no user writes Events faster than a node; each controller has its own
+ * user (--use-service-account-credentials). No Server bucket: one flood would silence everyone.
  */
 export const EVENT_RATE_LIMITS: readonly EventRateLimit[] = [
     { type: "Namespace", qps: 50, burst: 500 },
