@@ -247,6 +247,9 @@ BASE=${K8S_HA_E2E_BASE:-328a58c}
 SWITCH_PLAN="create=kubelet-pki-*,*-kubelet-serving-*;delete=control-plane-csr-approver-*"
 SWITCH_RESTARTS=kube-apiserver,kube-controller-manager,kubelet
 SWITCH_GONE=k8s-ha-csr-approver
+# The leader scheduler exits when its local apiserver is away past the lease's renew deadline
+# ("Leaderelection lost"), and systemd starts it again: a restart of the apiservers may restart it.
+SWITCH_MAY_RESTART=kube-scheduler
 BASE_DIR=$E2E/base
 rm -rf "$BASE_DIR"
 git worktree prune
@@ -273,7 +276,7 @@ plan_check "this commit's program on the state of $BASE: nothing created, replac
 step "up with this commit's program on the state of $BASE" "" up-switch.log pulumi_ up --yes --suppress-progress
 daemon_pids >"$E2E/pids-after-switch"
 drained="workers drained: $(grep -o 'k8s-ha\[cp1\]: [a-z0-9]* drained: [0-9]* pods evicted' "$LOGS/up-switch.log" | sort -u | sed 's/k8s-ha\[cp1\]: //' | paste -sd, || true)"
-if verdict=$(node bin/test/e2e/pids.js "$E2E/pids-before-switch" "$E2E/pids-after-switch" "$SWITCH_RESTARTS" "$SWITCH_GONE" 2>&1); then
+if verdict=$(node bin/test/e2e/pids.js "$E2E/pids-before-switch" "$E2E/pids-after-switch" "$SWITCH_RESTARTS" "$SWITCH_GONE" "$SWITCH_MAY_RESTART" 2>&1); then
     record "the switch restarted only what it must" passed 0 "" "$verdict; $drained"
 else
     record "the switch restarted only what it must" failed 0 "" "$verdict; $drained"

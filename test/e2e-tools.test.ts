@@ -183,7 +183,14 @@ describe("preview summary and the change drills' expectations", () => {
             kept: 1,
             restarted: ["cp1 kube-apiserver", "w1 kubelet"],
             gone: ["cp1 k8s-ha-csr-approver"],
+            mayRestarted: [],
         });
+        // A unit that may restart (the leader scheduler, when its local apiserver restarts) may keep or change its process, never stop.
+        const etcdRestarted = parsePids(["cp1 MainPID=15 Id=kube-apiserver.service  MainPID=14 Id=etcd.service  MainPID=0 Id=k8s-ha-csr-approver.service", "w1 MainPID=25 Id=kubelet.service  MainPID=0 Id=haproxy.service"].join("\n"));
+        expect(compareSwitch(before, etcdRestarted, ["kube-apiserver", "kubelet"], ["k8s-ha-csr-approver"], ["etcd"]).mayRestarted).toEqual(["cp1 etcd"]);
+        expect(compareSwitch(before, good, ["kube-apiserver", "kubelet"], ["k8s-ha-csr-approver"], ["etcd"]).mayRestarted).toEqual([]);
+        const etcdStopped = parsePids(["cp1 MainPID=15 Id=kube-apiserver.service  MainPID=0 Id=etcd.service  MainPID=0 Id=k8s-ha-csr-approver.service", "w1 MainPID=25 Id=kubelet.service  MainPID=0 Id=haproxy.service"].join("\n"));
+        expect(compareSwitch(before, etcdStopped, ["kube-apiserver", "kubelet"], ["k8s-ha-csr-approver"], ["etcd"]).problems).toEqual(["cp1 etcd: pid 11 before, not running after"]);
         const bad = parsePids(["cp1 MainPID=10 Id=kube-apiserver.service  MainPID=13 Id=etcd.service  MainPID=12 Id=k8s-ha-csr-approver.service"].join("\n"));
         expect(compareSwitch(before, bad, ["kube-apiserver", "kubelet"], ["k8s-ha-csr-approver"]).problems).toEqual([
             "cp1 kube-apiserver: pid 10 before, 10 after; the switch must restart it",

@@ -1,10 +1,11 @@
 /**
  * What a switch did to the daemons: each host's `systemctl show -p Id -p MainPID UNIT…` before and
  * after, compared unit by unit. Used by scripts/e2e.sh:
- *   node bin/test/e2e/pids.js BEFORE AFTER RESTARTS GONE
- * RESTARTS and GONE are comma-separated unit names (either may be empty): a unit in RESTARTS must
+ *   node bin/test/e2e/pids.js BEFORE AFTER RESTARTS GONE [MAY]
+ * RESTARTS, GONE and MAY are comma-separated unit names (any may be empty): a unit in RESTARTS must
  * run a new process after the switch wherever it ran before; a unit in GONE must run nowhere after
- * it; every other unit must keep its process. Prints a summary; exits 1 naming each difference.
+ * it; a unit in MAY may run a new process (say why where the list is set); every other unit must
+ * keep its process. Prints a summary; exits 1 naming each difference.
  */
 import * as fs from "fs";
 
@@ -40,11 +41,13 @@ export interface SwitchVerdict {
     kept: number;
     restarted: string[];
     gone: string[];
+    /** Units of MAY that did run a new process. */
+    mayRestarted: string[];
 }
 
 /** Compares the daemons before and after a switch against what it may restart and must remove. */
-export function compareSwitch(before: DaemonPids, after: DaemonPids, restarts: readonly string[], gone: readonly string[]): SwitchVerdict {
-    const v: SwitchVerdict = { problems: [], kept: 0, restarted: [], gone: [] };
+export function compareSwitch(before: DaemonPids, after: DaemonPids, restarts: readonly string[], gone: readonly string[], may: readonly string[] = []): SwitchVerdict {
+    const v: SwitchVerdict = { problems: [], kept: 0, restarted: [], gone: [], mayRestarted: [] };
     if (before.size === 0) v.problems.push("no daemons recorded before the switch");
     for (const [host, units] of before) {
         const now = after.get(host);
@@ -62,6 +65,9 @@ export function compareSwitch(before: DaemonPids, after: DaemonPids, restarts: r
             } else if (restarts.includes(unit)) {
                 if (pid !== 0 && (next === 0 || next === pid)) v.problems.push(`${host} ${unit}: pid ${pid} before, ${next} after; the switch must restart it`);
                 else if (pid !== 0) v.restarted.push(`${host} ${unit}`);
+            } else if (may.includes(unit) && next !== pid) {
+                if (next === 0) v.problems.push(`${host} ${unit}: pid ${pid} before, not running after`);
+                else v.mayRestarted.push(`${host} ${unit}`);
             } else if (next !== pid) {
                 v.problems.push(`${host} ${unit}: pid ${pid} before, ${next} after; the switch must leave it running`);
             } else if (pid !== 0) {
@@ -73,10 +79,10 @@ export function compareSwitch(before: DaemonPids, after: DaemonPids, restarts: r
 }
 
 if (require.main === module) {
-    const [beforeFile, afterFile, restarts = "", gone = ""] = process.argv.slice(2);
+    const [beforeFile, afterFile, restarts = "", gone = "", may = ""] = process.argv.slice(2);
     const list = (s: string) => s.split(",").filter(Boolean);
-    const v = compareSwitch(parsePids(fs.readFileSync(beforeFile, "utf8")), parsePids(fs.readFileSync(afterFile, "utf8")), list(restarts), list(gone));
-    const summary = `${v.kept} daemons kept their process; restarted as the switch must: ${v.restarted.length} (${v.restarted.join(", ") || "none"}); removed: ${v.gone.length} (${v.gone.join(", ") || "none"})`;
+    const v = compareSwitch(parsePids(fs.readFileSync(beforeFile, "utf8")), parsePids(fs.readFileSync(afterFile, "utf8")), list(restarts), list(gone), list(may));
+    const summary = `${v.kept} daemons kept their process; restarted as the switch must: ${v.restarted.length} (${v.restarted.join(", ") || "none"}); removed: ${v.gone.length} (${v.gone.join(", ") || "none"}); restarted as they may: ${v.mayRestarted.join(", ") || "none"}`;
     if (v.problems.length > 0) {
         console.log(`${v.problems.join("; ")}; ${summary}`);
         process.exit(1);
