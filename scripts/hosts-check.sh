@@ -68,7 +68,16 @@ c_pods() {
     done
     "$KUBECTL" wait --for=condition=Ready pod -l app=k8sha-check --timeout=120s
 }
-c_dns() { "$KUBECTL" exec check-w1 -- nslookup kubernetes.default.svc.cluster.local 2>&1 | tee /dev/stderr | grep -q "10.96.0.1"; }
+# The answer (after the Name line) must be the kubernetes Service's address, exactly: the
+# resolver's own 10.96.0.10 starts with the same characters.
+c_dns() {
+    local out
+    # busybox's nslookup exits 1 when one of its queries (AAAA) has no answer: the A answer decides.
+    out=$("$KUBECTL" exec check-w1 -- nslookup kubernetes.default.svc.cluster.local 2>&1) || true
+    echo "$out"
+    awk '/^Name:/ { named = 1 } named && $1 == "Address:" && $2 == "10.96.0.1" { found = 1 } END { exit !found }' <<<"$out" &&
+        ! awk '/^Name:/ { named = 1 } named && $1 == "Address:" { print $2 }' <<<"$out" | grep -qv '^10\.96\.0\.1$'
+}
 c_cross_node() {
     local ip
     ip=$("$KUBECTL" get pod check-w2 -o jsonpath='{.status.podIP}')
@@ -83,8 +92,24 @@ c_etcd_health() {
     echo "$out"
     [[ $(grep -c "is healthy" <<<"$out") == 3 ]]
 }
-c_etcd_plain_refused() { ! on cp1 'curl -s -m 5 http://10.213.0.21:2379/health'; }
-c_etcd_nocert_refused() { ! on cp1 'curl -s -m 5 --cacert /etc/etcd/pki/ca.crt https://10.213.0.21:2379/v3/kv/range -d "{\"key\":\"Lw==\"}"'; }
+# Each answers from cp1 (an unreachable cp1 fails the check); what curl got is the verdict: the TLS
+# port answers plain HTTP with 400 or drops it, and ends a handshake without a client certificate.
+c_etcd_plain_refused() {
+    local out
+    out=$(on cp1 'curl -s -m 5 -o /dev/null -w "%{http_code}" http://10.213.0.21:2379/health; echo " curl exit $?"') || { echo "cp1 unreachable"; return 1; }
+    echo "plain HTTP to etcd: HTTP $out"
+    [[ $out == "400 curl exit 0" || $out =~ ^000\ curl\ exit\ (52|56)$ ]]
+}
+# Without a client certificate etcd ends the connection (TLS 1.3: after the handshake, so curl
+# reports 35, 55 or 56); the same request with the health-check certificate answers 200, so the
+# refusal is the certificate's.
+c_etcd_nocert_refused() {
+    local out with
+    out=$(on cp1 'curl -s -m 5 -o /dev/null -w "%{http_code}" --cacert /etc/etcd/pki/ca.crt https://10.213.0.21:2379/health; echo " curl exit $?"') || { echo "cp1 unreachable"; return 1; }
+    with=$(on cp1 'curl -s -m 5 -o /dev/null -w "%{http_code}" --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/healthcheck-client.crt --key /etc/etcd/pki/healthcheck-client.key https://10.213.0.21:2379/health; echo " curl exit $?"') || { echo "cp1 unreachable"; return 1; }
+    echo "without a client certificate: HTTP $out; with the health-check certificate: HTTP $with"
+    [[ $out =~ ^000\ curl\ exit\ (35|55|56)$ && $with == "200 curl exit 0" ]]
+}
 
 # --- 4. API and kubelet security ---------------------------------------------------------------
 c_anonymous_api() { [[ $(curl -sk -o /dev/null -w '%{http_code}' "https://$VIP:6443/api") == 401 ]] && echo "GET /api anonymous: 401"; }
@@ -247,7 +272,18 @@ c_tls_min_12() {
     echo "10.213.0.34:10250 accepted TLS 1.2 (from cp1)"
 }
 c_kubelet_anonymous() { [[ $(on cp1 "curl -sk -o /dev/null -w '%{http_code}' https://10.213.0.31:10250/pods") == 401 ]] && echo "kubelet /pods anonymous, from cp1: 401"; }
-c_readonly_port() { ! on cp1 'curl -s -m 3 http://10.213.0.31:10255/pods' >/dev/null && echo "10255 closed (from cp1)"; }
+# The kubelets' own setting (the firewall refuses 10255 from other hosts whatever it says), and
+# nothing listening there on the worker itself.
+c_readonly_port() {
+    local n port out bad=0
+    for n in w1 w2 w4; do
+        port=$("$KUBECTL" get --raw "/api/v1/nodes/$n/proxy/configz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["kubeletconfig"].get("readOnlyPort", 0))') || { echo "$n: no configz"; return 1; }
+        out=$(on "$n" 'curl -s -m 3 -o /dev/null http://127.0.0.1:10255/pods; echo "curl exit $?"') || { echo "$n unreachable"; return 1; }
+        echo "$n: readOnlyPort=$port; 127.0.0.1:10255 from $n: $out"
+        [[ $port == 0 && $out == "curl exit 7" ]] || bad=1
+    done
+    ((bad == 0))
+}
 
 # tcp_probe ADDRESS PORT: "open", "refused" or "timeout", connecting from where it runs (bash's /dev/tcp).
 tcp_probe() {
@@ -326,9 +362,15 @@ c_etcd_user() {
 c_key_modes() {
     local bad=""
     local h
+    local keys=0 out
     for h in cp1 cp2 cp3 w1 w2 mirror; do
-        bad+=$(on "$h" 'find /etc/kubernetes /etc/etcd /etc/docker/registry -name "*.key" \( -perm /077 \) ! -path "*/registry/tls/*" -printf "%p %m\n" 2>/dev/null; find /etc/docker/registry/tls -name "*.key" -perm /007 -printf "%p %m\n" 2>/dev/null' || true)
+        # The keys each host has, and those open to others; an unreachable host fails the check.
+        out=$(on "$h" 'find /etc/kubernetes /etc/etcd /etc/docker/registry -name "*.key" 2>/dev/null | wc -l; find /etc/kubernetes /etc/etcd /etc/docker/registry -name "*.key" \( -perm /077 \) ! -path "*/registry/tls/*" -printf "%p %m\n" 2>/dev/null; find /etc/docker/registry/tls -name "*.key" -perm /007 -printf "%p %m\n" 2>/dev/null; true') || { echo "$h unreachable"; return 1; }
+        [[ $(head -n 1 <<<"$out") -gt 0 ]] || { echo "$h: no private key found"; return 1; }
+        keys=$((keys + $(head -n 1 <<<"$out")))
+        bad+=$(tail -n +2 <<<"$out")
     done
+    echo "$keys private keys on 6 hosts"
     echo "${bad:-every private key is 0600 (registry key 0640, group docker-registry)}"
     [[ -z $bad ]]
 }
@@ -583,10 +625,18 @@ c_push_with_credentials() {
     endpoint=$(json_field "$PUSH_DIR/push.json" endpoint)
     user=$(json_field "$PUSH_DIR/push.json" username)
     mkdir -p "$PUSH_DIR/login"
-    json_field "$PUSH_DIR/push.json" password | crane_as "$PUSH_DIR/login" auth login "$endpoint" -u "$user" --password-stdin >/dev/null 2>&1
+    local out
+    # Every step decides: a failed login or push fails the check (not only the last command).
+    if ! out=$(json_field "$PUSH_DIR/push.json" password | crane_as "$PUSH_DIR/login" auth login "$endpoint" -u "$user" --password-stdin 2>&1); then
+        echo "login to $endpoint as $user failed: $(tail -n 2 <<<"$out")"
+        return 1
+    fi
     t0=$(now_ms)
-    crane_as "$PUSH_DIR/login" push "$PUSH_DIR/busybox.tar" "$endpoint/docker.io/library/busybox:pushed-e2e" 2>&1 | tail -n 1
-    echo "pushed docker.io/library/busybox:pushed-e2e to $endpoint as $user in $(($(now_ms) - t0)) ms"
+    if ! out=$(crane_as "$PUSH_DIR/login" push "$PUSH_DIR/busybox.tar" "$endpoint/docker.io/library/busybox:pushed-e2e" 2>&1); then
+        echo "the push to $endpoint as $user failed: $(tail -n 2 <<<"$out")"
+        return 1
+    fi
+    echo "pushed docker.io/library/busybox:pushed-e2e to $endpoint as $user in $(($(now_ms) - t0)) ms: $(tail -n 1 <<<"$out")"
 }
 c_pull_endpoint_read_only() {
     local code
@@ -600,10 +650,14 @@ c_pod_runs_pushed_image() {
     "$KUBECTL" run k8sha-pushed --image=docker.io/library/busybox:pushed-e2e --restart=Never --overrides='{"spec":{"nodeName":"w1",
         "securityContext":{"runAsNonRoot":true,"runAsUser":1000,"seccompProfile":{"type":"RuntimeDefault"}},
         "containers":[{"name":"k8sha-pushed","image":"docker.io/library/busybox:pushed-e2e","command":["sh","-c","echo pulled-from-the-preloaded-mirror"],
-        "securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}' >/dev/null
-    "$KUBECTL" wait --for=jsonpath='{.status.phase}'=Succeeded pod/k8sha-pushed --timeout=120s >/dev/null
-    "$KUBECTL" logs k8sha-pushed
+        "securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}' >/dev/null || return 1
+    "$KUBECTL" wait --for=jsonpath='{.status.phase}'=Succeeded pod/k8sha-pushed --timeout=120s >/dev/null || { echo "pod k8sha-pushed did not succeed in 120 s"; return 1; }
+    local out
+    out=$("$KUBECTL" logs k8sha-pushed) || return 1
     "$KUBECTL" delete pod k8sha-pushed --wait=false >/dev/null
+    echo "$out"
+    # What the pod printed decides, not the clean-up.
+    [[ $out == pulled-from-the-preloaded-mirror ]]
 }
 
 write_report() {
