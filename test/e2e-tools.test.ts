@@ -19,7 +19,7 @@ describe("preview summary and the change drills' expectations", () => {
             ["update", cmd("cp1-control-plane")],
             ["same", cmd("cp1-os")],
         ]);
-        expect(s).toEqual({ create: ["w3-os"], update: ["cp1-control-plane"], replace: ["control-plane-apiserver-cert"], delete: [], same: 1, createdComponents: [], files: {} });
+        expect(s).toEqual({ create: ["w3-os"], update: ["cp1-control-plane"], replace: ["control-plane-apiserver-cert"], delete: [], same: 1, unchanged: 0, createdComponents: [], files: {} });
     });
 
     test("add-worker allows the worker's resources and the topology followers only", () => {
@@ -136,7 +136,12 @@ describe("preview summary and the change drills' expectations", () => {
     });
 
     test("noop allows nothing", () => {
-        expect(planProblems("noop", undefined, preview([["update", cmd("w1-os")]]))).toEqual(["w1-os: update is not expected in the noop drill"]);
+        expect(planProblems("noop", undefined, preview([["update", cmd("w1-os")], ["same", cmd("w1-facts")]]))).toEqual(["w1-os: update is not expected in the noop drill"]);
+        // What `pulumi preview --json` gives for a live stack with nothing to do: the stack, and the count of the unchanged.
+        const live = summarizePreview({ steps: [{ op: "same", urn: urn("pulumi:pulumi:Stack", "k8s-ha-dev") }], changeSummary: { same: 173 } });
+        expect(planProblems("noop", undefined, live)).toEqual([]);
+        // No step and no resource: nothing was previewed.
+        expect(planProblems("noop", undefined, summarizePreview({ steps: [] }))).toEqual(["the preview saw no resource at all: not a preview of this stack's cluster"]);
     });
 
     test("switch (another commit's program on this state) allows steps to run again, and nothing else", () => {

@@ -21,6 +21,8 @@ export interface PlanSummary {
     replace: string[];
     delete: string[];
     same: number;
+    /** Resources the engine counted unchanged (`changeSummary.same`: with --json the unchanged ones are no steps). */
+    unchanged: number;
     /** Of the created, the components of this program (no host step; `k8s-ha:index:*` types). */
     createdComponents: string[];
     /** For each updated host step, the files its preview manifest says change (`: file PATH MODE …` lines). */
@@ -59,8 +61,8 @@ export function urnName(urn: string): string {
 const STACK_TYPE = "pulumi:pulumi:Stack";
 
 /** Groups the steps of a preview by what happens to each resource. */
-export function summarizePreview(preview: { steps?: PreviewStep[] }): PlanSummary {
-    const s: PlanSummary = { create: [], update: [], replace: [], delete: [], same: 0, createdComponents: [], files: {} };
+export function summarizePreview(preview: { steps?: PreviewStep[]; changeSummary?: Record<string, number> }): PlanSummary {
+    const s: PlanSummary = { create: [], update: [], replace: [], delete: [], same: 0, unchanged: preview.changeSummary?.same ?? 0, createdComponents: [], files: {} };
     const add = (list: string[], name: string) => {
         if (!list.includes(name)) list.push(name);
     };
@@ -135,6 +137,9 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
     };
     switch (drill) {
         case "noop":
+            // A preview that saw no resource at all (an empty stack, a program that made nothing)
+            // plans no change either, and proves nothing.
+            if (s.same + s.unchanged === 0) problems.push("the preview saw no resource at all: not a preview of this stack's cluster");
             none("create", s.create);
             none("update", s.update);
             none("replace", s.replace);
@@ -237,7 +242,7 @@ function need(arg: string | undefined, drill: string): string {
 
 if (require.main === module) {
     const [drill, arg] = process.argv.slice(2);
-    const summary = summarizePreview(JSON.parse(fs.readFileSync(0, "utf8")) as { steps?: PreviewStep[] });
+    const summary = summarizePreview(JSON.parse(fs.readFileSync(0, "utf8")) as { steps?: PreviewStep[]; changeSummary?: Record<string, number> });
     const problems = planProblems(drill, arg, summary);
     process.stdout.write(JSON.stringify({ drill, ...summary, problems }) + "\n");
     for (const p of problems) process.stderr.write(`plan: ${p}\n`);
