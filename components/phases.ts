@@ -307,7 +307,7 @@ export interface ControlPlaneContents<C> {
  * (controlplane.sh restarts those, one host at a time).
  */
 export function controlPlanePhase<C>(
-    cluster: Pick<ClusterConfig, "hosts" | "podCidr" | "serviceCidr"> & { certificates: Pick<CertificateSettings, "validityDays"> },
+    cluster: Pick<ClusterConfig, "podCidr" | "serviceCidr"> & { certificates: Pick<CertificateSettings, "validityDays"> },
     c: ControlPlaneContents<C>,
 ): PhaseFile<C>[] {
     const pki = render.K8S_PKI;

@@ -191,27 +191,10 @@ console.log(`e2e: engine steps: ${prev.engine.passed} passed, ${prev.engine.fail
 ' "$RESULTS" "$E2E/report.json" "$(git rev-parse --short HEAD)"
 }
 
-# The lab leaks nothing: its host forwards no packet for the machines (nft table policy drop, no
-# NAT rule), the machines' only way out is the package proxy, which serves Debian's archive and
-# refuses any other site (asked for one on the lab host itself: nothing is sent outside the lab),
-# and apt on a machine still works through it.
-lab_forwarding() {
-    local table rules=() problems=()
-    table=$(nft list table inet k8s_ha_lab 2>&1) || problems+=("no nft table inet k8s_ha_lab")
-    [[ $table == *"hook forward priority filter; policy drop;"* ]] || problems+=("the forward chain's policy is not drop")
-    [[ $(grep -c 'accept' <<<"$table") == 1 && $table == *'iifname "k8sha0" oifname "k8sha0" accept'* ]] || problems+=("the forward chain accepts more than bridged lab traffic")
-    mapfile -t rules < <(iptables -t nat -S POSTROUTING 2>/dev/null | grep -E -- '-s 10\.213\.0\.0/24.*MASQUERADE' || true)
-    ((${#rules[@]} == 0)) || problems+=("NAT rule left: ${rules[*]}")
-    printf '%s\n' "${problems[@]}"
-}
-# What the lab host dropped of the machines' traffic to elsewhere (and of traffic to them), so far.
-lab_drops() {
-    local c
-    for c in dropped_from_lab dropped_to_lab; do
-        printf '%s: %s; ' "$c" "$(nft list counter inet k8s_ha_lab "$c" 2>/dev/null | grep -o 'packets [0-9]* bytes [0-9]*' || echo 'no counter')"
-    done
-}
-
+# The lab leaks nothing: its host forwards no packet for the machines (`lab.sh forwarding`), their
+# only way out is the package proxy, which serves Debian's archive and refuses any other site (asked
+# for one on the lab host itself: nothing is sent outside the lab), and apt on a machine still
+# works through it.
 # ------------------------------------------------------------------------------------------------
 say "compiling the suite's tools"
 npx tsc -p . --outDir bin
@@ -226,12 +209,13 @@ step "artifacts built and served" "" artifacts.log bash scripts/artifacts.sh
 # The pins of the files just built (k8s-ha:checksums), from their sum files on this disk.
 sync_lab_keys
 step "artifacts checked against their checksums" "" artifacts-check.log bash scripts/artifacts.sh check
-fwd_problems=$(lab_forwarding)
+fwd_rc=0
+fwd=$(bash scripts/lab.sh forwarding 2>&1) || fwd_rc=$?
 proxied=$(on lb1 "apt-get -o Dpkg::Use-Pty=0 update 2>&1 | tail -n 1; curl -s -o /dev/null -w '%{http_code}' -x http://10.213.0.1:3142 http://10.213.0.1:8080/debian/dists/bookworm/InRelease" 2>&1 | paste -sd' ' || true)
-if [[ -z $fwd_problems && $proxied == *"Reading package lists"*403 ]]; then
-    record "the lab forwards nothing; packages only through its proxy" passed 0 "" "nft table inet k8s_ha_lab: policy drop, bridged lab traffic only; no NAT rule; lb1: apt update through the proxy ok, another site refused (HTTP ${proxied: -3}); $(lab_drops)"
+if ((fwd_rc == 0)) && [[ $proxied == *"Reading package lists"*403 ]]; then
+    record "the lab forwards nothing; packages only through its proxy" passed 0 "" "$fwd; lb1: apt update through the proxy ok, another site refused (HTTP ${proxied: -3})"
 else
-    record "the lab forwards nothing; packages only through its proxy" failed 0 "" "${fwd_problems//$'\n'/; } lb1: ${proxied:-no answer}"
+    record "the lab forwards nothing; packages only through its proxy" failed 0 "" "${fwd//$'\n'/; } lb1: ${proxied:-no answer}"
 fi
 
 # 1-2. From bare hosts to a cluster that passes the users' checks. The first up runs the program of
@@ -977,11 +961,10 @@ set_versions 1.35.4 3.6.16
 bash scripts/pulumi.sh config set --path 'k8s-ha:versions.containerd' 2.2.9 >/dev/null
 
 # Over the whole run: still no forwarding, and what the machines tried to send out of the lab.
-fwd_problems=$(lab_forwarding)
-if [[ -z $fwd_problems ]]; then
-    record "the lab forwarded nothing over the whole run (drops counted)" passed 0 "" "$(lab_drops)"
+if fwd=$(bash scripts/lab.sh forwarding 2>&1); then
+    record "the lab forwarded nothing over the whole run (drops counted)" passed 0 "" "$fwd"
 else
-    record "the lab forwarded nothing over the whole run (drops counted)" failed 0 "" "${fwd_problems//$'\n'/; } $(lab_drops)"
+    record "the lab forwarded nothing over the whole run (drops counted)" failed 0 "" "${fwd//$'\n'/; }"
 fi
 
 if git diff --quiet -- Pulumi.dev.yaml; then

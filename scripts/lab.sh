@@ -7,6 +7,7 @@
 #   lab.sh up [--install-deps]   create or repair the lab; idempotent (a second run changes nothing)
 #   lab.sh down [--purge]        remove all that `up` made; --purge also drops the cached base images
 #   lab.sh status                each machine, its address, its process, SSH and systemd state
+#   lab.sh forwarding            that the host forwards nothing for the machines, and what it dropped
 #   lab.sh ssh NAME [CMD...]     SSH into a machine as root with the lab key and its pinned host key
 #   lab.sh check [--nested] [--kubelet]
 #                                smoke check: pinned SSH + `systemctl is-system-running` = running on
@@ -264,6 +265,24 @@ forward_drop_counts() {
   from=$(nft list counter inet "$FORWARD_TABLE" dropped_from_lab | grep -o 'packets [0-9]* bytes [0-9]*')
   to=$(nft list counter inet "$FORWARD_TABLE" dropped_to_lab | grep -o 'packets [0-9]* bytes [0-9]*')
   printf 'dropped from the lab: %s; to the lab: %s\n' "$from" "$to"
+}
+
+# forwarding: whether the lab host forwards nothing for its machines (the table, its drop policy,
+# its one accept rule for bridged lab traffic, no NAT rule for the subnet), with the drop counters;
+# exits 1 naming each problem (scripts/e2e.sh records it).
+lab_forwarding() {
+  local table problems=()
+  require_root forwarding
+  table=$(nft list table inet "$FORWARD_TABLE" 2>&1) || problems+=("no nft table inet $FORWARD_TABLE")
+  [[ $table == *"hook forward priority filter; policy drop;"* ]] || problems+=("the forward chain's policy is not drop")
+  [[ $(grep -c accept <<<"$table") == 1 && $table == *"iifname \"$BRIDGE\" oifname \"$BRIDGE\" accept"* ]] ||
+    problems+=("the forward chain accepts more than bridged lab traffic")
+  if iptables -t nat -S POSTROUTING 2>/dev/null | grep -qE -- "-s ${SUBNET//./\\.} .*MASQUERADE"; then problems+=("a NAT rule for $SUBNET"); fi
+  if ((${#problems[@]})); then
+    printf 'lab: forwarding: %s\n' "${problems[@]}" >&2
+    exit 1
+  fi
+  say "forwarding: none (nft table inet $FORWARD_TABLE: policy drop, bridged lab traffic only; no NAT rule); $(forward_drop_counts)"
 }
 
 remove_forwarding_rules() {
@@ -1271,6 +1290,7 @@ main() {
     up) lab_up "$@" ;;
     down) lab_down "$@" ;;
     status) lab_status "$@" ;;
+    forwarding) lab_forwarding ;;
     ssh) lab_ssh "$@" ;;
     check) lab_check "$@" ;;
     deps) install_deps ;;

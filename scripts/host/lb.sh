@@ -86,7 +86,10 @@ apply() {
 }
 
 haproxy_listens() { ss -Hltn "sport = :$K8SHA_API_PORT" | grep -q .; }
-holds_vip() { ip -o addr show dev "$K8SHA_INTERFACE" | grep -qF " $K8SHA_VIP/"; }
+# vip_held: the VIP as the interface holds it (ADDRESS/PREFIX: keepalived adds it with the
+# network's prefix), or nothing; nothing too when there is no such interface.
+vip_held() { ip -o -4 addr show dev "$K8SHA_INTERFACE" 2>/dev/null | awk -v vip="$K8SHA_VIP" '{ split($4, a, "/") } a[1] == vip { print $4 }'; }
+holds_vip() { [[ -n $(vip_held) ]]; }
 # shellcheck disable=SC2016 # $0 and $1 are the inner shell's
 peer_haproxy_answers() { timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$K8SHA_PEER" "$K8SHA_API_PORT"; }
 
@@ -119,12 +122,10 @@ delete() {
     service_remove keepalived
     systemctl disable --now -q haproxy 2>/dev/null || true
     rm -f "$STATE_DIR/started/haproxy" "$DEFERRED"
-    # A keepalived that was killed leaves the VIP behind; it holds it with the network's prefix
-    # (not /32), so the address is removed as the interface lists it.
+    # A keepalived that was killed leaves the VIP behind: removed as the interface lists it.
     if [[ -n ${K8SHA_INTERFACE:-} ]]; then
         local held
-        # No such interface: nothing to remove.
-        held=$(ip -o -4 addr show dev "$K8SHA_INTERFACE" 2>/dev/null | awk -v vip="$K8SHA_VIP" '{ split($4, a, "/") } a[1] == vip { print $4 }') || held=""
+        held=$(vip_held) || held=""
         if [[ -n $held ]]; then
             ip addr del "$held" dev "$K8SHA_INTERFACE"
             info "removed the VIP $held from $K8SHA_INTERFACE"
