@@ -227,11 +227,16 @@ c_event_rate_limit_burst() {
 c_kubelet_pull_credentials() {
     local n policy bad=0
     for n in w1 w2 w4; do
-        policy=$("$KUBECTL" get --raw "/api/v1/nodes/$n/proxy/configz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["kubeletconfig"].get("imagePullCredentialsVerificationPolicy"))') || return 1
+        policy=$(kubelet_setting "$n" imagePullCredentialsVerificationPolicy None) || return 1
         echo "$n: imagePullCredentialsVerificationPolicy=$policy"
         [[ $policy == NeverVerifyPreloadedImages ]] || bad=1
     done
     ((bad == 0))
+}
+# kubelet_setting NODE FIELD DEFAULT: one field of NODE's running kubelet configuration (configz
+# through the API), DEFAULT when the kubelet leaves it out.
+kubelet_setting() {
+    "$KUBECTL" get --raw "/api/v1/nodes/$1/proxy/configz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["kubeletconfig"].get(sys.argv[1], sys.argv[2]))' "$2" "$3"
 }
 # Each worker's running kubelet configuration, as the kubelet reports it (configz through the API).
 c_kubelet_hardening() {
@@ -277,7 +282,7 @@ c_kubelet_anonymous() { [[ $(on cp1 "curl -sk -o /dev/null -w '%{http_code}' htt
 c_readonly_port() {
     local n port out bad=0
     for n in w1 w2 w4; do
-        port=$("$KUBECTL" get --raw "/api/v1/nodes/$n/proxy/configz" | python3 -c 'import json, sys; print(json.load(sys.stdin)["kubeletconfig"].get("readOnlyPort", 0))') || { echo "$n: no configz"; return 1; }
+        port=$(kubelet_setting "$n" readOnlyPort 0) || { echo "$n: no configz"; return 1; }
         out=$(on "$n" 'curl -s -m 3 -o /dev/null http://127.0.0.1:10255/pods; echo "curl exit $?"') || { echo "$n unreachable"; return 1; }
         echo "$n: readOnlyPort=$port; 127.0.0.1:10255 from $n: $out"
         [[ $port == 0 && $out == "curl exit 7" ]] || bad=1
