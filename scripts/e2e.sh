@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
-# The end-to-end suite (npm run test:e2e): the real Pulumi engine against the lab, as a user runs it.
-#   1. a fresh lab, the artifacts, and `pulumi up` of the dev stack on bare hosts;
+# The end-to-end suites: the real Pulumi engine against the lab, as a user runs it.
+#   bash scripts/e2e.sh [main|long]
+# main (npm run test:e2e, what CI runs after npm test), one cluster through its life:
+#   1. a fresh lab, the artifacts, `pulumi up` of the last landed commit's program on bare hosts,
+#      then this commit's program on the same state (the switch);
 #   2. the users' checks (scripts/hosts-check.sh);
-#   3. `pulumi preview --expect-no-changes`, then a no-op `pulumi up`;
+#   3. `pulumi preview --expect-no-changes`, a no-op `pulumi up`, the kubelet serving certificates
+#      and forged requests, a wrong pinned host key;
 #   4. the fault drills (scripts/hosts-faults.sh);
-#   5. the change drills: add the spare worker w3, remove it, the mirror preloaded (pushes with the
-#      stack's credentials) and back, an etcd setting rolled one member at a time under a write
-#      probe, change apiServerExtraSans under a 100 ms client probe through the VIP;
-#   6. the secret scan of the real state and of every log of the run;
-#   7. `pulumi destroy` and the clean-host check;
-#   8. an interrupted first `up` (the engine killed at a random point), the `up` that converges after
-#      it, and a second destroy.
+#   5. the change drills: add the spare worker w3 and remove it, the mirror preloaded and back, an
+#      etcd setting rolled under a write probe, apiServerExtraSans, an LB setting and a kubelet
+#      setting rolled under a client probe through the VIP, a run stopped before its reload, drift
+#      and repair, etcd snapshot and restore, the secrets encryption key rotation, certificate
+#      renewal;
+#   6. `pulumi destroy` and the clean-host check.
+# long (npm run test:e2e:long, run before resolving what it covers; not in CI, for time):
+#   8. an interrupted first `up` on bare hosts (the engine killed at a random point), the `up` that
+#      converges after it, and its destroy;
+#   9. upgrades: a cluster at Kubernetes 1.34.4 and etcd 3.6.15 (its release files built here),
+#      a skipped minor refused, 1.35.4 then 1.36.3 under the client probe and a PodDisruptionBudget,
+#      containerd 2.2.9 to 2.3.7 on every worker; destroy.
+# Both end with the same checks over the whole run: the lab forwarded nothing, the tracked
+# Pulumi.dev.yaml was not edited, every check the suite names ran, and last the secret scan of every
+# log, every state export and the backend's files for every secret value of every cluster built.
 # Every check and timing goes to .e2e/report.json; the engine's output to .e2e/logs/. The stack's
 # state is a file backend in .e2e/state, new for each run. Exits non-zero on any failure.
 # Settings: K8S_HA_E2E_KEEP_LAB=1 leaves the lab (and whatever a failed step left on it) running at
@@ -18,6 +30,11 @@
 # The node -e programs are JavaScript in single quotes on purpose.
 # shellcheck disable=SC2016
 set -Eeuo pipefail
+SUITE=${1:-main}
+[[ $SUITE == main || $SUITE == long ]] || {
+    echo "e2e: unknown suite '$SUITE': the suites are main (npm run test:e2e) and long (npm run test:e2e:long)" >&2
+    exit 2
+}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 E2E=$ROOT/.e2e
@@ -46,7 +63,7 @@ failed=0
 finish() {
     local rc=$?
     stop_probe
-    rm -f "$E2E/probe-client.key" "$E2E/export-revealed.json" "$E2E/push-password"
+    rm -f "$E2E/probe-client.key" "$E2E"/revealed-*.json "$E2E/push-password" "$E2E/w1-kubelet.kubeconfig"
     write_report || true
     if [[ ${K8S_HA_E2E_KEEP_LAB:-0} != 1 ]]; then
         say "removing the lab"
@@ -175,23 +192,30 @@ kubeconfig_from_stack() {
         "$KUBECTL" config view --raw -o jsonpath='{.users[0].user.client-key-data}' | base64 -d >"$E2E/probe-client.key")
 }
 
+# keep_export LABEL: the state of the cluster about to be destroyed, for the secret scan at the end:
+# revealed (private, removed when the run ends) for the values to look for, plain among the logs.
+keep_export() {
+    (umask 077 && pulumi_ stack export --show-secrets >"$E2E/revealed-$1.json")
+    pulumi_ stack export >"$LOGS/export-$1.json"
+}
+
 write_report() {
     node -e '
 const fs = require("fs");
-const [tsv, file, commit] = process.argv.slice(1);
+const [tsv, file, commit, suite] = process.argv.slice(1);
 const steps = fs.readFileSync(tsv, "utf8").trim().split("\n").filter(Boolean).map((l) => {
   const [name, status, seconds, goal, evidence] = l.split("\t");
   return { name, status, seconds: Number(seconds), goal, evidence };
 });
 const prev = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
-prev.engine = { at: new Date().toISOString(), commit, steps,
+prev.engine = { suite, at: new Date().toISOString(), commit, steps,
   passed: steps.filter((s) => s.status === "passed").length, failed: steps.filter((s) => s.status !== "passed").length };
 fs.writeFileSync(file, JSON.stringify(prev, null, 2));
 console.log(`e2e: engine steps: ${prev.engine.passed} passed, ${prev.engine.failed} failed`);
-' "$RESULTS" "$E2E/report.json" "$(git rev-parse --short HEAD)"
+' "$RESULTS" "$E2E/report.json" "$(git rev-parse --short HEAD)" "$SUITE"
 }
 
-# The lab leaks nothing: its host forwards no packet for the machines (`lab.sh forwarding`), their
+# 0. The lab leaks nothing: its host forwards no packet for the machines (`lab.sh forwarding`), their
 # only way out is the package proxy, which serves Debian's archive and refuses any other site (asked
 # for one on the lab host itself: nothing is sent outside the lab), and apt on a machine still
 # works through it.
@@ -218,747 +242,10 @@ else
     record "the lab forwards nothing; packages only through its proxy" failed 0 "" "${fwd//$'\n'/; } lb1: ${proxied:-no answer}"
 fi
 
-# 1-2. From bare hosts to a cluster that passes the users' checks. The first up runs the program of
-# the last commit that landed on main before this work (K8S_HA_E2E_BASE): users' clusters were
-# built by it. This commit's program then takes over the same state: its preview creates, replaces
-# and deletes nothing but what this commit adds or retires on purpose (SWITCH_PLAN), and its up
-# restarts only the daemons this commit must restart (SWITCH_RESTARTS) and removes those it retires
-# (SWITCH_GONE); every other daemon on every host keeps its process.
-BASE=${K8S_HA_E2E_BASE:-328a58c}
-# Since 328a58c: the kubelet serving CA and each worker's serving certificate from it are new, the
-# approver's certificate goes; the apiservers and controller-managers take the new CA, the kubelets
-# their certificates, and the approver stops.
-SWITCH_PLAN="create=kubelet-pki-*,*-kubelet-serving-*;delete=control-plane-csr-approver-*"
-SWITCH_RESTARTS=kube-apiserver,kube-controller-manager,kubelet
-SWITCH_GONE=k8s-ha-csr-approver
-# The leader scheduler exits when its local apiserver is away past the lease's renew deadline
-# ("Leaderelection lost"), and systemd starts it again: a restart of the apiservers may restart it.
-SWITCH_MAY_RESTART=kube-scheduler
-BASE_DIR=$E2E/base
-rm -rf "$BASE_DIR"
-git worktree prune
-pulumi_base() { (cd "$BASE_DIR" && K8S_HA_LAB_SYNC=0 bash scripts/pulumi.sh "$@"); }
-# The process ID of each daemon k8s-ha runs, on every host of the cluster (0: not there).
-DAEMONS="etcd kube-apiserver kube-controller-manager kube-scheduler k8s-ha-csr-approver containerd kubelet kube-proxy haproxy keepalived docker-registry nfs-server k8s-ha-firewall"
-daemon_pids() {
-    local h
-    for h in lb1 lb2 cp1 cp2 cp3 w1 w2 w4 mirror nfs; do
-        # shellcheck disable=SC2086 # one argument per unit
-        on "$h" "systemctl show -p Id -p MainPID $DAEMONS" 2>/dev/null | paste -sd' ' | sed "s/^/$h /"
-    done
-}
-t_bare=$(now_ms)
-if git worktree add -q --detach "$BASE_DIR" "$BASE" >"$LOGS/base-worktree.log" 2>&1; then
-    ln -s "$ROOT/node_modules" "$BASE_DIR/node_modules"
-    ln -s "$ROOT/.tools" "$BASE_DIR/.tools"
-    step "pulumi up on bare hosts (the program of $BASE)" "" up.log pulumi_base up --yes --suppress-progress
-else
-    record "pulumi up on bare hosts (the program of $BASE)" failed 0 "" "git worktree add $BASE: $(tail -n 3 "$LOGS/base-worktree.log")"
-fi
-daemon_pids >"$E2E/pids-before-switch"
-plan_check "this commit's program on the state of $BASE: nothing created, replaced or deleted but what it must" "" switch "$SWITCH_PLAN"
-step "up with this commit's program on the state of $BASE" "" up-switch.log pulumi_ up --yes --suppress-progress
-daemon_pids >"$E2E/pids-after-switch"
-drained="workers drained: $(grep -o 'k8s-ha\[cp1\]: [a-z0-9]* drained: [0-9]* pods evicted' "$LOGS/up-switch.log" | sort -u | sed 's/k8s-ha\[cp1\]: //' | paste -sd, || true)"
-if verdict=$(node bin/test/e2e/pids.js "$E2E/pids-before-switch" "$E2E/pids-after-switch" "$SWITCH_RESTARTS" "$SWITCH_GONE" "$SWITCH_MAY_RESTART" 2>&1); then
-    record "the switch restarted only what it must" passed 0 "" "$verdict; $drained"
-else
-    record "the switch restarted only what it must" failed 0 "" "$verdict; $drained"
-fi
-plan_check "after the switch: no changes" "" noop
-kubeconfig_from_stack
-check_rc=0
-bash scripts/hosts-check.sh 2>"$LOGS/hosts-check.log" || check_rc=$?
-T=$(awk -v a="$t_bare" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
-if ((check_rc == 0)); then
-    record "bare hosts to all checks passing" passed "$T" "<= 120 s" "$(grep -c ' passed ' "$LOGS/hosts-check.log") checks passed"
-else
-    record "bare hosts to all checks passing" failed "$T" "<= 120 s" "$(grep -E '^check: .* failed ' "$LOGS/hosts-check.log" | head -5)"
-fi
-
-# 3. Nothing to do on a second run.
-plan_check "preview of the dev stack: no changes" "<= 10 s" noop
-# Every certificate's expiry, from the stack output, against the apiserver's certificate as served.
-if certs=$(pulumi_ stack output certificates --json 2>&1) &&
-    summary=$(node -e '
-const c = JSON.parse(require("fs").readFileSync(0, "utf8"));
-const all = Object.entries(c).flatMap(([ca, m]) => Object.entries(m).map(([n, t]) => [`${ca}/${n}`, t]));
-if (all.length < 20 || all.some(([, t]) => Number.isNaN(Date.parse(t)))) throw new Error(`bad output: ${JSON.stringify(c)}`);
-all.sort((a, b) => Date.parse(a[1]) - Date.parse(b[1]));
-console.log(`${all.length} certificates; the first to expire: ${all[0][0]} ${all[0][1]}; apiserver ${c.cluster["control-plane-apiserver"]}`);
-' <<<"$certs" 2>&1); then
-    served=$(echo | openssl s_client -connect 10.213.0.21:6443 2>/dev/null | openssl x509 -noout -enddate 2>/dev/null | cut -d= -f2)
-    record "stack output certificates: every expiry" passed 0 "" "$summary; served by cp1: $served"
-else
-    record "stack output certificates: every expiry" failed 0 "" "${summary:-$certs}"
-fi
-# 3a. Kubelet serving certificates: each worker serves the stack's certificate for its own name and
-# address, from the kubelet serving CA. No approver runs: a node's requests for serving certificates
-# (any names, any shape) stay unapproved and unsigned. If an admin approves one by mistake, the
-# controller-manager signs it with the kubelet serving CA, which nothing but the apiserver's kubelet
-# client trusts: the cluster CA (the API, the mirror, every kubeconfig) does not verify it.
-serving=""
-serving_ok=yes
-for w in w1 w2 w4; do
-    addr=${ADDR[$w]}
-    got=$(on cp1 "echo | openssl s_client -connect $addr:10250 2>/dev/null | openssl x509 -noout -subject -issuer -ext subjectAltName -nameopt RFC2253 2>/dev/null" | tr -s ' \n' ' ')
-    [[ $got == *"subject=CN=system:node:$w,O=system:nodes"*"issuer=CN=k8s-ha kubelet serving CA,O=k8s-ha"*"DNS:$w, IP Address:$addr"* && $got != *"IP Address:$addr,"* ]] || serving_ok=no
-    serving+="$w: ${got:-nothing served}; "
-done
-# Requests made with w1's own credential (its kubelet.kubeconfig, kept private under .e2e/ for this
-# drill alone), each a shape the old approver was asked to refuse; and w2's subject, which the
-# apiserver refuses to take from w1 at all.
-forged_ok=yes
-forged=""
-w1conf=$E2E/w1-kubelet.kubeconfig
-(umask 077 && on w1 "cat /etc/kubernetes/kubelet.kubeconfig" >"$w1conf")
-long=$(printf 'a%.0s' $(seq 1 250))
-forged_cases=("extra-address w1 DNS:w1,IP:10.213.0.31,IP:10.213.0.99" "w2-names w1 DNS:w2,IP:10.213.0.32" "wildcard w1 DNS:*.w1,IP:10.213.0.31"
-    "ipv6 w1 DNS:w1,IP:fd00::31" "no-sans w1 -" "long-name w1 DNS:$long.w1" "w2-subject w2 DNS:w2,IP:10.213.0.32")
-created=()
-for case in "${forged_cases[@]}"; do
-    read -r what cn sans <<<"$case"
-    ext=()
-    [[ $sans == - ]] || ext=(-addext "subjectAltName=$sans")
-    req=$(openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/O=system:nodes/CN=system:node:$cn" "${ext[@]}" 2>/dev/null | base64 -w0)
-    if out=$(printf 'apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: e2e-%s}\nspec:\n  request: %s\n  signerName: kubernetes.io/kubelet-serving\n  usages: [digital signature, key encipherment, server auth]\n' "$what" "$req" |
-        "$KUBECTL" --kubeconfig "$w1conf" create -f - 2>&1); then
-        created+=("$what")
-    elif [[ $what == w2-subject && $out == *"can only create a node CSR with CN=system:node:w1"* ]]; then
-        forged+="$what: refused by the apiserver (NodeRestriction); "
-    elif [[ $what == w2-subject || $what == w2-names ]]; then
-        forged_ok=no
-        forged+="$what: ${out:0:200}; "
-    else
-        # Refused at creation is never signed either; the reason is recorded.
-        forged+="$what: refused by the apiserver: ${out:0:120}; "
-    fi
-done
-# Long enough for any approver to have answered (the old one polled every 2 s).
-sleep 20
-for what in "${created[@]}"; do
-    state=$("$KUBECTL" get csr "e2e-$what" -o go-template='{{range .status.conditions}}{{.type}} {{end}}{{if .status.certificate}}issued{{end}}' 2>&1 || true)
-    [[ -z $state ]] || forged_ok=no
-    forged+="$what: ${state:-pending, unsigned after 20 s}; "
-done
-# The mistake: an admin approves w2-names; it is signed by the kubelet serving CA, not the cluster CA.
-mistake="not signed"
-if [[ " ${created[*]} " == *" w2-names "* ]] && "$KUBECTL" certificate approve e2e-w2-names >/dev/null 2>&1; then
-    for _ in $(seq 1 20); do
-        "$KUBECTL" get csr e2e-w2-names -o jsonpath='{.status.certificate}' 2>/dev/null | base64 -d >"$E2E/mistake.crt" 2>/dev/null || true
-        [[ -s $E2E/mistake.crt ]] && break
-        sleep 1
-    done
-    "$KUBECTL" config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$E2E/cluster-ca.crt"
-    issuer=$(openssl x509 -noout -issuer -nameopt RFC2253 -in "$E2E/mistake.crt" 2>&1)
-    if openssl verify -CAfile "$E2E/cluster-ca.crt" "$E2E/mistake.crt" >/dev/null 2>&1; then trusted="the cluster CA verifies it"; else trusted="the cluster CA does not verify it"; fi
-    mistake="$issuer; $trusted"
-fi
-[[ $mistake == "issuer=CN=k8s-ha kubelet serving CA,O=k8s-ha; the cluster CA does not verify it" ]] || forged_ok=no
-forged+="approved by an admin: $mistake; "
-for what in "${created[@]}"; do "$KUBECTL" delete csr "e2e-$what" --ignore-not-found >/dev/null 2>&1 || true; done
-rm -f "$E2E/mistake.crt" "$E2E/cluster-ca.crt"
-# The kubelets' own renewal of their client certificates (rotateCertificates): each keeps the
-# stack's certificate in its store, and a request like the one w1's kubelet makes when it renews
-# (signer kube-apiserver-client-kubelet, its own name) is approved and signed by the controller-manager.
-stores=$(for w in w1 w2 w4; do on "$w" "openssl x509 -noout -subject -nameopt RFC2253 -in /var/lib/kubelet/pki/kubelet-client-current.pem 2>/dev/null" | sed "s/^/$w /"; done | paste -sd, || true)
-[[ $(grep -o 'subject=CN=system:node:' <<<"$stores" | wc -l) == 3 ]] || forged_ok=no
-req=$(openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/O=system:nodes/CN=system:node:w1" 2>/dev/null | base64 -w0)
-renewal="not created"
-if printf 'apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: e2e-client-renewal}\nspec:\n  request: %s\n  signerName: kubernetes.io/kube-apiserver-client-kubelet\n  usages: [digital signature, key encipherment, client auth]\n' "$req" |
-    "$KUBECTL" --kubeconfig "$w1conf" create -f - >/dev/null 2>&1; then
-    for _ in $(seq 1 20); do
-        renewal=$("$KUBECTL" get csr e2e-client-renewal -o go-template='{{range .status.conditions}}{{.type}} {{end}}{{if .status.certificate}}issued{{end}}' 2>/dev/null || true)
-        [[ $renewal == *issued* ]] && break
-        sleep 1
-    done
-fi
-[[ $renewal == "Approved issued" ]] || forged_ok=no
-forged+="stores: ${stores:-none}; a client renewal request from w1: ${renewal:-no verdict in 20 s}; "
-"$KUBECTL" delete csr e2e-client-renewal --ignore-not-found >/dev/null 2>&1 || true
-rm -f "$w1conf"
-serving_check="kubelet serving certificates from the kubelet serving CA; forged requests never signed; a mistaken approval not trusted as the cluster; client renewal approved"
-if [[ $serving_ok == yes && $forged_ok == yes ]]; then
-    record "$serving_check" passed 0 "" "${serving}${forged}"
-else
-    record "$serving_check" failed 0 "" "${serving}${forged}"
-fi
-# The preview was just shown: the no-op up skips its own (a plain `up` adds one, about 4 s).
-step "no-op up (--skip-preview --expect-no-changes)" "<= 5 s" up-noop.log pulumi_ up --yes --skip-preview --expect-no-changes --suppress-progress
-
-# 3b. A wrong pinned host key (w1 pinned to lb1's key) stops the update at once, naming the host and
-# both keys, before any host is touched; the next preview finds nothing changed.
-pulumi_ config set --path 'k8s-ha:hosts.w1.hostKey' "$(node -p 'require("./.tools/lab/hostkeys.json").lb1')" >/dev/null
-if timed up-wrong-hostkey.log pulumi_ up --yes --skip-preview --suppress-progress; then
-    record "wrong host key: the up stops at once" failed "$T" "<= 30 s" "the up passed"
-elif grep -q 'w1 (10.213.0.31:22): the host key is not the pinned one. Expected ssh-ed25519 ' "$LOGS/up-wrong-hostkey.log" &&
-    grep -q "got $(node -p 'require("./.tools/lab/hostkeys.json").w1')" "$LOGS/up-wrong-hostkey.log"; then
-    record "wrong host key: the up stops at once" passed "$T" "<= 30 s" "$(grep -o 'w1 (10.213.0.31:22): the host key is not the pinned one. Expected [^ ]* [^ ]\{0,12\}' "$LOGS/up-wrong-hostkey.log" | head -1)… got w1's own key; log .e2e/logs/up-wrong-hostkey.log"
-else
-    record "wrong host key: the up stops at once" failed "$T" "<= 30 s" "$(tail -n 5 "$LOGS/up-wrong-hostkey.log")"
-fi
-sync_lab_keys
-plan_check "after the wrong host key: no changes" "" noop
-
-# 4. Faults.
-run_checks "fault drills" faults.log bash scripts/hosts-faults.sh
-
-# 5a. Add the spare worker w3.
-pulumi_ config set --path 'k8s-ha:hosts.w3.address' 10.213.0.33 >/dev/null
-pulumi_ config set --path 'k8s-ha:hosts.w3.roles[0]' worker >/dev/null
-sync_lab_keys
-plan_check "preview of add worker: only w3 and its followers" "" add-worker w3
-step "add worker w3 (up)" "<= 60 s" up-add-worker.log pulumi_ up --yes --suppress-progress
-if out=$("$KUBECTL" get node w3 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>&1) && [[ $out == True ]]; then
-    record "w3 is a Ready node" passed 0 "" "Ready=$out"
-else
-    record "w3 is a Ready node" failed 0 "" "$out"
-fi
-
-# 5b. Remove it again.
-pulumi_ config rm --path 'k8s-ha:hosts.w3' >/dev/null
-plan_check "preview of remove worker: only w3 and its followers" "" remove-worker w3
-step "remove worker w3 (up)" "" up-remove-worker.log pulumi_ up --yes --suppress-progress
-if out=$("$KUBECTL" get node w3 2>&1); then
-    record "w3 left the API" failed 0 "" "$out"
-else
-    record "w3 left the API" passed 0 "" "$out"
-fi
-run_checks "w3 left clean" clean-w3.log env CLEAN_HOSTS=w3 REPORT_SECTION=clean_w3 bash scripts/hosts-check.sh clean
-
-# 5c. The mirror preloaded (offline clusters): the nodes pull read-only, and a push needs the
-# stack's credentials (imageMirrorPush); then back to a pull-through cache, which takes no pushes.
-pulumi_ config set --path 'k8s-ha:mirror.mode' preloaded >/dev/null
-pulumi_ config rm --path 'k8s-ha:mirror.upstream' >/dev/null
-step "mirror to preloaded mode (up)" "" up-mirror-preloaded.log pulumi_ up --yes --suppress-progress
-# Kept (private) for the secret scan below: the password's resource is gone by then.
-(umask 077 && pulumi_ stack output imageMirrorPush --show-secrets --json | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).password)' >"$E2E/push-password")
-run_checks "preloaded mirror: pushes need credentials, the nodes' endpoint is read-only" mirror-push.log bash scripts/hosts-check.sh mirror-push
-pulumi_ config set --path 'k8s-ha:mirror.mode' proxy >/dev/null
-pulumi_ config set --path 'k8s-ha:mirror.upstream' http://10.213.0.1:5000 >/dev/null
-step "mirror back to a pull-through cache (up)" "" up-mirror-proxy.log pulumi_ up --yes --suppress-progress
-if out=$(on mirror 'systemctl is-active k8s-ha-registry-push; ls /etc/docker/registry' 2>&1) && [[ $out != *active* || $out == *inactive* ]] && [[ $out != *htpasswd* ]]; then
-    record "push endpoint and credentials gone from the mirror" passed 0 "" "${out//$'\n'/ }"
-else
-    record "push endpoint and credentials gone from the mirror" failed 0 "" "$out"
-fi
-
-# etcdctl on cp1 against its own member, with the health-check client (the etcd drills below).
-ETCDCTL_CP1='etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key'
-# 5d. An etcd setting on every member, rolled one member at a time (the roll lock in etcd), under
-# a write every 100 ms to etcd from cp1 (through every member's URL) and the API probe.
-ETCD_WRITES=$E2E/etcd-writes.log
-pulumi_ config set --path 'k8s-ha:etcd.quotaBackendBytes' 4294967296 >/dev/null
-# Each write's time is logged. A write is retried while 10 s have not passed, as the apiserver's
-# etcd client retries an Unavailable error (a restarting member, a leader change); it counts as
-# failed only when it has not gone through within those 10 s, and its last error is logged. The
-# slowest write and the writes that needed a retry are reported. The loop ends by itself after
-# 300 s, and is stopped on cp1 when the drill is over.
-on cp1 'end=$((SECONDS + 300)); i=0; while ((SECONDS < end)); do i=$((i + 1)); t0=$(date +%s%3N); tries=0; s=fail; err=""; while :; do tries=$((tries + 1)); left=$((10000 - ($(date +%s%3N) - t0))); ((left > 100)) || break; if e=$(etcdctl --endpoints=https://10.213.0.21:2379,https://10.213.0.22:2379,https://10.213.0.23:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key --command-timeout="${left}ms" put k8s-ha-drill/write "$i" 2>&1 >/dev/null); then s=ok; break; fi; err=$e; sleep 0.2; done; echo "$t0 $(($(date +%s%3N) - t0)) $s $tries ${err//$'"'"'\n'"'"'/ }"; sleep 0.1; done' >"$ETCD_WRITES" 2>&1 &
-writes_pid=$!
-start_probe client
-sleep 2
-step "etcd setting on every member (up)" "" up-etcd-roll.log pulumi_ up --yes --suppress-progress || true
-sleep 2
-stop_probe
-on cp1 'pkill -f "put k8s-ha-drill/write"' >/dev/null 2>&1 || true
-kill "$writes_pid" 2>/dev/null || true
-wait "$writes_pid" 2>/dev/null || true
-read -r ok bad <<<"$(probe_counts)"
-wok=$(awk '$3 == "ok"' "$ETCD_WRITES" | grep -c . || true)
-wbad=$(awk '$3 == "fail"' "$ETCD_WRITES" | grep -c . || true)
-wretried=$(awk '$3 == "ok" && $4 > 1' "$ETCD_WRITES" | grep -c . || true)
-wslow=$(awk '$3 == "ok" && $2 > m { m = $2 } END { printf "%.1f", m / 1000 }' "$ETCD_WRITES")
-werr=$(awk '$3 == "fail" || $4 > 1 { $1 = $2 = $3 = $4 = ""; print }' "$ETCD_WRITES" | sed 's/^ *//' | sort | uniq -c | head -3 | paste -sd';')
-if ((wbad == 0 && wok > 0)); then
-    record "etcd writes during the etcd roll" passed 0 "0 failed" "$wok ok, $wbad failed, $wretried went through on a retry (${werr:-none}); the slowest took $wslow s"
-else
-    record "etcd writes during the etcd roll" failed 0 "0 failed" "$wok ok, $wbad failed, $wretried went through on a retry; errors: ${werr}; the slowest took $wslow s"
-fi
-if ((bad == 0 && ok > 0)); then
-    record "client requests through the VIP during the etcd roll" passed 0 "0 failed" "$ok ok, $bad failed"
-else
-    record "client requests through the VIP during the etcd roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures)"
-fi
-# One member at a time: each member's restart (lock taken) and release, from the engine's log.
-roll=$(awk 'match($0, /k8s-ha\[cp[0-9]\]: restarting etcd at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, /[][ ]/); h = a[2]; if (!(h in s)) s[h] = a[length(a)] }
-    match($0, /k8s-ha\[cp[0-9]\]: etcd restarted; every member healthy; roll lock released at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, /[][ ]/); h = a[2]; if (!(h in e)) e[h] = a[length(a)] }
-    END { for (h in s) print s[h], e[h], h }' "$LOGS/up-etcd-roll.log" | sort)
-overlap=$(awk 'NR > 1 && $1 < prev_end { print "overlap: " $3 " started " $1 " before " prev " released at " prev_end } { prev = $3; prev_end = $2 }' <<<"$roll")
-flags=$(for h in cp1 cp2 cp3; do on "$h" 'ps -o args= -C etcd' | grep -c 'quota-backend-bytes=4294967296' || true; done | awk '{ n += $1 } END { print n + 0 }')
-if [[ $(wc -l <<<"$roll") == 3 && -z $overlap && $flags == 3 ]]; then
-    record "etcd members restarted one at a time" passed 0 "" "$(paste -sd';' <<<"$roll"); 3 of 3 run the new setting"
-else
-    record "etcd members restarted one at a time" failed 0 "" "${roll//$'\n'/;} ${overlap} flags on ${flags} of 3"
-fi
-on cp1 "$ETCDCTL_CP1 del k8s-ha-drill/write" >/dev/null 2>&1 || true
-
-# 5e. A new name in the apiserver certificate, rolled one control-plane host at a time.
-pulumi_ config set --path 'k8s-ha:apiServerExtraSans[0]' api.k8s-ha.test >/dev/null
-plan_check "preview of apiServerExtraSans: apiserver cert and control plane only" "" api-sans
-start_probe client
-sleep 1
-step "apiServerExtraSans change (up)" "" up-api-sans.log pulumi_ up --yes --suppress-progress || true
-sleep 2
-stop_probe
-read -r ok bad <<<"$(probe_counts)"
-if ((bad == 0 && ok > 0)); then
-    record "client requests through the VIP during the roll" passed 0 "0 failed" "$ok ok, $bad failed"
-else
-    record "client requests through the VIP during the roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures)"
-fi
-# One host at a time: each control-plane host's step and its time, as the engine logged them (the
-# steps are chained, so the engine's total is their sum).
-order=$(grep -oE '^[0-9:]+ .*cp[0-9]+-control-plane updated \([0-9.]+s\)' "$LOGS/up-api-sans.log" |
-    sed -E 's/^[0-9:]+ .*(cp[0-9]+)-control-plane updated \(([0-9.]+s)\)/\1 \2/' | uniq | paste -sd, || true)
-sans=$(for a in 10.213.0.21 10.213.0.22 10.213.0.23; do
-    on cp1 "echo | openssl s_client -connect $a:6443 2>/dev/null | openssl x509 -noout -ext subjectAltName 2>/dev/null" | grep -c 'api.k8s-ha.test' || true
-done | awk '{ n += $1 } END { print n + 0 }')
-if [[ $sans == 3 ]]; then
-    record "every apiserver serves the new SAN" passed 0 "" "3 of 3; rolled ${order:-?}"
-else
-    record "every apiserver serves the new SAN" failed 0 "" "${sans:-0} of 3"
-fi
-
-# 5f. A load balancer setting on both lb hosts (HAProxy's health-check interval), one host at a
-# time, HAProxy reloaded (its master process stays), the VIP left where it is, under the client probe.
-lb_state() { for h in lb1 lb2; do printf '%s:%s:%s ' "$h" "$(on "$h" 'systemctl show -p MainPID --value haproxy')" "$(on "$h" "ip -o addr show | grep -qF ' $VIP/' && echo vip || echo standby")"; done; }
-lb_before=$(lb_state)
-pulumi_ config set --path 'k8s-ha:loadBalancer.healthCheckIntervalMs' 2000 >/dev/null
-plan_check "preview of the LB setting: both lb steps, haproxy.cfg only" "" lb-setting
-start_probe client
-sleep 1
-step "LB setting on both lb hosts (up)" "" up-lb-roll.log pulumi_ up --yes --suppress-progress || true
-sleep 2
-stop_probe
-lb_after=$(lb_state)
-read -r ok bad <<<"$(probe_counts)"
-if ((bad == 0 && ok > 0)); then
-    record "client requests through the VIP during the LB roll" passed 0 "0 failed" "$ok ok, $bad failed"
-else
-    record "client requests through the VIP during the LB roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures)"
-fi
-# The standby reloads HAProxy first; the VIP holder defers its reload to the finish phase, after
-# the standby is ready again: "S reloading; S ready (standby); H reloading; H ready (holds the VIP)".
-lb_order=$(grep -oE 'k8s-ha\[lb[12]\]: (reloading haproxy|load balancer ready \([A-Za-z ]+\))' "$LOGS/up-lb-roll.log" | uniq | paste -sd';' || true)
-# "A reloading;A ready;B reloading;B ready" with A and B the two lb hosts.
-one_at_a_time=$(awk -F';' '{ split($0, e, ";"); for (i = 1; i <= 4; i++) { h[i] = substr(e[i], 8, 3) }
-    print (NF == 4 && e[1] ~ /reloading/ && e[2] ~ /ready \(standby\)/ && e[3] ~ /reloading/ && e[4] ~ /ready \(holds the VIP\)/ && h[1] == h[2] && h[3] == h[4] && h[1] != h[3]) ? "yes" : "no" }' <<<"$lb_order")
-deferred=$(grep -oE 'k8s-ha\[lb[12]\]: holds the VIP: its reload waits' "$LOGS/up-lb-roll.log" | sort -u | wc -l)
-inter=$(for h in lb1 lb2; do on "$h" 'grep -c "inter 2s" /etc/haproxy/haproxy.cfg'; done | paste -sd' ')
-if [[ $lb_before == "$lb_after" && $inter == "1 1" && $one_at_a_time == yes && $deferred == 1 ]]; then
-    record "LB hosts reloaded one at a time, the VIP holder last; PIDs and VIP kept" passed 0 "" "before ${lb_before}after ${lb_after}; ${lb_order}"
-else
-    record "LB hosts reloaded one at a time, the VIP holder last; PIDs and VIP kept" failed 0 "" "before ${lb_before}after ${lb_after}; inter 2s in ${inter}; holder deferred: ${deferred}; ${lb_order}"
-fi
-
-# 5g. A run stopped between installing a file and reloading its daemon (the fault point in the
-# standby lb host's step, as a killed run would stop), then the next `up` finishes the job: the
-# pending mark makes it reload HAProxy although the file on disk is current already.
-sb=$(for h in lb1 lb2; do on "$h" "ip -o addr show | grep -qF ' $VIP/'" || echo "$h"; done | head -1)
-haproxy_worker() { on "$sb" 'pgrep -P "$(systemctl show -p MainPID --value haproxy)" -x haproxy | sort | paste -sd,'; }
-worker_before=$(haproxy_worker)
-on "$sb" 'mkdir -p /run/k8s-ha/faults && touch /run/k8s-ha/faults/lb-before-restart'
-pulumi_ config set --path 'k8s-ha:loadBalancer.healthCheckIntervalMs' 3000 >/dev/null
-if timed up-stopped.log pulumi_ up --yes --skip-preview --suppress-progress; then stopped=no; else stopped=yes; fi
-mid=$(on "$sb" 'echo "file:$(grep -c "inter 3s" /etc/haproxy/haproxy.cfg) pending:$(ls /var/lib/k8s-ha/pending 2>/dev/null | paste -sd,)"')
-worker_mid=$(haproxy_worker)
-step "up after the stopped run (pending reload)" "" up-after-stop.log pulumi_ up --yes --suppress-progress || true
-worker_after=$(haproxy_worker)
-pending_after=$(on "$sb" 'ls /var/lib/k8s-ha/pending 2>/dev/null | paste -sd,')
-if [[ $stopped == yes && $mid == "file:1 pending:lb" && $worker_mid == "$worker_before" && $worker_after != "$worker_before" && -z $pending_after ]] &&
-    grep -q "k8s-ha\\[$sb\\]: an earlier run of this step was interrupted: reloading haproxy" "$LOGS/up-after-stop.log"; then
-    record "stopped between install and reload: the next up reloads" passed 0 "" "$sb: stopped run: new file on disk, pending mark, worker $worker_mid kept; next up: pending reload, worker $worker_after, mark cleared"
-else
-    record "stopped between install and reload: the next up reloads" failed 0 "" "stopped=$stopped; $mid; workers $worker_before -> $worker_mid -> $worker_after; pending after: ${pending_after:-none}"
-fi
-
-# 5h. Drift: cp2's scheduler config edited by hand and keepalived stopped on the standby lb host.
-# `npm run drift -- --repair` names both and asks for their steps; the preview plans those two
-# steps only; `up` puts the file back and starts keepalived; a second check finds nothing.
-standby=$(for h in lb1 lb2; do on "$h" "ip -o addr show | grep -qF ' $VIP/'" || echo "$h"; done | head -1)
-on cp2 'echo "# edited by hand" >>/etc/kubernetes/scheduler-config.yaml'
-on "$standby" 'systemctl stop keepalived'
-drift_rc=0
-timed drift.log bash scripts/drift.sh --repair || drift_rc=$?
-found=$(grep -oE 'drift: [a-z0-9]+ [a-z0-9-]+: .*' "$LOGS/drift.log" | sed 's/^drift: //' | paste -sd';' || true)
-if ((drift_rc == 3)) && [[ $found == "cp2 control-plane: file /etc/kubernetes/scheduler-config.yaml edited;$standby lb: unit keepalived inactive" ]]; then
-    record "drift reported: host, step, file or unit" passed "$T" "" "$found"
-else
-    record "drift reported: host, step, file or unit" failed "$T" "" "rc $drift_rc: $found $(tail -n 3 "$LOGS/drift.log")"
-fi
-plan_check "preview of the repair: the two drifted steps only" "" repair "cp2-control-plane,$standby-lb"
-step "repair (up)" "" up-repair.log pulumi_ up --yes --suppress-progress || true
-drift_rc=0
-timed drift-after.log bash scripts/drift.sh || drift_rc=$?
-edited=$(on cp2 'grep -c "edited by hand" /etc/kubernetes/scheduler-config.yaml' || true)
-if ((drift_rc == 0)) && [[ $edited == 0 ]] && on "$standby" 'systemctl is-active -q keepalived'; then
-    record "drift repaired by up; a second check finds none" passed "$T" "" "$(tail -n 1 "$LOGS/drift-after.log"); cp2's scheduler config restored, keepalived running on $standby"
-else
-    record "drift repaired by up; a second check finds none" failed "$T" "" "rc $drift_rc, hand edit lines $edited; $(tail -n 3 "$LOGS/drift-after.log")"
-fi
-
-# 5i. A kubelet setting on every worker (podPidsLimit), which restarts every kubelet: each worker
-# is cordoned and drained first (one at a time: the roll lock), and uncordoned once Ready again,
-# under the client probe, with a workload of 3 replicas and a PodDisruptionBudget of 2 whose
-# available replicas are sampled every second.
-workload_up
-pulumi_ config set --path 'k8s-ha:kubelet.podPidsLimit' 8192 >/dev/null
-start_probe client
-sleep 1
-step "kubelet setting on every worker (up)" "" up-worker-roll.log pulumi_ up --yes --suppress-progress || true
-sleep 2
-stop_probe
-workload_sampler_stop
-read -r ok bad <<<"$(probe_counts)"
-if ((bad == 0 && ok > 0)); then
-    record "client requests through the VIP during the worker roll" passed 0 "0 failed" "$ok ok, $bad failed"
-else
-    record "client requests through the VIP during the worker roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures)"
-fi
-# Each worker's drain (lock taken) and uncordon, from the engine's log: none may overlap.
-wroll=$(awk 'match($0, /k8s-ha\[cp1\]: draining w[0-9] at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, " "); if (!(a[3] in s)) s[a[3]] = a[5] }
-    match($0, /k8s-ha\[cp1\]: uncordoned w[0-9] at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, " "); if (!(a[3] in e)) e[a[3]] = a[5] }
-    END { for (h in s) print s[h], e[h], h }' "$LOGS/up-worker-roll.log" | sort)
-woverlap=$(awk 'NR > 1 && $1 < prev_end { print "overlap: " $3 " drained at " $1 " before " prev " was uncordoned at " prev_end } { prev = $3; prev_end = $2 }' <<<"$wroll")
-min_avail=$(workload_min_available)
-unsched=$("$KUBECTL" get nodes -o jsonpath='{range .items[?(@.spec.unschedulable)]}{.metadata.name} {end}' 2>&1)
-lease=$("$KUBECTL" -n kube-system get lease k8s-ha-worker-roll -o name 2>/dev/null || true)
-pids=$(for h in w1 w2 w4; do on "$h" 'grep -c "^podPidsLimit: 8192" /etc/kubernetes/kubelet-config.yaml'; done | paste -sd' ')
-now_avail=$("$KUBECTL" get deployment roll-probe -o jsonpath='{.status.availableReplicas}' 2>&1)
-if [[ $(wc -l <<<"$wroll") == 3 && -z $woverlap && -z $unsched && -z $lease && $pids == "1 1 1" && $min_avail -ge 2 && $now_avail == 3 ]]; then
-    record "workers drained one at a time; PDB kept" passed 0 "" "$(paste -sd';' <<<"$wroll"); fewest available replicas $min_avail of 3 (PDB 2), 3 after; all schedulable, lock released; 3 of 3 kubelets run the new setting"
-else
-    record "workers drained one at a time; PDB kept" failed 0 "" "${wroll//$'\n'/;} ${woverlap} min available ${min_avail}, now ${now_avail}; unschedulable: ${unsched:-none}; lease: ${lease:-none}; setting on ${pids}"
-fi
-"$KUBECTL" delete deployment/roll-probe pdb/roll-probe --ignore-not-found >/dev/null 2>&1 || true
-
-# 5j. etcd backup and restore: 100 keys and a ConfigMap, a scheduled snapshot (taken now), every
-# member's data wiped, a restore from the snapshot: the keys and the ConfigMap are back, what was
-# written after the snapshot is not, and the apiservers serve again.
-timer=$(on nfs 'systemctl is-active k8s-ha-etcd-backup.timer; systemctl show -P NextElapseUSecRealtime k8s-ha-etcd-backup.timer' 2>&1 | paste -sd' ')
-if [[ $timer == active* ]]; then
-    record "scheduled etcd snapshots: the timer on nfs" passed 0 "" "$timer"
-else
-    record "scheduled etcd snapshots: the timer on nfs" failed 0 "" "$timer"
-fi
-on cp1 "for i in \$(seq -w 1 100); do $ETCDCTL_CP1 put k8s-ha-drill/key-\$i value-\$i >/dev/null || exit 1; done" >/dev/null 2>&1 || say "could not write the drill's keys"
-"$KUBECTL" create configmap restore-drill --from-literal=written=before-the-snapshot >/dev/null 2>&1 || true
-if timed etcd-snapshot.log bash scripts/etcd-backup.sh snapshot && snap=$(grep -oE 'scheduled-[0-9TZ]+\.db' "$LOGS/etcd-snapshot.log" | tail -n 1) && [[ -n $snap ]]; then
-    record "etcd snapshot now (npm run etcd-backup -- snapshot)" passed "$T" "" "$(grep -o 'saved a snapshot.*' "$LOGS/etcd-snapshot.log" | tail -n 1)"
-else
-    record "etcd snapshot now (npm run etcd-backup -- snapshot)" failed "$T" "" "$(tail -n 3 "$LOGS/etcd-snapshot.log")"
-    snap=missing.db
-fi
-timed etcd-list.log bash scripts/etcd-backup.sh list || true
-# Written after the snapshot: the restore must not bring these back.
-on cp1 "$ETCDCTL_CP1 put k8s-ha-drill/after-the-snapshot x" >/dev/null 2>&1 || true
-"$KUBECTL" create configmap restore-drill-after --from-literal=written=after-the-snapshot >/dev/null 2>&1 || true
-t_wipe=$(now_ms)
-for h in cp1 cp2 cp3; do on "$h" 'systemctl stop etcd && rm -rf /var/lib/etcd/member' & done
-wait
-down=$(curl -sk -m 5 "https://10.213.0.10:6443/readyz" 2>&1 || true)
-if timed etcd-restore.log bash scripts/etcd-backup.sh restore "$snap" --yes; then
-    restore_s=$T
-    keys=$(on cp1 "$ETCDCTL_CP1 get --prefix k8s-ha-drill/key- --count-only -w fields" 2>&1 | awk -F' : ' '/"Count"/ { print $2 }')
-    after=$(on cp1 "$ETCDCTL_CP1 get k8s-ha-drill/after-the-snapshot --print-value-only" 2>&1)
-    cm=$("$KUBECTL" get configmap restore-drill -o jsonpath='{.data.written}' 2>&1)
-    cm_after=$("$KUBECTL" get configmap restore-drill-after -o name 2>&1 || true)
-    ready=$(for h in 10.213.0.21 10.213.0.22 10.213.0.23 10.213.0.10; do curl -sk -m 5 "https://$h:6443/readyz" || echo no; echo; done | paste -sd' ')
-    back=$(awk -v a="$t_wipe" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
-    if [[ $keys == 100 && -z $after && $cm == before-the-snapshot && $cm_after == *NotFound* && $ready == "ok ok ok ok" ]]; then
-        record "etcd restored from the snapshot on every member" passed "$restore_s" "" "100 keys and the ConfigMap back, the writes after the snapshot gone; apiservers ready (cp1 cp2 cp3 VIP: $ready); API down ${back} s from the wipe (while wiped: ${down:-no answer}); $(grep -o 'restored .* in [0-9]* s' "$LOGS/etcd-restore.log" | tail -n 1)"
-    else
-        record "etcd restored from the snapshot on every member" failed "$restore_s" "" "keys $keys, after '$after', configmap '$cm', after-configmap '$cm_after', readyz $ready"
-    fi
-else
-    record "etcd restored from the snapshot on every member" failed "$T" "" "$(tail -n 5 "$LOGS/etcd-restore.log")"
-fi
-if out=$("$KUBECTL" wait --for=condition=Ready node --all --timeout=120s 2>&1); then
-    record "nodes Ready after the restore" passed 0 "" "$(wc -l <<<"$out") nodes"
-else
-    record "nodes Ready after the restore" failed 0 "" "$out"
-fi
-plan_check "preview after the restore: no changes" "" noop
-"$KUBECTL" delete configmap restore-drill --ignore-not-found >/dev/null 2>&1 || true
-on cp1 "$ETCDCTL_CP1 del --prefix k8s-ha-drill/" >/dev/null 2>&1 || true
-
-# 5k. Secrets encryption key rotation, in the three updates it takes: key 2 added for reading, then
-# key 2 writing (every Secret rewritten with it) with key 1 still reading, then key 1 dropped. A
-# Secret is read back after each, its stored value's key named from etcd, under the client probe.
-"$KUBECTL" create secret generic rotation-probe --from-literal=value=kept-through-the-rotation >/dev/null 2>&1 || true
-stored_key() { on cp1 "$ETCDCTL_CP1 get /registry/secrets/default/rotation-probe --print-value-only" 2>/dev/null | head -c 30 | tr -dc 'a-z0-9:' | cut -d: -f5; }
-rotation=""
-rot_ok=yes
-start_probe client
-for phase in "1 2" "2 1" "2 -"; do
-    read -r w r <<<"$phase"
-    pulumi_ config set --path 'k8s-ha:secretsEncryption.write' "$w" >/dev/null
-    if [[ $r == - ]]; then
-        pulumi_ config rm --path 'k8s-ha:secretsEncryption.read' >/dev/null
-    else
-        pulumi_ config set --path 'k8s-ha:secretsEncryption.read[0]' "$r" >/dev/null
-    fi
-    step "secrets encryption: write key $w, read ${r/-/none} (up)" "" "up-rotate-$w-$r.log" pulumi_ up --yes --skip-preview --suppress-progress || rot_ok=no
-    value=$("$KUBECTL" get secret rotation-probe -o jsonpath='{.data.value}' 2>&1 | base64 -d 2>&1)
-    [[ $value == kept-through-the-rotation ]] || rot_ok=no
-    rotation+="write $w read ${r/-/none}: read back '${value}', stored with $(stored_key); "
-done
-stop_probe
-read -r ok bad <<<"$(probe_counts)"
-rewrote=$(grep -o 'rewrote [0-9]* Secrets: each is stored encrypted with key2' "$LOGS/up-rotate-2-1.log" | head -n 1)
-if [[ $rot_ok == yes && $(stored_key) == key2 && -n $rewrote ]] && ((bad == 0 && ok > 0)); then
-    record "secrets encryption key rotated; the Secret readable at every step" passed 0 "0 failed" "${rotation}${rewrote}; $ok requests through the VIP, $bad failed"
-else
-    record "secrets encryption key rotated; the Secret readable at every step" failed 0 "0 failed" "${rotation} rewrite: ${rewrote:-none}; $ok ok, $bad failed: $(probe_failures)"
-fi
-"$KUBECTL" delete secret rotation-probe --ignore-not-found >/dev/null 2>&1 || true
-
-# 5l. Certificate lifetimes and renewal. Two certificates get a validity of 2 days, renewed 1 day
-# before they expire: cp2's etcd peer certificate (one member) and the controller-manager's (every
-# control-plane host, one at a time). The up re-issues those two alone. Then the program's clock is
-# moved 36 h on (libfaketime under the Pulumi program; the engine, the tls provider and the hosts
-# keep the real time), past their renewal point and far from everyone else's: the preview replaces
-# those two alone and the up rolls them out under the client probe; the next preview, on the real
-# clock, changes nothing.
-RENEW=cp2-etcd-peer,control-plane-controller-manager
-for c in ${RENEW//,/ }; do
-    pulumi_ config set --path "k8s-ha:certificates.overrides.$c.validityDays" 2 >/dev/null
-    pulumi_ config set --path "k8s-ha:certificates.overrides.$c.renewBeforeDays" 1 >/dev/null
-done
-plan_check "preview of a 2-day validity for two certificates: those two replaced" "" renew "$RENEW"
-step "certificates with a 2-day validity (up)" "" up-cert-short.log pulumi_ up --yes --skip-preview --suppress-progress || true
-expiries() { pulumi_ stack output certificates --json 2>/dev/null | node -e 'const c = JSON.parse(require("fs").readFileSync(0, "utf8")); for (const [ca, m] of Object.entries(c)) for (const [n, t] of Object.entries(m)) console.log(`${ca}/${n} ${t}`);' | sort; }
-before=$(expiries)
-plan_check "the 2-day certificates a day before their renewal point: no changes" "" noop
-# The Pulumi program (and whatever else pulumi_ starts that reads the clock through the C library) 36 h on.
-faked() { env FAKETIME=+36h FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$(dpkg -L libfaketime | grep -m1 '/libfaketime.so.1$')" "$@"; }
-PULUMI_WRAP=faked plan_check "preview 36 h later: the two past their renewal point replaced, nothing else" "" renew "$RENEW"
-start_probe client
-sleep 1
-PULUMI_WRAP=faked step "36 h later: up renews the two certificates" "" up-cert-renew.log pulumi_ up --yes --skip-preview --suppress-progress || true
-sleep 2
-stop_probe
-read -r ok bad <<<"$(probe_counts)"
-after=$(expiries)
-changed=$(diff <(echo "$before") <(echo "$after") | grep '^>' | cut -d' ' -f2 | sed 's|^[a-z]*/||' | sort | paste -sd, || true)
-peer_served=$(on cp1 "echo | openssl s_client -connect 10.213.0.22:2380 2>/dev/null | openssl x509 -noout -enddate" 2>/dev/null | cut -d= -f2)
-peer_output=$(grep '^etcd/cp2-etcd-peer ' <<<"$after" | cut -d' ' -f2)
-order=$(grep -oE '^[0-9:]+ .*(cp[0-9]+-control-plane|cp2-etcd) updated \([0-9.]+s\)' "$LOGS/up-cert-renew.log" | sed -E 's/^[0-9:]+ .*(cp[0-9]+-(control-plane|etcd)) updated \(([0-9.]+s)\)/\1 \3/' | uniq | paste -sd, || true)
-if [[ $changed == "$(tr , '\n' <<<"$RENEW" | sort | paste -sd,)" && -n $peer_served && $(date -ud "$peer_served" +%s) == $(date -ud "$peer_output" +%s) ]] && ((bad == 0 && ok > 0)); then
-    record "renewal: only the certificates past their renewal point renewed, 0 failed requests" passed 0 "0 failed" "renewed: $changed; cp2 serves a peer certificate to $peer_served; steps: ${order:-?}; $ok requests through the VIP, $bad failed"
-else
-    record "renewal: only the certificates past their renewal point renewed, 0 failed requests" failed 0 "0 failed" "renewed: ${changed:-none} (want $RENEW); cp2 serves ${peer_served:-nothing}, output ${peer_output:-none}; $ok ok, $bad failed"
-fi
-plan_check "after the renewal, on the real clock: no changes" "" noop
-
-# 6. Secrets: the real state and every log, searched for every secret value.
-(umask 077 && pulumi_ stack export --show-secrets >"$E2E/export-revealed.json")
-pulumi_ stack export >"$LOGS/export.json"
-if out=$(node bin/test/e2e/secrets.js "$E2E/export-revealed.json" .tools/lab/id_ed25519 .tools/passphrase "$E2E/push-password" -- \
-    "$LOGS"/*.log "$LOGS"/*.json "$E2E"/report.json "$K8S_HA_STACK_CONFIG" Pulumi.dev.yaml 2>&1); then
-    record "no secret value in the state or the logs" passed 0 "" "$out"
-else
-    record "no secret value in the state or the logs" failed 0 "" "$out"
-fi
-rm -f "$E2E/export-revealed.json" "$E2E/push-password"
-
-# 7. Destroy, and nothing of k8s-ha is left on any host.
-step "pulumi destroy" "<= 60 s" destroy.log pulumi_ destroy --yes --suppress-progress
-run_checks "clean hosts after destroy" clean.log bash scripts/hosts-check.sh clean
-# Guarded etcd data: each member saved a snapshot before its data went, and all but the last left
-# the cluster with `member remove` first; the snapshots (checked by etcdutl as they were taken) stay.
-saved=$(grep -c "saved etcd's data before removing the member: /var/backups/k8s-ha/etcd/" "$LOGS/destroy.log" || true)
-# ... and each snapshot was copied off its host to the NFS server (k8s-ha:etcdBackup), checked there.
-copied=$(grep -oE "k8s-ha\[cp[0-9]\]: copied etcd's snapshot off the host: 10\.213\.0\.51:/srv/nfs/k8s/k8s-ha-backups/etcd/cp[0-9]-[0-9TZ]+\.db" "$LOGS/destroy.log" | sort -u | wc -l)
-on_nfs=$(on nfs 'ls /srv/nfs/k8s/k8s-ha-backups/etcd/ 2>/dev/null | grep -c "\.db$"' || true)
-left=$(grep -cE "left the etcd cluster \(member [0-9a-f]+ removed" "$LOGS/destroy.log" || true)
-status=$(on cp1 'stat -c "%n %s bytes %U %a" /var/backups/k8s-ha/etcd/*.db | tail -1' 2>&1 || true)
-if ((saved == 3 && left >= 2 && copied == 3 && on_nfs >= 3)); then
-    record "destroy: etcd snapshots first, members leave first" passed 0 "" "$saved snapshots saved, $left members removed before their data, $copied copied to the NFS server ($on_nfs there); cp1's: $status"
-else
-    record "destroy: etcd snapshots first, members leave first" failed 0 "" "$saved snapshots saved, $left members removed, $copied copied ($on_nfs on nfs); $(grep -E 'etcd|snapshot' "$LOGS/destroy.log" | tail -3)"
-fi
-
-# 8. An interrupted first up: the engine and its plugins killed at a random point.
-pulumi_ config rm k8s-ha:apiServerExtraSans >/dev/null
-# The destroyed cluster's rotated keys: the next one starts with key 1 again.
-pulumi_ config rm k8s-ha:secretsEncryption >/dev/null
-kill_after=$((15 + RANDOM % 45))
-t0=$(now_ms)
-K8S_HA_LAB_SYNC=0 setsid bash scripts/pulumi.sh up --yes --suppress-progress >"$LOGS/up-interrupted.log" 2>&1 &
-up_pid=$!
-sleep "$kill_after"
-kill -9 -- "-$up_pid" 2>/dev/null || true
-# The engine's plugins run in process groups of their own, in the same session: they go too (they
-# were left running after every killed up before).
-pkill -KILL -s "$up_pid" 2>/dev/null || true
-wait "$up_pid" 2>/dev/null || true
-pulumi_ stack export >"$LOGS/export-interrupted.json"
-pending=$(node -e 'const d = require(process.argv[1]).deployment; const p = d.pending_operations ?? [];
-console.log(`${(d.resources ?? []).length} resources, ${p.length} pending: ` + p.map((o) => `${o.type} ${o.resource.urn.split("::").pop()}`).join(", "))' "$LOGS/export-interrupted.json")
-record "up killed after ${kill_after} s" passed "$(awk -v a="$t0" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')" "" "$pending"
-# Pending creates are commands that may or may not have run on their hosts: the host scripts are
-# idempotent, so they are cleared and created again. A stale lock of the killed run is cancelled.
-handled="refresh --clear-pending-creates"
-if ! timed refresh-after-kill.log pulumi_ refresh --yes --clear-pending-creates --skip-preview --suppress-progress; then
-    handled=""
-    if grep -q 'locked' "$LOGS/refresh-after-kill.log"; then
-        pulumi_ cancel --yes >>"$LOGS/refresh-after-kill.log" 2>&1 || true
-        if timed refresh-after-kill-2.log pulumi_ refresh --yes --clear-pending-creates --skip-preview --suppress-progress; then
-            handled="cancel (stale lock), then refresh --clear-pending-creates"
-        fi
-    fi
-fi
-if [[ -n $handled ]]; then
-    record "pending operations handled" passed "$T" "" "$handled"
-else
-    record "pending operations handled" failed "$T" "" "$(tail -n 5 "$LOGS"/refresh-after-kill*.log)"
-fi
-step "up after the interrupted up converges" "" up-after-kill.log pulumi_ up --yes --suppress-progress
-record "steps the killed up had left pending restarted their daemons" passed 0 "" \
-    "$(grep -oE 'k8s-ha\[[a-z0-9]+\]: an earlier run of this step was interrupted: restarting [a-z-]+' "$LOGS/up-after-kill.log" | sort -u | paste -sd';' || true)"
-kubeconfig_from_stack
-if out=$("$KUBECTL" get nodes -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}' 2>&1) &&
-    [[ $out == *"w1=True"* && $out == *"w2=True"* ]]; then
-    record "nodes Ready after the converging up" passed 0 "" "$out"
-else
-    record "nodes Ready after the converging up" failed 0 "" "$out"
-fi
-plan_check "preview after convergence: no changes" "" noop
-step "pulumi destroy (second)" "<= 60 s" destroy-2.log pulumi_ destroy --yes --suppress-progress
-run_checks "clean hosts after the second destroy" clean-2.log env REPORT_SECTION=clean_after_interrupted bash scripts/hosts-check.sh clean
-# 9. Upgrades: a cluster built anew at Kubernetes 1.34.4 with etcd 3.6.15; a skipped minor is
-# refused before any host is touched; then Kubernetes 1.35.4 with etcd 3.6.16 (the dev stack's
-# versions) and Kubernetes 1.36.3, each under the client probe through the VIP and a Deployment of
-# 3 with a PodDisruptionBudget of 2. The release files of 1.34.4, 1.36.3 and etcd 3.6.15 are
-# built like the dev stack's (scripts/artifacts.sh); their pins come from their sum files.
-for v in "1.34.4 3.6.15 2.2.9" "1.36.3 3.6.16 2.3.7"; do
-    read -r k e c <<<"$v"
-    step "artifacts for Kubernetes $k, etcd $e, containerd $c" "" "artifacts-$k.log" env K8S_HA_KUBERNETES_VERSION="$k" K8S_HA_ETCD_VERSION="$e" K8S_HA_CONTAINERD_VERSION="$c" bash scripts/artifacts.sh || true
-done
-# set_versions K8S ETCD: the stack's versions, and (through scripts/pulumi.sh) the pins of their files.
-set_versions() {
-    bash scripts/pulumi.sh config set --path 'k8s-ha:versions.kubernetes' "$1" >/dev/null
-    bash scripts/pulumi.sh config set --path 'k8s-ha:versions.etcd' "$2" >/dev/null
-    sync_lab_keys 2>/dev/null
-}
-# running_versions: what the apiservers, kubelets and etcd members say they run.
-running_versions() {
-    local api kubelets etcd
-    api=$(for h in 10.213.0.21 10.213.0.22 10.213.0.23; do curl -sk -m 5 --cert "$E2E/probe-client.crt" --key "$E2E/probe-client.key" "https://$h:6443/version" | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).gitVersion)' 2>/dev/null || echo "?"; echo; done | sort | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')
-    kubelets=$("$KUBECTL" get nodes -o jsonpath='{range .items[*]}{.status.nodeInfo.kubeletVersion}{"\n"}{end}' 2>/dev/null | sort | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')
-    etcd=$(for h in cp1 cp2 cp3; do on "$h" '/usr/local/bin/etcd --version | head -n 1 | awk "{ print \$3 }"'; done | sort | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')
-    printf 'apiservers %skubelets %setcd %s' "$api" "$kubelets" "${etcd% }"
-}
-# host_times LOG: how long each host's control-plane, drain and kubelet steps took in an up.
-host_times() {
-    grep -oE '(cp[0-9]-control-plane|cp[0-9]-etcd|cp1-drain-w[0-9]|w[0-9]-kubelet|w[0-9]-runtime) updated \([0-9]+s\)' "$1" | sort -u |
-        awk '{ gsub(/[()]/, "", $3); printf "%s %s, ", $1, $3 }' | sed 's/, $//'
-}
-# failed_at: the times (UTC) of the probe's failed requests and their HTTP status (000: none within
-# the second), to set beside the engine's log.
-failed_at() { awk '$2 == "fail" { printf "%s (HTTP %s) ", strftime("%H:%M:%S", int($1 / 1000), 1), $3 }' "$PROBE_LOG" | sed 's/ $//'; }
-# refused_preview NAME LOG PATTERN: a preview that validation must stop with a message matching PATTERN.
-refused_preview() {
-    local name=$1 log=$2 pattern=$3 msg
-    if timed "$log" pulumi_ preview --suppress-progress; then
-        record "$name" failed "$T" "" "the preview passed"
-    elif msg=$(grep -o "$pattern" "$LOGS/$log" | head -n 1) && [[ -n $msg ]]; then
-        record "$name" passed "$T" "" "$msg"
-    else
-        record "$name" failed "$T" "" "$(tail -n 5 "$LOGS/$log")"
-    fi
-}
-# lb_events SINCE: HAProxy's view of the apiservers on each lb host since SINCE (UTC, `date -u
-# '+%F %T'`): "lb1 13:59:20 cp1 DOWN, ..." to set beside the probe's failures.
-lb_events() {
-    local h
-    for h in lb1 lb2; do
-        on "$h" "journalctl -u haproxy --since '$1 UTC' -o short-iso --no-pager 2>/dev/null" |
-            sed -nE "s/^[0-9-]+T([0-9:]+).* Server [^/]+\/([a-z0-9]+) is (DOWN|UP).*/$h \1 \2 \3/p" | awk '!seen[$0]++'
-    done | paste -sd, || true
-}
-# upgrade_drill K8S ETCD: an up to those versions under the probes; records the figures.
-upgrade_drill() {
-    local k=$1 e=$2 ok bad min now after at since
-    set_versions "$k" "$e"
-    workload_up
-    since=$(date -u '+%F %T')
-    start_probe client
-    sleep 1
-    step "upgrade to Kubernetes $k, etcd $e (up)" "" "up-upgrade-$k.log" pulumi_ up --yes --skip-preview --suppress-progress || true
-    sleep 2
-    stop_probe
-    workload_sampler_stop
-    cp "$PROBE_LOG" "$LOGS/probe-upgrade-$k.log"
-    read -r ok bad <<<"$(probe_counts)"
-    min=$(workload_min_available)
-    now=$("$KUBECTL" get deployment roll-probe -o jsonpath='{.status.availableReplicas}' 2>&1)
-    after=$(running_versions)
-    if [[ $min -ge 2 && $now == 3 && $after == "apiservers 3×v$k kubelets 3×v$k etcd 3×$e" ]]; then
-        record "upgrade to $k: every part on $k, PDB kept" passed 0 "" "fewest available $min of 3 (PDB 2); $after; per host: $(host_times "$LOGS/up-upgrade-$k.log")"
-    else
-        record "upgrade to $k: every part on $k, PDB kept" failed 0 "" "fewest available $min, now $now; $after; per host: $(host_times "$LOGS/up-upgrade-$k.log")"
-    fi
-    # Measured and reported (the issue asks for the figure): CI 22 saw 2 failed requests in each
-    # upgrade (in the second at 13:59:26 and :28, as w1's kubelet and kube-proxy restarted), the run
-    # by hand none; the cause is not known yet.
-    at=""
-    ((bad == 0)) || at=" at $(failed_at)"
-    record "upgrade to $k: client requests through the VIP (measured)" passed 0 "report" "$ok ok, $bad failed$at; HAProxy: $(lb_events "$since")"
-    "$KUBECTL" delete deployment/roll-probe pdb/roll-probe --ignore-not-found >/dev/null 2>&1 || true
-}
-set_versions 1.34.4 3.6.15
-if step "up at Kubernetes 1.34.4, etcd 3.6.15 on bare hosts" "" up-v1.34.log pulumi_ up --yes --skip-preview --suppress-progress; then
-    kubeconfig_from_stack
-    "$KUBECTL" wait --for=condition=Ready node --all --timeout=180s >/dev/null 2>&1 || true
-    before=$(running_versions)
-    if [[ $before == "apiservers 3×v1.34.4 kubelets 3×v1.34.4 etcd 3×3.6.15" ]]; then
-        record "the cluster runs 1.34.4 and etcd 3.6.15" passed 0 "" "$before"
-    else
-        record "the cluster runs 1.34.4 and etcd 3.6.15" failed 0 "" "$before"
-    fi
-    # A skipped minor: validation stops the preview, naming the versions allowed next.
-    set_versions 1.36.3 3.6.16
-    refused_preview "a skipped minor (1.34 to 1.36) is refused before any host" preview-skip-minor.log 'k8s-ha:versions.kubernetes: 1.36.3 skips 1.35.*' 
-    upgrade_drill 1.35.4 3.6.16
-    upgrade_drill 1.36.3 3.6.16
-    # 9b. containerd 2.2.9 to 2.3.7 (the next minor) on every worker, one at a time: cordoned,
-    # drained, containerd replaced and restarted, uncordoned; under the client probe and the
-    # Deployment with its PodDisruptionBudget.
-    bash scripts/pulumi.sh config set --path 'k8s-ha:versions.containerd' 2.3.7 >/dev/null
-    sync_lab_keys 2>/dev/null
-    workload_up
-    start_probe client
-    sleep 1
-    step "upgrade containerd to 2.3.7 (up)" "" up-upgrade-containerd.log pulumi_ up --yes --skip-preview --suppress-progress || true
-    sleep 2
-    stop_probe
-    workload_sampler_stop
-    read -r ok bad <<<"$(probe_counts)"
-    min=$(workload_min_available)
-    runtimes=$("$KUBECTL" get nodes -o jsonpath='{range .items[*]}{.status.nodeInfo.containerRuntimeVersion}{"\n"}{end}' 2>/dev/null | sort | uniq -c | awk '{ printf "%s×%s ", $1, $2 }')
-    order=$(grep -oE '^[0-9:]+ .*(w[0-9]+-runtime) updated \([0-9.]+s\)' "$LOGS/up-upgrade-containerd.log" | sed -E 's/^([0-9:]+) .*(w[0-9]+-runtime) updated \(([0-9.]+s)\)/\2 \3 (done \1)/' | paste -sd, || true)
-    if [[ $min -ge 2 && ${runtimes% } == "3×containerd://2.3.7" ]]; then
-        record "containerd upgrade: every worker on 2.3.7, one at a time, PDB kept" passed 0 "" "fewest available $min of 3 (PDB 2); ${runtimes% }; ${order:-?}"
-    else
-        record "containerd upgrade: every worker on 2.3.7, one at a time, PDB kept" failed 0 "" "fewest available $min; ${runtimes:-none}; ${order:-?}"
-    fi
-    at=""
-    ((bad == 0)) || at=" at $(failed_at)"
-    record "containerd upgrade: client requests through the VIP (measured)" passed 0 "report" "$ok ok, $bad failed$at"
-    "$KUBECTL" delete deployment/roll-probe pdb/roll-probe --ignore-not-found >/dev/null 2>&1 || true
-    # A step back to 2.2 is refused before any host is touched.
-    bash scripts/pulumi.sh config set --path 'k8s-ha:versions.containerd' 2.2.9 >/dev/null
-    refused_preview "containerd back to an older minor is refused" preview-containerd-back.log 'k8s-ha:versions.containerd: containerd 2.2.9 would take the workers back.*' 
-    bash scripts/pulumi.sh config set --path 'k8s-ha:versions.containerd' 2.3.7 >/dev/null
-    plan_check "preview after the upgrades: no changes" "" noop
-fi
-step "pulumi destroy (after the upgrades)" "" destroy-3.log pulumi_ destroy --yes --suppress-progress
-run_checks "clean hosts after the upgraded cluster's destroy" clean-3.log env REPORT_SECTION=clean_after_upgrades bash scripts/hosts-check.sh clean
-set_versions 1.35.4 3.6.16
-bash scripts/pulumi.sh config set --path 'k8s-ha:versions.containerd' 2.2.9 >/dev/null
+# shellcheck source=scripts/e2e/main.sh
+[[ $SUITE != main ]] || source scripts/e2e/main.sh
+# shellcheck source=scripts/e2e/long.sh
+[[ $SUITE != long ]] || source scripts/e2e/long.sh
 
 # Over the whole run: still no forwarding, and what the machines tried to send out of the lab.
 if fwd=$(bash scripts/lab.sh forwarding 2>&1); then
@@ -971,5 +258,25 @@ if git diff --quiet -- Pulumi.dev.yaml; then
     record "the tracked Pulumi.dev.yaml was not edited" passed 0 "" "git diff --quiet -- Pulumi.dev.yaml"
 else
     record "the tracked Pulumi.dev.yaml was not edited" failed 0 "" "$(git diff --stat -- Pulumi.dev.yaml)"
+fi
+
+# Every check the suite's code names ran and was recorded (a drill skipped by a failed step before
+# it, or by a filter, counts as missing).
+if out=$(node bin/test/e2e/expected.js scripts/e2e.sh "scripts/e2e/$SUITE.sh" -- "$RESULTS" 2>&1); then
+    record "every check the suite names ran" passed 0 "" "$out"
+else
+    record "every check the suite names ran" failed 0 "" "$out"
+fi
+
+# Last: every log, every export and the backend's own files of the whole run, searched for every
+# secret value of every cluster the run built (their revealed exports, kept before each destroy),
+# the lab's SSH key, the backend's passphrase and the mirror's push password. The files that hold a
+# secret on purpose (private, removed at the end) are not searched.
+mapfile -t haystacks < <(find "$E2E" -type f ! -name 'revealed-*.json' ! -name push-password ! -name '*.key' ! -name '*.kubeconfig' | sort)
+if out=$(node bin/test/e2e/secrets.js "$E2E"/revealed-*.json .tools/lab/id_ed25519 .tools/passphrase ${PUSH_PASSWORD_FILE:+"$PUSH_PASSWORD_FILE"} -- \
+    "${haystacks[@]}" "$K8S_HA_STACK_CONFIG" Pulumi.dev.yaml 2>&1); then
+    record "no secret value in any state, export or log of the run" passed 0 "" "$out"
+else
+    record "no secret value in any state, export or log of the run" failed 0 "" "$out"
 fi
 say "done"

@@ -1,7 +1,8 @@
 import { changedFiles, planProblems, PreviewStep, summarizePreview, switchAllowance } from "./e2e/plan";
 import { compareSwitch, parsePids } from "./e2e/pids";
 import * as crypto from "crypto";
-import { findLeaks, SECRET_SIG, secretNeedles, secretPemLines } from "./e2e/secrets";
+import { findLeaks, SECRET_SIG, secretNeedles, secretPemLines, uncovered } from "./e2e/secrets";
+import { missingChecks, namedChecks } from "./e2e/expected";
 import { encryptionKeyFrom } from "../components/controlplane";
 
 const urn = (type: string, name: string) => `urn:pulumi:dev::k8s-ha::${type}::${name}`;
@@ -236,6 +237,15 @@ describe("secret scan of the real state and logs", () => {
         expect(values).not.toContain("PUBLIC");
     });
 
+    test("a scan must look for every private key and password the stack holds", () => {
+        expect(uncovered(resources, needles)).toEqual([]);
+        // A key whose secret output was not revealed (a plain export given by mistake) yields nothing.
+        const unrevealed = [...resources, { type: "tls:index/privateKey:PrivateKey", urn: "urn:hidden", outputs: { privateKeyPem: "[secret]" } }];
+        expect(uncovered(unrevealed, secretNeedles(unrevealed, []))).toEqual(["urn:hidden"]);
+        const noPassword = [{ type: "random:index/randomPassword:RandomPassword", urn: "urn:q", outputs: {} }];
+        expect(uncovered(noPassword, secretNeedles(noPassword, []))).toEqual(["urn:q"]);
+    });
+
     test("a private key line that is also a line of a (public) certificate is not a secret", () => {
         const shared = "AwEHoUQDQgAEsharedPublicPointLineOfSixtyFourCharactersXXXXXXXXXXXX";
         const ec = `-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIPrivateScalarLineOfTheKeyThatIsSecretXXXXXXXXXXXXXXXXXXX\n${shared}\n-----END EC PRIVATE KEY-----\n`;
@@ -275,5 +285,41 @@ describe("secret scan of the real state and logs", () => {
         expect(leaks[0].haystack).toBe("state.json");
         expect(leaks[0].what).toBe("urn:p: derived encryption key");
         expect(JSON.stringify(leaks)).not.toContain(encryptionKeyFrom("Zq3kP9vX2mL8nR4tW6yB1cF5hJ7sD0gA"));
+    });
+});
+
+describe("every check an e2e suite names ran (expected.ts)", () => {
+    const suite = [
+        'step "lab up (11 machines)" "" lab-up.log bash scripts/lab.sh up',
+        'if step "up at Kubernetes 1.34.4 on bare hosts" "" up.log pulumi_ up; then',
+        '    record "the cluster runs 1.34.4" passed 0 "" "$before"',
+        "fi",
+        'PULUMI_WRAP=faked plan_check "preview 36 h later: renewed" "" renew "$RENEW"',
+        'record "up killed after ${kill_after} s, while running" passed 0 "" "$pending"',
+        'record "$name" passed "$T" "$goal" "$out"',
+        'run_checks "clean hosts after destroy" clean.log bash scripts/hosts-check.sh clean',
+    ].join("\n");
+    const named = namedChecks(suite);
+
+    test("reads each literal name, with its expansions as wildcards; a bare variable names nothing", () => {
+        expect([...named.keys()]).toEqual([
+            "lab up (11 machines)",
+            "up at Kubernetes 1.34.4 on bare hosts",
+            "the cluster runs 1.34.4",
+            "preview 36 h later: renewed",
+            "up killed after ${kill_after} s, while running",
+            "clean hosts after destroy",
+        ]);
+    });
+
+    test("a check skipped by the failed step before it is missing; a run of all is complete", () => {
+        const all = ["lab up (11 machines)", "up at Kubernetes 1.34.4 on bare hosts", "the cluster runs 1.34.4", "preview 36 h later: renewed", "up killed after 37 s, while running", "clean hosts after destroy"];
+        expect(missingChecks(named, all)).toEqual([]);
+        expect(missingChecks(named, all.filter((n) => n !== "the cluster runs 1.34.4"))).toEqual(["the cluster runs 1.34.4"]);
+        // The wildcard stands for the variable only: the rest of the name must match.
+        expect(missingChecks(named, all.map((n) => n.replace("while running", "after it ended")))).toEqual(["up killed after ${kill_after} s, while running"]);
+        // A record whose name only contains a named check's (another drill's) does not stand for it.
+        expect(missingChecks(namedChecks('step "pulumi destroy" "" d.log pulumi_ destroy'), ["pulumi destroy (after the upgrades)"])).toEqual(["pulumi destroy"]);
+        expect(missingChecks(namedChecks('record "destroy" passed 0 "" ""'), ["pulumi destroy"])).toEqual(["destroy"]);
     });
 });

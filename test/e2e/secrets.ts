@@ -1,9 +1,13 @@
 /**
  * Searches the real state and every log of the e2e run for the actual secret values. Used by
- * scripts/e2e.sh:
- *   node bin/test/e2e/secrets.js REVEALED_EXPORT EXTRA_SECRET_FILE... -- HAYSTACK_FILE...
- * REVEALED_EXPORT is `pulumi stack export --show-secrets`; the haystacks are the plain export
- * (`pulumi stack export`) and the logs. Prints a JSON report; exits 1 on any match.
+ * scripts/e2e.sh, as the run's last check:
+ *   node bin/test/e2e/secrets.js SECRET_FILE... -- HAYSTACK_FILE...
+ * A SECRET_FILE holding a `pulumi stack export --show-secrets` (the run keeps one of each cluster
+ * it built) gives the stack's secret values; any other SECRET_FILE is a secret itself (a key, a
+ * passphrase, a password). The haystacks are the logs, the plain exports and the backend's own
+ * files. Prints a JSON report; exits 1 on any match, and when the exports hold a private key or a
+ * password for which no needle was made (a scan that looks for less than the stack holds proves
+ * nothing).
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -119,6 +123,15 @@ export function secretPemLines(block: string, body: string): string[] {
     return lines.filter((_, i) => i * 48 < end && (i + 1) * 48 > start);
 }
 
+/** The stack's resources whose secret a scan must look for: private keys and random passwords. */
+const MUST_YIELD = new Set(["tls:index/privateKey:PrivateKey", "random:index/randomPassword:RandomPassword"]);
+
+/** The URNs of those resources for which no needle was made. */
+export function uncovered(resources: Resource[], needles: Map<string, string>): string[] {
+    const sources = [...needles.values()].join("\n");
+    return resources.filter((r) => MUST_YIELD.has(r.type) && !sources.includes(`${r.urn}:`)).map((r) => r.urn);
+}
+
 export interface Leak {
     haystack: string;
     what: string;
@@ -139,24 +152,47 @@ export function findLeaks(needles: Map<string, string>, haystacks: Record<string
     return leaks;
 }
 
+/** A revealed export's resources, or undefined for a file that is not one. */
+function exportedResources(text: string): Resource[] | undefined {
+    try {
+        const parsed = JSON.parse(text) as { deployment?: { resources?: Resource[] } };
+        return parsed.deployment ? (parsed.deployment.resources ?? []) : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
 if (require.main === module) {
     const args = process.argv.slice(2);
     const sep = args.indexOf("--");
     if (sep < 1) {
-        process.stderr.write("usage: secrets.js REVEALED_EXPORT [EXTRA_SECRET_FILE...] -- HAYSTACK_FILE...\n");
+        process.stderr.write("usage: secrets.js SECRET_FILE... -- HAYSTACK_FILE...\n");
         process.exit(2);
     }
-    const revealed = JSON.parse(fs.readFileSync(args[0], "utf8")) as { deployment?: { resources?: Resource[] } };
-    const resources = revealed.deployment?.resources ?? [];
-    const extra = args.slice(1, sep).map((f) => fs.readFileSync(f, "utf8"));
+    const resources: Resource[] = [];
+    const extra: string[] = [];
+    let exports = 0;
+    for (const f of args.slice(0, sep)) {
+        const text = fs.readFileSync(f, "utf8");
+        const r = exportedResources(text);
+        if (r) {
+            exports += 1;
+            resources.push(...r);
+        } else {
+            extra.push(text);
+        }
+    }
     const haystacks: Record<string, string> = {};
     for (const f of args.slice(sep + 1)) haystacks[f] = fs.readFileSync(f, "utf8");
     const needles = secretNeedles(resources, extra);
     const leaks = findLeaks(needles, haystacks);
+    const missing = uncovered(resources, needles);
     const bytes = Object.values(haystacks).reduce((n, t) => n + t.length, 0);
     process.stdout.write(
-        JSON.stringify({ resources: resources.length, secretStrings: needles.size, haystacks: Object.keys(haystacks).length, bytesSearched: bytes, leaks }) + "\n",
+        JSON.stringify({ exports, resources: resources.length, secretStrings: needles.size, haystacks: Object.keys(haystacks).length, bytesSearched: bytes, leaks, uncovered: missing }) + "\n",
     );
     for (const l of leaks) process.stderr.write(`secrets: ${l.what} appears in ${l.haystack} (sha256 ${l.sha256}…)\n`);
-    process.exit(leaks.length ? 1 : 0);
+    for (const u of missing) process.stderr.write(`secrets: no secret value to look for from ${u}\n`);
+    if (exports === 0) process.stderr.write("secrets: no revealed export among the secret files: nothing of the stack's to look for\n");
+    process.exit(leaks.length || missing.length || exports === 0 ? 1 : 0);
 }
