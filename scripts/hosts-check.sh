@@ -523,7 +523,7 @@ c_inline_nfs_kube_system() { inline_nfs_pod kube-system | "$KUBECTL" create --dr
 
 # --- 7. NFS storage: PVCs of the default StorageClass, used by pods on w4 (a VM that can mount NFS) --
 NFS_EXPORT_DIR=/srv/nfs/k8s
-STORAGE_FIGURES=$ROOT/.e2e/storage.tsv
+STORAGE_FIGURES=$CHECK_E2E/storage.tsv
 
 # pvc NAME ACCESS-MODE: a 1Gi claim of the default StorageClass (no storageClassName).
 pvc() {

@@ -42,12 +42,16 @@ isolated() {
     wait $! || ISOLATED_RC=$?
 }
 
-# isolated_on_err STATUS LINE COMMAND: notes the first command that failed inside the check (a
-# function returning 1 on purpose, after saying why, is no news: isolated's own line is skipped).
+# isolated_on_err STATUS LINE COMMAND: notes the first command that failed inside the check. After a
+# function's `return N`, bash reports that return at its caller's line: that line of the file is
+# shown. Isolated's own line is no news (a check returning 1 on purpose has said why).
 isolated_on_err() {
-    if [[ -z $ISOLATED_FAILED && ${FUNCNAME[1]:-} != isolated ]]; then
-        ISOLATED_FAILED="${BASH_SOURCE[1]##*/}:$2: $3 (exit $1)"
+    local cmd=$3 file=${BASH_SOURCE[1]:-}
+    if [[ -n $ISOLATED_FAILED || ${FUNCNAME[1]:-} == isolated ]]; then return 0; fi
+    if [[ $cmd == return* && -f $file ]]; then
+        cmd=$(sed -n "$2{s/^[[:space:]]*//;p}" "$file")
     fi
+    ISOLATED_FAILED="${file##*/}:$2: $cmd (exit $1)"
 }
 # isolated_on_exit STATUS FINALLY: runs FINALLY STATUS, then names the failed command.
 isolated_on_exit() {
