@@ -1,34 +1,70 @@
 #!/usr/bin/env bash
 # Checks a cluster that `pulumi up` built on the lab, as its users would, and writes
 # .e2e/report.json (every check with its result and evidence). Exits non-zero if any check fails.
-#   bash scripts/hosts-check.sh            checks of the running cluster
-#   bash scripts/hosts-check.sh clean      after `pulumi destroy`: nothing k8s-ha installed is left
-#                                          (on the hosts in CLEAN_HOSTS, default all of the dev stack's)
-# The c_* functions are called through `check`, and remote commands are single-quoted on purpose.
+#   bash scripts/hosts-check.sh              checks of the running cluster
+#   bash scripts/hosts-check.sh mirror-push  the preloaded mirror's push endpoint (mirror.mode preloaded)
+#   bash scripts/hosts-check.sh clean        after `pulumi destroy`: nothing k8s-ha installed is left
+#                                            (on the hosts in CLEAN_HOSTS, default all of the dev stack's)
+# CHECKS=PREFIX runs only the checks whose names start with it (by hand, e.g. CHECKS=7 for storage).
+# The last line says "P passed, F failed, R of T run" (T: the checks of that kind).
+# Each c_* runs through `check`, with errexit; remote commands are single-quoted on purpose.
 # shellcheck disable=SC2317,SC2016
 set -Eeuo pipefail
 # shellcheck source=scripts/lab/hosts-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lab/hosts-lib.sh"
-REPORT=$ROOT/.e2e/report.json
-RESULTS=$(mktemp)
-trap 'rm -f "$RESULTS"' EXIT
+# shellcheck source=scripts/lab/check-runner.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lab/check-runner.sh"
+REPORT=$CHECK_E2E/report.json
+RESULTS=""
+CHECK_OUT=""
+CHECKS_RC=0
 
-failed=0
 # record NAME STATUS EVIDENCE
 record() {
-    printf '%s\t%s\t%s\n' "$1" "$2" "${3//$'\n'/ }" >>"$RESULTS"
-    printf 'check: %-58s %s  %s\n' "$1" "$2" "${3:0:150}" >&2
-    [[ $2 == passed ]] || failed=1
+    local evidence=${3//$'\n'/ }
+    printf '%s\t%s\t%s\n' "$1" "$2" "$evidence" >>"$RESULTS"
+    printf 'check: %-58s %s  %s\n' "$1" "$2" "${evidence:0:150}" >&2
 }
-# check NAME CMD...: passes when CMD succeeds; its output is the evidence. CHECKS=PREFIX runs only
-# the checks whose names start with it (by hand, e.g. CHECKS=7 for the storage checks).
+# check NAME FUNC: passes when FUNC and every command in it succeed (check-runner's isolated); its
+# output is the evidence.
 check() {
-    local name=$1 out
-    shift
-    [[ $name == "${CHECKS:-}"* ]] || return 0
-    if out=$("$@" 2>&1); then record "$name" passed "$out"; else record "$name" failed "$out"; fi
+    isolated "$CHECK_OUT" "" "$2"
+    if ((ISOLATED_RC == 0)); then record "$1" passed "$(<"$CHECK_OUT")"; else record "$1" failed "$(<"$CHECK_OUT")"; fi
 }
-
+# run_checks SECTION SETUP NAME FUNC [NAME FUNC...]: the checks CHECKS selects, in order, after
+# SETUP (a function, or ""; when it fails, each selected check is recorded failed, not run), then
+# the report's SECTION; CHECKS_RC is 1 when one failed. A filter that selects none ends the script.
+# Called plainly (never in a condition or a && or || list, where isolated would refuse to run).
+run_checks() {
+    local section=$1 setup=$2 total selected=()
+    shift 2
+    total=$(($# / 2))
+    while (($# > 0)); do
+        if [[ $1 == "${CHECKS:-}"* ]]; then selected+=("$1" "$2"); fi
+        shift 2
+    done
+    if ((${#selected[@]} == 0)); then
+        echo "hosts-check $section: CHECKS=${CHECKS:-} selects none of its $total checks" >&2
+        exit 2
+    fi
+    set -- "${selected[@]}"
+    if [[ -n $setup ]]; then
+        isolated "$CHECK_OUT" "" "$setup"
+        if ((ISOLATED_RC != 0)); then
+            local why
+            why="not run: $setup failed: $(tail -n 3 "$CHECK_OUT")"
+            while (($# > 0)); do
+                record "$1" failed "$why"
+                shift 2
+            done
+        fi
+    fi
+    while (($# > 0)); do
+        check "$1" "$2"
+        shift 2
+    done
+    write_report "$section" "$total" "$((${#selected[@]} / 2))"
+}
 # etcdctl_on HOST ENDPOINTS ARGS...: etcdctl on HOST with the health-check client certificate.
 etcdctl_on() {
     local host=$1 endpoints=$2
@@ -83,12 +119,20 @@ c_cross_node() {
     ip=$("$KUBECTL" get pod check-w2 -o jsonpath='{.status.podIP}')
     "$KUBECTL" exec check-w1 -- ping -c 2 -W 2 "$ip"
 }
-c_mirror_pulled() { on mirror 'ls /var/lib/docker-registry/docker/registry/v2/repositories/docker.io/library/'; }
+# The mirror keeps what it served under the name the nodes asked for: busybox, which c_pods pulled.
+c_mirror_pulled() {
+    local repos
+    repos=$(on mirror 'ls /var/lib/docker-registry/docker/registry/v2/repositories/docker.io/library/')
+    echo "on mirror, docker.io/library/: $(tr '\n' ' ' <<<"$repos")"
+    grep -qx busybox <<<"$repos"
+}
 
 # --- 3. etcd ----------------------------------------------------------------------------------
 c_etcd_health() {
     local out
-    out=$(etcdctl_on cp1 https://10.213.0.21:2379,https://10.213.0.22:2379,https://10.213.0.23:2379 endpoint health 2>&1)
+    # etcdctl exits 1 when a member is unhealthy: the count decides, and the output shows which
+    # (an unreachable cp1 counts none).
+    out=$(etcdctl_on cp1 https://10.213.0.21:2379,https://10.213.0.22:2379,https://10.213.0.23:2379 endpoint health 2>&1) || true
     echo "$out"
     [[ $(grep -c "is healthy" <<<"$out") == 3 ]]
 }
@@ -126,10 +170,11 @@ c_external_ips_refused() {
 }
 c_secret_encrypted() {
     "$KUBECTL" -n default create secret generic k8sha-check --from-literal=planted=PLANTED-SECRET-VALUE --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null
-    local raw
-    raw=$(etcdctl_on cp1 https://127.0.0.1:2379 get /registry/secrets/default/k8sha-check --print-value-only | head -c 40 | tr -c '[:print:]' '.')
-    echo "stored value starts: $raw"
-    [[ $raw == k8s:enc:* ]] && ! etcdctl_on cp1 https://127.0.0.1:2379 get /registry/secrets/default/k8sha-check --print-value-only | grep -q PLANTED-SECRET-VALUE
+    local value
+    # Read once, whole (no head to cut the pipe): a failed read fails the check, not the grep.
+    value=$(etcdctl_on cp1 https://127.0.0.1:2379 get /registry/secrets/default/k8sha-check --print-value-only | tr -c '[:print:]' '.')
+    echo "stored value on cp1's etcd (${#value} bytes) starts: ${value:0:40}"
+    [[ $value == k8s:enc:* && $value != *PLANTED-SECRET-VALUE* ]]
 }
 # A read of a Secret is in an apiserver's audit log, with who read it (metadata only: never the value).
 c_audit_secret_read() {
@@ -137,7 +182,8 @@ c_audit_secret_read() {
     local h line
     sleep 2 # the audit log is written in batches
     for h in cp1 cp2 cp3; do
-        line=$(on "$h" 'grep "\"resource\":\"secrets\"" /var/log/kubernetes/audit.log | grep "\"name\":\"k8sha-check\"" | grep "\"verb\":\"get\"" | tail -n 1' || true)
+        # The remote pipeline ends in tail (status 0 with no line): only an unreachable host fails here.
+        line=$(on "$h" 'grep "\"resource\":\"secrets\"" /var/log/kubernetes/audit.log | grep "\"name\":\"k8sha-check\"" | grep "\"verb\":\"get\"" | tail -n 1')
         if [[ -n $line ]]; then
             python3 -c 'import json, sys; e = json.loads(sys.argv[1]); print("%s: %s %s/%s by %s, level %s, response %s" % (sys.argv[2], e["verb"], e["objectRef"]["namespace"], e["objectRef"]["name"], e["user"]["username"], e["level"], e["responseStatus"]["code"]))' "$line" "$h"
             [[ $line != *PLANTED-SECRET-VALUE* ]] || { echo "$h: the audit log holds the secret's value"; return 1; }
@@ -214,7 +260,8 @@ c_event_rate_limit_burst() {
     created=$(grep -c '^201$' <<<"$codes" || true)
     refused=$(grep -c '^429$' <<<"$codes" || true)
     other=$((n - created - refused))
-    named=$(grep -l "limit reached on type User for key $user" "$dir"/r* 2>/dev/null | wc -l)
+    # grep -l exits 1 when no answer names the limit: that is a count of 0.
+    named=$({ grep -l "limit reached on type User for key $user" "$dir"/r* 2>/dev/null || true; } | wc -l)
     # The bucket holds burst Events and refills at qps a second: no more can have been created.
     most=$((burst + qps * (ms + 999) / 1000))
     echo "$n Events POSTed as $user to $ep in $ms ms: $created created, $refused refused with 429 ($named naming the User limit), $other other (curl exit $rc$( [[ -s $dir/curl.err ]] && echo ": $(head -n 2 "$dir/curl.err")")); the limit lets at most $burst + $qps/s = $most through"
@@ -227,7 +274,7 @@ c_event_rate_limit_burst() {
 c_kubelet_pull_credentials() {
     local n policy bad=0
     for n in w1 w2 w4; do
-        policy=$(kubelet_setting "$n" imagePullCredentialsVerificationPolicy None) || return 1
+        policy=$(kubelet_setting "$n" imagePullCredentialsVerificationPolicy None) || { echo "$n: its kubelet's configz is unreadable"; return 1; }
         echo "$n: imagePullCredentialsVerificationPolicy=$policy"
         [[ $policy == NeverVerifyPreloadedImages ]] || bad=1
     done
@@ -247,7 +294,7 @@ import json, sys
 c = json.load(sys.stdin)["kubeletconfig"]
 print("seccompDefault=%s podPidsLimit=%s tlsMinVersion=%s tlsCipherSuites=%d protectKernelDefaults=%s eventRecordQPS=%s" % (
     c.get("seccompDefault"), c.get("podPidsLimit"), c.get("tlsMinVersion"), len(c.get("tlsCipherSuites") or []),
-    c.get("protectKernelDefaults"), c.get("eventRecordQPS")))') || return 1
+    c.get("protectKernelDefaults"), c.get("eventRecordQPS")))') || { echo "$n: its kubelet's configz is unreadable"; return 1; }
         echo "$n: $summary"
         [[ $summary == "seccompDefault=True podPidsLimit=4096 tlsMinVersion=VersionTLS12 tlsCipherSuites=6 "* ]] || bad=1
         [[ $summary == *" eventRecordQPS=50" ]] || bad=1
@@ -256,11 +303,12 @@ print("seccompDefault=%s podPidsLimit=%s tlsMinVersion=%s tlsCipherSuites=%d pro
     done
     ((bad == 0))
 }
-# tls_refuses_11 ENDPOINT: a TLS 1.1 handshake fails with a protocol-version error.
+# tls_refuses_11 ENDPOINT: a TLS 1.1 handshake fails with the server's protocol-version answer. Not
+# "no protocols available": that is the client unable to offer TLS 1.1, the server never asked.
 tls_refuses_11() {
     local out
     out=$(openssl s_client -connect "$1" -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' </dev/null 2>&1) && { echo "$1 accepted TLS 1.1"; return 1; }
-    grep -qiE "protocol version|unsupported protocol|no protocols available" <<<"$out" || { echo "$1: not a protocol-version refusal: $(tail -n 3 <<<"$out")"; return 1; }
+    grep -qiE "alert protocol version|unsupported protocol" <<<"$out" || { echo "$1: not a protocol-version refusal: $(tail -n 3 <<<"$out")"; return 1; }
     echo "$1 refused TLS 1.1"
 }
 c_tls_min_12() {
@@ -271,9 +319,13 @@ c_tls_min_12() {
         on cp1 "$(declare -f tls_refuses_11); tls_refuses_11 $ep" || return 1
     done
     # The same client reaches the apiserver and a kubelet with TLS 1.2 (etcd wants a client certificate).
-    openssl s_client -connect "$VIP:6443" -tls1_2 </dev/null 2>&1 | grep -q "Protocol *: TLSv1.2" || { echo "$VIP:6443 refused TLS 1.2 too"; return 1; }
+    # The handshake's report is read whole (grep -q in a pipe could cut openssl's output short).
+    local out
+    out=$(openssl s_client -connect "$VIP:6443" -tls1_2 </dev/null 2>&1) || true
+    grep -q "Protocol *: TLSv1.2" <<<"$out" || { echo "$VIP:6443 refused TLS 1.2 too: $(tail -n 2 <<<"$out")"; return 1; }
     echo "$VIP:6443 accepted TLS 1.2"
-    on cp1 'openssl s_client -connect 10.213.0.34:10250 -tls1_2 </dev/null 2>&1' | grep -q "Protocol *: TLSv1.2" || { echo "10.213.0.34:10250 refused TLS 1.2 too"; return 1; }
+    out=$(on cp1 'openssl s_client -connect 10.213.0.34:10250 -tls1_2 </dev/null 2>&1; true')
+    grep -q "Protocol *: TLSv1.2" <<<"$out" || { echo "10.213.0.34:10250 refused TLS 1.2 too (from cp1): $(tail -n 2 <<<"$out")"; return 1; }
     echo "10.213.0.34:10250 accepted TLS 1.2 (from cp1)"
 }
 c_kubelet_anonymous() { [[ $(on cp1 "curl -sk -o /dev/null -w '%{http_code}' https://10.213.0.31:10250/pods") == 401 ]] && echo "kubelet /pods anonymous, from cp1: 401"; }
@@ -295,11 +347,16 @@ tcp_probe() {
     local err
     if err=$(timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>&1); then echo open; elif [[ $err == *refused* ]]; then echo refused; else echo timeout; fi
 }
-# expect_tcp FROM ADDRESS:PORT WANT: FROM is "lab" (10.213.0.1, not a node) or a host name.
+# expect_tcp FROM ADDRESS:PORT WANT: FROM is "lab" (10.213.0.1, not a node) or a host name. A probe
+# that could not run (FROM unreachable) is no answer, so a "refused" is the target's.
 expect_tcp() {
     local from=$1 ep=$2 want=$3 got t0
     t0=$(now_ms)
-    if [[ $from == lab ]]; then got=$(tcp_probe "${ep%:*}" "${ep#*:}"); else got=$(on "$from" "$(declare -f tcp_probe); tcp_probe ${ep%:*} ${ep#*:}"); fi
+    if [[ $from == lab ]]; then
+        got=$(tcp_probe "${ep%:*}" "${ep#*:}")
+    elif ! got=$(on "$from" "$(declare -f tcp_probe); tcp_probe ${ep%:*} ${ep#*:}"); then
+        got="not probed ($from unreachable)"
+    fi
     echo "from $from to $ep: $got in $(($(now_ms) - t0)) ms (want $want)"
     [[ $got == "$want" ]]
 }
@@ -315,8 +372,22 @@ c_firewall_refuses_outsider() {
     code=$(curl -sk -o /dev/null -w '%{http_code}' -X POST "https://10.213.0.41:5000/v2/k8sha/probe/blobs/uploads/" 2>&1 || true)
     echo "registry push (POST /v2/.../blobs/uploads/) from 10.213.0.1: HTTP ${code:-none}"
     [[ $code == 000 ]] || bad=1
-    command -v nfs-ls >/dev/null || apt-get install -y -qq libnfs-utils >/dev/null
-    if nfs-ls nfs://10.213.0.51/srv/nfs/k8s >/dev/null 2>&1; then echo "nfs-ls from 10.213.0.1 listed the export"; bad=1; else echo "nfs-ls from 10.213.0.1: refused"; fi
+    if ! command -v nfs-ls >/dev/null && ! apt-get install -y -qq libnfs-utils >/dev/null; then
+        echo "lab: nfs-ls is missing and libnfs-utils did not install"
+        return 1
+    fi
+    # nfs-ls must have run (126/127: it could not) and been turned away; what it said is the evidence.
+    local nfs_rc=0 nfs_out
+    nfs_out=$(nfs-ls nfs://10.213.0.51/srv/nfs/k8s 2>&1) || nfs_rc=$?
+    if ((nfs_rc == 0)); then
+        echo "nfs-ls from 10.213.0.1 listed the export"
+        bad=1
+    elif ((nfs_rc == 126 || nfs_rc == 127)); then
+        echo "lab: nfs-ls could not run (exit $nfs_rc): $(head -n 1 <<<"$nfs_out")"
+        bad=1
+    else
+        echo "nfs-ls from 10.213.0.1: refused (exit $nfs_rc: $(head -n 1 <<<"$nfs_out"))"
+    fi
     # SSH and the API stay open to everyone (firewall.sshFrom defaults to any).
     expect_tcp lab 10.213.0.31:22 open || bad=1
     expect_tcp lab "$VIP:6443" open || bad=1
@@ -358,7 +429,11 @@ c_addons_by_digest() {
 c_etcd_user() {
     local h out bad=0
     for h in cp1 cp2 cp3; do
-        out=$(on "$h" 'echo "process: $(ps -o user= -C etcd | sort -u | tr "\n" " ")data: $(stat -c "%U %a" /var/lib/etcd) keys: $(stat -c "%n %U %a" /etc/etcd/pki/server.key /etc/etcd/pki/peer.key | tr "\n" " ")"')
+        out=$(on "$h" 'echo "process: $(ps -o user= -C etcd | sort -u | tr "\n" " ")data: $(stat -c "%U %a" /var/lib/etcd) keys: $(stat -c "%n %U %a" /etc/etcd/pki/server.key /etc/etcd/pki/peer.key | tr "\n" " ")"') || {
+            echo "$h: not read"
+            bad=1
+            continue
+        }
         echo "$h: $out"
         [[ $out == "process: etcd data: etcd 700 keys: /etc/etcd/pki/server.key etcd 600 /etc/etcd/pki/peer.key etcd 600 " ]] || bad=1
     done
@@ -382,19 +457,26 @@ c_key_modes() {
 
 # --- 5. Load balancers ------------------------------------------------------------------------
 c_haproxy_up() {
-    local h out
+    local h stat out
     for h in lb1 lb2; do
-        out=$(on "$h" 'echo "show stat" | socat stdio /run/haproxy/admin.sock' | awk -F, '$1=="apiservers" || $1 ~ /kube/ {print $2"="$18}' | grep -v BACKEND | grep -v FRONTEND || true)
+        # An unreachable host or a silent admin socket fails the check (the remote status is socat's).
+        stat=$(on "$h" 'echo "show stat" | socat stdio /run/haproxy/admin.sock') || { echo "$h: no HAProxy stats"; return 1; }
+        # grep -v exits 1 when no server line is left: the count of UP decides.
+        out=$(awk -F, '$1=="apiservers" || $1 ~ /kube/ {print $2"="$18}' <<<"$stat" | grep -v BACKEND | grep -v FRONTEND || true)
         echo "$h: $out"
         [[ $(grep -c "=UP" <<<"$out") == 3 ]] || return 1
     done
 }
 c_one_vip() {
-    local n=0 h
+    local n=0 h addrs
     for h in lb1 lb2; do
-        if on "$h" "ip -o -4 addr show | grep -q ' $VIP/'"; then
+        # Read, then looked at here: an unreachable lb host fails the check instead of holding nothing.
+        addrs=$(on "$h" 'ip -o -4 addr show') || { echo "$h: addresses not read"; return 1; }
+        if grep -q " $VIP/" <<<"$addrs"; then
             echo "$h holds $VIP"
             n=$((n + 1))
+        else
+            echo "$h does not hold $VIP"
         fi
     done
     ((n == 1))
@@ -442,7 +524,7 @@ c_inline_nfs_kube_system() { inline_nfs_pod kube-system | "$KUBECTL" create --dr
 
 # --- 7. NFS storage: PVCs of the default StorageClass, used by pods on w4 (a VM that can mount NFS) --
 NFS_EXPORT_DIR=/srv/nfs/k8s
-STORAGE_FIGURES=$ROOT/.e2e/storage.tsv
+STORAGE_FIGURES=$CHECK_E2E/storage.tsv
 
 # pvc NAME ACCESS-MODE: a 1Gi claim of the default StorageClass (no storageClassName).
 pvc() {
@@ -575,7 +657,7 @@ c_pvc_reclaim() {
 
 # --- 9. Clean hosts after down ----------------------------------------------------------------
 c_clean() {
-    local h left=""
+    local h left="" out
     # The lab's NFS VM image ships nfs-kernel-server and chrony installed and enabled (the lab put them
     # there, not the program), and the program leaves what it did not install as it found it: both are
     # therefore expected to run on nfs, and only there.
@@ -586,7 +668,17 @@ c_clean() {
         [[ $h == nfs || $h == w4 ]] || units+=" chrony"
         # nfs-common and rpcbind are the program's on the nspawn workers; the VMs' image ships them.
         [[ $h == nfs || $h == w4 ]] || units+=" rpcbind"
-        left+=$(on "$h" 'for u in '"$units"'; do systemctl is-active -q $u && echo "'"$h"': $u running"; done; for p in /etc/kubernetes /etc/etcd /var/lib/etcd /etc/containerd /opt/cni /var/lib/kubelet /usr/local/bin/kubelet /usr/local/bin/etcd /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/docker/registry/config.yml /etc/docker/registry/push.yml /etc/docker/registry/htpasswd /etc/exports.d/k8s-ha.exports /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /var/lib/k8s-ha /usr/local/lib/k8s-ha /run/k8s-ha; do [ -e $p ] && echo "'"$h"': $p left"; done; grep -q "BEGIN k8s-ha" /etc/hosts && echo "'"$h"': hosts block left"; id etcd >/dev/null 2>&1 && echo "'"$h"': user etcd left"; command -v nft >/dev/null && nft list table inet k8s_ha >/dev/null 2>&1 && echo "'"$h"': firewall table left"; [ -e /etc/systemd/system/k8s-ha-firewall.service ] && echo "'"$h"': firewall unit left"; true')
+        out=$(on "$h" 'for u in '"$units"'; do systemctl is-active -q $u && echo "'"$h"': $u running"; done; for p in /etc/kubernetes /etc/etcd /var/lib/etcd /etc/containerd /opt/cni /var/lib/kubelet /usr/local/bin/kubelet /usr/local/bin/etcd /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf /etc/docker/registry/config.yml /etc/docker/registry/push.yml /etc/docker/registry/htpasswd /etc/exports.d/k8s-ha.exports /etc/k8s-ha /etc/sysctl.d/90-k8s-ha.conf /var/lib/k8s-ha /usr/local/lib/k8s-ha /run/k8s-ha; do [ -e $p ] && echo "'"$h"': $p left"; done; grep -q "BEGIN k8s-ha" /etc/hosts && echo "'"$h"': hosts block left"; id etcd >/dev/null 2>&1 && echo "'"$h"': user etcd left"; command -v nft >/dev/null && nft list table inet k8s_ha >/dev/null 2>&1 && echo "'"$h"': firewall table left"; [ -e /etc/systemd/system/k8s-ha-firewall.service ] && echo "'"$h"': firewall unit left"; echo k8sha-listed') || {
+            left+="$h: not looked at (unreachable)"$'\n'
+            continue
+        }
+        # The mark is the listing's last line: a host where it stopped short is not clean.
+        if [[ $(tail -n 1 <<<"$out") != k8sha-listed ]]; then
+            left+="$h: the listing stopped short"$'\n'
+            continue
+        fi
+        out=$(sed '$d' <<<"$out")
+        if [[ -n $out ]]; then left+=$out$'\n'; fi
     done
     echo "${left:-no k8s-ha service running and no k8s-ha file left on any host}"
     [[ -z $left ]]
@@ -598,8 +690,8 @@ CRANE=${K8S_HA_CRANE:-$CACHE/artifacts/build/crane-${K8S_HA_CRANE_VERSION:-0.22.
 PUSH_DIR=""
 # push_setup: the push endpoint's credentials (from the stack output, into a private folder for
 # crane's login, never on a command line) and the cluster CA crane verifies the mirror with.
+# PUSH_DIR is made by main (this runs in a subshell of its own).
 push_setup() {
-    PUSH_DIR=$(mktemp -d)
     chmod 0700 "$PUSH_DIR"
     bash scripts/pulumi.sh stack output imageMirrorPush --show-secrets --json >"$PUSH_DIR/push.json" 2>/dev/null
     on mirror 'cat /etc/docker/registry/tls/ca.crt' >"$PUSH_DIR/ca.crt"
@@ -659,92 +751,122 @@ c_pod_runs_pushed_image() {
     "$KUBECTL" wait --for=jsonpath='{.status.phase}'=Succeeded pod/k8sha-pushed --timeout=120s >/dev/null || { echo "pod k8sha-pushed did not succeed in 120 s"; return 1; }
     local out
     out=$("$KUBECTL" logs k8sha-pushed) || return 1
-    "$KUBECTL" delete pod k8sha-pushed --wait=false >/dev/null
+    # A pod left behind is said, and decides nothing (the next run deletes it first).
+    "$KUBECTL" delete pod k8sha-pushed --wait=false >/dev/null || echo "note: pod k8sha-pushed not deleted"
     echo "$out"
-    # What the pod printed decides, not the clean-up.
     [[ $out == pulled-from-the-preloaded-mirror ]]
 }
 
+# write_report SECTION TOTAL SELECTED: the section of .e2e/report.json and the closing line; CHECKS_RC
+# is 1 when a check failed or fewer than SELECTED were recorded.
 write_report() {
-    node -e '
+    local counts passed failed run line
+    counts=$(node -e '
 const fs = require("fs");
 const lines = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean);
 const checks = lines.map((l) => { const [name, status, evidence] = l.split("\t"); return { name, status, evidence }; });
 const prev = fs.existsSync(process.argv[2]) ? JSON.parse(fs.readFileSync(process.argv[2], "utf8")) : {};
-const report = { ...prev, [process.argv[3]]: { at: new Date().toISOString(), checks,
-  passed: checks.filter((c) => c.status === "passed").length, failed: checks.filter((c) => c.status !== "passed").length } };
+const passed = checks.filter((c) => c.status === "passed").length;
+const failed = checks.length - passed;
+const report = { ...prev, [process.argv[3]]: { at: new Date().toISOString(), checks, passed, failed,
+  run: checks.length, total: Number(process.argv[4]), filter: process.env.CHECKS || undefined } };
 fs.writeFileSync(process.argv[2], JSON.stringify(report, null, 2));
-console.log(`${report[process.argv[3]].passed} passed, ${report[process.argv[3]].failed} failed`);
-' "$RESULTS" "$REPORT" "$1"
+console.log(`${passed} ${failed} ${checks.length}`);
+' "$RESULTS" "$REPORT" "$1" "$2")
+    read -r passed failed run <<<"$counts"
+    if ((run != $3)); then echo "hosts-check $1: $3 checks selected, $run recorded" >&2; fi
+    # On stdout and as the log's (stderr's) last line.
+    line=$(closing_line "hosts-check $1" "$passed" "$failed" "$run" "$2" "${CHECKS:+CHECKS=$CHECKS}")
+    echo "$line"
+    echo "$line" >&2
+    if ((failed != 0 || run != $3)); then CHECKS_RC=1; fi
 }
 
-mkdir -p .e2e
-NODE_BIN=$CACHE/node/node_modules/node/bin
-[[ -x $NODE_BIN/node ]] && export PATH=$NODE_BIN:$PATH
+# The checks of each kind, as NAME FUNC pairs, in the order they run.
+MIRROR_PUSH_CHECKS=(
+    "8 a push without credentials is refused" c_push_anonymous_refused
+    "8 a push with the stack's credentials (imageMirrorPush) succeeds" c_push_with_credentials
+    "8 the nodes' endpoint is read-only" c_pull_endpoint_read_only
+    "8 a pod on w1 runs the pushed image through the mirror" c_pod_runs_pushed_image
+)
+CLEAN_CHECKS=(
+    "9 no service running and no file left on ${CLEAN_HOSTS:-any host}" c_clean
+)
+CLUSTER_CHECKS=(
+    "1 kubeconfig server is https://VIP:6443" c_server
+    "1 every node Ready through the VIP" c_nodes_ready
+    "2 pods (busybox via the mirror) run on w1 and w2" c_pods
+    "2 the mirror cached the image it served" c_mirror_pulled
+    "2 CoreDNS resolves kubernetes.default from a pod" c_dns
+    "2 a pod on w1 reaches a pod on w2" c_cross_node
+    "3 etcd: 3 members healthy over TLS with client certs" c_etcd_health
+    "3 etcd refuses plain HTTP" c_etcd_plain_refused
+    "3 etcd refuses a client without a certificate" c_etcd_nocert_refused
+    "4 anonymous GET /api is refused" c_anonymous_api
+    "4 anonymous GET /readyz answers" c_readyz
+    "4 secrets are encrypted in etcd (k8s:enc:)" c_secret_encrypted
+    "4 a Service with externalIPs is refused (DenyServiceExternalIPs)" c_external_ips_refused
+    "4 the audit log records a Secret read (who, what, not the value)" c_audit_secret_read
+    "4 a privileged pod in default is refused (PodSecurity baseline)" c_privileged_refused
+    "4 every controller-manager runs --terminated-pod-gc-threshold (CIS 1.3.1)" c_terminated_pod_gc
+    "4 every apiserver runs the EventRateLimit admission plugin (CIS 1.2.9)" c_event_rate_limit_enabled
+    "4 a burst of Events from one user is cut at the per-user limit with 429 (EventRateLimit)" c_event_rate_limit_burst
+    "4 kubelets re-check pull credentials for images pulled with a secret (not AlwaysPullImages)" c_kubelet_pull_credentials
+    "4 kubelets: seccompDefault, podPidsLimit, TLS 1.2+, event limits; protectKernelDefaults on the VM" c_kubelet_hardening
+    "4 apiserver, etcd (client, peer) and kubelet refuse TLS 1.1" c_tls_min_12
+    "4 kubelet refuses anonymous requests" c_kubelet_anonymous
+    "4 kubelet read-only port is closed" c_readonly_port
+    "4 firewall: from 10.213.0.1 (not a node) etcd, kubelets, the registry and NFS are refused" c_firewall_refuses_outsider
+    "4 firewall: the same ports answer the hosts that use them, and only those" c_firewall_admits_users
+    "4 the mirror refuses a push from a node" c_registry_push_from_node
+    "4 private keys are not readable by others" c_key_modes
+    "4 the kubeconfig output is a cluster-admins group member, not system:masters" c_admin_group
+    "4 the add-ons' images are named by digest" c_addons_by_digest
+    "4 etcd runs as the etcd user, owning its 0700 data directory and its keys" c_etcd_user
+    "5 HAProxy on both lb hosts lists every apiserver UP" c_haproxy_up
+    "5 exactly one lb host holds the VIP" c_one_vip
+    "6 NFS squashes root (a file written as root on w4)" c_nfs_root_squash
+    "6 NFS exports only to the workers" c_nfs_exports
+    "6 a pod with an inline nfs volume in default is refused (ValidatingAdmissionPolicy)" c_inline_nfs_refused
+    "6 the same pod in kube-system is admitted (server dry run)" c_inline_nfs_kube_system
+    "7 the default StorageClass is k8s-ha's NFS provisioner's" c_storage_class
+    "7 PVCs (ReadWriteMany, ReadWriteOnce) are Bound" c_pvc_bound
+    "7 a pod in another namespace naming default's claim is never scheduled (claims are namespaced)" c_claim_other_namespace
+    "7 a pod on w4 writes to its volume; the file is on the export, owned by the pod's user" c_pvc_write
+    "7 a second pod reads the file" c_pvc_read
+    "7 deleting the PVCs deletes the PVs and archives their directories" c_pvc_reclaim
+)
 
-if [[ ${1:-} == mirror-push ]]; then
-    trap 'rm -f "$RESULTS"; push_cleanup' EXIT
-    push_setup
-    check "8 a push without credentials is refused" c_push_anonymous_refused
-    check "8 a push with the stack's credentials (imageMirrorPush) succeeds" c_push_with_credentials
-    check "8 the nodes' endpoint is read-only" c_pull_endpoint_read_only
-    check "8 a pod on w1 runs the pushed image through the mirror" c_pod_runs_pushed_image
-    write_report mirror_push
-    exit "$failed"
-fi
+main() {
+    mkdir -p "$CHECK_E2E"
+    RESULTS=$(mktemp)
+    CHECK_OUT=$(mktemp)
+    trap 'rm -f "$RESULTS" "$CHECK_OUT"; push_cleanup' EXIT
+    local node_bin=$CACHE/node/node_modules/node/bin
+    if [[ -x $node_bin/node ]]; then export PATH=$node_bin:$PATH; fi
+    case ${1:-} in
+    mirror-push)
+        PUSH_DIR=$(mktemp -d)
+        run_checks mirror_push push_setup "${MIRROR_PUSH_CHECKS[@]}"
+        ;;
+    clean)
+        run_checks "${REPORT_SECTION:-clean}" "" "${CLEAN_CHECKS[@]}"
+        ;;
+    "")
+        run_checks cluster "" "${CLUSTER_CHECKS[@]}"
+        # What a check that stopped half-way may have left (each removes its own when it gets that far).
+        "$KUBECTL" delete pod -l app=k8sha-check --ignore-not-found --wait=false >/dev/null 2>&1 || true
+        "$KUBECTL" -n default delete secret k8sha-check --ignore-not-found >/dev/null 2>&1 || true
+        "$KUBECTL" -n default delete events -l app=k8sha-check --ignore-not-found >/dev/null 2>&1 || true
+        "$KUBECTL" delete namespace k8sha-check-other --ignore-not-found --wait=false >/dev/null 2>&1 || true
+        ;;
+    *)
+        echo "usage: bash scripts/hosts-check.sh [mirror-push|clean]" >&2
+        exit 2
+        ;;
+    esac
+    exit "$CHECKS_RC"
+}
 
-if [[ ${1:-} == clean ]]; then
-    check "9 no service running and no file left on ${CLEAN_HOSTS:-any host}" c_clean
-    write_report "${REPORT_SECTION:-clean}"
-    exit "$failed"
-fi
-
-check "1 kubeconfig server is https://VIP:6443" c_server
-check "1 every node Ready through the VIP" c_nodes_ready
-check "2 pods (busybox via the mirror) run on w1 and w2" c_pods
-check "2 the mirror cached the image it served" c_mirror_pulled
-check "2 CoreDNS resolves kubernetes.default from a pod" c_dns
-check "2 a pod on w1 reaches a pod on w2" c_cross_node
-check "3 etcd: 3 members healthy over TLS with client certs" c_etcd_health
-check "3 etcd refuses plain HTTP" c_etcd_plain_refused
-check "3 etcd refuses a client without a certificate" c_etcd_nocert_refused
-check "4 anonymous GET /api is refused" c_anonymous_api
-check "4 anonymous GET /readyz answers" c_readyz
-check "4 secrets are encrypted in etcd (k8s:enc:)" c_secret_encrypted
-check "4 a Service with externalIPs is refused (DenyServiceExternalIPs)" c_external_ips_refused
-check "4 the audit log records a Secret read (who, what, not the value)" c_audit_secret_read
-check "4 a privileged pod in default is refused (PodSecurity baseline)" c_privileged_refused
-check "4 every controller-manager runs --terminated-pod-gc-threshold (CIS 1.3.1)" c_terminated_pod_gc
-check "4 every apiserver runs the EventRateLimit admission plugin (CIS 1.2.9)" c_event_rate_limit_enabled
-check "4 a burst of Events from one user is cut at the per-user limit with 429 (EventRateLimit)" c_event_rate_limit_burst
-check "4 kubelets re-check pull credentials for images pulled with a secret (not AlwaysPullImages)" c_kubelet_pull_credentials
-check "4 kubelets: seccompDefault, podPidsLimit, TLS 1.2+, event limits; protectKernelDefaults on the VM" c_kubelet_hardening
-check "4 apiserver, etcd (client, peer) and kubelet refuse TLS 1.1" c_tls_min_12
-check "4 kubelet refuses anonymous requests" c_kubelet_anonymous
-check "4 kubelet read-only port is closed" c_readonly_port
-check "4 firewall: from 10.213.0.1 (not a node) etcd, kubelets, the registry and NFS are refused" c_firewall_refuses_outsider
-check "4 firewall: the same ports answer the hosts that use them, and only those" c_firewall_admits_users
-check "4 the mirror refuses a push from a node" c_registry_push_from_node
-check "4 private keys are not readable by others" c_key_modes
-check "4 the kubeconfig output is a cluster-admins group member, not system:masters" c_admin_group
-check "4 the add-ons' images are named by digest" c_addons_by_digest
-check "4 etcd runs as the etcd user, owning its 0700 data directory and its keys" c_etcd_user
-check "5 HAProxy on both lb hosts lists every apiserver UP" c_haproxy_up
-check "5 exactly one lb host holds the VIP" c_one_vip
-check "6 NFS squashes root (a file written as root on w4)" c_nfs_root_squash
-check "6 NFS exports only to the workers" c_nfs_exports
-check "6 a pod with an inline nfs volume in default is refused (ValidatingAdmissionPolicy)" c_inline_nfs_refused
-check "6 the same pod in kube-system is admitted (server dry run)" c_inline_nfs_kube_system
-check "7 the default StorageClass is k8s-ha's NFS provisioner's" c_storage_class
-check "7 PVCs (ReadWriteMany, ReadWriteOnce) are Bound" c_pvc_bound
-check "7 a pod in another namespace naming default's claim is never scheduled (claims are namespaced)" c_claim_other_namespace
-check "7 a pod on w4 writes to its volume; the file is on the export, owned by the pod's user" c_pvc_write
-check "7 a second pod reads the file" c_pvc_read
-check "7 deleting the PVCs deletes the PVs and archives their directories" c_pvc_reclaim
-"$KUBECTL" delete pod -l app=k8sha-check --ignore-not-found --wait=false >/dev/null 2>&1 || true
-"$KUBECTL" -n default delete secret k8sha-check --ignore-not-found >/dev/null 2>&1 || true
-# What a check that stopped half-way may have left (each removes its own when it gets that far).
-"$KUBECTL" -n default delete events -l app=k8sha-check --ignore-not-found >/dev/null 2>&1 || true
-"$KUBECTL" delete namespace k8sha-check-other --ignore-not-found --wait=false >/dev/null 2>&1 || true
-write_report cluster
-exit "$failed"
+# Sourced (the unit tests), it only defines the checks.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

@@ -2,18 +2,18 @@
 # Fault drills on a cluster that `pulumi up` built on the lab (issue 7, items 1-5; 6: the NFS server).
 # Each fault is injected on the lab and undone; a probe hits https://VIP:6443/readyz every 100 ms.
 # Results (measured times beside the goals) go to .e2e/report.json under "faults".
-# Exits non-zero when a drill misses its goal.
-# The d_* drills are called at the end; remote commands are single-quoted on purpose.
+# Exits non-zero when a drill misses its goal or stops at a failed command. DRILLS="d_nfs_down ..."
+# runs only those (by hand); the last line says "P passed, F failed, R of T run".
+# Each d_* runs through run_drill, with errexit; remote commands are single-quoted on purpose.
 # shellcheck disable=SC2317,SC2016
 set -Eeuo pipefail
 # shellcheck source=scripts/lab/hosts-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lab/hosts-lib.sh"
-RESULTS=$(mktemp)
-cleanup() {
-    stop_probe
-    rm -f "$RESULTS"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lab/check-runner.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lab/check-runner.sh"
+RESULTS=""
+# Where record writes: RESULTS, or the file of the drill running.
+RECORD_FILE=""
 say() { printf 'faults: %s\n' "$*" >&2; }
 
 vip_holders() {
@@ -33,11 +33,49 @@ wait_single_holder() {
     return 1
 }
 
-failed=0
+# record NAME STATUS MEASURED GOAL: a drill's one record.
 record() {
-    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RESULTS"
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RECORD_FILE"
     say "$(printf '%-52s %-7s measured %-28s goal %s' "$1" "$2" "$3" "$4")"
-    [[ $2 == passed ]] || failed=1
+}
+
+DRILL_REPAIRS=()
+# on_abort CMD: CMD (bash, eval'ed) puts back what the drill is about to break, should the drill
+# stop at a failed command before it does so itself, so that the next drills find the lab whole.
+on_abort() { DRILL_REPAIRS+=("$1"); }
+# drill_finally STATUS: in the drill's subshell as it exits (isolated's FINALLY): the probe stops
+# and, when the drill failed, its repairs run.
+drill_finally() {
+    local r
+    stop_probe
+    if (($1 != 0)); then
+        for r in "${DRILL_REPAIRS[@]}"; do
+            say "repairing after the failed drill: $r"
+            eval "$r" || say "the repair failed: $r"
+        done
+    fi
+}
+# run_drill D_FUNC [ARG]: one drill through check-runner's isolated. Always one record: the drill's
+# own when it ran to its end; else that record failed, or one named after the drill, with the
+# failed command. Its messages go to stderr after it.
+run_drill() {
+    local rec out lines=() name="" measured="" goal="" why
+    rec=$(mktemp)
+    out=$(mktemp)
+    RECORD_FILE=$rec
+    isolated "$out" drill_finally "$@"
+    RECORD_FILE=$RESULTS
+    cat "$out" >&2
+    mapfile -t lines <"$rec"
+    if ((ISOLATED_RC == 0 && ${#lines[@]} == 1)); then
+        cat "$rec" >>"$RESULTS"
+    else
+        if ((${#lines[@]} > 0)); then IFS=$'\t' read -r name _ measured goal <<<"${lines[0]}"; fi
+        # The failed command isolated named (the repairs may have said more after it).
+        why=$(grep -E '^\(failed at ' "$out" | tail -n 1 || true)
+        record "${name:-$*}" failed "${measured:+$measured; }the drill ($*) stopped with exit $ISOLATED_RC after ${#lines[@]} records: ${why:-$(tail -n 1 "$out")}" "${goal:-its goal}"
+    fi
+    rm -f "$rec" "$out"
 }
 
 # 2. HAProxy killed on the VIP holder. 2a: systemd restarts it at once. 2b: it stays dead (its unit
@@ -46,6 +84,7 @@ d_haproxy() {
     local mode=$1 holder t0 out secs name goal="<= 10 s"
     holder=$(wait_single_holder)
     name="2$mode HAProxy killed (kill -9) on the VIP holder ($holder)"
+    on_abort "haproxy_back $holder"
     [[ $mode == b ]] && { name+=", kept down"; on "$holder" 'systemctl mask --runtime -q haproxy'; }
     start_probe readyz
     sleep 1
@@ -56,25 +95,32 @@ d_haproxy() {
     read -r secs _ <<<"$(outage_after "$t0")"
     out="API back after ${secs} s; VIP on $(vip_holders)"
     if [[ $secs != never ]] && awk -v s="$secs" 'BEGIN{exit !(s <= 10)}'; then record "$name" passed "$out" "$goal"; else record "$name" failed "$out" "$goal"; fi
-    on "$holder" 'systemctl unmask --runtime -q haproxy; systemctl is-active -q haproxy || systemctl start haproxy'
+    haproxy_back "$holder"
 }
+# haproxy_back HOST: HAProxy unmasked and running on HOST.
+haproxy_back() { on "$1" 'systemctl unmask --runtime -q haproxy; systemctl is-active -q haproxy || systemctl start haproxy'; }
 
 # 3. keepalived killed on the VIP holder: within 10 s exactly one host holds the VIP.
 d_keepalived() {
-    local holder t0 t1 holders i
+    local holder t0 t1 holders i restarted=no
     holder=$(wait_single_holder)
+    on_abort "on $holder 'systemctl is-active -q keepalived || systemctl start keepalived'"
     t0=$(now_ms)
     on "$holder" 'pkill -9 -x keepalived'
     for ((i = 0; i < 100; i++)); do
         sleep 0.1
         holders=$(vip_holders)
-        [[ -n $holders && $holders != *" "* ]] && [[ $(on "$holder" 'systemctl is-active keepalived' || true) == active ]] && break
+        # is-active exits 3 while keepalived is down (and ssh 255 if the holder is unreachable): not yet.
+        if [[ -n $holders && $holders != *" "* ]] && [[ $(on "$holder" 'systemctl is-active keepalived' || true) == active ]]; then
+            restarted=yes
+            break
+        fi
     done
     t1=$(now_ms)
     holders=$(vip_holders)
     local out
-    out="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1000}') s to one holder ($holders), keepalived restarted on $holder"
-    if [[ -n $holders && $holders != *" "* ]] && ((t1 - t0 <= 10000)); then record "3 keepalived killed on the VIP holder ($holder)" passed "$out" "one holder within 10 s"; else record "3 keepalived killed on the VIP holder ($holder)" failed "$out" "one holder within 10 s"; fi
+    out="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1000}') s to one holder ($holders), keepalived restarted on $holder: $restarted"
+    if [[ -n $holders && $holders != *" "* && $restarted == yes ]] && ((t1 - t0 <= 10000)); then record "3 keepalived killed on the VIP holder ($holder)" passed "$out" "one holder within 10 s"; else record "3 keepalived killed on the VIP holder ($holder)" failed "$out" "one holder within 10 s"; fi
 }
 
 # 1. The VIP holder's machine dies (its nspawn process is killed, like a power cut).
@@ -85,6 +131,7 @@ d_lb_host() {
     start_probe readyz
     sleep 1
     t0=$(now_ms)
+    on_abort "bash scripts/lab.sh up >/dev/null 2>&1"
     # The machine's own PID 1 (nspawn's child) takes every process of the machine with it.
     kill -9 $(pgrep -P "$pid") "$pid"
     sleep 10
@@ -100,6 +147,7 @@ d_lb_host() {
 # 4. An apiserver dies: HAProxy stops sending to it; no request through the VIP fails after 10 s.
 d_apiserver() {
     local t0 fails=0 i
+    on_abort "on cp1 'systemctl start kube-apiserver'"
     on cp1 'systemctl stop kube-apiserver'
     t0=$(now_ms)
     sleep 10
@@ -114,6 +162,7 @@ d_apiserver() {
 # 5. One etcd member stops: writes keep succeeding; after restart 3/3 healthy within 60 s.
 d_etcd() {
     local ok=0 i t0 t1 healthy
+    on_abort "on cp3 'systemctl start --no-block etcd'"
     on cp3 'systemctl stop etcd'
     for ((i = 0; i < 20; i++)); do
         "$KUBECTL" -n default create configmap "k8sha-fault-$i" --from-literal=i="$i" >/dev/null 2>&1 && ok=$((ok + 1))
@@ -162,6 +211,8 @@ EOF
     sleep 3
     local t0 t_back t_started="" waiting events
     t0=$(now_ms)
+    on_abort "on nfs 'systemctl start nfs-server'"
+    on_abort "\"\$KUBECTL\" delete pod,pvc -l app=k8sha-drill --ignore-not-found --wait=false >/dev/null"
     on nfs 'systemctl stop nfs-server'
     nfs_pod drill-late 'tail -n 1 /data/log'
     sleep 20
@@ -174,7 +225,8 @@ EOF
     done
     events=$("$KUBECTL" get events --field-selector involvedObject.name=drill-late -o jsonpath='{range .items[*]}{.reason}{" "}{end}')
     local told
-    told=$("$KUBECTL" get events --field-selector involvedObject.name=drill-late,reason=NFSServerUnreachable -o jsonpath='{.items[0].message}')
+    # kubectl fails on .items[0] of an empty list: no such event, which the verdict names.
+    told=$("$KUBECTL" get events --field-selector involvedObject.name=drill-late,reason=NFSServerUnreachable -o jsonpath='{.items[0].message}' 2>/dev/null) || true
     sleep 3
     # The writer stops itself when /data/stop appears, and records its last number.
     nfs_pod drill-stop 'touch /data/stop'
@@ -192,27 +244,53 @@ EOF
     if [[ $last == "$lines" && $gaps == 0 && -n $t_started && $told == *"10.213.0.51"*"/srv/nfs/k8s/"* ]]; then record "$name" passed "$out" "$goal"; else record "$name" failed "$out" "$goal"; fi
 }
 
+# write_report TOTAL SELECTED: the report's "faults" section and the closing line; fails when a
+# drill failed or fewer than SELECTED were recorded.
 write_report() {
-    local node_bin=$CACHE/node/node_modules/node/bin
-    "$node_bin/node" -e '
+    local node_bin=$CACHE/node/node_modules/node/bin counts passed failed run line
+    counts=$(PATH=$node_bin:$PATH node -e '
 const fs = require("fs");
 const lines = fs.readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean);
 const drills = lines.map((l) => { const [name, status, measured, goal] = l.split("\t"); return { name, status, measured, goal }; });
 const prev = fs.existsSync(process.argv[2]) ? JSON.parse(fs.readFileSync(process.argv[2], "utf8")) : {};
-prev.faults = { at: new Date().toISOString(), drills };
+const passed = drills.filter((d) => d.status === "passed").length;
+prev.faults = { at: new Date().toISOString(), drills, passed, failed: drills.length - passed, run: drills.length,
+  total: Number(process.argv[3]), filter: process.env.DRILLS || undefined };
 fs.writeFileSync(process.argv[2], JSON.stringify(prev, null, 2));
-console.log(`${drills.filter((d) => d.status === "passed").length} passed, ${drills.filter((d) => d.status !== "passed").length} failed`);
-' "$RESULTS" "$ROOT/.e2e/report.json"
+console.log(`${passed} ${drills.length - passed} ${drills.length}`);
+' "$RESULTS" "$CHECK_E2E/report.json" "$1")
+    read -r passed failed run <<<"$counts"
+    if ((run != $2)); then say "$2 drills selected, $run recorded"; fi
+    # On stdout and as the log's (stderr's) last line.
+    line=$(closing_line hosts-faults "$passed" "$failed" "$run" "$1" "${DRILLS:+DRILLS=$DRILLS}")
+    echo "$line"
+    echo "$line" >&2
+    ((failed == 0 && run == $2))
 }
 
-# DRILLS="d_nfs_down ..." runs only those (by hand).
-drill() { if [[ -z ${DRILLS:-} || " $DRILLS " == *" $1 "* ]]; then "$@"; fi; }
-drill d_haproxy a
-drill d_haproxy b
-drill d_keepalived
-drill d_apiserver
-drill d_etcd
-drill d_lb_host
-drill d_nfs_down
-write_report
-exit "$failed"
+# The drills, in the order they run: a d_* function and its argument.
+DRILL_LIST=("d_haproxy a" "d_haproxy b" d_keepalived d_apiserver d_etcd d_lb_host d_nfs_down)
+
+# DRILLS="d_nfs_down ..." selects drills by function name (d_haproxy: both); none selected is an error.
+main() {
+    local d words selected=()
+    for d in "${DRILL_LIST[@]}"; do
+        if [[ -z ${DRILLS:-} || " $DRILLS " == *" ${d%% *} "* ]]; then selected+=("$d"); fi
+    done
+    if ((${#selected[@]} == 0)); then
+        say "DRILLS=${DRILLS:-} selects none of the ${#DRILL_LIST[@]} drills (${DRILL_LIST[*]})"
+        exit 2
+    fi
+    mkdir -p "$CHECK_E2E"
+    RESULTS=$(mktemp)
+    RECORD_FILE=$RESULTS
+    trap 'stop_probe; rm -f "$RESULTS"' EXIT
+    for d in "${selected[@]}"; do
+        read -ra words <<<"$d"
+        run_drill "${words[@]}"
+    done
+    write_report "${#DRILL_LIST[@]}" "${#selected[@]}"
+}
+
+# Sourced (the unit tests), it only defines the drills.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

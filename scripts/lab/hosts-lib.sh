@@ -9,7 +9,8 @@ CACHE=${K8S_HA_CACHE:-/var/cache/k8s-ha}
 # (scripts/plan.sh), and w3, the lab's spare machine (scripts/lab.sh).
 # shellcheck source=scripts/plan.sh
 source "$ROOT/scripts/plan.sh"
-load_plan "$ROOT/Pulumi.dev.yaml" || exit 1
+# K8SHA_LAB_PLAN: the plan as JSON, given instead (the unit tests of the checks give a small one).
+if [[ -n ${K8SHA_LAB_PLAN:-} ]]; then PLAN=$K8SHA_LAB_PLAN; else load_plan "$ROOT/Pulumi.dev.yaml" || exit 1; fi
 K8S_VERSION=$(plan_lines 'p.versions.kubernetes')
 KUBECTL=$CACHE/artifacts/build/kubernetes-$K8S_VERSION/kubectl
 export KUBECONFIG=$ROOT/.e2e/admin.kubeconfig
@@ -18,11 +19,14 @@ declare -A ADDR=([w3]=10.213.0.33)
 while read -r plan_host plan_addr; do ADDR[$plan_host]=$plan_addr; done < <(plan_lines 'p.hosts.map((h) => h.name + " " + h.address)')
 unset plan_host plan_addr
 
+# ssh exits 255 when it could not run CMD at all: that is said with the host's name.
 on() {
-    local host=$1
+    local host=$1 rc=0
     shift
     ssh -i .tools/lab/id_ed25519 -o UserKnownHostsFile=.tools/lab/known_hosts -o StrictHostKeyChecking=yes \
-        -o BatchMode=yes -o ConnectTimeout=10 "root@${ADDR[$host]}" "$@"
+        -o BatchMode=yes -o ConnectTimeout=10 "root@${ADDR[$host]}" "$@" || rc=$?
+    if ((rc == 255)); then echo "$host (${ADDR[$host]}): unreachable over SSH" >&2; fi
+    return "$rc"
 }
 
 now_ms() { date +%s%3N; }

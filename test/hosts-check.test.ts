@@ -1,0 +1,286 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+// The lab checks' runner (scripts/lab/check-runner.sh) under scripts/hosts-check.sh and
+// scripts/hosts-faults.sh, and some of their real checks, with stand-in ssh and kubectl: nothing
+// leaves this machine. The scripts are sourced (they then only define their functions) or run.
+
+const REPO = path.resolve(__dirname, "..");
+const K8S = "1.35.0";
+const HOSTS: [string, string][] = [
+    ["lb1", "10.213.0.11"],
+    ["lb2", "10.213.0.12"],
+    ["cp1", "10.213.0.21"],
+    ["cp2", "10.213.0.22"],
+    ["cp3", "10.213.0.23"],
+    ["w1", "10.213.0.31"],
+    ["w2", "10.213.0.32"],
+    ["w4", "10.213.0.34"],
+    ["mirror", "10.213.0.41"],
+    ["nfs", "10.213.0.51"],
+];
+const ADDR = Object.fromEntries(HOSTS);
+const PLAN = JSON.stringify({ versions: { kubernetes: K8S }, vip: "10.213.0.10", hosts: HOSTS.map(([name, address]) => ({ name, address })) });
+
+interface Run {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+}
+
+/** A temporary folder with stand-in ssh (answers from remote.sh; a host in down/ is unreachable) and kubectl. */
+class LabSandbox {
+    readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-ha-checks-"));
+
+    constructor() {
+        fs.mkdirSync(this.path("bin"));
+        fs.mkdirSync(this.path("down"));
+        fs.mkdirSync(this.path("e2e"));
+        this.standIn(
+            "bin/ssh",
+            [
+                'for a; do case $a in root@*) addr=${a#root@} ;; esac; done',
+                'cmd=${!#}',
+                'if [[ -e $SANDBOX/down/$addr ]]; then echo "ssh: connect to host $addr port 22: Connection refused" >&2; exit 255; fi',
+                'source "$SANDBOX/remote.sh"',
+            ].join("\n"),
+        );
+        this.remote("exit 0");
+        this.kubectl("exit 0");
+    }
+
+    path(...parts: string[]): string {
+        return path.join(this.dir, ...parts);
+    }
+
+    private standIn(rel: string, body: string): void {
+        fs.mkdirSync(path.dirname(this.path(rel)), { recursive: true });
+        fs.writeFileSync(this.path(rel), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+    }
+
+    /** What a host answers: bash with $addr (the host's address) and $cmd (the remote command). */
+    remote(body: string): void {
+        fs.writeFileSync(this.path("remote.sh"), body + "\n");
+    }
+
+    /** The kubectl the checks run ($KUBECTL): bash with the arguments in "$@". */
+    kubectl(body: string): void {
+        this.standIn(`cache/artifacts/build/kubernetes-${K8S}/kubectl`, body);
+    }
+
+    down(host: string): void {
+        fs.writeFileSync(this.path("down", ADDR[host]), "");
+    }
+
+    private env(extra: Record<string, string>): NodeJS.ProcessEnv {
+        const inherited = Object.entries(process.env).filter(([k]) => !k.startsWith("K8SHA_") && !["CHECKS", "DRILLS", "CLEAN_HOSTS", "BASH_ENV"].includes(k));
+        return {
+            ...Object.fromEntries(inherited),
+            PATH: `${this.path("bin")}:${path.dirname(process.execPath)}:/usr/bin:/bin`,
+            SANDBOX: this.dir,
+            K8SHA_LAB_PLAN: PLAN,
+            K8SHA_E2E_DIR: this.path("e2e"),
+            K8S_HA_CACHE: this.path("cache"),
+            ...extra,
+        };
+    }
+
+    /** bash SCRIPT ARGS, run as e2e.sh runs it. */
+    run(script: string, args: string[], env: Record<string, string> = {}): Run {
+        const r = spawnSync("bash", [path.join(REPO, "scripts", script), ...args], { cwd: REPO, encoding: "utf8", env: this.env(env), timeout: 30000 });
+        return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    }
+
+    /** The records of `check NAME FUNC` for each pair, with SCRIPT's functions sourced and BODY defining more. */
+    checks(pairs: [string, string][], body = "", env: Record<string, string> = {}): { name: string; status: string; evidence: string }[] {
+        const calls = pairs.map(([name, fn]) => `check '${name}' ${fn}`).join("\n");
+        const script = ['source scripts/hosts-check.sh', 'RESULTS=$(mktemp)', 'CHECK_OUT=$(mktemp)', body, calls, 'cat "$RESULTS"'].join("\n");
+        const r = spawnSync("bash", ["-c", script], { cwd: REPO, encoding: "utf8", env: this.env(env), timeout: 30000 });
+        if (r.status !== 0) throw new Error(`bash exited ${r.status}: ${r.stderr}`);
+        return r.stdout
+            .split("\n")
+            .filter((l) => l !== "")
+            .map((l) => {
+                const [name, status, evidence] = l.split("\t");
+                return { name, status, evidence };
+            });
+    }
+
+    remove(): void {
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+let lab: LabSandbox;
+beforeEach(() => {
+    lab = new LabSandbox();
+});
+afterEach(() => lab.remove());
+
+describe("every command of a check counts", () => {
+    test("a check whose middle command fails is failed though its last command succeeds, and the failed command is named", () => {
+        const [mid, ok] = lab.checks(
+            [
+                ["middle fails", "c_mid"],
+                ["all succeed", "c_ok"],
+            ],
+            ['c_mid() { echo first; false; echo "last command ok"; }', 'c_ok() { echo first; true; echo "last command ok"; }'].join("\n"),
+        );
+        expect(mid.status).toBe("failed");
+        // environment:4: line 4 of the bash -c script, where c_mid is defined.
+        expect(mid.evidence).toBe("first (failed at environment:4: false (exit 1))");
+        expect(ok).toEqual({ name: "all succeed", status: "passed", evidence: "first last command ok" });
+    });
+
+    test("c_pods fails when one pod is not created, though the wait at its end succeeds", () => {
+        lab.kubectl('[[ $1 == run && $2 == check-w2 ]] && { echo "Error: pods \\"check-w2\\" already exists" >&2; exit 1; }; exit 0');
+        const [pods] = lab.checks([["2 pods", "c_pods"]]);
+        expect(pods.status).toBe("failed");
+        expect(pods.evidence).toContain('pods "check-w2" already exists');
+        lab.kubectl("exit 0");
+        expect(lab.checks([["2 pods", "c_pods"]])[0].status).toBe("passed");
+    });
+
+    test("a runner called where bash ignores errexit refuses to run the check", () => {
+        const r = spawnSync(
+            "bash",
+            ["-c", ['source scripts/hosts-check.sh', 'RESULTS=$(mktemp)', 'CHECK_OUT=$(mktemp)', "c_ok() { false; echo ok; }", "if check ok c_ok; then :; fi", 'cat "$RESULTS"'].join("\n")],
+            { cwd: REPO, encoding: "utf8", env: { ...process.env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin`, K8SHA_LAB_PLAN: PLAN, K8S_HA_CACHE: lab.path("cache") } },
+        );
+        expect(r.stdout).toBe("ok\tfailed\tcheck-runner: errexit is ignored here (isolated called from a condition, a && or || list or after !): c_ok\n");
+    });
+});
+
+describe("a host that cannot be reached fails the check", () => {
+    test("c_clean: an unreachable host is not clean", () => {
+        lab.remote("echo k8sha-listed");
+        const all = "cp1 w1 w2";
+        expect(lab.checks([["9 clean", "c_clean"]], "", { CLEAN_HOSTS: all })[0]).toEqual({
+            name: "9 clean",
+            status: "passed",
+            evidence: "no k8s-ha service running and no k8s-ha file left on any host",
+        });
+        lab.down("w2");
+        const [clean] = lab.checks([["9 clean", "c_clean"]], "", { CLEAN_HOSTS: all });
+        expect(clean.status).toBe("failed");
+        expect(clean.evidence).toContain("w2 (10.213.0.32): unreachable over SSH");
+        expect(clean.evidence).toContain("w2: not looked at (unreachable)");
+    });
+
+    test("c_clean: a listing that stopped short is not clean", () => {
+        lab.remote('[[ $addr == 10.213.0.31 ]] && exit 0; echo k8sha-listed');
+        const [clean] = lab.checks([["9 clean", "c_clean"]], "", { CLEAN_HOSTS: "cp1 w1" });
+        expect(clean.status).toBe("failed");
+        expect(clean.evidence).toContain("w1: the listing stopped short");
+    });
+
+    test("c_one_vip: lb1 holding the VIP with lb2 unreachable is not 'exactly one'", () => {
+        lab.remote('[[ $addr == 10.213.0.11 ]] && echo "2: eth0    inet 10.213.0.10/24 scope global eth0"; echo "2: eth0    inet $addr/24 scope global eth0"');
+        expect(lab.checks([["5 one vip", "c_one_vip"]])[0]).toEqual({
+            name: "5 one vip",
+            status: "passed",
+            evidence: "lb1 holds 10.213.0.10 lb2 does not hold 10.213.0.10",
+        });
+        lab.down("lb2");
+        const [vip] = lab.checks([["5 one vip", "c_one_vip"]]);
+        expect(vip.status).toBe("failed");
+        expect(vip.evidence).toContain("lb2 (10.213.0.12): unreachable over SSH");
+    });
+});
+
+describe("a 'must be refused' check fails when it could not ask", () => {
+    test("c_etcd_plain_refused: refused by etcd passes; SSH to cp1 down or curl missing on cp1 fails", () => {
+        lab.remote('echo "400 curl exit 0"');
+        expect(lab.checks([["3 plain", "c_etcd_plain_refused"]])[0].status).toBe("passed");
+        lab.remote('echo "000 curl exit 127"');
+        expect(lab.checks([["3 plain", "c_etcd_plain_refused"]])[0].status).toBe("failed");
+        lab.remote('echo "400 curl exit 0"');
+        lab.down("cp1");
+        const [plain] = lab.checks([["3 plain", "c_etcd_plain_refused"]]);
+        expect(plain.status).toBe("failed");
+        expect(plain.evidence).toContain("cp1 (10.213.0.21): unreachable over SSH");
+    });
+
+    test("c_firewall_admits_users: a port 'refused' from w1 is not refused when w1 cannot be reached", () => {
+        // What each probe finds from its host (the probe's own function is sent first, then its call).
+        lab.remote(
+            [
+                'case "$addr ${cmd##*tcp_probe }" in',
+                '"10.213.0.31 10.213.0.21 2379" | "10.213.0.31 10.213.0.32 10250" | "10.213.0.11 10.213.0.41 5000") echo refused ;;',
+                "*) echo open ;;",
+                "esac",
+            ].join("\n"),
+        );
+        expect(lab.checks([["4 admits", "c_firewall_admits_users"]])[0].status).toBe("passed");
+        lab.down("w1");
+        const [admits] = lab.checks([["4 admits", "c_firewall_admits_users"]]);
+        expect(admits.status).toBe("failed");
+        expect(admits.evidence).toContain("from w1 to 10.213.0.21:2379: not probed (w1 unreachable)");
+        expect(admits.evidence).toContain("from w1 to 10.213.0.32:10250: not probed (w1 unreachable)");
+        expect(admits.evidence).toContain("from lb1 to 10.213.0.41:5000: refused");
+    });
+});
+
+describe("the count of checks and drills", () => {
+    const closing = (r: Run) => r.stderr.trim().split("\n").pop();
+
+    test("hosts-check: the closing line counts what ran of what exists, on stdout and as the log's last line", () => {
+        lab.remote("echo k8sha-listed");
+        const clean = lab.run("hosts-check.sh", ["clean"], { CLEAN_HOSTS: "cp1 w1" });
+        expect([clean.status, clean.stdout]).toEqual([0, "hosts-check clean: 1 passed, 0 failed, 1 of 1 run\n"]);
+        expect(closing(clean)).toBe("hosts-check clean: 1 passed, 0 failed, 1 of 1 run");
+        const report = JSON.parse(fs.readFileSync(lab.path("e2e/report.json"), "utf8"));
+        expect(report.clean).toMatchObject({ passed: 1, failed: 0, run: 1, total: 1 });
+
+        lab.kubectl('[[ $1 == config ]] && echo https://10.213.0.10:6443; [[ $1 == get ]] && echo "w1=True w2=True w4=True "; exit 0');
+        const some = lab.run("hosts-check.sh", [], { CHECKS: "1" });
+        expect([some.status, some.stdout]).toEqual([0, "hosts-check cluster (CHECKS=1): 2 passed, 0 failed, 2 of 42 run\n"]);
+    });
+
+    test("hosts-check: a filter that selects nothing is an error; a failed check fails the run", () => {
+        const none = lab.run("hosts-check.sh", ["clean"], { CHECKS: "nothing" });
+        expect([none.status, none.stdout, closing(none)]).toEqual([2, "", "hosts-check clean: CHECKS=nothing selects none of its 1 checks"]);
+        lab.down("w1");
+        lab.remote("echo k8sha-listed");
+        const failed = lab.run("hosts-check.sh", ["clean"], { CLEAN_HOSTS: "cp1 w1" });
+        expect([failed.status, failed.stdout]).toEqual([1, "hosts-check clean: 0 passed, 1 failed, 1 of 1 run\n"]);
+    });
+
+    test("hosts-faults: a filter that selects nothing is an error", () => {
+        const none = lab.run("hosts-faults.sh", [], { DRILLS: "d_nothing" });
+        expect(none.status).toBe(2);
+        expect(closing(none)).toBe("faults: DRILLS=d_nothing selects none of the 7 drills (d_haproxy a d_haproxy b d_keepalived d_apiserver d_etcd d_lb_host d_nfs_down)");
+    });
+
+    test("hosts-faults: a drill that stops at a failed command is recorded failed and repaired; one record per drill", () => {
+        lab.down("cp1");
+        // Drills in a file of their own, so that the runner can show a failed line of it.
+        fs.writeFileSync(
+            lab.path("drills.sh"),
+            [
+                'd_fine() { record "fine drill" passed "1.0 s" "<= 2 s"; }',
+                "d_stops() {",
+                '    on_abort "echo repaired >&2"',
+                '    on cp1 "systemctl stop etcd"',
+                '    record "never reached" passed "" ""',
+                "}",
+                'd_after() { record "after drill" passed "1.0 s" "<= 2 s"; on cp1 "systemctl start etcd"; }',
+                "DRILL_LIST=(d_fine d_stops d_after)",
+                "",
+            ].join("\n"),
+        );
+        const script = ["source scripts/hosts-faults.sh", 'source "$SANDBOX/drills.sh"', "main"].join("\n");
+        const r = spawnSync("bash", ["-c", script], { cwd: REPO, encoding: "utf8", env: { ...process.env, PATH: `${lab.path("bin")}:${path.dirname(process.execPath)}:/usr/bin:/bin`, SANDBOX: lab.dir, K8SHA_LAB_PLAN: PLAN, K8SHA_E2E_DIR: lab.path("e2e"), K8S_HA_CACHE: lab.path("cache") } });
+        expect([r.status, r.stdout]).toEqual([1, "hosts-faults: 1 passed, 2 failed, 3 of 3 run\n"]);
+        expect(r.stderr).toContain("faults: repairing after the failed drill: echo repaired >&2\nrepaired\n");
+        const drills = JSON.parse(fs.readFileSync(lab.path("e2e/report.json"), "utf8")).faults.drills;
+        expect(drills.map((d: { name: string; status: string }) => [d.name, d.status])).toEqual([
+            ["fine drill", "passed"],
+            ["d_stops", "failed"],
+            ["after drill", "failed"],
+        ]);
+        expect(drills[1].measured).toBe('the drill (d_stops) stopped with exit 255 after 0 records: (failed at drills.sh:4: on cp1 "systemctl stop etcd" (exit 255))');
+    });
+});
