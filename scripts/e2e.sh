@@ -98,15 +98,24 @@ timed() {
     T=$(awk -v a="$t0" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
     return "$rc"
 }
-# run_checks NAME LOG CMD...: a checking script (hosts-check, hosts-faults) with its messages in
-# .e2e/logs/LOG; the record's evidence is its closing line, or the lines of what failed.
+# counted LOG N: the checking script's closing line (the log's last) says N run of N, all passed
+# ("P passed, F failed, R of T run"): a check missing from its list, or skipped, fails the record.
+counted() {
+    local last
+    last=$(tail -n 1 "$1")
+    [[ $last =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ of\ ([0-9]+)\ run$ ]] &&
+        ((BASH_REMATCH[1] == $2 && BASH_REMATCH[2] == 0 && BASH_REMATCH[3] == $2 && BASH_REMATCH[4] == $2))
+}
+# run_checks NAME LOG N CMD...: a checking script (hosts-check, hosts-faults) that must run and pass
+# its N checks, with its messages in .e2e/logs/LOG; the record's evidence is its closing line, or
+# the lines of what failed.
 run_checks() {
-    local name=$1 log=$LOGS/$2
-    shift 2
-    if "$@" 2>"$log"; then
+    local name=$1 log=$LOGS/$2 n=$3
+    shift 3
+    if "$@" 2>"$log" && counted "$log" "$n"; then
         record "$name" passed 0 "" "$(tail -n 1 "$log")"
     else
-        record "$name" failed 0 "" "$(grep -E 'failed' "$log" | head -3)"
+        record "$name" failed 0 "" "$(grep -E 'failed' "$log" | head -3); want $n of $n run: $(tail -n 1 "$log")"
     fi
 }
 # pulumi_ ARGS: pulumi on the dev stack. The lab's keys are copied into the stack config only by

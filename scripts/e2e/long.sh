@@ -85,7 +85,7 @@ fi
 plan_check "preview after convergence: no changes" "" noop
 keep_export interrupted
 step "pulumi destroy (after the interrupted up)" "<= 60 s" destroy-2.log pulumi_ destroy --yes --suppress-progress
-run_checks "clean hosts after that destroy" clean-2.log env REPORT_SECTION=clean_after_interrupted bash scripts/hosts-check.sh clean
+run_checks "clean hosts after that destroy" clean-2.log 1 env REPORT_SECTION=clean_after_interrupted bash scripts/hosts-check.sh clean
 # 9. Upgrades: a cluster built anew at Kubernetes 1.34.4 with etcd 3.6.15; a skipped minor is
 # refused before any host is touched; then Kubernetes 1.35.4 with etcd 3.6.16 (the dev stack's
 # versions) and Kubernetes 1.36.3, each under the client probe through the VIP and a Deployment of
@@ -223,7 +223,7 @@ if step "up at Kubernetes 1.34.4, etcd 3.6.15 on bare hosts" "" up-v1.34.log pul
 fi
 keep_export upgrades
 step "pulumi destroy (after the upgrades)" "" destroy-3.log pulumi_ destroy --yes --suppress-progress
-run_checks "clean hosts after the upgraded cluster's destroy" clean-3.log env REPORT_SECTION=clean_after_upgrades bash scripts/hosts-check.sh clean
+run_checks "clean hosts after the upgraded cluster's destroy" clean-3.log 1 env REPORT_SECTION=clean_after_upgrades bash scripts/hosts-check.sh clean
 set_versions 1.35.4 3.6.16
 bash scripts/pulumi.sh config set --path 'k8s-ha:versions.containerd' 2.2.9 >/dev/null
 

@@ -56,11 +56,12 @@ plan_check "after the switch: no changes" "" noop
 kubeconfig_from_stack
 check_rc=0
 bash scripts/hosts-check.sh 2>"$LOGS/hosts-check.log" || check_rc=$?
+counted "$LOGS/hosts-check.log" 42 || check_rc=1
 T=$(awk -v a="$t_bare" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
 if ((check_rc == 0)); then
     record "bare hosts to all checks passing" passed "$T" "<= 120 s" "$(grep -c ' passed ' "$LOGS/hosts-check.log") checks passed"
 else
-    record "bare hosts to all checks passing" failed "$T" "<= 120 s" "$(grep -E '^check: .* failed ' "$LOGS/hosts-check.log" | head -5)"
+    record "bare hosts to all checks passing" failed "$T" "<= 120 s" "$(grep -E '^check: .* failed ' "$LOGS/hosts-check.log" | head -5); want 42 of 42 run: $(tail -n 1 "$LOGS/hosts-check.log")"
 fi
 
 # 3. Nothing to do on a second run.
@@ -187,7 +188,7 @@ sync_lab_keys
 plan_check "after the wrong host key: no changes" "" noop
 
 # 4. Faults.
-run_checks "fault drills" faults.log bash scripts/hosts-faults.sh
+run_checks "fault drills" faults.log 7 bash scripts/hosts-faults.sh
 
 # 5a. Add the spare worker w3.
 pulumi_ config set --path 'k8s-ha:hosts.w3.address' 10.213.0.33 >/dev/null
@@ -210,7 +211,7 @@ if out=$("$KUBECTL" get node w3 2>&1); then
 else
     record "w3 left the API" passed 0 "" "$out"
 fi
-run_checks "w3 left clean" clean-w3.log env CLEAN_HOSTS=w3 REPORT_SECTION=clean_w3 bash scripts/hosts-check.sh clean
+run_checks "w3 left clean" clean-w3.log 1 env CLEAN_HOSTS=w3 REPORT_SECTION=clean_w3 bash scripts/hosts-check.sh clean
 
 # 5c. The mirror preloaded (offline clusters): the nodes pull read-only, and a push needs the
 # stack's credentials (imageMirrorPush); then back to a pull-through cache, which takes no pushes.
@@ -220,7 +221,7 @@ step "mirror to preloaded mode (up)" "" up-mirror-preloaded.log pulumi_ up --yes
 # Kept (private) for the secret scan below: the password's resource is gone by then.
 PUSH_PASSWORD_FILE=$E2E/push-password
 (umask 077 && pulumi_ stack output imageMirrorPush --show-secrets --json | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).password)' >"$PUSH_PASSWORD_FILE")
-run_checks "preloaded mirror: pushes need credentials, the nodes' endpoint is read-only" mirror-push.log bash scripts/hosts-check.sh mirror-push
+run_checks "preloaded mirror: pushes need credentials, the nodes' endpoint is read-only" mirror-push.log 4 bash scripts/hosts-check.sh mirror-push
 pulumi_ config set --path 'k8s-ha:mirror.mode' proxy >/dev/null
 pulumi_ config set --path 'k8s-ha:mirror.upstream' http://10.213.0.1:5000 >/dev/null
 step "mirror back to a pull-through cache (up)" "" up-mirror-proxy.log pulumi_ up --yes --suppress-progress
@@ -542,7 +543,7 @@ plan_check "after the renewal, on the real clock: no changes" "" noop
 # 6. Destroy, and nothing of k8s-ha is left on any host (the secret scan is the run's last check).
 keep_export cluster
 step "pulumi destroy" "<= 60 s" destroy.log pulumi_ destroy --yes --suppress-progress
-run_checks "clean hosts after destroy" clean.log bash scripts/hosts-check.sh clean
+run_checks "clean hosts after destroy" clean.log 1 bash scripts/hosts-check.sh clean
 # Guarded etcd data: each member saved a snapshot before its data went, and all but the last left
 # the cluster with `member remove` first; the snapshots (checked by etcdutl as they were taken) stay.
 saved=$(grep -c "saved etcd's data before removing the member: /var/backups/k8s-ha/etcd/" "$LOGS/destroy.log" || true)
