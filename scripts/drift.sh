@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Drift: what differs on the stack's hosts from what its steps installed (npm run drift).
-#   bash scripts/drift.sh            reports, per host and step, each file edited, missing or with
+#   bash scripts/drift.sh [--stack NAME]
+#                                    reports, per host and step, each file edited, missing or with
 #                                    another mode, and each unit that does not run; exits 3 on drift
 #   bash scripts/drift.sh --repair   also asks the next `pulumi up` to re-run those steps: it sets
 #                                    k8s-ha:repair["HOST/STEP"] to the time of the check, which the
@@ -10,7 +11,7 @@
 #                                    file of its own changed)
 # A `pulumi up` alone never notices drift: a step runs only when its inputs change.
 # The hosts, their pinned keys and the SSH key come from the stack's config (scripts/pulumi.sh, so
-# K8S_HA_STACK picks the stack); the key is written to a private temporary folder and removed at
+# --stack NAME or K8S_HA_STACK picks the stack, on the backend pulumi.sh picks); the key is written to a private temporary folder and removed at
 # exit. Only the read-only scripts/drift-check.sh runs on the hosts.
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,12 +21,25 @@ die() {
     say "error: $*"
     exit 1
 }
+usage="usage: drift.sh [--stack NAME] [--repair]"
 repair=no
-case ${1:-} in
---repair) repair=yes ;;
-"") ;;
-*) die "usage: drift.sh [--repair]" ;;
-esac
+while (($# > 0)); do
+    case $1 in
+    --repair) repair=yes ;;
+    --stack | -s)
+        (($# >= 2)) || die "$usage"
+        export K8S_HA_STACK=$2
+        shift
+        ;;
+    --stack=*) export K8S_HA_STACK=${1#--stack=} ;;
+    -h | --help)
+        echo "$usage"
+        exit 0
+        ;;
+    *) die "$usage" ;;
+    esac
+    shift
+done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/k8s-ha-drift.XXXXXX")
 chmod 0700 "$WORK"

@@ -13,8 +13,8 @@
 #                         then the apiservers, the controller-managers and the schedulers. Every
 #                         write after the snapshot is lost, so without --yes it only says what it
 #                         would do.
-# The hosts and keys come from the stack's config (scripts/stack-hosts.sh); only the stack's own
-# scripts run on the hosts.
+# The hosts and keys come from the stack's config (scripts/stack-hosts.sh; --stack NAME or
+# K8S_HA_STACK picks the stack); only the stack's own scripts run on the hosts.
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -23,9 +23,31 @@ die() {
     say "error: $*"
     exit 1
 }
-usage="usage: etcd-backup.sh list | snapshot | restore NAME [--yes]"
+usage="usage: etcd-backup.sh [--stack NAME] list | snapshot | restore NAME [--yes]"
+# --stack NAME (or K8S_HA_STACK) picks the stack, on the backend scripts/pulumi.sh picks.
+rest=()
+while (($# > 0)); do
+    case $1 in
+    --stack | -s)
+        (($# >= 2)) || die "$usage"
+        export K8S_HA_STACK=$2
+        shift
+        ;;
+    --stack=*) export K8S_HA_STACK=${1#--stack=} ;;
+    -h | --help)
+        echo "$usage"
+        exit 0
+        ;;
+    *) rest+=("$1") ;;
+    esac
+    shift
+done
+set -- "${rest[@]}"
 verb=${1:-}
-[[ -n $verb ]] || die "$usage"
+case $verb in
+list | snapshot | restore) ;;
+*) die "$usage" ;;
+esac
 shift
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/k8s-ha-etcd-backup.XXXXXX")

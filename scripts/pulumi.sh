@@ -1,6 +1,18 @@
 #!/usr/bin/env bash
-# Runs a pulumi command on a stack of this project with the local toolchain and a local file backend:
-#   bash scripts/pulumi.sh up --yes | preview | destroy --yes | stack output ... | config set ...
+# Runs a pulumi command on a stack of this project with the local toolchain:
+#   bash scripts/pulumi.sh [--stack NAME] up --yes | preview | destroy --yes | stack output ... | config set ...
+#
+# The stack: --stack NAME (or -s NAME, anywhere before a `--`), else K8S_HA_STACK, else dev. Never
+# the stack `pulumi stack select` left selected: `npm run destroy` passes --yes.
+# The backend, in pulumi's own order: PULUMI_BACKEND_URL; else the backend.url of Pulumi.yaml; else
+# the one `pulumi login` stored (credentials.json in PULUMI_CREDENTIALS_PATH, PULUMI_HOME or
+# ~/.pulumi, read as a file: `pulumi whoami` would log in to Pulumi Cloud when nobody is logged in).
+# With none of them the dev stack uses the lab's file backend .tools/state; any other stack is an
+# error (run `pulumi login`). The script then exports PULUMI_BACKEND_URL as chosen.
+# A stack that the backend lacks is an error naming the stacks it has, except the dev stack on a
+# file backend (the lab's, or the fresh one of an e2e or bench run), which is created on first use.
+# The generated passphrase .tools/passphrase is the default secrets passphrase of the dev stack on a
+# file backend only (PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE win).
 #
 # The dev stack targets the lab. Its config is the tracked Pulumi.dev.yaml plus what only this
 # machine knows: the lab's SSH key (a secret), each host's pinned host key, and the sha256 pins of
@@ -10,41 +22,115 @@
 # (K8S_HA_STACK_CONFIG), made anew whenever Pulumi.dev.yaml changes, and passed to pulumi as
 # --config-file. `config set` through this script edits that copy; edit Pulumi.dev.yaml itself for
 # changes meant to stay.
-# Other stacks (K8S_HA_STACK) use their own Pulumi.<stack>.yaml as usual.
+# Other stacks use their own Pulumi.<stack>.yaml as usual.
 #
-# Settings: K8S_HA_STACK (default dev); PULUMI_BACKEND_URL (default file://.tools/state);
+# Settings: K8S_HA_STACK (default dev); PULUMI_BACKEND_URL (see above);
 # K8S_HA_STACK_CONFIG (the dev stack's effective config, default .tools/Pulumi.dev.yaml);
 # K8S_HA_LAB_SYNC=0 skips copying the lab's keys and the artifacts' pins (a timed run that knows
 # they are current); K8S_HA_ARTIFACTS_WWW (default $K8S_HA_CACHE/artifacts/www, K8S_HA_CACHE
 # default /var/cache/k8s-ha) holds the built release files and their sum files.
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-STACK=${K8S_HA_STACK:-dev}
 TOOLS=$ROOT/.tools
-TRACKED=$ROOT/Pulumi.$STACK.yaml
-EFFECTIVE=${K8S_HA_STACK_CONFIG:-$TOOLS/Pulumi.$STACK.yaml}
 
 die() {
     echo "pulumi.sh: $*" >&2
     exit 1
 }
 
+STACK=${K8S_HA_STACK:-dev}
+args=()
+while (($# > 0)); do
+    case $1 in
+        --stack | -s)
+            (($# >= 2)) || die "$1 needs a stack name"
+            STACK=$2
+            shift 2
+            ;;
+        --stack=*)
+            STACK=${1#--stack=}
+            shift
+            ;;
+        --)
+            args+=("$@")
+            break
+            ;;
+        *)
+            args+=("$1")
+            shift
+            ;;
+    esac
+done
+[[ -n $STACK ]] || die "an empty stack name"
+# `stack init NAME` is about the stack it makes: its backend is chosen for NAME.
+if [[ ${args[0]:-} == stack && ${args[1]:-} == init && -n ${args[2]:-} && ${args[2]} != -* ]]; then STACK=${args[2]}; fi
+TRACKED=$ROOT/Pulumi.$STACK.yaml
+EFFECTIVE=${K8S_HA_STACK_CONFIG:-$TOOLS/Pulumi.$STACK.yaml}
+
 [[ -f $TOOLS/env.sh ]] || die "no toolchain yet; run: npm run toolchain"
 # shellcheck source=/dev/null
 source "$TOOLS/env.sh"
 command -v pulumi >/dev/null || die "pulumi is not on PATH after sourcing $TOOLS/env.sh; run: npm run toolchain"
+cd "$ROOT"
+[[ -d node_modules/@pulumi/pulumi ]] || npm ci --no-audit --no-fund
 
-# The dev stack keeps its state and its passphrase in .tools/ (never committed).
-mkdir -p "$TOOLS/state"
-export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$TOOLS/state}
-if [[ -z ${PULUMI_CONFIG_PASSPHRASE:-} && -z ${PULUMI_CONFIG_PASSPHRASE_FILE:-} ]]; then
+# user_backend: "URL<TAB>where it came from" of the backend the user chose, in pulumi's order
+# (PULUMI_BACKEND_URL, Pulumi.yaml's backend.url, the stored login); nothing when none.
+user_backend() {
+    if [[ -n ${PULUMI_BACKEND_URL:-} ]]; then
+        printf '%s\tPULUMI_BACKEND_URL\n' "$PULUMI_BACKEND_URL"
+        return
+    fi
+    # shellcheck disable=SC2016 # JavaScript, not shell
+    node -e '
+const fs = require("fs");
+const [project, yamlModule, creds] = process.argv.slice(1);
+let url = "";
+try { url = require(yamlModule).parse(fs.readFileSync(project, "utf8"))?.backend?.url ?? ""; } catch {}
+if (url) { console.log(`${url}\tthe backend.url of Pulumi.yaml`); process.exit(0); }
+try { url = JSON.parse(fs.readFileSync(creds, "utf8")).current ?? ""; } catch {}
+if (url) console.log(`${url}\tpulumi login`);
+' "$ROOT/Pulumi.yaml" "$ROOT/node_modules/yaml" "${PULUMI_CREDENTIALS_PATH:-${PULUMI_HOME:-$HOME/.pulumi}}/credentials.json"
+}
+
+# shown URL: the backend's URL with any password in it masked (user:***@).
+shown() { sed -E 's#^([a-z0-9+]+://[^/:@]*):[^/@]*@#\1:***@#' <<<"$1"; }
+
+IFS=$'\t' read -r BACKEND BACKEND_FROM < <(user_backend) || true
+if [[ -z ${BACKEND:-} ]]; then
+    [[ $STACK == dev ]] ||
+        die "no backend for the stack $STACK: PULUMI_BACKEND_URL is unset and nobody ran \`pulumi login\` (the lab's file backend .tools/state is the dev stack's alone). Log in to your team's backend (pulumi login; s3://BUCKET; postgres://...; README: Team backends) or set PULUMI_BACKEND_URL"
+    mkdir -p "$TOOLS/state"
+    BACKEND=file://$TOOLS/state BACKEND_FROM="the lab's default for the dev stack"
+fi
+export PULUMI_BACKEND_URL=$BACKEND
+# The dev stack is made on first use, and gets the generated passphrase, on a file backend only.
+dev_on_file_backend() { [[ $STACK == dev && $BACKEND == file://* ]]; }
+if dev_on_file_backend && [[ -z ${PULUMI_CONFIG_PASSPHRASE:-} && -z ${PULUMI_CONFIG_PASSPHRASE_FILE:-} ]]; then
     if [[ ! -s $TOOLS/passphrase ]]; then
         (umask 077 && head -c 32 /dev/urandom | base64 >"$TOOLS/passphrase")
     fi
     export PULUMI_CONFIG_PASSPHRASE_FILE=$TOOLS/passphrase
 fi
-cd "$ROOT"
-[[ -d node_modules/@pulumi/pulumi ]] || npm ci --no-audit --no-fund
+
+# missing_stack: the error for a stack the backend lacks, with the stacks it has.
+missing_stack() {
+    local names
+    # shellcheck disable=SC2016 # JavaScript, not shell
+    names=$(pulumi stack ls --json --non-interactive 2>/dev/null |
+        node -e 'const l = JSON.parse(require("fs").readFileSync(0, "utf8") || "[]"); process.stdout.write(l.map((s) => s.name).join(", "))' 2>/dev/null) || names=""
+    local there="it has no stack of this project."
+    [[ -z $names ]] || there="the stacks of this project there: $names."
+    die "no stack $STACK in the backend $(shown "$BACKEND") ($BACKEND_FROM); $there Pick one with --stack NAME (or K8S_HA_STACK=NAME), or make it: pulumi stack init $STACK, then write its Pulumi.$STACK.yaml (README: Stacks per environment)"
+}
+
+# select_stack [--create]: selects the stack, or stops with missing_stack.
+select_stack() {
+    local err
+    if err=$(pulumi stack select --non-interactive "$@" "$STACK" 2>&1 >/dev/null); then return 0; fi
+    [[ $err != *"no stack named"* ]] || missing_stack
+    die "cannot select the stack $STACK in the backend $(shown "$BACKEND") ($BACKEND_FROM): $err"
+}
 
 lab_stack() { [[ $STACK == dev && -f $TOOLS/lab/id_ed25519 && -f $TOOLS/lab/hostkeys.json ]]; }
 # The release files built on this machine (scripts/artifacts.sh), which the lab serves.
@@ -56,15 +142,17 @@ salt_line() { grep -m1 '^encryptionsalt:' "$1" 2>/dev/null || true; }
 
 # select_stack_keeping_tracked_file: `stack select --create` rewrites the stack's config file (it
 # adds the passphrase salt of a new stack and reformats values): the tracked file gets its own bytes
-# back, and a new salt is printed for the effective config.
+# back, and a new salt is printed for the effective config. Only on a file backend is a missing dev
+# stack created.
 select_stack_keeping_tracked_file() {
-    local copy
+    local copy rc=0
     copy=$(mktemp)
     cp -p "$TRACKED" "$copy"
-    pulumi stack select --create "$STACK" >/dev/null
-    salt_line "$TRACKED"
+    if dev_on_file_backend; then (select_stack --create) || rc=$?; else (select_stack) || rc=$?; fi
+    ((rc != 0)) || salt_line "$TRACKED"
     cmp -s "$copy" "$TRACKED" || cp -p "$copy" "$TRACKED"
     rm -f "$copy"
+    return "$rc"
 }
 
 # prepare_effective_config NEW_SALT: the tracked file plus the salt of this backend's stack, made
@@ -140,17 +228,23 @@ sync_lab_config() {
     fi
 }
 
-args=("$@")
+# Commands about the backend or its list of stacks select none.
+case "${args[0]:-} ${args[1]:-}" in
+    "stack ls" | "stack init" | "stack select" | "stack rm" | login* | logout* | whoami* | version* | plugin* | about*)
+        exec pulumi "${args[@]}"
+        ;;
+esac
 if [[ $STACK == dev ]]; then
     # With or without the lab: the tracked file is never written to.
     [[ -f $TRACKED ]] || die "no $TRACKED"
-    prepare_effective_config "$(select_stack_keeping_tracked_file)"
+    salt=$(select_stack_keeping_tracked_file) || exit 1
+    prepare_effective_config "$salt"
     if { lab_stack || lab_artifacts; } && [[ ${K8S_HA_LAB_SYNC:-1} == 1 ]]; then sync_lab_config; fi
     # The commands that read the stack's config get the effective one.
-    case ${1:-} in
-        up | preview | destroy | refresh | config | import | watch) args=("$1" --config-file "$EFFECTIVE" "${@:2}") ;;
+    case ${args[0]:-} in
+        up | preview | destroy | refresh | config | import | watch) args=("${args[0]}" --config-file "$EFFECTIVE" "${args[@]:1}") ;;
     esac
 else
-    pulumi stack select --create "$STACK" >/dev/null
+    select_stack
 fi
 exec pulumi "${args[@]}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sourced by the scripts that reach the stack's hosts from the Pulumi machine (drift.sh,
 # etcd-backup.sh). The hosts, their pinned keys and the SSH key come from the stack's config
-# (scripts/pulumi.sh, so K8S_HA_STACK picks the stack); the key is written to the caller's private
+# (scripts/pulumi.sh, so K8S_HA_STACK picks the stack and pulumi.sh the backend); the key is written to the caller's private
 # folder, which the caller removes at exit. Hosts without a pinned key are left out.
 #   stack_hosts_load WORK TAG   writes WORK/key, WORK/known_hosts and WORK/hosts, one line a host:
 #                               NAME ADDRESS PORT USER ROLES (roles joined by commas)
@@ -14,8 +14,15 @@ stack_hosts_load() {
     STACK_HOSTS_WORK=$work
     bash scripts/pulumi.sh config --json >"$work/config.json" 2>"$work/config.err" ||
         { printf '%s: error: cannot read the stack config: %s\n' "$tag" "$(tail -n 3 "$work/config.err")" >&2; return 1; }
-    (umask 077 && bash scripts/pulumi.sh config get k8s-ha:sshPrivateKey >"$work/key" 2>/dev/null) ||
-        { printf '%s: error: the stack has no k8s-ha:sshPrivateKey\n' "$tag" >&2; return 1; }
+    if ! (umask 077 && bash scripts/pulumi.sh config get k8s-ha:sshPrivateKey >"$work/key" 2>"$work/key.err"); then
+        # A key that is not there, or one that cannot be read (a wrong passphrase, say): pulumi's words.
+        if grep -q 'not found' "$work/key.err"; then
+            printf '%s: error: the stack has no k8s-ha:sshPrivateKey (set it: pulumi config set --secret k8s-ha:sshPrivateKey < KEY)\n' "$tag" >&2
+        else
+            printf '%s: error: cannot read k8s-ha:sshPrivateKey: %s\n' "$tag" "$(tail -n 3 "$work/key.err")" >&2
+        fi
+        return 1
+    fi
     # ssh reads a key only with its final newline, which a stack config value may lack.
     if [[ -n $(tail -c 1 "$work/key") ]]; then printf '\n' >>"$work/key"; fi
     # shellcheck disable=SC2016 # JavaScript, not shell
