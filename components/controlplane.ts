@@ -106,7 +106,6 @@ export function rollEnv(view: LoadBalancerView, server: string): Record<string, 
     return {
         K8SHA_APISERVER_PORT: String(render.APISERVER_PORT),
         K8SHA_AGENT_STATE: render.APISERVER_AGENT_FILES.state,
-        K8SHA_AGENT_SOCKET: render.UNITS.apiserverAgentSocket,
         K8SHA_AGENT_DRAIN: render.AGENT_DRAIN,
         K8SHA_LB_STATS: view.stats.map((s) => `${s.host}=${s.endpoint}`).join(" "),
         K8SHA_LB_BACKEND: view.backend,

@@ -38,7 +38,7 @@ export interface LoadBalancerPairArgs {
     apiPort?: pulumi.Input<number>;
     /** The VRRP virtual router id, 1-255, unique on the network. Default 51. */
     vrrpRouterId?: pulumi.Input<number>;
-    /** How often HAProxy checks each apiserver's `/readyz`. Default 1000 ms. */
+    /** How often HAProxy checks each apiserver's `/livez` and asks its agent. Default 1000 ms. */
     healthCheckIntervalMs?: pulumi.Input<number>;
 }
 

@@ -352,6 +352,6 @@ export function controlPlanePhase<C>(
         // HAProxy's agent: its word takes this apiserver out of rotation while it is not ready.
         { path: render.APISERVER_AGENT_FILES.script, mode: "0755", content: render.renderApiserverAgentScript() },
         { path: render.APISERVER_AGENT_FILES.serviceUnit, mode: "0600", public: true, content: render.renderApiserverAgentService() },
-        { path: render.APISERVER_AGENT_FILES.socketUnit, mode: "0644", restarts: [u.apiserverAgentSocket], content: render.renderApiserverAgentSocket() },
+        { path: render.APISERVER_AGENT_FILES.socketUnit, mode: "0600", public: true, restarts: [u.apiserverAgentSocket], content: render.renderApiserverAgentSocket() },
     ];
 }

@@ -51,7 +51,6 @@ function env(sb: HostSandbox): Record<string, string> {
         K8S_URL: "https://dl.invalid/bin",
         K8SHA_APISERVER_PORT: "6443",
         K8SHA_AGENT_STATE: sb.path("agent/state"),
-        K8SHA_AGENT_SOCKET: "k8s-ha-apiserver-agent.socket",
         K8SHA_AGENT_DRAIN: "drain",
         K8SHA_LB_STATS: `lb1=${LBS.lb1} lb2=${LBS.lb2}`,
         K8SHA_LB_BACKEND: "kube-apiserver",

@@ -15,7 +15,7 @@ const byPath = (files: BundleFile[]) => Object.fromEntries(files.map((f) => [f.p
 
 /** The mode every file of a phase must have, by what it is. */
 function expectedMode(path: string): string {
-    if (/\.(key|kubeconfig)$|\/kubeconfig$|\.service$|\/k8s-ha\.conf$|kubelet-config\.yaml$|encryption-config\.yaml$|keepalived\.conf$|10-k8s-ha\.conflist$/.test(path)) return "0600";
+    if (/\.(key|kubeconfig)$|\/kubeconfig$|\.service$|\.socket$|\/k8s-ha\.conf$|kubelet-config\.yaml$|encryption-config\.yaml$|keepalived\.conf$|10-k8s-ha\.conflist$/.test(path)) return "0600";
     if (/(check-haproxy|approve|apiserver-agent)\.sh$/.test(path)) return "0755";
     return "0644";
 }

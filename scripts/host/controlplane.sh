@@ -7,7 +7,7 @@
 # Environment: K8S_URL (base of .../bin/linux/amd64), and each binary's pinned sha256 (k8s-ha:checksums):
 # KUBE_APISERVER_SHA256, KUBE_CONTROLLER_MANAGER_SHA256,
 # KUBE_SCHEDULER_SHA256, KUBECTL_SHA256; the roll's settings (components/controlplane.ts rollEnv):
-# K8SHA_APISERVER_PORT, K8SHA_AGENT_STATE (the file HAProxy's agent reads), K8SHA_AGENT_SOCKET,
+# K8SHA_APISERVER_PORT, K8SHA_AGENT_STATE (the file HAProxy's agent reads),
 # K8SHA_AGENT_DRAIN (its word for "no new connections"), K8SHA_LB_STATS ("LBHOST=ADDRESS:PORT ..."),
 # K8SHA_LB_BACKEND, K8SHA_LB_SERVER (this host's server), K8SHA_LB_SETTLE_SECONDS, K8SHA_LB_DRAIN_SECONDS.
 # Drain before down: an apiserver that must restart is first taken out of HAProxy's rotation (the
@@ -138,7 +138,7 @@ create() {
     [[ $(restart_of kube-apiserver) == yes ]] && apiserver=yes
     [[ $(restart_of kube-controller-manager) == yes ]] && controller=yes
     [[ $(restart_of kube-scheduler) == yes ]] && scheduler=yes
-    service_apply "$K8SHA_AGENT_SOCKET" "$(restart_of "$K8SHA_AGENT_SOCKET")"
+    service_apply k8s-ha-apiserver-agent.socket "$(restart_of k8s-ha-apiserver-agent.socket)"
     # What service_apply restarts: a changed apiserver, or any after an interrupted run.
     local restart=$apiserver back=no
     [[ $PENDING_AT_START == yes ]] && restart=yes
@@ -158,9 +158,9 @@ create() {
 
 delete() {
     service_remove k8s-ha-csr-approver kube-scheduler kube-controller-manager kube-apiserver
-    if [[ -n ${K8SHA_AGENT_SOCKET:-} ]] && systemctl is-enabled -q "$K8SHA_AGENT_SOCKET" 2>/dev/null; then
-        systemctl disable --now -q "$K8SHA_AGENT_SOCKET"
-        info "stopped $K8SHA_AGENT_SOCKET"
+    if systemctl is-enabled -q k8s-ha-apiserver-agent.socket 2>/dev/null; then
+        systemctl disable --now -q k8s-ha-apiserver-agent.socket
+        info "stopped k8s-ha-apiserver-agent.socket"
     fi
     if [[ -n ${K8SHA_AGENT_STATE:-} ]]; then remove_paths "$(dirname "$K8SHA_AGENT_STATE")"; fi
     local b
