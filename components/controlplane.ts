@@ -11,7 +11,6 @@ import { Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl, pinEnv } from "./urls";
 import { parseIpv4 } from "./net";
-import type { LoadBalancerView } from "./loadbalancer";
 
 /**
  * What the control plane needs of the cluster's config (a validated ClusterConfig has all of it):
@@ -58,8 +57,6 @@ export interface ControlPlaneArgs {
     etcdEndpoints: pulumi.Input<string>[];
     /** The API endpoint `https://VIP:port`, from the LoadBalancerPair. */
     endpoint: pulumi.Input<string>;
-    /** The LoadBalancerPair's view: each roll drains its apiserver there first and waits until both lb hosts put it back. */
-    loadBalancer: LoadBalancerView;
     /** The CoreDNS image's digest (from the DockerImageMirror); by tag only when not given. */
     corednsDigest?: pulumi.Input<string>;
     /** The NFS StorageClass, which the refusal of inline `nfs:` volumes names instead. Default: none (no NFS host). */
@@ -99,20 +96,6 @@ export function apiServerSans(cluster: Pick<ClusterConfig, "hosts" | "clusterDom
         else dns.push(san);
     }
     return { dnsNames: [...new Set(dns)], ipAddresses: [...new Set(ips)] };
-}
-
-/** What controlplane.sh needs to take its apiserver out of HAProxy's rotation and back (LoadBalancerView). */
-export function rollEnv(view: LoadBalancerView, server: string): Record<string, pulumi.Input<string>> {
-    return {
-        K8SHA_APISERVER_PORT: String(render.APISERVER_PORT),
-        K8SHA_AGENT_STATE: render.APISERVER_AGENT_FILES.state,
-        K8SHA_AGENT_DRAIN: render.AGENT_DRAIN,
-        K8SHA_LB_STATS: view.stats.map((s) => `${s.host}=${s.endpoint}`).join(" "),
-        K8SHA_LB_BACKEND: view.backend,
-        K8SHA_LB_SERVER: server,
-        K8SHA_LB_SETTLE_SECONDS: view.settleSeconds.apply(String),
-        K8SHA_LB_DRAIN_SECONDS: String(view.drainSeconds),
-    };
 }
 
 /**
@@ -223,7 +206,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             });
             const cmd = node.runner.run(
                 "control-plane",
-                { script: "controlplane", env: { K8S_URL: k8sUrl, ...k8sPins, ...rollEnv(args.loadBalancer, host.name) }, files, secret: true },
+                { script: "controlplane", env: { K8S_URL: k8sUrl, ...k8sPins }, files, secret: true },
                 // One host at a time: a change rolls through the control plane instead of stopping all of it.
                 { parent: this, after: previous ? [previous] : [] },
             );

@@ -38,34 +38,8 @@ export interface LoadBalancerPairArgs {
     apiPort?: pulumi.Input<number>;
     /** The VRRP virtual router id, 1-255, unique on the network. Default 51. */
     vrrpRouterId?: pulumi.Input<number>;
-    /** How often HAProxy checks each apiserver's `/livez` and asks its agent. Default 1000 ms. */
+    /** How often HAProxy checks each apiserver's `/readyz`. Default 1000 ms. */
     healthCheckIntervalMs?: pulumi.Input<number>;
-}
-
-/**
- * What a control-plane host's roll needs to follow HAProxy's view of its apiserver on each lb host
- * (controlplane.sh): where the stats pages are, the backend, and how long to wait.
- */
-export interface LoadBalancerView {
-    /** Each lb host's name and its stats page, `ADDRESS:PORT`. */
-    stats: { host: string; endpoint: string }[];
-    /** The backend the apiservers are servers of (each server named as its host). */
-    backend: string;
-    /**
-     * How long the lb hosts may take to see a server's new state: an agent check, then `rise`
-     * health checks for one that was down, three times over, plus 30 s for slow hosts.
-     */
-    settleSeconds: pulumi.Output<number>;
-    /** How long a roll waits for a drained server's connections to end; the apiserver closes what is left. */
-    drainSeconds: number;
-}
-
-/** How long a roll waits for a drained server's connections to end before it restarts the apiserver anyway. */
-export const DRAIN_SECONDS = 10;
-
-/** The view's `settleSeconds` for a health-check interval. */
-export function settleSeconds(checkIntervalMs: number): number {
-    return Math.ceil(30 + (3 * (render.HAPROXY_RISE + 1) * checkIntervalMs) / 1000);
 }
 
 /**
@@ -76,8 +50,6 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
     /** The cluster's API endpoint, `https://VIP:port`. */
     readonly endpoint: pulumi.Output<string>;
     readonly commands: command.remote.Command[];
-    /** For the control plane's roll: where each lb host shows the servers' states (LoadBalancerView). */
-    readonly view: LoadBalancerView;
 
     constructor(name: string, args: LoadBalancerPairArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:LoadBalancerPair", name, {}, opts);
@@ -91,24 +63,11 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
         const lbs = args.hosts.map((h) => h.host).sort((a, b) => (a.vrrpPriority ?? 100) - (b.vrrpPriority ?? 100) || (parseIpv4(a.address) ?? 0) - (parseIpv4(b.address) ?? 0));
         // VRRP's simple authentication takes at most 8 characters.
         const authPass = new random.RandomPassword(`${name}-vrrp-auth`, { length: 8, special: false }, { parent: this });
-        const checkIntervalMs = pulumi.output(args.healthCheckIntervalMs ?? DEFAULTS.loadBalancer.healthCheckIntervalMs);
-        const haproxyCfg = (host: HostConfig) =>
-            pulumi
-                .output({ apiPort, backends: args.backends, checkIntervalMs })
-                .apply(({ apiPort, backends, checkIntervalMs }) =>
-                    render.renderHaproxyConfig({
-                        apiPort,
-                        backends: backends.map((b) => ({ name: b.name, address: b.address, port: render.APISERVER_PORT })),
-                        checkIntervalMs,
-                        statsAddress: host.address,
-                    }),
-                );
-        this.view = {
-            stats: lbs.map((h) => ({ host: h.name, endpoint: `${h.address}:${render.HAPROXY_STATS_PORT}` })),
-            backend: render.HAPROXY_BACKEND,
-            settleSeconds: checkIntervalMs.apply(settleSeconds),
-            drainSeconds: DRAIN_SECONDS,
-        };
+        const haproxyCfg = pulumi
+            .output({ apiPort, backends: args.backends, checkIntervalMs: args.healthCheckIntervalMs ?? DEFAULTS.loadBalancer.healthCheckIntervalMs })
+            .apply(({ apiPort, backends, checkIntervalMs }) =>
+                render.renderHaproxyConfig({ apiPort, backends: backends.map((b) => ({ name: b.name, address: b.address, port: render.APISERVER_PORT })), checkIntervalMs }),
+            );
         const apiPortEnv = apiPort.apply(String);
         let previous: command.remote.Command | undefined;
         this.commands = lbs.map((host) => {
@@ -116,7 +75,7 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
             const peer = lbs.find((h) => h.name !== host.name);
             if (!node || !peer) throw new pulumi.ResourceError(`lb host ${host.name} has no Node or no peer`, this);
             const files = pulumi
-                .output({ facts: node.facts, pass: authPass.result, vip, apiPort, vrrpRouterId, haproxyConfig: haproxyCfg(host) })
+                .output({ facts: node.facts, pass: authPass.result, vip, apiPort, vrrpRouterId, haproxyConfig: haproxyCfg })
                 .apply(({ facts, pass, vip, apiPort, vrrpRouterId, haproxyConfig }) =>
                     lbPhase({ host, peer, vip, apiPort, vrrpRouterId, haproxyConfig, vrrpAuthPass: pass, interface: facts.interface, prefix: facts.prefix }),
                 );

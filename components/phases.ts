@@ -228,7 +228,7 @@ export interface LbPhaseInput {
     vip: string;
     apiPort: number;
     vrrpRouterId: number;
-    /** This host's haproxy.cfg (the same on both hosts but for the address its stats page listens on). */
+    /** haproxy.cfg, the same on both hosts. */
     haproxyConfig: string;
     /** VRRP's password (secret). */
     vrrpAuthPass: string;
@@ -349,9 +349,5 @@ export function controlPlanePhase<C>(
         },
         { path: render.unitPath(u.kubeScheduler), mode: "0600", public: true, restarts: [u.kubeScheduler], content: render.renderSchedulerUnit() },
         { path: render.unitPath(u.kubeApiserver), mode: "0600", public: true, restarts: apiserverUnit, content: c.apiserverUnit },
-        // HAProxy's agent: its word takes this apiserver out of rotation while it is not ready.
-        { path: render.APISERVER_AGENT_FILES.script, mode: "0755", content: render.renderApiserverAgentScript() },
-        { path: render.APISERVER_AGENT_FILES.serviceUnit, mode: "0600", public: true, content: render.renderApiserverAgentService() },
-        { path: render.APISERVER_AGENT_FILES.socketUnit, mode: "0600", public: true, restarts: [u.apiserverAgentSocket], content: render.renderApiserverAgentSocket() },
     ];
 }

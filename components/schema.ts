@@ -420,7 +420,7 @@ export function configSchema(mode: SchemaMode) {
         }),
         loadBalancer: b.section("is not a load balancer setting; use one of", {
             /**
-             * How often HAProxy checks each apiserver's /livez and asks its agent, in ms (default 1000). Below 100 ms the
+             * How often HAProxy checks each apiserver's /readyz, in ms (default 1000). Below 100 ms the
              * checks would load the apiservers; above 10 s a dead one keeps getting requests.
              */
             healthCheckIntervalMs: b.int(100, 10_000, DEFAULTS.loadBalancer.healthCheckIntervalMs),

@@ -15,8 +15,8 @@ const byPath = (files: BundleFile[]) => Object.fromEntries(files.map((f) => [f.p
 
 /** The mode every file of a phase must have, by what it is. */
 function expectedMode(path: string): string {
-    if (/\.(key|kubeconfig)$|\/kubeconfig$|\.service$|\.socket$|\/k8s-ha\.conf$|kubelet-config\.yaml$|encryption-config\.yaml$|keepalived\.conf$|10-k8s-ha\.conflist$/.test(path)) return "0600";
-    if (/(check-haproxy|approve|apiserver-agent)\.sh$/.test(path)) return "0755";
+    if (/\.(key|kubeconfig)$|\/kubeconfig$|\.service$|\/k8s-ha\.conf$|kubelet-config\.yaml$|encryption-config\.yaml$|keepalived\.conf$|10-k8s-ha\.conflist$/.test(path)) return "0600";
+    if (/(check-haproxy|approve)\.sh$/.test(path)) return "0755";
     return "0644";
 }
 
@@ -164,9 +164,6 @@ describe("host phases as data", () => {
                 "/etc/systemd/system/kube-controller-manager.service": cm,
                 "/etc/systemd/system/kube-scheduler.service": scheduler,
                 "/etc/systemd/system/kube-apiserver.service": apiserver,
-                "/etc/systemd/system/k8s-ha-apiserver-agent.socket": "restarts=k8s-ha-apiserver-agent.socket",
-                "/etc/systemd/system/k8s-ha-apiserver-agent@.service": "",
-                "/usr/local/lib/k8s-ha/apiserver-agent.sh": "",
             },
         };
         for (const host of workers) {

@@ -21,16 +21,15 @@ const rulesOf = (host: string): readonly FirewallRule[] => paramsOf(host).rules;
 const fileOf = (host: string): string => renderFirewall(paramsOf(host));
 
 describe("host firewall rules per role", () => {
-    test("etcd and control-plane host: etcd only from etcd and control-plane hosts (its client port from the NFS server too, for the scheduled snapshots), the API from anywhere, HAProxy's agent only from the lb hosts", () => {
+    test("etcd and control-plane host: etcd only from etcd and control-plane hosts (its client port from the NFS server too, for the scheduled snapshots), the API from anywhere", () => {
         expect(rulesOf("cp1")).toEqual([
             { comment: "etcd clients and peers", protocol: "tcp", ports: "2379-2380", from: ["10.213.0.21", "10.213.0.22", "10.213.0.23"] },
             { comment: "etcd client, for the scheduled snapshots", protocol: "tcp", ports: "2379", from: ["10.213.0.51"] },
             { comment: "Kubernetes API", protocol: "tcp", ports: "6443", from: "any" },
-            { comment: "apiserver agent, for HAProxy on the lb hosts", protocol: "tcp", ports: "6444", from: ["10.213.0.11", "10.213.0.12"] },
         ]);
         // Without scheduled snapshots the NFS server is not let in.
         const off = validateConfig({ ...labConfig(), etcdBackup: { schedule: "off" } });
-        expect(paramsOf("cp1", off).rules.map((r) => r.comment)).toEqual(["etcd clients and peers", "Kubernetes API", "apiserver agent, for HAProxy on the lb hosts"]);
+        expect(paramsOf("cp1", off).rules.map((r) => r.comment)).toEqual(["etcd clients and peers", "Kubernetes API"]);
     });
 
     test("worker: the kubelet only from control-plane hosts, NodePorts from anywhere, nothing else", () => {
@@ -41,14 +40,12 @@ describe("host firewall rules per role", () => {
         ]);
     });
 
-    test("lb host: the API, VRRP only from the other lb host, the stats page only from the control-plane hosts and the other lb host", () => {
+    test("lb host: the API, and VRRP only from the other lb host", () => {
         expect(rulesOf("lb1")).toEqual([
             { comment: "Kubernetes API", protocol: "tcp", ports: "6443", from: "any" },
             { comment: "VRRP from the other lb host", protocol: "vrrp", from: ["10.213.0.12"] },
-            { comment: "HAProxy stats, for the control-plane rolls", protocol: "tcp", ports: "8404", from: ["10.213.0.21", "10.213.0.22", "10.213.0.23", "10.213.0.12"] },
         ]);
         expect(rulesOf("lb2")[1].from).toEqual(["10.213.0.11"]);
-        expect([...(rulesOf("lb2")[2].from as string[])].sort()).toEqual(["10.213.0.11", "10.213.0.21", "10.213.0.22", "10.213.0.23"]);
     });
 
     test("mirror only for the workers; NFS only for the export's clients (the workers by default)", () => {

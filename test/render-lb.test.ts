@@ -8,10 +8,6 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import {
-    APISERVER_AGENT_FILES,
-    renderApiserverAgentScript,
-    renderApiserverAgentService,
-    renderApiserverAgentSocket,
     renderHaproxyCheckScript,
     renderHaproxyConfig,
     renderKeepalivedConfig,
@@ -27,7 +23,7 @@ const BACKENDS = [
     { name: "cp3", address: "10.213.0.23" },
 ];
 
-const HAPROXY: HaproxyParams = { apiPort: 6443, backends: BACKENDS, statsAddress: "10.213.0.11" };
+const HAPROXY: HaproxyParams = { apiPort: 6443, backends: BACKENDS };
 
 describe("renderHaproxyConfig", () => {
     const cfg = renderHaproxyConfig(HAPROXY);
@@ -37,19 +33,14 @@ describe("renderHaproxyConfig", () => {
     });
     afterAll(() => cleanup(dir));
 
-    test("TCP frontend on every address, servers sorted by name, fast /livez checks over TLS, the agent for readiness, a read-only stats page on the host's address", () => {
+    test("TCP frontend on every address, servers sorted by name, fast /readyz checks over TLS", () => {
         const lines = cfg.split("\n");
         expect(lines).toContain("    mode tcp");
         expect(lines).toContain("    bind *:6443");
         expect(lines).toContain("    option httpchk");
-        expect(lines).toContain("    http-check send meth GET uri /livez");
+        expect(lines).toContain("    http-check send meth GET uri /readyz");
         expect(lines).toContain("    http-check expect status 200");
-        expect(lines).toContain(
-            "    default-server check check-ssl verify none inter 1s fall 2 rise 2 on-marked-down shutdown-sessions agent-check agent-port 6444 agent-inter 1s",
-        );
-        const stats = lines.slice(lines.indexOf("listen stats"));
-        expect(stats).toEqual(["listen stats", "    mode http", "    bind 10.213.0.11:8404", "    timeout client 10s", "    timeout http-request 5s", "    stats enable", "    stats uri /", ""]);
-        expect(cfg).not.toMatch(/stats admin/);
+        expect(lines).toContain("    default-server check check-ssl verify none inter 1s fall 2 rise 2 on-marked-down shutdown-sessions");
         expect(lines).toContain("    stats socket /run/haproxy/admin.sock mode 660 level admin");
         expect(lines.filter((l) => l.startsWith("    server "))).toEqual([
             "    server cp1 10.213.0.21:6443",
@@ -59,7 +50,7 @@ describe("renderHaproxyConfig", () => {
     });
 
     test("the order of the backends does not change the bytes", () => {
-        expect(renderHaproxyConfig({ ...HAPROXY, backends: [...BACKENDS].reverse() })).toBe(cfg);
+        expect(renderHaproxyConfig({ apiPort: 6443, backends: [...BACKENDS].reverse() })).toBe(cfg);
     });
 
     test("haproxy -c accepts it", () => {
@@ -95,11 +86,9 @@ describe("renderHaproxyConfig", () => {
     });
 
     test("bad input is refused with the field named", () => {
-        expect(() => renderHaproxyConfig({ ...HAPROXY, backends: [] })).toThrow("haproxy: backends is empty");
-        expect(() => renderHaproxyConfig({ ...HAPROXY, apiPort: 70000 })).toThrow("haproxy apiPort: 70000 is not an integer in 1-65535");
-        expect(() => renderHaproxyConfig({ ...HAPROXY, statsAddress: "lb1" })).toThrow("haproxy statsAddress");
-        expect(() => renderHaproxyConfig({ ...HAPROXY, statsPort: 6443 })).toThrow("haproxy: statsPort 6443 is the apiPort");
-        expect(() => renderHaproxyConfig({ ...HAPROXY, backends: [...BACKENDS, { name: "cp1", address: "10.0.0.9" }] })).toThrow(
+        expect(() => renderHaproxyConfig({ apiPort: 6443, backends: [] })).toThrow("haproxy: backends is empty");
+        expect(() => renderHaproxyConfig({ apiPort: 70000, backends: BACKENDS })).toThrow("haproxy apiPort: 70000 is not an integer in 1-65535");
+        expect(() => renderHaproxyConfig({ apiPort: 6443, backends: [...BACKENDS, { name: "cp1", address: "10.0.0.9" }] })).toThrow(
             'haproxy backend name: "cp1" occurs more than once',
         );
     });
@@ -311,57 +300,3 @@ function selfSignedCa(dir: string): string {
     expect(r.status).toBe(0);
     return fs.readFileSync(crt, "utf8");
 }
-
-describe("HAProxy's agent on the control-plane hosts (render/apiserver-agent.ts)", () => {
-    let dir: string;
-    beforeAll(() => {
-        dir = tempDir("agent");
-    });
-    afterAll(() => cleanup(dir));
-
-    /** The agent's answer with a stand-in curl (READYZ is what /readyz says) and the state file at STATE. */
-    function answer(readyz: string | undefined, state?: string): string {
-        const bin = path.join(dir, `bin-${readyz ?? "down"}`);
-        writeUnder(bin, "/curl", readyz === undefined ? "#!/bin/sh\nexit 7\n" : `#!/bin/sh\necho ${readyz}\n`, 0o755);
-        const stateFile = path.join(dir, "state");
-        fs.rmSync(stateFile, { force: true });
-        if (state !== undefined) fs.writeFileSync(stateFile, state);
-        // The file the roll writes, moved into the temp folder: the script names nothing else of the host.
-        const script = writeUnder(dir, "/agent.sh", renderApiserverAgentScript().split(APISERVER_AGENT_FILES.state).join(stateFile), 0o755);
-        const r = run("/bin/sh", [script], { env: { PATH: `${bin}:/usr/bin:/bin` } });
-        expect(r.status).toBe(0);
-        return r.stdout;
-    }
-
-    test("one word a line: ready while /readyz says ok, drain while it does not or does not answer, drain whenever a roll says so", () => {
-        expect(answer("ok")).toBe("ready\n");
-        expect(answer("[-]shutdown failed")).toBe("drain\n");
-        expect(answer(undefined)).toBe("drain\n");
-        expect(answer("ok", "drain\n")).toBe("drain\n");
-        expect(answer("ok", "ready\n")).toBe("ready\n");
-        expect(renderApiserverAgentScript()).toContain("https://127.0.0.1:6443/readyz");
-    });
-
-    test("shellcheck finds nothing", () => {
-        const r = run(tool("shellcheck"), ["-s", "sh", writeUnder(dir, "/agent-check.sh", renderApiserverAgentScript())]);
-        expect(r.stdout + r.stderr).toBe("");
-        expect(r.status).toBe(0);
-    });
-
-    test("the socket (a run per connection on port 6444) and the run's unit pass systemd-analyze verify", () => {
-        const socket = renderApiserverAgentSocket();
-        expect(socket).toContain("ListenStream=6444\nAccept=yes\n");
-        const root = systemdRoot([APISERVER_AGENT_FILES.script]);
-        try {
-            writeUnder(root, APISERVER_AGENT_FILES.socketUnit, socket);
-            writeUnder(root, APISERVER_AGENT_FILES.serviceUnit, renderApiserverAgentService());
-            const r = systemdVerify(root, ["k8s-ha-apiserver-agent.socket", "k8s-ha-apiserver-agent@0.service"]);
-            expect(r.stdout + r.stderr).toBe("");
-            // The checker really checks: a key systemd does not know is reported.
-            writeUnder(root, APISERVER_AGENT_FILES.socketUnit, socket.replace("Accept=yes", "Acept=yes"));
-            expect(systemdVerify(root, ["k8s-ha-apiserver-agent.socket"]).stderr).toMatch(/Unknown key/);
-        } finally {
-            cleanup(root);
-        }
-    });
-});

@@ -97,8 +97,8 @@ export function apiServerFlags(p: ApiServerUnitParams): string[] {
         "tls-cipher-suites": TLS_CIPHER_SUITES,
         // CIS 1.2.30: service-account tokens expire when they say they do.
         "service-account-extend-token-expiration": false,
-        // On stop, /readyz fails at once (HAProxy's agent then drains it) while requests are still
-        // served for this long; HAProxy's /livez check cuts connections only once the listener closes.
+        // On stop, /readyz fails at once while requests are still served for this long, so HAProxy
+        // (checks every 1 s, down after 2 failures) moves traffic away before the listener closes.
         "shutdown-delay-duration": "5s",
         "shutdown-send-retry-after": true,
         ...p.extraFlags,

@@ -6,8 +6,6 @@
  * DNATed to pods) and everything the host sends are left alone, and the table is k8s-ha's own:
  * kube-proxy's rules, Docker's or the operator's live in other tables and are never flushed.
  */
-import { APISERVER_AGENT_PORT } from "./apiserver-agent";
-import { HAPROXY_STATS_PORT } from "./haproxy";
 import { FIREWALL_FILES, SYSTEM_BINARIES } from "./paths";
 import { renderServiceUnit } from "./systemd";
 import { compareStrings, joinLines, requireInt, requireToken } from "./text";
@@ -137,9 +135,7 @@ export const FIREWALL_PORTS = {
 /**
  * The openings of one host, from its roles: etcd (client and peer) only from etcd and control-plane
  * hosts, and its client port from the host that takes scheduled snapshots; the kubelet only from control-plane hosts (the apiserver's exec, logs and port-forward);
- * the API from anywhere (it authenticates every request); VRRP only from the other lb host; HAProxy's
- * stats page only from the control-plane hosts (their rolls read it) and the other lb host; the
- * apiserver's agent only from the lb hosts; the
+ * the API from anywhere (it authenticates every request); VRRP only from the other lb host; the
  * registry only from workers (the nodes that pull); NFS only from the export's clients; NodePorts
  * from anywhere.
  */
@@ -161,12 +157,6 @@ export function firewallRules(host: string, t: FirewallTopology): FirewallRule[]
     if (has("lb")) {
         const peers = t.hosts.filter((h) => h.name !== host && h.roles.includes("lb")).map((h) => h.address);
         if (peers.length > 0) rules.push({ comment: "VRRP from the other lb host", protocol: "vrrp", from: peers });
-        const readers = t.hosts.filter((h) => h.name !== host && (h.roles.includes("lb") || h.roles.includes("control-plane"))).map((h) => h.address);
-        if (readers.length > 0) rules.push({ comment: "HAProxy stats, for the control-plane rolls", protocol: "tcp", ports: String(HAPROXY_STATS_PORT), from: readers });
-    }
-    if (has("control-plane")) {
-        const lbs = t.hosts.filter((h) => h.name !== host && h.roles.includes("lb")).map((h) => h.address);
-        if (lbs.length > 0) rules.push({ comment: "apiserver agent, for HAProxy on the lb hosts", protocol: "tcp", ports: String(APISERVER_AGENT_PORT), from: lbs });
     }
     if (has("worker")) {
         const cps = addressesOf("control-plane");

@@ -6,7 +6,6 @@
  * `pulumi.secret` by the caller.
  */
 export * from "./addons";
-export * from "./apiserver-agent";
 export * from "./apiserver-config";
 export * from "./cni";
 export * from "./containerd";

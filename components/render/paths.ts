@@ -189,27 +189,6 @@ export const UNITS = {
     keepalived: "keepalived",
     registry: "docker-registry",
     firewall: "k8s-ha-firewall",
-    /** HAProxy's agent on each control-plane host: a socket, and a service instance per connection. */
-    apiserverAgentSocket: "k8s-ha-apiserver-agent.socket",
-    apiserverAgentService: "k8s-ha-apiserver-agent@",
-} as const;
-
-/** `/etc/systemd/system/<name>.socket`. */
-export function socketPath(name: string): string {
-    return `${SYSTEMD_DIR}/${name}.socket`;
-}
-
-/**
- * HAProxy's agent for the apiserver of a control-plane host (render/apiserver-agent.ts), and the
- * word a roll leaves for it: a folder of its own under /run, readable by the agent's unprivileged
- * user (/run/k8s-ha is root's alone), and gone at boot, when no roll is under way.
- */
-export const APISERVER_AGENT_FILES = {
-    script: "/usr/local/lib/k8s-ha/apiserver-agent.sh",
-    socketUnit: socketPath("k8s-ha-apiserver-agent"),
-    serviceUnit: unitPath(UNITS.apiserverAgentService),
-    stateDir: "/run/k8s-ha-apiserver-agent",
-    state: "/run/k8s-ha-apiserver-agent/state",
 } as const;
 
 /** Where the firewall's rules live on a host, and the unit that loads them. */

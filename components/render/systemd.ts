@@ -199,22 +199,3 @@ function pushCommands(lines: string[], key: string, commands: readonly UnitComma
         lines.push(`${key}=${formatCommand(c)}`);
     }
 }
-
-export interface SocketUnit {
-    description: string;
-    /** `ListenStream=`: a port, or `ADDRESS:PORT`. */
-    listenStream: string;
-    /** `Accept=yes`: a service instance (`<name>@.service`) per connection, its stdin and stdout the connection. */
-    accept: boolean;
-    /** Further `[Socket]` settings in the given order. */
-    extra?: readonly (readonly [string, string])[];
-}
-
-/** Renders a `.socket` file, started with `sockets.target`. */
-export function renderSocketUnit(socket: SocketUnit): string {
-    const lines = ["# Rendered by k8s-ha. Changes here are overwritten.", "[Unit]", `Description=${socket.description}`, "", "[Socket]", `ListenStream=${socket.listenStream}`];
-    if (socket.accept) lines.push("Accept=yes");
-    for (const [k, v] of socket.extra ?? []) lines.push(`${k}=${v}`);
-    lines.push("", "[Install]", "WantedBy=sockets.target");
-    return joinLines(lines);
-}

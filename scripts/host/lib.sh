@@ -60,8 +60,8 @@ if [[ -f $PENDING ]]; then PENDING_AT_START=yes; fi
 
 mark_pending() {
     [[ -f $PENDING ]] && return 0
-    mkdir -p "$(dirname "$PENDING")" || fatal "cannot create $(dirname "$PENDING")"
-    touch "$PENDING" || fatal "cannot write $PENDING"
+    mkdir -p "$(dirname "$PENDING")"
+    touch "$PENDING"
 }
 
 clear_pending() {
@@ -141,8 +141,8 @@ OWNED=$STATE_DIR/owned/${K8SHA_STEP:-$(basename "$0" .sh)}
 # own PATH: adds PATH to this step's owned files, before the file is put in place.
 own() {
     [[ -f $OWNED ]] && grep -qxF -- "$1" "$OWNED" && return 0
-    (umask 077 && mkdir -p "$(dirname "$OWNED")") || fatal "cannot create $(dirname "$OWNED")"
-    printf '%s\n' "$1" >>"$OWNED" || fatal "cannot write $OWNED"
+    (umask 077 && mkdir -p "$(dirname "$OWNED")")
+    printf '%s\n' "$1" >>"$OWNED"
 }
 
 # install_bundle: installs every file of the bundle (but those only staged, for a hook), each after its check, notes the units a changed file restarts or reloads
@@ -231,11 +231,10 @@ install_file() {
         "$@" "$src" >/dev/null 2>"$STAGE/check.err" || fatal "$path failed its check ($*): $(cat "$STAGE/check.err")"
     fi
     mark_pending
-    # Checked one by one: callers test the status (changed or not), which turns off set -e in here.
-    mkdir -p "$(dirname "$path")" || fatal "cannot create $(dirname "$path")"
+    mkdir -p "$(dirname "$path")"
     local tmp="$path.k8s-ha.tmp"
-    install -m "$mode" -o root -g root "$src" "$tmp" || fatal "cannot write $tmp"
-    mv -f "$tmp" "$path" || fatal "cannot move $tmp to $path"
+    install -m "$mode" -o root -g root "$src" "$tmp"
+    mv -f "$tmp" "$path"
     CHANGED+=("$path")
     info "updated $path"
     return 0
@@ -324,14 +323,14 @@ fetch_verified() {
     if [[ -f $dest ]] && [[ $(sha256sum "$dest" | cut -d' ' -f1) == "$want" ]]; then
         return 1
     fi
-    mkdir -p "$(dirname "$dest")" || fatal "cannot create $(dirname "$dest")"
+    mkdir -p "$(dirname "$dest")"
     curl -fsSL --retry 3 --retry-connrefused -o "$dest.part" "$url" || { rm -f "$dest.part"; fatal "cannot download $url"; }
-    got=$(sha256sum "$dest.part" | cut -d' ' -f1) || fatal "cannot read $dest.part"
+    got=$(sha256sum "$dest.part" | cut -d' ' -f1)
     if [[ $got != "$want" ]]; then
         rm -f "$dest.part"
         fatal "checksum mismatch for $url: the stack pins $want (k8s-ha:checksums), the download has $got; nothing was installed. Check the file against its vendor's checksum before changing the pin"
     fi
-    mv -f "$dest.part" "$dest" || fatal "cannot move $dest.part to $dest"
+    mv -f "$dest.part" "$dest"
     info "downloaded $url (sha256 $want, as pinned)"
     return 0
 }
@@ -341,8 +340,8 @@ install_binary() {
     local src=$1 dest=$2
     if [[ -f $dest ]] && cmp -s "$src" "$dest"; then return 1; fi
     mark_pending
-    install -m 0755 -o root -g root "$src" "$dest.k8s-ha.tmp" || fatal "cannot write $dest.k8s-ha.tmp"
-    mv -f "$dest.k8s-ha.tmp" "$dest" || fatal "cannot move $dest.k8s-ha.tmp to $dest"
+    install -m 0755 -o root -g root "$src" "$dest.k8s-ha.tmp"
+    mv -f "$dest.k8s-ha.tmp" "$dest"
     CHANGED+=("$dest")
     info "installed $dest"
     return 0
@@ -425,7 +424,7 @@ service_remove() {
 
 # reload_units_if_changed: daemon-reload when a unit file changed in this run.
 reload_units_if_changed() {
-    if changed /etc/systemd/system/; then systemctl daemon-reload || fatal "systemctl daemon-reload failed"; fi
+    if changed /etc/systemd/system/; then systemctl daemon-reload; fi
 }
 
 # wait_until SECONDS DESCRIPTION CMD...: polls CMD once a second until it succeeds.
