@@ -22,31 +22,21 @@ die() {
     exit 1
 }
 usage="usage: drift.sh [--stack NAME] [--repair]"
+# shellcheck source=scripts/stack-hosts.sh
+source scripts/stack-hosts.sh
+stack_options "$usage" "$@"
 repair=no
-while (($# > 0)); do
-    case $1 in
+for arg in "${STACK_REST[@]}"; do
+    case $arg in
     --repair) repair=yes ;;
-    --stack | -s)
-        (($# >= 2)) || die "$usage"
-        export K8S_HA_STACK=$2
-        shift
-        ;;
-    --stack=*) export K8S_HA_STACK=${1#--stack=} ;;
-    -h | --help)
-        echo "$usage"
-        exit 0
-        ;;
     *) die "$usage" ;;
     esac
-    shift
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/k8s-ha-drift.XXXXXX")
 chmod 0700 "$WORK"
 trap 'rm -rf "$WORK"' EXIT
 
-# shellcheck source=scripts/stack-hosts.sh
-source scripts/stack-hosts.sh
 stack_hosts_load "$WORK" drift || exit 1
 
 # check NAME: the host's drift lines, each prefixed with the host's name.

@@ -25,24 +25,10 @@ die() {
 }
 usage="usage: etcd-backup.sh [--stack NAME] list | snapshot | restore NAME [--yes]"
 # --stack NAME (or K8S_HA_STACK) picks the stack, on the backend scripts/pulumi.sh picks.
-rest=()
-while (($# > 0)); do
-    case $1 in
-    --stack | -s)
-        (($# >= 2)) || die "$usage"
-        export K8S_HA_STACK=$2
-        shift
-        ;;
-    --stack=*) export K8S_HA_STACK=${1#--stack=} ;;
-    -h | --help)
-        echo "$usage"
-        exit 0
-        ;;
-    *) rest+=("$1") ;;
-    esac
-    shift
-done
-set -- "${rest[@]}"
+# shellcheck source=scripts/stack-hosts.sh
+source scripts/stack-hosts.sh
+stack_options "$usage" "$@"
+set -- "${STACK_REST[@]}"
 verb=${1:-}
 case $verb in
 list | snapshot | restore) ;;
@@ -53,8 +39,6 @@ shift
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/k8s-ha-etcd-backup.XXXXXX")
 chmod 0700 "$WORK"
 trap 'rm -rf "$WORK"' EXIT
-# shellcheck source=scripts/stack-hosts.sh
-source scripts/stack-hosts.sh
 stack_hosts_load "$WORK" etcd-backup || exit 1
 MEMBER_DIR=/var/backups/k8s-ha/etcd
 mapfile -t members < <(hosts_with_role etcd)

@@ -6,8 +6,35 @@
 #   stack_hosts_load WORK TAG   writes WORK/key, WORK/known_hosts and WORK/hosts, one line a host:
 #                               NAME ADDRESS PORT USER ROLES (roles joined by commas)
 #   on_host NAME COMMAND        runs COMMAND on the host as root (sudo -n for another user)
+#   stack_options USAGE ARGS... takes --stack NAME, -s NAME, --stack=NAME (exported as
+#                               K8S_HA_STACK, which scripts/pulumi.sh reads) and -h/--help (USAGE,
+#                               exit 0) from ARGS; the other arguments are left in STACK_REST, in
+#                               order. A --stack without a name stops with USAGE (the caller's die).
 
 STACK_HOSTS_WORK=""
+STACK_REST=()
+
+stack_options() {
+    local usage=$1
+    shift
+    STACK_REST=()
+    while (($# > 0)); do
+        case $1 in
+        --stack | -s)
+            (($# >= 2)) || die "$usage"
+            export K8S_HA_STACK=$2
+            shift
+            ;;
+        --stack=*) export K8S_HA_STACK=${1#--stack=} ;;
+        -h | --help)
+            echo "$usage"
+            exit 0
+            ;;
+        *) STACK_REST+=("$1") ;;
+        esac
+        shift
+    done
+}
 
 stack_hosts_load() {
     local work=$1 tag=$2
