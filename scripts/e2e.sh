@@ -150,6 +150,33 @@ plan_check() {
         record "$name" failed "$T" "$goal" "$(tail -n 5 "$LOGS/preview-$drill.json")"
     fi
 }
+# lb_events SINCE: HAProxy's view of the apiservers on each lb host since SINCE (UTC, `date -u
+# '+%F %T'`): "lb1 13:59:20 cp1 stopping, lb1 13:59:23 cp1 DOWN, ..." (stopping: drained, no new
+# connections; DOWN: out, its connections cut; UP: back), to set beside the probe's failures.
+lb_events() {
+    local h
+    for h in lb1 lb2; do
+        on "$h" "journalctl -u haproxy --since '$1 UTC' -o short-iso --no-pager 2>/dev/null" |
+            sed -nE "s/^[0-9-]+T([0-9:]+).* Server [^/]+\/([a-z0-9]+) is (stopping|DOWN|UP).*/$h \1 \2 \3/p" | awk '!seen[$0]++'
+    done | paste -sd, || true
+}
+# drained_before_down EVENTS HOSTS...: each of HOSTS (apiservers) was drained ("stopping") on both
+# lb hosts before HAProxy took it down, in lb_events' EVENTS; prints what is missing, else nothing.
+drained_before_down() {
+    local events=$1 lb cp
+    shift
+    for lb in lb1 lb2; do
+        for cp in "$@"; do
+            tr ',' '\n' <<<"$events" | awk -v lb="$lb" -v cp="$cp" '
+                $1 == lb && $3 == cp && $4 == "stopping" && !down { drained = 1 }
+                $1 == lb && $3 == cp && $4 == "DOWN" { down = 1; if (!drained) early = 1 }
+                END {
+                    if (early) printf "%s took %s down before draining it; ", lb, cp
+                    else if (!drained) printf "%s never drained %s; ", lb, cp
+                }'
+        done
+    done
+}
 # workload_up: a Deployment of 3 (spread over the workers) with a PodDisruptionBudget of 2, and a
 # sampler of its available replicas every second (workload_sampler_stop, workload_min_available).
 workload_up() {

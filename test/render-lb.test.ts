@@ -38,8 +38,16 @@ describe("renderHaproxyConfig", () => {
         expect(lines).toContain("    mode tcp");
         expect(lines).toContain("    bind *:6443");
         expect(lines).toContain("    option httpchk");
-        expect(lines).toContain("    http-check send meth GET uri /readyz");
-        expect(lines).toContain("    http-check expect status 200");
+        // Down when unready for any reason but its own shutdown; drained (NOLB) while stopping.
+        const checks = lines.filter((l) => l.startsWith("    http-check "));
+        expect(checks).toEqual([
+            "    http-check connect default",
+            "    http-check send meth GET uri /readyz?exclude=shutdown",
+            "    http-check expect status 200",
+            "    http-check connect default",
+            "    http-check send meth GET uri /readyz",
+            "    http-check expect status 200 error-status L7OKC",
+        ]);
         expect(lines).toContain("    default-server check check-ssl verify none inter 1s fall 2 rise 2 on-marked-down shutdown-sessions");
         expect(lines).toContain("    stats socket /run/haproxy/admin.sock mode 660 level admin");
         expect(lines.filter((l) => l.startsWith("    server "))).toEqual([

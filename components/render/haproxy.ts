@@ -1,6 +1,7 @@
 /**
  * HAProxy in front of the apiservers: plain TCP passthrough (TLS ends at the apiserver, which
- * needs the client certificate), with an HTTPS health check of every apiserver's `/readyz`.
+ * needs the client certificate), with an HTTPS health check of every apiserver's `/readyz` that
+ * drains a stopping apiserver before it takes it down.
  */
 import { APISERVER_PORT } from "./controlplane";
 import { LB_FILES } from "./paths";
@@ -37,10 +38,16 @@ export interface HaproxyParams {
  *
  * - The frontend binds `*:apiPort`, not the VIP: the backup host does not hold the VIP, and
  *   HAProxy must already listen there when keepalived moves the VIP over.
- * - Health check: `GET /readyz` over TLS every second; two failures take a server out, two
- *   successes put it back, so a dead apiserver stops getting new connections within ~2 s.
- *   `/readyz` is reachable without credentials (the apiserver's authentication config allows
- *   anonymous requests on the health paths only).
+ * - Health check, over TLS every second, two requests: `GET /readyz?exclude=shutdown`, then
+ *   `GET /readyz`. Two failures of the first take a server down, two successes put it back, so a
+ *   dead or unready apiserver stops getting new connections within ~2 s. `/readyz` is reachable
+ *   without credentials (the apiserver's authentication config allows anonymous requests on the
+ *   health paths only).
+ * - Drain before down: an apiserver that is stopping fails only `/readyz`'s `shutdown` check for
+ *   its `--shutdown-delay-duration` while it still serves. The second request's failure is a
+ *   conditional pass (`error-status L7OKC`), which puts the server in HAProxy's NOLB state: no new
+ *   connections, and those open go on (requests in flight finish). It goes down (below) only when
+ *   the apiserver stops answering its health paths, which it still serves while it drains.
  * - Connections of a server marked down are cut (`on-marked-down shutdown-sessions`), so watches
  *   reconnect to a live apiserver instead of hanging on a dead one.
  * - Client and server timeouts are long (1 h): `kubectl logs -f`, `exec` and watches sit idle
@@ -99,8 +106,12 @@ export function renderHaproxyConfig(p: HaproxyParams): string {
         "backend kube-apiserver",
         "    balance roundrobin",
         "    option httpchk",
-        "    http-check send meth GET uri /readyz",
+        "    http-check connect default",
+        "    http-check send meth GET uri /readyz?exclude=shutdown",
         "    http-check expect status 200",
+        "    http-check connect default",
+        "    http-check send meth GET uri /readyz",
+        "    http-check expect status 200 error-status L7OKC",
         `    default-server check check-ssl ${verify} inter ${inter} fall 2 rise 2 on-marked-down shutdown-sessions`,
         ...byName(p.backends).map((b) => `    server ${b.name} ${b.address}:${b.port ?? APISERVER_PORT}`),
     ]);

@@ -114,9 +114,6 @@ host_times() {
     grep -oE '(cp[0-9]-control-plane|cp[0-9]-etcd|cp1-drain-w[0-9]|w[0-9]-kubelet|w[0-9]-runtime) updated \([0-9]+s\)' "$1" | sort -u |
         awk '{ gsub(/[()]/, "", $3); printf "%s %s, ", $1, $3 }' | sed 's/, $//'
 }
-# failed_at: the times (UTC) of the probe's failed requests and their HTTP status (000: none within
-# the second), to set beside the engine's log.
-failed_at() { awk '$2 == "fail" { printf "%s (HTTP %s) ", strftime("%H:%M:%S", int($1 / 1000), 1), $3 }' "$PROBE_LOG" | sed 's/ $//'; }
 # refused_preview NAME LOG PATTERN: a preview that validation must stop with a message matching PATTERN.
 refused_preview() {
     local name=$1 log=$2 pattern=$3 msg
@@ -127,15 +124,6 @@ refused_preview() {
     else
         record "$name" failed "$T" "" "$(tail -n 5 "$LOGS/$log")"
     fi
-}
-# lb_events SINCE: HAProxy's view of the apiservers on each lb host since SINCE (UTC, `date -u
-# '+%F %T'`): "lb1 13:59:20 cp1 DOWN, ..." to set beside the probe's failures.
-lb_events() {
-    local h
-    for h in lb1 lb2; do
-        on "$h" "journalctl -u haproxy --since '$1 UTC' -o short-iso --no-pager 2>/dev/null" |
-            sed -nE "s/^[0-9-]+T([0-9:]+).* Server [^/]+\/([a-z0-9]+) is (DOWN|UP).*/$h \1 \2 \3/p" | awk '!seen[$0]++'
-    done | paste -sd, || true
 }
 # upgrade_drill K8S ETCD: an up to those versions under the probes; records the figures.
 upgrade_drill() {
@@ -163,11 +151,11 @@ upgrade_drill() {
     # kubelet and kube-proxy restarted), a run by hand none: the times and HAProxy's view go with
     # a failure.
     at=""
-    ((bad == 0)) || at=" at $(failed_at)"
+    ((bad == 0)) || at=": $(probe_failures)"
     if ((bad == 0 && ok > 0)); then
-        record "upgrade to $k: client requests through the VIP" passed 0 "0 failed" "$ok ok, $bad failed$at; HAProxy: $(lb_events "$since")"
+        record "upgrade to $k: client requests through the VIP" passed 0 "0 failed" "$ok ok, $bad failed$at; latency $(probe_latency); HAProxy: $(lb_events "$since")"
     else
-        record "upgrade to $k: client requests through the VIP" failed 0 "0 failed" "$ok ok, $bad failed$at; HAProxy: $(lb_events "$since")"
+        record "upgrade to $k: client requests through the VIP" failed 0 "0 failed" "$ok ok, $bad failed$at; latency $(probe_latency); HAProxy: $(lb_events "$since")"
     fi
     "$KUBECTL" delete deployment/roll-probe pdb/roll-probe --ignore-not-found >/dev/null 2>&1 || true
 }
@@ -208,11 +196,11 @@ if step "up at Kubernetes 1.34.4, etcd 3.6.15 on bare hosts" "" up-v1.34.log pul
         record "containerd upgrade: every worker on 2.3.7, one at a time, PDB kept" failed 0 "" "fewest available $min; ${runtimes:-none}; ${order:-?}"
     fi
     at=""
-    ((bad == 0)) || at=" at $(failed_at)"
+    ((bad == 0)) || at=": $(probe_failures)"
     if ((bad == 0 && ok > 0)); then
-        record "containerd upgrade: client requests through the VIP" passed 0 "0 failed" "$ok ok, $bad failed$at"
+        record "containerd upgrade: client requests through the VIP" passed 0 "0 failed" "$ok ok, $bad failed$at; latency $(probe_latency)"
     else
-        record "containerd upgrade: client requests through the VIP" failed 0 "0 failed" "$ok ok, $bad failed$at"
+        record "containerd upgrade: client requests through the VIP" failed 0 "0 failed" "$ok ok, $bad failed$at; latency $(probe_latency)"
     fi
     "$KUBECTL" delete deployment/roll-probe pdb/roll-probe --ignore-not-found >/dev/null 2>&1 || true
     # A step back to 2.2 is refused before any host is touched.

@@ -264,9 +264,9 @@ else
     record "etcd writes during the etcd roll" failed 0 "0 failed" "$wok ok, $wbad failed, $wretried went through on a retry; errors: ${werr}; the slowest took $wslow s"
 fi
 if ((bad == 0 && ok > 0)); then
-    record "client requests through the VIP during the etcd roll" passed 0 "0 failed" "$ok ok, $bad failed"
+    record "client requests through the VIP during the etcd roll" passed 0 "0 failed" "$ok ok, $bad failed; latency $(probe_latency)"
 else
-    record "client requests through the VIP during the etcd roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures)"
+    record "client requests through the VIP during the etcd roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
 fi
 # One member at a time: each member's restart (lock taken) and release, from the engine's log.
 roll=$(awk 'match($0, /k8s-ha\[cp[0-9]\]: restarting etcd at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, /[][ ]/); h = a[2]; if (!(h in s)) s[h] = a[length(a)] }
@@ -284,6 +284,7 @@ on cp1 "$ETCDCTL_CP1 del k8s-ha-drill/write" >/dev/null 2>&1 || true
 # 5e. A new name in the apiserver certificate, rolled one control-plane host at a time.
 pulumi_ config set --path 'k8s-ha:apiServerExtraSans[0]' api.k8s-ha.test >/dev/null
 plan_check "preview of apiServerExtraSans: apiserver cert and control plane only" "" api-sans
+since=$(date -u '+%F %T')
 start_probe client
 sleep 1
 step "apiServerExtraSans change (up)" "" up-api-sans.log pulumi_ up --yes --suppress-progress || true
@@ -291,9 +292,18 @@ sleep 2
 stop_probe
 read -r ok bad <<<"$(probe_counts)"
 if ((bad == 0 && ok > 0)); then
-    record "client requests through the VIP during the roll" passed 0 "0 failed" "$ok ok, $bad failed"
+    record "client requests through the VIP during the roll" passed 0 "0 failed" "$ok ok, $bad failed; latency $(probe_latency)"
 else
-    record "client requests through the VIP during the roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures)"
+    record "client requests through the VIP during the roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
+fi
+# Drain before down: as each apiserver stopped, both lb hosts' HAProxy stopped sending it new
+# connections (its /readyz failing only the shutdown check) before taking it down.
+events=$(lb_events "$since")
+missing=$(drained_before_down "$events" cp1 cp2 cp3)
+if [[ -z $missing && -n $events ]]; then
+    record "apiservers drained on both lb hosts before they went down" passed 0 "" "HAProxy: $events"
+else
+    record "apiservers drained on both lb hosts before they went down" failed 0 "" "${missing:-no HAProxy events}; HAProxy: ${events:-none}"
 fi
 # One host at a time: each control-plane host's step and its time, as the engine logged them (the
 # steps are chained, so the engine's total is their sum).
@@ -322,9 +332,9 @@ stop_probe
 lb_after=$(lb_state)
 read -r ok bad <<<"$(probe_counts)"
 if ((bad == 0 && ok > 0)); then
-    record "client requests through the VIP during the LB roll" passed 0 "0 failed" "$ok ok, $bad failed"
+    record "client requests through the VIP during the LB roll" passed 0 "0 failed" "$ok ok, $bad failed; latency $(probe_latency)"
 else
-    record "client requests through the VIP during the LB roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures)"
+    record "client requests through the VIP during the LB roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
 fi
 # The standby reloads HAProxy first; the VIP holder defers its reload to the finish phase, after
 # the standby is ready again: "S reloading; S ready (standby); H reloading; H ready (holds the VIP)".
@@ -400,9 +410,9 @@ stop_probe
 workload_sampler_stop
 read -r ok bad <<<"$(probe_counts)"
 if ((bad == 0 && ok > 0)); then
-    record "client requests through the VIP during the worker roll" passed 0 "0 failed" "$ok ok, $bad failed"
+    record "client requests through the VIP during the worker roll" passed 0 "0 failed" "$ok ok, $bad failed; latency $(probe_latency)"
 else
-    record "client requests through the VIP during the worker roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures)"
+    record "client requests through the VIP during the worker roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
 fi
 # Each worker's drain (lock taken) and uncordon, from the engine's log: none may overlap.
 wroll=$(awk 'match($0, /k8s-ha\[cp1\]: draining w[0-9] at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, " "); if (!(a[3] in s)) s[a[3]] = a[5] }
@@ -496,7 +506,7 @@ stop_probe
 read -r ok bad <<<"$(probe_counts)"
 rewrote=$(grep -o 'rewrote [0-9]* Secrets: each is stored encrypted with key2' "$LOGS/up-rotate-2-1.log" | head -n 1)
 if [[ $rot_ok == yes && $(stored_key) == key2 && -n $rewrote ]] && ((bad == 0 && ok > 0)); then
-    record "secrets encryption key rotated; the Secret readable at every step" passed 0 "0 failed" "${rotation}${rewrote}; $ok requests through the VIP, $bad failed"
+    record "secrets encryption key rotated; the Secret readable at every step" passed 0 "0 failed" "${rotation}${rewrote}; $ok requests through the VIP, $bad failed; latency $(probe_latency)"
 else
     record "secrets encryption key rotated; the Secret readable at every step" failed 0 "0 failed" "${rotation} rewrite: ${rewrote:-none}; $ok ok, $bad failed: $(probe_failures)"
 fi
@@ -534,9 +544,9 @@ peer_served=$(on cp1 "echo | openssl s_client -connect 10.213.0.22:2380 2>/dev/n
 peer_output=$(grep '^etcd/cp2-etcd-peer ' <<<"$after" | cut -d' ' -f2)
 order=$(grep -oE '^[0-9:]+ .*(cp[0-9]+-control-plane|cp2-etcd) updated \([0-9.]+s\)' "$LOGS/up-cert-renew.log" | sed -E 's/^[0-9:]+ .*(cp[0-9]+-(control-plane|etcd)) updated \(([0-9.]+s)\)/\1 \3/' | uniq | paste -sd, || true)
 if [[ $changed == "$(tr , '\n' <<<"$RENEW" | sort | paste -sd,)" && -n $peer_served && $(date -ud "$peer_served" +%s) == $(date -ud "$peer_output" +%s) ]] && ((bad == 0 && ok > 0)); then
-    record "renewal: only the certificates past their renewal point renewed, 0 failed requests" passed 0 "0 failed" "renewed: $changed; cp2 serves a peer certificate to $peer_served; steps: ${order:-?}; $ok requests through the VIP, $bad failed"
+    record "renewal: only the certificates past their renewal point renewed, 0 failed requests" passed 0 "0 failed" "renewed: $changed; cp2 serves a peer certificate to $peer_served; steps: ${order:-?}; $ok requests through the VIP, $bad failed; latency $(probe_latency)"
 else
-    record "renewal: only the certificates past their renewal point renewed, 0 failed requests" failed 0 "0 failed" "renewed: ${changed:-none} (want $RENEW); cp2 serves ${peer_served:-nothing}, output ${peer_output:-none}; $ok ok, $bad failed"
+    record "renewal: only the certificates past their renewal point renewed, 0 failed requests" failed 0 "0 failed" "renewed: ${changed:-none} (want $RENEW); cp2 serves ${peer_served:-nothing}, output ${peer_output:-none}; $ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
 fi
 plan_check "after the renewal, on the real clock: no changes" "" noop
 
