@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "child_process";
 import * as fs from "fs";
+import * as https from "https";
 import * as net from "net";
 import * as path from "path";
 import {
@@ -99,6 +100,123 @@ describe("renderHaproxyConfig", () => {
         expect(() => renderHaproxyConfig({ apiPort: 6443, backends: [...BACKENDS, { name: "cp1", address: "10.0.0.9" }] })).toThrow(
             'haproxy backend name: "cp1" occurs more than once',
         );
+    });
+});
+
+/**
+ * The rendered health checks run by a real HAProxy against two fake apiservers over TLS (Node's
+ * https, a self-signed key): what each /readyz state makes of a server and of its open sessions.
+ * - ready: both /readyz requests answer 200;
+ * - stopping: /readyz fails only its shutdown check (a restart's --shutdown-delay-duration), so
+ *   /readyz?exclude=shutdown answers 200 and /readyz 500;
+ * - unready: both fail (etcd lost, a starting apiserver).
+ */
+describe("renderHaproxyConfig under a real HAProxy: drain before down", () => {
+    type ApiState = "ready" | "stopping" | "unready";
+    const state: Record<string, ApiState> = { a: "ready", b: "ready" };
+    let dir: string;
+    let haproxy: ChildProcess | undefined;
+    const servers: https.Server[] = [];
+    const clients: net.Socket[] = [];
+    let socket = "";
+    let frontend = 0;
+
+    /** `show stat` on HAProxy's socket: each server's status and its current and total sessions. */
+    async function stats(): Promise<Record<string, { status: string; scur: number; stot: number }>> {
+        const text = await new Promise<string>((resolve, reject) => {
+            let out = "";
+            const c = net.connect(socket, () => c.write("show stat\n"));
+            c.on("data", (d) => (out += d.toString()));
+            c.on("end", () => resolve(out));
+            c.on("error", reject);
+        });
+        const rows: Record<string, { status: string; scur: number; stot: number }> = {};
+        for (const line of text.split("\n")) {
+            const f = line.split(",");
+            if (f[0] === "kube-apiserver" && (f[1] === "a" || f[1] === "b")) rows[f[1]] = { status: f[17], scur: Number(f[4]), stot: Number(f[7]) };
+        }
+        return rows;
+    }
+    async function until(what: string, ok: (s: Awaited<ReturnType<typeof stats>>) => boolean): Promise<Awaited<ReturnType<typeof stats>>> {
+        let last: Awaited<ReturnType<typeof stats>> = {};
+        for (let i = 0; i < 100; i++) {
+            try {
+                last = await stats();
+                if (ok(last)) return last;
+            } catch {
+                // the socket is not there yet
+            }
+            await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`${what}: HAProxy says ${JSON.stringify(last)}`);
+    }
+    /** A TCP session through the frontend (HAProxy connects it to a server at once). */
+    async function session(): Promise<net.Socket> {
+        const c = net.connect(frontend, "127.0.0.1");
+        await new Promise<void>((resolve, reject) => c.once("connect", () => resolve()).once("error", reject));
+        c.on("error", () => undefined);
+        clients.push(c);
+        return c;
+    }
+
+    beforeAll(async () => {
+        dir = tempDir("haproxy-drain");
+        const key = path.join(dir, "api.key");
+        const crt = path.join(dir, "api.crt");
+        expect(run(tool("openssl"), ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt, "-days", "1", "-subj", "/CN=fake-apiserver"]).status).toBe(0);
+        const backends: { name: string; address: string; port: number }[] = [];
+        for (const name of ["a", "b"]) {
+            const srv = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(crt) }, (req, res) => {
+                const st = state[name];
+                const ok = req.url === "/readyz?exclude=shutdown" ? st !== "unready" : req.url === "/readyz" ? st === "ready" : true;
+                res.writeHead(ok ? 200 : 500).end(ok ? "ok" : "failed");
+            });
+            await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", () => resolve()));
+            servers.push(srv);
+            backends.push({ name, address: "127.0.0.1", port: (srv.address() as net.AddressInfo).port });
+        }
+        const probe = net.createServer();
+        await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", () => resolve()));
+        frontend = (probe.address() as net.AddressInfo).port;
+        await new Promise<void>((resolve) => probe.close(() => resolve()));
+        socket = path.join(dir, "admin.sock");
+        const cfg = renderHaproxyConfig({ apiPort: frontend, backends, checkIntervalMs: 100, statsSocket: socket })
+            // No syslog socket here: HAProxy's log goes nowhere instead.
+            .replace("    log /dev/log local0 notice\n", "");
+        haproxy = spawn(tool("haproxy"), ["-db", "-f", writeUnder(dir, "/haproxy.cfg", cfg)], { stdio: "ignore" });
+    });
+    afterAll(async () => {
+        for (const c of clients) c.destroy();
+        if (haproxy && haproxy.exitCode === null) {
+            const exited = new Promise((r) => haproxy?.once("exit", r));
+            haproxy.kill("SIGKILL");
+            await exited;
+        }
+        await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+        cleanup(dir);
+    });
+
+    test("ready: both up", async () => {
+        await until("both servers UP", (s) => s.a?.status === "UP" && s.b?.status === "UP");
+    });
+
+    test("stopping: no new sessions, those open kept; unready: down, its sessions cut; ready again: up", async () => {
+        // Two sessions: round robin puts one on each server.
+        await session();
+        await session();
+        const before = await until("a session on each server", (s) => s.a.scur >= 1 && s.b.scur >= 1);
+        state.a = "stopping";
+        const drained = await until("a drained (NOLB)", (s) => s.a.status === "NOLB");
+        expect(drained.a.scur).toBe(before.a.scur);
+        for (let i = 0; i < 6; i++) await session();
+        const after = await until("six new sessions on b", (s) => s.b.stot >= before.b.stot + 6);
+        expect(after.a.stot).toBe(before.a.stot);
+        expect(after.a.scur).toBe(before.a.scur);
+        state.a = "unready";
+        const down = await until("a DOWN", (s) => s.a.status === "DOWN");
+        expect(down.a.scur).toBe(0);
+        state.a = "ready";
+        await until("a UP again", (s) => s.a.status === "UP");
     });
 });
 
