@@ -481,6 +481,33 @@ c_one_vip() {
     done
     ((n == 1))
 }
+# VRRP from the other lb host only (what protects the VIP; the VRRP password travels in clear). In
+# each lb host's live ruleset (policy drop) the one rule that accepts VRRP names the peer alone, and
+# every other accept is for a TCP or UDP port, ICMP, loopback or a tracked connection; keepalived
+# takes adverts from its unicast peer only (check_unicast_src). Of keepalived.conf, which holds the
+# password, only that keyword and the lines that are a bare address (the peers) are read.
+c_vrrp_peer_only() {
+    local h peer chain rules vrrp other conf bad=0
+    for h in lb1 lb2; do
+        if [[ $h == lb1 ]]; then peer=${ADDR[lb2]}; else peer=${ADDR[lb1]}; fi
+        chain=$(on "$h" 'nft list chain inet k8s_ha input') || { echo "$h: the firewall's input chain not read"; bad=1; continue; }
+        rules=$(sed -E 's/^[[:space:]]+//' <<<"$chain")
+        # grep exits 1 when no line is left: the lines found decide.
+        vrrp=$(grep -E '(^| )(vrrp|112)( |$)' <<<"$rules" || true)
+        other=$(grep -E '(^| )accept( |$)' <<<"$rules" | grep -vE '^iif "lo" accept$|^ct state established,related accept$|(^| )(tcp|udp) [ds]port |^meta l4proto (icmp|ipv6-icmp) accept |(^| )(vrrp|112)( |$)' || true)
+        echo "$h: VRRP rule: ${vrrp:-none}${other:+; other accepts: $other}"
+        if ! grep -q '^type filter hook input priority filter; policy drop;$' <<<"$rules"; then
+            echo "$h: the input chain's policy is not drop"
+            bad=1
+        fi
+        [[ $vrrp == "ip saddr $peer ip protocol vrrp accept"* && $vrrp != *$'\n'* && -z $other ]] || bad=1
+        conf=$(on "$h" 'grep -xE "[[:space:]]*(check_unicast_src|[0-9.]+)" /etc/keepalived/keepalived.conf') || { echo "$h: keepalived.conf has neither check_unicast_src nor a peer"; bad=1; continue; }
+        conf=$(sed -E 's/^[[:space:]]+//' <<<"$conf")
+        echo "$h: keepalived: ${conf//$'\n'/, }"
+        [[ $conf == "check_unicast_src"$'\n'"$peer" ]] || bad=1
+    done
+    ((bad == 0))
+}
 
 # --- 6. NFS -----------------------------------------------------------------------------------
 c_nfs_root_squash() {
@@ -825,6 +852,7 @@ CLUSTER_CHECKS=(
     "4 etcd runs as the etcd user, owning its 0700 data directory and its keys" c_etcd_user
     "5 HAProxy on both lb hosts lists every apiserver UP" c_haproxy_up
     "5 exactly one lb host holds the VIP" c_one_vip
+    "5 VRRP reaches each lb host from the other only (firewall, check_unicast_src)" c_vrrp_peer_only
     "6 NFS squashes root (a file written as root on w4)" c_nfs_root_squash
     "6 NFS exports only to the workers" c_nfs_exports
     "6 a pod with an inline nfs volume in default is refused (ValidatingAdmissionPolicy)" c_inline_nfs_refused

@@ -2,6 +2,11 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { firewallParams } from "../components/node";
+import { apiServerFlags, controllerManagerFlags, renderFirewall, renderKeepalivedConfig, TERMINATED_POD_GC_THRESHOLD } from "../components/render";
+import { validateConfig } from "../components/validate";
+import { labConfig } from "./fixtures";
+import { run, tool } from "./render-support";
 
 // The lab checks' runner (scripts/lab/check-runner.sh) under scripts/hosts-check.sh and
 // scripts/hosts-faults.sh, and some of their real checks, with stand-in ssh and kubectl: nothing
@@ -223,6 +228,135 @@ describe("a 'must be refused' check fails when it could not ask", () => {
     });
 });
 
+describe("the CIS and VRRP checks read what runs, and fail when it differs", () => {
+    /** `remote` for one flag of a running unit: running_flag's grep over FLAGS, per host address. */
+    function runningFlags(flags: Record<string, readonly string[]>): string {
+        return [
+            '[[ $cmd =~ \\^--([a-z-]+)= ]] || exit 1',
+            'case $addr in',
+            ...Object.entries(flags).map(([addr, list]) => `${addr}) printf '%s\\n' ${list.map((f) => `'${f}'`).join(" ")} | grep -E "^--\${BASH_REMATCH[1]}=" ;;`),
+            "*) exit 1 ;;",
+            "esac",
+        ].join("\n");
+    }
+    const cps = ["10.213.0.21", "10.213.0.22", "10.213.0.23"];
+    const cm = controllerManagerFlags({ podCidr: "10.244.0.0/16", serviceCidr: "10.96.0.0/12" });
+    const api = apiServerFlags({ advertiseAddress: "10.213.0.21", etcdMembers: [{ name: "cp1", address: "10.213.0.21" }], serviceCidr: "10.96.0.0/12", serviceAccountIssuer: "https://10.213.0.10:6443" });
+    // render_fact reads the compiled program (bin/, built by the e2e); here the value comes from the source.
+    const renderFact = `render_fact() { [[ $1 == r.TERMINATED_POD_GC_THRESHOLD ]] && echo ${TERMINATED_POD_GC_THRESHOLD}; }`;
+
+    test("c_terminated_pod_gc: every controller-manager runs the program's threshold; one without it, another value or a host down fails", () => {
+        expect(cm).toContain(`--terminated-pod-gc-threshold=${TERMINATED_POD_GC_THRESHOLD}`);
+        lab.remote(runningFlags(Object.fromEntries(cps.map((a) => [a, cm]))));
+        expect(lab.checks([["4 gc", "c_terminated_pod_gc"]], renderFact)[0]).toEqual({
+            name: "4 gc",
+            status: "passed",
+            evidence: cps.map((_, i) => `cp${i + 1}: --terminated-pod-gc-threshold=1000`).join(" "),
+        });
+        const without = cm.filter((f) => !f.startsWith("--terminated-pod-gc-threshold="));
+        lab.remote(runningFlags({ [cps[0]]: cm, [cps[1]]: without, [cps[2]]: cm }));
+        const [absent] = lab.checks([["4 gc", "c_terminated_pod_gc"]], renderFact);
+        expect(absent.status).toBe("failed");
+        expect(absent.evidence).toContain("cp2: no --terminated-pod-gc-threshold read");
+        lab.remote(runningFlags({ [cps[0]]: cm, [cps[1]]: cm, [cps[2]]: [...without, "--terminated-pod-gc-threshold=12500"] }));
+        expect(lab.checks([["4 gc", "c_terminated_pod_gc"]], renderFact)[0].status).toBe("failed");
+        lab.remote(runningFlags(Object.fromEntries(cps.map((a) => [a, cm]))));
+        lab.down("cp3");
+        expect(lab.checks([["4 gc", "c_terminated_pod_gc"]], renderFact)[0].status).toBe("failed");
+    });
+
+    test("c_event_rate_limit_enabled: every apiserver's plugins include EventRateLimit; one without it fails", () => {
+        const plugins = api.find((f) => f.startsWith("--enable-admission-plugins="));
+        expect(plugins?.split("=")[1].split(",")).toContain("EventRateLimit");
+        lab.remote(runningFlags(Object.fromEntries(cps.map((a) => [a, api]))));
+        expect(lab.checks([["4 erl", "c_event_rate_limit_enabled"]])[0].status).toBe("passed");
+        const others = api.map((f) => (f === plugins ? "--enable-admission-plugins=NodeRestriction,EventRateLimitX" : f));
+        lab.remote(runningFlags({ [cps[0]]: api, [cps[1]]: others, [cps[2]]: api }));
+        const [missing] = lab.checks([["4 erl", "c_event_rate_limit_enabled"]]);
+        expect(missing.status).toBe("failed");
+        expect(missing.evidence).toContain("cp2: --enable-admission-plugins=NodeRestriction,EventRateLimitX");
+    });
+
+    describe("c_vrrp_peer_only", () => {
+        const cluster = validateConfig(labConfig());
+        const lbs = ["lb1", "lb2"].map((name) => {
+            const h = cluster.hosts.find((x) => x.name === name);
+            if (!h) throw new Error(`no ${name} in the lab config`);
+            return h;
+        });
+        /** What nft lists once the program's rules for HOST are loaded (in a network namespace of its own). */
+        function liveChain(host: (typeof lbs)[number]): string {
+            const file = lab.path(`${host.name}.nft`);
+            fs.writeFileSync(file, renderFirewall(firewallParams(host, cluster)));
+            const r = run(tool("unshare"), ["--net", "sh", "-c", 'nft -f "$1" && nft list chain inet k8s_ha input', "sh", file]);
+            if (r.status !== 0) throw new Error(`nft: ${r.stderr}`);
+            return r.stdout;
+        }
+        /** Each lb host's live chain and keepalived.conf (the program's, or as CHANGE makes them). */
+        function hosts(change: (name: string, chain: string, conf: string) => [string, string] = (_, c, k) => [c, k]): void {
+            for (const [i, h] of lbs.entries()) {
+                const peer = lbs[1 - i].address;
+                const conf = renderKeepalivedConfig({ hostName: h.name, interface: "eth0", virtualRouterId: 51, priority: 150 - 50 * i, vip: cluster.vip, vipPrefixLength: 24, unicastSrcIp: h.address, unicastPeers: [peer], authPass: "s3cr3tPw" });
+                const [chain, keepalived] = change(h.name, liveChain(h), conf);
+                fs.mkdirSync(lab.path("hosts", h.address), { recursive: true });
+                fs.writeFileSync(lab.path("hosts", h.address, "chain"), chain);
+                fs.writeFileSync(lab.path("hosts", h.address, "keepalived.conf"), keepalived);
+            }
+            lab.remote(
+                [
+                    "f=$SANDBOX/hosts/$addr",
+                    "case $cmd in",
+                    '"nft list chain inet k8s_ha input") cat "$f/chain" ;;',
+                    '*/etc/keepalived/keepalived.conf) eval "${cmd%/etc/keepalived/keepalived.conf}$f/keepalived.conf" ;;',
+                    "*) exit 1 ;;",
+                    "esac",
+                ].join("\n"),
+            );
+        }
+        const check = (): { name: string; status: string; evidence: string } => lab.checks([["5 vrrp", "c_vrrp_peer_only"]])[0];
+
+        test("passes on the program's rules and keepalived.conf, and never shows the VRRP password", () => {
+            hosts();
+            const r = check();
+            expect(r).toEqual({
+                name: "5 vrrp",
+                status: "passed",
+                evidence:
+                    'lb1: VRRP rule: ip saddr 10.213.0.12 ip protocol vrrp accept comment "VRRP from the other lb host" lb1: keepalived: check_unicast_src, 10.213.0.12 ' +
+                    'lb2: VRRP rule: ip saddr 10.213.0.11 ip protocol vrrp accept comment "VRRP from the other lb host" lb2: keepalived: check_unicast_src, 10.213.0.11',
+            });
+            expect(r.evidence).not.toContain("s3cr3tPw");
+        });
+
+        test("fails when VRRP is accepted from anyone, or another rule accepts all from a network", () => {
+            hosts((name, chain, conf) => [name === "lb2" ? chain.replace("ip saddr 10.213.0.11 ip protocol vrrp", "ip protocol vrrp") : chain, conf]);
+            const [open] = [check()];
+            expect(open.status).toBe("failed");
+            expect(open.evidence).toContain('lb2: VRRP rule: ip protocol vrrp accept comment "VRRP from the other lb host"');
+            hosts((name, chain, conf) => [name === "lb1" ? chain.replace(/^(\s*)(tcp dport 6443 .*)$/m, "$1$2\n$1ip saddr 10.213.0.0/24 accept") : chain, conf]);
+            const wide = check();
+            expect(wide.status).toBe("failed");
+            expect(wide.evidence).toContain("other accepts: ip saddr 10.213.0.0/24 accept");
+        });
+
+        test("fails when the chain's policy accepts, keepalived lacks check_unicast_src, or an lb host is down", () => {
+            hosts((name, chain, conf) => [name === "lb1" ? chain.replace("policy drop;", "policy accept;") : chain, conf]);
+            const policy = check();
+            expect(policy.status).toBe("failed");
+            expect(policy.evidence).toContain("lb1: the input chain's policy is not drop");
+            hosts((name, chain, conf) => [chain, name === "lb2" ? conf.replace(/^\s*check_unicast_src\n/m, "") : conf]);
+            const unchecked = check();
+            expect(unchecked.status).toBe("failed");
+            expect(unchecked.evidence).toContain("lb2: keepalived: 10.213.0.11");
+            hosts();
+            lab.down("lb2");
+            const down = check();
+            expect(down.status).toBe("failed");
+            expect(down.evidence).toContain("lb2 (10.213.0.12): unreachable over SSH");
+        });
+    });
+});
+
 describe("the count of checks and drills", () => {
     const closing = (r: Run) => r.stderr.trim().split("\n").pop();
 
@@ -236,7 +370,7 @@ describe("the count of checks and drills", () => {
 
         lab.kubectl('[[ $1 == config ]] && echo https://10.213.0.10:6443; [[ $1 == get ]] && echo "w1=True w2=True w4=True "; exit 0');
         const some = lab.run("hosts-check.sh", [], { CHECKS: "1" });
-        expect([some.status, some.stdout]).toEqual([0, "hosts-check cluster (CHECKS=1): 2 passed, 0 failed, 2 of 42 run\n"]);
+        expect([some.status, some.stdout]).toEqual([0, "hosts-check cluster (CHECKS=1): 2 passed, 0 failed, 2 of 43 run\n"]);
     });
 
     test("hosts-check: a filter that selects nothing is an error; a failed check fails the run", () => {
