@@ -115,6 +115,7 @@ export function buildCluster(stack: StackConfig, inputs: ClusterInputs = {}): Cl
         kubeletPki,
         etcdEndpoints: etcd.map((m) => m.clientUrl),
         endpoint: loadBalancer.endpoint,
+        apiserverPool: loadBalancer.apiserverPool,
         // The add-ons name their images by digest, as the mirror served them when first deployed.
         corednsDigest: mirror.digest("coredns", render.corednsMirrorImage(cluster.versions.coredns), cluster.imageDigests.coredns),
         // The StorageClass exists only with an NFS host (NfsServer's storage, below).

@@ -57,6 +57,13 @@ export interface ControlPlaneArgs {
     etcdEndpoints: pulumi.Input<string>[];
     /** The API endpoint `https://VIP:port`, from the LoadBalancerPair. */
     endpoint: pulumi.Input<string>;
+    /**
+     * The load balancers' view of the apiservers (the LoadBalancerPair's `apiserverPool`): each
+     * control-plane step waits until every lb host's HAProxy has its apiserver UP before the next
+     * host's step goes. Default: none, for an endpoint without such a pair: each step then waits
+     * for its own apiserver's /readyz only.
+     */
+    apiserverPool?: pulumi.Input<render.ApiserverPool>;
     /** The CoreDNS image's digest (from the DockerImageMirror); by tag only when not given. */
     corednsDigest?: pulumi.Input<string>;
     /** The NFS StorageClass, which the refusal of inline `nfs:` volumes names instead. Default: none (no NFS host). */
@@ -175,6 +182,13 @@ export class ControlPlane extends pulumi.ComponentResource {
         // The binaries' sha256 sums as the stack pins them (k8s-ha:checksums).
         const k8sPins = args.release.pins;
         const cps = hostsWithRole(cluster, "control-plane");
+        const pool = args.apiserverPool === undefined ? undefined : pulumi.output(args.apiserverPool);
+        // Not secret, so in the command's environment; without a pool, none (controlplane.sh then waits for its /readyz only).
+        const poolEnv = (server: string): Record<string, pulumi.Input<string>> => {
+            if (!pool) return {};
+            const env = pool.apply((p) => render.apiserverPoolEnv(p, server));
+            return Object.fromEntries(render.APISERVER_POOL_ENV_KEYS.map((k) => [k, env[k]]));
+        };
         let previous: pulumi.Resource | undefined;
         this.commands = cps.map((host) => {
             const node = args.nodes[host.name];
@@ -206,7 +220,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             });
             const cmd = node.runner.run(
                 "control-plane",
-                { script: "controlplane", env: { K8S_URL: k8sUrl, ...k8sPins }, files, secret: true },
+                { script: "controlplane", env: { K8S_URL: k8sUrl, ...k8sPins, ...poolEnv(host.name) }, files, secret: true },
                 // One host at a time: a change rolls through the control plane instead of stopping all of it.
                 { parent: this, after: previous ? [previous] : [] },
             );

@@ -49,6 +49,8 @@ export interface LoadBalancerPairArgs {
 export class LoadBalancerPair extends pulumi.ComponentResource {
     /** The cluster's API endpoint, `https://VIP:port`. */
     readonly endpoint: pulumi.Output<string>;
+    /** Where the pair's HAProxies show their view of the apiservers: each ControlPlane step waits there for its apiserver. */
+    readonly apiserverPool: pulumi.Output<render.ApiserverPool>;
     readonly commands: command.remote.Command[];
 
     constructor(name: string, args: LoadBalancerPairArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -124,6 +126,9 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
         this.endpoint = pulumi
             .output({ ran: this.commands.map((c) => c.id), vip, apiPort })
             .apply(({ vip, apiPort }) => `https://${vip}:${apiPort}`);
+        this.apiserverPool = pulumi
+            .output(this.commands.map((c) => c.id))
+            .apply(() => ({ lbs: lbs.map((h) => ({ name: h.name, address: h.address })) }));
         this.registerOutputs({ endpoint: this.endpoint });
     }
 }

@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { ADDON_IMAGE_KEYS, DEFAULTS, NFS_FORBIDDEN_ROOTS, NFS_FORBIDDEN_TREES, NFS_MOUNT_OPTIONS, ROLES, Role } from "./config";
-import { DIGEST_RE, FIREWALL_COMMENT_RE } from "./render";
+import { DIGEST_RE, FIREWALL_COMMENT_RE, HEALTH_CHECK_INTERVAL_MS } from "./render";
 import { parseCidr, parseIpv4 } from "./net";
 import { CA_VALIDITY_DAYS } from "./certificates";
 
@@ -423,7 +423,7 @@ export function configSchema(mode: SchemaMode) {
              * How often HAProxy checks each apiserver's /readyz, in ms (default 1000). Below 100 ms the
              * checks would load the apiservers; above 10 s a dead one keeps getting requests.
              */
-            healthCheckIntervalMs: b.int(100, 10_000, DEFAULTS.loadBalancer.healthCheckIntervalMs),
+            healthCheckIntervalMs: b.int(HEALTH_CHECK_INTERVAL_MS.min, HEALTH_CHECK_INTERVAL_MS.max, DEFAULTS.loadBalancer.healthCheckIntervalMs),
         }),
         kubelet: b.section("is not a kubelet setting; use one of", {
             /** Most processes one pod may run (CIS 4.2.13; default 4096). */

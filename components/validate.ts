@@ -28,6 +28,7 @@ import { allArtifacts, ARTIFACT_NAMES, ArtifactName, artifactVersion, artifactVe
 import { unsupportedVersions, upgradeProblems } from "./versions";
 import { Cidr, cidrContains, cidrsOverlap, formatCidr, lastAddress, nthAddress, parseCidr, parseIpv4 } from "./net";
 import { configKeys, configSchema, parseConfig, ParsedConfig, stackConfigKeys, unknownKeyProblems, VERSION_RE } from "./schema";
+import { HAPROXY_STATS } from "./render";
 
 /** Every problem found in a stack config, each naming the field and the fix. */
 export class ConfigError extends Error {
@@ -134,6 +135,22 @@ function checkTopology(p: Problems, hosts: HostConfig[], sshKeyPresent: boolean)
     }
     if (!sshKeyPresent) {
         p.add("k8s-ha:sshPrivateKey", "is missing; set it as a secret: pulumi config set --secret k8s-ha:sshPrivateKey < ~/.ssh/id_ed25519");
+    }
+}
+
+/**
+ * HAProxy listens on the lb hosts on its stats port (HAPROXY_STATS) besides apiPort: nothing else
+ * of an lb host (the API frontend, SSH, an image mirror on the same host) may take that port.
+ */
+function checkLbStatsPort(p: Problems, hosts: HostConfig[], apiPort: number, mirror: MirrorConfig): void {
+    const stats = HAPROXY_STATS.port;
+    const taken = `is the port of HAProxy's stats page on the lb hosts (${stats}), which the control-plane steps read`;
+    if (apiPort === stats) p.add("k8s-ha:apiPort", `${taken}; choose another, like 6443`);
+    for (const h of hosts.filter((x) => x.roles.includes("lb"))) {
+        if (h.port === stats) p.add(`k8s-ha:hosts.${h.name}.port`, `SSH port ${h.port} (k8s-ha:sshPort unless set here) of an lb host ${taken}; choose another, like 22`);
+        if (!h.roles.includes("mirror")) continue;
+        if (mirror.port === stats) p.add("k8s-ha:mirror.port", `${taken}, and ${h.name} is both; choose another, like 5000`);
+        if (mirror.mode === "preloaded" && mirror.pushPort === stats) p.add("k8s-ha:mirror.pushPort", `${taken}, and ${h.name} is both; choose another, like 5001`);
     }
 }
 
@@ -517,6 +534,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     checkDownloads(p, parsed.downloads, allowHttp);
     const checksums = readChecksums(p, parsed.checksums, parsed.downloads, versions, usable);
     const mirror = readMirror(p, parsed.mirror, allowHttp, parseCidr(parsed.nodeNetwork) ? parsed.nodeNetwork : "");
+    checkLbStatsPort(p, hosts, parsed.apiPort, mirror);
     const nfs = readNfs(p, parsed.nfs, hosts);
     const firewall = readFirewall(p, parsed.firewall, nfs);
     const etcd = readEtcd(p, parsed.etcd);

@@ -352,6 +352,21 @@ describe("the cluster graph", () => {
         expect(cp).toMatch(/^: file \/etc\/systemd\/system\/kube-apiserver\.service 0600 sha256:[0-9a-f]{64} restarts=kube-apiserver$/m);
     });
 
+    test("each control-plane step is told where the lb hosts' HAProxies show its server, in its environment, and no file of it changes for that", () => {
+        for (const cp of ["cp1", "cp2", "cp3"]) {
+            const create = String(plain(command(`${cp}-control-plane`).inputs.create));
+            expect(create).toContain("'K8SHA_LB_STATS=lb1=http://10.213.0.11:8404/stats;csv lb2=http://10.213.0.12:8404/stats;csv'");
+            expect(create).toContain(`'K8SHA_LB_SERVER=${cp}'`);
+            expect(create).toContain("'K8SHA_LB_WAIT_SECONDS=60'");
+            expect(create).toContain("'K8SHA_LB_BACKEND=kube-apiserver'");
+            expect(Object.values(bundle(command(`${cp}-control-plane`).inputs.stdin)).join("\n")).not.toMatch(/8404|K8SHA_LB/);
+        }
+        // The lb hosts' HAProxy names the servers as the steps do.
+        const cfg = bundle(command("lb1-lb").inputs.stdin)["/etc/haproxy/haproxy.cfg"];
+        expect(cfg).toContain("    server cp2 10.213.0.22:6443");
+        expect(cfg).toContain("    stats scope kube-apiserver");
+    });
+
     test("the host scripts restart and reload the units their bundles name, and name no file a bundle sends", async () => {
         const { hostScript } = await import("../components/runner");
         const dir = path.resolve(__dirname, "../scripts/host");

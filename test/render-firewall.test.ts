@@ -40,11 +40,15 @@ describe("host firewall rules per role", () => {
         ]);
     });
 
-    test("lb host: the API, and VRRP only from the other lb host", () => {
+    test("lb host: the API, VRRP only from the other lb host, HAProxy's stats only from the control-plane hosts", () => {
         expect(rulesOf("lb1")).toEqual([
             { comment: "Kubernetes API", protocol: "tcp", ports: "6443", from: "any" },
             { comment: "VRRP from the other lb host", protocol: "vrrp", from: ["10.213.0.12"] },
+            { comment: "HAProxy stats, for the control-plane roll", protocol: "tcp", ports: "8404", from: ["10.213.0.21", "10.213.0.22", "10.213.0.23"] },
         ]);
+        expect(fileOf("lb1")).toContain('        ip saddr { 10.213.0.21, 10.213.0.22, 10.213.0.23 } tcp dport 8404 accept comment "HAProxy stats, for the control-plane roll"\n');
+        // No other host opens it.
+        for (const h of cluster.hosts.filter((x) => !x.roles.includes("lb"))) expect(rulesOf(h.name).map((r) => r.ports)).not.toContain("8404");
         expect(rulesOf("lb2")[1].from).toEqual(["10.213.0.11"]);
     });
 

@@ -9,6 +9,7 @@ import * as https from "https";
 import * as net from "net";
 import * as path from "path";
 import {
+    haproxyStatsUrl,
     renderHaproxyCheckScript,
     renderHaproxyConfig,
     renderKeepalivedConfig,
@@ -17,6 +18,7 @@ import {
     type KeepalivedParams,
 } from "../components/render";
 import { cleanup, run, systemdRoot, systemdVerify, tempDir, tool, writeUnder } from "./render-support";
+import { HostSandbox } from "./host-sandbox";
 
 const BACKENDS = [
     { name: "cp2", address: "10.213.0.22" },
@@ -56,6 +58,29 @@ describe("renderHaproxyConfig", () => {
             "    server cp2 10.213.0.22:6443",
             "    server cp3 10.213.0.23:6443",
         ]);
+    });
+
+    test("a read-only stats page of the apiservers' backend on every address, for the apiservers' hosts alone", () => {
+        const stats = cfg.slice(cfg.indexOf("frontend stats"));
+        expect(stats.split("\n")).toEqual([
+            "frontend stats",
+            "    mode http",
+            "    bind *:8404",
+            "    timeout client 10s",
+            "    timeout http-request 5s",
+            "    acl apiserver_hosts src 10.213.0.21 10.213.0.22 10.213.0.23",
+            "    http-request deny unless apiserver_hosts",
+            "    http-request set-log-level silent",
+            "    stats enable",
+            "    stats uri /stats",
+            "    stats scope kube-apiserver",
+            "    stats hide-version",
+            "",
+        ]);
+        // Reading only: HAProxy's page takes actions (a server to maintenance) only with `stats admin`.
+        expect(cfg).not.toMatch(/stats admin|stats auth/);
+        expect(haproxyStatsUrl("10.213.0.11")).toBe("http://10.213.0.11:8404/stats;csv");
+        expect(() => renderHaproxyConfig({ ...HAPROXY, apiPort: 8404 })).toThrow("haproxy apiPort: 8404 is the stats page's port");
     });
 
     test("the order of the backends does not change the bytes", () => {
@@ -181,8 +206,10 @@ describe("renderHaproxyConfig under a real HAProxy: drain before down", () => {
         await new Promise<void>((resolve) => probe.close(() => resolve()));
         socket = path.join(dir, "admin.sock");
         const cfg = renderHaproxyConfig({ apiPort: frontend, backends, checkIntervalMs: 100, statsSocket: socket })
-            // No syslog socket here: HAProxy's log goes nowhere instead.
-            .replace("    log /dev/log local0 notice\n", "");
+            // No syslog socket here: HAProxy's log goes nowhere instead. Loopback only.
+            .replace("    log /dev/log local0 notice\n", "")
+            .replace(`bind *:${frontend}`, `bind 127.0.0.1:${frontend}`)
+            .replace("bind *:8404", `bind 127.0.0.1:${await freePort()}`);
         haproxy = spawn(tool("haproxy"), ["-db", "-f", writeUnder(dir, "/haproxy.cfg", cfg)], { stdio: "ignore" });
     });
     afterAll(async () => {
@@ -217,6 +244,85 @@ describe("renderHaproxyConfig under a real HAProxy: drain before down", () => {
         expect(down.a.scur).toBe(0);
         state.a = "ready";
         await until("a UP again", (s) => s.a.status === "UP");
+    });
+});
+
+/** A free TCP port on 127.0.0.1. */
+async function freePort(): Promise<number> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const port = (server.address() as net.AddressInfo).port;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+}
+
+/**
+ * The rendered config run by the real HAProxy, on loopback only (its apiservers at 127.0.0.1 and
+ * 127.0.0.2 on a port where nothing listens, so both are DOWN): the stats page answers the
+ * apiservers' hosts with CSV that controlplane.sh reads, refuses others (403), and takes no action.
+ */
+describe("HAProxy's stats page, served by HAProxy", () => {
+    let dir: string;
+    let haproxy: ChildProcess | undefined;
+    let statsUrl = "";
+
+    beforeAll(async () => {
+        dir = tempDir("haproxy-run");
+        const [apiPort, statsPort, closed] = [await freePort(), await freePort(), await freePort()];
+        const cfg = renderHaproxyConfig({
+            apiPort,
+            backends: [
+                { name: "cp1", address: "127.0.0.1", port: closed },
+                { name: "cp2", address: "127.0.0.2", port: closed },
+            ],
+            statsSocket: path.join(dir, "admin.sock"),
+            checkIntervalMs: 100,
+        })
+            // Loopback only, and as whoever runs the test.
+            .replace(`bind *:${apiPort}`, `bind 127.0.0.1:${apiPort}`)
+            .replace("bind *:8404", `bind 127.0.0.1:${statsPort}`)
+            .replace(/^ {4}(user|group) haproxy\n/gm, "");
+        const file = writeUnder(dir, "/haproxy.cfg", cfg);
+        haproxy = spawn(tool("haproxy"), ["-db", "-f", file], { stdio: "ignore" });
+        statsUrl = `http://127.0.0.1:${statsPort}/stats;csv`;
+        // Until it answers and its checks have taken both servers down (they start UP until a check fails).
+        const down = () => (run("curl", ["-fsS", statsUrl]).stdout.match(/^kube-apiserver,cp\d,([^,]*,){15}DOWN,/gm) ?? []).length === 2;
+        for (let i = 0; i < 100 && !down(); i++) await new Promise((r) => setTimeout(r, 100));
+    });
+    afterAll(() => {
+        haproxy?.kill();
+        cleanup(dir);
+    });
+
+    test("CSV of the apiservers' backend for the apiservers' hosts, 403 for others, no admin actions", () => {
+        const csv = run("curl", ["-fsS", statsUrl]);
+        expect(csv.status).toBe(0);
+        const [header, ...rows] = csv.stdout.trim().split("\n");
+        expect(header).toMatch(/^# pxname,svname,.*,status,.*,type,/);
+        expect(rows.map((r) => r.split(",").slice(0, 2).join(","))).toEqual(["kube-apiserver,FRONTEND", "kube-apiserver,cp1", "kube-apiserver,cp2", "kube-apiserver,BACKEND"]);
+        // 127.0.0.3 is no apiserver's host.
+        const other = run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--interface", "127.0.0.3", statsUrl]);
+        expect(other.stdout).toBe("403");
+        // The page's own form to put a server in maintenance does nothing without `stats admin`.
+        run("curl", ["-sS", "-o", "/dev/null", "-d", "s=cp1&action=maint&b=%231", statsUrl.replace(";csv", "")]);
+        expect(run("curl", ["-fsS", statsUrl]).stdout).not.toContain("MAINT");
+    });
+
+    test("controlplane.sh reads its server's state there: DOWN (nothing listens), and fails naming lb host, backend, server and state", () => {
+        const sb = new HostSandbox("cp1");
+        try {
+            const hooks = `install_k8s_binary() { return 1; }
+service_apply() { :; }
+apiserver_ready() { true; }
+mkdir() { [[ \${*: -1} == /var/log/kubernetes ]] || command mkdir "$@"; }
+chmod() { [[ \${*: -1} == /var/log/kubernetes ]] || command chmod "$@"; }`;
+            const env = { K8SHA_LB_STATS: `lb1=${statsUrl}`, K8SHA_LB_BACKEND: "kube-apiserver", K8SHA_LB_SERVER: "cp1", K8SHA_LB_WAIT_SECONDS: "2" };
+            const r = sb.step("controlplane", "create", { env, hooks });
+            expect(r.stderr).toContain("k8s-ha[cp1]: error: lb host lb1's HAProxy still reports server cp1 of backend kube-apiserver as DOWN after 2s, not UP");
+            expect(r.status).toBe(1);
+        } finally {
+            sb.remove();
+        }
     });
 });
 

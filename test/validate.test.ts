@@ -232,6 +232,25 @@ describe("validateConfig", () => {
         ]);
     });
 
+    test("nothing of an lb host takes HAProxy's stats port (8404): not the API, SSH, or a mirror on the same host", () => {
+        const taken = "is the port of HAProxy's stats page on the lb hosts (8404), which the control-plane steps read";
+        expect(problemsOf({ ...labConfig(), apiPort: 8404 })).toEqual([`k8s-ha:apiPort: ${taken}; choose another, like 6443`]);
+        const ssh = labConfig();
+        hostsOf(ssh).lb2.port = 8404;
+        expect(problemsOf(ssh)).toEqual([`k8s-ha:hosts.lb2.port: SSH port 8404 (k8s-ha:sshPort unless set here) of an lb host ${taken}; choose another, like 22`]);
+        // A worker may listen there (its SSH, say); an lb host that is the mirror too may not serve the mirror there.
+        const worker = labConfig();
+        hostsOf(worker).w1.port = 8404;
+        expect(problemsOf(worker)).toEqual([]);
+        const mirror = labConfig();
+        hostsOf(mirror).lb1.roles = ["lb", "mirror"];
+        delete hostsOf(mirror).mirror;
+        mirror.mirror = { mode: "preloaded", port: 8404, pushPort: 8405 };
+        expect(problemsOf(mirror)).toEqual([`k8s-ha:mirror.port: ${taken}, and lb1 is both; choose another, like 5000`]);
+        mirror.mirror = { mode: "preloaded", port: 5000, pushPort: 8404 };
+        expect(problemsOf(mirror)).toEqual([`k8s-ha:mirror.pushPort: ${taken}, and lb1 is both; choose another, like 5001`]);
+    });
+
     test("unpinned host keys and plain http pass only when the stack says so", () => {
         const raw = labConfig();
         for (const h of Object.values(hostsOf(raw))) delete h.hostKey;

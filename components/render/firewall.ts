@@ -6,6 +6,7 @@
  * DNATed to pods) and everything the host sends are left alone, and the table is k8s-ha's own:
  * kube-proxy's rules, Docker's or the operator's live in other tables and are never flushed.
  */
+import { HAPROXY_STATS } from "./haproxy";
 import { FIREWALL_FILES, SYSTEM_BINARIES } from "./paths";
 import { renderServiceUnit } from "./systemd";
 import { compareStrings, joinLines, requireInt, requireToken } from "./text";
@@ -135,7 +136,8 @@ export const FIREWALL_PORTS = {
 /**
  * The openings of one host, from its roles: etcd (client and peer) only from etcd and control-plane
  * hosts, and its client port from the host that takes scheduled snapshots; the kubelet only from control-plane hosts (the apiserver's exec, logs and port-forward);
- * the API from anywhere (it authenticates every request); VRRP only from the other lb host; the
+ * the API from anywhere (it authenticates every request); VRRP only from the other lb host, and
+ * HAProxy's stats only from control-plane hosts (their steps wait there for their apiserver); the
  * registry only from workers (the nodes that pull); NFS only from the export's clients; NodePorts
  * from anywhere.
  */
@@ -157,6 +159,8 @@ export function firewallRules(host: string, t: FirewallTopology): FirewallRule[]
     if (has("lb")) {
         const peers = t.hosts.filter((h) => h.name !== host && h.roles.includes("lb")).map((h) => h.address);
         if (peers.length > 0) rules.push({ comment: "VRRP from the other lb host", protocol: "vrrp", from: peers });
+        const cps = addressesOf("control-plane");
+        if (cps.length > 0) rules.push({ comment: "HAProxy stats, for the control-plane roll", protocol: "tcp", ports: String(HAPROXY_STATS.port), from: cps });
     }
     if (has("worker")) {
         const cps = addressesOf("control-plane");
