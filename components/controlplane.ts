@@ -113,7 +113,8 @@ export function apiServerSans(cluster: Pick<ClusterConfig, "hosts" | "clusterDom
 export class ControlPlane extends pulumi.ComponentResource {
     /**
      * Admin kubeconfig whose server is the LoadBalancerPair's endpoint, for the group
-     * `k8s-ha:cluster-admins`, bound to cluster-admin by the add-ons. Secret.
+     * `k8s-ha:cluster-admins`, bound to cluster-admin by the add-ons; its cluster, user and
+     * context are all `k8s-ha-<stack>`. Secret.
      */
     readonly adminKubeconfig: pulumi.Output<string>;
     /** The system:masters kubeconfig the installer's steps use on the first control-plane host. Secret; never an output. */
@@ -166,17 +167,20 @@ export class ControlPlane extends pulumi.ComponentResource {
             ),
         );
 
-        const kubeconfig = (server: pulumi.Input<string>, user: string, cert: pulumi.Input<string>, key: pulumi.Input<string>) =>
+        const kubeconfig = (server: pulumi.Input<string>, cert: pulumi.Input<string>, key: pulumi.Input<string>, names: { user: string; cluster?: string; context?: string }) =>
             pulumi.secret(
                 pulumi.output({ s: server, ca: pki.caCert, c: cert, k: key }).apply(({ s, ca, c, k }) =>
-                    render.renderKubeconfig({ server: s, caCertPem: ca, userName: user, clientCertPem: c, clientKeyPem: k }),
+                    render.renderKubeconfig({ server: s, caCertPem: ca, clientCertPem: c, clientKeyPem: k, userName: names.user, clusterName: names.cluster, contextName: names.context }),
                 ),
             );
-        this.adminKubeconfig = kubeconfig(endpoint, "k8s-ha-admin", admin.cert, admin.key);
-        this.breakGlassKubeconfig = kubeconfig(endpoint, "k8s-ha-break-glass", breakGlass.cert, breakGlass.key);
+        // One name per stack in what people get, so that several stacks' kubeconfigs merge. The host
+        // files keep `kubernetes` and `<user>@kubernetes`: renaming them would change every host's file.
+        const people = render.stackKubeconfigName(pulumi.getStack());
+        this.adminKubeconfig = kubeconfig(endpoint, admin.cert, admin.key, { user: people, cluster: people, context: people });
+        this.breakGlassKubeconfig = kubeconfig(endpoint, breakGlass.cert, breakGlass.key, { user: "k8s-ha-break-glass" });
         const local = `https://127.0.0.1:${render.APISERVER_PORT}`;
-        const controllerKubeconfig = kubeconfig(local, "system:kube-controller-manager", controller.cert, controller.key);
-        const schedulerKubeconfig = kubeconfig(local, "system:kube-scheduler", scheduler.cert, scheduler.key);
+        const controllerKubeconfig = kubeconfig(local, controller.cert, controller.key, { user: "system:kube-controller-manager" });
+        const schedulerKubeconfig = kubeconfig(local, scheduler.cert, scheduler.key, { user: "system:kube-scheduler" });
 
         const k8sUrl = args.release.url;
         // The binaries' sha256 sums as the stack pins them (k8s-ha:checksums).

@@ -146,10 +146,25 @@ describe("the cluster graph", () => {
         expect(subject("control-plane-cluster-admin-csr")).toEqual({ commonName: "k8s-ha-admin", organization: "k8s-ha:cluster-admins" });
         expect(subject("control-plane-admin-csr")).toEqual({ commonName: "k8s-ha-break-glass", organization: "system:masters" });
         const output = await value(cluster.controlPlane.adminKubeconfig);
-        expect(output).toContain("name: k8s-ha-admin");
         const onHost = bundle(command("cp1-addons").inputs.stdin)["/etc/kubernetes/admin.kubeconfig"];
-        expect(onHost).toContain("name: k8s-ha-break-glass");
         expect(onHost).not.toBe(output);
+        // Names: the output's are the stack's (mocks run the stack "test"), so that stacks merge in one
+        // ~/.kube/config; the host's file keeps the names it always had, so no host's file changes.
+        const names = (text: string) => {
+            const k = yaml.load(text) as { clusters: { name: string }[]; users: { name: string }[]; contexts: { name: string; context: unknown }[]; "current-context": string };
+            return [k.clusters.map((c) => c.name), k.users.map((u) => u.name), k.contexts, k["current-context"]];
+        };
+        expect(names(output)).toEqual([["k8s-ha-test"], ["k8s-ha-test"], [{ name: "k8s-ha-test", context: { cluster: "k8s-ha-test", user: "k8s-ha-test" } }], "k8s-ha-test"]);
+        expect(names(onHost)).toEqual([
+            ["kubernetes"],
+            ["k8s-ha-break-glass"],
+            [{ name: "k8s-ha-break-glass@kubernetes", context: { cluster: "kubernetes", user: "k8s-ha-break-glass" } }],
+            "k8s-ha-break-glass@kubernetes",
+        ]);
+        const cpFiles = bundle(command("cp1-control-plane").inputs.stdin);
+        for (const [file, user] of [["controller-manager", "system:kube-controller-manager"], ["scheduler", "system:kube-scheduler"]]) {
+            expect(names(cpFiles[`/etc/kubernetes/${file}.kubeconfig`])).toEqual([["kubernetes"], [user], [{ name: `${user}@kubernetes`, context: { cluster: "kubernetes", user } }], `${user}@kubernetes`]);
+        }
         expect(Object.keys(built.stackOutputs(cluster))).not.toContain("breakGlassKubeconfig");
     });
 

@@ -111,7 +111,12 @@ function declarations(): Record<string, Declaration> {
     return Object.fromEntries(Object.entries(project.config ?? {}).map(([k, d]) => [k.replace(/^k8s-ha:/, ""), d]));
 }
 
-/** The types a project may declare a key with (`simpleConfigType` in Pulumi's project.json): no object. */
+/**
+ * The types a project may declare a key with in every CLI since project config (`simpleConfigType`
+ * in Pulumi's project.json). `object` came in 2025 (pulumi/pulumi#20129): the pinned v3.259.0 has
+ * it and enforces it ("must be of type 'object'"), but an older CLI refuses to load a Pulumi.yaml
+ * that uses it (pulumi/pulumi#11321), so object-valued keys stay untyped and the schema checks them.
+ */
 const PULUMI_TYPES = ["string", "integer", "boolean", "array"];
 
 /**
@@ -149,7 +154,7 @@ function programTakes(key: string, value: unknown): boolean {
 
 /**
  * The keys Pulumi.yaml declares without a type, and the type they would have: Pulumi would refuse
- * with it a value the program takes (or, for an object, has no such type).
+ * with it a value the program takes (or, for an object, older CLIs have no such type).
  */
 const UNTYPED: Record<string, "object" | "integer" | "boolean"> = {
     hosts: "object",

@@ -23,6 +23,7 @@ import {
     renderHostsBlock,
     hostsBlockEntries,
     renderKubeconfig,
+    stackKubeconfigName,
     renderKubeletConfig,
     renderKubeProxyConfig,
     renderModulesLoad,
@@ -204,6 +205,20 @@ describe("kubeconfig", () => {
             "current-context": "system:node:w1@kubernetes",
             preferences: {},
         });
+    });
+
+    test("a stack's output: cluster, user and context all k8s-ha-<stack>, so that stacks merge in one file", () => {
+        const name = stackKubeconfigName("prod");
+        expect(name).toBe("k8s-ha-prod");
+        const doc = yaml.load(renderKubeconfig({ ...params, userName: name, clusterName: name, contextName: name })) as Record<string, unknown>;
+        expect([doc.clusters, doc.users, doc.contexts, doc["current-context"]]).toEqual([
+            [{ name, cluster: expect.any(Object) }],
+            [{ name, user: expect.any(Object) }],
+            [{ name, context: { cluster: name, user: name } }],
+            name,
+        ]);
+        expect(() => stackKubeconfigName("a b")).toThrow('kubeconfig name of the stack: "k8s-ha-a b" must be letters');
+        expect(() => renderKubeconfig({ ...params, contextName: "a b" })).toThrow('kubeconfig: contextName "a b" must be letters, digits or ":._@-"');
     });
 
     test("a PEM without its final newline gives the same bytes", () => {

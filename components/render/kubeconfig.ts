@@ -17,17 +17,32 @@ export interface KubeconfigParams {
     clientCertPem: string;
     /** Secret: the rendered kubeconfig is secret too. */
     clientKeyPem: string;
+    /** Context entry name. Default `<user>@<cluster>`. */
+    contextName?: string;
+}
+
+/**
+ * The one name of the cluster, user and context in a stack's `kubeconfig` output: `k8s-ha-<stack>`,
+ * so that the kubeconfigs of several stacks (dev, prod) merge into one ~/.kube/config. Pulumi's
+ * stack names (letters, digits, "_", "." and "-") make a valid name.
+ */
+export function stackKubeconfigName(stack: string): string {
+    const name = `k8s-ha-${stack}`;
+    requireToken(name, "kubeconfig name of the stack");
+    return name;
 }
 
 /**
  * Renders a kubeconfig (`apiVersion: v1`, `kind: Config`) with one cluster, one user and one
- * context named `<user>@<cluster>`, which is current.
+ * context (by default `<user>@<cluster>`), which is current.
  */
 export function renderKubeconfig(p: KubeconfigParams): string {
     const cluster = p.clusterName ?? "kubernetes";
     requireToken(cluster, "kubeconfig clusterName");
-    if (!/^[A-Za-z0-9][A-Za-z0-9:._@-]*$/.test(p.userName)) {
-        throw new Error(`kubeconfig: userName "${p.userName}" must be letters, digits or ":._@-"`);
+    for (const [what, name] of [["userName", p.userName], ["contextName", p.contextName]] as const) {
+        if (name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9:._@-]*$/.test(name)) {
+            throw new Error(`kubeconfig: ${what} "${name}" must be letters, digits or ":._@-"`);
+        }
     }
     if (!/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(p.server)) {
         throw new Error(`kubeconfig: server "${p.server}" must be an https URL such as https://10.0.0.10:6443`);
@@ -35,7 +50,7 @@ export function renderKubeconfig(p: KubeconfigParams): string {
     requirePem(p.caCertPem, "CERTIFICATE", "caCertPem");
     requirePem(p.clientCertPem, "CERTIFICATE", "clientCertPem");
     requirePem(p.clientKeyPem, "PRIVATE KEY", "clientKeyPem");
-    const context = `${p.userName}@${cluster}`;
+    const context = p.contextName ?? `${p.userName}@${cluster}`;
     return toYaml({
         apiVersion: "v1",
         kind: "Config",
