@@ -194,6 +194,22 @@ echo "the data of etcd" >"\${*: -1}"`,
         expect(sb.list("nfs/var/backups/k8s-ha/etcd").filter((f) => !f.startsWith("."))).toEqual([COPY, "manifest", ...OLD].sort());
     });
 
+    test("the forced command takes no path from the client: SSH_ORIGINAL_COMMAND is ignored, a header naming a path or another kind of file is refused", () => {
+        const data = Buffer.from("Salted__ encrypted");
+        const receive = (name: string, original: string) =>
+            sb.file("etcd-store.sh", ["receive", sb.path("nfs/etcd-backup.env")], { input: `${name} ${sha256(data)} ${sign(name, sha256(data))}\n${data.toString()}`, env: { SSH_ORIGINAL_COMMAND: original } });
+        fs.mkdirSync(sb.path("elsewhere"), { mode: 0o700 });
+        for (const name of [`../../../elsewhere/${NAME}`, `${sb.path("elsewhere")}/${NAME}`, `scheduled-${STAMP}-cp1/../x.db.enc`, "manifest", COPY, `.${NAME}`]) {
+            const r = receive(name, `put nfs ${sb.path("elsewhere")} ${COPY} ${sha256(data)}`);
+            expect([name, r.status, r.stderr]).toEqual([name, 1, `k8s-ha[nfs]: error: ${name} is not a scheduled snapshot's name: refused\n`]);
+        }
+        // What the client asks for does not matter: the snapshot goes to DIR of the settings, as NAME.
+        const ok = receive(NAME, `send nfs /etc shadow`);
+        expect([ok.status, ok.stdout]).toEqual([0, ""]);
+        expect(fs.readFileSync(sb.path("nfs/var/backups/k8s-ha/etcd", NAME)).equals(data)).toBe(true);
+        expect(sb.list("elsewhere")).toEqual([]);
+    });
+
     test("a backup folder that is a symlink is refused, and nothing is written where it points", () => {
         // Root's own folder elsewhere, with the backup folder a symlink to it.
         fs.mkdirSync(sb.path("elsewhere"), { mode: 0o700 });
