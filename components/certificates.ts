@@ -24,7 +24,7 @@ export const DEFAULT_LIFETIME: CertificateLifetime = { validityDays: 365, renewB
  * Every certificate a cluster of these hosts has, by CA: the names of the stack output
  * `certificates` (without the CAs' own, `ca`). A test holds this list to what the components issue.
  */
-export function certificateNames(hosts: HostConfig[], etcdBackupScheduled: boolean): Record<CaName, string[]> {
+export function certificateNames(hosts: HostConfig[]): Record<CaName, string[]> {
     const withRole = (role: string) => hosts.filter((h) => (h.roles as string[]).includes(role)).map((h) => h.name);
     const cp = CONTROL_PLANE_NAME;
     const cluster = [
@@ -36,7 +36,6 @@ export function certificateNames(hosts: HostConfig[], etcdBackupScheduled: boole
     const etcd = [
         `${cp}-apiserver-etcd-client`,
         ...withRole("etcd").flatMap((h) => [`${h}-etcd-server`, `${h}-etcd-peer`, `${h}-etcd-healthcheck`]),
-        ...(etcdBackupScheduled ? withRole("nfs").map((h) => `${h}-etcd-backup-client`) : []),
     ];
     const kubelet = withRole("worker").map((h) => `${h}-kubelet-serving`);
     return { cluster, etcd, kubelet };

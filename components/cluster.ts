@@ -4,7 +4,7 @@ import { CaName, CONTROL_PLANE_NAME } from "./certificates";
 import { hostsWithRole, Versions } from "./config";
 import { ControlPlane, controlPlaneRelease } from "./controlplane";
 import { EtcdMember, EtcdMemberArgs, etcdHosts } from "./etcd";
-import { EtcdBackup, etcdBackupDir } from "./etcdbackup";
+import { EtcdBackup, legacyEtcdBackupDir } from "./etcdbackup";
 import { LoadBalancerPair } from "./loadbalancer";
 import { DockerImageMirror } from "./mirror";
 import { NfsServer } from "./nfs";
@@ -28,7 +28,7 @@ export interface Cluster {
     mirror: DockerImageMirror;
     controlPlane: ControlPlane;
     nfs?: NfsServer;
-    /** Scheduled etcd snapshots on the NFS server (`k8s-ha:etcdBackup.schedule`), unless off. */
+    /** Scheduled etcd snapshots, taken on the members and kept on the NFS server (`k8s-ha:etcdBackup.schedule`), unless off. */
     etcdBackup?: EtcdBackup;
     /** The last step of an up: every node Ready, the storage class applied. */
     ready: command.remote.Command;
@@ -88,7 +88,7 @@ export function buildCluster(stack: StackConfig, inputs: ClusterInputs = {}): Cl
     // Where a member's delete sends the snapshot it saves: k8s-ha:etcdBackup's target.
     const snapshotCopy: EtcdMemberArgs["snapshotCopy"] =
         cluster.etcdBackup.target === "nfs" && nfsHost !== undefined
-            ? { to: "nfs", host: nfsHost, dir: etcdBackupDir(cluster) }
+            ? { to: "nfs", host: nfsHost, dir: render.ETCD_BACKUP_FILES.storeDir }
             : { to: "local", dir: cluster.etcdBackup.localDir };
     const etcd = hostsWithRole(cluster, "etcd").map(
         (host) =>
@@ -160,13 +160,10 @@ export function buildCluster(stack: StackConfig, inputs: ClusterInputs = {}): Cl
             ? new EtcdBackup("etcd-backup", {
                   schedule: cluster.etcdBackup.schedule,
                   keep: cluster.etcdBackup.keep,
-                  dir: etcdBackupDir(cluster),
-                  etcdRelease: { ...pinnedArtifact(cluster, "etcd"), version: cluster.versions.etcd },
-                  endpoints: etcdHosts(cluster).map((m) => render.etcdClientUrl(m.address)),
-                  node: nodes[nfsHost.name],
-                  etcdPki,
-                  members: etcd,
+                  store: nodes[nfsHost.name],
+                  members: hostsWithRole(cluster, "etcd").map((host, i) => ({ member: etcd[i], node: nodes[host.name] })),
                   dependsOn: [nfs.command],
+                  legacyDir: legacyEtcdBackupDir(cluster),
               })
             : undefined;
     return { nodes, workers, pki, etcdPki, kubeletPki, loadBalancer, etcd, mirror, controlPlane, nfs, etcdBackup, ready, versions: cluster.versions };
@@ -190,9 +187,19 @@ export function stackOutputs(c: Cluster) {
         certificates: pulumi.all({ cluster: pulumi.all(c.pki.expiries), etcd: pulumi.all(c.etcdPki.expiries), kubelet: pulumi.all(c.kubeletPki.expiries) }),
         // For each certificate an up renewed, the expiry of the one it replaced: the next update keeps it.
         certificateRenewals: { cluster: { ...c.pki.renewals }, etcd: { ...c.etcdPki.renewals }, kubelet: { ...c.kubeletPki.renewals } },
-        // Where the scheduled snapshots are, and when: `npm run etcd-backup -- list` lists them.
+        // Where the scheduled snapshots are, and when; how they are encrypted and the key their
+        // signatures verify with: `npm run etcd-backup -- list | restore` read it.
         etcdBackup: c.etcdBackup
-            ? pulumi.output({ location: c.etcdBackup.location, schedule: c.etcdBackup.schedule, keep: c.etcdBackup.keep })
+            ? pulumi.output({
+                  location: c.etcdBackup.location,
+                  schedule: c.etcdBackup.schedule,
+                  keep: c.etcdBackup.keep,
+                  verifyKey: c.etcdBackup.verifyKey,
+                  encryption: { ...render.ETCD_SNAPSHOT_ENCRYPTION },
+              })
             : pulumi.output(undefined),
+        // The passphrase of the scheduled snapshots (secret): a restore decrypts with it. Keep a copy
+        // off the stack too: without it no snapshot can be restored.
+        etcdBackupPassphrase: c.etcdBackup ? c.etcdBackup.passphrase : pulumi.output(undefined),
     };
 }

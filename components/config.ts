@@ -236,12 +236,12 @@ export interface CertificatesState {
 
 /** Where etcd snapshots go off their hosts (`k8s-ha:etcdBackup`). */
 export interface EtcdBackupSettings {
-    /** `nfs`: the NFS server, under its export (the default when there is one); `local`: a folder on the Pulumi machine. */
+    /** `nfs`: the NFS server, in a root-only folder outside its export (the default when there is one); `local`: a folder on the Pulumi machine. */
     target: "nfs" | "local";
     /** For `local`: the folder, relative to the project (default `backups/<stack>/etcd`). */
     localDir: string;
     /**
-     * When the NFS server takes a snapshot of the cluster (a systemd calendar expression; default
+     * When the etcd members' leader takes a snapshot for the NFS server (a systemd calendar expression; default
      * `hourly`); undefined when off (`off`, and always with target `local`: no host to keep them).
      */
     schedule?: string;

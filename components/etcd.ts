@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { ClusterConfig, EtcdSettings, HostConfig, hostsWithRole } from "./config";
 import { Node } from "./node";
 import { Pki } from "./pki";
-import { knownHostsLine, localScript, shellQuote } from "./runner";
+import { hostFile, knownHostsLine, localScript, shellQuote } from "./runner";
 import { etcdPhase } from "./phases";
 import * as render from "./render";
 
@@ -27,9 +27,9 @@ export interface EtcdMemberArgs {
     /** The etcd release the member runs, with its pinned sha256 (k8s-ha:checksums). */
     release: { url: string; sha256: string; version: string };
     /**
-     * Where the snapshot a delete saves goes, off the host: to a folder of the NFS server, or to a
+     * Where the snapshot a delete saves goes, off the host: to the NFS server's root-only backup folder, or to a
      * folder on the Pulumi machine. `to` and the NFS host stay plain (they decide whose host keys
-     * the copy pins); the folder may be another resource's output (the NFS export's path).
+     * the copy pins); the folder may be another resource's output.
      */
     snapshotCopy: { to: "nfs"; host: HostConfig; dir: pulumi.Input<string> } | { to: "local"; dir: pulumi.Input<string> };
     /** The SSH key, for copying that snapshot (from the Pulumi machine). */
@@ -87,6 +87,8 @@ export class EtcdMember extends pulumi.ComponentResource {
                     COPY_TO: dest.to,
                     DEST: dest.to === "nfs" ? `${dest.host.user} ${dest.host.address} ${dest.host.port}` : "",
                     DEST_DIR: dest.dir,
+                    // The NFS server's store script, which writes into its root-only folder (refusing symlinks).
+                    ...(dest.to === "nfs" ? { DEST_HOST: dest.host.name, STORE_SCRIPT: Buffer.from(hostFile("etcd-store.sh")).toString("base64") } : {}),
                     KNOWN_HOSTS: toHosts.filter((h) => h.hostKey).map(knownHostsLine).join("\n"),
                     // Hosts without a pinned key (k8s-ha:allowUnpinnedHostKeys) are not checked.
                     UNPINNED: toHosts.some((h) => !h.hostKey) ? "yes" : "no",

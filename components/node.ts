@@ -28,13 +28,16 @@ export function parseFacts(stdout: string): HostFacts {
 
 /** The host firewall's rules for one host, from the cluster's topology and the stack's openings. */
 export function firewallParams(host: HostConfig, cluster: ClusterConfig): render.FirewallParams {
+    const nfsHost = hostsWithRole(cluster, "nfs")[0];
     const topology: render.FirewallTopology = {
         hosts: cluster.hosts,
         apiPort: cluster.apiPort,
         mirrorPort: cluster.mirror.port,
         mirrorPush: cluster.mirror.mode === "preloaded" ? { port: cluster.mirror.pushPort, from: cluster.mirror.pushFrom } : undefined,
         nfsClients: cluster.nfs.clients,
-        etcdBackupFrom: cluster.etcdBackup.schedule ? hostsWithRole(cluster, "nfs").map((h) => h.address) : [],
+        // SSH from the members, unless SSH is open to any source anyway (no change to the rules then).
+        etcdSnapshots:
+            cluster.etcdBackup.schedule && cluster.firewall.sshFrom !== "any" && nfsHost ? { sshPort: nfsHost.port, from: hostsWithRole(cluster, "etcd").map((h) => h.address) } : undefined,
         allow: cluster.firewall.allow.map((a) => ({ comment: a.comment, protocol: a.protocol, ports: a.ports, from: a.from, roles: a.roles })),
     };
     return { host: host.name, sshPort: host.port, sshFrom: cluster.firewall.sshFrom, rules: render.firewallRules(host.name, topology) };

@@ -432,13 +432,13 @@ function readEtcdBackup(p: Problems, e: ParsedConfig["etcdBackup"], hasNfs: bool
     const target = e.target ?? (hasNfs ? "nfs" : "local");
     if (target === "nfs" && !hasNfs) p.add("k8s-ha:etcdBackup.target", "is nfs, but no host has the nfs role; use local, or add an NFS server");
     const localDir = e.localDir ?? `backups/${stackName ?? "stack"}/etcd`;
-    // Scheduled snapshots run on the NFS server, which keeps them; the Pulumi machine runs no timer.
+    // Scheduled snapshots are taken on the members and kept on the NFS server; the Pulumi machine runs no timer.
     let schedule: string | undefined = target === "nfs" ? "hourly" : undefined;
     if (e.schedule !== undefined) {
         const s = e.schedule;
         if (s === "off") schedule = undefined;
         else if (target !== "nfs") {
-            p.add("k8s-ha:etcdBackup.schedule", "scheduled snapshots run on the NFS server and stay there: with target local there is no host to keep them; use target nfs, or schedule off");
+            p.add("k8s-ha:etcdBackup.schedule", "scheduled snapshots are kept on the NFS server: with target local there is no host to keep them; use target nfs, or schedule off");
         } else if (!/^[A-Za-z0-9*:/,.~ -]{1,64}$/.test(s)) {
             p.add("k8s-ha:etcdBackup.schedule", `${JSON.stringify(s)} is not a systemd calendar expression (like hourly, daily, *:0/15 or *-*-* 02:30), or off`);
         } else schedule = s;
@@ -498,13 +498,17 @@ function readLifetime(p: Problems, f: string, r: { validityDays?: number; renewB
  * Certificate lifetimes: the stack's, and overrides by the names of the certificates this cluster has
  * (the stack output `certificates`).
  */
-function readCertificates(p: Problems, c: ParsedConfig["certificates"], hosts: HostConfig[], etcdBackupScheduled: boolean): CertificateSettings {
+function readCertificates(p: Problems, c: ParsedConfig["certificates"], hosts: HostConfig[]): CertificateSettings {
     const f = "k8s-ha:certificates";
     const base = readLifetime(p, f, c, DEFAULT_LIFETIME);
-    const names = certificateNames(hosts, etcdBackupScheduled);
+    const names = certificateNames(hosts);
     const known = [...names.cluster, ...names.etcd].sort();
     const overrides: Record<string, CertificateLifetime> = {};
     for (const [name, o] of Object.entries(c.overrides)) {
+        if (!known.includes(name) && /-etcd-backup-client$/.test(name)) {
+            p.add(`${f}.overrides.${name}`, "is no longer issued: the etcd members take the scheduled snapshots with their own credential, and the NFS server holds none; remove this override");
+            continue;
+        }
         if (!known.includes(name)) {
             p.add(`${f}.overrides.${name}`, `this cluster has no certificate of that name; use one of: ${known.join(", ")}`);
             continue;
@@ -540,7 +544,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const etcd = readEtcd(p, parsed.etcd);
     const etcdBackup = readEtcdBackup(p, parsed.etcdBackup, hosts.some((h) => h.roles.includes("nfs")), raw.stackName);
     const secretsEncryption = readSecretsEncryption(p, parsed.secretsEncryption, raw.previousSecretsEncryption);
-    const certificates = readCertificates(p, parsed.certificates, hosts, etcdBackup.schedule !== undefined);
+    const certificates = readCertificates(p, parsed.certificates, hosts);
     const repair = readRepair(p, parsed.repair, hosts);
     const imageDigests: ImageDigests = {};
     for (const [key, value] of Object.entries(parsed.imageDigests)) {

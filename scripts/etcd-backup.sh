@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # etcd's snapshots, from the Pulumi machine (npm run etcd-backup -- VERB):
-#   list                  the scheduled snapshots on the backup host (the stack output etcdBackup)
-#                         and the snapshots each member's delete saved on its own host
-#   snapshot              takes a scheduled snapshot now (before a risky change, say)
+#   list                  the snapshots on the backup host (the stack output etcdBackup) and those
+#                         each member's delete saved on its own host
+#   snapshot              takes a scheduled snapshot now (before a risky change, say): each member's
+#                         snapshot service runs, and the one that leads etcd takes it
 #   restore NAME [--yes]  restores every member from one snapshot: NAME is a file of the backup
 #                         folder (as `list` shows it), HOST:PATH of a member's own, or a path on this
-#                         machine (k8s-ha:etcdBackup.target local). It is restored on every member
+#                         machine (k8s-ha:etcdBackup.target local). A scheduled one
+#                         (scheduled-*.db.enc) is checked first, here: its line in the backup host's
+#                         manifest must verify with the stack's key and give its sha256, else it is
+#                         refused; then it is decrypted with the stack's passphrase (the secret
+#                         output etcdBackupPassphrase). It is restored on every member
 #                         into a new folder first (nothing stops if that fails); then the apiservers
 #                         and etcd stop, each member's data moves aside (kept in
 #                         /var/backups/k8s-ha/etcd/before-restore-TIME), the restored data takes its
@@ -45,18 +50,30 @@ mapfile -t members < <(hosts_with_role etcd)
 mapfile -t cps < <(hosts_with_role control-plane)
 ((${#members[@]} > 0)) || die "the stack has no etcd member"
 
-# The backup host and folder, from the stack output etcdBackup (empty when the schedule is off).
-backup_host="" backup_dir=""
+SNAPSHOT_UNIT=k8s-ha-etcd-snapshot
+STORE=scripts/host/files/etcd-store.sh
+
+# The backup host and folder, the key the manifest's signatures verify with and the encryption, from
+# the stack output etcdBackup (empty when the schedule is off).
+backup_host="" backup_dir="" encryption=""
 if out=$(bash scripts/pulumi.sh stack output etcdBackup --json 2>/dev/null) && [[ $out != null && -n $out ]]; then
-    location=$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).location ?? "")' <<<"$out")
+    # shellcheck disable=SC2016 # JavaScript, not shell
+    location=$(node -e '
+const o = JSON.parse(require("fs").readFileSync(0, "utf8"));
+require("fs").writeFileSync(process.argv[1], o.verifyKey ?? "");
+const e = o.encryption ?? {};
+process.stdout.write(`${o.location ?? ""} ${e.cipher ?? ""} ${e.digest ?? ""} ${e.iterations ?? ""}`);
+' "$WORK/verify.pem" <<<"$out")
+    read -r location encryption_cipher encryption_digest encryption_iter <<<"$location"
+    encryption="$encryption_cipher $encryption_digest $encryption_iter"
     backup_dir=${location#*:}
     backup_host=$(awk -v a="${location%%:*}" '$2 == a { print $1 }' "$WORK/hosts")
 fi
 
 list() {
     if [[ -n $backup_host ]]; then
-        say "scheduled snapshots on $backup_host in $backup_dir (newest last):"
-        on_host "$backup_host" "find '$backup_dir' -maxdepth 1 -name '*.db' -printf '%TY-%Tm-%Td %TH:%TM %s %f\n' 2>/dev/null | sort" |
+        say "snapshots on $backup_host in $backup_dir (scheduled-*.db.enc: encrypted and signed; newest last):"
+        on_host "$backup_host" "bash -s -- list $backup_host $backup_dir" <"$STORE" |
             awk -v h="$backup_host" '{ printf "  %s %s %s  %s bytes\n", h, $1 " " $2, $4, $3 }'
     else
         say "no scheduled snapshots: k8s-ha:etcdBackup.schedule is off (or the stack was not updated yet)"
@@ -69,9 +86,17 @@ list() {
 }
 
 snapshot() {
+    local m saved=""
     [[ -n $backup_host ]] || die "no scheduled snapshots on this stack (k8s-ha:etcdBackup.schedule is off)"
-    on_host "$backup_host" "systemctl start k8s-ha-etcd-backup.service" || die "the snapshot failed on $backup_host: see journalctl -u k8s-ha-etcd-backup there"
-    on_host "$backup_host" "journalctl -u k8s-ha-etcd-backup.service -n 20 -o cat --no-pager | grep 'saved a snapshot' | tail -n 1"
+    # Each member's service, one after the other: only the leader's takes one, the others say so.
+    for m in "${members[@]}"; do
+        # shellcheck disable=SC2016 # expands on the host
+        saved+=$(on_host "$m" 'systemctl start '$SNAPSHOT_UNIT'.service; rc=$?; journalctl _SYSTEMD_INVOCATION_ID="$(systemctl show -P InvocationID '$SNAPSHOT_UNIT'.service)" -o cat --no-pager | grep -E "saved a snapshot|error" || true; exit $rc') ||
+            say "the snapshot service failed on $m: see journalctl -u $SNAPSHOT_UNIT there"
+        [[ $saved != *"saved a snapshot"* ]] || break
+    done
+    [[ $saved == *"saved a snapshot"* ]] || die "no member took a snapshot: ${saved:-nothing logged}"
+    grep 'saved a snapshot' <<<"$saved"
 }
 
 # fetch NAME: the snapshot into $WORK/snapshot.db; prints where it came from.
@@ -82,12 +107,30 @@ fetch() {
         echo "$(cd "$(dirname "$name")" && pwd)/$(basename "$name") (on this machine)"
         return
     fi
+    if [[ $name =~ ^scheduled-.*\.db\.enc$ ]]; then
+        [[ -n $backup_host && -n $encryption ]] || die "no backup host on this stack to find $name on"
+        on_host "$backup_host" "bash -s -- send $backup_host $backup_dir $name" <"$STORE" >"$WORK/snapshot.enc" 2>"$WORK/fetch.err" ||
+            die "cannot read $name on $backup_host: $(tail -n 1 "$WORK/fetch.err")"
+        on_host "$backup_host" "bash -s -- manifest $backup_host $backup_dir" <"$STORE" >"$WORK/manifest" 2>"$WORK/fetch.err" ||
+            die "cannot read the manifest on $backup_host: $(tail -n 1 "$WORK/fetch.err")"
+        read -r cipher digest iter <<<"$encryption"
+        bash scripts/pulumi.sh stack output etcdBackupPassphrase --show-secrets 2>/dev/null |
+            bash scripts/etcd-snapshot-open.sh "$backup_host:$backup_dir" "$name" "$WORK/snapshot.enc" "$WORK/manifest" "$WORK/verify.pem" "$cipher" "$digest" "$iter" "$WORK/snapshot.db" || exit 1
+        rm -f "$WORK/snapshot.enc"
+        echo "$backup_host:$backup_dir/$name"
+        return
+    fi
+    [[ $name != *.db.enc ]] || die "$name: an encrypted snapshot is restored by its name on the backup host (scheduled-*.db.enc, see: npm run etcd-backup -- list)"
     if [[ $name == *:/* ]]; then
         host=${name%%:*} path=${name#*:}
     else
         [[ $name =~ ^[A-Za-z0-9._-]+\.db$ ]] || die "$name is not a snapshot's file name (see: npm run etcd-backup -- list), HOST:PATH, or a file on this machine"
         [[ -n $backup_host ]] || die "no backup folder on this stack to find $name in; give HOST:PATH or a file on this machine"
-        host=$backup_host path=$backup_dir/$name
+        # A member delete's copy on the backup host, through the store script's checks.
+        on_host "$backup_host" "bash -s -- send $backup_host $backup_dir $name" <"$STORE" >"$WORK/snapshot.db" 2>"$WORK/fetch.err" ||
+            die "cannot read $name on $backup_host: $(tail -n 1 "$WORK/fetch.err")"
+        echo "$backup_host:$backup_dir/$name"
+        return
     fi
     [[ $path =~ ^/[A-Za-z0-9._/-]+\.db$ ]] || die "$path is not a path of a .db file"
     on_host "$host" "cat '$path'" >"$WORK/snapshot.db" 2>"$WORK/fetch.err" || die "cannot read $path on $host: $(tail -n 1 "$WORK/fetch.err")"

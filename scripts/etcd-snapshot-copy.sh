@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs on the Pulumi machine (a local Command's delete, after the etcd member's own delete saved a
 # snapshot on its host): copies the member's newest snapshot off the host, to the NFS server's
-# export (k8s-ha:etcdBackup.target nfs) or to a folder on this machine (local), checks its sha256
-# there, and says where. The SSH key arrives on stdin and lives in a private temporary folder until
+# root-only backup folder outside the export (k8s-ha:etcdBackup.target nfs; written by the store
+# script, which refuses a folder that is a symlink or not root's) or to a folder on this machine
+# (local), checks its sha256 there, and says where. The SSH key arrives on stdin and lives in a private temporary folder until
 # exit; the hosts' keys are the pinned ones. A failed copy fails the delete, so a later destroy
 # tries again; the snapshot stays on the member's host meanwhile.
 # Environment: K8SHA_HOST, SRC ("user address port"), COPY_TO (nfs|local), DEST ("user address
-# port", nfs), DEST_DIR, KNOWN_HOSTS (known_hosts lines of both hosts), UNPINNED (yes: a host has no
+# port", nfs), DEST_HOST (its name), DEST_DIR, STORE_SCRIPT (nfs: scripts/host/files/etcd-store.sh in base64, carried in
+# the command's state, so a destroy years later still has it), KNOWN_HOSTS (known_hosts lines of both hosts), UNPINNED (yes: a host has no
 # pinned key, k8s-ha:allowUnpinnedHostKeys, and keys are not checked).
 set -Eeuo pipefail
 say() { printf 'k8s-ha[%s]: %s\n' "$K8SHA_HOST" "$*" >&2; }
@@ -48,10 +50,11 @@ size=$(stat -c %s "$WORK/$name")
 case $COPY_TO in
 nfs)
     read -r dest_user dest_address dest_port <<<"$DEST"
-    on "$dest_user" "$dest_address" "$dest_port" "mkdir -p '$DEST_DIR' && chmod 0700 '$DEST_DIR' && cat >'$DEST_DIR/$name.part' && chmod 0600 '$DEST_DIR/$name.part' && mv -f '$DEST_DIR/$name.part' '$DEST_DIR/$name'" <"$WORK/$name" ||
+    [[ $name =~ ^[a-z0-9][a-z0-9.-]*-[0-9]{8}T[0-9]{6}Z(-copy)?\.db$ && $DEST_DIR =~ ^/[A-Za-z0-9._/-]+$ && $STORE_SCRIPT =~ ^[A-Za-z0-9+/=]+$ ]] ||
+        die "cannot copy $name to $DEST_DIR: an unexpected name or folder"
+    # shellcheck disable=SC2016 # expands on the host
+    on "$dest_user" "$dest_address" "$dest_port" "bash -c \"\$(echo $STORE_SCRIPT | base64 -d)\" store put $DEST_HOST $DEST_DIR $name $sum" <"$WORK/$name" ||
         die "cannot write the snapshot to $dest_address:$DEST_DIR; it is still on the host: $latest"
-    got=$(on "$dest_user" "$dest_address" "$dest_port" "sha256sum '$DEST_DIR/$name'" | cut -d' ' -f1)
-    [[ $got == "$sum" ]] || die "the copy on $dest_address has sha256 $got, not $sum; the snapshot is still on the host: $latest"
     where="$dest_address:$DEST_DIR/$name"
     ;;
 local)

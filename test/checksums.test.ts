@@ -151,7 +151,7 @@ pulumi.runtime.setMocks(
                       ? `sha256:${sha256(args.name)}\n`
                       : "";
             }
-            if (args.type.endsWith("PrivateKey")) Object.assign(state, { privateKeyPem: pem("EC PRIVATE KEY"), publicKeyPem: pem("PUBLIC KEY") });
+            if (args.type.endsWith("PrivateKey")) Object.assign(state, { privateKeyPem: pem("EC PRIVATE KEY"), publicKeyPem: pem("PUBLIC KEY"), privateKeyOpenssh: pem("OPENSSH PRIVATE KEY"), publicKeyOpenssh: "ssh-ed25519 AAAA" });
             if (args.type.endsWith("Cert")) state.certPem = pem("CERTIFICATE");
             if (args.type.endsWith("CertRequest")) state.certRequestPem = pem("CERTIFICATE REQUEST");
             if (args.type.endsWith("RandomPassword")) state.result = "password";

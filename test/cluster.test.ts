@@ -51,6 +51,8 @@ mockEngine(resources, (args, state) => {
         case "tls:index/privateKey:PrivateKey":
             state.privateKeyPem = pem("EC PRIVATE KEY", args.name);
             state.publicKeyPem = pem("PUBLIC KEY", args.name);
+            state.privateKeyOpenssh = pem("OPENSSH PRIVATE KEY", args.name);
+            state.publicKeyOpenssh = `ssh-ed25519 ${Buffer.from(args.name).toString("base64")}\n`;
             break;
         case "tls:index/selfSignedCert:SelfSignedCert":
         case "tls:index/locallySignedCert:LocallySignedCert":
@@ -132,7 +134,7 @@ describe("the cluster graph", () => {
                 "cp1-etcd", "cp2-etcd", "cp3-etcd",
                 "cp1-control-plane", "cp2-control-plane", "cp3-control-plane", "cp1-addons", "cp1-rewrite-secrets",
                 "lb1-lb", "lb2-lb", "lb1-lb-finish", "lb2-lb-finish",
-                "mirror-mirror", "nfs-nfs", "nfs-etcd-backup",
+                "mirror-mirror", "nfs-nfs", "nfs-etcd-backup", "cp1-etcd-snapshots", "cp2-etcd-snapshots", "cp3-etcd-snapshots",
                 "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet", "cp1-node-w1", "cp1-node-w2", "cp1-cluster-ready",
                 "cp1-drain-w1", "cp1-drain-w2",
                 "cp1-nfs-storage",
@@ -456,41 +458,64 @@ describe("the cluster graph", () => {
             SRC: "root 10.213.0.22 22",
             COPY_TO: "nfs",
             DEST: "root 10.213.0.51 22",
-            DEST_DIR: "/srv/nfs/k8s/k8s-ha-backups/etcd",
+            DEST_DIR: "/var/backups/k8s-ha/etcd",
+            DEST_HOST: "nfs",
+            STORE_SCRIPT: Buffer.from(fs.readFileSync(path.resolve(__dirname, "../scripts/host/files/etcd-store.sh"), "utf8")).toString("base64"),
             KNOWN_HOSTS: "10.213.0.22 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICP2\n10.213.0.51 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINFS",
             UNPINNED: "no",
         });
         expect(JSON.stringify(cp2?.inputs.environment)).not.toContain("SENTINEL");
     });
 
-    test("the NFS server takes scheduled etcd snapshots: a client certificate of the etcd CA, a timer, and an opening of etcd's client port for it alone", () => {
+    test("scheduled etcd snapshots: each member's step holds the passphrase and keys (secret), the NFS server's only what verifies and receives them", () => {
         const step = command("nfs-etcd-backup");
-        expect(isSecretValue(step.inputs.stdin)).toBe(true);
         const files = bundle(step.inputs.stdin);
-        const modes = Object.fromEntries(String(plain(step.inputs.stdin)).trim().split("\n").map((l) => [l.split(" ")[2], l.split(" ")[1]]));
-        expect(modes).toEqual({
-            "/etc/k8s-ha/etcd-backup/ca.crt": "0644",
-            "/etc/k8s-ha/etcd-backup/client.crt": "0644",
-            "/etc/k8s-ha/etcd-backup/client.key": "0600",
+        const modes = (s: unknown) => Object.fromEntries(String(plain(s)).trim().split("\n").map((l) => [l.split(" ")[2], l.split(" ")[1]]));
+        expect(modes(step.inputs.stdin)).toEqual({
             "/etc/k8s-ha/etcd-backup.env": "0644",
-            "/usr/local/lib/k8s-ha/etcd-backup/snapshot.sh": "0755",
-            "/etc/systemd/system/k8s-ha-etcd-backup.service": "0600",
-            "/etc/systemd/system/k8s-ha-etcd-backup.timer": "0600",
+            "/etc/k8s-ha/etcd-backup/verify.pem": "0644",
+            "/etc/k8s-ha/etcd-backup/authorized_key": "0644",
+            "/usr/local/lib/k8s-ha/etcd-backup/store.sh": "0755",
         });
-        // The etcd CA's certificate and a key of the backup client's own, not a member's.
-        expect(files["/etc/k8s-ha/etcd-backup/ca.crt"]).toBe(pem("CERTIFICATE", "etcd-pki-ca"));
-        expect(files["/etc/k8s-ha/etcd-backup/client.key"]).toBe(pem("EC PRIVATE KEY", "nfs-etcd-backup-client-key"));
-        expect(files["/etc/k8s-ha/etcd-backup.env"]).toContain("ENDPOINTS=https://10.213.0.21:2379,https://10.213.0.22:2379,https://10.213.0.23:2379\n");
-        expect(files["/etc/k8s-ha/etcd-backup.env"]).toContain("DIR=/srv/nfs/k8s/k8s-ha-backups/etcd\n");
-        expect(files["/etc/systemd/system/k8s-ha-etcd-backup.timer"]).toContain("OnCalendar=hourly\n");
+        // No etcd credential, no passphrase, no private key on the NFS server.
+        expect(Object.values(files).join("\n")).not.toMatch(/PRIVATE KEY|vrrpPass/);
+        expect(files["/etc/k8s-ha/etcd-backup/verify.pem"]).toBe(pem("PUBLIC KEY", "etcd-backup-signing-key"));
+        expect(files["/etc/k8s-ha/etcd-backup.env"]).toBe("# Rendered by k8s-ha. Changes here are overwritten.\nHOST=nfs\nDIR=/var/backups/k8s-ha/etcd\nKEEP=48\nVERIFY_KEY=/etc/k8s-ha/etcd-backup/verify.pem\n");
+        expect(files["/etc/k8s-ha/etcd-backup/authorized_key"]).toMatch(/^from="10\.213\.0\.21,10\.213\.0\.22,10\.213\.0\.23",restrict,command="\/bin\/bash \/usr\/local\/lib\/k8s-ha\/etcd-backup\/store\.sh receive \/etc\/k8s-ha\/etcd-backup\.env" ssh-ed25519 \S+ k8s-ha-etcd-backup\n$/);
         const create = String(plain(step.inputs.create));
-        expect(create).not.toContain("PRIVATE KEY");
-        expect(create).toContain("'ETCD_SHA256=");
-        // Each member opens its client port (2379, not the peer port) to the NFS server.
-        const fw = bundle(command("cp2-firewall").inputs.stdin)["/etc/nftables.d/k8s-ha.nft"] ?? Object.values(bundle(command("cp2-firewall").inputs.stdin)).join("\n");
-        expect(fw).toMatch(/10\.213\.0\.51[^\n]*2379|2379[^\n]*10\.213\.0\.51/);
-        expect(fw).not.toMatch(/10\.213\.0\.51[^\n]*2379-2380|2379-2380[^\n]*10\.213\.0\.51/);
-        expect(Object.values(bundle(command("w1-firewall").inputs.stdin)).join("\n")).not.toContain("2379");
+        expect(create).toContain("'SNAPSHOT_DIR=/var/backups/k8s-ha/etcd'");
+        expect(create).toContain("'LEGACY_DIR=/srv/nfs/k8s/k8s-ha-backups/etcd'");
+        expect(create).not.toContain("ETCD_SHA256");
+        for (const m of ["cp1", "cp2", "cp3"]) {
+            const s = command(`${m}-etcd-snapshots`);
+            expect(isSecretValue(s.inputs.stdin)).toBe(true);
+            const f = bundle(s.inputs.stdin);
+            expect(modes(s.inputs.stdin)).toEqual({
+                "/etc/k8s-ha/etcd-snapshot/encryption.key": "0600",
+                "/etc/k8s-ha/etcd-snapshot/signing.key": "0600",
+                "/etc/k8s-ha/etcd-snapshot/ssh.key": "0600",
+                "/etc/k8s-ha/etcd-snapshot/known_hosts": "0644",
+                "/etc/k8s-ha/etcd-snapshot.env": "0644",
+                "/usr/local/lib/k8s-ha/etcd-snapshot/snapshot.sh": "0755",
+                "/etc/systemd/system/k8s-ha-etcd-snapshot.service": "0600",
+                "/etc/systemd/system/k8s-ha-etcd-snapshot.timer": "0600",
+            });
+            expect(f["/etc/k8s-ha/etcd-snapshot/encryption.key"]).toBe("vrrpPass");
+            expect(f["/etc/k8s-ha/etcd-snapshot/known_hosts"]).toBe("10.213.0.51 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINFS\n");
+            expect(f["/etc/k8s-ha/etcd-snapshot.env"]).toContain(`HOST=${m}\n`);
+            expect(f["/etc/k8s-ha/etcd-snapshot.env"]).toContain("STORE=root@10.213.0.51\nSTORE_PORT=22\n");
+            expect(f["/etc/systemd/system/k8s-ha-etcd-snapshot.timer"]).toContain("OnCalendar=hourly\n");
+            // The passphrase and the private keys reach the member on its secret stdin only: the
+            // command text, which the state and the preview show, names no secret.
+            const text = String(plain(s.inputs.create));
+            expect(text).not.toMatch(/vrrpPass|PRIVATE KEY/);
+            expect(text).toMatch(/^: file \/etc\/k8s-ha\/etcd-snapshot\/encryption\.key 0600 secret restarts=k8s-ha-etcd-snapshot\.service$/m);
+            expect(dependencies.get(`${m}-etcd-snapshots`)).toEqual(expect.arrayContaining(["nfs-etcd-backup", `${m}-etcd`]));
+        }
+        // The passphrase is a secret stack output; the etcd members' client port is open to no other host.
+        expect(isSecret(built.stackOutputs(cluster).etcdBackupPassphrase)).resolves.toBe(true);
+        const fw = Object.values(bundle(command("cp2-firewall").inputs.stdin)).join("\n");
+        expect(fw).not.toContain("10.213.0.51");
     });
 
     test("the stack output certificates gives every certificate's expiry, by CA and name", async () => {
@@ -500,10 +525,9 @@ describe("the cluster graph", () => {
         expect(listed.map((n) => `${n}-cert`).sort()).toEqual([...signed].sort());
         expect(certs.cluster.ca).toBe("2027-11-30T12:00:00Z cluster-pki-ca");
         expect(certs.etcd.ca).toBe("2027-11-30T12:00:00Z etcd-pki-ca");
-        expect(certs.etcd["nfs-etcd-backup-client"]).toBe("2027-11-30T12:00:00Z nfs-etcd-backup-client-cert");
         // The names validation accepts in k8s-ha:certificates.overrides are the names issued.
         const { certificateNames } = await import("../components/certificates");
-        const names = certificateNames(validateConfig(labConfig()).hosts, true);
+        const names = certificateNames(validateConfig(labConfig()).hosts);
         expect(Object.keys(certs.cluster).filter((n) => n !== "ca").sort()).toEqual([...names.cluster].sort());
         expect(Object.keys(certs.etcd).filter((n) => n !== "ca").sort()).toEqual([...names.etcd].sort());
         expect(Object.keys(certs.kubelet).filter((n) => n !== "ca").sort()).toEqual([...names.kubelet].sort());

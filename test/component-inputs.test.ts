@@ -15,7 +15,7 @@ mockEngine(resources, (args, state) => {
     if (args.type === "command:remote:Command") {
         state.stdout = args.name.endsWith("-facts") ? '{"interface":"host0","prefix":24,"cgroup":"v2","container":"none"}' : "";
     }
-    if (args.type === "tls:index/privateKey:PrivateKey") state.privateKeyPem = `KEY OF ${args.name}`;
+    if (args.type === "tls:index/privateKey:PrivateKey") Object.assign(state, { privateKeyPem: `KEY OF ${args.name}`, publicKeyPem: `PUBLIC KEY OF ${args.name}`, privateKeyOpenssh: `KEY OF ${args.name}`, publicKeyOpenssh: "ssh-ed25519 AAAA" });
     if (args.type.includes("Cert:")) {
         state.certPem = `CERT OF ${args.name}`;
         state.validityEndTime = "2027-11-30T12:00:00Z";
@@ -71,7 +71,7 @@ describe("component settings given as Outputs", () => {
     beforeAll(async () => {
         lib = await import("../components");
         nodes = {};
-        for (const name of ["lb1", "lb2", "nfs", "mirror"]) nodes[name] = new lib.Node(name, { host: host(name), sshPrivateKey: pulumi.secret("KEY") });
+        for (const name of ["lb1", "lb2", "nfs", "mirror", "cp1"]) nodes[name] = new lib.Node(name, { host: host(name), sshPrivateKey: pulumi.secret("KEY") });
     });
 
     test("LoadBalancerPair: a VIP, port and backends known only after construction reach keepalived, HAProxy, the steps' environment and the endpoint", async () => {
@@ -102,29 +102,35 @@ describe("component settings given as Outputs", () => {
         }
     });
 
-    test("EtcdBackup: a schedule and a count known only after construction reach the timer and the environment file", async () => {
+    test("EtcdBackup: a schedule and a count known only after construction reach the members' timers and the backup host's settings", async () => {
         const etcdPki = new lib.Pki("inputs-etcd-pki", { commonName: "inputs etcd CA", lifetimes: cluster.certificates, now: Date.now() });
+        const member = new lib.EtcdMember("inputs-cp1-etcd", {
+            host: host("cp1"),
+            node: nodes.cp1,
+            pki: etcdPki,
+            members: [{ name: "cp1", address: host("cp1").address }],
+            release: { url: "https://example.com/etcd.tar.gz", sha256: "0".repeat(64), version: "3.6.16" },
+            snapshotCopy: { to: "local", dir: "backups" },
+            sshPrivateKey: pulumi.secret("KEY"),
+        });
         const schedule = later<string>();
         const keep = later<number>();
         const backup = new lib.EtcdBackup("inputs-backup", {
             schedule: schedule.output,
             keep: keep.output,
-            dir: "/srv/nfs/k8s/etcd-backups",
-            etcdRelease: { url: "https://example.com/etcd.tar.gz", sha256: "0".repeat(64), version: "3.6.16" },
-            endpoints: ["https://10.213.0.21:2379"],
-            node: nodes.nfs,
-            etcdPki,
-            members: [],
+            store: nodes.nfs,
+            members: [{ node: nodes.cp1, member }],
         });
         await settle();
         expect(registered("nfs-etcd-backup")).toBe(false);
+        expect(registered("cp1-etcd-snapshots")).toBe(false);
         schedule.resolve("*-*-* 03:15");
         keep.resolve(5);
         expect(await value(backup.schedule)).toBe("*-*-* 03:15");
         await value(backup.location);
         await settle();
+        expect(step("cp1-etcd-snapshots").files["/etc/systemd/system/k8s-ha-etcd-snapshot.timer"]).toContain("\nOnCalendar=*-*-* 03:15\n");
         const files = step("nfs-etcd-backup").files;
-        expect(files["/etc/systemd/system/k8s-ha-etcd-backup.timer"]).toContain("\nOnCalendar=*-*-* 03:15\n");
         expect(files["/etc/k8s-ha/etcd-backup.env"]).toContain("KEEP=5\n");
     });
 

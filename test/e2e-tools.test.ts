@@ -1,7 +1,7 @@
 import { changedFiles, planProblems, PreviewStep, summarizePreview, switchAllowance } from "./e2e/plan";
 import { compareSwitch, parsePids } from "./e2e/pids";
 import * as crypto from "crypto";
-import { findLeaks, SECRET_SIG, secretNeedles, secretPemLines, uncovered } from "./e2e/secrets";
+import { findLeaks, opensshSecretLines, SECRET_SIG, secretNeedles, secretPemLines, uncovered } from "./e2e/secrets";
 import { missingChecks, namedChecks } from "./e2e/expected";
 import { encryptionKeyFrom } from "../components/controlplane";
 
@@ -274,6 +274,97 @@ describe("secret scan of the real state and logs", () => {
         const ed = crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
         const ebody = ed.split("\n").filter((l) => l && !l.startsWith("-----"));
         expect(secretPemLines(ed, ebody.join("\n"))).toEqual(ebody.filter((l) => l.length >= 24));
+    });
+
+    test("the etcd backups' secrets (issue 26): the passphrase, the Ed25519 signing and SSH keys (PKCS#8 and OpenSSH PEM) and the members' owner-only files all yield needles; their public parts none", () => {
+        const u32 = (n: number) => {
+            const b = Buffer.alloc(4);
+            b.writeUInt32BE(n);
+            return b;
+        };
+        const str = (b: Buffer | string) => Buffer.concat([u32(Buffer.byteLength(b)), Buffer.from(b)]);
+        // An Ed25519 key as the tls provider gives it: PKCS#8 PEM, and OpenSSH's own format (which node does not read).
+        const ed25519 = () => {
+            const { privateKey, publicKey } = crypto.generateKeyPairSync("ed25519");
+            const jwk = privateKey.export({ format: "jwk" });
+            const seed = Buffer.from(jwk.d ?? "", "base64url");
+            const pk = Buffer.from(jwk.x ?? "", "base64url");
+            const pub = Buffer.concat([str("ssh-ed25519"), str(pk)]);
+            const check = crypto.randomBytes(4).readUInt32BE();
+            let priv = Buffer.concat([u32(check), u32(check), str("ssh-ed25519"), str(pk), str(Buffer.concat([seed, pk])), str("")]);
+            for (let i = 1; priv.length % 8 !== 0; i++) priv = Buffer.concat([priv, Buffer.from([i])]);
+            const blob = Buffer.concat([Buffer.from("openssh-key-v1\0"), str("none"), str("none"), str(""), u32(1), str(pub), str(priv)]).toString("base64");
+            return {
+                pkcs8: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+                // 64 characters a line, as Go's encoding/pem writes it (ssh-keygen writes 70).
+                openssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${blob.match(/.{1,64}/g)?.join("\n")}\n-----END OPENSSH PRIVATE KEY-----\n`,
+                seed: seed.toString("base64"),
+                publicKeyPem: publicKey.export({ type: "spki", format: "pem" }).toString(),
+                publicKeyOpenssh: `ssh-ed25519 ${pub.toString("base64")}\n`,
+            };
+        };
+        const signing = ed25519();
+        const ssh = ed25519();
+        const passphrase = "k".repeat(20) + "Q7w2E9r4T6y1U3i5O8p0A2s4D6f8G1h3J5k7L9z0X2c4";
+        const b64 = (t: string) => Buffer.from(t).toString("base64");
+        const backupUrn = (t: string, n: string) => `urn:pulumi:dev::k8s-ha::k8s-ha:index:EtcdBackup$${t}::${n}`;
+        const keyOutputs = (k: ReturnType<typeof ed25519>) => ({ privateKeyPem: secret(k.pkcs8), privateKeyOpenssh: secret(k.openssh), publicKeyPem: k.publicKeyPem, publicKeyOpenssh: k.publicKeyOpenssh });
+        const res = [
+            { type: "random:index/randomPassword:RandomPassword", urn: backupUrn("random:index/randomPassword:RandomPassword", "etcd-backup-passphrase"), outputs: { result: secret(passphrase) } },
+            { type: "tls:index/privateKey:PrivateKey", urn: backupUrn("tls:index/privateKey:PrivateKey", "etcd-backup-signing-key"), outputs: keyOutputs(signing) },
+            { type: "tls:index/privateKey:PrivateKey", urn: backupUrn("tls:index/privateKey:PrivateKey", "etcd-backup-ssh-key"), outputs: keyOutputs(ssh) },
+            {
+                type: "command:remote:Command",
+                urn: backupUrn("command:remote:Command", "cp1-etcd-snapshots"),
+                inputs: {
+                    stdin: secret(
+                        [
+                            `file 0600 /etc/k8s-ha/etcd-snapshot/encryption.key ${b64(passphrase)}`,
+                            `file 0600 /etc/k8s-ha/etcd-snapshot/signing.key ${b64(signing.pkcs8)}`,
+                            `file 0600 /etc/k8s-ha/etcd-snapshot/ssh.key ${b64(ssh.openssh)}`,
+                            `file 0644 /etc/k8s-ha/etcd-snapshot/known_hosts ${b64("10.213.0.51 ssh-ed25519 AAAA")}`,
+                            "",
+                        ].join("\n"),
+                    ),
+                },
+            },
+        ];
+        const n = secretNeedles(res, []);
+        expect(uncovered(res, n)).toEqual([]);
+        const what = (needle: string) => n.get(needle);
+        expect(what(passphrase)).toBe(`${res[0].urn}: password`);
+        const body = (pem: string) => pem.split("\n").filter((l) => l.length > 0 && !l.startsWith("-----"));
+        for (const [k, r] of [[signing, res[1]], [ssh, res[2]]] as const) {
+            // PKCS#8: the one line, the seed in it.
+            expect(body(k.pkcs8).map((l) => [l, what(l)])).toEqual(body(k.pkcs8).map((l) => [l, `${r.urn}: private key line`]));
+            // OpenSSH: the two lines over the seed (bytes 161-192: lines 3 and 4), not the header, the public key or the comment.
+            const lines = body(k.openssh);
+            expect(lines.map((l) => what(l) ?? "none")).toEqual(lines.map((_, i) => (i === 3 || i === 4 ? `${r.urn}: private key line` : "none")));
+            expect(Buffer.from(lines.slice(3, 5).join(""), "base64").toString("base64")).not.toBe("");
+            expect(opensshSecretLines(lines.join("\n"))).toEqual(lines.slice(3, 5));
+            // The seed's base64 itself is not aligned with the lines, so the lines are what is searched.
+            expect(k.seed.length).toBe(44);
+        }
+        // The first line is every such key's (the format's header): never a needle.
+        expect(body(signing.openssh)[0]).toBe(body(ssh.openssh)[0]);
+        // A key of another type, or one the reader cannot follow, counts whole.
+        expect(opensshSecretLines("AAAA")).toBeUndefined();
+        expect(what(b64(passphrase))).toBe(`${res[3].urn}: /etc/k8s-ha/etcd-snapshot/encryption.key (base64)`);
+        expect(what(b64(ssh.openssh))).toBe(`${res[3].urn}: /etc/k8s-ha/etcd-snapshot/ssh.key (base64)`);
+        // Found wherever they land in plain; the public key, the authorized_keys line and known_hosts are no leak.
+        const leaks = findLeaks(n, {
+            "etcd-restore.log": `etcd-backup: decrypting with ${passphrase}`,
+            "up.log": `${body(ssh.openssh)[4]}\n${body(ssh.openssh)[0]}\nfrom="10.213.0.21",restrict,command="..." ${ssh.publicKeyOpenssh.trim()} k8s-ha-etcd-backup\n${signing.publicKeyPem}`,
+            "state.json": b64("10.213.0.51 ssh-ed25519 AAAA"),
+        });
+        expect(leaks.map((l) => [l.haystack, l.what])).toEqual([
+            ["etcd-restore.log", `${res[0].urn}: password`],
+            ["up.log", `${res[2].urn}: private key line`],
+        ]);
+        // Without the revealed passphrase or keys, the scan says what it cannot look for.
+        const sealed = { [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:c2VhbGVk" };
+        const hidden = res.slice(0, 3).map((r) => ({ type: r.type, urn: r.urn, outputs: { result: sealed, privateKeyPem: sealed, privateKeyOpenssh: sealed } }));
+        expect(uncovered(hidden, secretNeedles(hidden, []))).toEqual(res.slice(0, 3).map((r) => r.urn));
     });
 
     test("reports a leak by fingerprint, never the value", () => {

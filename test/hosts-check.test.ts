@@ -213,7 +213,7 @@ describe("a 'must be refused' check fails when it could not ask", () => {
         lab.remote(
             [
                 'case "$addr ${cmd##*tcp_probe }" in',
-                '"10.213.0.31 10.213.0.21 2379" | "10.213.0.31 10.213.0.32 10250" | "10.213.0.11 10.213.0.41 5000") echo refused ;;',
+                '"10.213.0.31 10.213.0.21 2379" | "10.213.0.51 10.213.0.21 2379" | "10.213.0.31 10.213.0.32 10250" | "10.213.0.11 10.213.0.41 5000") echo refused ;;',
                 "*) echo open ;;",
                 "esac",
             ].join("\n"),
@@ -225,6 +225,13 @@ describe("a 'must be refused' check fails when it could not ask", () => {
         expect(admits.evidence).toContain("from w1 to 10.213.0.21:2379: not probed (w1 unreachable)");
         expect(admits.evidence).toContain("from w1 to 10.213.0.32:10250: not probed (w1 unreachable)");
         expect(admits.evidence).toContain("from lb1 to 10.213.0.41:5000: refused");
+    });
+
+    test("c_firewall_admits_users: etcd's client port open to the NFS server fails the check (issue 26, M2)", () => {
+        lab.remote(['case "$addr ${cmd##*tcp_probe }" in', '"10.213.0.31 10.213.0.21 2379" | "10.213.0.31 10.213.0.32 10250" | "10.213.0.11 10.213.0.41 5000") echo refused ;;', "*) echo open ;;", "esac"].join("\n"));
+        const [admits] = lab.checks([["4 admits", "c_firewall_admits_users"]]);
+        expect(admits.status).toBe("failed");
+        expect(admits.evidence).toContain("from nfs to 10.213.0.21:2379: open");
     });
 });
 

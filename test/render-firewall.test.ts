@@ -21,15 +21,17 @@ const rulesOf = (host: string): readonly FirewallRule[] => paramsOf(host).rules;
 const fileOf = (host: string): string => renderFirewall(paramsOf(host));
 
 describe("host firewall rules per role", () => {
-    test("etcd and control-plane host: etcd only from etcd and control-plane hosts (its client port from the NFS server too, for the scheduled snapshots), the API from anywhere", () => {
+    test("etcd and control-plane host: etcd only from etcd and control-plane hosts (the NFS server's scheduled snapshots are taken on the members), the API from anywhere", () => {
         expect(rulesOf("cp1")).toEqual([
             { comment: "etcd clients and peers", protocol: "tcp", ports: "2379-2380", from: ["10.213.0.21", "10.213.0.22", "10.213.0.23"] },
-            { comment: "etcd client, for the scheduled snapshots", protocol: "tcp", ports: "2379", from: ["10.213.0.51"] },
             { comment: "Kubernetes API", protocol: "tcp", ports: "6443", from: "any" },
         ]);
-        // Without scheduled snapshots the NFS server is not let in.
-        const off = validateConfig({ ...labConfig(), etcdBackup: { schedule: "off" } });
-        expect(paramsOf("cp1", off).rules.map((r) => r.comment)).toEqual(["etcd clients and peers", "Kubernetes API"]);
+        // With SSH narrowed, the NFS server lets the members in for their snapshots; not without scheduled snapshots.
+        const narrowed = validateConfig({ ...labConfig(), firewall: { sshFrom: ["10.213.0.1"] } });
+        expect(paramsOf("nfs", narrowed).rules).toContainEqual({ comment: "SSH from the etcd members, for their encrypted snapshots", protocol: "tcp", ports: "22", from: ["10.213.0.21", "10.213.0.22", "10.213.0.23"] });
+        const off = validateConfig({ ...labConfig(), firewall: { sshFrom: ["10.213.0.1"] }, etcdBackup: { schedule: "off" } });
+        expect(paramsOf("nfs", off).rules.map((r) => r.comment)).not.toContain("SSH from the etcd members, for their encrypted snapshots");
+        expect(rulesOf("nfs").map((r) => r.comment)).not.toContain("SSH from the etcd members, for their encrypted snapshots");
     });
 
     test("worker: the kubelet only from control-plane hosts, NodePorts from anywhere, nothing else", () => {

@@ -23,9 +23,11 @@ import {
     renderKubeletUnit,
     renderKubeProxyUnit,
     renderPodRoutesUnit,
-    renderEtcdBackupEnv,
-    renderEtcdBackupService,
-    renderEtcdBackupTimer,
+    renderEtcdBackupAuthorizedKey,
+    renderEtcdBackupStoreEnv,
+    renderEtcdSnapshotEnv,
+    renderEtcdSnapshotService,
+    renderEtcdSnapshotTimer,
     renderSchedulerUnit,
     renderServiceUnit,
     schedulerFlags,
@@ -76,7 +78,7 @@ const UNITS: Record<string, string> = {
 /** The executables of the fixed host layout, plus the system tools the units call. */
 const EXECUTABLES = [...Object.values(BINARIES), "/usr/sbin/modprobe", "/usr/sbin/ip", "/bin/true", "/bin/bash"];
 
-const BACKUP = { host: "nfs", endpoints: ["https://10.213.0.21:2379", "https://10.213.0.22:2379"], dir: "/srv/nfs/k8s/k8s-ha-backups/etcd", keep: 48, schedule: "*-*-* 02:30" };
+const SNAPSHOT = { host: "cp1", store: { name: "nfs", user: "root", address: "10.213.0.51", port: 22 }, storeKeyPinned: true, keep: 48, schedule: "*-*-* 02:30" };
 
 describe("systemd-analyze verify", () => {
     let root: string;
@@ -101,19 +103,58 @@ describe("systemd-analyze verify", () => {
         expect(r.status).toBe(0);
     });
 
-    test("the scheduled etcd snapshot: a oneshot service and its timer, accepted without a warning", () => {
-        writeUnder(root, "/etc/systemd/system/k8s-ha-etcd-backup.service", renderEtcdBackupService());
-        writeUnder(root, "/etc/systemd/system/k8s-ha-etcd-backup.timer", renderEtcdBackupTimer(BACKUP));
-        const r = systemdVerify(root, ["k8s-ha-etcd-backup.timer", "k8s-ha-etcd-backup.service"]);
+    test("the scheduled etcd snapshot: a oneshot service and its timer on each member, accepted without a warning", () => {
+        writeUnder(root, "/etc/systemd/system/k8s-ha-etcd-snapshot.service", renderEtcdSnapshotService());
+        writeUnder(root, "/etc/systemd/system/k8s-ha-etcd-snapshot.timer", renderEtcdSnapshotTimer(SNAPSHOT));
+        const r = systemdVerify(root, ["k8s-ha-etcd-snapshot.timer", "k8s-ha-etcd-snapshot.service"]);
         expect(r.stdout + r.stderr).toBe("");
         expect(r.status).toBe(0);
-        expect(renderEtcdBackupTimer(BACKUP)).toContain("\n[Timer]\nOnCalendar=*-*-* 02:30\nPersistent=yes\nRandomizedDelaySec=60\n\n[Install]\nWantedBy=timers.target\n");
-        expect(renderEtcdBackupService()).toContain("EnvironmentFile=/etc/k8s-ha/etcd-backup.env\n");
-        expect(renderEtcdBackupEnv(BACKUP)).toBe(
-            "# Rendered by k8s-ha. Changes here are overwritten.\nHOST=nfs\nENDPOINTS=https://10.213.0.21:2379,https://10.213.0.22:2379\nDIR=/srv/nfs/k8s/k8s-ha-backups/etcd\nKEEP=48\n",
+        expect(renderEtcdSnapshotTimer(SNAPSHOT)).toContain("\n[Timer]\nOnCalendar=*-*-* 02:30\nPersistent=yes\nRandomizedDelaySec=60\n\n[Install]\nWantedBy=timers.target\n");
+        expect(renderEtcdSnapshotService()).toContain("EnvironmentFile=/etc/k8s-ha/etcd-snapshot.env\n");
+        expect(renderEtcdSnapshotService()).toContain("ExecStart=/bin/bash /usr/local/lib/k8s-ha/etcd-snapshot/snapshot.sh\n");
+        // The member's own client over 127.0.0.1; the keys by path only; the backup host by address.
+        expect(renderEtcdSnapshotEnv(SNAPSHOT)).toBe(
+            [
+                "# Rendered by k8s-ha. Changes here are overwritten.",
+                "HOST=cp1",
+                "ETCDCTL=/usr/local/bin/etcdctl",
+                "ETCDUTL=/usr/local/bin/etcdutl",
+                "ETCD_ENDPOINT=https://127.0.0.1:2379",
+                "ETCD_CACERT=/etc/etcd/pki/ca.crt",
+                "ETCD_CERT=/etc/etcd/pki/healthcheck-client.crt",
+                "ETCD_KEY=/etc/etcd/pki/healthcheck-client.key",
+                "WORK_DIR=/var/backups/k8s-ha/etcd",
+                "CIPHER=aes-256-cbc",
+                "KDF_DIGEST=sha256",
+                "KDF_ITER=200000",
+                "ENCRYPTION_KEY=/etc/k8s-ha/etcd-snapshot/encryption.key",
+                "SIGNING_KEY=/etc/k8s-ha/etcd-snapshot/signing.key",
+                "SSH_KEY=/etc/k8s-ha/etcd-snapshot/ssh.key",
+                "KNOWN_HOSTS=/etc/k8s-ha/etcd-snapshot/known_hosts",
+                "HOST_KEY_CHECK=yes",
+                "STORE_HOST=nfs",
+                "STORE=root@10.213.0.51",
+                "STORE_PORT=22",
+                "",
+            ].join("\n"),
         );
-        expect(() => renderEtcdBackupEnv({ ...BACKUP, dir: "/srv/a b" })).toThrow('etcd backup: DIR "/srv/a b" has characters an environment file would mangle');
-        expect(() => renderEtcdBackupTimer({ ...BACKUP, schedule: "daily\nExecStart=/bin/sh" })).toThrow("control character");
+        expect(renderEtcdBackupStoreEnv({ host: "nfs", keep: 48 })).toBe(
+            "# Rendered by k8s-ha. Changes here are overwritten.\nHOST=nfs\nDIR=/var/backups/k8s-ha/etcd\nKEEP=48\nVERIFY_KEY=/etc/k8s-ha/etcd-backup/verify.pem\n",
+        );
+        expect(() => renderEtcdSnapshotEnv({ ...SNAPSHOT, store: { ...SNAPSHOT.store, user: "a b" } })).toThrow('etcd backup: STORE "a b@10.213.0.51" has characters an environment file would mangle');
+        expect(() => renderEtcdSnapshotTimer({ ...SNAPSHOT, schedule: "daily\nExecStart=/bin/sh" })).toThrow("control character");
+        expect(() => renderEtcdBackupStoreEnv({ host: "nfs", keep: 0 })).toThrow("keep must be a whole number of at least 1, got 0");
+    });
+
+    test("the members' key on the backup host: from their addresses only, restricted, forced to the store's receive (through sudo for another user)", () => {
+        const publicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMembers\n";
+        const from = ["10.213.0.21", "10.213.0.22"];
+        expect(renderEtcdBackupAuthorizedKey({ publicKey, from, user: "root" })).toBe(
+            'from="10.213.0.21,10.213.0.22",restrict,command="/bin/bash /usr/local/lib/k8s-ha/etcd-backup/store.sh receive /etc/k8s-ha/etcd-backup.env" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMembers k8s-ha-etcd-backup\n',
+        );
+        expect(renderEtcdBackupAuthorizedKey({ publicKey, from, user: "debian" })).toContain(',command="sudo -n /bin/bash /usr/local/lib/k8s-ha/etcd-backup/store.sh receive ');
+        expect(() => renderEtcdBackupAuthorizedKey({ publicKey: "ssh-rsa AAAA", from, user: "root" })).toThrow("not an ssh-ed25519 public key");
+        expect(() => renderEtcdBackupAuthorizedKey({ publicKey, from: ['1.2.3.4",command="sh'], user: "root" })).toThrow("is not an IPv4 address");
     });
 
     test("verify really checks: an unknown key and a binary outside the layout are reported", () => {

@@ -125,7 +125,11 @@ describe("validateConfig", () => {
             'k8s-ha:etcdBackup.schedule: "hourly; rm -rf /" is not a systemd calendar expression (like hourly, daily, *:0/15 or *-*-* 02:30), or off',
         ]);
         expect(problemsOf({ ...labConfig(), etcdBackup: { target: "local", schedule: "daily" } })).toEqual([
-            "k8s-ha:etcdBackup.schedule: scheduled snapshots run on the NFS server and stay there: with target local there is no host to keep them; use target nfs, or schedule off",
+            "k8s-ha:etcdBackup.schedule: scheduled snapshots are kept on the NFS server: with target local there is no host to keep them; use target nfs, or schedule off",
+        ]);
+        // An override of the NFS server's former etcd client certificate says why it went.
+        expect(problemsOf({ ...labConfig(), certificates: { overrides: { "nfs-etcd-backup-client": { validityDays: 90 } } } })).toEqual([
+            "k8s-ha:certificates.overrides.nfs-etcd-backup-client: is no longer issued: the etcd members take the scheduled snapshots with their own credential, and the NFS server holds none; remove this override",
         ]);
     });
 

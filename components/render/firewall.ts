@@ -118,8 +118,11 @@ export interface FirewallTopology {
     mirrorPush?: { port: number; from: readonly string[] };
     /** Who may mount the NFS export. */
     nfsClients: readonly string[];
-    /** The host that takes scheduled etcd snapshots (etcd's client port only), when there is one. */
-    etcdBackupFrom?: readonly string[];
+    /**
+     * On the NFS server, with scheduled etcd snapshots: its SSH port, which the etcd members send
+     * their snapshots to, and their addresses. Default: no such opening.
+     */
+    etcdSnapshots?: { sshPort: number; from: readonly string[] };
     /** Operator-given openings, each for the hosts of some roles (all when `roles` is empty). */
     allow: readonly (FirewallRule & { roles: readonly string[] })[];
 }
@@ -135,7 +138,7 @@ export const FIREWALL_PORTS = {
 
 /**
  * The openings of one host, from its roles: etcd (client and peer) only from etcd and control-plane
- * hosts, and its client port from the host that takes scheduled snapshots; the kubelet only from control-plane hosts (the apiserver's exec, logs and port-forward);
+ * hosts; the NFS server's SSH port from the etcd members, which send it their snapshots; the kubelet only from control-plane hosts (the apiserver's exec, logs and port-forward);
  * the API from anywhere (it authenticates every request); VRRP only from the other lb host, and
  * HAProxy's stats only from control-plane hosts (their steps wait there for their apiserver); the
  * registry only from workers (the nodes that pull); NFS only from the export's clients; NodePorts
@@ -150,8 +153,6 @@ export function firewallRules(host: string, t: FirewallTopology): FirewallRule[]
     if (has("etcd")) {
         const members = addressesOf("etcd", "control-plane");
         rules.push({ comment: "etcd clients and peers", protocol: "tcp", ports: FIREWALL_PORTS.etcd, from: members });
-        const backup = (t.etcdBackupFrom ?? []).filter((a) => !members.includes(a));
-        if (backup.length > 0) rules.push({ comment: "etcd client, for the scheduled snapshots", protocol: "tcp", ports: FIREWALL_PORTS.etcdClient, from: backup });
     }
     if (has("control-plane") || has("lb")) {
         rules.push({ comment: "Kubernetes API", protocol: "tcp", ports: String(t.apiPort), from: "any" });
@@ -177,6 +178,9 @@ export function firewallRules(host: string, t: FirewallTopology): FirewallRule[]
     }
     if (has("nfs") && t.nfsClients.length > 0) {
         rules.push({ comment: "NFSv4, for the export clients", protocol: "tcp", ports: FIREWALL_PORTS.nfs, from: t.nfsClients });
+    }
+    if (has("nfs") && t.etcdSnapshots && t.etcdSnapshots.from.length > 0) {
+        rules.push({ comment: "SSH from the etcd members, for their encrypted snapshots", protocol: "tcp", ports: String(t.etcdSnapshots.sshPort), from: t.etcdSnapshots.from });
     }
     for (const a of t.allow) {
         if (a.roles.length === 0 || a.roles.some(has)) rules.push({ comment: a.comment, protocol: a.protocol, ports: a.ports, from: a.from });

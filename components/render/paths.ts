@@ -48,6 +48,7 @@ export const CNI_CONFLIST_PATH = "/etc/cni/net.d/10-k8s-ha.conflist";
 export const BINARIES = {
     etcd: `${BIN_DIR}/etcd`,
     etcdctl: `${BIN_DIR}/etcdctl`,
+    etcdutl: `${BIN_DIR}/etcdutl`,
     kubeApiserver: `${BIN_DIR}/kube-apiserver`,
     kubeControllerManager: `${BIN_DIR}/kube-controller-manager`,
     kubeScheduler: `${BIN_DIR}/kube-scheduler`,
@@ -210,18 +211,39 @@ export const CSR_APPROVER_FILES = {
     unit: "k8s-ha-csr-approver",
 } as const;
 
-/** etcd's snapshots: a member's own (taken before its delete) and the scheduled ones on the backup host. */
+/**
+ * etcd's snapshots. Every copy k8s-ha keeps is in `storeDir` (root:root 0700, outside every export,
+ * never a symlink): on each member the snapshot its delete takes, and on the backup host (the NFS
+ * server) the scheduled snapshots the members send it, encrypted and signed, with their manifest.
+ */
 export const ETCD_BACKUP_FILES = {
-    /** On each member: the snapshot a delete takes before the data goes. */
-    memberDir: "/var/backups/k8s-ha/etcd",
-    /** Under the NFS export: the scheduled snapshots and the copies of the members' own. */
-    exportSubdir: "k8s-ha-backups/etcd",
-    caCert: "/etc/k8s-ha/etcd-backup/ca.crt",
-    clientCert: "/etc/k8s-ha/etcd-backup/client.crt",
-    clientKey: "/etc/k8s-ha/etcd-backup/client.key",
+    /** On each member, the snapshots its delete takes; on the backup host, everything it keeps. */
+    storeDir: "/var/backups/k8s-ha/etcd",
+    /** On the backup host: `NAME SHA256 SIGNATURE` per scheduled snapshot kept, in `storeDir`. */
+    manifest: "/var/backups/k8s-ha/etcd/manifest",
+    /** Where releases before the members took the snapshots kept them, under the NFS export: read and written no more. */
+    legacyExportSubdir: "k8s-ha-backups/etcd",
+    /** The backup host's settings (HOST, DIR, KEEP) and the public key the snapshots' signatures verify with. */
     env: "/etc/k8s-ha/etcd-backup.env",
-    /** The snapshot script the timer's service runs, and etcdctl and etcdutl beside it. */
+    verifyKey: "/etc/k8s-ha/etcd-backup/verify.pem",
+    /** The backup host's side: receives a member's snapshot (the forced command of its SSH key), lists and sends them. */
     libDir: "/usr/local/lib/k8s-ha/etcd-backup",
-    script: "/usr/local/lib/k8s-ha/etcd-backup/snapshot.sh",
-    unit: "k8s-ha-etcd-backup",
+    storeScript: "/usr/local/lib/k8s-ha/etcd-backup/store.sh",
+    /** The line the step keeps in its SSH user's authorized_keys (a member's key may log in with it), ending in `authorizedKeyComment`. */
+    authorizedKey: "/etc/k8s-ha/etcd-backup/authorized_key",
+    authorizedKeyComment: "k8s-ha-etcd-backup",
+    /** The timer and service of releases that took the snapshots on the backup host: pruned. */
+    legacyUnit: "k8s-ha-etcd-backup",
+} as const;
+
+/** On each etcd member: what its scheduled snapshot needs (the member's own etcdctl and health-check client). */
+export const ETCD_SNAPSHOT_FILES = {
+    env: "/etc/k8s-ha/etcd-snapshot.env",
+    /** The stack's encryption passphrase (openssl enc -pass file:), the signing key, the SSH key to the backup host and its host key. */
+    encryptionKey: "/etc/k8s-ha/etcd-snapshot/encryption.key",
+    signingKey: "/etc/k8s-ha/etcd-snapshot/signing.key",
+    sshKey: "/etc/k8s-ha/etcd-snapshot/ssh.key",
+    knownHosts: "/etc/k8s-ha/etcd-snapshot/known_hosts",
+    script: "/usr/local/lib/k8s-ha/etcd-snapshot/snapshot.sh",
+    unit: "k8s-ha-etcd-snapshot",
 } as const;

@@ -14,8 +14,13 @@
 BASE=${K8S_HA_E2E_BASE:-328a58c}
 # Since 328a58c: the kubelet serving CA and each worker's serving certificate from it are new, the
 # approver's certificate goes; the apiservers and controller-managers take the new CA, the kubelets
-# their certificates, and the approver stops.
-SWITCH_PLAN="create=kubelet-pki-*,*-kubelet-serving-*;delete=control-plane-csr-approver-*"
+# their certificates, and the approver stops. The etcd backups (issue 26, H2/M2): the stack's
+# passphrase, signing key and the members' SSH key are new, and each member's snapshot step
+# (cpN-etcd-snapshots, its timer); the NFS server's etcd client certificate goes (its key, CSR and
+# certificate). nfs-etcd-backup, cpN-firewall (2379 no longer open to nfs) and cpN-etcd-snapshot-copy
+# (the store script, the new folder) update in place; no daemon restarts for them (the firewall is a
+# oneshot; the timers have no process).
+SWITCH_PLAN="create=kubelet-pki-*,*-kubelet-serving-*,etcd-backup-passphrase,etcd-backup-signing-key,etcd-backup-ssh-key,*-etcd-snapshots;delete=control-plane-csr-approver-*,nfs-etcd-backup-client-*"
 SWITCH_RESTARTS=kube-apiserver,kube-controller-manager,kubelet
 SWITCH_GONE=k8s-ha-csr-approver
 # The leader scheduler exits when its local apiserver is away past the lease's renew deadline
@@ -431,22 +436,63 @@ else
 fi
 "$KUBECTL" delete deployment/roll-probe pdb/roll-probe --ignore-not-found >/dev/null 2>&1 || true
 
-# 5j. etcd backup and restore: 100 keys and a ConfigMap, a scheduled snapshot (taken now), every
-# member's data wiped, a restore from the snapshot: the keys and the ConfigMap are back, what was
-# written after the snapshot is not, and the apiservers serve again.
-timer=$(on nfs 'systemctl is-active k8s-ha-etcd-backup.timer; systemctl show -P NextElapseUSecRealtime k8s-ha-etcd-backup.timer' 2>&1 | paste -sd' ')
-if [[ $timer == active* ]]; then
-    record "scheduled etcd snapshots: the timer on nfs" passed 0 "" "$timer"
+# 5j. etcd backup and restore (issue 26, H2/M2): the snapshot timer on every member and nothing of
+# the old taker left on nfs; 100 keys and a ConfigMap, a snapshot taken now (by the leader,
+# encrypted and signed, kept on nfs outside the export), which a worker cannot reach over NFS and
+# beside which a planted symlink is refused; every member's data wiped, a restore that checks the
+# signed manifest and decrypts: the keys and the ConfigMap are back, what was written after the
+# snapshot is not, and the apiservers serve again.
+STORE_DIR=/var/backups/k8s-ha/etcd
+timers="" timers_on=0
+for h in cp1 cp2 cp3; do
+    t=$(on "$h" 'systemctl is-active k8s-ha-etcd-snapshot.timer; systemctl show -P NextElapseUSecRealtime k8s-ha-etcd-snapshot.timer' 2>&1 | paste -sd' ')
+    timers+="$h: $t; "
+    if [[ $t == active* ]]; then timers_on=$((timers_on + 1)); fi
+done
+# The NFS server takes no snapshot any more: no timer, no etcd client certificate, no etcd tools.
+nfs_old=$(on nfs 'systemctl is-active k8s-ha-etcd-backup.timer; for p in /etc/k8s-ha/etcd-backup/client.crt /etc/k8s-ha/etcd-backup/client.key /etc/k8s-ha/etcd-backup/ca.crt /usr/local/lib/k8s-ha/etcd-backup/bin /etc/systemd/system/k8s-ha-etcd-backup.timer; do [ ! -e $p ] || echo "$p left"; done' 2>&1 | paste -sd' ')
+if ((timers_on == 3)) && [[ $nfs_old == inactive ]]; then
+    record "scheduled etcd snapshots: the timer on every member, none on nfs" passed 0 "" "${timers}nfs: timer $nfs_old, no etcd credential or tool left"
 else
-    record "scheduled etcd snapshots: the timer on nfs" failed 0 "" "$timer"
+    record "scheduled etcd snapshots: the timer on every member, none on nfs" failed 0 "" "${timers}nfs: $nfs_old"
 fi
 on cp1 "for i in \$(seq -w 1 100); do $ETCDCTL_CP1 put k8s-ha-drill/key-\$i value-\$i >/dev/null || exit 1; done" >/dev/null 2>&1 || say "could not write the drill's keys"
 "$KUBECTL" create configmap restore-drill --from-literal=written=before-the-snapshot >/dev/null 2>&1 || true
-if timed etcd-snapshot.log bash scripts/etcd-backup.sh snapshot && snap=$(grep -oE 'scheduled-[0-9TZ]+\.db' "$LOGS/etcd-snapshot.log" | tail -n 1) && [[ -n $snap ]]; then
+if timed etcd-snapshot.log bash scripts/etcd-backup.sh snapshot && snap=$(grep -oE 'scheduled-[0-9]{8}T[0-9]{6}Z-[a-z0-9.-]+\.db\.enc' "$LOGS/etcd-snapshot.log" | tail -n 1) && [[ -n $snap ]]; then
     record "etcd snapshot now (npm run etcd-backup -- snapshot)" passed "$T" "" "$(grep -o 'saved a snapshot.*' "$LOGS/etcd-snapshot.log" | tail -n 1)"
 else
     record "etcd snapshot now (npm run etcd-backup -- snapshot)" failed "$T" "" "$(tail -n 3 "$LOGS/etcd-snapshot.log")"
-    snap=missing.db
+    snap=scheduled-00000000T000000Z-missing.db.enc
+fi
+# On nfs: root's own 0700 folder, the file root's 0600 and encrypted (openssl's "Salted__" header,
+# not a bolt database), one line of the manifest.
+kept=$(on nfs "stat -c '%U %a' $STORE_DIR $STORE_DIR/$snap | paste -sd' '; head -c 8 $STORE_DIR/$snap; echo; grep -c '^$snap ' $STORE_DIR/manifest" 2>&1 | paste -sd' ')
+if [[ $kept == "root 700 root 600 Salted__ 1" ]]; then
+    record "the snapshot on nfs: root's own, encrypted, in the signed manifest" passed 0 "" "$STORE_DIR ($kept)"
+else
+    record "the snapshot on nfs: root's own, encrypted, in the signed manifest" failed 0 "" "$STORE_DIR/$snap: $kept (want: root 700 root 600 Salted__ 1)"
+fi
+# A worker that mounts the export (w4, root squashed) finds no snapshot there, and the NFS server
+# refuses to mount the backup folder itself: it is outside every export.
+# shellcheck disable=SC2016 # expands on w4
+w4_nfs=$(on w4 'd=$(mktemp -d) && if mount -t nfs4 -o ro 10.213.0.51:/srv/nfs/k8s "$d"; then echo "export: $(find "$d" -name "scheduled-*.db.enc" 2>/dev/null | wc -l) snapshots"; umount "$d"; else echo "export: not mounted"; fi; if timeout 30 mount -t nfs4 -o ro 10.213.0.51:'"$STORE_DIR"' "$d" 2>/dev/null; then echo "store: mounted, $(ls "$d" 2>&1 | wc -l) entries"; umount "$d"; else echo "store: refused"; fi; rmdir "$d"' 2>&1 | paste -sd';')
+if [[ $w4_nfs == "export: 0 snapshots;store: refused" ]]; then
+    record "a worker cannot reach the snapshots over NFS" passed 0 "" "from w4: $w4_nfs"
+else
+    record "a worker cannot reach the snapshots over NFS" failed 0 "" "from w4: $w4_nfs"
+fi
+# A symlink planted in the backup folder (to a file of root's) is refused by the store script that
+# serves a restore, from the Pulumi machine; the drill removes it again.
+PLANTED=scheduled-20000101T000000Z-planted.db.enc
+planted_rc=0
+on nfs "ln -sfn /etc/shadow $STORE_DIR/$PLANTED" >/dev/null 2>&1 || planted_rc=$?
+timed etcd-planted.log bash scripts/etcd-backup.sh restore "$PLANTED" || planted_rc=$((planted_rc + 100 + $?))
+on nfs "rm -f $STORE_DIR/$PLANTED; [ ! -e $STORE_DIR/$PLANTED ] && [ ! -L $STORE_DIR/$PLANTED ]" >/dev/null 2>&1 || planted_rc=$((planted_rc + 1000))
+refusal=$(grep -o "$STORE_DIR/$PLANTED is a symlink: refused.*" "$LOGS/etcd-planted.log" | head -n 1)
+if ((planted_rc == 101)) && [[ -n $refusal ]] && ! grep -q 'root:' "$LOGS/etcd-planted.log"; then
+    record "a symlink planted in the backup folder is refused" passed 0 "" "restore $PLANTED: $refusal; the symlink removed"
+else
+    record "a symlink planted in the backup folder is refused" failed 0 "" "status $planted_rc (want 101: planted, the restore refused, removed); $(tail -n 2 "$LOGS/etcd-planted.log" | cut -c1-300)"
 fi
 timed etcd-list.log bash scripts/etcd-backup.sh list || true
 # Written after the snapshot: the restore must not bring these back.
@@ -464,10 +510,12 @@ if timed etcd-restore.log bash scripts/etcd-backup.sh restore "$snap" --yes; the
     cm_after=$("$KUBECTL" get configmap restore-drill-after -o name 2>&1 || true)
     ready=$(for h in 10.213.0.21 10.213.0.22 10.213.0.23 10.213.0.10; do curl -sk -m 5 "https://$h:6443/readyz" || echo no; echo; done | paste -sd' ')
     back=$(awk -v a="$t_wipe" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
-    if [[ $keys == 100 && -z $after && $cm == before-the-snapshot && $cm_after == *NotFound* && $ready == "ok ok ok ok" ]]; then
-        record "etcd restored from the snapshot on every member" passed "$restore_s" "" "100 keys and the ConfigMap back, the writes after the snapshot gone; apiservers ready (cp1 cp2 cp3 VIP: $ready); API down ${back} s from the wipe (while wiped: ${down:-no answer}); $(grep -o 'restored .* in [0-9]* s' "$LOGS/etcd-restore.log" | tail -n 1)"
+    # The restore checked the manifest's signature and the file's sha256 before it decrypted.
+    opened=$(grep -o "nfs:$STORE_DIR/$snap: signature and sha256 [0-9a-f]* checked, decrypted" "$LOGS/etcd-restore.log" | tail -n 1)
+    if [[ $keys == 100 && -z $after && $cm == before-the-snapshot && $cm_after == *NotFound* && $ready == "ok ok ok ok" && -n $opened ]]; then
+        record "etcd restored from the snapshot on every member" passed "$restore_s" "" "$opened; 100 keys and the ConfigMap back, the writes after the snapshot gone; apiservers ready (cp1 cp2 cp3 VIP: $ready); API down ${back} s from the wipe (while wiped: ${down:-no answer}); $(grep -o 'restored .* in [0-9]* s' "$LOGS/etcd-restore.log" | tail -n 1)"
     else
-        record "etcd restored from the snapshot on every member" failed "$restore_s" "" "keys $keys, after '$after', configmap '$cm', after-configmap '$cm_after', readyz $ready"
+        record "etcd restored from the snapshot on every member" failed "$restore_s" "" "keys $keys, after '$after', configmap '$cm', after-configmap '$cm_after', readyz $ready, checked: ${opened:-no signature and sha256 check in the log}"
     fi
 else
     record "etcd restored from the snapshot on every member" failed "$T" "" "$(tail -n 5 "$LOGS/etcd-restore.log")"
@@ -557,9 +605,10 @@ run_checks "clean hosts after destroy" clean.log 1 bash scripts/hosts-check.sh c
 # Guarded etcd data: each member saved a snapshot before its data went, and all but the last left
 # the cluster with `member remove` first; the snapshots (checked by etcdutl as they were taken) stay.
 saved=$(grep -c "saved etcd's data before removing the member: /var/backups/k8s-ha/etcd/" "$LOGS/destroy.log" || true)
-# ... and each snapshot was copied off its host to the NFS server (k8s-ha:etcdBackup), checked there.
-copied=$(grep -oE "k8s-ha\[cp[0-9]\]: copied etcd's snapshot off the host: 10\.213\.0\.51:/srv/nfs/k8s/k8s-ha-backups/etcd/cp[0-9]-[0-9TZ]+\.db" "$LOGS/destroy.log" | sort -u | wc -l)
-on_nfs=$(on nfs 'ls /srv/nfs/k8s/k8s-ha-backups/etcd/ 2>/dev/null | grep -c "\.db$"' || true)
+# ... and each snapshot was copied off its host to the NFS server's root-only backup folder
+# (k8s-ha:etcdBackup; outside the export), checked there by the store script.
+copied=$(grep -oE "k8s-ha\[cp[0-9]\]: copied etcd's snapshot off the host: 10\.213\.0\.51:$STORE_DIR/cp[0-9]-[0-9TZ]+\.db" "$LOGS/destroy.log" | sort -u | wc -l)
+on_nfs=$(on nfs "find $STORE_DIR -maxdepth 1 -type f -user root -perm 0600 -name 'cp[0-9]-*.db' | wc -l" || true)
 left=$(grep -cE "left the etcd cluster \(member [0-9a-f]+ removed" "$LOGS/destroy.log" || true)
 status=$(on cp1 'stat -c "%n %s bytes %U %a" /var/backups/k8s-ha/etcd/*.db | tail -1' 2>&1 || true)
 if ((saved == 3 && left >= 2 && copied == 3 && on_nfs >= 3)); then

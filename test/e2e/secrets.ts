@@ -107,6 +107,7 @@ export function secretNeedles(resources: Resource[], extra: string[]): Map<strin
  */
 export function secretPemLines(block: string, body: string): string[] {
     const lines = body.split("\n").map((l) => l.trim()).filter((l) => l.length >= 24);
+    if (block.includes("BEGIN OPENSSH PRIVATE KEY")) return opensshSecretLines(body) ?? lines;
     let scalar: Buffer;
     try {
         const key = crypto.createPrivateKey(block);
@@ -121,6 +122,60 @@ export function secretPemLines(block: string, body: string): string[] {
     const end = start + scalar.length;
     // Each full PEM line is 64 base64 characters, 48 bytes.
     return lines.filter((_, i) => i * 48 < end && (i + 1) * 48 > start);
+}
+
+/**
+ * Of an unencrypted OpenSSH Ed25519 private key (the tls provider's privateKeyOpenssh), the base64
+ * lines that overlap its 32-byte seed. The rest is public or the same for every such key: the
+ * format's header (its whole first line), the public key (twice), the check numbers, the comment.
+ * Undefined for any other key type or anything it cannot read (then every line counts).
+ */
+export function opensshSecretLines(body: string): string[] | undefined {
+    const lines = body.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+    const der = Buffer.from(lines.join(""), "base64");
+    let at = 0;
+    const u32 = (): number => {
+        if (at + 4 > der.length) throw new Error("short");
+        const n = der.readUInt32BE(at);
+        at += 4;
+        return n;
+    };
+    const str = (): Buffer => {
+        const n = u32();
+        if (at + n > der.length) throw new Error("short");
+        const b = der.subarray(at, at + n);
+        at += n;
+        return b;
+    };
+    let seed: [number, number];
+    try {
+        const magic = "openssh-key-v1\0";
+        if (der.subarray(0, magic.length).toString("latin1") !== magic) return undefined;
+        at = magic.length;
+        if (str().toString() !== "none" || str().toString() !== "none") return undefined;
+        str();
+        if (u32() !== 1) return undefined;
+        str();
+        u32();
+        u32();
+        u32();
+        if (str().toString() !== "ssh-ed25519") return undefined;
+        str();
+        const n = u32();
+        if (n !== 64 || at + n > der.length) return undefined;
+        seed = [at, at + 32];
+    } catch {
+        return undefined;
+    }
+    // The characters that encode the seed's bytes, and the lines they fall on (any line width).
+    const [first, last] = [Math.floor((seed[0] * 4) / 3), Math.ceil((seed[1] * 4) / 3)];
+    const out: string[] = [];
+    let c = 0;
+    for (const line of lines) {
+        if (c < last && c + line.length > first) out.push(line);
+        c += line.length;
+    }
+    return out;
 }
 
 /** The stack's resources whose secret a scan must look for: private keys and random passwords. */
