@@ -150,6 +150,17 @@ plan_check() {
         record "$name" failed "$T" "$goal" "$(tail -n 5 "$LOGS/preview-$drill.json")"
     fi
 }
+# probe_record NAME: the client probe's requests (start_probe client) as a record that passes only
+# when some were answered and none failed: the counts, the latency, and the first failures.
+probe_record() {
+    local ok bad
+    read -r ok bad <<<"$(probe_counts)"
+    if ((bad == 0 && ok > 0)); then
+        record "$1" passed 0 "0 failed" "$ok ok, $bad failed; latency $(probe_latency)"
+    else
+        record "$1" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
+    fi
+}
 # lb_events SINCE: HAProxy's view of the apiservers on each lb host since SINCE (UTC, `date -u
 # '+%F %T'`): "lb1 13:59:20 cp1 stopping, lb1 13:59:23 cp1 DOWN, ..." (stopping: drained, no new
 # connections; DOWN: out, its connections cut; UP: back), to set beside the probe's failures.

@@ -257,7 +257,6 @@ stop_probe
 on cp1 'pkill -f "put k8s-ha-drill/write"' >/dev/null 2>&1 || true
 kill "$writes_pid" 2>/dev/null || true
 wait "$writes_pid" 2>/dev/null || true
-read -r ok bad <<<"$(probe_counts)"
 wok=$(awk '$3 == "ok"' "$ETCD_WRITES" | grep -c . || true)
 wbad=$(awk '$3 == "fail"' "$ETCD_WRITES" | grep -c . || true)
 wretried=$(awk '$3 == "ok" && $4 > 1' "$ETCD_WRITES" | grep -c . || true)
@@ -268,11 +267,7 @@ if ((wbad == 0 && wok > 0)); then
 else
     record "etcd writes during the etcd roll" failed 0 "0 failed" "$wok ok, $wbad failed, $wretried went through on a retry; errors: ${werr}; the slowest took $wslow s"
 fi
-if ((bad == 0 && ok > 0)); then
-    record "client requests through the VIP during the etcd roll" passed 0 "0 failed" "$ok ok, $bad failed; latency $(probe_latency)"
-else
-    record "client requests through the VIP during the etcd roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
-fi
+probe_record "client requests through the VIP during the etcd roll"
 # One member at a time: each member's restart (lock taken) and release, from the engine's log.
 roll=$(awk 'match($0, /k8s-ha\[cp[0-9]\]: restarting etcd at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, /[][ ]/); h = a[2]; if (!(h in s)) s[h] = a[length(a)] }
     match($0, /k8s-ha\[cp[0-9]\]: etcd restarted; every member healthy; roll lock released at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, /[][ ]/); h = a[2]; if (!(h in e)) e[h] = a[length(a)] }
@@ -295,12 +290,7 @@ sleep 1
 step "apiServerExtraSans change (up)" "" up-api-sans.log pulumi_ up --yes --suppress-progress || true
 sleep 2
 stop_probe
-read -r ok bad <<<"$(probe_counts)"
-if ((bad == 0 && ok > 0)); then
-    record "client requests through the VIP during the roll" passed 0 "0 failed" "$ok ok, $bad failed; latency $(probe_latency)"
-else
-    record "client requests through the VIP during the roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
-fi
+probe_record "client requests through the VIP during the roll"
 # Drain before down: as each apiserver stopped, both lb hosts' HAProxy stopped sending it new
 # connections (its /readyz failing only the shutdown check) before taking it down.
 events=$(lb_events "$since")
@@ -335,12 +325,7 @@ step "LB setting on both lb hosts (up)" "" up-lb-roll.log pulumi_ up --yes --sup
 sleep 2
 stop_probe
 lb_after=$(lb_state)
-read -r ok bad <<<"$(probe_counts)"
-if ((bad == 0 && ok > 0)); then
-    record "client requests through the VIP during the LB roll" passed 0 "0 failed" "$ok ok, $bad failed; latency $(probe_latency)"
-else
-    record "client requests through the VIP during the LB roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
-fi
+probe_record "client requests through the VIP during the LB roll"
 # The standby reloads HAProxy first; the VIP holder defers its reload to the finish phase, after
 # the standby is ready again: "S reloading; S ready (standby); H reloading; H ready (holds the VIP)".
 lb_order=$(grep -oE 'k8s-ha\[lb[12]\]: (reloading haproxy|load balancer ready \([A-Za-z ]+\))' "$LOGS/up-lb-roll.log" | uniq | paste -sd';' || true)
@@ -413,12 +398,7 @@ step "kubelet setting on every worker (up)" "" up-worker-roll.log pulumi_ up --y
 sleep 2
 stop_probe
 workload_sampler_stop
-read -r ok bad <<<"$(probe_counts)"
-if ((bad == 0 && ok > 0)); then
-    record "client requests through the VIP during the worker roll" passed 0 "0 failed" "$ok ok, $bad failed; latency $(probe_latency)"
-else
-    record "client requests through the VIP during the worker roll" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
-fi
+probe_record "client requests through the VIP during the worker roll"
 # Each worker's drain (lock taken) and uncordon, from the engine's log: none may overlap.
 wroll=$(awk 'match($0, /k8s-ha\[cp1\]: draining w[0-9] at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, " "); if (!(a[3] in s)) s[a[3]] = a[5] }
     match($0, /k8s-ha\[cp1\]: uncordoned w[0-9] at [0-9:.]+/) { split(substr($0, RSTART, RLENGTH), a, " "); if (!(a[3] in e)) e[a[3]] = a[5] }

@@ -3,13 +3,13 @@
  * end): a drill skipped because a step before it failed, or dropped by a filter, is missing.
  *   node bin/test/e2e/expected.js SUITE_FILE... -- RESULTS_TSV
  * The names are read from the calls that record a result (record, step, plan_check, run_checks,
- * refused_preview) with a literal name; a variable part of a name (`$k`, `${kill_after}`) matches
+ * refused_preview, probe_record) with a literal name; a variable part of a name (`$k`, `${kill_after}`) matches
  * any text, and a name that is a variable alone (a helper's own `record "$name"`) names nothing.
  * Prints "N of N named checks ran (M records)"; exits 1 naming those missing.
  */
 import * as fs from "fs";
 
-const CALL = /^\s*(?:if !? *)?(?:[A-Z_]+=\S+ +)*(?:record|step|plan_check|run_checks|refused_preview) +"((?:[^"\\]|\\.)*)"/gm;
+const CALL = /^\s*(?:if !? *)?(?:[A-Z_]+=\S+ +)*(?:record|step|plan_check|run_checks|refused_preview|probe_record) +"((?:[^"\\]|\\.)*)"/gm;
 
 /** A recorded name's pattern: literal text, with each shell expansion matching any text. */
 function pattern(name: string): RegExp {
