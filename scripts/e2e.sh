@@ -153,12 +153,12 @@ plan_check() {
 # probe_record NAME: the client probe's requests (start_probe client) as a record that passes only
 # when some were answered and none failed: the counts, the latency, and the first failures.
 probe_record() {
-    local ok bad
+    local name=$1 ok bad
     read -r ok bad <<<"$(probe_counts)"
     if ((bad == 0 && ok > 0)); then
-        record "$1" passed 0 "0 failed" "$ok ok, $bad failed; latency $(probe_latency)"
+        record "$name" passed 0 "0 failed" "$ok ok, $bad failed; latency $(probe_latency)"
     else
-        record "$1" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
+        record "$name" failed 0 "0 failed" "$ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
     fi
 }
 # lb_events SINCE: HAProxy's view of the apiservers on each lb host since SINCE (UTC, `date -u

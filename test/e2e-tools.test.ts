@@ -388,23 +388,34 @@ describe("every check an e2e suite names ran (expected.ts)", () => {
         'PULUMI_WRAP=faked plan_check "preview 36 h later: renewed" "" renew "$RENEW"',
         'record "up killed after ${kill_after} s, while running" passed 0 "" "$pending"',
         'record "$name" passed "$T" "$goal" "$out"',
+        '        record "$1" failed 0 "0 failed" "$ok ok"',
+        'probe_record "client requests through the VIP during the roll"',
         'run_checks "clean hosts after destroy" clean.log bash scripts/hosts-check.sh clean',
     ].join("\n");
     const named = namedChecks(suite);
 
-    test("reads each literal name, with its expansions as wildcards; a bare variable names nothing", () => {
+    test("reads each literal name, with its expansions as wildcards; a bare variable or positional parameter names nothing", () => {
         expect([...named.keys()]).toEqual([
             "lab up (11 machines)",
             "up at Kubernetes 1.34.4 on bare hosts",
             "the cluster runs 1.34.4",
             "preview 36 h later: renewed",
             "up killed after ${kill_after} s, while running",
+            "client requests through the VIP during the roll",
             "clean hosts after destroy",
         ]);
     });
 
     test("a check skipped by the failed step before it is missing; a run of all is complete", () => {
-        const all = ["lab up (11 machines)", "up at Kubernetes 1.34.4 on bare hosts", "the cluster runs 1.34.4", "preview 36 h later: renewed", "up killed after 37 s, while running", "clean hosts after destroy"];
+        const all = [
+            "lab up (11 machines)",
+            "up at Kubernetes 1.34.4 on bare hosts",
+            "the cluster runs 1.34.4",
+            "preview 36 h later: renewed",
+            "up killed after 37 s, while running",
+            "client requests through the VIP during the roll",
+            "clean hosts after destroy",
+        ];
         expect(missingChecks(named, all)).toEqual([]);
         expect(missingChecks(named, all.filter((n) => n !== "the cluster runs 1.34.4"))).toEqual(["the cluster runs 1.34.4"]);
         // The wildcard stands for the variable only: the rest of the name must match.

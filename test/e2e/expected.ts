@@ -4,7 +4,8 @@
  *   node bin/test/e2e/expected.js SUITE_FILE... -- RESULTS_TSV
  * The names are read from the calls that record a result (record, step, plan_check, run_checks,
  * refused_preview, probe_record) with a literal name; a variable part of a name (`$k`, `${kill_after}`) matches
- * any text, and a name that is a variable alone (a helper's own `record "$name"`) names nothing.
+ * any text, and a name that is a variable alone (a helper's own `record "$name"` or `record "$1"`)
+ * names nothing.
  * Prints "N of N named checks ran (M records)"; exits 1 naming those missing.
  */
 import * as fs from "fs";
@@ -13,7 +14,7 @@ const CALL = /^\s*(?:if !? *)?(?:[A-Z_]+=\S+ +)*(?:record|step|plan_check|run_ch
 
 /** A recorded name's pattern: literal text, with each shell expansion matching any text. */
 function pattern(name: string): RegExp {
-    const parts = name.split(/\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*/);
+    const parts = name.split(/\$\{[^}]*\}|\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9@*#]/);
     return new RegExp(`^${parts.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
 }
 
@@ -23,7 +24,7 @@ export function namedChecks(source: string): Map<string, RegExp> {
     for (const m of source.matchAll(CALL)) {
         const name = m[1];
         // A name that is only expansions (a helper's parameter) names no check of its own.
-        if (name.replace(/\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*/g, "").trim() === "") continue;
+        if (name.replace(/\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$[0-9@*#]/g, "").trim() === "") continue;
         named.set(name, pattern(name));
     }
     return named;
