@@ -1,13 +1,10 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
+import { ScriptSandbox } from "./script-sandbox";
 
 // scripts/kubeconfig.sh (npm run kubeconfig): the real scripts in a temporary root, with a stand-in
 // `pulumi` that keeps each backend's stacks in a file, serves the outputs a test gives a stack, and
 // notes the mode of the file its stdout goes to while it writes the secret.
-
-const ROOT = path.resolve(__dirname, "..");
 
 const STAND_IN = `#!/usr/bin/env bash
 printf 'pulumi %s\\n' "$*" >>"$SANDBOX/pulumi.log"
@@ -61,30 +58,14 @@ interface Run {
     modes: string[];
 }
 
-class Sandbox {
-    readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-ha-kubeconfig-"));
-
+class Sandbox extends ScriptSandbox {
     constructor() {
-        for (const s of ["pulumi.sh", "stack-hosts.sh", "kubeconfig.sh"]) this.write(`scripts/${s}`, fs.readFileSync(path.join(ROOT, "scripts", s), "utf8"));
-        this.write("bin/pulumi", STAND_IN, 0o755);
-        this.write(".tools/env.sh", `export PATH="${this.p("bin")}:${path.dirname(process.execPath)}:$PATH"\nexport PULUMI_HOME="${this.p("home")}"\n`);
-        for (const d of ["home", "backends", "outputs", "user"]) fs.mkdirSync(this.p(d));
-        fs.symlinkSync(path.join(ROOT, "node_modules"), this.p("node_modules"));
-        this.write("Pulumi.yaml", "name: k8s-ha\nruntime: nodejs\n");
-        this.write("Pulumi.dev.yaml", "config:\n  k8s-ha:vip: 10.213.0.10\n");
+        super("k8s-ha-kubeconfig-", ["pulumi.sh", "stack-hosts.sh", "kubeconfig.sh"], STAND_IN);
+        for (const d of ["outputs", "user"]) fs.mkdirSync(this.p(d));
         // The team's backend, with prod brought up and staging never.
         this.write("home/credentials.json", JSON.stringify({ current: "s3://team-state", accessTokens: {}, accounts: {} }));
         this.write("backends/s3___team_state", "prod\nstaging\n");
         this.write("outputs/prod.kubeconfig", kubeconfigOf("prod"));
-    }
-
-    p(...parts: string[]): string {
-        return path.join(this.dir, ...parts);
-    }
-
-    write(rel: string, content: string, mode = 0o644): void {
-        fs.mkdirSync(path.dirname(this.p(rel)), { recursive: true });
-        fs.writeFileSync(this.p(rel), content, { mode });
     }
 
     /** The script as `npm run kubeconfig -- ARGS` runs it from the folder `user/`, under umask 000 (so only the script's own care keeps the file private). */
@@ -107,10 +88,6 @@ class Sandbox {
     /** The files in a folder (temporary files left behind would show here). */
     ls(rel: string): string[] {
         return fs.readdirSync(this.p(rel)).sort();
-    }
-
-    remove(): void {
-        fs.rmSync(this.dir, { recursive: true, force: true });
     }
 }
 

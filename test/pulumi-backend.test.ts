@@ -1,13 +1,10 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
+import { ScriptSandbox } from "./script-sandbox";
 
 // Which backend and stack scripts/pulumi.sh (and the scripts that go through it) pick: the real
 // scripts in a temporary root, with a stand-in `pulumi` that keeps each backend's stacks in a file
 // and logs every call with the backend and passphrase file it got.
-
-const ROOT = path.resolve(__dirname, "..");
 
 /** The stand-in: `stack select [--create] NAME`, `stack ls --json`, and anything else logged as run. */
 const STAND_IN = `#!/usr/bin/env bash
@@ -43,32 +40,9 @@ interface Run {
     calls: string[];
 }
 
-class WrapperSandbox {
-    readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-ha-backend-"));
-
+class WrapperSandbox extends ScriptSandbox {
     constructor() {
-        for (const s of ["pulumi.sh", "drift.sh", "stack-hosts.sh", "etcd-backup.sh"]) {
-            this.write(`scripts/${s}`, fs.readFileSync(path.join(ROOT, "scripts", s), "utf8"));
-        }
-        this.write("bin/pulumi", STAND_IN, 0o755);
-        this.write(
-            ".tools/env.sh",
-            `export PATH="${this.p("bin")}:${path.dirname(process.execPath)}:$PATH"\nexport PULUMI_HOME="${this.p("home")}"\n`,
-        );
-        fs.mkdirSync(this.p("home"));
-        fs.mkdirSync(this.p("backends"));
-        fs.symlinkSync(path.join(ROOT, "node_modules"), this.p("node_modules"));
-        this.write("Pulumi.yaml", "name: k8s-ha\nruntime: nodejs\n");
-        this.write("Pulumi.dev.yaml", "config:\n  k8s-ha:vip: 10.213.0.10\n");
-    }
-
-    p(...parts: string[]): string {
-        return path.join(this.dir, ...parts);
-    }
-
-    write(rel: string, content: string, mode = 0o644): void {
-        fs.mkdirSync(path.dirname(this.p(rel)), { recursive: true });
-        fs.writeFileSync(this.p(rel), content, { mode });
+        super("k8s-ha-backend-", ["pulumi.sh", "drift.sh", "stack-hosts.sh", "etcd-backup.sh"], STAND_IN);
     }
 
     /** A backend that already has these stacks. */
@@ -97,10 +71,6 @@ class WrapperSandbox {
         });
         const log = fs.existsSync(this.p("pulumi.log")) ? fs.readFileSync(this.p("pulumi.log"), "utf8") : "";
         return { status: r.status, stdout: r.stdout, stderr: r.stderr, calls: log.split("\n").filter(Boolean) };
-    }
-
-    remove(): void {
-        fs.rmSync(this.dir, { recursive: true, force: true });
     }
 }
 

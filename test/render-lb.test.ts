@@ -200,10 +200,7 @@ describe("renderHaproxyConfig under a real HAProxy: drain before down", () => {
             servers.push(srv);
             backends.push({ name, address: "127.0.0.1", port: (srv.address() as net.AddressInfo).port });
         }
-        const probe = net.createServer();
-        await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", () => resolve()));
-        frontend = (probe.address() as net.AddressInfo).port;
-        await new Promise<void>((resolve) => probe.close(() => resolve()));
+        frontend = await freePort();
         socket = path.join(dir, "admin.sock");
         const cfg = renderHaproxyConfig({ apiPort: frontend, backends, checkIntervalMs: 100, statsSocket: socket })
             // No syslog socket here: HAProxy's log goes nowhere instead. Loopback only.
