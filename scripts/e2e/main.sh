@@ -11,18 +11,11 @@
 # and deletes nothing but what this commit adds or retires on purpose (SWITCH_PLAN), and its up
 # restarts only the daemons this commit must restart (SWITCH_RESTARTS) and removes those it retires
 # (SWITCH_GONE); every other daemon on every host keeps its process.
-BASE=${K8S_HA_E2E_BASE:-328a58c}
-# Since 328a58c: the kubelet serving CA and each worker's serving certificate from it are new, the
-# approver's certificate goes; the apiservers and controller-managers take the new CA, the kubelets
-# their certificates, and the approver stops. The etcd backups (issue 26, H2/M2): the stack's
-# passphrase, signing key and the members' SSH key are new, and each member's snapshot step
-# (cpN-etcd-snapshots, its timer); the NFS server's etcd client certificate goes (its key, CSR and
-# certificate). nfs-etcd-backup, cpN-firewall (2379 no longer open to nfs) and cpN-etcd-snapshot-copy
-# (the store script, the new folder) update in place; no daemon restarts for them (the firewall is a
-# oneshot; the timers have no process).
-SWITCH_PLAN="create=kubelet-pki-*,*-kubelet-serving-*,etcd-backup-passphrase,etcd-backup-signing-key,etcd-backup-ssh-key,*-etcd-snapshots;delete=control-plane-csr-approver-*,nfs-etcd-backup-client-*"
-SWITCH_RESTARTS=kube-apiserver,kube-controller-manager,kubelet
-SWITCH_GONE=k8s-ha-csr-approver
+BASE=${K8S_HA_E2E_BASE:-480ced0}
+# Since 480ced0: nothing on the hosts changes, so the switch creates, deletes and restarts nothing.
+SWITCH_PLAN=""
+SWITCH_RESTARTS=""
+SWITCH_GONE=""
 # The leader scheduler exits when its local apiserver is away past the lease's renew deadline
 # ("Leaderelection lost"), and systemd starts it again: a restart of the apiservers may restart it.
 SWITCH_MAY_RESTART=kube-scheduler
