@@ -1039,7 +1039,13 @@ main() {
     versions) print_versions ;;
     pins) pins ;;
     build | push)
-      command -v go >/dev/null || die "go is not on PATH"
+      if ! command -v go >/dev/null; then
+        # The go scripts/setup.sh found or installed (.tools/env.sh has it on PATH), or /usr/local/go.
+        # shellcheck source=/dev/null
+        [[ -f $ROOT/.tools/env.sh ]] && source "$ROOT/.tools/env.sh"
+        command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
+        command -v go >/dev/null || die "go is not on PATH; run bash scripts/setup.sh (it installs Go)"
+      fi
       mkdir -p "$ART"
       exec 9>"$ART/.lock"
       if [[ $verb == push ]]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # All the set-up of a Debian 12 machine for k8s-ha, as root:
 #   1. Debian packages the tests' checkers and the lab need;
-#   2. Node.js 24 (from the npm package node@24) and the npm packages;
+#   2. Node.js 24 (from the npm package node@24) and the npm packages, and Go when the machine has
+#      none new enough for the artifacts build (from the Go module proxy, scripts/toolchain.sh);
 #   3. the cluster artifacts (Kubernetes, etcd, containerd, runc, CNI, images), built from the Go
 #      module proxy and cached (scripts/artifacts.sh);
 #   4. the Pulumi toolchain from the release mirror (scripts/toolchain.sh).
@@ -47,14 +48,22 @@ setup_node() {
     # shellcheck source=scripts/toolchain.sh
     source "$ROOT/scripts/toolchain.sh"
     install_node
+    install_go
 }
+# The folder of the go that setup_node found or installed.
+go_dir() (
+    # shellcheck source=scripts/toolchain.sh
+    source "$ROOT/scripts/toolchain.sh"
+    go_bin_dir
+)
 
 [[ $(id -u) == 0 ]] || die "run as root (it installs Debian packages)"
 install_packages
 (setup_node)
 NODE_BIN=${K8S_HA_CACHE:-/var/cache/k8s-ha}/node/node_modules/node/bin
-export PATH=$NODE_BIN:$PATH
-say "node $(node --version)"
+GO_DIR=$(go_dir) || die "no go after its install; see the messages above"
+export PATH=$NODE_BIN:$GO_DIR:$PATH
+say "node $(node --version), $(go version | cut -d' ' -f3)"
 npm ci --no-audit --no-fund --loglevel=error
 if [[ ${K8S_HA_SKIP_ARTIFACTS:-0} != 1 ]]; then
     bash scripts/artifacts.sh

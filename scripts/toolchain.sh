@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Pulumi toolchain k8s-ha needs, on machines with or without internet access:
 #   - Node.js 24 from the npm package node@24, under $K8S_HA_CACHE/node;
+#   - a Go toolchain for the artifacts build, when the machine has none new enough: Go's own
+#     release from the Go module proxy (golang.org/toolchain), checked against a pinned sha256,
+#     under $K8S_HA_CACHE/go;
 #   - the pulumi CLI (with its Node.js language host) and the command, tls and random resource
 #     plugins, from a mirror of Pulumi's release tarballs (docs/airgap.md), checked against the
 #     mirror's SHA256SUMS and installed into a PULUMI_HOME of this script's own with automatic
@@ -19,6 +22,7 @@
 #                          (default: ../shared/pulumi-mirror beside the checkout, when it exists)
 #   K8S_HA_PULUMI_VERSION  CLI version to take from the mirror (default: the newest it has)
 #   K8S_HA_CACHE           cache root (default /var/cache/k8s-ha)
+#   GOPROXY                Go module proxy for the Go toolchain (default: Go's, proxy.golang.org)
 #
 # Nothing is installed until every file it needs has been fetched and has matched its checksum.
 # A second run with the same versions fetches nothing and changes nothing.
@@ -34,6 +38,12 @@ readonly TOOLCHAIN_DIR=$CACHE_ROOT/toolchain
 readonly NODE_PREFIX=$CACHE_ROOT/node
 readonly NODE_BIN_DIR=$NODE_PREFIX/node_modules/node/bin
 readonly ENV_FILE=$REPO_ROOT/.tools/env.sh
+# The Go release the artifacts build needs (the newest `go` line of scripts/artifacts/*/go.mod;
+# npm test checks they agree), and the sha256 of its module zip golang.org/toolchain@v0.0.1-go<V>.
+# linux-amd64, as the Go checksum database has it (go mod download verified it on 2026-12-08).
+readonly GO_VERSION=1.26.8
+readonly GO_TOOLCHAIN_SHA256=30c2b1bf7dcc88d3eb0a1364e47ddd9128edb3110a30e8a0ef61cd5856b31de7
+readonly GO_PREFIX=$CACHE_ROOT/go/go$GO_VERSION
 
 SCRATCH_DIRS=()
 
@@ -50,13 +60,12 @@ remove_scratch_dirs() {
   done
 }
 
-# make_scratch_dir PARENT: a fresh folder in PARENT, removed on exit unless moved away first.
+# make_scratch_dir PARENT: a fresh folder in PARENT, in SCRATCH, removed on exit unless moved away
+# first. (Not called as $(...): a command substitution's subshell would keep the list to itself.)
 make_scratch_dir() {
   mkdir -p -- "$1"
-  local dir
-  dir=$(mktemp -d "$1/.scratch.XXXXXX")
-  SCRATCH_DIRS+=("$dir")
-  printf '%s\n' "$dir"
+  SCRATCH=$(mktemp -d "$1/.scratch.XXXXXX")
+  SCRATCH_DIRS+=("$SCRATCH")
 }
 
 take_cache_lock() {
@@ -79,7 +88,8 @@ install_node() {
   command -v npm >/dev/null || die "npm is not on PATH; install Debian's npm to bootstrap Node.js $NODE_MAJOR"
   say "installing Node.js $NODE_MAJOR from the npm package node@$NODE_MAJOR into $NODE_PREFIX"
   local scratch
-  scratch=$(make_scratch_dir "$CACHE_ROOT")
+  make_scratch_dir "$CACHE_ROOT"
+  scratch=$SCRATCH
   if ! npm install --no-audit --no-fund --prefix "$scratch" "node@$NODE_MAJOR" >"$scratch.log" 2>&1; then
     cat -- "$scratch.log" >&2
     rm -f -- "$scratch.log"
@@ -93,6 +103,70 @@ install_node() {
 
 # plugin_version NAME: the plugin version the installed npm SDK @pulumi/NAME asks the engine for
 # (its package.json "pulumi.version"), or the exact pin in our package.json before `npm ci`.
+# go_version_of GO: its version as x.y.z (go1.26 counts as 1.26.0), or 0.0.0 when it does not run.
+go_version_of() {
+  local v
+  v=$(GOTOOLCHAIN=local "$1" env GOVERSION 2>/dev/null) || v=
+  v=${v#go}
+  [[ $v =~ ^[0-9]+\.[0-9]+(\.[0-9]+)?$ ]] || v=0.0.0
+  [[ $v =~ ^[0-9]+\.[0-9]+$ ]] && v=$v.0
+  printf '%s\n' "$v"
+}
+
+# version_at_least A B: whether version A (x.y.z) is B or newer.
+version_at_least() { [[ $(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1) == "$2" ]]; }
+
+# go_bin_dir: the folder of a go of GO_VERSION or newer (on PATH, in /usr/local/go, or the one
+# install_go put in the cache); fails when there is none.
+go_bin_dir() {
+  local go
+  for go in "$(command -v go 2>/dev/null)" /usr/local/go/bin/go "$GO_PREFIX/bin/go"; do
+    [[ -n $go && -x $go ]] || continue
+    if version_at_least "$(go_version_of "$go")" "$GO_VERSION"; then
+      dirname -- "$go"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# install_go: Go GO_VERSION into the cache from the Go module proxy, unless a go that new is there.
+# The zip is checked against GO_TOOLCHAIN_SHA256 before anything is unpacked.
+install_go() {
+  local dir proxy url scratch got
+  if dir=$(go_bin_dir); then
+    say "go $(go_version_of "$dir/go") in $dir"
+    return 0
+  fi
+  # The first proxy of GOPROXY that is a URL (not direct or off).
+  local list=${GOPROXY:-https://proxy.golang.org}
+  proxy=$(tr '|' ',' <<<"$list" | tr ',' '\n' | grep -m 1 -E '^(https?|file)://') ||
+    die "GOPROXY (${GOPROXY:-}) names no proxy URL to get Go $GO_VERSION from; set GOPROXY to a Go module proxy, or install Go $GO_VERSION or newer"
+  url=${proxy%/}/golang.org/toolchain/@v/v0.0.1-go$GO_VERSION.linux-amd64.zip
+  say "installing Go $GO_VERSION from $url into $GO_PREFIX"
+  # The download goes on any exit (setup.sh calls this without toolchain.sh's main, which sets it too).
+  trap remove_scratch_dirs EXIT
+  make_scratch_dir "$CACHE_ROOT/go"
+  scratch=$SCRATCH
+  curl -fsSL --connect-timeout 10 --max-time 900 -o "$scratch/go.zip" "$url" ||
+    die "could not download $url (no go $GO_VERSION or newer on PATH or in /usr/local/go either)"
+  got=$(sha256sum "$scratch/go.zip" | cut -d' ' -f1)
+  [[ $got == "$GO_TOOLCHAIN_SHA256" ]] ||
+    die "checksum mismatch for $url: want $GO_TOOLCHAIN_SHA256, the file has $got; nothing was installed"
+  python3 -m zipfile -e "$scratch/go.zip" "$scratch/unpacked" || die "could not unpack $url"
+  # A module zip keeps no file modes: the tools are made executable as go itself does when it
+  # switches toolchains.
+  dir=$scratch/unpacked/golang.org/toolchain@v0.0.1-go$GO_VERSION.linux-amd64
+  [[ -f $dir/bin/go ]] || die "$url has no bin/go; nothing was installed"
+  chmod -R a+rX,go-w "$dir"
+  chmod a+x "$dir"/bin/* "$dir"/pkg/tool/linux_amd64/*
+  [[ $(go_version_of "$dir/bin/go") == "$GO_VERSION" ]] || die "the go in $url does not run or is not $GO_VERSION; nothing was installed"
+  rm -rf -- "$GO_PREFIX"
+  mv -- "$dir" "$GO_PREFIX"
+  rm -rf -- "$scratch"
+  say "go $GO_VERSION in $GO_PREFIX/bin"
+}
+
 plugin_version() {
   local name=$1
   # shellcheck disable=SC2016 # JavaScript, not shell
@@ -156,7 +230,8 @@ mirror_versions() { sed -nE "s#^[0-9a-f]{64} [ *]?(\./)?$2\$#\\2#p" "$1" | sort 
 install_from_mirror() {
   local mirror=$1 scratch sums cli_version name version rel available
   say "installing the Pulumi CLI and plugins from the mirror $mirror"
-  scratch=$(make_scratch_dir "$TOOLCHAIN_DIR")
+  make_scratch_dir "$TOOLCHAIN_DIR"
+  scratch=$SCRATCH
   sums=$scratch/SHA256SUMS
   fetch "$mirror" SHA256SUMS "$sums"
 
@@ -194,7 +269,8 @@ install_from_mirror() {
   # Every file is here and matches: install.
   if [[ ! -x $CLI_DIR/pulumi/pulumi ]]; then
     local unpack
-    unpack=$(make_scratch_dir "$TOOLCHAIN_DIR")
+    make_scratch_dir "$TOOLCHAIN_DIR"
+    unpack=$SCRATCH
     tar -xzf "$scratch/pulumi-v$cli_version-linux-x64.tar.gz" -C "$unpack"
     [[ -x $unpack/pulumi/pulumi && -x $unpack/pulumi/pulumi-language-nodejs ]] ||
       die "pulumi-v$cli_version-linux-x64.tar.gz has no pulumi/pulumi and pulumi/pulumi-language-nodejs"
@@ -229,10 +305,12 @@ write_env_file() {
   mkdir -p -- "$(dirname -- "$ENV_FILE")"
   local tmp
   tmp=$(mktemp "$ENV_FILE.XXXXXX")
+  local go_dir
+  go_dir=$(go_bin_dir) || die "no go $GO_VERSION or newer; run bash scripts/setup.sh (it installs one)"
   {
-    printf '# Written by scripts/toolchain.sh: Node.js %s, the pulumi CLI and its plugins.\n' "$NODE_MAJOR"
+    printf '# Written by scripts/toolchain.sh: Node.js %s, the pulumi CLI and its plugins, and Go.\n' "$NODE_MAJOR"
     # shellcheck disable=SC2016 # $PATH is expanded when env.sh is sourced
-    printf 'export PATH="%s:%s:$PATH"\n' "$NODE_BIN_DIR" "$PULUMI_BIN_DIR"
+    printf 'export PATH="%s:%s:%s:$PATH"\n' "$NODE_BIN_DIR" "$PULUMI_BIN_DIR" "$go_dir"
     printf 'export PULUMI_HOME="%s"\n' "$PULUMI_HOME"
     printf 'export PULUMI_SKIP_UPDATE_CHECK=true\n'
     if [[ $AUTO_PLUGINS == false ]]; then
@@ -247,6 +325,7 @@ main() {
   trap remove_scratch_dirs EXIT
   take_cache_lock
   install_node
+  install_go
   local mirror=${K8S_HA_PULUMI_MIRROR:-$(default_mirror)}
   if [[ -n $mirror ]]; then
     case $mirror in http://* | https://*) ;; *) mirror=$(cd "$mirror" 2>/dev/null && pwd) || die "the mirror folder ${K8S_HA_PULUMI_MIRROR:-} does not exist" ;; esac

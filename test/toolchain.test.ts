@@ -80,3 +80,43 @@ describe("toolchain.sh refuses a bad mirror before installing anything", () => {
         expect(r.stderr).toContain("has no releases/sdk/pulumi-v*-linux-x64.tar.gz in SHA256SUMS");
     });
 });
+
+describe("toolchain.sh's Go for the artifacts build", () => {
+    const script = fs.readFileSync(path.join(ROOT, "scripts", "toolchain.sh"), "utf8");
+    const pinned = /^readonly GO_VERSION=(\S+)$/m.exec(script)?.[1];
+
+    test("the Go it installs is the newest that scripts/artifacts/*/go.mod asks for", () => {
+        const dir = path.join(ROOT, "scripts", "artifacts");
+        const wanted = fs
+            .readdirSync(dir)
+            .map((d) => path.join(dir, d, "go.mod"))
+            .filter((f) => fs.existsSync(f))
+            .map((f) => /^go (\S+)$/m.exec(fs.readFileSync(f, "utf8"))?.[1] ?? "0")
+            .map((v) => v.split(".").map(Number))
+            .sort((a, b) => a[0] - b[0] || a[1] - b[1] || (a[2] ?? 0) - (b[2] ?? 0))
+            .pop();
+        expect(wanted).toBeDefined();
+        expect(pinned).toBe(wanted?.join("."));
+    });
+
+    test("a zip that does not match the pinned sha256 installs nothing, and leaves no download", () => {
+        const cache = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-ha-cache-"));
+        temps.push(cache);
+        const proxy = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-ha-goproxy-"));
+        temps.push(proxy);
+        const zip = path.join(proxy, "golang.org", "toolchain", "@v", `v0.0.1-go${pinned}.linux-amd64.zip`);
+        fs.mkdirSync(path.dirname(zip), { recursive: true });
+        fs.writeFileSync(zip, "not Go's release");
+        // This machine's own go is hidden: go_bin_dir finds none.
+        const r = spawnSync("bash", ["-c", `source "$1"; go_bin_dir() { return 1; }; install_go`, "bash", path.join(ROOT, "scripts", "toolchain.sh")], {
+            env: { ...process.env, K8S_HA_CACHE: cache, GOPROXY: `off,file://${proxy}|direct` },
+            encoding: "utf8",
+            timeout: 60_000,
+        });
+        expect(r.status).toBe(1);
+        const got = crypto.createHash("sha256").update("not Go's release").digest("hex");
+        expect(r.stderr).toContain(`toolchain: error: checksum mismatch for file://${zip}: want `);
+        expect(r.stderr).toContain(`the file has ${got}; nothing was installed`);
+        expect(fs.readdirSync(path.join(cache, "go"))).toEqual([]);
+    });
+});
