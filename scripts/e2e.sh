@@ -24,7 +24,8 @@
 # Pulumi.dev.yaml was not edited, every check the suite names ran, and last the secret scan of every
 # log, every state export and the backend's files for every secret value of every cluster built.
 # Every check and timing goes to .e2e/report.json; the engine's output to .e2e/logs/. The stack's
-# state is a file backend in .e2e/state, new for each run. Exits non-zero on any failure.
+# state is a table of its own in the PostgreSQL backend on loopback (scripts/backend.sh), new for
+# each run (K8S_HA_E2E_BACKEND=file: a folder, .e2e/state). Exits non-zero on any failure.
 # Settings: K8S_HA_E2E_KEEP_LAB=1 leaves the lab (and whatever a failed step left on it) running at
 # the end; K8S_HA_E2E_FRESH_LAB=0 keeps a running lab instead of making it anew (its hosts must be bare).
 # The node -e programs are JavaScript in single quotes on purpose.
@@ -52,19 +53,56 @@ source .tools/env.sh
 # shellcheck source=scripts/lab/hosts-lib.sh
 source scripts/lab/hosts-lib.sh
 
-# The run's own backend and effective stack config (the tracked Pulumi.dev.yaml plus the lab's keys
-# and the drills' edits; scripts/pulumi.sh): the working tree is never edited.
-export PULUMI_BACKEND_URL=file://$E2E/state K8S_HA_STACK_CONFIG=$E2E/Pulumi.dev.yaml
+# The run's own effective stack config (the tracked Pulumi.dev.yaml plus the lab's keys and the
+# drills' edits; scripts/pulumi.sh): the working tree is never edited.
+export K8S_HA_STACK_CONFIG=$E2E/Pulumi.dev.yaml
 rm -rf "$E2E"
-mkdir -p "$E2E" "$LOGS" "$E2E/state"
+mkdir -p "$E2E" "$LOGS"
 : >"$RESULTS"
 failed=0
+
+# The run's own backend: a table of its own in the PostgreSQL team backend on loopback
+# (scripts/backend.sh, Debian's PostgreSQL; README: Team backends), as a team keeps its stacks, with
+# the dev stack made there and the lab's passphrase; K8S_HA_E2E_BACKEND=file keeps the state in a
+# folder, .e2e/state. The table goes when the run ends (K8S_HA_E2E_KEEP_LAB=1 keeps it too).
+E2E_BACKEND=${K8S_HA_E2E_BACKEND:-postgres}
+E2E_TABLE=""
+case $E2E_BACKEND in
+    file)
+        export PULUMI_BACKEND_URL=file://$E2E/state
+        mkdir -p "$E2E/state"
+        ;;
+    postgres)
+        bash scripts/backend.sh postgres up >"$LOGS/backend.log" 2>&1 || die "no PostgreSQL backend: $(tail -n 3 "$LOGS/backend.log")"
+        eval "$(bash scripts/backend.sh postgres env)"
+        export PGHOST=127.0.0.1 PGPORT=${K8S_HA_PG_PORT:-5433} PGUSER=pulumi PGDATABASE=pulumi
+        # Tables a killed run left behind (only these runs make e2e_ tables).
+        for t in $(psql -X -At -c "select tablename from pg_tables where schemaname = 'public' and tablename like 'e2e\_%'"); do
+            psql -X -q -c "drop table $t" || die "cannot drop the earlier run's table $t"
+        done
+        E2E_TABLE=e2e_$(date +%s)_$$
+        export PULUMI_BACKEND_URL="$PULUMI_BACKEND_URL&table=$E2E_TABLE"
+        [[ -s .tools/passphrase ]] || (umask 077 && head -c 32 /dev/urandom | base64 >.tools/passphrase)
+        export PULUMI_CONFIG_PASSPHRASE_FILE=$ROOT/.tools/passphrase
+        K8S_HA_LAB_SYNC=0 bash scripts/pulumi.sh stack init dev --secrets-provider passphrase >"$LOGS/stack-init.log" 2>&1 ||
+            die "cannot make the dev stack in the backend: $(tail -n 3 "$LOGS/stack-init.log")"
+        ;;
+    *) die "K8S_HA_E2E_BACKEND is '$E2E_BACKEND'; it is postgres (the default) or file" ;;
+esac
+# backend_rows: each row of the run's table, its key and then the file it holds (decoded: the
+# backend keeps each file as JSON {"data": base64}), for the secret scan.
+backend_rows() {
+    psql -X -At -v ON_ERROR_STOP=1 -c "select key || E'\n' || coalesce(convert_from(decode(data->>'data', 'base64'), 'UTF8'), data::text) from $E2E_TABLE order by key"
+}
 
 finish() {
     local rc=$?
     stop_probe
     rm -f "$E2E/probe-client.key" "$E2E"/revealed-*.json "$E2E/push-password" "$E2E/w1-kubelet.kubeconfig"
     write_report || true
+    if [[ -n $E2E_TABLE && ${K8S_HA_E2E_KEEP_LAB:-0} != 1 ]]; then
+        psql -X -q -c "drop table if exists $E2E_TABLE" >/dev/null 2>&1 || say "could not drop the backend table $E2E_TABLE"
+    fi
     if [[ ${K8S_HA_E2E_KEEP_LAB:-0} != 1 ]]; then
         say "removing the lab"
         bash scripts/lab.sh down >/dev/null 2>&1 || say "lab down failed"
@@ -319,6 +357,9 @@ fi
 # secret value of every cluster the run built (their revealed exports, kept before each destroy),
 # the lab's SSH key, the backend's passphrase and the mirror's push password. The files that hold a
 # secret on purpose (private, removed at the end) are not searched.
+if [[ -n $E2E_TABLE ]] && ! backend_rows >"$E2E/backend-rows.txt" 2>"$LOGS/backend-rows.err"; then
+    record "the backend's rows read for the secret scan" failed 0 "" "$(cat "$LOGS/backend-rows.err")"
+fi
 mapfile -t haystacks < <(find "$E2E" -type f ! -name 'revealed-*.json' ! -name push-password ! -name '*.key' ! -name '*.kubeconfig' | sort)
 if out=$(node bin/test/e2e/secrets.js "$E2E"/revealed-*.json .tools/lab/id_ed25519 .tools/passphrase ${PUSH_PASSWORD_FILE:+"$PUSH_PASSWORD_FILE"} -- \
     "${haystacks[@]}" "$K8S_HA_STACK_CONFIG" Pulumi.dev.yaml 2>&1); then

@@ -160,12 +160,14 @@ select_stack_keeping_tracked_file() {
 prepare_effective_config() {
     local salt=$1 source_sum
     [[ -n $salt ]] || salt=$(salt_line "$EFFECTIVE")
+    [[ -n $salt ]] || salt=$(salt_line "$TRACKED")
     source_sum=$(sha256sum "$TRACKED" | cut -d' ' -f1)
     if [[ ! -f $EFFECTIVE || $(cat "$EFFECTIVE.source" 2>/dev/null) != "$source_sum" || $(salt_line "$EFFECTIVE") != "$salt" ]]; then
         mkdir -p "$(dirname "$EFFECTIVE")"
         {
             printf '# The effective config of the %s stack: %s plus the lab'"'"'s keys and the artifacts'"'"' pins (scripts/pulumi.sh).\n' "$STACK" "${TRACKED#"$ROOT"/}"
-            cat "$TRACKED"
+            # One salt: the stack's (a tracked file that holds one too gives it to the effective copy).
+            grep -v '^encryptionsalt:' "$TRACKED" || true
             if [[ -n $salt ]]; then printf '%s\n' "$salt"; fi
         } >"$EFFECTIVE.tmp"
         mv "$EFFECTIVE.tmp" "$EFFECTIVE"
@@ -228,6 +230,22 @@ sync_lab_config() {
     fi
 }
 
+# `stack init` of the dev stack (on a backend other than the lab's file one, where the first use
+# makes it): pulumi writes the new stack's passphrase salt into the stack's config file; the tracked
+# file gets its own bytes back, and the salt goes to the effective config.
+if [[ $STACK == dev && "${args[0]:-} ${args[1]:-}" == "stack init" ]]; then
+    [[ -f $TRACKED ]] || die "no $TRACKED"
+    copy=$(mktemp)
+    cp -p "$TRACKED" "$copy"
+    rc=0
+    pulumi "${args[@]}" || rc=$?
+    salt=$(salt_line "$TRACKED")
+    cmp -s "$copy" "$TRACKED" || cp -p "$copy" "$TRACKED"
+    rm -f "$copy"
+    ((rc == 0)) || exit "$rc"
+    prepare_effective_config "$salt"
+    exit 0
+fi
 # Commands about the backend or its list of stacks select none.
 case "${args[0]:-} ${args[1]:-}" in
     "stack ls" | "stack init" | "stack select" | "stack rm" | login* | logout* | whoami* | version* | plugin* | about*)

@@ -590,3 +590,13 @@ else
     record "destroy: etcd snapshots first, members leave first" failed 0 "" "$saved snapshots saved, $left members removed, $copied copied ($on_nfs on nfs); $(grep -E 'etcd|snapshot' "$LOGS/destroy.log" | tail -3)"
 fi
 
+
+# 7. The team backend's lock (README: Team backends), on the PostgreSQL that held this run's state:
+# two stacks in one backend with their own config and secrets, and two ups of one stack at once, the
+# second refused by the lock, the first completing, nothing lost (test/backend/postgres-lock.sh,
+# with a throwaway program in a table of its own: the lab's cluster is gone by now).
+if timed backend-lock.log bash test/backend/postgres-lock.sh; then
+    record "team backend: two stacks, two ups at once, the second refused by the lock" passed "$T" "" "$(grep -c 'backend-proof: passed' "$LOGS/backend-lock.log") checks passed; $(grep -o 'the second up is refused by the lock: exit [0-9]* after [0-9.]* s' "$LOGS/backend-lock.log")"
+else
+    record "team backend: two stacks, two ups at once, the second refused by the lock" failed "$T" "" "$(grep -E 'FAILED|error' "$LOGS/backend-lock.log" | head -n 5)"
+fi

@@ -95,13 +95,18 @@ verdict "secrets per stack" "$([[ $ta == "${TOKEN[alpha]}" && $tb == "${TOKEN[be
 wrong=$(cd "$WORK/program" && PULUMI_CONFIG_PASSPHRASE=${PASS[alpha]} pulumi --non-interactive config get token --stack beta 2>&1) && wrong_rc=0 || wrong_rc=$?
 verdict "a stack's passphrase does not open another's secret" "$([[ $wrong_rc != 0 && $wrong != *"${TOKEN[beta]}"* ]] && echo 0 || echo 1)" "beta's token with alpha's passphrase: $(tail -n 1 <<<"$wrong")"
 generated=$(on alpha stack output generated --show-secrets)
+# rows_holding TEXT: how many of the table's rows hold TEXT. The backend keeps each file as JSON
+# {"data": "<base64 of the file>"}: the search reads the decoded file, not the base64 (in which no
+# plain text is ever found).
+rows_holding() { sql <<<"select count(*) from $TABLE where position('$1' in coalesce(convert_from(decode(data->>'data', 'base64'), 'UTF8'), data::text)) > 0"; }
 plain=0
 for v in "${TOKEN[alpha]}" "${TOKEN[beta]}" "$generated"; do
-    n=$(sql <<<"select count(*) from $TABLE where position('$v' in data::text) > 0")
-    plain=$((plain + n))
+    plain=$((plain + $(rows_holding "$v")))
 done
+# The same search finds what the rows hold in plain: alpha's greeting, a config value that is no secret.
+control=$(rows_holding "hello from alpha")
 in_files=$(cat "$WORK/program"/Pulumi.*.yaml | grep -c -F -e "${TOKEN[alpha]}" -e "${TOKEN[beta]}" || true)
-verdict "no secret in plain text" "$((plain + in_files))" "rows holding a token or the generated password: $plain; stack config files holding a token: $in_files"
+verdict "no secret in plain text" "$((plain + in_files + (control == 0)))" "rows holding a token or the generated password: $plain (rows holding alpha's greeting, no secret: $control); stack config files holding a token: $in_files"
 
 # 2. Two ups of alpha at once.
 on alpha stack export >"$WORK/before.json"
