@@ -95,8 +95,16 @@ backend_rows() {
     psql -X -At -v ON_ERROR_STOP=1 -c "select key || E'\n' || coalesce(convert_from(decode(data->>'data', 'base64'), 'UTF8'), data::text) from $E2E_TABLE order by key"
 }
 
+# Where the suite itself stopped, when a command outside any check failed (errexit).
+ERR_AT=""
+trap 'ERR_AT="${BASH_SOURCE[0]#"$ROOT"/}:$LINENO: $BASH_COMMAND"' ERR
 finish() {
     local rc=$?
+    if ((rc != 0)); then
+        # A record only a stopped run has (so named through a variable: no run expects it).
+        local stopped="the suite ran to its end"
+        record "$stopped" failed 0 "" "stopped with exit $rc${ERR_AT:+ after a failed command at $ERR_AT}"
+    fi
     stop_probe
     rm -f "$E2E/probe-client.key" "$E2E"/revealed-*.json "$E2E/push-password" "$E2E/w1-kubelet.kubeconfig"
     write_report || true
@@ -345,6 +353,15 @@ else
     record "the tracked Pulumi.dev.yaml was not edited" failed 0 "" "$(git diff --stat -- Pulumi.dev.yaml)"
 fi
 
+# The backend's state as files, for the secret scan at the end.
+if [[ -z $E2E_TABLE ]]; then
+    record "the backend's state read for the secret scan" passed 0 "" "the folder backend's files, $E2E/state"
+elif backend_rows >"$E2E/backend-rows.txt" 2>"$LOGS/backend-rows.err"; then
+    record "the backend's state read for the secret scan" passed 0 "" "$(psql -X -At -c "select count(*) from $E2E_TABLE") rows of the table $E2E_TABLE, decoded: $(wc -c <"$E2E/backend-rows.txt") bytes"
+else
+    record "the backend's state read for the secret scan" failed 0 "" "$(cat "$LOGS/backend-rows.err")"
+fi
+
 # Every check the suite's code names ran and was recorded (a drill skipped by a failed step before
 # it, or by a filter, counts as missing).
 if out=$(node bin/test/e2e/expected.js scripts/e2e.sh "scripts/e2e/$SUITE.sh" -- "$RESULTS" 2>&1); then
@@ -357,9 +374,6 @@ fi
 # secret value of every cluster the run built (their revealed exports, kept before each destroy),
 # the lab's SSH key, the backend's passphrase and the mirror's push password. The files that hold a
 # secret on purpose (private, removed at the end) are not searched.
-if [[ -n $E2E_TABLE ]] && ! backend_rows >"$E2E/backend-rows.txt" 2>"$LOGS/backend-rows.err"; then
-    record "the backend's rows read for the secret scan" failed 0 "" "$(cat "$LOGS/backend-rows.err")"
-fi
 mapfile -t haystacks < <(find "$E2E" -type f ! -name 'revealed-*.json' ! -name push-password ! -name '*.key' ! -name '*.kubeconfig' | sort)
 if out=$(node bin/test/e2e/secrets.js "$E2E"/revealed-*.json .tools/lab/id_ed25519 .tools/passphrase ${PUSH_PASSWORD_FILE:+"$PUSH_PASSWORD_FILE"} -- \
     "${haystacks[@]}" "$K8S_HA_STACK_CONFIG" Pulumi.dev.yaml 2>&1); then

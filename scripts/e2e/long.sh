@@ -60,7 +60,8 @@ fi
 step "up after the interrupted up converges" "" up-after-kill.log pulumi_ up --yes --suppress-progress
 # Every step the killed run left pending on a host ran again and restarted its daemons (the steps
 # that manage none excepted), and no mark is left on any host.
-restarted=$(grep -oE 'k8s-ha\[[a-z0-9]+\]: an earlier run of this step was interrupted: (restarting|reloading) [a-z -]+' "$LOGS/up-after-kill.log" | sort -u)
+# (None when the kill left only steps that manage no daemon pending, e.g. the hosts' facts.)
+restarted=$({ grep -oE 'k8s-ha\[[a-z0-9]+\]: an earlier run of this step was interrupted: (restarting|reloading) [a-z -]+' "$LOGS/up-after-kill.log" || true; } | sort -u)
 marks_after=$(pending_marks)
 unrestarted=""
 while read -r h s; do
