@@ -855,6 +855,15 @@ c_pull_endpoint_read_only() {
     echo "a push to the nodes' endpoint (10.213.0.41:5000) from w1: HTTP $code"
     [[ $code =~ ^(401|403|405|503)$ ]]
 }
+# Issue 26 M5: pushFrom defaults to the node network, which pods' traffic leaves with; each worker's
+# firewall drops its pods' packets to the push port (a timeout), and the nodes' pull port answers them.
+c_pod_push_dropped() {
+    local endpoint out
+    endpoint=$(json_field "$PUSH_DIR/push.json" endpoint)
+    out=$(probe_pod check-podnet-push w1 "$endpoint" "${endpoint%:*}:5000") || { echo "the probe pod did not run: $out"; return 1; }
+    echo -n "from a pod on w1: "
+    expect_probes "$endpoint=timeout" "${endpoint%:*}:5000=open" <<<"$out"
+}
 c_pod_runs_pushed_image() {
     "$KUBECTL" delete pod k8sha-pushed --ignore-not-found --wait=true >/dev/null
     # Restricted Pod Security: no warnings in the evidence. The tag exists only in the mirror.
@@ -902,6 +911,7 @@ MIRROR_PUSH_CHECKS=(
     "8 a push with the stack's credentials (imageMirrorPush) succeeds" c_push_with_credentials
     "8 the nodes' endpoint is read-only" c_pull_endpoint_read_only
     "8 a pod on w1 runs the pushed image through the mirror" c_pod_runs_pushed_image
+    "8 a pod's packets to the push endpoint are dropped; the nodes' endpoint answers it" c_pod_push_dropped
 )
 CLEAN_CHECKS=(
     "9 no service running and no file left on ${CLEAN_HOSTS:-any host}" c_clean

@@ -441,6 +441,19 @@ describe("pods' packets to the NFS server (issue 26 M1)", () => {
     });
 });
 
+describe("pods' packets to a preloaded mirror's push endpoint (issue 26 M5)", () => {
+    test("c_pod_push_dropped: passes when the push endpoint times out and the pull port answers; fails when the push port answers", () => {
+        lab.kubectl(['case "$*" in', '*"get pod "*) printf %s Succeeded ;;', 'logs*) cat "$SANDBOX/logs-$2" ;;', "apply*) cat >\"$SANDBOX/applied.json\" ;;", "esac"].join("\n"));
+        const body = 'PUSH_DIR=$SANDBOX; printf \'{"endpoint":"10.213.0.41:5001","username":"k8s-ha-push"}\' >"$PUSH_DIR/push.json"';
+        fs.writeFileSync(lab.path("logs-check-podnet-push"), "10.213.0.41:5001 timeout\n10.213.0.41:5000 open\n");
+        const [ok] = lab.checks([["8 push", "c_pod_push_dropped"]], body);
+        expect(ok).toEqual({ name: "8 push", status: "passed", evidence: "from a pod on w1: 10.213.0.41:5001 timeout;10.213.0.41:5000 open" });
+        expect(JSON.parse(fs.readFileSync(lab.path("applied.json"), "utf8")).spec.containers[0].command.slice(3)).toEqual(["probe", "10.213.0.41:5001", "10.213.0.41:5000"]);
+        fs.writeFileSync(lab.path("logs-check-podnet-push"), "10.213.0.41:5001 open\n10.213.0.41:5000 open\n");
+        expect(lab.checks([["8 push", "c_pod_push_dropped"]], body)[0].status).toBe("failed");
+    });
+});
+
 describe("the count of checks and drills", () => {
     const closing = (r: Run) => r.stderr.trim().split("\n").pop();
 

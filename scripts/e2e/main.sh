@@ -222,7 +222,7 @@ step "mirror to preloaded mode (up)" "" up-mirror-preloaded.log pulumi_ up --yes
 # Kept (private) for the secret scan below: the password's resource is gone by then.
 PUSH_PASSWORD_FILE=$E2E/push-password
 (umask 077 && pulumi_ stack output imageMirrorPush --show-secrets --json | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).password)' >"$PUSH_PASSWORD_FILE")
-run_checks "preloaded mirror: pushes need credentials, the nodes' endpoint is read-only" mirror-push.log 4 bash scripts/hosts-check.sh mirror-push
+run_checks "preloaded mirror: pushes need credentials, the nodes' endpoint is read-only" mirror-push.log 5 bash scripts/hosts-check.sh mirror-push
 pulumi_ config set --path 'k8s-ha:mirror.mode' proxy >/dev/null
 pulumi_ config set --path 'k8s-ha:mirror.upstream' http://10.213.0.1:5000 >/dev/null
 step "mirror back to a pull-through cache (up)" "" up-mirror-proxy.log pulumi_ up --yes --suppress-progress
