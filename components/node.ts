@@ -31,6 +31,7 @@ export function firewallParams(host: HostConfig, cluster: ClusterConfig): render
     const nfsHost = hostsWithRole(cluster, "nfs")[0];
     const topology: render.FirewallTopology = {
         hosts: cluster.hosts,
+        podCidr: cluster.podCidr,
         apiPort: cluster.apiPort,
         mirrorPort: cluster.mirror.port,
         mirrorPush: cluster.mirror.mode === "preloaded" ? { port: cluster.mirror.pushPort, from: cluster.mirror.pushFrom } : undefined,
@@ -40,7 +41,8 @@ export function firewallParams(host: HostConfig, cluster: ClusterConfig): render
             cluster.etcdBackup.schedule && cluster.firewall.sshFrom !== "any" && nfsHost ? { sshPort: nfsHost.port, from: hostsWithRole(cluster, "etcd").map((h) => h.address) } : undefined,
         allow: cluster.firewall.allow.map((a) => ({ comment: a.comment, protocol: a.protocol, ports: a.ports, from: a.from, roles: a.roles })),
     };
-    return { host: host.name, sshPort: host.port, sshFrom: cluster.firewall.sshFrom, rules: render.firewallRules(host.name, topology) };
+    const podGuard = render.firewallPodGuard(host.name, topology);
+    return { host: host.name, sshPort: host.port, sshFrom: cluster.firewall.sshFrom, rules: render.firewallRules(host.name, topology), ...(podGuard ? { podGuard } : {}) };
 }
 
 export interface NodeArgs {

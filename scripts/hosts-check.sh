@@ -551,6 +551,88 @@ c_inline_nfs_refused() {
 # ...and admits it in kube-system, where the NFS provisioner mounts the export that way.
 c_inline_nfs_kube_system() { inline_nfs_pod kube-system | "$KUBECTL" create --dry-run=server -f - 2>&1; }
 
+# POD_TCP_PROBE: what a probe pod runs (busybox sh, ADDRESS:PORT arguments), one "ADDRESS:PORT
+# open|timeout|closed" line each. nc connects in the background; 3 s later the pod's own socket table
+# says where that connection is: SYN_SENT (02) is a SYN nobody answered (dropped), any other state a
+# connection made; none left, nc gave up on it (refused, or unreachable). nc's exit status is not
+# used: busybox builds differ in what -w does, and an open connection never ends by itself.
+POD_TCP_PROBE=$(
+    cat <<'EOF'
+for t in "$@"; do
+    a=${t%:*}
+    p=${t##*:}
+    sleep 6 | nc "$a" "$p" >/dev/null 2>&1 &
+    sleep 3
+    want=$(echo "$a" | awk -F. '{ printf "%02X%02X%02X%02X", $4, $3, $2, $1 }'):$(printf '%04X' "$p")
+    st=$(awk -v r="$want" '$3 == r { print $4; exit }' /proc/net/tcp)
+    kill $! 2>/dev/null
+    case $st in
+    02) echo "$t timeout" ;;
+    "") echo "$t closed" ;;
+    *) echo "$t open" ;;
+    esac
+done
+EOF
+)
+# probe_pod NAME NODE TARGET...: runs POD_TCP_PROBE on the targets in a pod on NODE (default
+# namespace, restricted profile) and prints its lines once it Succeeded.
+probe_pod() {
+    local name=$1 node=$2 script args
+    shift 2
+    script=$(node -e 'process.stdout.write(JSON.stringify(process.argv[1]))' "$POD_TCP_PROBE")
+    args=$(printf ',"%s"' "$@")
+    "$KUBECTL" delete pod "$name" --ignore-not-found --wait=true >/dev/null
+    "$KUBECTL" apply -f - >/dev/null <<EOF
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"$name","labels":{"app":"k8sha-check"}},
+ "spec":{"nodeName":"$node","restartPolicy":"Never",
+  "securityContext":{"runAsUser":1000,"runAsGroup":1000,"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},
+  "containers":[{"name":"c","image":"docker.io/library/busybox:1.35.0","command":["sh","-c",$script,"probe"$args],
+   "securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}
+EOF
+    wait_phase pod "$name" Succeeded 120 >/dev/null || return 1
+    "$KUBECTL" logs "$name"
+    "$KUBECTL" delete pod "$name" --wait=false >/dev/null || echo "note: pod $name not deleted"
+}
+# expect_probes WANT... < LINES: every "TARGET WANT" line is in LINES (one TARGET=WANT a word).
+expect_probes() {
+    local lines want bad=0
+    lines=$(cat)
+    echo "$lines" | paste -sd ';' -
+    for want in "$@"; do
+        if ! grep -qxF "${want%=*} ${want##*=}" <<<"$lines"; then
+            echo "want ${want%=*} ${want##*=}"
+            bad=1
+        fi
+    done
+    ((bad == 0))
+}
+# Issue 26 M1: the export trusts AUTH_SYS from the workers' addresses, which pods' traffic leaves
+# with; each worker's firewall drops its pods' packets to the NFS server's ports (a timeout: the
+# server's own firewall would refuse 111 and accept 2049). The same pods still reach the NFS host's
+# SSH, the API and CoreDNS through their Services, and the mirror (controls: the probe can pass).
+c_pods_nfs_dropped() {
+    local ports api dns node p wants out bad=0
+    if ! ports=$(render_fact 'r.POD_BLOCKED_NFS_PORTS'); then
+        echo "the program's POD_BLOCKED_NFS_PORTS is unreadable"
+        return 1
+    fi
+    api=$("$KUBECTL" -n default get svc kubernetes -o jsonpath='{.spec.clusterIP}:{.spec.ports[?(@.name=="https")].port}')
+    dns=$("$KUBECTL" -n kube-system get svc kube-dns -o jsonpath='{.spec.clusterIP}:{.spec.ports[?(@.name=="dns-tcp")].port}')
+    wants=("${ADDR[nfs]}:22=open" "$api=open" "$dns=open" "${ADDR[mirror]}:5000=open")
+    for p in $ports; do wants+=("${ADDR[nfs]}:$p=timeout"); done
+    # A container worker (nspawn) and the VM.
+    for node in w1 w4; do
+        echo -n "from a pod on $node: "
+        if ! out=$(probe_pod "check-podnet-$node" "$node" "${wants[@]%=*}"); then
+            echo "the probe pod did not run: $out"
+            bad=1
+            continue
+        fi
+        expect_probes "${wants[@]}" <<<"$out" || bad=1
+    done
+    ((bad == 0))
+}
+
 # --- 7. NFS storage: PVCs of the default StorageClass, used by pods on w4 (a VM that can mount NFS) --
 NFS_EXPORT_DIR=/srv/nfs/k8s
 STORAGE_FIGURES=$CHECK_E2E/storage.tsv
@@ -773,6 +855,15 @@ c_pull_endpoint_read_only() {
     echo "a push to the nodes' endpoint (10.213.0.41:5000) from w1: HTTP $code"
     [[ $code =~ ^(401|403|405|503)$ ]]
 }
+# Issue 26 M5: pushFrom defaults to the node network, which pods' traffic leaves with; each worker's
+# firewall drops its pods' packets to the push port (a timeout), and the nodes' pull port answers them.
+c_pod_push_dropped() {
+    local endpoint out
+    endpoint=$(json_field "$PUSH_DIR/push.json" endpoint)
+    out=$(probe_pod check-podnet-push w1 "$endpoint" "${endpoint%:*}:5000") || { echo "the probe pod did not run: $out"; return 1; }
+    echo -n "from a pod on w1: "
+    expect_probes "$endpoint=timeout" "${endpoint%:*}:5000=open" <<<"$out"
+}
 c_pod_runs_pushed_image() {
     "$KUBECTL" delete pod k8sha-pushed --ignore-not-found --wait=true >/dev/null
     # Restricted Pod Security: no warnings in the evidence. The tag exists only in the mirror.
@@ -820,6 +911,7 @@ MIRROR_PUSH_CHECKS=(
     "8 a push with the stack's credentials (imageMirrorPush) succeeds" c_push_with_credentials
     "8 the nodes' endpoint is read-only" c_pull_endpoint_read_only
     "8 a pod on w1 runs the pushed image through the mirror" c_pod_runs_pushed_image
+    "8 a pod's packets to the push endpoint are dropped; the nodes' endpoint answers it" c_pod_push_dropped
 )
 CLEAN_CHECKS=(
     "9 no service running and no file left on ${CLEAN_HOSTS:-any host}" c_clean
@@ -862,6 +954,7 @@ CLUSTER_CHECKS=(
     "6 NFS exports only to the workers" c_nfs_exports
     "6 a pod with an inline nfs volume in default is refused (ValidatingAdmissionPolicy)" c_inline_nfs_refused
     "6 the same pod in kube-system is admitted (server dry run)" c_inline_nfs_kube_system
+    "6 pods' packets to the NFS server's ports are dropped; the API, CoreDNS, the mirror and the host's SSH answer them" c_pods_nfs_dropped
     "7 the default StorageClass is k8s-ha's NFS provisioner's" c_storage_class
     "7 PVCs (ReadWriteMany, ReadWriteOnce) are Bound" c_pvc_bound
     "7 a pod in another namespace naming default's claim is never scheduled (claims are namespaced)" c_claim_other_namespace

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { firewallParams } from "../components/node";
-import { apiServerFlags, controllerManagerFlags, renderFirewall, renderKeepalivedConfig, TERMINATED_POD_GC_THRESHOLD } from "../components/render";
+import { apiServerFlags, controllerManagerFlags, POD_BLOCKED_NFS_PORTS, renderFirewall, renderKeepalivedConfig, TERMINATED_POD_GC_THRESHOLD } from "../components/render";
 import { validateConfig } from "../components/validate";
 import { labConfig } from "./fixtures";
 import { run, tool } from "./render-support";
@@ -111,6 +111,13 @@ class LabSandbox {
                 const [name, status, evidence] = l.split("\t");
                 return { name, status, evidence };
             });
+    }
+
+    /** What BODY prints with SCRIPT's functions and variables sourced. */
+    sourced(script: string, body: string): string {
+        const r = spawnSync("bash", ["-c", [`source scripts/${script}`, body].join("\n")], { cwd: REPO, encoding: "utf8", env: this.env({}), timeout: 30000 });
+        if (r.status !== 0) throw new Error(`bash exited ${r.status}: ${r.stderr}`);
+        return r.stdout;
     }
 
     remove(): void {
@@ -364,6 +371,89 @@ describe("the CIS and VRRP checks read what runs, and fail when it differs", () 
     });
 });
 
+describe("pods' packets to the NFS server (issue 26 M1)", () => {
+    test("POD_TCP_PROBE, run by busybox in a network namespace: a dropped SYN is a timeout, a listener open, a closed port closed", () => {
+        const script = lab.sourced("hosts-check.sh", 'printf %s "$POD_TCP_PROBE"');
+        const body = [
+            "set -e",
+            "ip link set lo up",
+            // 127.0.0.2 is this namespace's too: its SYNs dropped, as the workers' forward chain drops a pod's.
+            "printf 'table inet t {\\n chain o {\\n type filter hook output priority 0;\\n ip daddr 127.0.0.2 tcp dport 2049 drop\\n }\\n}\\n' | nft -f -",
+            `"$2" -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 2049)); s.listen(); time.sleep(30)' &`,
+            "sleep 0.5",
+            '"$3" sh -c "$1" probe 127.0.0.2:2049 127.0.0.1:2049 127.0.0.1:1',
+            "kill $!",
+        ].join("\n");
+        const r = run(tool("unshare"), ["--user", "--map-root-user", "--net", "bash", "-c", body, "bash", script, tool("python3"), tool("busybox")]);
+        expect({ stdout: r.stdout, stderr: r.stderr }).toEqual({ stdout: "127.0.0.2:2049 timeout\n127.0.0.1:2049 open\n127.0.0.1:1 closed\n", stderr: "" });
+    }, 30_000);
+
+    /** kubectl for c_pods_nfs_dropped: the two Services, every pod Succeeded, each pod's log from logs-NAME, applied pods kept. */
+    function probeKubectl(): void {
+        lab.kubectl(
+            [
+                'case "$*" in',
+                '*"get svc kubernetes "*) printf %s 10.96.0.1:443 ;;',
+                '*"get svc kube-dns "*) printf %s 10.96.0.10:53 ;;',
+                'apply*) n=$(ls "$SANDBOX" | grep -c "^applied-" || true); cat >"$SANDBOX/applied-$n.json" ;;',
+                '*"get pod "*) printf %s Succeeded ;;',
+                'logs*) cat "$SANDBOX/logs-$2" ;;',
+                "esac",
+            ].join("\n"),
+        );
+    }
+    const renderFact = `render_fact() { [[ $1 == r.POD_BLOCKED_NFS_PORTS ]] && printf '%s\\n' ${POD_BLOCKED_NFS_PORTS.join(" ")}; }`;
+    const good = ["10.213.0.51:22 open", "10.96.0.1:443 open", "10.96.0.10:53 open", "10.213.0.41:5000 open", "10.213.0.51:111 timeout", "10.213.0.51:2049 timeout"];
+    function logs(w1: string[], w4: string[]): void {
+        fs.writeFileSync(lab.path("logs-check-podnet-w1"), w1.join("\n") + "\n");
+        fs.writeFileSync(lab.path("logs-check-podnet-w4"), w4.join("\n") + "\n");
+    }
+
+    test("c_pods_nfs_dropped: passes when both pods time out on the NFS ports and reach the rest; the pods are restricted pods on w1 and w4 probing exactly those", () => {
+        probeKubectl();
+        logs(good, good);
+        const [r] = lab.checks([["6 podnet", "c_pods_nfs_dropped"]], renderFact);
+        expect(r.status).toBe("passed");
+        expect(r.evidence).toContain(`from a pod on w4: ${good.join(";")}`);
+        const pods = [0, 1].map((i) => JSON.parse(fs.readFileSync(lab.path(`applied-${i}.json`), "utf8")));
+        expect(pods.map((p) => p.spec.nodeName)).toEqual(["w1", "w4"]);
+        const c = pods[0].spec.containers[0];
+        expect(c.image).toBe("docker.io/library/busybox:1.35.0");
+        expect(c.command.slice(3)).toEqual(["probe", ...good.map((l) => l.split(" ")[0])]);
+        expect(c.command[2]).toBe(lab.sourced("hosts-check.sh", 'printf %s "$POD_TCP_PROBE"'));
+        expect([pods[0].spec.securityContext.runAsNonRoot, c.securityContext.capabilities.drop]).toEqual([true, ["ALL"]]);
+    });
+
+    test("c_pods_nfs_dropped: fails when a pod reaches 2049, is refused on 111 (the server's firewall, not the guard), or a control does not answer", () => {
+        probeKubectl();
+        const reached = good.map((l) => (l === "10.213.0.51:2049 timeout" ? "10.213.0.51:2049 open" : l));
+        logs(good, reached);
+        const [open] = lab.checks([["6 podnet", "c_pods_nfs_dropped"]], renderFact);
+        expect(open.status).toBe("failed");
+        expect(open.evidence).toContain("want 10.213.0.51:2049 timeout");
+        logs(good.map((l) => (l === "10.213.0.51:111 timeout" ? "10.213.0.51:111 closed" : l)), good);
+        expect(lab.checks([["6 podnet", "c_pods_nfs_dropped"]], renderFact)[0].status).toBe("failed");
+        logs(good, good.map((l) => (l === "10.96.0.1:443 open" ? "10.96.0.1:443 timeout" : l)));
+        expect(lab.checks([["6 podnet", "c_pods_nfs_dropped"]], renderFact)[0].status).toBe("failed");
+        // A pod whose log is empty (it did not run its probes) fails too.
+        logs(good, []);
+        expect(lab.checks([["6 podnet", "c_pods_nfs_dropped"]], renderFact)[0].status).toBe("failed");
+    });
+});
+
+describe("pods' packets to a preloaded mirror's push endpoint (issue 26 M5)", () => {
+    test("c_pod_push_dropped: passes when the push endpoint times out and the pull port answers; fails when the push port answers", () => {
+        lab.kubectl(['case "$*" in', '*"get pod "*) printf %s Succeeded ;;', 'logs*) cat "$SANDBOX/logs-$2" ;;', "apply*) cat >\"$SANDBOX/applied.json\" ;;", "esac"].join("\n"));
+        const body = 'PUSH_DIR=$SANDBOX; printf \'{"endpoint":"10.213.0.41:5001","username":"k8s-ha-push"}\' >"$PUSH_DIR/push.json"';
+        fs.writeFileSync(lab.path("logs-check-podnet-push"), "10.213.0.41:5001 timeout\n10.213.0.41:5000 open\n");
+        const [ok] = lab.checks([["8 push", "c_pod_push_dropped"]], body);
+        expect(ok).toEqual({ name: "8 push", status: "passed", evidence: "from a pod on w1: 10.213.0.41:5001 timeout;10.213.0.41:5000 open" });
+        expect(JSON.parse(fs.readFileSync(lab.path("applied.json"), "utf8")).spec.containers[0].command.slice(3)).toEqual(["probe", "10.213.0.41:5001", "10.213.0.41:5000"]);
+        fs.writeFileSync(lab.path("logs-check-podnet-push"), "10.213.0.41:5001 open\n10.213.0.41:5000 open\n");
+        expect(lab.checks([["8 push", "c_pod_push_dropped"]], body)[0].status).toBe("failed");
+    });
+});
+
 describe("the count of checks and drills", () => {
     const closing = (r: Run) => r.stderr.trim().split("\n").pop();
 
@@ -377,7 +467,7 @@ describe("the count of checks and drills", () => {
 
         lab.kubectl('[[ $1 == config ]] && echo https://10.213.0.10:6443; [[ $1 == get ]] && echo "w1=True w2=True w4=True "; exit 0');
         const some = lab.run("hosts-check.sh", [], { CHECKS: "1" });
-        expect([some.status, some.stdout]).toEqual([0, "hosts-check cluster (CHECKS=1): 2 passed, 0 failed, 2 of 43 run\n"]);
+        expect([some.status, some.stdout]).toEqual([0, "hosts-check cluster (CHECKS=1): 2 passed, 0 failed, 2 of 44 run\n"]);
     });
 
     test("hosts-check: a filter that selects nothing is an error; a failed check fails the run", () => {

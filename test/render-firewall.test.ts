@@ -6,7 +6,17 @@
 import * as fs from "fs";
 import { firewallParams } from "../components/node";
 import type { ClusterConfig } from "../components/config";
-import { FIREWALL_FILES, renderFirewall, renderFirewallUnit, type FirewallParams, type FirewallRule } from "../components/render";
+import * as path from "path";
+import {
+    FIREWALL_FILES,
+    firewallPodGuard,
+    firewallRules,
+    renderFirewall,
+    renderFirewallUnit,
+    type FirewallParams,
+    type FirewallRule,
+    type FirewallTopology,
+} from "../components/render";
 import { validateConfig } from "../components/validate";
 import { labConfig, problemsOf } from "./fixtures";
 import { cleanup, run, tempDir, tool, writeUnder } from "./render-support";
@@ -110,14 +120,80 @@ describe("host firewall rules per role", () => {
     });
 });
 
+/** The lab with a preloaded mirror (push port 5001 from the node network). */
+const preloaded = validateConfig({ ...labConfig(), mirror: { mode: "preloaded" } });
+/** The lab with w1 as the NFS server too (the nfs host left out). */
+function nfsOnWorker(): ClusterConfig {
+    const raw = labConfig();
+    const hosts = raw.hosts as Record<string, { roles: string[] }>;
+    delete hosts.nfs;
+    hosts.w1.roles = ["worker", "nfs"];
+    return validateConfig(raw);
+}
+
+describe("pod guard: what pods may not reach", () => {
+    const nfsBlock = { comment: "NFS on nfs, not from pods", address: "10.213.0.51", local: false, protocols: ["tcp", "udp"], ports: [111, 2049] };
+
+    test("every worker drops its pods' packets to the NFS server's NFS and rpcbind ports, and nothing else; other hosts have no forward chain", () => {
+        for (const w of ["w1", "w2"]) expect(paramsOf(w).podGuard).toEqual({ podCidr: "10.244.0.0/16", blocks: [nfsBlock] });
+        expect(fileOf("w1")).toContain(
+            [
+                "    chain forward {",
+                "        type filter hook forward priority filter; policy accept;",
+                '        ip saddr 10.244.0.0/16 ip daddr 10.213.0.51 meta l4proto { tcp, udp } th dport { 111, 2049 } drop comment "NFS on nfs, not from pods"',
+                "    }",
+                "}",
+            ].join("\n"),
+        );
+        for (const h of cluster.hosts.filter((x) => !x.roles.includes("worker"))) {
+            expect(paramsOf(h.name).podGuard).toBeUndefined();
+            expect(fileOf(h.name)).not.toContain("forward");
+        }
+        // The input chain of a worker is as before.
+        expect(fileOf("w1")).not.toContain("10.244.0.0/16 meta");
+    });
+
+    test("a preloaded mirror's push port too (a proxy mirror has none)", () => {
+        expect(paramsOf("w2", preloaded).podGuard?.blocks).toEqual([
+            nfsBlock,
+            { comment: "image mirror pushes on mirror, not from pods", address: "10.213.0.41", local: false, protocols: ["tcp"], ports: [5001] },
+        ]);
+        expect(renderFirewall(paramsOf("w2", preloaded))).toContain('        ip saddr 10.244.0.0/16 ip daddr 10.213.0.41 tcp dport 5001 drop comment "image mirror pushes on mirror, not from pods"\n');
+        expect(paramsOf("mirror", preloaded).podGuard).toBeUndefined();
+    });
+
+    test("a worker that is the NFS server: its pods reach it through the input hook, where the drop comes first, for any of its addresses", () => {
+        const c = nfsOnWorker();
+        const w1 = renderFirewall(paramsOf("w1", c));
+        const input = w1.split("\n").filter((l) => l.startsWith("        "));
+        expect(input[1]).toBe('        ip saddr 10.244.0.0/16 meta l4proto { tcp, udp } th dport { 111, 2049 } drop comment "NFS on w1, not from pods"');
+        expect(input[2]).toBe('        iif "lo" accept');
+        expect(w1).not.toContain("chain forward");
+        // w2's pods go through w2's forward hook to w1.
+        expect(renderFirewall(paramsOf("w2", c))).toContain('ip saddr 10.244.0.0/16 ip daddr 10.213.0.31 meta l4proto { tcp, udp } th dport { 111, 2049 } drop comment "NFS on w1, not from pods"');
+    });
+
+    test("the renderer refuses a bad pod guard", () => {
+        const base = { host: "h1", sshPort: 22, sshFrom: "any" as const, rules: [] };
+        const block = { comment: "x", address: "10.0.0.1", local: false, protocols: ["tcp" as const], ports: [2049] };
+        expect(() => renderFirewall({ ...base, podGuard: { podCidr: "10.244.0.0", blocks: [block] } })).toThrow(/not an IPv4 CIDR/);
+        expect(() => renderFirewall({ ...base, podGuard: { podCidr: "10.244.0.0/16", blocks: [{ ...block, address: "10.0.0.0/8" }] } })).toThrow(/not an IPv4 address/);
+        expect(() => renderFirewall({ ...base, podGuard: { podCidr: "10.244.0.0/16", blocks: [{ ...block, ports: [] }] } })).toThrow(/needs protocols and ports/);
+        expect(() => renderFirewall({ ...base, podGuard: { podCidr: "10.244.0.0/16", blocks: [{ ...block, ports: [0] }] } })).toThrow(/port of pod block "x"/);
+        expect(() => renderFirewall({ ...base, podGuard: { podCidr: "10.244.0.0/16", blocks: [{ ...block, comment: 'a "b"' }] } })).toThrow(/quoted/);
+    });
+});
+
 describe("nft checks the rendered rules", () => {
     test("nft -c accepts every lab host's rules, and the unit passes systemd-analyze verify", () => {
         const dir = tempDir("firewall");
         try {
-            for (const h of cluster.hosts) {
-                const file = writeUnder(dir, `/${h.name}.nft`, fileOf(h.name));
-                const r = run(tool("nft"), ["-c", "-f", file]);
-                expect({ host: h.name, stderr: r.stderr, status: r.status }).toEqual({ host: h.name, stderr: "", status: 0 });
+            for (const [variant, c] of [["lab", cluster], ["preloaded", preloaded], ["nfs-on-worker", nfsOnWorker()]] as const) {
+                for (const h of c.hosts) {
+                    const file = writeUnder(dir, `/${variant}-${h.name}.nft`, renderFirewall(paramsOf(h.name, c)));
+                    const r = run(tool("nft"), ["-c", "-f", file]);
+                    expect({ variant, host: h.name, stderr: r.stderr, status: r.status }).toEqual({ variant, host: h.name, stderr: "", status: 0 });
+                }
             }
             const unit = renderFirewallUnit();
             expect(unit).toContain(`ExecStart=/usr/sbin/nft -f ${FIREWALL_FILES.rules}`);
@@ -140,6 +216,63 @@ describe("nft checks the rendered rules", () => {
             cleanup(dir);
         }
     });
+});
+
+/**
+ * The pod guard under real nftables: test/netns/pod-forward.sh builds a worker in a user and network
+ * namespace of its own (pod 198.18.0.2, node network 192.0.2.0/24, the CNI's masquerade and a
+ * kube-proxy-like table that accepts every forwarded packet and DNATs two Services), loads the
+ * rendered file, and has the pod connect. w1 is the worker and a preloaded mirror; nfs is 192.0.2.51.
+ */
+describe("pod guard in a network namespace", () => {
+    const topology: FirewallTopology = {
+        hosts: [
+            { name: "w1", address: "192.0.2.31", roles: ["worker", "mirror"] },
+            { name: "nfs", address: "192.0.2.51", roles: ["nfs"] },
+        ],
+        podCidr: "198.18.0.0/16",
+        apiPort: 6443,
+        mirrorPort: 5000,
+        // Open to the pod CIDR on purpose: the guard must win over an input accept.
+        mirrorPush: { port: 5001, from: ["192.0.2.0/24", "198.18.0.0/16"] },
+        nfsClients: ["192.0.2.31"],
+        allow: [],
+    };
+    const targets = ["192.0.2.51:2049", "192.0.2.51:111", "10.96.0.10:2049", "198.18.0.1:5001", "192.0.2.51:80", "192.0.2.60:2049", "10.96.0.11:80", "198.18.0.1:22"];
+
+    function podConnects(podGuard: boolean): string[] {
+        const dir = tempDir("podguard");
+        try {
+            const guard = podGuard ? firewallPodGuard("w1", topology) : undefined;
+            const params: FirewallParams = { host: "w1", sshPort: 22, sshFrom: "any", rules: firewallRules("w1", topology), ...(guard ? { podGuard: guard } : {}) };
+            const file = writeUnder(dir, "/w1.nft", renderFirewall(params));
+            const r = run(tool("unshare"), ["--user", "--map-root-user", "--net", "--mount", "bash", path.join(__dirname, "netns", "pod-forward.sh"), file, ...targets]);
+            expect({ stderr: r.stderr, status: r.status }).toEqual({ stderr: "", status: 0 });
+            return r.stdout.trim().split("\n");
+        } finally {
+            cleanup(dir);
+        }
+    }
+
+    test("the pod's packets to the NFS ports (directly or through a Service) and to the local push port are dropped; the rest passes, masqueraded", () => {
+        expect(podConnects(true)).toEqual([
+            "192.0.2.51:2049 timeout",
+            "192.0.2.51:111 timeout",
+            "10.96.0.10:2049 timeout",
+            "198.18.0.1:5001 timeout",
+            "192.0.2.51:80 connected",
+            "192.0.2.60:2049 connected",
+            "10.96.0.11:80 connected",
+            "198.18.0.1:22 connected",
+            // The forwarded connections arrived with the worker's address, the local ones with the pod's.
+            "seen-from 192.0.2.31",
+            "seen-from 198.18.0.2",
+        ]);
+    }, 60_000);
+
+    test("without the guard the same namespace lets every one through (the test can tell)", () => {
+        expect(podConnects(false)).toEqual([...targets.map((t) => `${t} connected`), "seen-from 192.0.2.31", "seen-from 198.18.0.2"]);
+    }, 60_000);
 });
 
 describe("firewall settings", () => {

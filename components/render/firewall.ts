@@ -2,14 +2,16 @@
  * The host firewall: one nftables table, `inet k8s_ha`, with an input allow-list made from the
  * host's roles (`/etc/k8s-ha/firewall.nft`, loaded by `k8s-ha-firewall.service`).
  *
- * Only the input hook is filtered. Forwarded traffic (pods to pods, routed pod CIDRs, NodePorts
- * DNATed to pods) and everything the host sends are left alone, and the table is k8s-ha's own:
- * kube-proxy's rules, Docker's or the operator's live in other tables and are never flushed.
+ * The input hook is an allow-list. On workers a forward chain drops what pods send to the NFS
+ * server's ports and a preloaded mirror's push port (podGuard); every other forwarded packet (pods
+ * to pods, services, NodePorts DNATed to pods) and everything the host sends are left alone. The
+ * table is k8s-ha's own: kube-proxy's rules, Docker's or the operator's live in other tables and
+ * are never flushed.
  */
 import { HAPROXY_STATS } from "./haproxy";
 import { FIREWALL_FILES, SYSTEM_BINARIES } from "./paths";
 import { renderServiceUnit } from "./systemd";
-import { compareStrings, joinLines, requireInt, requireToken } from "./text";
+import { compareStrings, joinLines, requireCidr, requireInt, requireToken } from "./text";
 
 
 /** Who may reach a port: `any`, or IPv4 addresses and CIDRs. */
@@ -32,6 +34,32 @@ export interface FirewallParams {
     /** Who may connect to SSH (IPv4 and IPv6 `any` when `any`). */
     sshFrom: FirewallSources;
     rules: readonly FirewallRule[];
+    /** Workers only: what the host's pods may not reach. Default: no forward chain. */
+    podGuard?: PodGuard;
+}
+
+/** A destination pods may not reach, whatever its own firewall says. */
+export interface PodBlock {
+    /** Why; it becomes the rule's comment (FIREWALL_COMMENT_RE). */
+    comment: string;
+    /** The destination host's IPv4 address. */
+    address: string;
+    /** Whether the address is this host's own: then pods reach it through the input hook, not forward. */
+    local: boolean;
+    protocols: readonly ("tcp" | "udp")[];
+    ports: readonly number[];
+}
+
+/**
+ * Pods' traffic leaves a worker masqueraded to the worker's address, which the NFS export and the
+ * mirror's push port admit. It is matched before that, on the forward hook (the pod's own source
+ * address; after kube-proxy's DNAT, so a Service pointing at the host is caught too), and dropped:
+ * a drop in any base chain is final, whatever kube-proxy's chains accept.
+ */
+export interface PodGuard {
+    /** The cluster's pod CIDR (every worker's pod CIDR is inside it). */
+    podCidr: string;
+    blocks: readonly PodBlock[];
 }
 
 const SOURCE_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(\/([0-9]|[12]\d|3[0-2]))?$/;
@@ -77,6 +105,28 @@ function ruleLine(r: FirewallRule): string {
  * SSH session applying it) survive. What no rule allows is rejected, not silently dropped: a
  * refused client is told at once (TCP reset, ICMP administratively prohibited).
  */
+/** The match of a block's protocols and ports (`tcp dport 5001`, `meta l4proto { tcp, udp } th dport { 111, 2049 }`). */
+function blockMatch(b: PodBlock): string {
+    if (!FIREWALL_COMMENT_RE.test(b.comment)) throw new Error(`firewall: comment "${b.comment}" has characters nft would need quoted`);
+    if (!SOURCE_RE.test(b.address) || b.address.includes("/")) throw new Error(`firewall: pod block "${b.comment}": "${b.address}" is not an IPv4 address`);
+    const protocols = [...new Set(b.protocols)].sort(compareStrings);
+    const ports = [...new Set(b.ports)].sort((x, y) => x - y);
+    if (protocols.length === 0 || ports.length === 0) throw new Error(`firewall: pod block "${b.comment}" needs protocols and ports`);
+    for (const port of ports) requireInt(port, 1, 65535, `firewall: port of pod block "${b.comment}"`);
+    const set = (xs: readonly (string | number)[]) => (xs.length === 1 ? String(xs[0]) : `{ ${xs.join(", ")} }`);
+    return protocols.length === 1 ? `${protocols[0]} dport ${set(ports)}` : `meta l4proto ${set(protocols)} th dport ${set(ports)}`;
+}
+
+/** The drops of the forward chain (every block) and of the input chain (the host's own services). */
+function podGuardLines(g: PodGuard): { forward: string[]; input: string[] } {
+    requireCidr(g.podCidr, "firewall podCidr");
+    const from = `ip saddr ${g.podCidr}`;
+    const forward = g.blocks.filter((b) => !b.local).map((b) => `${from} ip daddr ${b.address} ${blockMatch(b)} drop comment "${b.comment}"`);
+    // Any destination address: a pod reaches its host on the host's address and on the bridge's.
+    const input = g.blocks.filter((b) => b.local).map((b) => `${from} ${blockMatch(b)} drop comment "${b.comment}"`);
+    return { forward, input };
+}
+
 export function renderFirewall(p: FirewallParams): string {
     requireToken(p.host, "firewall host");
     requireInt(p.sshPort, 1, 65535, "firewall sshPort");
@@ -84,7 +134,10 @@ export function renderFirewall(p: FirewallParams): string {
     // A rule open to `any` matches IPv4 and IPv6 alike (the table is `inet`); one with sources,
     // IPv4 only (the allow-lists are IPv4, as the cluster is).
     const rules = [ssh, ...p.rules].map(ruleLine);
+    const guard = p.podGuard ? podGuardLines(p.podGuard) : { forward: [], input: [] };
     const body = [
+        // First, before the established connections: a pod's connection open before the reload ends too.
+        ...guard.input,
         'iif "lo" accept',
         "ct state established,related accept",
         "ct state invalid drop",
@@ -105,6 +158,15 @@ export function renderFirewall(p: FirewallParams): string {
         "        type filter hook input priority filter; policy drop;",
         ...body.map((l) => `        ${l}`),
         "    }",
+        ...(guard.forward.length > 0
+            ? [
+                  "    chain forward {",
+                  // Accept: only the drops below are this table's business; kube-proxy's and the CNI's chains decide the rest.
+                  "        type filter hook forward priority filter; policy accept;",
+                  ...guard.forward.map((l) => `        ${l}`),
+                  "    }",
+              ]
+            : []),
         "}",
     ]);
 }
@@ -112,6 +174,8 @@ export function renderFirewall(p: FirewallParams): string {
 /** What the firewall rules need to know of the cluster: plain values, no Pulumi. */
 export interface FirewallTopology {
     hosts: readonly { name: string; address: string; roles: readonly string[] }[];
+    /** The cluster's pod CIDR: the sources the workers' pod guard matches. */
+    podCidr: string;
     apiPort: number;
     mirrorPort: number;
     /** A preloaded mirror's push endpoint and who may reach it. */
@@ -186,6 +250,35 @@ export function firewallRules(host: string, t: FirewallTopology): FirewallRule[]
         if (a.roles.length === 0 || a.roles.some(has)) rules.push({ comment: a.comment, protocol: a.protocol, ports: a.ports, from: a.from });
     }
     return rules;
+}
+
+/**
+ * The NFS server's ports pods may not reach, TCP and UDP: NFS 2049 and rpcbind 111. Not the whole
+ * host: it may hold other roles whose ports pods use (the API, the mirror's pull port, NodePorts),
+ * and its own allow-list refuses the rest. 111 though that list refuses it: an operator opening
+ * (`firewall.allow`) may let NFSv3's rpcbind in.
+ */
+export const POD_BLOCKED_NFS_PORTS: readonly number[] = [111, 2049];
+
+/**
+ * A worker's pod guard: its pods may not reach the NFS servers' ports (the export trusts AUTH_SYS
+ * from the workers' addresses, which pods' traffic leaves with) nor a preloaded mirror's push port
+ * (`pushFrom` defaults to the node network). Undefined on a host without the worker role.
+ */
+export function firewallPodGuard(host: string, t: FirewallTopology): PodGuard | undefined {
+    const me = t.hosts.find((h) => h.name === host);
+    if (!me) throw new Error(`firewall: no host ${host}`);
+    if (!me.roles.includes("worker")) return undefined;
+    const blocks: PodBlock[] = [];
+    for (const h of t.hosts.filter((x) => x.roles.includes("nfs"))) {
+        blocks.push({ comment: `NFS on ${h.name}, not from pods`, address: h.address, local: h.name === host, protocols: ["tcp", "udp"], ports: POD_BLOCKED_NFS_PORTS });
+    }
+    if (t.mirrorPush) {
+        for (const h of t.hosts.filter((x) => x.roles.includes("mirror"))) {
+            blocks.push({ comment: `image mirror pushes on ${h.name}, not from pods`, address: h.address, local: h.name === host, protocols: ["tcp"], ports: [t.mirrorPush.port] });
+        }
+    }
+    return blocks.length > 0 ? { podCidr: t.podCidr, blocks } : undefined;
 }
 
 /**

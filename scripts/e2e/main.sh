@@ -12,7 +12,10 @@
 # restarts only the daemons this commit must restart (SWITCH_RESTARTS) and removes those it retires
 # (SWITCH_GONE); every other daemon on every host keeps its process.
 BASE=${K8S_HA_E2E_BASE:-480ced0}
-# Since 480ced0: nothing on the hosts changes, so the switch creates, deletes and restarts nothing.
+# Since 480ced0: each worker's firewall rules gain a forward chain (wN-firewall updates in place: its
+# pods may not reach the NFS server's ports); k8s-ha-firewall is a oneshot, so no daemon restarts.
+# Nothing is created or deleted (a mock build of the lab stack: 160 resources, only w1-firewall and
+# w2-firewall differ, in their rules file and its hash).
 SWITCH_PLAN=""
 SWITCH_RESTARTS=""
 SWITCH_GONE=""
@@ -54,7 +57,7 @@ plan_check "after the switch: no changes" "" noop
 kubeconfig_from_stack
 check_rc=0
 bash scripts/hosts-check.sh 2>"$LOGS/hosts-check.log" || check_rc=$?
-counted "$LOGS/hosts-check.log" 43 || check_rc=1
+counted "$LOGS/hosts-check.log" 44 || check_rc=1
 T=$(awk -v a="$t_bare" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
 if ((check_rc == 0)); then
     record "bare hosts to all checks passing" passed "$T" "<= 120 s" "$(grep -c ' passed ' "$LOGS/hosts-check.log") checks passed"
@@ -219,7 +222,7 @@ step "mirror to preloaded mode (up)" "" up-mirror-preloaded.log pulumi_ up --yes
 # Kept (private) for the secret scan below: the password's resource is gone by then.
 PUSH_PASSWORD_FILE=$E2E/push-password
 (umask 077 && pulumi_ stack output imageMirrorPush --show-secrets --json | node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).password)' >"$PUSH_PASSWORD_FILE")
-run_checks "preloaded mirror: pushes need credentials, the nodes' endpoint is read-only" mirror-push.log 4 bash scripts/hosts-check.sh mirror-push
+run_checks "preloaded mirror: pushes need credentials, the nodes' endpoint is read-only" mirror-push.log 5 bash scripts/hosts-check.sh mirror-push
 pulumi_ config set --path 'k8s-ha:mirror.mode' proxy >/dev/null
 pulumi_ config set --path 'k8s-ha:mirror.upstream' http://10.213.0.1:5000 >/dev/null
 step "mirror back to a pull-through cache (up)" "" up-mirror-proxy.log pulumi_ up --yes --suppress-progress
