@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import * as readline from "readline/promises";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { DEFAULTS, Downloads, RawConfig, ROLES } from "./config";
 import { cidrContains, formatCidr, parseIpv4 } from "./net";
 import { planOf, stackKeys } from "./plan";
@@ -347,9 +347,44 @@ function scalar(v: unknown): string {
     return /^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(s) && parse(s) === s ? s : JSON.stringify(s);
 }
 
-/** Pulumi.<stack>.yaml for these values: a host a line, like Pulumi.dev.yaml, and `header` as comments. */
-export function renderStackFile(values: Record<string, unknown>, header: readonly string[]): string {
+/**
+ * What init keeps of an existing stack file: what `pulumi stack init` and `pulumi config set --secret`
+ * put there (the secrets provider's `encryptionsalt` or `secretsprovider` and `encryptedkey`; the SSH
+ * key, encrypted), so that the stack's secrets stay readable. A file that sets any other config is
+ * replaced only with `--force`.
+ */
+export interface KeptEntries {
+    /** Top-level keys other than `config`, as they were. */
+    top?: Record<string, unknown>;
+    /** Config entries kept as they were (`k8s-ha:sshPrivateKey`). */
+    config?: Record<string, unknown>;
+}
+
+const KEPT_CONFIG = "k8s-ha:sshPrivateKey";
+
+/** The entries of an existing stack file that init keeps; refuses one with other config unless `force`. */
+export function existingStackFile(target: string, force: boolean): KeptEntries {
+    if (!fs.existsSync(target)) return {};
+    let doc: unknown;
+    try {
+        doc = parse(fs.readFileSync(target, "utf8"));
+    } catch (e) {
+        return fail(`init: ${target} is not YAML (${e instanceof Error ? e.message.split("\n")[0] : String(e)}); fix or remove it`);
+    }
+    const top: Record<string, unknown> = typeof doc === "object" && doc !== null && !Array.isArray(doc) ? { ...(doc as Record<string, unknown>) } : {};
+    const config = typeof top.config === "object" && top.config !== null ? (top.config as Record<string, unknown>) : {};
+    delete top.config;
+    const others = Object.keys(config).filter((k) => k !== KEPT_CONFIG);
+    if (others.length > 0 && !force) {
+        fail(`init: ${target} exists and sets ${others.length} config key${others.length === 1 ? "" : "s"} (${others.slice(0, 3).join(", ")}${others.length > 3 ? ", ..." : ""}); nothing written. Give --force to replace its config (its secrets provider and SSH key are kept), or pick another --stack`);
+    }
+    return { top, config: KEPT_CONFIG in config ? { [KEPT_CONFIG]: config[KEPT_CONFIG] } : {} };
+}
+
+/** Pulumi.<stack>.yaml for these values: a host a line, like Pulumi.dev.yaml, `kept` as it was, and `header` as comments. */
+export function renderStackFile(values: Record<string, unknown>, kept: KeptEntries, header: readonly string[]): string {
     const out = header.map((l) => `# ${l}`.trimEnd());
+    for (const [key, value] of Object.entries(kept.top ?? {})) out.push(stringify({ [key]: value }).trimEnd());
     out.push("config:");
     for (const [key, value] of Object.entries(values)) {
         if (key === "hosts") {
@@ -365,6 +400,7 @@ export function renderStackFile(values: Record<string, unknown>, header: readonl
             out.push(`  k8s-ha:${key}: ${scalar(value)}`);
         }
     }
+    for (const [key, value] of Object.entries(kept.config ?? {})) out.push(stringify({ [key]: value }).trimEnd().replace(/^/gm, "  "));
     return `${out.join("\n")}\n`;
 }
 
@@ -373,7 +409,8 @@ export function renderStackFile(values: Record<string, unknown>, header: readonl
  * SSH key set: its problems, none when the config passes.
  */
 export function validateStackText(text: string, stack: string, extra: Partial<RawConfig> = {}): string[] {
-    const keys = stackKeys(text);
+    // The SSH key is the stack's secret, which validation sees only as present.
+    const keys = Object.fromEntries(Object.entries(stackKeys(text)).filter(([k]) => k !== "sshPrivateKey"));
     const raw: RawConfig = { ...keys, ...extra, sshPrivateKeyPresent: true, stackName: stack, stackKeys: Object.keys({ ...keys, ...extra }) };
     try {
         validateConfig(raw);
@@ -475,7 +512,7 @@ export async function runInit(o: InitOptions, io: InitIo): Promise<string> {
     const stack = await need(io, o.stack, "Stack name (e.g. prod)", "no stack: give --stack NAME (the stack whose Pulumi.NAME.yaml is written)");
     if (!/^[A-Za-z0-9_.-]+$/.test(stack)) fail(`init: '${stack}' is not a stack name; use letters, digits, '-', '_' and '.'`);
     const target = path.join(io.root, `Pulumi.${stack}.yaml`);
-    if (fs.existsSync(target) && !o.force) fail(`init: ${target} exists; nothing written. Give --force to replace it, or pick another --stack`);
+    const kept = existingStackFile(target, o.force);
 
     const hostsFile = path.resolve(io.from, await need(io, o.hostsFile, "Hosts file (NAME ADDRESS ROLES a line)", "no hosts: give --hosts FILE, one host a line: NAME ADDRESS ROLE[,ROLE...]"));
     let hostsText: string;
@@ -517,7 +554,7 @@ export async function runInit(o: InitOptions, io: InitIo): Promise<string> {
     };
 
     // The program's validation on all but the host keys and pins, before any host or URL is asked.
-    const early = validateStackText(renderStackFile(stackValues(draft), []), stack, { allowUnpinnedHostKeys: true }).filter(
+    const early = validateStackText(renderStackFile(stackValues(draft), {}, []), stack, { allowUnpinnedHostKeys: true }).filter(
         (p) => !/^k8s-ha:checksums\.[^:]*: is missing/.test(p),
     );
     if (early.length > 0) fail(...early.map((p) => `init: ${withFlag(p, hosts, shown)}`));
@@ -578,6 +615,11 @@ export async function runInit(o: InitOptions, io: InitIo): Promise<string> {
     ];
     if (problems.length > 0) fail(...problems);
 
+    if (o.checksumsFrom === undefined && draft.downloads) {
+        io.out(
+            `init: the pins come from ${o.downloadMirror}, not from the vendors' sites: a mirror that serves a changed file can serve its sum too. Compare them with the vendors' checksum files, or pin from a file you verified (--checksums-from)`,
+        );
+    }
     const hostKeys: Record<string, string> = {};
     io.out(`init: the hosts' ed25519 keys, as ssh-keyscan read them:`);
     const width = Math.max(...hosts.map((h) => h.name.length));
@@ -598,7 +640,7 @@ export async function runInit(o: InitOptions, io: InitIo): Promise<string> {
     }
 
     const when = io.now().toISOString().replace(/\.\d+Z$/, "Z");
-    const text = renderStackFile(stackValues(draft, hostKeys, pinned.checksums), [
+    const text = renderStackFile(stackValues(draft, hostKeys, pinned.checksums), kept, [
         `Written by npm run init at ${when} from ${path.basename(hostsFile)}; edit it as any stack file.`,
         `The hosts' keys were confirmed by their fingerprints ${o.yes ? "(--yes)" : "at the prompt"}; the release-file pins come from ${pinsFrom}.`,
         "The SSH private key is not here: it is a secret of the stack (pulumi config set --secret k8s-ha:sshPrivateKey).",

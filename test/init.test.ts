@@ -144,6 +144,9 @@ describe("the stack file init writes", () => {
         expect((config["k8s-ha:downloads"] as Record<string, string>).kubernetes).toBe(`${mirror}/dl.k8s.io/release`);
         expect((config["k8s-ha:downloads"] as Record<string, string>).cni).toBe(`${mirror}/github.com/containernetworking/plugins/releases/download`);
         expect(fake.scans.every((s) => s.endsWith(":2200"))).toBe(true);
+        expect(fake.lines).toContain(
+            `init: the pins come from ${mirror}, not from the vendors' sites: a mirror that serves a changed file can serve its sum too. Compare them with the vendors' checksum files, or pin from a file you verified (--checksums-from)`,
+        );
         expect(validateStackText(fs.readFileSync(file, "utf8"), "prod")).toEqual([]);
     });
 
@@ -157,13 +160,32 @@ describe("the stack file init writes", () => {
         expect((parse(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> }).config["k8s-ha:checksums"]).toEqual(SUMS);
     });
 
-    test("an existing stack file is kept without --force, replaced with it", async () => {
+    test("an existing stack file with config is kept without --force; replaced with it, its secrets provider and SSH key kept", async () => {
         const target = path.join(dir, "Pulumi.prod.yaml");
-        fs.writeFileSync(target, "config: {}\n");
-        expect(await refusal(runInit(options("--yes"), io()))).toEqual([`init: ${target} exists; nothing written. Give --force to replace it, or pick another --stack`]);
-        expect(fs.readFileSync(target, "utf8")).toBe("config: {}\n");
+        const old = 'encryptionsalt: v1:salt=\nconfig:\n  k8s-ha:vip: 10.0.0.1\n  aws:region: x\n  k8s-ha:sshPrivateKey:\n    secure: v1:abc==\n';
+        fs.writeFileSync(target, old);
+        expect(await refusal(runInit(options("--yes"), io()))).toEqual([
+            `init: ${target} exists and sets 2 config keys (k8s-ha:vip, aws:region); nothing written. Give --force to replace its config (its secrets provider and SSH key are kept), or pick another --stack`,
+        ]);
+        expect(fs.readFileSync(target, "utf8")).toBe(old);
         await runInit(options("--yes", "--force"), io());
-        expect(validateStackText(fs.readFileSync(target, "utf8"), "prod")).toEqual([]);
+        const text = fs.readFileSync(target, "utf8");
+        expect(validateStackText(text, "prod")).toEqual([]);
+        const doc = parse(text) as { encryptionsalt: string; config: Record<string, unknown> };
+        expect(doc.encryptionsalt).toBe("v1:salt=");
+        expect(doc.config["k8s-ha:sshPrivateKey"]).toEqual({ secure: "v1:abc==" });
+        expect(doc.config["k8s-ha:vip"]).toBe("192.0.2.10");
+        expect(doc.config["aws:region"]).toBeUndefined();
+    });
+
+    test("the file pulumi stack init left (a secrets provider, no config) is filled in without --force", async () => {
+        const target = path.join(dir, "Pulumi.prod.yaml");
+        fs.writeFileSync(target, "secretsprovider: awskms://alias/k8s-ha\nencryptedkey: ZmFrZQ==\n");
+        await runInit(options("--yes"), io());
+        const doc = parse(fs.readFileSync(target, "utf8")) as Record<string, unknown>;
+        expect(doc.secretsprovider).toBe("awskms://alias/k8s-ha");
+        expect(doc.encryptedkey).toBe("ZmFrZQ==");
+        expect(Object.keys(doc.config as object)).toContain("k8s-ha:hosts");
     });
 
     test("the fingerprints must be confirmed: --yes, or yes at the prompt; otherwise nothing is written", async () => {
@@ -280,6 +302,15 @@ describe("bad answers from the network: every one named, nothing written", () =>
         expect(fs.existsSync(path.join(dir, "Pulumi.prod.yaml"))).toBe(false);
     });
 
+    test("what the program's validation refuses in the config as written (a malformed key) is not written", async () => {
+        const fake = io({ scan: async (address) => ({ key: address === "192.0.2.41" ? "ssh-ed25519 not-base64!" : keyOf(address) }) });
+        expect(await refusal(runInit(options("--yes"), fake))).toEqual([
+            "init: hosts.txt:9 (mirror): k8s-ha:hosts.mirror.hostKey: is not an SSH public host key; give one line like 'ssh-ed25519 AAAA...' (from ssh-keyscan)",
+            "init: hosts.txt:9 (mirror): k8s-ha:hosts.mirror.hostKey: is missing: without it any machine answering on the address gets the cluster's keys; pin it with the 'ssh-ed25519 AAAA...' part of: ssh-keyscan -t ed25519 192.0.2.41 (checked out of band), or set k8s-ha:allowUnpinnedHostKeys: true for a throwaway lab",
+        ]);
+        expect(fs.existsSync(path.join(dir, "Pulumi.prod.yaml"))).toBe(false);
+    });
+
     test("a pins file without every pin", () => {
         const needed = neededFiles({}, undefined, false);
         expect(() => pinsFromFile(`kubelet@${DEFAULTS.versions.kubernetes}: ${"a".repeat(64)}\n`, "sums.txt", needed)).toThrow(
@@ -316,7 +347,7 @@ describe("the pieces", () => {
             { nodeNetwork: "10.0.0.0/24", vip: "10.0.0.10", hosts: parseHostsFile("yes 10.0.0.11 lb\n", "h"), versions: { kubernetes: "1.35.4" }, allowHttp: true, sshUser: "on" },
             { yes: keyOf("x") },
         );
-        const text = renderStackFile(values, ["a header"]);
+        const text = renderStackFile(values, {}, ["a header"]);
         expect(text.startsWith("# a header\nconfig:\n")).toBe(true);
         const back = (parse(text) as { config: Record<string, unknown> }).config;
         expect(Object.fromEntries(Object.entries(back).map(([k, v]) => [k.replace("k8s-ha:", ""), v]))).toEqual(values);
