@@ -40,6 +40,9 @@ export const USAGE = `usage: npm run init -- --stack NAME --hosts FILE --vip ADD
   --yes                   the fingerprints printed were checked out of band: do not ask
   --force                 replace an existing Pulumi.NAME.yaml`;
 
+/** What the operator runs on a host's console to see its key's fingerprint (Debian's sshd keeps the key there). */
+export const HOST_KEY_CHECK = "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub";
+
 /** A line of the hosts file. */
 export interface InitHost {
     name: string;
@@ -463,7 +466,7 @@ export function probeSsh(address: string, port: number, timeoutSeconds: number):
             if (banner.includes("\n")) {
                 done(
                     banner.startsWith("SSH-")
-                        ? `sshd on ${where} (${banner.split("\n")[0].trim()}) offers no ed25519 host key; make one there (ssh-keygen -A, then restart sshd) or enable it in sshd_config (HostKey /etc/ssh/ssh_host_ed25519_key)`
+                        ? `sshd on ${where} (${banner.split("\n")[0].trim()}) offers no ed25519 host key; make one there (ssh-keygen -A, then restart sshd) or enable its ed25519 HostKey line in sshd_config`
                         : `something on ${where} answers, but not SSH; give the host's SSH port with port=N in the hosts file (or --ssh-port)`,
                 );
             }
@@ -627,14 +630,14 @@ export async function runInit(o: InitOptions, io: InitIo): Promise<string> {
         if ("key" in result) hostKeys[h.name] = result.key;
         io.out(`  ${h.name.padEnd(width)}  ${`${h.address}:${port}`.padEnd(21)}  256 ${fingerprint(hostKeys[h.name])} (ED25519)`);
     }
-    io.out("init: check each against the host itself, out of band (its console): ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub");
+    io.out(`init: check each against the host itself, out of band (its console): ${HOST_KEY_CHECK}`);
     if (!o.yes) {
         const answer = io.ask ? (await io.ask("Type yes when every fingerprint above matches its host's: ")).trim().toLowerCase() : "";
         if (answer !== "yes") {
             fail(
                 io.ask
                     ? "init: the fingerprints were not confirmed; nothing written"
-                    : "init: the fingerprints above are not confirmed; check each on its host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then run again with --yes",
+                    : `init: the fingerprints above are not confirmed; check each on its host (${HOST_KEY_CHECK}), then run again with --yes`,
             );
         }
     }
