@@ -24,7 +24,9 @@ PACKAGES=(shellcheck haproxy keepalived systemd chrony nfs-kernel-server docker-
     # the artifacts build: runc links libseccomp statically; the test image is Debian's static busybox
     gcc pkg-config libseccomp-dev busybox-static
     # the lab checks: a userspace NFS client (this kernel has none)
-    libnfs-utils)
+    libnfs-utils
+    # npm run init's tests: a real sshd on loopback, ssh-keyscan and ssh-keygen
+    openssh-server openssh-client)
 
 install_packages() {
     local missing=() p
