@@ -356,12 +356,13 @@ export function configSchema(mode: SchemaMode) {
         }),
         firewall: b.section("is not a firewall setting; use one of", {
             enabled: b.bool(true),
+            /** Unset: the node network (validate.ts readFirewall). */
             sshFrom: b.fallback(
                 z.preprocess(
                     (v) => (v === null ? undefined : v),
-                    z.union([z.literal("any"), b.sourcesOf], { error: (iss) => `must be any, or a list of IPv4 addresses and CIDRs, got ${show(iss.input)}` }).default("any"),
+                    z.union([z.literal("any"), b.sourcesOf], { error: (iss) => `must be any, or a list of IPv4 addresses and CIDRs, got ${show(iss.input)}` }).optional(),
                 ),
-                "any",
+                undefined,
             ),
             allow: b.fallback(
                 z

@@ -388,9 +388,29 @@ c_firewall_refuses_outsider() {
     else
         echo "nfs-ls from 10.213.0.1: refused (exit $nfs_rc: $(head -n 1 <<<"$nfs_out"))"
     fi
-    # SSH and the API stay open to everyone (firewall.sshFrom defaults to any).
+    # SSH answers the Pulumi machine (10.213.0.1, inside nodeNetwork: firewall.sshFrom's default);
+    # c_firewall_ssh_node_network checks that it answers no one else. The API stays open to everyone.
     expect_tcp lab 10.213.0.31:22 open || bad=1
     expect_tcp lab "$VIP:6443" open || bad=1
+    ((bad == 0))
+}
+# SSH from the node network only (firewall.sshFrom's default, and what the lab's stack leaves it
+# at): on every host, the live input chain's one rule for port 22 names 10.213.0.0/24 as its
+# source. A rule without a source would let in any address, IPv6 included. The lab has no address
+# outside the node network to probe from, so the loaded rules are read instead.
+c_firewall_ssh_node_network() {
+    local h chain ssh bad=0
+    for h in lb1 lb2 cp1 cp2 cp3 w1 w2 w4 mirror nfs; do
+        chain=$(on "$h" 'nft list chain inet k8s_ha input') || { echo "$h: the firewall's input chain not read"; bad=1; continue; }
+        # grep exits 1 when no line is left: the lines found decide.
+        ssh=$(sed -E 's/^[[:space:]]+//' <<<"$chain" | grep -E '(^| )tcp dport (22|\{[^}]*[ {]22[,} ][^}]*\}) ' || true)
+        echo "$h: SSH: ${ssh//$'\n'/; }"
+        if ! grep -q 'policy drop;' <<<"$chain"; then
+            echo "$h: the input chain's policy is not drop"
+            bad=1
+        fi
+        [[ $ssh == 'ip saddr 10.213.0.0/24 tcp dport 22 accept comment "ssh"' ]] || bad=1
+    done
     ((bad == 0))
 }
 c_firewall_admits_users() {
@@ -850,6 +870,7 @@ CLUSTER_CHECKS=(
     "4 kubelet read-only port is closed" c_readonly_port
     "4 firewall: from 10.213.0.1 (not a node) etcd, kubelets, the registry and NFS are refused" c_firewall_refuses_outsider
     "4 firewall: the same ports answer the hosts that use them, and only those" c_firewall_admits_users
+    "4 firewall: SSH only from the node network (firewall.sshFrom's default) on every host" c_firewall_ssh_node_network
     "4 the mirror refuses a push from a node" c_registry_push_from_node
     "4 private keys are not readable by others" c_key_modes
     "4 the kubeconfig output is a cluster-admins group member, not system:masters" c_admin_group

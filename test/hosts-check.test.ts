@@ -284,6 +284,46 @@ describe("the CIS and VRRP checks read what runs, and fail when it differs", () 
         expect(missing.evidence).toContain("cp2: --enable-admission-plugins=NodeRestriction,EventRateLimitX");
     });
 
+    describe("c_firewall_ssh_node_network", () => {
+        const cluster = validateConfig(labConfig());
+        /** Each host's live chain (the program's rules loaded in a network namespace of its own, as CHANGE makes them). */
+        function chains(change: (name: string, chain: string) => string = (_, c) => c, c = cluster): void {
+            for (const name of ["lb1", "lb2", "cp1", "cp2", "cp3", "w1", "w2", "w4", "mirror", "nfs"]) {
+                // w4 is not in the tests' lab config: it has a worker's rules.
+                const h = c.hosts.find((x) => x.name === (name === "w4" ? "w2" : name));
+                if (!h) throw new Error(`no ${name} in the lab config`);
+                const file = lab.path(`${name}.nft`);
+                fs.writeFileSync(file, renderFirewall(firewallParams(h, c)));
+                const r = run(tool("unshare"), ["--net", "sh", "-c", 'nft -f "$1" && nft list chain inet k8s_ha input', "sh", file]);
+                if (r.status !== 0) throw new Error(`nft: ${r.stderr}`);
+                fs.mkdirSync(lab.path("hosts", ADDR[name]), { recursive: true });
+                fs.writeFileSync(lab.path("hosts", ADDR[name], "chain"), change(name, r.stdout));
+            }
+            lab.remote(['f=$SANDBOX/hosts/$addr', "case $cmd in", '"nft list chain inet k8s_ha input") cat "$f/chain" ;;', "*) exit 1 ;;", "esac"].join("\n"));
+        }
+        const check = () => lab.checks([["4 ssh", "c_firewall_ssh_node_network"]])[0];
+
+        test("passes on the program's rules (sshFrom left to its default)", () => {
+            chains();
+            const r = check();
+            expect(r.status).toBe("passed");
+            expect(r.evidence).toContain('nfs: SSH: ip saddr 10.213.0.0/24 tcp dport 22 accept comment "ssh"');
+        });
+
+        test("fails with SSH open to any (the old default), or a second rule that opens it, or a host not read", () => {
+            chains(undefined, validateConfig({ ...labConfig(), firewall: { sshFrom: "any" } }));
+            const any = check();
+            expect(any.status).toBe("failed");
+            expect(any.evidence).toContain('cp1: SSH: tcp dport 22 accept comment "ssh"');
+            chains((name, chain) => (name === "w1" ? chain.replace(/^(\s*)(tcp dport 30000-32767 .*)$/m, '$1$2\n$1tcp dport { 22, 2222 } accept comment "x"') : chain));
+            const second = check();
+            expect(second.status).toBe("failed");
+            expect(second.evidence).toContain('w1: SSH: ip saddr 10.213.0.0/24 tcp dport 22 accept comment "ssh"; tcp dport { 22, 2222 } accept comment "x"');
+            chains((name, chain) => (name === "mirror" ? "" : chain));
+            expect(check().status).toBe("failed");
+        });
+    });
+
     describe("c_vrrp_peer_only", () => {
         const cluster = validateConfig(labConfig());
         const lbs = ["lb1", "lb2"].map((name) => {
