@@ -255,7 +255,8 @@ export interface EtcdBackupSettings {
 export type KubeletSettings = ParsedConfig["kubelet"];
 
 /** The add-on images whose digests a stack may pin. */
-export const ADDON_IMAGE_KEYS = ["coredns", "nfsProvisioner"] as const;
+/** The images named by digest: the add-ons' and containerd's sandbox image (`pause`). */
+export const ADDON_IMAGE_KEYS = ["coredns", "nfsProvisioner", "pause"] as const;
 export type AddonImageKey = (typeof ADDON_IMAGE_KEYS)[number];
 export type ImageDigests = Partial<Record<AddonImageKey, string>>;
 

@@ -85,6 +85,8 @@ export interface WorkloadArgs {
     endpoint: pulumi.Input<string>;
     /** `host:port` of the DockerImageMirror. */
     mirrorEndpoint: pulumi.Input<string>;
+    /** The pause image's digest (DockerImageMirror.digest): containerd's sandbox image. */
+    pauseDigest: pulumi.Input<string>;
     /**
      * kube-proxy's client certificate (`system:kube-proxy`), one for all workers: every kube-proxy
      * has the same identity and rights, so a certificate per host would add three resources per
@@ -237,8 +239,8 @@ export class Worker extends pulumi.ComponentResource {
         if (!host.roles.includes("worker")) throw new pulumi.ResourceError(`${host.name} is not a worker`, this);
         const formerly = [{ parent: node }];
         const mirrorFiles = pulumi
-            .output({ mirror: w.mirrorEndpoint, ca: w.pki.caCert, facts: node.facts })
-            .apply(({ mirror, ca, facts }) => runtimePhase({ host, settings, mirrorEndpoint: mirror, caCert: ca, facts }));
+            .output({ mirror: w.mirrorEndpoint, ca: w.pki.caCert, facts: node.facts, pauseDigest: w.pauseDigest })
+            .apply(({ mirror, ca, facts, pauseDigest }) => runtimePhase({ host, settings, pauseDigest, mirrorEndpoint: mirror, caCert: ca, facts }));
         const { containerd, runc, cni, kubernetes } = w.release;
 
         const kubeletCert = w.pki.issue(

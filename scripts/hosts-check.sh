@@ -448,6 +448,33 @@ c_addons_by_digest() {
     # Every kube-system Deployment (CoreDNS, the NFS provisioner) names its image with a digest.
     [[ -n $out ]] && ! grep -qvE '@sha256:[0-9a-f]{64}$' < <(tr ' ' '\n' <<<"${out% }")
 }
+# pause_facts (runs on a worker): the sandbox image its containerd config names (as containerd reads
+# it), how many seconds after that file was last written containerd became active (negative: it
+# runs an older config), and whether containerd's store holds that image pinned (kept from GC).
+pause_facts() {
+    local ref started written store
+    ref=$(containerd --config /etc/containerd/config.toml config dump | grep -E '^[[:space:]]*sandbox = ' | grep -oE "registry\.k8s\.io/pause[^\"' ]*" || true)
+    started=$(date -d "$(systemctl show -p ActiveEnterTimestamp --value containerd)" +%s)
+    written=$(stat -c %Y /etc/containerd/config.toml)
+    store=$(ctr -n k8s.io images ls | awk -v r="$ref" '$1 == r { print ($0 ~ /io\.cri-containerd\.pinned=pinned/ ? "pinned" : "not pinned"); exit }')
+    echo "sandbox ${ref:-none}; started $((started - written)) s after the config was written; in the store: ${store:-absent}"
+}
+# The sandbox (pause) image by digest: every worker's running containerd pins
+# registry.k8s.io/pause@sha256:…, the same digest on all, and holds that image pinned.
+c_pause_by_digest() {
+    local n out digests="" bad=0
+    for n in w1 w2 w4; do
+        out=$(on "$n" "$(declare -f pause_facts); pause_facts") || { echo "$n: not read"; bad=1; continue; }
+        echo "$n: $out"
+        [[ $out =~ ^sandbox\ registry\.k8s\.io/pause@(sha256:[0-9a-f]{64})\;\ started\ [0-9]+\ s\ after\ the\ config\ was\ written\;\ in\ the\ store:\ pinned$ ]] || { bad=1; continue; }
+        digests+="${BASH_REMATCH[1]}"$'\n'
+    done
+    if [[ $(sort -u <<<"${digests%$'\n'}" | wc -l) != 1 ]]; then
+        echo "the workers name different digests (or none)"
+        bad=1
+    fi
+    ((bad == 0))
+}
 c_etcd_user() {
     local h out bad=0
     for h in cp1 cp2 cp3; do
@@ -875,6 +902,7 @@ CLUSTER_CHECKS=(
     "4 private keys are not readable by others" c_key_modes
     "4 the kubeconfig output is a cluster-admins group member, not system:masters" c_admin_group
     "4 the add-ons' images are named by digest" c_addons_by_digest
+    "4 every worker's containerd pins the sandbox (pause) image by digest" c_pause_by_digest
     "4 etcd runs as the etcd user, owning its 0700 data directory and its keys" c_etcd_user
     "5 HAProxy on both lb hosts lists every apiserver UP" c_haproxy_up
     "5 exactly one lb host holds the VIP" c_one_vip
