@@ -12,9 +12,13 @@
 # restarts only the daemons this commit must restart (SWITCH_RESTARTS) and removes those it retires
 # (SWITCH_GONE); every other daemon on every host keeps its process.
 BASE=${K8S_HA_E2E_BASE:-480ced0}
-# Since 480ced0: nothing on the hosts changes, so the switch creates, deletes and restarts nothing.
-SWITCH_PLAN=""
-SWITCH_RESTARTS=""
+# Since 480ced0 (issue 26 M4/M5): the mirror host resolves pause's digest (mirror-digest-pause, new,
+# installs nothing); every worker's containerd config names it, so each worker is drained and its
+# containerd restarts (the kubelet keeps its process: Requires= passes no restart on). Every host's
+# firewall step updates (SSH from nodeNetwork instead of anyone, the guard's settings): a oneshot
+# reload, no process. Nothing is deleted or replaced.
+SWITCH_PLAN="create=mirror-digest-pause"
+SWITCH_RESTARTS=containerd
 SWITCH_GONE=""
 # The leader scheduler exits when its local apiserver is away past the lease's renew deadline
 # ("Leaderelection lost"), and systemd starts it again: a restart of the apiservers may restart it.
