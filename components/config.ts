@@ -113,6 +113,8 @@ export interface MirrorConfig {
     pushFrom: string[];
     /** The addresses refused the push endpoint within `pushFrom`: the cluster's hosts when `pushFrom` is the default, else none. */
     pushExcept: string[];
+    /** Preloaded mode only: the push password's generation; a change makes a new password. Default: none (the first password). */
+    pushPasswordGeneration?: number;
 }
 
 /** The NFS mount options a StorageClass may carry (nfs(5)); a value, when allowed, after `=`. */

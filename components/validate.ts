@@ -344,8 +344,9 @@ function readMirror(p: Problems, m: ParsedConfig["mirror"], allowHttp: boolean, 
     const pushFrom = m.pushFrom ?? (nodeNetwork ? [nodeNetwork] : []);
     const pushExcept = m.pushFrom === undefined ? [...new Set(hosts.map((h) => h.address).filter((a) => a !== ""))].sort() : [];
     const mirror: MirrorConfig = { port: m.port, mode: m.mode, registries: m.registries, pushPort, pushFrom, pushExcept };
+    if (m.pushPasswordGeneration !== undefined) mirror.pushPasswordGeneration = m.pushPasswordGeneration;
     if (m.mode === "proxy") {
-        for (const key of ["pushPort", "pushFrom"] as const) {
+        for (const key of ["pushPort", "pushFrom", "pushPasswordGeneration"] as const) {
             if (m[key] !== undefined) p.add(`k8s-ha:mirror.${key}`, "is for a preloaded mirror; a pull-through cache takes no pushes. Leave it out, or set mirror.mode: preloaded");
         }
         if (m.upstream === undefined) {
