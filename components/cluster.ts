@@ -124,6 +124,8 @@ export function buildCluster(stack: StackConfig, inputs: ClusterInputs = {}): Cl
     const nodeObjects: pulumi.Resource[] = [];
     const kubeProxyCert = pki.issue("kube-proxy", { commonName: "system:kube-proxy", organization: "system:node-proxier", client: true }, pki);
     const workers: Record<string, Worker> = {};
+    // The sandbox image by digest too, known before any worker's containerd config is written.
+    const pauseDigest = mirror.digest("pause", render.pauseMirrorImage(cluster.versions.pause), cluster.imageDigests.pause);
     for (const host of hostsWithRole(cluster, "worker")) {
         const worker = new Worker(`${host.name}-worker`, {
             node: nodes[host.name],
@@ -134,6 +136,7 @@ export function buildCluster(stack: StackConfig, inputs: ClusterInputs = {}): Cl
             kubeletPki,
             endpoint: loadBalancer.endpoint,
             mirrorEndpoint: mirror.endpoint,
+            pauseDigest,
             kubeProxyCert,
             after: [controlPlane.addons],
             drainBefore: (restartInputs) => controlPlane.drainBefore(host.name, restartInputs),

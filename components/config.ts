@@ -109,8 +109,12 @@ export interface MirrorConfig {
      * the stack), while `port` serves pulls read-only. Default `port + 1`.
      */
     pushPort: number;
-    /** Preloaded mode only: who may reach the push endpoint, IPv4 addresses or CIDRs. Default: `nodeNetwork`. */
+    /** Preloaded mode only: who may reach the push endpoint, IPv4 addresses or CIDRs. Default: `nodeNetwork`, less `pushExcept`. */
     pushFrom: string[];
+    /** The addresses refused the push endpoint within `pushFrom`: the cluster's hosts when `pushFrom` is the default, else none. */
+    pushExcept: string[];
+    /** Preloaded mode only: the push password's generation; a change makes a new password. Default: none (the first password). */
+    pushPasswordGeneration?: number;
 }
 
 /** The NFS mount options a StorageClass may carry (nfs(5)); a value, when allowed, after `=`. */
@@ -253,7 +257,8 @@ export interface EtcdBackupSettings {
 export type KubeletSettings = ParsedConfig["kubelet"];
 
 /** The add-on images whose digests a stack may pin. */
-export const ADDON_IMAGE_KEYS = ["coredns", "nfsProvisioner"] as const;
+/** The images named by digest: the add-ons' and containerd's sandbox image (`pause`). */
+export const ADDON_IMAGE_KEYS = ["coredns", "nfsProvisioner", "pause"] as const;
 export type AddonImageKey = (typeof ADDON_IMAGE_KEYS)[number];
 export type ImageDigests = Partial<Record<AddonImageKey, string>>;
 
@@ -274,7 +279,10 @@ export interface FirewallAllow {
 export interface FirewallConfig {
     /** Default `true`. */
     enabled: boolean;
-    /** Who may reach SSH: `any` (default), or IPv4 addresses and CIDRs (the Pulumi machine must be among them). */
+    /**
+     * Who may reach SSH: IPv4 addresses and CIDRs (the Pulumi machine must be among them; the
+     * firewall step refuses rules that would shut out its own SSH client), or `any`. Default: `nodeNetwork`.
+     */
     sshFrom: "any" | string[];
     /** Extra openings. Default: none. */
     allow: FirewallAllow[];

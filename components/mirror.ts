@@ -27,6 +27,11 @@ export interface DockerImageMirrorSettings {
     upstream?: pulumi.Input<string>;
     /** Preloaded mode only: the port of the push endpoint (TLS, a user and password). Default `port + 1`. */
     pushPort?: pulumi.Input<number>;
+    /**
+     * Preloaded mode only: the push password's generation (the password's `keepers`); any change
+     * makes a new password. Default: none, the first password. Plain: it is part of the resource's identity.
+     */
+    pushPasswordGeneration?: number;
 }
 
 export interface DockerImageMirrorArgs {
@@ -71,7 +76,12 @@ export class DockerImageMirror extends pulumi.ComponentResource {
         this.ports = { port, pushPort };
         // Pushes need a password from the stack (preloaded mode); the nodes pull without one, read-only.
         const password = preloaded
-            ? new random.RandomPassword(`${name}-push-password`, { length: 32, special: false }, { parent: this }).result
+            ? new random.RandomPassword(
+                  `${name}-push-password`,
+                  // No keepers unless a generation is set: adding them would replace an existing stack's password.
+                  { length: 32, special: false, ...(m.pushPasswordGeneration !== undefined ? { keepers: { generation: String(m.pushPasswordGeneration) } } : {}) },
+                  { parent: this },
+              ).result
             : undefined;
         // The push endpoint serves the same certificate: a TLS change restarts it too.
         const pushUnit = render.REGISTRY_PUSH.unitName;

@@ -7,6 +7,7 @@ import { IssuedCert, Pki } from "./pki";
 import * as render from "./render";
 import { binaryUrl, pinEnv, pinnedArtifact, sha256EnvName } from "./urls";
 import { kubeletPhase, runtimePhase, WorkerSettings } from "./phases";
+import { cidrContains, parseCidr, parseIpv4 } from "./net";
 
 /** What a host reports about itself after OS preparation. */
 export interface HostFacts {
@@ -26,19 +27,30 @@ export function parseFacts(stdout: string): HostFacts {
     return facts;
 }
 
+/** Whether every address is among the sources (`any`, or one of its addresses and CIDRs). */
+export function admitsAll(from: "any" | readonly string[], addresses: readonly string[]): boolean {
+    if (from === "any") return true;
+    const cidrs = from.map((s) => parseCidr(s.includes("/") ? s : `${s}/32`));
+    return addresses.every((a) => {
+        const n = parseIpv4(a);
+        return n !== undefined && cidrs.some((c) => c !== undefined && cidrContains(c, n));
+    });
+}
+
 /** The host firewall's rules for one host, from the cluster's topology and the stack's openings. */
 export function firewallParams(host: HostConfig, cluster: ClusterConfig): render.FirewallParams {
     const nfsHost = hostsWithRole(cluster, "nfs")[0];
+    const members = hostsWithRole(cluster, "etcd").map((h) => h.address);
     const topology: render.FirewallTopology = {
         hosts: cluster.hosts,
         podCidr: cluster.podCidr,
         apiPort: cluster.apiPort,
         mirrorPort: cluster.mirror.port,
-        mirrorPush: cluster.mirror.mode === "preloaded" ? { port: cluster.mirror.pushPort, from: cluster.mirror.pushFrom } : undefined,
+        mirrorPush: cluster.mirror.mode === "preloaded" ? { port: cluster.mirror.pushPort, from: cluster.mirror.pushFrom, except: cluster.mirror.pushExcept } : undefined,
         nfsClients: cluster.nfs.clients,
-        // SSH from the members, unless SSH is open to any source anyway (no change to the rules then).
+        // SSH from the members, unless sshFrom already admits them all (no change to the rules then).
         etcdSnapshots:
-            cluster.etcdBackup.schedule && cluster.firewall.sshFrom !== "any" && nfsHost ? { sshPort: nfsHost.port, from: hostsWithRole(cluster, "etcd").map((h) => h.address) } : undefined,
+            cluster.etcdBackup.schedule && nfsHost && !admitsAll(cluster.firewall.sshFrom, members) ? { sshPort: nfsHost.port, from: members } : undefined,
         allow: cluster.firewall.allow.map((a) => ({ comment: a.comment, protocol: a.protocol, ports: a.ports, from: a.from, roles: a.roles })),
     };
     const podGuard = render.firewallPodGuard(host.name, topology);
@@ -75,6 +87,8 @@ export interface WorkloadArgs {
     endpoint: pulumi.Input<string>;
     /** `host:port` of the DockerImageMirror. */
     mirrorEndpoint: pulumi.Input<string>;
+    /** The pause image's digest (DockerImageMirror.digest): containerd's sandbox image. */
+    pauseDigest: pulumi.Input<string>;
     /**
      * kube-proxy's client certificate (`system:kube-proxy`), one for all workers: every kube-proxy
      * has the same identity and rights, so a certificate per host would add three resources per
@@ -155,6 +169,8 @@ export class Node extends pulumi.ComponentResource {
                   "firewall",
                   {
                       script: "firewall",
+                      env: { K8SHA_FIREWALL_TCP: render.firewallTcpOpenings(args.firewall) },
+                      sshClient: true,
                       files: [
                           { path: render.FIREWALL_FILES.rules, mode: "0600", content: render.renderFirewall(args.firewall), check: "nft", restarts: [render.UNITS.firewall] },
                           { path: render.FIREWALL_FILES.unit, mode: "0600", content: render.renderFirewallUnit(), restarts: [render.UNITS.firewall] },
@@ -225,8 +241,8 @@ export class Worker extends pulumi.ComponentResource {
         if (!host.roles.includes("worker")) throw new pulumi.ResourceError(`${host.name} is not a worker`, this);
         const formerly = [{ parent: node }];
         const mirrorFiles = pulumi
-            .output({ mirror: w.mirrorEndpoint, ca: w.pki.caCert, facts: node.facts })
-            .apply(({ mirror, ca, facts }) => runtimePhase({ host, settings, mirrorEndpoint: mirror, caCert: ca, facts }));
+            .output({ mirror: w.mirrorEndpoint, ca: w.pki.caCert, facts: node.facts, pauseDigest: w.pauseDigest })
+            .apply(({ mirror, ca, facts, pauseDigest }) => runtimePhase({ host, settings, pauseDigest, mirrorEndpoint: mirror, caCert: ca, facts }));
         const { containerd, runc, cni, kubernetes } = w.release;
 
         const kubeletCert = w.pki.issue(

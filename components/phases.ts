@@ -63,6 +63,8 @@ export function workerSettings(cluster: ClusterConfig): WorkerSettings {
 export interface RuntimePhaseInput {
     host: HostConfig;
     settings: WorkerSettings;
+    /** The pause image's digest, as the mirror served it (or the stack pins it). */
+    pauseDigest: string;
     /** `host:port` of the image mirror. */
     mirrorEndpoint: string;
     /** The cluster CA certificate (PEM), which signed the mirror's certificate. */
@@ -91,6 +93,7 @@ export function runtimePhase(p: RuntimePhaseInput): BundleFile[] {
             check: "containerd_config",
             content: render.renderContainerdConfig({
                 pauseVersion: settings.pauseVersion,
+                pauseDigest: p.pauseDigest,
                 systemdCgroup: false,
                 // A container cannot lower oom scores (no CAP_SYS_RESOURCE).
                 restrictOomScoreAdj: p.facts.container !== "none",

@@ -179,8 +179,11 @@ export function scriptCommand(
     script: string,
     verb: "create" | "delete",
     env: Record<string, string>,
+    sshClient = false,
 ): string {
     const sudo = host.user === "root" ? "" : "sudo -n ";
+    // sudo drops SSH_CLIENT; the login shell expands it before sudo runs (an address, never a secret).
+    const client = sshClient ? `K8SHA_SSH_CLIENT="$SSH_CLIENT" ` : "";
     const vars = Object.keys(env)
         .sort()
         .map((k) => {
@@ -188,7 +191,7 @@ export function scriptCommand(
             return shellQuote(`${k}=${env[k]}`);
         });
     // Every step has a time limit on the host, so a hung step fails instead of holding the run forever.
-    return `${sudo}env K8SHA_HOST=${shellQuote(host.name)} K8SHA_STEP=${shellQuote(step)} ${vars.join(" ")} timeout --kill-after=30 ${STEP_TIMEOUT_SECONDS} bash -c ${shellQuote(script)} k8s-ha-${verb} ${verb}`;
+    return `${sudo}env ${client}K8SHA_HOST=${shellQuote(host.name)} K8SHA_STEP=${shellQuote(step)} ${vars.join(" ")} timeout --kill-after=30 ${STEP_TIMEOUT_SECONDS} bash -c ${shellQuote(script)} k8s-ha-${verb} ${verb}`;
 }
 
 /** The longest a step may run on its host (30 minutes), its waits for the cluster included. */
@@ -215,6 +218,8 @@ export interface RunArgs {
      * Every later step of the runner depends on it.
      */
     installsLib?: boolean;
+    /** The create is told the address of the SSH client it runs over (`K8SHA_SSH_CLIENT`, as sshd's `SSH_CLIENT`). */
+    sshClient?: boolean;
 }
 
 /**
@@ -342,7 +347,7 @@ export class HostRunner {
         const manifest = args.installsLib ? pulumi.output<string[]>([]) : fileManifest(args.files ?? [], args.secret === true);
         const create = pulumi
             .all([env, manifest])
-            .apply(([e, m]) => [...m, scriptCommand(this.host, step, script, "create", args.installsLib ? { ...e, K8SHA_LIB_INSTALL: "yes" } : e)].join("\n"));
+            .apply(([e, m]) => [...m, scriptCommand(this.host, step, script, "create", args.installsLib ? { ...e, K8SHA_LIB_INSTALL: "yes" } : e, args.sshClient === true)].join("\n"));
         // The delete runs the copy of the script its create saved on the host (by its hash), with
         // the same settings and library version; it never installs the library.
         const del = env.apply((e) => scriptCommand(this.host, step, savedScriptRunner(), "delete", e));

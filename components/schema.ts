@@ -318,6 +318,8 @@ export function configSchema(mode: SchemaMode) {
             upstream: b.optionalUrl(),
             registries: b.listOf(DEFAULTS.mirror.registries, (r) => (REGISTRY_RE.test(r) ? undefined : `'${r}' is not a registry host name; write it like registry.k8s.io`)),
             pushPort: b.optionalInt(1, 65535),
+            /** Preloaded: any change (set, changed, removed) makes a new push password. */
+            pushPasswordGeneration: b.optionalInt(1, 1_000_000),
             pushFrom: sources(),
         }),
         nfs: b.section("is not an NFS setting; use one of", {
@@ -356,12 +358,13 @@ export function configSchema(mode: SchemaMode) {
         }),
         firewall: b.section("is not a firewall setting; use one of", {
             enabled: b.bool(true),
+            /** Unset: the node network (validate.ts readFirewall). */
             sshFrom: b.fallback(
                 z.preprocess(
                     (v) => (v === null ? undefined : v),
-                    z.union([z.literal("any"), b.sourcesOf], { error: (iss) => `must be any, or a list of IPv4 addresses and CIDRs, got ${show(iss.input)}` }).default("any"),
+                    z.union([z.literal("any"), b.sourcesOf], { error: (iss) => `must be any, or a list of IPv4 addresses and CIDRs, got ${show(iss.input)}` }).optional(),
                 ),
-                "any",
+                undefined,
             ),
             allow: b.fallback(
                 z

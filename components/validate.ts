@@ -337,12 +337,16 @@ export function readReleaseSettings(raw: Pick<RawConfig, "versions" | "downloads
 }
 
 /** The mirror's settings that depend on each other: the push port and who may push (preloaded), the upstream (proxy). */
-function readMirror(p: Problems, m: ParsedConfig["mirror"], allowHttp: boolean, nodeNetwork: string): MirrorConfig {
+function readMirror(p: Problems, m: ParsedConfig["mirror"], allowHttp: boolean, nodeNetwork: string, hosts: HostConfig[]): MirrorConfig {
     const pushPort = m.pushPort ?? (m.port < 65535 ? m.port + 1 : m.port - 1);
     if (pushPort === m.port) p.add("k8s-ha:mirror.pushPort", `is the same as mirror.port ${m.port}; pushes need a port of their own, like ${m.port + 1}`);
-    const mirror: MirrorConfig = { port: m.port, mode: m.mode, registries: m.registries, pushPort, pushFrom: m.pushFrom ?? (nodeNetwork ? [nodeNetwork] : []) };
+    // Unset, pushes come from the operator's side: the node network but the cluster's own hosts (nodes never push).
+    const pushFrom = m.pushFrom ?? (nodeNetwork ? [nodeNetwork] : []);
+    const pushExcept = m.pushFrom === undefined ? [...new Set(hosts.map((h) => h.address).filter((a) => a !== ""))].sort() : [];
+    const mirror: MirrorConfig = { port: m.port, mode: m.mode, registries: m.registries, pushPort, pushFrom, pushExcept };
+    if (m.pushPasswordGeneration !== undefined) mirror.pushPasswordGeneration = m.pushPasswordGeneration;
     if (m.mode === "proxy") {
-        for (const key of ["pushPort", "pushFrom"] as const) {
+        for (const key of ["pushPort", "pushFrom", "pushPasswordGeneration"] as const) {
             if (m[key] !== undefined) p.add(`k8s-ha:mirror.${key}`, "is for a preloaded mirror; a pull-through cache takes no pushes. Leave it out, or set mirror.mode: preloaded");
         }
         if (m.upstream === undefined) {
@@ -381,7 +385,8 @@ function readNfs(p: Problems, n: ParsedConfig["nfs"], hosts: HostConfig[]): NfsC
     return { path: n.path, clients, storage: { storageClass, defaultClass, reclaimPolicy, onDelete, mountOptions, directoryMode, provisionerNodeSelector } };
 }
 
-function readFirewall(p: Problems, f: ParsedConfig["firewall"], nfs: NfsConfig): FirewallConfig {
+/** The firewall; SSH from the node network unless the stack says otherwise (`any` or its own list). */
+function readFirewall(p: Problems, f: ParsedConfig["firewall"], nfs: NfsConfig, nodeNetwork: string): FirewallConfig {
     if (f.enabled) {
         for (const o of nfs.storage.mountOptions) {
             if (/^(nfs)?vers=3$/.test(o)) {
@@ -391,7 +396,7 @@ function readFirewall(p: Problems, f: ParsedConfig["firewall"], nfs: NfsConfig):
     }
     return {
         enabled: f.enabled,
-        sshFrom: f.sshFrom,
+        sshFrom: f.sshFrom ?? (nodeNetwork ? [nodeNetwork] : "any"),
         allow: f.allow.map((a, i) => ({ ports: a.ports, protocol: a.protocol, from: a.from ?? [], roles: a.roles as Role[], comment: a.comment ?? `opened by the stack config (${i})` })),
     };
 }
@@ -537,10 +542,11 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const usable = checkVersions(p, versions, raw.previousVersions);
     checkDownloads(p, parsed.downloads, allowHttp);
     const checksums = readChecksums(p, parsed.checksums, parsed.downloads, versions, usable);
-    const mirror = readMirror(p, parsed.mirror, allowHttp, parseCidr(parsed.nodeNetwork) ? parsed.nodeNetwork : "");
+    const nodeNetwork = parseCidr(parsed.nodeNetwork) ? parsed.nodeNetwork : "";
+    const mirror = readMirror(p, parsed.mirror, allowHttp, nodeNetwork, hosts);
     checkLbStatsPort(p, hosts, parsed.apiPort, mirror);
     const nfs = readNfs(p, parsed.nfs, hosts);
-    const firewall = readFirewall(p, parsed.firewall, nfs);
+    const firewall = readFirewall(p, parsed.firewall, nfs, nodeNetwork);
     const etcd = readEtcd(p, parsed.etcd);
     const etcdBackup = readEtcdBackup(p, parsed.etcdBackup, hosts.some((h) => h.roles.includes("nfs")), raw.stackName);
     const secretsEncryption = readSecretsEncryption(p, parsed.secretsEncryption, raw.previousSecretsEncryption);

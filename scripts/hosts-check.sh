@@ -388,9 +388,29 @@ c_firewall_refuses_outsider() {
     else
         echo "nfs-ls from 10.213.0.1: refused (exit $nfs_rc: $(head -n 1 <<<"$nfs_out"))"
     fi
-    # SSH and the API stay open to everyone (firewall.sshFrom defaults to any).
+    # SSH answers the Pulumi machine (10.213.0.1, inside nodeNetwork: firewall.sshFrom's default);
+    # c_firewall_ssh_node_network checks that it answers no one else. The API stays open to everyone.
     expect_tcp lab 10.213.0.31:22 open || bad=1
     expect_tcp lab "$VIP:6443" open || bad=1
+    ((bad == 0))
+}
+# SSH from the node network only (firewall.sshFrom's default, and what the lab's stack leaves it
+# at): on every host, the live input chain's one rule for port 22 names 10.213.0.0/24 as its
+# source. A rule without a source would let in any address, IPv6 included. The lab has no address
+# outside the node network to probe from, so the loaded rules are read instead.
+c_firewall_ssh_node_network() {
+    local h chain ssh bad=0
+    for h in lb1 lb2 cp1 cp2 cp3 w1 w2 w4 mirror nfs; do
+        chain=$(on "$h" 'nft list chain inet k8s_ha input') || { echo "$h: the firewall's input chain not read"; bad=1; continue; }
+        # grep exits 1 when no line is left: the lines found decide.
+        ssh=$(sed -E 's/^[[:space:]]+//' <<<"$chain" | grep -E '(^| )tcp dport (22|\{[^}]*[ {]22[,} ][^}]*\}) ' || true)
+        echo "$h: SSH: ${ssh//$'\n'/; }"
+        if ! grep -q 'policy drop;' <<<"$chain"; then
+            echo "$h: the input chain's policy is not drop"
+            bad=1
+        fi
+        [[ $ssh == 'ip saddr 10.213.0.0/24 tcp dport 22 accept comment "ssh"' ]] || bad=1
+    done
     ((bad == 0))
 }
 c_firewall_admits_users() {
@@ -427,6 +447,33 @@ c_addons_by_digest() {
     echo "$out"
     # Every kube-system Deployment (CoreDNS, the NFS provisioner) names its image with a digest.
     [[ -n $out ]] && ! grep -qvE '@sha256:[0-9a-f]{64}$' < <(tr ' ' '\n' <<<"${out% }")
+}
+# pause_facts (runs on a worker): the sandbox image its containerd config names (as containerd reads
+# it), how many seconds after that file was last written containerd became active (negative: it
+# runs an older config), and whether containerd's store holds that image pinned (kept from GC).
+pause_facts() {
+    local ref started written store
+    ref=$(containerd --config /etc/containerd/config.toml config dump | grep -E '^[[:space:]]*sandbox = ' | grep -oE "registry\.k8s\.io/pause[^\"' ]*" || true)
+    started=$(date -d "$(systemctl show -p ActiveEnterTimestamp --value containerd)" +%s)
+    written=$(stat -c %Y /etc/containerd/config.toml)
+    store=$(ctr -n k8s.io images ls | awk -v r="$ref" '$1 == r { print ($0 ~ /io\.cri-containerd\.pinned=pinned/ ? "pinned" : "not pinned"); exit }')
+    echo "sandbox ${ref:-none}; started $((started - written)) s after the config was written; in the store: ${store:-absent}"
+}
+# The sandbox (pause) image by digest: every worker's running containerd pins
+# registry.k8s.io/pause@sha256:…, the same digest on all, and holds that image pinned.
+c_pause_by_digest() {
+    local n out digests="" bad=0
+    for n in w1 w2 w4; do
+        out=$(on "$n" "$(declare -f pause_facts); pause_facts") || { echo "$n: not read"; bad=1; continue; }
+        echo "$n: $out"
+        [[ $out =~ ^sandbox\ registry\.k8s\.io/pause@(sha256:[0-9a-f]{64})\;\ started\ [0-9]+\ s\ after\ the\ config\ was\ written\;\ in\ the\ store:\ pinned$ ]] || { bad=1; continue; }
+        digests+="${BASH_REMATCH[1]}"$'\n'
+    done
+    if [[ $(sort -u <<<"${digests%$'\n'}" | wc -l) != 1 ]]; then
+        echo "the workers name different digests (or none)"
+        bad=1
+    fi
+    ((bad == 0))
 }
 c_etcd_user() {
     local h out bad=0
@@ -942,10 +989,12 @@ CLUSTER_CHECKS=(
     "4 kubelet read-only port is closed" c_readonly_port
     "4 firewall: from 10.213.0.1 (not a node) etcd, kubelets, the registry and NFS are refused" c_firewall_refuses_outsider
     "4 firewall: the same ports answer the hosts that use them, and only those" c_firewall_admits_users
+    "4 firewall: SSH only from the node network (firewall.sshFrom's default) on every host" c_firewall_ssh_node_network
     "4 the mirror refuses a push from a node" c_registry_push_from_node
     "4 private keys are not readable by others" c_key_modes
     "4 the kubeconfig output is a cluster-admins group member, not system:masters" c_admin_group
     "4 the add-ons' images are named by digest" c_addons_by_digest
+    "4 every worker's containerd pins the sandbox (pause) image by digest" c_pause_by_digest
     "4 etcd runs as the etcd user, owning its 0700 data directory and its keys" c_etcd_user
     "5 HAProxy on both lb hosts lists every apiserver UP" c_haproxy_up
     "5 exactly one lb host holds the VIP" c_one_vip

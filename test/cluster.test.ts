@@ -138,7 +138,7 @@ describe("the cluster graph", () => {
                 "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet", "cp1-node-w1", "cp1-node-w2", "cp1-cluster-ready",
                 "cp1-drain-w1", "cp1-drain-w2",
                 "cp1-nfs-storage",
-                "mirror-digest-coredns", "mirror-digest-nfs-provisioner",
+                "mirror-digest-coredns", "mirror-digest-nfs-provisioner", "mirror-digest-pause",
             ].sort(),
         );
     });
@@ -178,6 +178,15 @@ describe("the cluster graph", () => {
         expect(storage).toContain(`image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0@${digest("nfs-provisioner")}"`);
         expect(command("mirror-digest-coredns").inputs.create).toContain("'IMAGE_PATH=registry.k8s.io/coredns/coredns' 'IMAGE_TAG=v1.14.7'");
         expect(command("mirror-digest-coredns").inputs.delete).toBeUndefined();
+    });
+
+    test("every worker's containerd pins the sandbox image by the digest the mirror host resolved", () => {
+        const digest = `sha256:${crypto.createHash("sha256").update("mirror-digest-pause").digest("hex")}`;
+        for (const w of ["w1", "w2"]) {
+            expect(bundle(command(`${w}-runtime`).inputs.stdin)["/etc/containerd/config.toml"]).toContain(`\n  sandbox = "registry.k8s.io/pause@${digest}"\n`);
+        }
+        expect(command("mirror-digest-pause").inputs.create).toContain("'IMAGE_PATH=registry.k8s.io/pause' 'IMAGE_TAG=3.10.1'");
+        expect(command("mirror-digest-pause").inputs.delete).toBeUndefined();
     });
 
     test("the add-ons' refusal of inline nfs volumes names the stack's StorageClass", () => {

@@ -291,6 +291,105 @@ describe("the CIS and VRRP checks read what runs, and fail when it differs", () 
         expect(missing.evidence).toContain("cp2: --enable-admission-plugins=NodeRestriction,EventRateLimitX");
     });
 
+    describe("c_pause_by_digest", () => {
+        const D = `sha256:${"0a".repeat(32)}`;
+        interface Worker {
+            sandbox: string;
+            /** containerd's ActiveEnterTimestamp, and the config's mtime (epoch seconds). */
+            started: string;
+            written: number;
+            /** `ctr -n k8s.io images ls` */
+            images: string;
+        }
+        const good = (): Worker => ({
+            sandbox: `registry.k8s.io/pause@${D}`,
+            started: "Tue 2026-12-08 00:30:05 UTC",
+            written: Date.UTC(2026, 11, 8, 0, 30, 0) / 1000,
+            images: `REF TYPE DIGEST SIZE PLATFORMS LABELS\nregistry.k8s.io/pause:3.10.1 application/vnd.oci.image.index.v1+json ${D} 300.0 KiB linux/amd64 io.cri-containerd.image=managed,io.cri-containerd.pinned=pinned\nregistry.k8s.io/pause@${D} application/vnd.oci.image.index.v1+json ${D} 300.0 KiB linux/amd64 io.cri-containerd.image=managed,io.cri-containerd.pinned=pinned\n`,
+        });
+        /** Each worker's stand-in containerd, systemctl, stat and ctr (pause_facts runs with them), as CHANGE makes them. */
+        function workers(change: (name: string, w: Worker) => Worker = (_, w) => w): void {
+            for (const name of ["w1", "w2", "w4"]) {
+                const w = change(name, good());
+                const bin = lab.path("hostbin", ADDR[name]);
+                fs.mkdirSync(bin, { recursive: true });
+                const stand = (tool: string, body: string) => fs.writeFileSync(path.join(bin, tool), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+                stand("containerd", `printf '%s\\n' 'version = 3' '[plugins]' "  [plugins.'io.containerd.cri.v1.images'.pinned_images]" "    sandbox = '${w.sandbox}'"`);
+                stand("systemctl", `echo '${w.started}'`);
+                stand("stat", `echo ${w.written}`);
+                stand("ctr", `printf '%s' '${w.images}'`);
+            }
+            lab.remote('PATH=$SANDBOX/hostbin/$addr:$PATH; eval "$cmd"');
+        }
+        const check = () => lab.checks([["4 pause", "c_pause_by_digest"]])[0];
+
+        test("passes when every worker's containerd runs a config that pins the same digest, and holds it pinned", () => {
+            workers();
+            expect(check()).toEqual({
+                name: "4 pause",
+                status: "passed",
+                evidence: ["w1", "w2", "w4"].map((n) => `${n}: sandbox registry.k8s.io/pause@${D}; started 5 s after the config was written; in the store: pinned`).join(" "),
+            });
+        });
+
+        test("fails by tag, with containerd older than its config, unpinned, absent from the store, or digests that differ", () => {
+            workers((n, w) => (n === "w2" ? { ...w, sandbox: "registry.k8s.io/pause:3.10.1" } : w));
+            expect(check().evidence).toContain("w2: sandbox registry.k8s.io/pause:3.10.1;");
+            expect(check().status).toBe("failed");
+            workers((n, w) => (n === "w4" ? { ...w, started: "Tue 2026-12-08 00:29:00 UTC" } : w));
+            const stale = check();
+            expect(stale.status).toBe("failed");
+            expect(stale.evidence).toContain("w4: sandbox registry.k8s.io/pause@" + D + "; started -60 s after the config was written");
+            workers((n, w) => (n === "w1" ? { ...w, images: w.images.replace(/io\.cri-containerd\.pinned=pinned\n$/, "\n") } : w));
+            expect(check()).toMatchObject({ status: "failed", evidence: expect.stringContaining("w1: sandbox registry.k8s.io/pause@" + D + "; started 5 s after the config was written; in the store: not pinned") });
+            workers((n, w) => (n === "w1" ? { ...w, images: "REF TYPE DIGEST SIZE PLATFORMS LABELS\n" } : w));
+            expect(check()).toMatchObject({ status: "failed", evidence: expect.stringContaining("in the store: absent") });
+            const other = `sha256:${"0b".repeat(32)}`;
+            workers((n, w) => (n === "w2" ? { ...w, sandbox: `registry.k8s.io/pause@${other}`, images: w.images.split(D).join(other) } : w));
+            expect(check()).toMatchObject({ status: "failed", evidence: expect.stringContaining("the workers name different digests (or none)") });
+        });
+    });
+
+    describe("c_firewall_ssh_node_network", () => {
+        const cluster = validateConfig(labConfig());
+        /** Each host's live chain (the program's rules loaded in a network namespace of its own, as CHANGE makes them). */
+        function chains(change: (name: string, chain: string) => string = (_, c) => c, c = cluster): void {
+            for (const name of ["lb1", "lb2", "cp1", "cp2", "cp3", "w1", "w2", "w4", "mirror", "nfs"]) {
+                // w4 is not in the tests' lab config: it has a worker's rules.
+                const h = c.hosts.find((x) => x.name === (name === "w4" ? "w2" : name));
+                if (!h) throw new Error(`no ${name} in the lab config`);
+                const file = lab.path(`${name}.nft`);
+                fs.writeFileSync(file, renderFirewall(firewallParams(h, c)));
+                const r = run(tool("unshare"), ["--net", "sh", "-c", 'nft -f "$1" && nft list chain inet k8s_ha input', "sh", file]);
+                if (r.status !== 0) throw new Error(`nft: ${r.stderr}`);
+                fs.mkdirSync(lab.path("hosts", ADDR[name]), { recursive: true });
+                fs.writeFileSync(lab.path("hosts", ADDR[name], "chain"), change(name, r.stdout));
+            }
+            lab.remote(['f=$SANDBOX/hosts/$addr', "case $cmd in", '"nft list chain inet k8s_ha input") cat "$f/chain" ;;', "*) exit 1 ;;", "esac"].join("\n"));
+        }
+        const check = () => lab.checks([["4 ssh", "c_firewall_ssh_node_network"]])[0];
+
+        test("passes on the program's rules (sshFrom left to its default)", () => {
+            chains();
+            const r = check();
+            expect(r.status).toBe("passed");
+            expect(r.evidence).toContain('nfs: SSH: ip saddr 10.213.0.0/24 tcp dport 22 accept comment "ssh"');
+        });
+
+        test("fails with SSH open to any (the old default), or a second rule that opens it, or a host not read", () => {
+            chains(undefined, validateConfig({ ...labConfig(), firewall: { sshFrom: "any" } }));
+            const any = check();
+            expect(any.status).toBe("failed");
+            expect(any.evidence).toContain('cp1: SSH: tcp dport 22 accept comment "ssh"');
+            chains((name, chain) => (name === "w1" ? chain.replace(/^(\s*)(tcp dport 30000-32767 .*)$/m, '$1$2\n$1tcp dport { 22, 2222 } accept comment "x"') : chain));
+            const second = check();
+            expect(second.status).toBe("failed");
+            expect(second.evidence).toContain('w1: SSH: ip saddr 10.213.0.0/24 tcp dport 22 accept comment "ssh"; tcp dport { 22, 2222 } accept comment "x"');
+            chains((name, chain) => (name === "mirror" ? "" : chain));
+            expect(check().status).toBe("failed");
+        });
+    });
+
     describe("c_vrrp_peer_only", () => {
         const cluster = validateConfig(labConfig());
         const lbs = ["lb1", "lb2"].map((name) => {
@@ -467,7 +566,7 @@ describe("the count of checks and drills", () => {
 
         lab.kubectl('[[ $1 == config ]] && echo https://10.213.0.10:6443; [[ $1 == get ]] && echo "w1=True w2=True w4=True "; exit 0');
         const some = lab.run("hosts-check.sh", [], { CHECKS: "1" });
-        expect([some.status, some.stdout]).toEqual([0, "hosts-check cluster (CHECKS=1): 2 passed, 0 failed, 2 of 44 run\n"]);
+        expect([some.status, some.stdout]).toEqual([0, "hosts-check cluster (CHECKS=1): 2 passed, 0 failed, 2 of 46 run\n"]);
     });
 
     test("hosts-check: a filter that selects nothing is an error; a failed check fails the run", () => {

@@ -11,6 +11,7 @@ const pem = (label: string, name: string) => `-----BEGIN ${label}-----\n${Buffer
 const pair = (name: string) => ({ cert: pem("CERTIFICATE", name), key: pem("EC PRIVATE KEY", name) });
 const CA = pem("CERTIFICATE", "CA");
 const facts = { container: "systemd-nspawn", cgroup: "v1" as const };
+const PAUSE_DIGEST = `sha256:${"ef".repeat(32)}`;
 const byPath = (files: BundleFile[]) => Object.fromEntries(files.map((f) => [f.path, f]));
 
 /** The mode every file of a phase must have, by what it is. */
@@ -25,10 +26,12 @@ describe("host phases as data", () => {
 
     test("every worker: modes, what each file restarts, and its own pod CIDR", () => {
         for (const host of workers) {
-            const runtime = byPath(runtimePhase({ host, settings: workerSettings(cluster), mirrorEndpoint: "10.213.0.41:5000", caCert: CA, facts }));
+            const runtime = byPath(runtimePhase({ host, settings: workerSettings(cluster), pauseDigest: PAUSE_DIGEST, mirrorEndpoint: "10.213.0.41:5000", caCert: CA, facts }));
             const kubelet = byPath(kubeletPhase({ host, settings: workerSettings(cluster), endpoint: "https://10.213.0.10:6443", caCert: CA, kubeletCert: pair(host.name), servingCert: pair(`${host.name}-serving`), proxyCert: pair("proxy"), facts }));
             for (const f of [...Object.values(runtime), ...Object.values(kubelet)]) expect([host.name, f.path, f.mode]).toEqual([host.name, f.path, expectedMode(f.path)]);
             expect(runtime["/etc/containerd/config.toml"]).toMatchObject({ restarts: ["containerd"], check: "containerd_config" });
+            // The sandbox image by the digest the mirror served, not by its tag.
+            expect(runtime["/etc/containerd/config.toml"].content).toContain(`\n  sandbox = "registry.k8s.io/pause@${PAUSE_DIGEST}"\n`);
             expect(runtime["/etc/cni/net.d/10-k8s-ha.conflist"].content).toContain(`"subnet": "${host.podCidr}"`);
             // The routes go to the other workers' pod networks, never its own.
             const routes = runtime["/etc/k8s-ha/pod-routes"].content;
@@ -168,7 +171,7 @@ describe("host phases as data", () => {
         };
         for (const host of workers) {
             const settings = workerSettings(cluster);
-            expect([host.name, tags(runtimePhase({ host, settings, mirrorEndpoint: "10.213.0.41:5000", caCert: CA, facts }))]).toEqual([host.name, expected.runtime]);
+            expect([host.name, tags(runtimePhase({ host, settings, pauseDigest: PAUSE_DIGEST, mirrorEndpoint: "10.213.0.41:5000", caCert: CA, facts }))]).toEqual([host.name, expected.runtime]);
             const kubelet = kubeletPhase({ host, settings, endpoint: "https://10.213.0.10:6443", caCert: CA, kubeletCert: pair(host.name), servingCert: pair(`${host.name}-serving`), proxyCert: pair("proxy"), facts });
             expect([host.name, tags(kubelet)]).toEqual([host.name, expected.kubelet]);
         }

@@ -45,6 +45,8 @@ import { artifact, cleanup, parseToml, run, tempDir, testWhenBuilt, tool, writeU
 const CONTAINERD_RELEASES = [...new Set(SUPPORTED_VERSIONS.flatMap((r) => r.components.containerd.flat()))].sort();
 
 const K8S_VERSION = "1.35.4";
+/** The pause digest the containerd configs name (any sha256 will do for the renderer). */
+const PAUSE_DIGEST = `sha256:${"cd".repeat(32)}`;
 
 /**
  * Runs `<component> --config <file> --write-config-to <out>`: kube-proxy and kube-scheduler load
@@ -397,13 +399,13 @@ testWhenBuilt(kubeScheduler)(
 );
 
 describe("containerd", () => {
-    const config = renderContainerdConfig({ pauseVersion: "3.10.1", systemdCgroup: false });
+    const config = renderContainerdConfig({ pauseVersion: "3.10.1", pauseDigest: PAUSE_DIGEST, systemdCgroup: false });
     const images = "io.containerd.cri.v1.images";
     const runtime = "io.containerd.cri.v1.runtime";
 
     test("config version 3 for containerd 2.2 and earlier, 4 from 2.3 (which migrates a 3 with a warning at every start)", () => {
         expect([undefined, "2.2.9", "2.0.0", "2.3.0", "2.3.7", "3.0.1"].map(containerdConfigVersion)).toEqual([3, 3, 3, 4, 4, 4]);
-        expect(renderContainerdConfig({ pauseVersion: "3.10.1", systemdCgroup: false, containerdVersion: "2.3.7" })).toContain("\nversion = 4\n");
+        expect(renderContainerdConfig({ pauseVersion: "3.10.1", pauseDigest: PAUSE_DIGEST, systemdCgroup: false, containerdVersion: "2.3.7" })).toContain("\nversion = 4\n");
         expect(() => containerdConfigVersion("2.3")).toThrow(/not MAJOR.MINOR.PATCH/);
     });
 
@@ -416,7 +418,7 @@ describe("containerd", () => {
             plugins: {
                 [images]: {
                     snapshotter: "overlayfs",
-                    pinned_images: { sandbox: "registry.k8s.io/pause:3.10.1" },
+                    pinned_images: { sandbox: `registry.k8s.io/pause@${PAUSE_DIGEST}` },
                     registry: { config_path: "/etc/containerd/certs.d" },
                 },
                 [runtime]: {
@@ -429,10 +431,10 @@ describe("containerd", () => {
             },
         });
         expect(config).not.toContain("restrict_oom_score_adj");
-        expect(renderContainerdConfig({ pauseVersion: "3.10.1", systemdCgroup: false, restrictOomScoreAdj: true })).toContain(
+        expect(renderContainerdConfig({ pauseVersion: "3.10.1", pauseDigest: PAUSE_DIGEST, systemdCgroup: false, restrictOomScoreAdj: true })).toContain(
             "[plugins.'io.containerd.cri.v1.runtime']\n  restrict_oom_score_adj = true\n",
         );
-        expect((parseToml(renderContainerdConfig({ pauseVersion: "3.10.1", systemdCgroup: true })) as { plugins: Record<string, { containerd: { runtimes: { runc: { options: { SystemdCgroup: boolean } } } } }> }).plugins[runtime].containerd.runtimes.runc.options.SystemdCgroup).toBe(true);
+        expect((parseToml(renderContainerdConfig({ pauseVersion: "3.10.1", pauseDigest: PAUSE_DIGEST, systemdCgroup: true })) as { plugins: Record<string, { containerd: { runtimes: { runc: { options: { SystemdCgroup: boolean } } } } }> }).plugins[runtime].containerd.runtimes.runc.options.SystemdCgroup).toBe(true);
     });
 
     test("hosts.toml sends pulls to the mirror under /v2/<registry>, pull+resolve only, cluster CA", () => {
@@ -463,15 +465,15 @@ describe("containerd", () => {
         () => {
             const dir = tempDir("containerd");
             try {
-                // A pause tag that is not containerd's default, to see our value land.
-                const file = writeUnder(dir, "/config.toml", renderContainerdConfig({ pauseVersion: "9.9.9", systemdCgroup: true, restrictOomScoreAdj: true, containerdVersion }));
+                // A pause image that is not containerd's default, to see our value land.
+                const file = writeUnder(dir, "/config.toml", renderContainerdConfig({ pauseVersion: "9.9.9", pauseDigest: PAUSE_DIGEST, systemdCgroup: true, restrictOomScoreAdj: true, containerdVersion }));
                 const r = run(containerd ?? "", ["--config", file, "config", "dump"]);
                 expect(r.stderr).toBe("");
                 expect(r.status).toBe(0);
                 type Section = Record<string, unknown>;
                 const dump = parseToml(r.stdout) as { plugins: Record<string, Section> };
                 const img = dump.plugins[images] as { pinned_images: Section; registry: Section; max_concurrent_downloads?: number };
-                expect(img.pinned_images.sandbox).toBe("registry.k8s.io/pause:9.9.9");
+                expect(img.pinned_images.sandbox).toBe(`registry.k8s.io/pause@${PAUSE_DIGEST}`);
                 expect(img.registry.config_path).toBe("/etc/containerd/certs.d");
                 // Defaults merged in: the section belongs to a registered plugin, not a stray table.
                 expect(img.max_concurrent_downloads).toBeDefined();
@@ -481,7 +483,7 @@ describe("containerd", () => {
                 expect(rt.cni).toMatchObject({ bin_dirs: ["/opt/cni/bin"], conf_dir: "/etc/cni/net.d" });
                 expect(rt.enable_selinux).toBeDefined();
                 // The checker really checks: an unknown key is reported.
-                const bad = writeUnder(dir, "/bad.toml", renderContainerdConfig({ pauseVersion: "9.9.9", systemdCgroup: true, containerdVersion }).replace("  conf_dir", "  conf_dirs"));
+                const bad = writeUnder(dir, "/bad.toml", renderContainerdConfig({ pauseVersion: "9.9.9", pauseDigest: PAUSE_DIGEST, systemdCgroup: true, containerdVersion }).replace("  conf_dir", "  conf_dirs"));
                 expect(run(containerd ?? "", ["--config", bad, "config", "dump"]).stderr).toMatch(/unknown key/i);
             } finally {
                 cleanup(dir);

@@ -85,7 +85,7 @@ describe("host firewall rules per role", () => {
                 '        meta l4proto icmp accept comment "ping, path MTU, unreachable"',
                 '        meta l4proto ipv6-icmp accept comment "neighbour discovery"',
                 '        udp sport 67 udp dport 68 accept comment "DHCP replies"',
-                '        tcp dport 22 accept comment "ssh"',
+                '        ip saddr { 10.213.0.0/24 } tcp dport 22 accept comment "ssh"',
                 '        ip saddr { 10.213.0.31, 10.213.0.32 } tcp dport 5000 accept comment "image mirror, for the nodes"',
                 "        meta l4proto tcp reject with tcp reset",
                 "        reject with icmpx admin-prohibited",
@@ -276,8 +276,34 @@ describe("pod guard in a network namespace", () => {
 });
 
 describe("firewall settings", () => {
-    test("on by default, SSH from anywhere, no extra openings", () => {
-        expect(cluster.firewall).toEqual({ enabled: true, sshFrom: "any", allow: [] });
+    test("on by default, SSH from the node network, no extra openings; a stack's own sshFrom (any included) is kept as it is", () => {
+        expect(cluster.firewall).toEqual({ enabled: true, sshFrom: ["10.213.0.0/24"], allow: [] });
+        expect(validateConfig({ ...labConfig(), firewall: { sshFrom: "any" } }).firewall.sshFrom).toBe("any");
+        expect(validateConfig({ ...labConfig(), firewall: { sshFrom: ["192.168.7.5"] } }).firewall.sshFrom).toEqual(["192.168.7.5"]);
+        // sshFrom: any opens SSH to IPv4 and IPv6 alike, as before.
+        expect(renderFirewall(paramsOf("w1", validateConfig({ ...labConfig(), firewall: { sshFrom: "any" } })))).toContain('\n        tcp dport 22 accept comment "ssh"\n');
+    });
+
+    test("a preloaded mirror's push port: by default from the node network but the cluster's hosts; a pushFrom given is taken as it is", () => {
+        const preloaded = (mirror: Record<string, unknown>) => validateConfig({ ...labConfig(), mirror: { port: 5000, mode: "preloaded", ...mirror } });
+        const hosts = ["10.213.0.11", "10.213.0.12", "10.213.0.21", "10.213.0.22", "10.213.0.23", "10.213.0.31", "10.213.0.32", "10.213.0.41", "10.213.0.51"];
+        const c = preloaded({});
+        expect(c.mirror).toMatchObject({ pushPort: 5001, pushFrom: ["10.213.0.0/24"], pushExcept: hosts });
+        expect(paramsOf("mirror", c).rules).toContainEqual({ comment: "image mirror pushes (with credentials)", protocol: "tcp", ports: "5001", from: ["10.213.0.0/24"], except: hosts });
+        expect(renderFirewall(paramsOf("mirror", c))).toContain(
+            `        ip saddr { 10.213.0.0/24 } ip saddr != { ${[...hosts].sort().join(", ")} } tcp dport 5001 accept comment "image mirror pushes (with credentials)"\n`,
+        );
+        const given = preloaded({ pushFrom: ["10.213.0.1", "10.213.0.31"] });
+        expect(given.mirror.pushExcept).toEqual([]);
+        expect(renderFirewall(paramsOf("mirror", given))).toContain('        ip saddr { 10.213.0.1, 10.213.0.31 } tcp dport 5001 accept comment "image mirror pushes (with credentials)"\n');
+        // nft takes the exception.
+        const dir = tempDir("firewall");
+        try {
+            const r = run(tool("nft"), ["-c", "-f", writeUnder(dir, "/mirror.nft", renderFirewall(paramsOf("mirror", c)))]);
+            expect({ stderr: r.stderr, status: r.status }).toEqual({ stderr: "", status: 0 });
+        } finally {
+            cleanup(dir);
+        }
     });
 
     test("bad settings are all reported at once", () => {

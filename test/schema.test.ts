@@ -20,7 +20,8 @@ describe("the config schema (components/schema.ts)", () => {
         expect(config.mirror).toMatchObject({ port: DEFAULTS.mirror.port, mode: DEFAULTS.mirror.mode, registries: DEFAULTS.mirror.registries });
         expect(config.nfs).toMatchObject({ path: DEFAULTS.nfsPath, ...DEFAULTS.nfsStorage });
         expect(config.loadBalancer).toEqual(DEFAULTS.loadBalancer);
-        expect(config.firewall).toEqual({ enabled: true, sshFrom: "any", allow: [] });
+        // sshFrom unset: validation makes it the node network (validate.test, render-firewall.test).
+        expect(config.firewall).toEqual({ enabled: true, sshFrom: undefined, allow: [] });
     });
 
     test("pulumi config set's strings read as numbers and booleans", () => {

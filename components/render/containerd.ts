@@ -3,6 +3,7 @@
  * pulls through the cluster's image mirror, and its systemd unit.
  */
 import { BINARIES, CNI_BIN_DIR, CNI_CONF_DIR, CONTAINERD_FILES, K8S_PKI, RUNC_PATH, SYSTEM_BINARIES } from "./paths";
+import { DIGEST_RE, type MirrorImage } from "./addons";
 import { renderServiceUnit } from "./systemd";
 import { isIpv4, requireAbsolutePath, requireInt, requireToken } from "./text";
 import { renderTomlDocument, type TomlDocumentOptions, type TomlTable } from "./toml";
@@ -16,6 +17,8 @@ const HOSTS_TOML: TomlDocumentOptions = { comment: RENDERED, quotedKeys: "basic"
 export interface ContainerdConfigParams {
     /** Tag of `registry.k8s.io/pause`, e.g. `3.10.1`. */
     pauseVersion: string;
+    /** The digest the mirror served for that tag (`sha256:…`): the sandbox image is pinned by it. */
+    pauseDigest: string;
     /**
      * runc's `SystemdCgroup`. Must match the kubelet's `cgroupDriver` (`systemd` ⇔ true);
      * containerd and the kubelet disagreeing breaks every pod.
@@ -38,6 +41,20 @@ export interface ContainerdConfigParams {
      * Default: a 2.2 release.
      */
     containerdVersion?: string;
+}
+
+/** `registry.k8s.io/pause` on the mirror, as the pause step resolves its tag to a digest. */
+export function pauseMirrorImage(version: string): MirrorImage {
+    return { path: "registry.k8s.io/pause", tag: version };
+}
+
+/**
+ * The sandbox image by digest alone. containerd normalises `name:tag@digest` to `name@digest`
+ * before it pulls, and labels the image pinned (kept from the kubelet's image GC) only when the
+ * normalised name equals `pinned_images.sandbox` as written; so it is written normalised.
+ */
+export function pauseImageRef(digest: string): string {
+    return `registry.k8s.io/pause@${digest}`;
 }
 
 /** The config version a containerd release reads without migrating: 4 from 2.3 on, else 3. */
@@ -67,6 +84,7 @@ export function containerdConfigDocument(p: ContainerdConfigParams): TomlTable {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(p.pauseVersion)) {
         throw new Error(`containerd: pauseVersion "${p.pauseVersion}" is not an image tag`);
     }
+    if (!DIGEST_RE.test(p.pauseDigest)) throw new Error(`containerd: pauseDigest "${p.pauseDigest}" is not sha256: and 64 hex digits`);
     return {
         version: containerdConfigVersion(p.containerdVersion),
         root: CONTAINERD_FILES.root,
@@ -75,7 +93,7 @@ export function containerdConfigDocument(p: ContainerdConfigParams): TomlTable {
         plugins: {
             "io.containerd.cri.v1.images": {
                 snapshotter: p.snapshotter ?? "overlayfs",
-                pinned_images: { sandbox: `registry.k8s.io/pause:${p.pauseVersion}` },
+                pinned_images: { sandbox: pauseImageRef(p.pauseDigest) },
                 registry: { config_path: CONTAINERD_FILES.certsDir },
             },
             "io.containerd.cri.v1.runtime": {

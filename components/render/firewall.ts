@@ -24,6 +24,8 @@ export interface FirewallRule {
     /** A port or a range `low-high` (tcp and udp). */
     ports?: string;
     from: FirewallSources;
+    /** IPv4 addresses or CIDRs refused within `from` (the cluster's own hosts on an operator-only port). Default: none. */
+    except?: readonly string[];
 }
 
 export interface FirewallParams {
@@ -90,7 +92,8 @@ function sources(from: FirewallSources, what: string): string {
 
 function ruleLine(r: FirewallRule): string {
     if (!FIREWALL_COMMENT_RE.test(r.comment)) throw new Error(`firewall: comment "${r.comment}" has characters nft would need quoted`);
-    const src = sources(r.from, `rule "${r.comment}"`);
+    const except = r.except && r.except.length > 0 ? sources(r.except, `rule "${r.comment}" (except)`).replace(/^ip saddr /, "ip saddr != ") : "";
+    const src = `${sources(r.from, `rule "${r.comment}"`)}${except}`;
     const comment = `comment "${r.comment}"`;
     if (r.protocol === "vrrp") {
         if (r.ports !== undefined) throw new Error(`firewall: rule "${r.comment}": VRRP has no ports`);
@@ -179,7 +182,7 @@ export interface FirewallTopology {
     apiPort: number;
     mirrorPort: number;
     /** A preloaded mirror's push endpoint and who may reach it. */
-    mirrorPush?: { port: number; from: readonly string[] };
+    mirrorPush?: { port: number; from: readonly string[]; except?: readonly string[] };
     /** Who may mount the NFS export. */
     nfsClients: readonly string[];
     /**
@@ -237,7 +240,8 @@ export function firewallRules(host: string, t: FirewallTopology): FirewallRule[]
         const workers = addressesOf("worker");
         if (workers.length > 0) rules.push({ comment: "image mirror, for the nodes", protocol: "tcp", ports: String(t.mirrorPort), from: workers });
         if (t.mirrorPush && t.mirrorPush.from.length > 0) {
-            rules.push({ comment: "image mirror pushes (with credentials)", protocol: "tcp", ports: String(t.mirrorPush.port), from: t.mirrorPush.from });
+            const except = t.mirrorPush.except ?? [];
+            rules.push({ comment: "image mirror pushes (with credentials)", protocol: "tcp", ports: String(t.mirrorPush.port), from: t.mirrorPush.from, ...(except.length > 0 ? { except } : {}) });
         }
     }
     if (has("nfs") && t.nfsClients.length > 0) {
@@ -279,6 +283,24 @@ export function firewallPodGuard(host: string, t: FirewallTopology): PodGuard | 
         }
     }
     return blocks.length > 0 ? { podCidr: t.podCidr, blocks } : undefined;
+}
+
+/**
+ * Who may open a TCP connection to each port the rules open, as the firewall step's guard reads it
+ * (`K8SHA_FIREWALL_TCP`): `PORTS=SOURCE,SOURCE[!EXCEPT,EXCEPT]` entries separated by spaces, `any`
+ * for every source (IPv6 included). The guard refuses to load rules that would shut out the SSH
+ * client the step runs over.
+ */
+export function firewallTcpOpenings(p: FirewallParams): string {
+    const ssh: FirewallRule = { comment: "ssh", protocol: "tcp", ports: String(p.sshPort), from: p.sshFrom };
+    return [ssh, ...p.rules]
+        .filter((r) => r.protocol === "tcp")
+        .map((r) => {
+            const from = r.from === "any" ? "any" : [...r.from].join(",");
+            const except = r.except && r.except.length > 0 ? `!${r.except.join(",")}` : "";
+            return `${ports(r)}=${from}${except}`;
+        })
+        .join(" ");
 }
 
 /**

@@ -12,12 +12,15 @@
 # restarts only the daemons this commit must restart (SWITCH_RESTARTS) and removes those it retires
 # (SWITCH_GONE); every other daemon on every host keeps its process.
 BASE=${K8S_HA_E2E_BASE:-480ced0}
-# Since 480ced0: each worker's firewall rules gain a forward chain (wN-firewall updates in place: its
-# pods may not reach the NFS server's ports); k8s-ha-firewall is a oneshot, so no daemon restarts.
-# Nothing is created or deleted (a mock build of the lab stack: 160 resources, only w1-firewall and
-# w2-firewall differ, in their rules file and its hash).
-SWITCH_PLAN=""
-SWITCH_RESTARTS=""
+# Since 480ced0: each worker's firewall rules gain a forward chain (its pods may not reach the NFS
+# server's ports nor a preloaded mirror's push port; issue 26 M1). Issue 26 M4/M5: the mirror host
+# resolves pause's digest (mirror-digest-pause, new, installs nothing); every worker's containerd
+# config names it, so each worker is drained and its containerd restarts (the kubelet keeps its
+# process: Requires= passes no restart on). Every host's firewall step updates (SSH from nodeNetwork
+# instead of anyone, the guard's settings): k8s-ha-firewall is a oneshot, no process. Nothing is
+# deleted or replaced.
+SWITCH_PLAN="create=mirror-digest-pause"
+SWITCH_RESTARTS=containerd
 SWITCH_GONE=""
 # The leader scheduler exits when its local apiserver is away past the lease's renew deadline
 # ("Leaderelection lost"), and systemd starts it again: a restart of the apiservers may restart it.
@@ -57,12 +60,12 @@ plan_check "after the switch: no changes" "" noop
 kubeconfig_from_stack
 check_rc=0
 bash scripts/hosts-check.sh 2>"$LOGS/hosts-check.log" || check_rc=$?
-counted "$LOGS/hosts-check.log" 44 || check_rc=1
+counted "$LOGS/hosts-check.log" 46 || check_rc=1
 T=$(awk -v a="$t_bare" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
 if ((check_rc == 0)); then
     record "bare hosts to all checks passing" passed "$T" "<= 120 s" "$(grep -c ' passed ' "$LOGS/hosts-check.log") checks passed"
 else
-    record "bare hosts to all checks passing" failed "$T" "<= 120 s" "$(grep -E '^check: .* failed ' "$LOGS/hosts-check.log" | head -5); want 43 of 43 run: $(tail -n 1 "$LOGS/hosts-check.log")"
+    record "bare hosts to all checks passing" failed "$T" "<= 120 s" "$(grep -E '^check: .* failed ' "$LOGS/hosts-check.log" | head -5); want 45 of 45 run: $(tail -n 1 "$LOGS/hosts-check.log")"
 fi
 
 # 3. Nothing to do on a second run.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# DockerImageMirror, per add-on image, on the mirror host: resolves the image's tag to the digest
-# of the manifest the mirror serves (a pull-through mirror fetches it from its upstream), checks it
-# against the digest the stack pins when it pins one, and prints it as stdout's last line. The
-# add-ons then name the image by that digest: a tag moved upstream later changes nothing running.
+# DockerImageMirror, per image named by digest (the add-ons', and containerd's sandbox image pause),
+# on the mirror host: resolves the image's tag to the digest of the manifest the mirror serves (a
+# pull-through mirror fetches it from its upstream), checks it against the digest the stack pins
+# when it pins one, and prints it as stdout's last line. The add-ons and containerd's config then
+# name the image by that digest: a tag moved upstream later changes nothing running.
 # It runs again only when the image's tag (its version) or the pin changes. It installs nothing.
 # Environment: MIRROR_ADDRESS, MIRROR_PORT, IMAGE_PATH (repository on the mirror), IMAGE_TAG,
 # IMAGE_DIGEST (the stack's pin, or empty); MIRROR_PUSH (address:port of a preloaded mirror's pushes).
