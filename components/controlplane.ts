@@ -268,7 +268,16 @@ export class ControlPlane extends pulumi.ComponentResource {
         // step's files, so this step runs after it.
         this.addons = first.runner.run(
             "addons",
-            { script: "addons", env: { ...INSTALLER_ENV, K8SHA_BREAK_GLASS_KUBECONFIG: render.K8S_FILES.breakGlassKubeconfig }, files: addonFiles },
+            {
+                script: "addons",
+                env: {
+                    ...INSTALLER_ENV,
+                    K8SHA_BREAK_GLASS_KUBECONFIG: render.K8S_FILES.breakGlassKubeconfig,
+                    K8SHA_ADDONS: render.K8S_FILES.addons,
+                    K8SHA_ADDONS_RETIRED: render.K8S_FILES.addonsRetired,
+                },
+                files: addonFiles,
+            },
             { parent: this, after: this.commands },
         );
         this.firstRunner = first.runner;

@@ -567,7 +567,20 @@ describe("the cluster graph", () => {
         await settle();
         const short = resources.find((r) => r.name === "short-cert");
         expect(short?.inputs).toMatchObject({ validityPeriodHours: 48, earlyRenewalHours: 24 });
+        // A renewal re-keys: each key carries its certificate's trigger, so the key is replaced with
+        // the certificate; a key whose state has no trigger yet (an earlier release's) records it and stays.
+        const trigger = (name: string) => resources.find((r) => r.name === name)?.replacementTrigger;
+        for (const n of ["short", "long", "renewedBefore", "new"]) {
+            expect([n, trigger(`${n}-key`)]).toEqual([n, trigger(`${n}-cert`)]);
+        }
+        expect(["short", "long", "renewedBefore", "new"].map((n) => trigger(`${n}-key`))).toEqual(["2026-12-01T20:00:00Z", "not renewed", "2026-11-30T00:00:00Z", "not renewed"]);
         expect(resources.find((r) => r.name === "long-cert")?.inputs).toMatchObject({ validityPeriodHours: 8760, earlyRenewalHours: 720 });
+    });
+
+    test("the stack output adminCredential is the kubeconfig output's generation, which the next update's validation reads", async () => {
+        expect(built.stackOutputs(cluster).adminCredential).toEqual({ generation: 1 });
+        const { adminGeneration } = await import("../components/stack");
+        expect([adminGeneration({ generation: 3 }), adminGeneration(undefined), adminGeneration({ generation: 0 }), adminGeneration("2")]).toEqual([3, undefined, undefined, undefined]);
     });
 
     test("the stack output versions is what the cluster runs, which the next update's validation reads", async () => {

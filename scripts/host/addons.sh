@@ -5,12 +5,13 @@
 # (a new cluster, or the first up after a release without it) this step, and no other, applies them
 # with the break-glass kubeconfig (K8SHA_BREAK_GLASS_KUBECONFIG, system:masters), then goes on as
 # the installer. Both kubeconfigs are installed by this host's control-plane step.
-# Files (stdin): /etc/kubernetes/addons/k8s-ha.yaml, and /etc/kubernetes/addons/retired (objects
-# earlier releases applied and the bindings of revoked admin generations, deleted by every run).
-# Environment: K8SHA_KUBECONFIG, K8SHA_BREAK_GLASS_KUBECONFIG.
+# Files (stdin): the add-ons (K8SHA_ADDONS), and the objects earlier releases applied and the
+# bindings of revoked admin generations (K8SHA_ADDONS_RETIRED), which every run deletes.
+# Environment: K8SHA_KUBECONFIG, K8SHA_BREAK_GLASS_KUBECONFIG, K8SHA_ADDONS, K8SHA_ADDONS_RETIRED.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 : "${K8SHA_KUBECONFIG:?K8SHA_KUBECONFIG is not set}" "${K8SHA_BREAK_GLASS_KUBECONFIG:?K8SHA_BREAK_GLASS_KUBECONFIG is not set}"
+: "${K8SHA_ADDONS:?K8SHA_ADDONS is not set}" "${K8SHA_ADDONS_RETIRED:?K8SHA_ADDONS_RETIRED is not set}"
 KUBECONFIG=$K8SHA_KUBECONFIG
 export KUBECONFIG
 
@@ -27,13 +28,13 @@ create() {
         info "the installer's binding is missing (a new cluster, or the first up of a release that has it): applying the add-ons with the break-glass kubeconfig, this once"
         as=$K8SHA_BREAK_GLASS_KUBECONFIG
     fi
-    KUBECONFIG=$as kubectl apply --server-side --force-conflicts --field-manager=k8s-ha -f /etc/kubernetes/addons/k8s-ha.yaml >&2
+    KUBECONFIG=$as kubectl apply --server-side --force-conflicts --field-manager=k8s-ha -f "$K8SHA_ADDONS" >&2
     wait_until 60 "the installer's identity to be bound to cluster-admin" installer_bound
     local object
     while read -r object; do
         [[ -n $object ]] || continue
         kubectl delete --ignore-not-found "$object" >&2
-    done </etc/kubernetes/addons/retired
+    done <"$K8SHA_ADDONS_RETIRED"
     info "add-ons applied"
 }
 
@@ -41,10 +42,10 @@ delete() {
     # The add-ons hold the installer's binding: their delete goes as break-glass, when still there,
     # so that it does not lose its rights half-way.
     if [[ -f $K8SHA_BREAK_GLASS_KUBECONFIG ]]; then KUBECONFIG=$K8SHA_BREAK_GLASS_KUBECONFIG; fi
-    if [[ -f /etc/kubernetes/addons/k8s-ha.yaml ]] && timeout 20 kubectl get --raw=/readyz >/dev/null 2>&1; then
-        timeout 60 kubectl delete --ignore-not-found --wait=false -f /etc/kubernetes/addons/k8s-ha.yaml >&2 || warn "could not delete add-ons"
+    if [[ -f $K8SHA_ADDONS ]] && timeout 20 kubectl get --raw=/readyz >/dev/null 2>&1; then
+        timeout 60 kubectl delete --ignore-not-found --wait=false -f "$K8SHA_ADDONS" >&2 || warn "could not delete add-ons"
     fi
-    remove_paths /etc/kubernetes/addons
+    remove_paths "$(dirname "$K8SHA_ADDONS")"
     info "add-ons removed"
 }
 
