@@ -24,12 +24,13 @@ export const DEFAULT_LIFETIME: CertificateLifetime = { validityDays: 365, renewB
  * Every certificate a cluster of these hosts has, by CA: the names of the stack output
  * `certificates` (without the CAs' own, `ca`). A test holds this list to what the components issue.
  */
-export function certificateNames(hosts: HostConfig[]): Record<CaName, string[]> {
+export function certificateNames(hosts: HostConfig[], adminGeneration = 1): Record<CaName, string[]> {
     const withRole = (role: string) => hosts.filter((h) => (h.roles as string[]).includes(role)).map((h) => h.name);
     const cp = CONTROL_PLANE_NAME;
     const cluster = [
         "kube-proxy",
-        ...["apiserver", "apiserver-kubelet-client", "controller-manager", "scheduler", "admin", "cluster-admin"].map((n) => `${cp}-${n}`),
+        ...["apiserver", "apiserver-kubelet-client", "controller-manager", "scheduler", "admin", "installer"].map((n) => `${cp}-${n}`),
+        adminCertName(adminGeneration),
         ...withRole("mirror").map((h) => `${h}-registry`),
         ...withRole("worker").map((h) => `${h}-kubelet`),
     ];
@@ -39,6 +40,14 @@ export function certificateNames(hosts: HostConfig[]): Record<CaName, string[]> 
     ];
     const kubelet = withRole("worker").map((h) => `${h}-kubelet-serving`);
     return { cluster, etcd, kubelet };
+}
+
+/**
+ * The certificate of the `kubeconfig` output's identity of a generation (`k8s-ha:adminCredential`):
+ * generation 1 keeps the name it always had; another generation is a new certificate and key.
+ */
+export function adminCertName(generation: number): string {
+    return generation === 1 ? `${CONTROL_PLANE_NAME}-cluster-admin` : `${CONTROL_PLANE_NAME}-cluster-admin-g${generation}`;
 }
 
 /** The lifetime of one certificate: its own override, or the stack's. */

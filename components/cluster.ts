@@ -177,6 +177,8 @@ export function stackOutputs(c: Cluster) {
     return {
         endpoint: c.loadBalancer.endpoint,
         kubeconfig: c.controlPlane.adminKubeconfig,
+        // The generation of the kubeconfig's identity: the next update's validation refuses a lower one.
+        adminCredential: { generation: c.controlPlane.adminGeneration },
         imageMirror: c.mirror.endpoint,
         // Only for a preloaded mirror: where and as whom to push (secret); absent for a pull-through cache.
         imageMirrorPush: c.mirror.push,

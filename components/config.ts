@@ -34,6 +34,8 @@ export interface RawAdditions {
     previousVersions?: Partial<Versions>;
     /** The encryption keys the running apiservers have, from the stack's `secretsEncryption` output. */
     previousSecretsEncryption?: SecretsEncryptionState;
+    /** The generation of the `kubeconfig` output's identity after the last update (its `adminCredential` output). */
+    previousAdminGeneration?: number;
     /** The stack's name (not config): `protectData` defaults to on for every stack but `dev`. */
     stackName?: string;
     /**
@@ -49,6 +51,7 @@ export const RAW_ADDITIONS = Object.keys({
     previousEtcdEndpoints: true,
     previousVersions: true,
     previousSecretsEncryption: true,
+    previousAdminGeneration: true,
     stackName: true,
     stackKeys: true,
 } satisfies Record<keyof RawAdditions, true>);
@@ -322,6 +325,11 @@ export interface ClusterConfig {
     kubelet: KubeletSettings;
     etcdBackup: EtcdBackupSettings;
     secretsEncryption: SecretsEncryptionSettings;
+    /**
+     * The identity of the `kubeconfig` output (`k8s-ha:adminCredential`): generation N is the group
+     * `adminGroup(N)`, the only one bound to cluster-admin; the earlier generations' bindings go.
+     */
+    adminCredential: { generation: number };
     certificates: CertificateSettings;
     apiServerExtraSans: string[];
     ntpServers: string[];

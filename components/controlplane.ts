@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
+import { adminCertName } from "./certificates";
 import { CertificateSettings, ClusterConfig, hostsWithRole, SecretsEncryptionState, Versions } from "./config";
 import { Node } from "./node";
 import { BundleFile, FileInput, HostRunner, RunArgs } from "./runner";
@@ -20,7 +21,7 @@ import { parseIpv4 } from "./net";
  */
 export type ControlPlaneSettings = Pick<
     ClusterConfig,
-    "hosts" | "clusterDomain" | "kubernetesServiceIp" | "dnsServiceIp" | "serviceCidr" | "podCidr" | "apiServerExtraSans" | "secretsEncryption"
+    "hosts" | "clusterDomain" | "kubernetesServiceIp" | "dnsServiceIp" | "serviceCidr" | "podCidr" | "apiServerExtraSans" | "secretsEncryption" | "adminCredential"
 > & { certificates: Pick<CertificateSettings, "validityDays">; versions: Pick<Versions, "kubernetes" | "coredns"> };
 
 /** The control plane's binaries: the folder they come from and each one's pinned sha256, as the step's environment. */
@@ -80,6 +81,9 @@ export function etcdMembers(cluster: Pick<ClusterConfig, "hosts">, clientUrls: s
         .map((h) => ({ name: h.name, address: h.address }));
 }
 
+/** The environment of every installer step: the kubeconfig of the installer's identity (group k8s-ha:installers). */
+const INSTALLER_ENV = { K8SHA_KUBECONFIG: render.K8S_FILES.installerKubeconfig } as const;
+
 /** Length of the random alphanumeric secret the encryption key is derived from (about 380 bits). */
 export const ENCRYPTION_SECRET_LENGTH = 64;
 
@@ -112,19 +116,21 @@ export function apiServerSans(cluster: Pick<ClusterConfig, "hosts" | "clusterDom
  */
 export class ControlPlane extends pulumi.ComponentResource {
     /**
-     * Admin kubeconfig whose server is the LoadBalancerPair's endpoint, for the group
-     * `k8s-ha:cluster-admins`, bound to cluster-admin by the add-ons; its cluster, user and
-     * context are all `k8s-ha-<stack>`. Secret.
+     * Admin kubeconfig whose server is the LoadBalancerPair's endpoint, for the group of
+     * `k8s-ha:adminCredential`'s generation (`k8s-ha:cluster-admins` for generation 1), bound to
+     * cluster-admin by the add-ons; its cluster, user and context are all `k8s-ha-<stack>`. Secret.
      */
     readonly adminKubeconfig: pulumi.Output<string>;
-    /** The system:masters kubeconfig the installer's steps use on the first control-plane host. Secret; never an output. */
-    private readonly breakGlassKubeconfig: pulumi.Output<string>;
+    /** The generation of the `adminKubeconfig`'s identity: the earlier ones' bindings are deleted. */
+    readonly adminGeneration: number;
     readonly commands: command.remote.Command[];
     readonly addons: command.remote.Command;
     /** The encryption keys the apiservers run, once every Secret was rewritten with the write key. */
     readonly secretsEncryption: pulumi.Output<SecretsEncryptionState>;
-    /** The first control-plane host's runner: the steps that use the admin kubeconfig run there. */
+    /** The first control-plane host's runner: the installer's steps run there, with its kubeconfig. */
     private readonly firstRunner: HostRunner;
+    /** The installer's kubeconfig (group k8s-ha:installers). Secret; never an output. */
+    private readonly installerKubeconfig: pulumi.Output<string>;
 
     constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("k8s-ha:index:ControlPlane", name, {}, opts);
@@ -145,12 +151,17 @@ export class ControlPlane extends pulumi.ComponentResource {
         const controller = pki.issue(`${name}-controller-manager`, { commonName: "system:kube-controller-manager", client: true }, this);
         const scheduler = pki.issue(`${name}-scheduler`, { commonName: "system:kube-scheduler", client: true }, this);
         // The break-glass credential: in system:masters, which RBAC cannot restrict or revoke. It is
-        // kept on the control-plane hosts only (/etc/kubernetes/admin.kubeconfig, root 0600), where
-        // the installer's own steps use it, and is in no stack output.
-        const breakGlass = pki.issue(`${name}-admin`, { commonName: "k8s-ha-break-glass", organization: "system:masters", client: true }, this);
-        // What people get (the `kubeconfig` output): a named group bound to cluster-admin, so its
-        // rights are RBAC's to narrow or revoke (CIS 5.1.1).
-        const admin = pki.issue(`${name}-cluster-admin`, { commonName: "k8s-ha-admin", organization: render.CLUSTER_ADMINS_GROUP, client: true }, this);
+        // kept on the first control-plane host only (root 0600), in no stack output; of the
+        // installer's steps only the add-ons step uses it, and only while its binding is missing.
+        const breakGlass = pki.issue(`${name}-admin`, { commonName: render.BREAK_GLASS_USER, organization: "system:masters", client: true }, this);
+        // The installer's own steps: a group the add-ons bind to cluster-admin, which RBAC can see and remove.
+        const installer = pki.issue(`${name}-installer`, { commonName: render.INSTALLER_USER, organization: render.INSTALLERS_GROUP, client: true }, this);
+        // What people get (the `kubeconfig` output): a group of its generation bound to
+        // cluster-admin, so its rights are RBAC's to narrow or revoke (CIS 5.1.1), and a new
+        // generation revokes the earlier ones in one up.
+        const generation = cluster.adminCredential.generation;
+        this.adminGeneration = generation;
+        const admin = pki.issue(adminCertName(generation), { commonName: render.adminUser(generation), organization: render.adminGroup(generation), client: true }, this);
         const saKey = new tls.PrivateKey(`${name}-service-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         // Not random.RandomBytes: its resource ID is the value itself, and IDs are never secret in state.
         // RandomPassword's ID is "none" and its result is a secret output.
@@ -177,7 +188,9 @@ export class ControlPlane extends pulumi.ComponentResource {
         // files keep `kubernetes` and `<user>@kubernetes`: renaming them would change every host's file.
         const people = render.stackKubeconfigName(pulumi.getStack());
         this.adminKubeconfig = kubeconfig(endpoint, admin.cert, admin.key, { user: people, cluster: people, context: people });
-        this.breakGlassKubeconfig = kubeconfig(endpoint, breakGlass.cert, breakGlass.key, { user: "k8s-ha-break-glass" });
+        const breakGlassKubeconfig = kubeconfig(endpoint, breakGlass.cert, breakGlass.key, { user: render.BREAK_GLASS_USER });
+        const installerKubeconfig = kubeconfig(endpoint, installer.cert, installer.key, { user: render.INSTALLER_USER });
+        this.installerKubeconfig = installerKubeconfig;
         const local = `https://127.0.0.1:${render.APISERVER_PORT}`;
         const controllerKubeconfig = kubeconfig(local, controller.cert, controller.key, { user: "system:kube-controller-manager" });
         const schedulerKubeconfig = kubeconfig(local, scheduler.cert, scheduler.key, { user: "system:kube-scheduler" });
@@ -212,7 +225,8 @@ export class ControlPlane extends pulumi.ComponentResource {
                 encryptionConfig: encryptionKeys.apply((keys) => render.renderEncryptionConfig({ keys })),
                 controllerManagerKubeconfig: controllerKubeconfig,
                 schedulerKubeconfig,
-                adminKubeconfig: this.breakGlassKubeconfig,
+                // Only the host the installer's steps run on (the first) holds their kubeconfigs.
+                installer: host.name === cps[0].name ? { breakGlassKubeconfig, installerKubeconfig } : undefined,
                 apiserverUnit: pulumi.output({ ep: endpoint, etcd: pulumi.all(args.etcdEndpoints) }).apply(({ ep, etcd }) =>
                     render.renderApiServerUnit({
                         advertiseAddress: host.address,
@@ -233,9 +247,8 @@ export class ControlPlane extends pulumi.ComponentResource {
         });
 
         const first = args.nodes[cps[0].name];
-        const addonFiles = pulumi.output({ adm: this.breakGlassKubeconfig, dns: args.corednsDigest }).apply(({ adm, dns }): BundleFile[] => [
-            { path: render.K8S_FILES.adminKubeconfig, mode: "0600", content: adm },
-            { path: render.K8S_FILES.addonsRetired, mode: "0644", content: render.renderRetiredAddons() },
+        const addonFiles = pulumi.output({ dns: args.corednsDigest }).apply(({ dns }): BundleFile[] => [
+            { path: render.K8S_FILES.addonsRetired, mode: "0644", content: render.renderRetiredAddons(generation) },
             {
                 path: render.K8S_FILES.addons,
                 mode: "0644",
@@ -245,15 +258,33 @@ export class ControlPlane extends pulumi.ComponentResource {
                     clusterDomain: cluster.clusterDomain,
                     dnsServiceIp: cluster.dnsServiceIp,
                     nfsStorageClass: args.nfsStorageClass,
+                    adminGeneration: generation,
                 }),
             },
         ]);
-        this.addons = first.runner.run("addons", { script: "addons", files: addonFiles, secret: true }, { parent: this, after: this.commands });
+        // The one step that may use the break-glass kubeconfig: it creates the installer's binding,
+        // so it falls back to break-glass only while that binding is missing (a new cluster, or the
+        // first up after a release without it). Both kubeconfigs are the first host's control-plane
+        // step's files, so this step runs after it.
+        this.addons = first.runner.run(
+            "addons",
+            {
+                script: "addons",
+                env: {
+                    ...INSTALLER_ENV,
+                    K8SHA_BREAK_GLASS_KUBECONFIG: render.K8S_FILES.breakGlassKubeconfig,
+                    K8SHA_ADDONS: render.K8S_FILES.addons,
+                    K8SHA_ADDONS_RETIRED: render.K8S_FILES.addonsRetired,
+                },
+                files: addonFiles,
+            },
+            { parent: this, after: this.commands },
+        );
         this.firstRunner = first.runner;
         // Once every apiserver writes with the write key: every Secret read and written back, so that
         // each is encrypted with it (and the other keys can go). Again whenever the write key changes.
         const write = encryptionKeyName(cluster.secretsEncryption.write);
-        const rewrite = this.runWithAdmin("rewrite-secrets", { script: "rewrite-secrets", env: { WRITE_KEY: write }, withDelete: false }, this, []);
+        const rewrite = this.runAsInstaller("rewrite-secrets", { script: "rewrite-secrets", env: { WRITE_KEY: write }, withDelete: false }, this, []);
         this.secretsEncryption = rewrite.id.apply(() => ({ ...cluster.secretsEncryption, rewrittenTo: cluster.secretsEncryption.write }));
         this.registerOutputs({ adminKubeconfig: this.adminKubeconfig });
     }
@@ -263,19 +294,15 @@ export class ControlPlane extends pulumi.ComponentResource {
      * Deployments (CoreDNS) are Available, so the cluster `up` returns answers DNS.
      */
     waitReady(nodeObjects: pulumi.Resource[]): command.remote.Command {
-        return this.firstRunner.run("cluster-ready", { script: "cluster-ready", withDelete: false }, { parent: this, after: [this.addons, ...nodeObjects] });
+        return this.firstRunner.run("cluster-ready", { script: "cluster-ready", env: INSTALLER_ENV, withDelete: false }, { parent: this, after: [this.addons, ...nodeObjects] });
     }
 
     /**
-     * A step with the admin kubeconfig on the first control-plane host, after the add-ons, parented
-     * to the component that asks (the NfsServer's StorageClass).
+     * A step as the installer on the first control-plane host, after the add-ons (which bind the
+     * installer's group), parented to the component that asks (the NfsServer's StorageClass).
      */
-    runWithAdmin(step: string, args: RunArgs, parent: pulumi.Resource, dependsOn: pulumi.Resource[]): command.remote.Command {
-        const files = pulumi.output({ adm: this.breakGlassKubeconfig, rest: args.files ?? [] }).apply(({ adm, rest }): BundleFile[] => [
-            { path: render.K8S_FILES.adminKubeconfig, mode: "0600", content: adm },
-            ...rest,
-        ]);
-        return this.firstRunner.run(step, { ...args, files, secret: true }, { parent, after: [this.addons, ...dependsOn] });
+    runAsInstaller(step: string, args: RunArgs, parent: pulumi.Resource, dependsOn: pulumi.Resource[]): command.remote.Command {
+        return this.firstRunner.run(step, { ...args, env: { ...args.env, ...INSTALLER_ENV } }, { parent, after: [this.addons, ...dependsOn] });
     }
 
     /**
@@ -287,7 +314,7 @@ export class ControlPlane extends pulumi.ComponentResource {
             `node-${nodeName}`,
             // With the worker's fingerprint, so that after every change that drained it this step
             // runs again: it uncordons the node and releases the workers' roll lock.
-            { script: "node-object", env: restartInputs ? { NODE_NAME: nodeName, K8SHA_RESTART_INPUTS: restartInputs } : { NODE_NAME: nodeName } },
+            { script: "node-object", env: { ...INSTALLER_ENV, NODE_NAME: nodeName, ...(restartInputs ? { K8SHA_RESTART_INPUTS: restartInputs } : {}) } },
             { parent: this, after: [kubelet, this.addons] },
         );
     }
@@ -302,7 +329,15 @@ export class ControlPlane extends pulumi.ComponentResource {
     drainBefore(nodeName: string, restartInputs: pulumi.Input<string>): command.remote.Command {
         return this.firstRunner.run(
             `drain-${nodeName}`,
-            { script: "drain", env: { NODE_NAME: nodeName, K8SHA_RESTART_INPUTS: restartInputs, DRAIN_TIMEOUT_SECONDS: "300" }, withDelete: false },
+            {
+                script: "drain",
+                env: { ...INSTALLER_ENV, NODE_NAME: nodeName, K8SHA_RESTART_INPUTS: restartInputs, DRAIN_TIMEOUT_SECONDS: "300" },
+                // Staged only: this step may run before the control-plane step that installs it (it
+                // waits for no more than the host's preparation), and must still see an existing cluster.
+                files: this.installerKubeconfig.apply((content): BundleFile[] => [{ path: render.K8S_FILES.installerKubeconfig, mode: "0600", content, stageOnly: true }]),
+                secret: true,
+                withDelete: false,
+            },
             { parent: this },
         );
     }

@@ -114,7 +114,7 @@ export class NfsServer extends pulumi.ComponentResource {
                         { path: render.K8S_FILES.nfsStorageClass, mode: "0644", content: render.renderNfsStorageClass(params) },
                     ];
                 });
-            this.storageClass = args.storage.controlPlane.runWithAdmin(
+            this.storageClass = args.storage.controlPlane.runAsInstaller(
                 "nfs-storage",
                 { script: "storage", env: { STORAGE_CLASS: s.apply((x) => x.storageClass), NFS_EXPORT: exportSpec }, files },
                 this,

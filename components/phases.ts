@@ -299,8 +299,13 @@ export interface ControlPlaneContents<C> {
     encryptionConfig: C;
     controllerManagerKubeconfig: C;
     schedulerKubeconfig: C;
-    /** The break-glass (system:masters) kubeconfig the installer's steps use on this host. */
-    adminKubeconfig: C;
+    /**
+     * On the installer's host only (the first control-plane host, where the installer's steps run):
+     * the break-glass (system:masters) kubeconfig, which only the add-ons step uses and only until
+     * the installer's binding exists, and the installer's own kubeconfig (group k8s-ha:installers).
+     * No other host holds either.
+     */
+    installer?: { breakGlassKubeconfig: C; installerKubeconfig: C };
     apiserverUnit: C;
 }
 
@@ -337,7 +342,12 @@ export function controlPlanePhase<C>(
         { path: f.schedulerConfig, mode: "0644", content: render.renderSchedulerConfig(), restarts: [u.kubeScheduler] },
         { path: f.controllerManagerKubeconfig, mode: "0600", content: c.controllerManagerKubeconfig, restarts: [u.kubeControllerManager] },
         { path: f.schedulerKubeconfig, mode: "0600", content: c.schedulerKubeconfig, restarts: [u.kubeScheduler] },
-        { path: f.adminKubeconfig, mode: "0600", content: c.adminKubeconfig },
+        ...(c.installer
+            ? [
+                  { path: f.breakGlassKubeconfig, mode: "0600", content: c.installer.breakGlassKubeconfig },
+                  { path: f.installerKubeconfig, mode: "0600", content: c.installer.installerKubeconfig },
+              ]
+            : []),
         {
             path: render.unitPath(u.kubeControllerManager),
             mode: "0600",

@@ -70,8 +70,8 @@ export class Pki extends pulumi.ComponentResource {
 
     /**
      * Issues a certificate; its resources are named `<name>-key|csr|cert` and parented to `parent`.
-     * Its lifetime is the config's for that name; past its renewal point, the certificate (not its
-     * key) is replaced, and the hosts' steps that hold it roll it out.
+     * Its lifetime is the config's for that name; past its renewal point, the certificate and its
+     * key are replaced (a renewal re-keys), and the hosts' steps that hold them roll them out.
      */
     issue(name: string, req: CertRequest, parent: pulumi.Resource): IssuedCert {
         if (name in this.expiries) throw new Error(`${name}: a certificate of that name was issued already`);
@@ -82,7 +82,9 @@ export class Pki extends pulumi.ComponentResource {
             now: this.args.now,
             renewBeforeDays: lifetime.renewBeforeDays,
         });
-        const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent });
+        // The key carries the certificate's trigger: a renewal makes a new key too. A key whose state
+        // has no trigger yet (issued by an earlier release) records this one and is kept.
+        const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent, replacementTrigger: trigger });
         const csr = new tls.CertRequest(
             `${name}-csr`,
             {

@@ -450,6 +450,10 @@ export function configSchema(mode: SchemaMode) {
                 undefined,
             ),
         }),
+        /** The generation of the `kubeconfig` output's identity: raising it revokes the earlier ones. */
+        adminCredential: b.section("is not an admin credential setting; use one of", {
+            generation: b.int(1, 1000, 1),
+        }),
         certificates: b.section("is not a certificate setting; use one of", {
             ...lifetime,
             /** By certificate name (the stack output `certificates`): a lifetime of its own. */

@@ -78,6 +78,7 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha"), previous: 
         kubelet: json("kubelet"),
         etcdBackup: json("etcdBackup"),
         secretsEncryption: json("secretsEncryption"),
+        adminCredential: json("adminCredential"),
         certificates: json("certificates"),
         apiServerExtraSans: json("apiServerExtraSans"),
         ntpServers: json("ntpServers"),
@@ -90,6 +91,7 @@ export function readStackConfig(config = new pulumi.Config("k8s-ha"), previous: 
         previousEtcdEndpoints: previous.etcdEndpoints,
         previousVersions: previous.versions,
         previousSecretsEncryption: previous.secretsEncryption,
+        previousAdminGeneration: previous.adminGeneration,
     };
     const cluster = validateConfig(raw);
     return { cluster, sshPrivateKey: pulumi.secret(sshPrivateKey ?? ""), previousCertificates: previous.certificates, now: Date.now() };
@@ -105,6 +107,8 @@ export interface PreviousRun {
     secretsEncryption?: SecretsEncryptionState;
     /** The certificates' expiries and renewal triggers (`certificates`, `certificateRenewals`). */
     certificates?: CertificatesState;
+    /** The generation of the `kubeconfig` output's identity (`adminCredential`). */
+    adminGeneration?: number;
 }
 
 /**
@@ -113,8 +117,8 @@ export interface PreviousRun {
  */
 export async function previousRun(): Promise<PreviousRun> {
     const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-    const [endpoints, versions, encryption, certificates, renewals] = await Promise.all(
-        ["etcdEndpoints", "versions", "secretsEncryption", "certificates", "certificateRenewals"].map((name) => self.getOutputDetails(name)),
+    const [endpoints, versions, encryption, certificates, renewals, admin] = await Promise.all(
+        ["etcdEndpoints", "versions", "secretsEncryption", "certificates", "certificateRenewals", "adminCredential"].map((name) => self.getOutputDetails(name)),
     );
     const e = endpoints.value;
     const v = versions.value;
@@ -126,7 +130,15 @@ export async function previousRun(): Promise<PreviousRun> {
                 : undefined,
         secretsEncryption: secretsEncryptionState(encryption.value),
         certificates: certificatesState(certificates.value, renewals.value),
+        adminGeneration: adminGeneration(admin.value),
     };
+}
+
+/** The generation of the stack output `adminCredential` (absent before this program wrote it: generation 1). */
+export function adminGeneration(v: unknown): number | undefined {
+    if (typeof v !== "object" || v === null) return undefined;
+    const g = (v as Record<string, unknown>).generation;
+    return typeof g === "number" && Number.isInteger(g) && g >= 1 ? g : undefined;
 }
 
 /** A `{ca: {name: string}}` stack output, its other entries left out. */

@@ -489,6 +489,20 @@ function readSecretsEncryption(p: Problems, s: ParsedConfig["secretsEncryption"]
     return { write, read };
 }
 
+/**
+ * The generation of the `kubeconfig` output's identity: it may only go up, since an earlier
+ * generation's identity was revoked (its binding deleted) and must stay so.
+ */
+function readAdminCredential(p: Problems, a: ParsedConfig["adminCredential"], running: number | undefined): { generation: number } {
+    if (running !== undefined && a.generation < running) {
+        p.add(
+            "k8s-ha:adminCredential.generation",
+            `${a.generation} is below ${running}, the generation the cluster runs (stack output adminCredential): generation ${running} revoked the earlier ones; keep ${running}, or set ${running + 1} to revoke it too`,
+        );
+    }
+    return { generation: a.generation };
+}
+
 /** One lifetime (`k8s-ha:certificates` or one of its overrides), `fallback` filling what it leaves out. */
 function readLifetime(p: Problems, f: string, r: { validityDays?: number; renewBeforeDays?: number }, fallback: CertificateLifetime): CertificateLifetime {
     const validityDays = r.validityDays ?? fallback.validityDays;
@@ -503,10 +517,10 @@ function readLifetime(p: Problems, f: string, r: { validityDays?: number; renewB
  * Certificate lifetimes: the stack's, and overrides by the names of the certificates this cluster has
  * (the stack output `certificates`).
  */
-function readCertificates(p: Problems, c: ParsedConfig["certificates"], hosts: HostConfig[]): CertificateSettings {
+function readCertificates(p: Problems, c: ParsedConfig["certificates"], hosts: HostConfig[], adminGeneration: number): CertificateSettings {
     const f = "k8s-ha:certificates";
     const base = readLifetime(p, f, c, DEFAULT_LIFETIME);
-    const names = certificateNames(hosts);
+    const names = certificateNames(hosts, adminGeneration);
     const known = [...names.cluster, ...names.etcd].sort();
     const overrides: Record<string, CertificateLifetime> = {};
     for (const [name, o] of Object.entries(c.overrides)) {
@@ -550,7 +564,8 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const etcd = readEtcd(p, parsed.etcd);
     const etcdBackup = readEtcdBackup(p, parsed.etcdBackup, hosts.some((h) => h.roles.includes("nfs")), raw.stackName);
     const secretsEncryption = readSecretsEncryption(p, parsed.secretsEncryption, raw.previousSecretsEncryption);
-    const certificates = readCertificates(p, parsed.certificates, hosts);
+    const adminCredential = readAdminCredential(p, parsed.adminCredential, raw.previousAdminGeneration);
+    const certificates = readCertificates(p, parsed.certificates, hosts, adminCredential.generation);
     const repair = readRepair(p, parsed.repair, hosts);
     const imageDigests: ImageDigests = {};
     for (const [key, value] of Object.entries(parsed.imageDigests)) {
@@ -583,6 +598,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
         kubelet: parsed.kubelet,
         etcdBackup,
         secretsEncryption,
+        adminCredential,
         certificates,
         protectData: parsed.protectData ?? raw.stackName !== "dev",
         repair,

@@ -441,6 +441,58 @@ c_admin_group() {
     echo "the kubeconfig output is: $groups; can-i '*' '*': $("$KUBECTL" auth can-i '*' '*')"
     [[ $groups == *'"k8s-ha:cluster-admins"'* && $groups != *system:masters* && $("$KUBECTL" auth can-i '*' '*') == yes ]]
 }
+# The break-glass kubeconfig is on the first control-plane host only (README, The break-glass
+# credential), root's and 0600, beside the installer's; no control-plane host keeps the
+# admin.kubeconfig of earlier releases.
+c_break_glass_one_host() {
+    local bg inst h out want
+    if ! bg=$(render_fact 'r.K8S_FILES.breakGlassKubeconfig') || ! inst=$(render_fact 'r.K8S_FILES.installerKubeconfig'); then
+        echo "the program's kubeconfig paths are unreadable"
+        return 1
+    fi
+    for h in cp1 cp2 cp3; do
+        out=$(on "$h" "for f in $bg $inst /etc/kubernetes/admin.kubeconfig; do stat -c '%n %U %a' \$f 2>/dev/null || echo \"\$f absent\"; done") || { echo "$h unreachable"; return 1; }
+        if [[ $h == cp1 ]]; then want="$bg root 600"$'\n'"$inst root 600"; else want="$bg absent"$'\n'"$inst absent"; fi
+        want+=$'\n'"/etc/kubernetes/admin.kubeconfig absent"
+        echo "$h: $(paste -sd, <<<"$out")"
+        [[ $out == "$want" ]] || { echo "$h: want $(paste -sd, <<<"$want")"; return 1; }
+    done
+    on cp1 "grep -q 'name: $(render_fact 'r.BREAK_GLASS_USER')\$' $bg" || { echo "cp1: $bg is not the break-glass user's"; return 1; }
+}
+# break_glass_audit_verdict INSTALLER BREAK_GLASS: reads "TIMESTAMP USER KIND" lines (RFC 3339,
+# any order; KIND ssar for a SelfSubjectAccessReview, which any user may make, else req) of the two
+# users' audit events. Passes when the installer made a request of its own (not a
+# SelfSubjectAccessReview: its steps ask whether they are bound yet) and the break-glass user none
+# after the installer's first: the add-ons step goes as break-glass only while the installer is
+# unbound, so its bootstrap, and the steps of an earlier release, come before.
+break_glass_audit_verdict() {
+    local installer=$1 bg=$2 first="" ts user kind n_before=0 late=""
+    while read -r ts user kind; do
+        [[ -n $ts ]] || continue
+        if [[ -z $first ]]; then
+            if [[ $user == "$installer" && $kind == req ]]; then first=$ts; elif [[ $user == "$bg" ]]; then n_before=$((n_before + 1)); fi
+        elif [[ $user == "$bg" ]]; then
+            late="${late:+$late }$ts"
+        fi
+    done < <(sort)
+    [[ -n $first ]] || { echo "no request of $installer in the audit logs (but SelfSubjectAccessReviews); $bg made $n_before"; return 1; }
+    echo "$bg: $n_before requests before $installer's first ($first), ${late:-none} after"
+    [[ -z $late ]]
+}
+# The installer's steps no longer go as break-glass: in the apiservers' audit logs, once the
+# installer made its first request, the break-glass user made none (a person using the break-glass
+# kubeconfig on cp1 after an up fails this check too: the e2e suite never does).
+c_installer_not_break_glass() {
+    local installer bg log h re
+    if ! installer=$(render_fact 'r.INSTALLER_USER') || ! bg=$(render_fact 'r.BREAK_GLASS_USER') || ! log=$(render_fact 'r.K8S_FILES.auditLog'); then
+        echo "the program's user names are unreadable"
+        return 1
+    fi
+    re=".*\"user\":\\{\"username\":\"($installer|$bg)\".*\"requestReceivedTimestamp\":\"([^\"]+)\".*"
+    for h in cp1 cp2 cp3; do
+        on "$h" "sed -nE -e '/\"resource\":\"selfsubjectaccessreviews\"/s/$re/\\2 \\1 ssar/p' -e '/\"resource\":\"selfsubjectaccessreviews\"/!s/$re/\\2 \\1 req/p' $log" || { echo "$h: the audit log is unreadable"; return 1; }
+    done | break_glass_audit_verdict "$installer" "$bg"
+}
 c_addons_by_digest() {
     local out
     out=$("$KUBECTL" -n kube-system get deploy -o jsonpath='{range .items[*]}{.metadata.name}={.spec.template.spec.containers[0].image} {end}')
@@ -993,6 +1045,8 @@ CLUSTER_CHECKS=(
     "4 the mirror refuses a push from a node" c_registry_push_from_node
     "4 private keys are not readable by others" c_key_modes
     "4 the kubeconfig output is a cluster-admins group member, not system:masters" c_admin_group
+    "4 the break-glass kubeconfig is on cp1 only (root, 0600), beside the installer's" c_break_glass_one_host
+    "4 the installer's steps go as k8s-ha-installer: no break-glass request after the installer's first (audit log)" c_installer_not_break_glass
     "4 the add-ons' images are named by digest" c_addons_by_digest
     "4 every worker's containerd pins the sandbox (pause) image by digest" c_pause_by_digest
     "4 etcd runs as the etcd user, owning its 0700 data directory and its keys" c_etcd_user

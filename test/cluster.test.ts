@@ -143,13 +143,30 @@ describe("the cluster graph", () => {
         );
     });
 
-    test("people get a cluster-admins certificate; the system:masters one stays on the hosts", async () => {
+    test("people get a cluster-admins certificate, the installer's steps one of their own; the system:masters one stays on the first control-plane host", async () => {
         const subject = (name: string) => resources.find((r) => r.name === name && r.type === "tls:index/certRequest:CertRequest")?.inputs.subject;
         expect(subject("control-plane-cluster-admin-csr")).toEqual({ commonName: "k8s-ha-admin", organization: "k8s-ha:cluster-admins" });
         expect(subject("control-plane-admin-csr")).toEqual({ commonName: "k8s-ha-break-glass", organization: "system:masters" });
+        expect(subject("control-plane-installer-csr")).toEqual({ commonName: "k8s-ha-installer", organization: "k8s-ha:installers" });
         const output = await value(cluster.controlPlane.adminKubeconfig);
-        const onHost = bundle(command("cp1-addons").inputs.stdin)["/etc/kubernetes/admin.kubeconfig"];
+        const cp1 = bundle(command("cp1-control-plane").inputs.stdin);
+        const onHost = cp1["/etc/kubernetes/break-glass.kubeconfig"];
         expect(onHost).not.toBe(output);
+        // Only the first control-plane host holds the break-glass and installer kubeconfigs; no other step sends either.
+        const kubeconfigs = (name: string) => Object.keys(bundle(command(name).inputs.stdin)).filter((p) => /(admin|break-glass|installer)\.kubeconfig$/.test(p));
+        expect(kubeconfigs("cp1-control-plane")).toEqual(["/etc/kubernetes/break-glass.kubeconfig", "/etc/kubernetes/installer.kubeconfig"]);
+        for (const c of commands().filter((c) => c.name !== "cp1-control-plane" && !/^cp1-drain-/.test(c.name) && c.inputs.stdin !== undefined && String(plain(c.inputs.stdin)).startsWith("file "))) {
+            expect([c.name, kubeconfigs(c.name)]).toEqual([c.name, []]);
+        }
+        // The drain steps stage the installer's (never install it): they may run before cp1's control-plane step.
+        expect(plain(command("cp1-drain-w1").inputs.stdin)).toMatch(/^file 0600 \/etc\/kubernetes\/installer\.kubeconfig \S+ stage-only\n$/);
+        // Every installer step names the installer's kubeconfig; only the add-ons step the break-glass one too.
+        const installerSteps = commands().filter((c) => /^cp1-(addons|drain-.*|node-.*|cluster-ready|rewrite-secrets|nfs-storage)$/.test(c.name));
+        expect(installerSteps.map((c) => c.name).sort()).toEqual(["cp1-addons", "cp1-cluster-ready", "cp1-drain-w1", "cp1-drain-w2", "cp1-nfs-storage", "cp1-node-w1", "cp1-node-w2", "cp1-rewrite-secrets"]);
+        for (const c of installerSteps) expect([c.name, String(c.inputs.create)]).toEqual([c.name, expect.stringContaining("'K8SHA_KUBECONFIG=/etc/kubernetes/installer.kubeconfig'")]);
+        expect(commands().filter((c) => String(c.inputs.create).includes("K8SHA_BREAK_GLASS_KUBECONFIG=")).map((c) => c.name)).toEqual(["cp1-addons"]);
+        const installerNames = yaml.load(cp1["/etc/kubernetes/installer.kubeconfig"]) as { users: { name: string }[] };
+        expect(installerNames.users.map((u) => u.name)).toEqual(["k8s-ha-installer"]);
         // Names: the output's are the stack's (mocks run the stack "test"), so that stacks merge in one
         // ~/.kube/config; the host's file keeps the names it always had, so no host's file changes.
         const names = (text: string) => {
@@ -322,14 +339,12 @@ describe("the cluster graph", () => {
         expect(w1).toBe(w2);
     });
 
-    test("the NFS StorageClass step runs on cp1 with the export, the mirror's image and the admin kubeconfig as a secret", () => {
+    test("the NFS StorageClass step runs on cp1 as the installer with the export and the mirror's image", () => {
         const step = command("cp1-nfs-storage");
-        expect(isSecretValue(step.inputs.stdin)).toBe(true);
         const files = bundle(step.inputs.stdin);
         expect(Object.keys(files).sort()).toEqual([
             "/etc/kubernetes/addons/nfs-provisioner.yaml",
             "/etc/kubernetes/addons/nfs-storageclass.yaml",
-            "/etc/kubernetes/admin.kubeconfig",
         ]);
         const provisioner = files["/etc/kubernetes/addons/nfs-provisioner.yaml"];
         expect(provisioner).toContain(`image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0@sha256:`);
@@ -349,7 +364,7 @@ describe("the cluster graph", () => {
             expect(isSecretValue(c.inputs.connection)).toBe(true);
             expect(String(c.inputs.create)).not.toContain("SSH-PRIVATE-KEY-SENTINEL");
         }
-        for (const name of ["cp1-etcd", "cp1-control-plane", "cp1-addons", "lb1-lb", "w1-kubelet", "mirror-mirror"]) {
+        for (const name of ["cp1-etcd", "cp1-control-plane", "cp1-drain-w1", "lb1-lb", "w1-kubelet", "mirror-mirror"]) {
             expect(isSecretValue(command(name).inputs.stdin)).toBe(true);
         }
     });
@@ -441,7 +456,9 @@ describe("the cluster graph", () => {
         const cpFiles = String(plain(command("cp1-control-plane").inputs.stdin));
         expect(cpFiles).toMatch(/^file 0600 \/etc\/kubernetes\/pki\/ca\.key \S+ restarts=kube-controller-manager$/m);
         expect(cpFiles).toMatch(/^file 0644 \/etc\/kubernetes\/pki\/ca\.crt \S+ restarts=kube-apiserver,kube-controller-manager$/m);
-        expect(cpFiles).toMatch(/^file 0600 \/etc\/kubernetes\/admin\.kubeconfig \S+$/m);
+        expect(cpFiles).toMatch(/^file 0600 \/etc\/kubernetes\/break-glass\.kubeconfig \S+$/m);
+        expect(cpFiles).toMatch(/^file 0600 \/etc\/kubernetes\/installer\.kubeconfig \S+$/m);
+        expect(String(plain(command("cp2-control-plane").inputs.stdin))).not.toMatch(/kubernetes\/(admin|break-glass|installer)\.kubeconfig/);
     });
 
     test("a worker's drain step and Node-object step carry the same fingerprint of what it runs; one per worker", () => {
@@ -559,7 +576,20 @@ describe("the cluster graph", () => {
         await settle();
         const short = resources.find((r) => r.name === "short-cert");
         expect(short?.inputs).toMatchObject({ validityPeriodHours: 48, earlyRenewalHours: 24 });
+        // A renewal re-keys: each key carries its certificate's trigger, so the key is replaced with
+        // the certificate; a key whose state has no trigger yet (an earlier release's) records it and stays.
+        const trigger = (name: string) => resources.find((r) => r.name === name)?.replacementTrigger;
+        for (const n of ["short", "long", "renewedBefore", "new"]) {
+            expect([n, trigger(`${n}-key`)]).toEqual([n, trigger(`${n}-cert`)]);
+        }
+        expect(["short", "long", "renewedBefore", "new"].map((n) => trigger(`${n}-key`))).toEqual(["2026-12-01T20:00:00Z", "not renewed", "2026-11-30T00:00:00Z", "not renewed"]);
         expect(resources.find((r) => r.name === "long-cert")?.inputs).toMatchObject({ validityPeriodHours: 8760, earlyRenewalHours: 720 });
+    });
+
+    test("the stack output adminCredential is the kubeconfig output's generation, which the next update's validation reads", async () => {
+        expect(built.stackOutputs(cluster).adminCredential).toEqual({ generation: 1 });
+        const { adminGeneration } = await import("../components/stack");
+        expect([adminGeneration({ generation: 3 }), adminGeneration(undefined), adminGeneration({ generation: 0 }), adminGeneration("2")]).toEqual([3, undefined, undefined, undefined]);
     });
 
     test("the stack output versions is what the cluster runs, which the next update's validation reads", async () => {

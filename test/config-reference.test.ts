@@ -170,6 +170,7 @@ const UNTYPED: Record<string, "object" | "integer" | "boolean"> = {
     kubelet: "object",
     etcdBackup: "object",
     secretsEncryption: "object",
+    adminCredential: "object",
     certificates: "object",
     repair: "object",
     // Pulumi's integer takes digits only: not a key set to nothing (""), which the program reads as

@@ -1,5 +1,5 @@
 import { restartFingerprint } from "../components/node";
-import { BundleFile } from "../components/runner";
+import { BundleFile, encodeBundle } from "../components/runner";
 import { HostSandbox } from "./host-sandbox";
 
 const runtimeFiles: BundleFile[] = [
@@ -45,6 +45,11 @@ function kubectlStandIn(sb: HostSandbox): void {
 mkdir -p "$k"
 case "$*" in
 "get --raw=/readyz") echo ok ;;
+"auth can-i get nodes")
+    # $SANDBOX/k8s/unbound: how many more asks the installer's binding is still missing for.
+    n=$(cat "$k/unbound" 2>/dev/null || echo 0)
+    if ((n > 0)); then echo $((n - 1)) >"$k/unbound"; echo no; exit 1; fi
+    log "  as: $(cat "$KUBECONFIG")"; echo yes ;;
 "get node w1") echo "w1   Ready    <none>   3d    v1.35.4" ;;
 *"restart-inputs}") cat "$k/mark" 2>/dev/null ;;
 *"cordoned-by}") cat "$k/cordoned-by" 2>/dev/null ;;
@@ -88,14 +93,19 @@ esac`,
  */
 describe("the drain step, the workers' roll lock and the node's fingerprint mark", () => {
     let sb: HostSandbox;
+    // The drain step gets the installer's kubeconfig in its bundle, staged only (its control-plane
+    // step may not have installed it yet); the Node-object step reads the installed one.
+    const installer: BundleFile = { path: "/etc/kubernetes/installer.kubeconfig", mode: "0600", content: "INSTALLER\n", stageOnly: true };
     const run = (script: "drain" | "node-object", inputs = "fp-1", env: Record<string, string> = {}) =>
-        sb.step(script, "create", { env: { K8SHA_KUBECONFIG: sb.path("kubeconfig"), NODE_NAME: "w1", K8SHA_RESTART_INPUTS: inputs, ...env } });
+        script === "drain"
+            ? sb.step(script, "create", { env: { K8SHA_KUBECONFIG: installer.path, NODE_NAME: "w1", K8SHA_RESTART_INPUTS: inputs, ...env }, input: encodeBundle([installer]) })
+            : sb.step(script, "create", { env: { K8SHA_KUBECONFIG: sb.path("kubeconfig"), NODE_NAME: "w1", K8SHA_RESTART_INPUTS: inputs, ...env } });
     const lease = () => (sb.exists("k8s/lease") ? sb.read("k8s/lease").split(" ")[0] : undefined);
     const iso = (secondsAgo: number) => new Date(Date.now() - secondsAgo * 1000).toISOString().replace(/\.\d+Z$/, "Z");
     const HOLDER = "kubectl -n kube-system get lease k8s-ha-worker-roll -o jsonpath={.spec.holderIdentity}";
     const CREATED = "kubectl -n kube-system get lease k8s-ha-worker-roll -o jsonpath={.metadata.creationTimestamp}";
     const DELETE = "kubectl -n kube-system delete lease k8s-ha-worker-roll --ignore-not-found";
-    const BEFORE = ["kubectl get --raw=/readyz", "kubectl get node w1", "kubectl get node w1 -o jsonpath={.metadata.annotations.k8s-ha\\.io/restart-inputs}"];
+    const BEFORE = ["kubectl get --raw=/readyz", "kubectl auth can-i get nodes", "  as: INSTALLER", "kubectl get node w1", "kubectl get node w1 -o jsonpath={.metadata.annotations.k8s-ha\\.io/restart-inputs}"];
     const DRAIN = ["kubectl cordon w1", "kubectl annotate node w1 --overwrite k8s-ha.io/cordoned-by=k8s-ha", "kubectl drain w1 --ignore-daemonsets --delete-emptydir-data --grace-period=30 --timeout=300s"];
 
     beforeEach(() => {
@@ -103,6 +113,15 @@ describe("the drain step, the workers' roll lock and the node's fingerprint mark
         kubectlStandIn(sb);
     });
     afterEach(() => sb.remove());
+
+    test("as the installer, with its staged kubeconfig; on an existing cluster it waits for the installer's binding, and installs no file", () => {
+        sb.write("k8s/unbound", "3\n");
+        const r = run("drain");
+        expect(r.status).toBe(0);
+        expect(sb.calls().filter((c) => c === "kubectl auth can-i get nodes")).toHaveLength(4);
+        expect(sb.calls()).toContain("  as: INSTALLER");
+        expect(sb.exists("etc/kubernetes/installer.kubeconfig")).toBe(false);
+    });
 
     test("marked by node-object with what it runs; drained only when that changes", () => {
         // Not marked yet (a node made before the mark existed): drained.

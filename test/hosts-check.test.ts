@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { firewallParams } from "../components/node";
-import { apiServerFlags, controllerManagerFlags, POD_BLOCKED_NFS_PORTS, renderFirewall, renderKeepalivedConfig, TERMINATED_POD_GC_THRESHOLD } from "../components/render";
+import { apiServerFlags, BREAK_GLASS_USER, controllerManagerFlags, INSTALLER_USER, K8S_FILES, POD_BLOCKED_NFS_PORTS, renderFirewall, renderKeepalivedConfig, TERMINATED_POD_GC_THRESHOLD } from "../components/render";
 import { validateConfig } from "../components/validate";
 import { labConfig } from "./fixtures";
 import { run, tool } from "./render-support";
@@ -566,7 +566,7 @@ describe("the count of checks and drills", () => {
 
         lab.kubectl('[[ $1 == config ]] && echo https://10.213.0.10:6443; [[ $1 == get ]] && echo "w1=True w2=True w4=True "; exit 0');
         const some = lab.run("hosts-check.sh", [], { CHECKS: "1" });
-        expect([some.status, some.stdout]).toEqual([0, "hosts-check cluster (CHECKS=1): 2 passed, 0 failed, 2 of 46 run\n"]);
+        expect([some.status, some.stdout]).toEqual([0, "hosts-check cluster (CHECKS=1): 2 passed, 0 failed, 2 of 48 run\n"]);
     });
 
     test("hosts-check: a filter that selects nothing is an error; a failed check fails the run", () => {
@@ -612,5 +612,100 @@ describe("the count of checks and drills", () => {
             ["after drill", "failed"],
         ]);
         expect(drills[1].measured).toBe('the drill (d_stops) stopped with exit 255 after 0 records: (failed at drills.sh:4: on cp1 "systemctl stop etcd" (exit 255))');
+    });
+});
+
+describe("the break-glass and installer credentials (issue 26 M3)", () => {
+    // render_fact reads the compiled program (bin/, built by the e2e); here the values come from the source.
+    const facts: Record<string, string> = {
+        "r.K8S_FILES.breakGlassKubeconfig": K8S_FILES.breakGlassKubeconfig,
+        "r.K8S_FILES.installerKubeconfig": K8S_FILES.installerKubeconfig,
+        "r.K8S_FILES.auditLog": K8S_FILES.auditLog,
+        "r.INSTALLER_USER": INSTALLER_USER,
+        "r.BREAK_GLASS_USER": BREAK_GLASS_USER,
+    };
+    const renderFact = `render_fact() { case $1 in ${Object.entries(facts).map(([k, v]) => `'${k}') echo '${v}' ;;`).join(" ")} *) return 1 ;; esac; }`;
+
+    test("c_break_glass_one_host: both kubeconfigs on cp1 (root, 0600), neither on cp2 and cp3, no admin.kubeconfig anywhere", () => {
+        const layout = (where: Record<string, string[]>) =>
+            [
+                'case $cmd in',
+                `"grep -q 'name: ${BREAK_GLASS_USER}\\$' ${K8S_FILES.breakGlassKubeconfig}") [[ $addr == 10.213.0.21 ]] ;;`,
+                '"for f in "*)',
+                '  for f in $(sed -E "s/^for f in ([^;]*); do.*/\\1/" <<<"$cmd"); do',
+                ...Object.entries(where).map(([addr, files]) => `    if [[ $addr == ${addr} ]]; then case " ${files.join(" ")} " in *" $f "*) echo "$f root 600" ;; *) echo "$f absent" ;; esac; fi`),
+                "  done ;;",
+                "*) exit 1 ;;",
+                "esac",
+            ].join("\n");
+        const both = [K8S_FILES.breakGlassKubeconfig, K8S_FILES.installerKubeconfig];
+        lab.remote(layout({ "10.213.0.21": both, "10.213.0.22": [], "10.213.0.23": [] }));
+        const [ok] = lab.checks([["4 bg", "c_break_glass_one_host"]], renderFact);
+        expect(ok.status).toBe("passed");
+        expect(ok.evidence).toContain(`cp1: ${K8S_FILES.breakGlassKubeconfig} root 600,${K8S_FILES.installerKubeconfig} root 600,/etc/kubernetes/admin.kubeconfig absent`);
+        // Still on cp2 (an up that did not remove it), or the old file left on cp3: failed.
+        lab.remote(layout({ "10.213.0.21": both, "10.213.0.22": [K8S_FILES.breakGlassKubeconfig], "10.213.0.23": [] }));
+        const [left] = lab.checks([["4 bg", "c_break_glass_one_host"]], renderFact);
+        expect(left.status).toBe("failed");
+        expect(left.evidence).toContain(`cp2: want ${K8S_FILES.breakGlassKubeconfig} absent`);
+        lab.remote(layout({ "10.213.0.21": both, "10.213.0.22": [], "10.213.0.23": ["/etc/kubernetes/admin.kubeconfig"] }));
+        expect(lab.checks([["4 bg", "c_break_glass_one_host"]], renderFact)[0].status).toBe("failed");
+        lab.remote(layout({ "10.213.0.21": [K8S_FILES.installerKubeconfig], "10.213.0.22": [], "10.213.0.23": [] }));
+        expect(lab.checks([["4 bg", "c_break_glass_one_host"]], renderFact)[0].status).toBe("failed");
+    });
+
+    describe("c_installer_not_break_glass", () => {
+        // Each cp host answers the sed over its audit log with these "TIMESTAMP USER" lines.
+        const audit = (byHost: Record<string, string[]>) =>
+            [
+                'case $cmd in',
+                `"sed -nE "*"${K8S_FILES.auditLog}")`,
+                ...Object.entries(byHost).map(([addr, lines]) => `  if [[ $addr == ${addr} ]]; then printf '%s\\n' ${lines.map((l) => `'${l}'`).join(" ")}; fi`),
+                "  ;;",
+                "*) exit 1 ;;",
+                "esac",
+            ].join("\n");
+        const i = INSTALLER_USER;
+        const bg = BREAK_GLASS_USER;
+        const check = () => lab.checks([["4 audit", "c_installer_not_break_glass"]], renderFact)[0];
+
+        test("break-glass before the installer's first request (an earlier release, the bootstrap while the installer only asked whether it is bound): passed, with the count", () => {
+            lab.remote(
+                audit({
+                    "10.213.0.21": [`2026-12-08T10:00:00.1Z ${bg} req`, `2026-12-08T10:30:00.5Z ${i} ssar`, `2026-12-08T10:34:01.0Z ${bg} req`, `2026-12-08T10:35:00Z ${i} req`],
+                    "10.213.0.22": [`2026-12-08T10:05:00Z ${bg} req`, `2026-12-08T10:34:02Z ${bg} req`],
+                    "10.213.0.23": [`2026-12-08T11:00:00Z ${i} req`],
+                }),
+            );
+            expect(check()).toEqual({ name: "4 audit", status: "passed", evidence: `${bg}: 4 requests before ${i}'s first (2026-12-08T10:35:00Z), none after` });
+        });
+
+        test("break-glass after the installer's first request (an installer step that still uses it): failed, naming when", () => {
+            lab.remote(audit({ "10.213.0.21": [`2026-12-08T10:30:00Z ${i} req`], "10.213.0.22": [`2026-12-08T10:30:05Z ${bg} req`], "10.213.0.23": [] }));
+            const r = check();
+            expect(r.status).toBe("failed");
+            expect(r.evidence).toContain("2026-12-08T10:30:05Z after");
+        });
+
+        test("no request of the installer but SelfSubjectAccessReviews (its steps still go as break-glass): failed", () => {
+            lab.remote(audit({ "10.213.0.21": [`2026-12-08T10:30:00Z ${bg} req`, `2026-12-08T10:31:00Z ${i} ssar`], "10.213.0.22": [], "10.213.0.23": [] }));
+            expect(check()).toMatchObject({ status: "failed", evidence: expect.stringMatching(new RegExp(`^no request of ${i} in the audit logs`)) });
+        });
+
+        test("the sed finds the user and time in a real audit event's line", () => {
+            const event = `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"x","stage":"ResponseComplete","requestURI":"/api/v1/nodes/w1","verb":"get","user":{"username":"${i}","groups":["k8s-ha:installers","system:authenticated"]},"sourceIPs":["10.213.0.21"],"userAgent":"kubectl/v1.35.4","objectRef":{"resource":"nodes","name":"w1","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},"requestReceivedTimestamp":"2026-12-08T10:30:00.123456Z","stageTimestamp":"2026-12-08T10:30:00.125000Z","annotations":{"authorization.k8s.io/decision":"allow"}}`;
+            // The remote command the check sends, run here on a file with that line.
+            const file = lab.path("audit.log");
+            const ssar = event.replace('"resource":"nodes","name":"w1"', '"resource":"selfsubjectaccessreviews"').replace("2026-12-08T10:30:00.123456Z", "2026-12-08T10:29:00Z");
+            const late = event.replace(`"username":"${i}"`, `"username":"${bg}"`).replace("2026-12-08T10:30:00.123456Z", "2026-12-08T10:31:00Z");
+            fs.writeFileSync(file, `${ssar}\n${event}\n{"user":{"username":"system:kube-scheduler"},"requestReceivedTimestamp":"2026-12-08T10:30:01Z"}\n`);
+            lab.remote(`case $cmd in "sed -nE "*) eval "\${cmd% *} ${file}" ;; *) exit 1 ;; esac`);
+            const r = check();
+            // Each cp host answers with the same log: the installer's first request is the get, not the review.
+            expect(r.evidence).toBe(`${bg}: 0 requests before ${i}'s first (2026-12-08T10:30:00.123456Z), none after`);
+            expect(r.status).toBe("passed");
+            fs.appendFileSync(file, `${late}\n`);
+            expect(check()).toMatchObject({ status: "failed", evidence: expect.stringContaining("2026-12-08T10:31:00Z 2026-12-08T10:31:00Z 2026-12-08T10:31:00Z after") });
+        });
     });
 });

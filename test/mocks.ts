@@ -5,6 +5,14 @@ export interface Recorded {
     type: string;
     name: string;
     inputs: Record<string, unknown>;
+    /** The `replacementTrigger` option the program gave it, if any (the engine replaces the resource when it changes). */
+    replacementTrigger?: unknown;
+}
+
+/** What the mocked monitor's registerResource is given, as far as mockEngine reads it. */
+interface RegisterRequest {
+    getName(): string;
+    getReplacementTrigger?(): { toJavaScript(): unknown } | undefined;
 }
 
 /**
@@ -16,7 +24,8 @@ export function mockEngine(recorded: Recorded[], outputs: (args: pulumi.runtime.
     pulumi.runtime.setMocks(
         {
             newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-                recorded.push({ type: args.type, name: args.name, inputs: args.inputs });
+                const trigger = triggers.get(args.name);
+                recorded.push({ type: args.type, name: args.name, inputs: args.inputs, ...(trigger !== undefined ? { replacementTrigger: trigger } : {}) });
                 const state: Record<string, unknown> = { ...args.inputs };
                 outputs(args, state);
                 return { id: `${args.name}-id`, state };
@@ -29,4 +38,14 @@ export function mockEngine(recorded: Recorded[], outputs: (args: pulumi.runtime.
         "test",
         false,
     );
+    // The mocks' newResource is not given the resource's options: the request the monitor gets
+    // holds the replacement trigger, noted here by resource name before newResource runs.
+    const triggers = new Map<string, unknown>();
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): Promise<void> };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: RegisterRequest, cb: unknown) => {
+        const t = req.getReplacementTrigger?.();
+        if (t !== undefined) triggers.set(req.getName(), t.toJavaScript());
+        return register(req, cb);
+    };
 }

@@ -75,10 +75,14 @@ describe("host phases as data", () => {
         const contents = {
             caCert: CA, caKey: pair("ca").key, etcdCaCert: CA, kubeletCaCert: "KCA", kubeletCaKey: pair("kca").key, apiserver: pair("apiserver"), kubeletClient: pair("kc"), etcdClient: pair("ec"),
             serviceAccountKey: pair("sa").key, serviceAccountPub: "PUB", encryptionConfig: "ENC", controllerManagerKubeconfig: "CM", schedulerKubeconfig: "S",
-            adminKubeconfig: "ADMIN", apiserverUnit: "UNIT",
+            apiserverUnit: "UNIT",
         };
-        for (const host of hostsWithRole(cluster, "control-plane")) {
-            const list = controlPlanePhase<string>(cluster, contents);
+        const installer = { breakGlassKubeconfig: "BREAK-GLASS", installerKubeconfig: "INSTALLER" };
+        const [first, ...others] = hostsWithRole(cluster, "control-plane");
+        expect(others.length).toBeGreaterThan(0);
+        for (const host of [first, ...others]) {
+            // As controlplane.ts sends them: the installer's kubeconfigs to the first host only.
+            const list = controlPlanePhase<string>(cluster, host === first ? { ...contents, installer } : contents);
             const files = Object.fromEntries(list.map((f) => [f.path, f]));
             expect(Object.keys(files)).toHaveLength(list.length);
             for (const f of list) expect([host.name, f.path, f.mode]).toEqual([host.name, f.path, expectedMode(f.path)]);
@@ -87,7 +91,14 @@ describe("host phases as data", () => {
             expect(restarts("/etc/kubernetes/pki/ca.crt")).toEqual(["kube-apiserver", "kube-controller-manager"]);
             expect(restarts("/etc/kubernetes/pki/apiserver.key")).toEqual(["kube-apiserver"]);
             expect(restarts("/etc/kubernetes/scheduler.kubeconfig")).toEqual(["kube-scheduler"]);
-            expect(restarts("/etc/kubernetes/admin.kubeconfig")).toEqual([]);
+            if (host === first) {
+                expect(restarts("/etc/kubernetes/break-glass.kubeconfig")).toEqual([]);
+                expect(restarts("/etc/kubernetes/installer.kubeconfig")).toEqual([]);
+                expect(files["/etc/kubernetes/break-glass.kubeconfig"]).toMatchObject({ mode: "0600", content: "BREAK-GLASS" });
+                expect(files["/etc/kubernetes/installer.kubeconfig"]).toMatchObject({ mode: "0600", content: "INSTALLER" });
+            } else {
+                expect(Object.keys(files).filter((p) => p.endsWith(".kubeconfig")).sort()).toEqual(["/etc/kubernetes/controller-manager.kubeconfig", "/etc/kubernetes/scheduler.kubeconfig"]);
+            }
             // The apiserver verifies kubelets with the kubelet CA; the controller-manager signs kubelet-serving with it.
             expect(restarts("/etc/kubernetes/pki/kubelet-ca.crt")).toEqual(["kube-apiserver", "kube-controller-manager"]);
             expect(restarts("/etc/kubernetes/pki/kubelet-ca.key")).toEqual(["kube-controller-manager"]);
@@ -163,7 +174,8 @@ describe("host phases as data", () => {
                 "/etc/kubernetes/scheduler-config.yaml": scheduler,
                 "/etc/kubernetes/controller-manager.kubeconfig": cm,
                 "/etc/kubernetes/scheduler.kubeconfig": scheduler,
-                "/etc/kubernetes/admin.kubeconfig": "",
+                "/etc/kubernetes/break-glass.kubeconfig": "",
+                "/etc/kubernetes/installer.kubeconfig": "",
                 "/etc/systemd/system/kube-controller-manager.service": cm,
                 "/etc/systemd/system/kube-scheduler.service": scheduler,
                 "/etc/systemd/system/kube-apiserver.service": apiserver,
@@ -188,9 +200,11 @@ describe("host phases as data", () => {
         const contents = {
             caCert: CA, caKey: pair("ca").key, etcdCaCert: CA, kubeletCaCert: CA, kubeletCaKey: pair("kca").key, apiserver: pair("apiserver"), kubeletClient: pair("kc"),
             etcdClient: pair("ec"), serviceAccountKey: pair("sa").key, serviceAccountPub: "PUB", encryptionConfig: "ENC", controllerManagerKubeconfig: "CM", schedulerKubeconfig: "S",
-            adminKubeconfig: "ADMIN", apiserverUnit: "UNIT",
+            installer: { breakGlassKubeconfig: "BG", installerKubeconfig: "INST" }, apiserverUnit: "UNIT",
         };
-        // The same files on every control-plane host.
+        // The same files on every control-plane host, and the installer's two kubeconfigs on the first.
         expect(tags(controlPlanePhase<string>(cluster, contents))).toEqual(expected.controlPlane);
+        const others = Object.fromEntries(Object.entries(expected.controlPlane).filter(([p]) => !/(break-glass|installer)\.kubeconfig$/.test(p)));
+        expect(tags(controlPlanePhase<string>(cluster, { ...contents, installer: undefined }))).toEqual(others);
     });
 });

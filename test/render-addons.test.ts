@@ -3,7 +3,7 @@
  * CoreDNS objects agree with each other (labels, names, the Service IP the kubelets use).
  */
 import * as yaml from "js-yaml";
-import { addonObjects, inlineNfsMessage, renderAddons, renderCorefile, renderKubeProxyConfig } from "../components/render";
+import { addonObjects, adminGroup, adminUser, inlineNfsMessage, renderAddons, renderCorefile, renderKubeProxyConfig, renderRetiredAddons } from "../components/render";
 
 const PARAMS = { clusterDomain: "cluster.local", dnsServiceIp: "10.96.0.10", corednsVersion: "1.12.4" };
 
@@ -41,6 +41,7 @@ describe("renderAddons", () => {
             "rbac.authorization.k8s.io/v1 ClusterRoleBinding -/k8s-ha:kube-apiserver-kubelet-api-admin",
             "rbac.authorization.k8s.io/v1 ClusterRoleBinding -/k8s-ha:nodes-renew-own-client-certificate",
             "rbac.authorization.k8s.io/v1 ClusterRoleBinding -/k8s-ha:cluster-admins",
+            "rbac.authorization.k8s.io/v1 ClusterRoleBinding -/k8s-ha:installers",
             "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy -/k8s-ha-no-inline-nfs",
             "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding -/k8s-ha-no-inline-nfs",
         ]);
@@ -134,6 +135,23 @@ describe("renderAddons", () => {
         const cm = find(load(renderAddons({ ...PARAMS, kubeProxyConfig: proxyConfig })), "ConfigMap", "kube-proxy") as K8sObject & { data: Record<string, string> };
         expect(cm.metadata.namespace).toBe("kube-system");
         expect(cm.data["config.conf"]).toBe(proxyConfig);
+    });
+
+    test("cluster-admin goes to the installers and to the kubeconfig output's current generation only; every run deletes the earlier generations' bindings", () => {
+        const bound = (gen?: number) =>
+            load(renderAddons({ ...PARAMS, adminGeneration: gen }))
+                .filter((o) => o.kind === "ClusterRoleBinding" && (o.roleRef as { name: string }).name === "cluster-admin")
+                .map((o) => [o.metadata.name, (o.subjects as { kind: string; name: string }[]).map((x) => `${x.kind}/${x.name}`).join(",")]);
+        // Generation 1 keeps the group existing stacks have.
+        expect(bound()).toEqual([["k8s-ha:cluster-admins", "Group/k8s-ha:cluster-admins"], ["k8s-ha:installers", "Group/k8s-ha:installers"]]);
+        expect(renderAddons({ ...PARAMS, adminGeneration: 1 })).toBe(text);
+        expect(bound(3)).toEqual([["k8s-ha:cluster-admins-g3", "Group/k8s-ha:cluster-admins-g3"], ["k8s-ha:installers", "Group/k8s-ha:installers"]]);
+        expect([adminUser(1), adminGroup(1), adminUser(3), adminGroup(3)]).toEqual(["k8s-ha-admin", "k8s-ha:cluster-admins", "k8s-ha-admin-g3", "k8s-ha:cluster-admins-g3"]);
+        const retired = "clusterrolebinding/k8s-ha:csr-approver\nclusterrole/k8s-ha:csr-approver\n";
+        expect(renderRetiredAddons()).toBe(retired);
+        expect(renderRetiredAddons(1)).toBe(retired);
+        expect(renderRetiredAddons(3)).toBe(`${retired}clusterrolebinding/k8s-ha:cluster-admins\nclusterrolebinding/k8s-ha:cluster-admins-g2\n`);
+        expect(() => adminGroup(0)).toThrow("admin generation: 0 is not an integer in 1-1000");
     });
 
     test("deterministic, and bad input refused", () => {

@@ -13,7 +13,7 @@ describe("rewriting every Secret with the write key (rewrite-secrets.sh)", () =>
     const forbidden = 'Error from server (Forbidden): error when replacing "secrets.json": secrets "c" is forbidden: User "admin" cannot update resource "secrets" in API group "" in the namespace "kube-system"';
     let sb: HostSandbox;
     const run = () =>
-        sb.step("rewrite-secrets", "create", { env: { WRITE_KEY: "key-2026" }, input: encodeBundle([{ path: "/etc/kubernetes/admin.kubeconfig", mode: "0600", content: "ADMIN KUBECONFIG" }]) });
+        sb.step("rewrite-secrets", "create", { env: { WRITE_KEY: "key-2026", K8SHA_KUBECONFIG: sb.path("installer.kubeconfig") }, input: encodeBundle([]) });
     // The secrets list the step wrote (and must remove), as kubectl replace was given it.
     const leftLists = () => sb.list("run").filter((f) => f.startsWith("secrets."));
 
@@ -35,13 +35,14 @@ describe("rewriting every Secret with the write key (rewrite-secrets.sh)", () =>
 esac`,
         );
         sb.write("list.json", LIST);
+        sb.write("installer.kubeconfig", "INSTALLER KUBECONFIG");
     });
     afterEach(() => sb.remove());
 
     const calls = () => sb.calls().map((c) => c.replace(/ \S+\/run\/secrets\.\w+$/, " <list>"));
-    const CALLS = ["kubectl get --raw=/readyz", "  KUBECONFIG: ADMIN KUBECONFIG", "kubectl get secrets --all-namespaces -o json", "kubectl get secrets --all-namespaces --no-headers", "kubectl replace -f <list>"];
+    const CALLS = ["kubectl get --raw=/readyz", "  KUBECONFIG: INSTALLER KUBECONFIG", "kubectl get secrets --all-namespaces -o json", "kubectl get secrets --all-namespaces --no-headers", "kubectl replace -f <list>"];
 
-    test("every Secret is written back once, with the staged admin kubeconfig, and the list is removed", () => {
+    test("every Secret is written back once, as the installer, and the list is removed", () => {
         const r = run();
         expect(r.stderr).toContain("k8s-ha[cp1]: rewrote 3 Secrets: each is stored encrypted with key-2026\n");
         expect(r.status).toBe(0);

@@ -192,6 +192,31 @@ describe("validateConfig", () => {
         ]);
     });
 
+    test("the kubeconfig output's generation (k8s-ha:adminCredential) may only go up: an earlier one was revoked", () => {
+        const gen = (adminCredential: unknown, previousAdminGeneration?: number) => problemsOf({ ...labConfig(), adminCredential, previousAdminGeneration });
+        expect(validateConfig(labConfig()).adminCredential).toEqual({ generation: 1 });
+        expect(validateConfig({ ...labConfig(), adminCredential: { generation: 3 }, previousAdminGeneration: 2 }).adminCredential).toEqual({ generation: 3 });
+        expect(gen({ generation: 2 }, 2)).toEqual([]);
+        expect(gen({ generation: 5 }, 2)).toEqual([]);
+        expect(gen({ generation: 1 }, 2)).toEqual([
+            "k8s-ha:adminCredential.generation: 1 is below 2, the generation the cluster runs (stack output adminCredential): generation 2 revoked the earlier ones; keep 2, or set 3 to revoke it too",
+        ]);
+        // Left out, it is generation 1: a stack that revoked generation 1 must keep the key.
+        expect(gen(undefined, 3)).toEqual([
+            "k8s-ha:adminCredential.generation: 1 is below 3, the generation the cluster runs (stack output adminCredential): generation 3 revoked the earlier ones; keep 3, or set 4 to revoke it too",
+        ]);
+        expect(gen({ generation: 0, user: "x" })).toEqual([
+            "k8s-ha:adminCredential.generation: must be a whole number from 1 to 1000, got 0",
+            "k8s-ha:adminCredential.user: is not an admin credential setting; use one of: generation",
+        ]);
+        // The certificate names validation accepts in overrides follow the generation.
+        expect(gen({ generation: 2 }).length).toBe(0);
+        const overrides = (adminCredential: unknown, name: string) => problemsOf({ ...labConfig(), adminCredential, certificates: { overrides: { [name]: { validityDays: 30 } } } });
+        expect(overrides({ generation: 2 }, "control-plane-cluster-admin-g2")).toEqual([]);
+        expect(overrides({ generation: 2 }, "control-plane-cluster-admin")[0]).toMatch(/^k8s-ha:certificates.overrides.control-plane-cluster-admin: this cluster has no certificate of that name; use one of: .*control-plane-cluster-admin-g2/);
+        expect(overrides(undefined, "control-plane-installer")).toEqual([]);
+    });
+
     test("etcd members cannot join the running cluster; members may leave", () => {
         const running = ["https://10.213.0.21:2379", "https://10.213.0.22:2379", "https://10.213.0.23:2379"];
         expect(problemsOf({ ...labConfig(), previousEtcdEndpoints: running })).toEqual([]);

@@ -28,6 +28,8 @@ export interface AddonsParams {
     kubeProxyConfig?: string;
     /** The NFS StorageClass, named by the inline-NFS refusal as what to use instead. Default: none (no NFS storage). */
     nfsStorageClass?: string;
+    /** The generation of the `kubeconfig` output's identity (`k8s-ha:adminCredential`): only its group is bound. Default 1. */
+    adminGeneration?: number;
 }
 
 const DNS_LABELS = { "k8s-app": "kube-dns" } as const;
@@ -217,15 +219,12 @@ export function addonObjects(p: AddonsParams): YamlMap[] {
             roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient" },
             subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "system:nodes" }],
         },
-        {
-            // The admins of the stack's `kubeconfig` output: a group RBAC can narrow or revoke,
-            // unlike system:masters (kept for the break-glass credential on the control-plane hosts).
-            apiVersion: "rbac.authorization.k8s.io/v1",
-            kind: "ClusterRoleBinding",
-            metadata: { name: CLUSTER_ADMINS_GROUP },
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
-            subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: CLUSTER_ADMINS_GROUP }],
-        },
+        // The admins of the stack's `kubeconfig` output: a group RBAC can narrow or revoke, unlike
+        // system:masters (kept for the break-glass credential on one control-plane host).
+        clusterAdminBinding(adminGroup(p.adminGeneration ?? 1)),
+        // The installer's own steps (add-ons, drains, nodes, storage, Secret rewrites): RBAC can see
+        // and remove this, unlike the break-glass credential they used before.
+        clusterAdminBinding(INSTALLERS_GROUP),
     ];
     objects.push(...inlineNfsPolicy(p.nfsStorageClass));
     if (p.kubeProxyConfig !== undefined) {
@@ -320,13 +319,48 @@ export function corednsMirrorImage(version: string): MirrorImage {
  */
 export const RETIRED_ADDON_OBJECTS: readonly string[] = ["clusterrolebinding/k8s-ha:csr-approver", "clusterrole/k8s-ha:csr-approver"];
 
-/** `/etc/kubernetes/addons/retired`: RETIRED_ADDON_OBJECTS, one a line. */
-export function renderRetiredAddons(): string {
-    return RETIRED_ADDON_OBJECTS.map((o) => `${o}\n`).join("");
+/**
+ * `/etc/kubernetes/addons/retired`: RETIRED_ADDON_OBJECTS and the bindings of every admin
+ * generation below `adminGeneration`, one a line: each add-ons run deletes them again.
+ */
+export function renderRetiredAddons(adminGeneration = 1): string {
+    const revoked = Array.from({ length: adminGeneration - 1 }, (_, i) => `clusterrolebinding/${adminGroup(i + 1)}`);
+    return [...RETIRED_ADDON_OBJECTS, ...revoked].map((o) => `${o}\n`).join("");
 }
 
-/** The group of the `kubeconfig` output's certificate, bound to cluster-admin. */
+/** The group of the `kubeconfig` output's certificate of generation 1, bound to cluster-admin. */
 export const CLUSTER_ADMINS_GROUP = "k8s-ha:cluster-admins";
+
+/**
+ * The group (and the name of its ClusterRoleBinding) of the `kubeconfig` output's identity of a
+ * generation: generation 1 keeps the name it always had, so existing stacks see no change.
+ */
+export function adminGroup(generation: number): string {
+    requireInt(generation, 1, 1000, "admin generation");
+    return generation === 1 ? CLUSTER_ADMINS_GROUP : `${CLUSTER_ADMINS_GROUP}-g${generation}`;
+}
+
+/** The user (certificate CN) of the `kubeconfig` output's identity of a generation. */
+export function adminUser(generation: number): string {
+    requireInt(generation, 1, 1000, "admin generation");
+    return generation === 1 ? "k8s-ha-admin" : `k8s-ha-admin-g${generation}`;
+}
+
+/** The installer's identity: the certificate its steps use on the installer's control-plane host. */
+export const INSTALLER_USER = "k8s-ha-installer";
+export const INSTALLERS_GROUP = "k8s-ha:installers";
+/** The CN of the system:masters credential, kept on one control-plane host only. */
+export const BREAK_GLASS_USER = "k8s-ha-break-glass";
+
+function clusterAdminBinding(group: string): YamlMap {
+    return {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRoleBinding",
+        metadata: { name: group },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+        subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: group }],
+    };
+}
 
 /** The add-ons as one multi-document YAML stream for `kubectl apply -f -`. */
 export function renderAddons(p: AddonsParams): string {

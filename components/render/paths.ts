@@ -101,7 +101,10 @@ export const PEM_BASES = {
 
 /** Kubeconfigs and the component config files under /etc/kubernetes. */
 export const K8S_FILES = {
-    adminKubeconfig: "/etc/kubernetes/admin.kubeconfig",
+    /** The system:masters credential, on the break-glass host only (README, The break-glass credential). */
+    breakGlassKubeconfig: "/etc/kubernetes/break-glass.kubeconfig",
+    /** The installer's identity (group k8s-ha:installers), which its steps on the first control-plane host use. */
+    installerKubeconfig: "/etc/kubernetes/installer.kubeconfig",
     controllerManagerKubeconfig: "/etc/kubernetes/controller-manager.kubeconfig",
     schedulerKubeconfig: "/etc/kubernetes/scheduler.kubeconfig",
     kubeletKubeconfig: "/etc/kubernetes/kubelet.kubeconfig",

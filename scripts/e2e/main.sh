@@ -17,9 +17,13 @@ BASE=${K8S_HA_E2E_BASE:-480ced0}
 # resolves pause's digest (mirror-digest-pause, new, installs nothing); every worker's containerd
 # config names it, so each worker is drained and its containerd restarts (the kubelet keeps its
 # process: Requires= passes no restart on). Every host's firewall step updates (SSH from nodeNetwork
-# instead of anyone, the guard's settings): k8s-ha-firewall is a oneshot, no process. Nothing is
-# deleted or replaced.
-SWITCH_PLAN="create=mirror-digest-pause"
+# instead of anyone, the guard's settings): k8s-ha-firewall is a oneshot, no process. Issue 26 M3:
+# the installer's certificate is new (its key, request and certificate; no other certificate is
+# re-keyed or replaced); the control-plane steps rename cp1's admin.kubeconfig to
+# break-glass.kubeconfig and add installer.kubeconfig, and remove it from cp2 and cp3 (no file that
+# restarts a daemon); the installer's steps on cp1 run again as the installer. Nothing is deleted,
+# replaced or retired.
+SWITCH_PLAN="create=mirror-digest-pause,control-plane-installer-*"
 SWITCH_RESTARTS=containerd
 SWITCH_GONE=""
 # The leader scheduler exits when its local apiserver is away past the lease's renew deadline
@@ -60,7 +64,7 @@ plan_check "after the switch: no changes" "" noop
 kubeconfig_from_stack
 check_rc=0
 bash scripts/hosts-check.sh 2>"$LOGS/hosts-check.log" || check_rc=$?
-counted "$LOGS/hosts-check.log" 46 || check_rc=1
+counted "$LOGS/hosts-check.log" 48 || check_rc=1
 T=$(awk -v a="$t_bare" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
 if ((check_rc == 0)); then
     record "bare hosts to all checks passing" passed "$T" "<= 120 s" "$(grep -c ' passed ' "$LOGS/hosts-check.log") checks passed"

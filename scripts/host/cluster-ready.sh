@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# ControlPlane, last, from one control-plane host with the admin kubeconfig: waits until every
+# ControlPlane, last, from the first control-plane host as the installer (K8SHA_KUBECONFIG): waits until every
 # Deployment in kube-system (CoreDNS) is Available, so that `up` returns a cluster whose DNS answers.
 # It installs nothing, so there is nothing to delete.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-KUBECONFIG=/etc/kubernetes/admin.kubeconfig
+KUBECONFIG=${K8SHA_KUBECONFIG:?K8SHA_KUBECONFIG is not set}
 export KUBECONFIG
 
 create() {

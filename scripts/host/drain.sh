@@ -7,11 +7,14 @@
 # node, releases the lock and fails, so nothing on the worker restarts. The worker's Node-object
 # step (node-object.sh) uncordons it and releases the lock once its kubelet is Ready again.
 # A worker not in the API yet (a new one), or a cluster without an API yet, has nothing to drain.
-# Environment: NODE_NAME, K8SHA_RESTART_INPUTS, DRAIN_TIMEOUT_SECONDS.
+# It goes as the installer, with the kubeconfig K8SHA_KUBECONFIG names as staged from its bundle
+# (stage-only: the control-plane step installs it, maybe after this step ran); on the first up of
+# a release that brings the installer's binding, it waits for the add-ons step to create it.
+# Files (stdin): the installer's kubeconfig. Environment: K8SHA_KUBECONFIG, NODE_NAME,
+# K8SHA_RESTART_INPUTS, DRAIN_TIMEOUT_SECONDS.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-KUBECONFIG=${K8SHA_KUBECONFIG:-/etc/kubernetes/admin.kubeconfig}
-export KUBECONFIG
+: "${K8SHA_KUBECONFIG:?K8SHA_KUBECONFIG is not set}"
 : "${NODE_NAME:?NODE_NAME is not set}"
 DRAIN_TIMEOUT_SECONDS=${DRAIN_TIMEOUT_SECONDS:-300}
 LOCK=k8s-ha-worker-roll
@@ -57,10 +60,14 @@ release_roll_lock() {
 }
 
 create() {
+    read_bundle
+    KUBECONFIG=$(staged "$K8SHA_KUBECONFIG")
+    export KUBECONFIG
     if [[ ! -f $KUBECONFIG ]] || ! timeout 20 kubectl get --raw=/readyz >/dev/null 2>&1; then
         info "no API answers yet: nothing to drain on $NODE_NAME"
         return 0
     fi
+    wait_until 600 "the installer's identity to be bound (the add-ons step binds it)" kubectl auth can-i get nodes
     if ! kubectl get node "$NODE_NAME" >/dev/null 2>&1; then
         info "$NODE_NAME is not a node yet: nothing to drain"
         return 0

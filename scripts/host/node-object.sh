@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# ControlPlane, per worker, from one control-plane host with the admin kubeconfig: `create` waits
+# ControlPlane, per worker, from the first control-plane host as the installer: `create` waits
 # until the worker's Node is Ready in the API, then, if drain.sh cordoned it for this change,
 # uncordons it and releases the workers' roll lock; `delete` (the worker leaves the stack, or
 # destroy) cordons and drains it, then deletes its Node object, so the node leaves the API before
 # its kubelet stops. Environment: NODE_NAME (the worker's node name), K8SHA_RESTART_INPUTS (its
-# fingerprint: a change re-runs this step after the worker's).
+# fingerprint: a change re-runs this step after the worker's), K8SHA_KUBECONFIG (the installer's).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-KUBECONFIG=${K8SHA_KUBECONFIG:-/etc/kubernetes/admin.kubeconfig}
+KUBECONFIG=${K8SHA_KUBECONFIG:?K8SHA_KUBECONFIG is not set}
 export KUBECONFIG
 : "${NODE_NAME:?NODE_NAME is not set}"
 

@@ -4,14 +4,13 @@
 # the write key (WRITE_KEY, a name of k8s-ha:secretsEncryption's keys). Runs again whenever the
 # write key changes; the keys not in use any more can then go. A write that loses a race with
 # another writer (a conflict) is already encrypted with the write key: the other writer used it.
-# Files (stdin): /etc/kubernetes/admin.kubeconfig, used from the staging folder (the add-ons step
-# installs it): the step installs nothing, so it has nothing to undo (no delete).
-# Environment: WRITE_KEY.
+# It goes as the installer (K8SHA_KUBECONFIG, installed by this host's control-plane step) and
+# installs nothing, so it has nothing to undo (no delete).
+# Environment: WRITE_KEY, K8SHA_KUBECONFIG.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 create() {
-    read_bundle
-    KUBECONFIG=$(staged /etc/kubernetes/admin.kubeconfig)
+    KUBECONFIG=${K8SHA_KUBECONFIG:?K8SHA_KUBECONFIG is not set}
     export KUBECONFIG
     wait_until 180 "the API to answer through the VIP" kubectl get --raw=/readyz
     local list n out

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# NfsServer's StorageClass and provisioner, from one control-plane host with the admin kubeconfig:
+# NfsServer's StorageClass and provisioner, from the first control-plane host as the installer:
 # applies the provisioner (ServiceAccount, RBAC, Deployment), waits until it runs, then the
 # StorageClass. A StorageClass cannot change in place, so a changed one is replaced; the volumes
 # already made keep their own settings.
-# Files (stdin): /etc/kubernetes/admin.kubeconfig, /etc/kubernetes/addons/nfs-provisioner.yaml,
-#   /etc/kubernetes/addons/nfs-storageclass.yaml.
-# Environment: STORAGE_CLASS (its name), NFS_EXPORT (server:path, for messages).
+# Files (stdin): /etc/kubernetes/addons/nfs-provisioner.yaml, /etc/kubernetes/addons/nfs-storageclass.yaml.
+# Environment: STORAGE_CLASS (its name), NFS_EXPORT (server:path, for messages), K8SHA_KUBECONFIG
+# (the installer's).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-KUBECONFIG=/etc/kubernetes/admin.kubeconfig
+KUBECONFIG=${K8SHA_KUBECONFIG:?K8SHA_KUBECONFIG is not set}
 export KUBECONFIG
 PROVISIONER=/etc/kubernetes/addons/nfs-provisioner.yaml
 CLASS=/etc/kubernetes/addons/nfs-storageclass.yaml
