@@ -196,6 +196,17 @@ plan_check() {
         record "$name" failed "$T" "$goal" "$(tail -n 5 "$LOGS/preview-$drill.json")"
     fi
 }
+# refused_preview NAME LOG PATTERN: a preview that validation must stop with a message matching PATTERN.
+refused_preview() {
+    local name=$1 log=$2 pattern=$3 msg
+    if timed "$log" pulumi_ preview --suppress-progress; then
+        record "$name" failed "$T" "" "the preview passed"
+    elif msg=$(grep -o "$pattern" "$LOGS/$log" | head -n 1) && [[ -n $msg ]]; then
+        record "$name" passed "$T" "" "$msg"
+    else
+        record "$name" failed "$T" "" "$(tail -n 5 "$LOGS/$log")"
+    fi
+}
 # probe_record NAME: the client probe's requests (start_probe client) as a record that passes only
 # when some were answered and none failed: the counts, the latency, and the first failures.
 probe_record() {

@@ -115,17 +115,6 @@ host_times() {
     grep -oE '(cp[0-9]-control-plane|cp[0-9]-etcd|cp1-drain-w[0-9]|w[0-9]-kubelet|w[0-9]-runtime) updated \([0-9]+s\)' "$1" | sort -u |
         awk '{ gsub(/[()]/, "", $3); printf "%s %s, ", $1, $3 }' | sed 's/, $//'
 }
-# refused_preview NAME LOG PATTERN: a preview that validation must stop with a message matching PATTERN.
-refused_preview() {
-    local name=$1 log=$2 pattern=$3 msg
-    if timed "$log" pulumi_ preview --suppress-progress; then
-        record "$name" failed "$T" "" "the preview passed"
-    elif msg=$(grep -o "$pattern" "$LOGS/$log" | head -n 1) && [[ -n $msg ]]; then
-        record "$name" passed "$T" "" "$msg"
-    else
-        record "$name" failed "$T" "" "$(tail -n 5 "$LOGS/$log")"
-    fi
-}
 # upgrade_drill K8S ETCD: an up to those versions under the probes; records the figures.
 upgrade_drill() {
     local k=$1 e=$2 ok bad min now after at since

@@ -581,6 +581,29 @@ else
 fi
 plan_check "after the renewal, on the real clock: no changes" "" noop
 
+# 5n. Revoking the kubeconfig output in one up (issue 26 M3; README: Revoking the kubeconfig
+# output): adminCredential.generation 2 issues a new identity in k8s-ha:cluster-admins-g2 and deletes
+# generation 1's binding; the old kubeconfig is then refused by RBAC, the new one is an admin, the
+# next preview plans nothing, and going back to generation 1 is refused before any host is touched.
+old_admin=$E2E/old-admin.kubeconfig
+(umask 077 && cp "$KUBECONFIG" "$old_admin")
+pulumi_ config set --path 'k8s-ha:adminCredential.generation' 2 >/dev/null
+step "revoke the kubeconfig output: adminCredential.generation 2 (up)" "" up-revoke.log pulumi_ up --yes --skip-preview --suppress-progress || true
+kubeconfig_from_stack
+old_says=$("$KUBECTL" --kubeconfig "$old_admin" get nodes 2>&1) && old_rc=0 || old_rc=$?
+new_groups=$("$KUBECTL" auth whoami -o jsonpath='{.status.userInfo.username} {.status.userInfo.groups}' 2>&1) || true
+new_nodes=$("$KUBECTL" get nodes -o name 2>&1 | wc -l)
+rm -f "$old_admin"
+if ((old_rc != 0)) && [[ $old_says == *"forbidden"* && $new_groups == "k8s-ha-admin-g2 "*'"k8s-ha:cluster-admins-g2"'* ]] && ((new_nodes >= 3)); then
+    record "revoked kubeconfig refused, the new one an admin" passed 0 "" "old: $(tail -n 1 <<<"$old_says"); new: $new_groups, $new_nodes nodes"
+else
+    record "revoked kubeconfig refused, the new one an admin" failed 0 "" "old (exit $old_rc): $(tail -n 1 <<<"$old_says"); new: $new_groups, $new_nodes nodes"
+fi
+plan_check "after the revocation: no changes" "" noop
+pulumi_ config set --path 'k8s-ha:adminCredential.generation' 1 >/dev/null
+refused_preview "going back to a revoked kubeconfig generation is refused" preview-generation-back.log 'k8s-ha:adminCredential.generation: 1 is below 2[^;]*'
+pulumi_ config set --path 'k8s-ha:adminCredential.generation' 2 >/dev/null
+
 # 6. Destroy, and nothing of k8s-ha is left on any host (the secret scan is the run's last check).
 keep_export cluster
 step "pulumi destroy" "<= 60 s" destroy.log pulumi_ destroy --yes --suppress-progress
