@@ -15,8 +15,8 @@ BASE=${K8S_HA_E2E_BASE:-480ced0}
 # Since 480ced0: each worker's firewall rules gain a forward chain (its pods may not reach the NFS
 # server's ports nor a preloaded mirror's push port; issue 26 M1). Issue 26 M4/M5: the mirror host
 # resolves pause's digest (mirror-digest-pause, new, installs nothing); every worker's containerd
-# config names it, so each worker is drained and its containerd restarts (the kubelet keeps its
-# process: Requires= passes no restart on). Every host's firewall step updates (SSH from nodeNetwork
+# config names it, so each worker is drained and its containerd restarts, and with it the kubelet
+# (its unit Requires= containerd.service, and systemd passes an explicit restart on to it). Every host's firewall step updates (SSH from nodeNetwork
 # instead of anyone, the guard's settings): k8s-ha-firewall is a oneshot, no process. Issue 26 M3:
 # the installer's certificate is new (its key, request and certificate; no other certificate is
 # re-keyed or replaced); the control-plane steps rename cp1's admin.kubeconfig to
@@ -24,7 +24,7 @@ BASE=${K8S_HA_E2E_BASE:-480ced0}
 # restarts a daemon); the installer's steps on cp1 run again as the installer. Nothing is deleted,
 # replaced or retired.
 SWITCH_PLAN="create=mirror-digest-pause,control-plane-installer-*"
-SWITCH_RESTARTS=containerd
+SWITCH_RESTARTS=containerd,kubelet
 SWITCH_GONE=""
 # The leader scheduler exits when its local apiserver is away past the lease's renew deadline
 # ("Leaderelection lost"), and systemd starts it again: a restart of the apiservers may restart it.
