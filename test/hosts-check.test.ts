@@ -479,12 +479,16 @@ describe("pods' packets to the NFS server (issue 26 M1)", () => {
             // 127.0.0.2 is this namespace's too: its SYNs dropped, as the workers' forward chain drops a pod's.
             "printf 'table inet t {\\n chain o {\\n type filter hook output priority 0;\\n ip daddr 127.0.0.2 tcp dport 2049 drop\\n }\\n}\\n' | nft -f -",
             `"$2" -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", 2049)); s.listen(); time.sleep(30)' &`,
+            "l1=$!",
+            // A listener that closes each connection after 1.5 s idle, as CoreDNS does (after 2 s) on TCP 53.
+            `"$2" -c 'import socket, time\ns = socket.socket(); s.bind(("127.0.0.1", 5353)); s.listen()\nwhile True:\n    c, _ = s.accept(); time.sleep(1.5); c.close()' &`,
+            "l2=$!",
             "sleep 0.5",
-            '"$3" sh -c "$1" probe 127.0.0.2:2049 127.0.0.1:2049 127.0.0.1:1',
-            "kill $!",
+            '"$3" sh -c "$1" probe 127.0.0.2:2049 127.0.0.1:2049 127.0.0.1:1 127.0.0.1:5353',
+            "kill $l1 $l2",
         ].join("\n");
         const r = run(tool("unshare"), ["--user", "--map-root-user", "--net", "bash", "-c", body, "bash", script, tool("python3"), tool("busybox")]);
-        expect({ stdout: r.stdout, stderr: r.stderr }).toEqual({ stdout: "127.0.0.2:2049 timeout\n127.0.0.1:2049 open\n127.0.0.1:1 closed\n", stderr: "" });
+        expect({ stdout: r.stdout, stderr: r.stderr }).toEqual({ stdout: "127.0.0.2:2049 timeout\n127.0.0.1:2049 open\n127.0.0.1:1 closed\n127.0.0.1:5353 open\n", stderr: "" });
     }, 30_000);
 
     /** kubectl for c_pods_nfs_dropped: the two Services, every pod Succeeded, each pod's log from logs-NAME, applied pods kept. */
@@ -655,51 +659,82 @@ describe("the break-glass and installer credentials (issue 26 M3)", () => {
     });
 
     describe("c_installer_not_break_glass", () => {
-        // Each cp host answers the sed over its audit log with these "TIMESTAMP USER" lines.
+        const i = INSTALLER_USER;
+        const bg = BREAK_GLASS_USER;
+        type Kind = "req" | "ssar" | "denied" | "nonresource" | "started";
+        /** One audit event's line: a request RBAC let through, a can-i, a denied one, discovery, or a ResponseStarted stage. */
+        const ev = (ts: string, user: string, kind: Kind): string =>
+            JSON.stringify({
+                kind: "Event",
+                apiVersion: "audit.k8s.io/v1",
+                level: "Metadata",
+                stage: kind === "started" ? "ResponseStarted" : "ResponseComplete",
+                verb: kind === "ssar" ? "create" : "get",
+                user: { username: user, groups: ["system:authenticated"] },
+                ...(kind === "nonresource" ? {} : { objectRef: { resource: kind === "ssar" ? "selfsubjectaccessreviews" : "nodes", apiVersion: "v1" } }),
+                responseStatus: { metadata: {}, code: kind === "denied" ? 403 : kind === "ssar" ? 201 : 200 },
+                requestReceivedTimestamp: ts,
+            });
+        // Each cp host answers the grep over its audit log with these lines.
         const audit = (byHost: Record<string, string[]>) =>
             [
-                'case $cmd in',
-                `"sed -nE "*"${K8S_FILES.auditLog}")`,
+                "case $cmd in",
+                `"test -r ${K8S_FILES.auditLog} && "*)`,
                 ...Object.entries(byHost).map(([addr, lines]) => `  if [[ $addr == ${addr} ]]; then printf '%s\\n' ${lines.map((l) => `'${l}'`).join(" ")}; fi`),
                 "  ;;",
                 "*) exit 1 ;;",
                 "esac",
             ].join("\n");
-        const i = INSTALLER_USER;
-        const bg = BREAK_GLASS_USER;
         const check = () => lab.checks([["4 audit", "c_installer_not_break_glass"]], renderFact)[0];
 
-        test("break-glass before the installer's first request (an earlier release, the bootstrap while the installer only asked whether it is bound): passed, with the count", () => {
+        test("break-glass before the installer's first request RBAC let through (an earlier release; the bootstrap while the installer only asked: discovery, can-i, denied): passed, with the count", () => {
             lab.remote(
                 audit({
-                    "10.213.0.21": [`2026-12-08T10:00:00.1Z ${bg} req`, `2026-12-08T10:30:00.5Z ${i} ssar`, `2026-12-08T10:34:01.0Z ${bg} req`, `2026-12-08T10:35:00Z ${i} req`],
-                    "10.213.0.22": [`2026-12-08T10:05:00Z ${bg} req`, `2026-12-08T10:34:02Z ${bg} req`],
-                    "10.213.0.23": [`2026-12-08T11:00:00Z ${i} req`],
+                    "10.213.0.21": [ev("2026-12-08T10:00:00.1Z", bg, "req"), ev("2026-12-08T10:30:00.5Z", i, "ssar"), ev("2026-12-08T10:34:01.0Z", bg, "req"), ev("2026-12-08T10:35:00Z", i, "req")],
+                    "10.213.0.22": [ev("2026-12-08T10:05:00Z", bg, "req"), ev("2026-12-08T10:30:01Z", i, "nonresource"), ev("2026-12-08T10:30:02Z", i, "denied"), ev("2026-12-08T10:34:02Z", bg, "req")],
+                    "10.213.0.23": [ev("2026-12-08T11:00:00Z", i, "req"), ev("2026-12-08T10:34:03Z", bg, "started")],
                 }),
             );
             expect(check()).toEqual({ name: "4 audit", status: "passed", evidence: `${bg}: 4 requests before ${i}'s first (2026-12-08T10:35:00Z), none after` });
         });
 
         test("break-glass after the installer's first request (an installer step that still uses it): failed, naming when", () => {
-            lab.remote(audit({ "10.213.0.21": [`2026-12-08T10:30:00Z ${i} req`], "10.213.0.22": [`2026-12-08T10:30:05Z ${bg} req`], "10.213.0.23": [] }));
+            lab.remote(audit({ "10.213.0.21": [ev("2026-12-08T10:30:00Z", i, "req")], "10.213.0.22": [ev("2026-12-08T10:30:05Z", bg, "req")], "10.213.0.23": [] }));
             const r = check();
             expect(r.status).toBe("failed");
             expect(r.evidence).toContain("2026-12-08T10:30:05Z after");
         });
 
-        test("no request of the installer but SelfSubjectAccessReviews (its steps still go as break-glass): failed", () => {
-            lab.remote(audit({ "10.213.0.21": [`2026-12-08T10:30:00Z ${bg} req`, `2026-12-08T10:31:00Z ${i} ssar`], "10.213.0.22": [], "10.213.0.23": [] }));
+        test("the installer's discovery and denied requests are no anchor: break-glass after them but before its first request let through passes", () => {
+            lab.remote(
+                audit({
+                    "10.213.0.21": [ev("2026-12-08T10:30:00Z", i, "nonresource"), ev("2026-12-08T10:30:01Z", i, "denied"), ev("2026-12-08T10:30:05Z", bg, "req"), ev("2026-12-08T10:30:09Z", i, "req")],
+                    "10.213.0.22": [],
+                    "10.213.0.23": [],
+                }),
+            );
+            expect(check()).toMatchObject({ status: "passed", evidence: `${bg}: 1 requests before ${i}'s first (2026-12-08T10:30:09Z), none after` });
+        });
+
+        test("no request of the installer but can-i, discovery and denied ones (its steps still go as break-glass): failed", () => {
+            lab.remote(
+                audit({
+                    "10.213.0.21": [ev("2026-12-08T10:30:00Z", bg, "req"), ev("2026-12-08T10:31:00Z", i, "ssar"), ev("2026-12-08T10:31:01Z", i, "nonresource"), ev("2026-12-08T10:31:02Z", i, "denied")],
+                    "10.213.0.22": [],
+                    "10.213.0.23": [],
+                }),
+            );
             expect(check()).toMatchObject({ status: "failed", evidence: expect.stringMatching(new RegExp(`^no request of ${i} in the audit logs`)) });
         });
 
-        test("the sed finds the user and time in a real audit event's line", () => {
+        test("the remote command and audit_kinds read a real audit event's line", () => {
             const event = `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"x","stage":"ResponseComplete","requestURI":"/api/v1/nodes/w1","verb":"get","user":{"username":"${i}","groups":["k8s-ha:installers","system:authenticated"]},"sourceIPs":["10.213.0.21"],"userAgent":"kubectl/v1.35.4","objectRef":{"resource":"nodes","name":"w1","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},"requestReceivedTimestamp":"2026-12-08T10:30:00.123456Z","stageTimestamp":"2026-12-08T10:30:00.125000Z","annotations":{"authorization.k8s.io/decision":"allow"}}`;
-            // The remote command the check sends, run here on a file with that line.
+            // The remote command the check sends, run here on a file with those lines.
             const file = lab.path("audit.log");
             const ssar = event.replace('"resource":"nodes","name":"w1"', '"resource":"selfsubjectaccessreviews"').replace("2026-12-08T10:30:00.123456Z", "2026-12-08T10:29:00Z");
             const late = event.replace(`"username":"${i}"`, `"username":"${bg}"`).replace("2026-12-08T10:30:00.123456Z", "2026-12-08T10:31:00Z");
             fs.writeFileSync(file, `${ssar}\n${event}\n{"user":{"username":"system:kube-scheduler"},"requestReceivedTimestamp":"2026-12-08T10:30:01Z"}\n`);
-            lab.remote(`case $cmd in "sed -nE "*) eval "\${cmd% *} ${file}" ;; *) exit 1 ;; esac`);
+            lab.remote(`log=${K8S_FILES.auditLog}; case $cmd in "test -r "*) eval "\${cmd//"\$log"/${file}}" ;; *) exit 1 ;; esac`);
             const r = check();
             // Each cp host answers with the same log: the installer's first request is the get, not the review.
             expect(r.evidence).toBe(`${bg}: 0 requests before ${i}'s first (2026-12-08T10:30:00.123456Z), none after`);
