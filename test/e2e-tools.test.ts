@@ -61,6 +61,24 @@ describe("preview summary and the change drills' expectations", () => {
         ]);
     });
 
+    test("rekey allows replacing the named certificates with their keys and requests, nothing else", () => {
+        const tls = (t: string, n: string) => urn(`tls:index/${t}`, n);
+        const trio = (n: string): [string, string][] => [
+            ["replace", tls("privateKey:PrivateKey", `${n}-key`)],
+            ["replace", tls("certRequest:CertRequest", `${n}-csr`)],
+            ["replace", tls("locallySignedCert:LocallySignedCert", `${n}-cert`)],
+        ];
+        const ok = preview([...trio("cp2-etcd-peer"), ...trio("control-plane-controller-manager"), ["update", cmd("cp2-etcd")], ["update", cmd("cp1-control-plane")]]);
+        expect(planProblems("rekey", "cp2-etcd-peer,control-plane-controller-manager", ok)).toEqual([]);
+        // A renewal that kept its key (the old behaviour) is not a rekey; another certificate's key is not either.
+        const bad = preview([["replace", tls("locallySignedCert:LocallySignedCert", "cp2-etcd-peer-cert")], ...trio("control-plane-controller-manager"), ["replace", tls("privateKey:PrivateKey", "cp2-etcd-server-key")]]);
+        expect(planProblems("rekey", "cp2-etcd-peer,control-plane-controller-manager", bad)).toEqual([
+            "cp2-etcd-server-key: replace is not expected in the rekey drill",
+            "cp2-etcd-peer-csr: not replaced in the rekey drill",
+            "cp2-etcd-peer-key: not replaced in the rekey drill",
+        ]);
+    });
+
     test("remove-worker allows deleting the worker's resources only", () => {
         const ok = preview([["delete", cmd("w3-kubelet")], ["delete", cmd("cp1-node-w3")], ["update", cmd("w1-runtime")]]);
         expect(planProblems("remove-worker", "w3", ok)).toEqual([]);
@@ -385,7 +403,7 @@ describe("every check an e2e suite names ran (expected.ts)", () => {
         'if step "up at Kubernetes 1.34.4 on bare hosts" "" up.log pulumi_ up; then',
         '    record "the cluster runs 1.34.4" passed 0 "" "$before"',
         "fi",
-        'PULUMI_WRAP=faked plan_check "preview 36 h later: renewed" "" renew "$RENEW"',
+        'PULUMI_WRAP=faked plan_check "preview 36 h later: renewed" "" rekey "$RENEW"',
         'record "up killed after ${kill_after} s, while running" passed 0 "" "$pending"',
         'record "$name" passed "$T" "$goal" "$out"',
         '        record "$1" failed 0 "0 failed" "$ok ok"',

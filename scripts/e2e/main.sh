@@ -562,7 +562,7 @@ before=$(expiries)
 plan_check "the 2-day certificates a day before their renewal point: no changes" "" noop
 # The Pulumi program (and whatever else pulumi_ starts that reads the clock through the C library) 36 h on.
 faked() { env FAKETIME=+36h FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$(dpkg -L libfaketime | grep -m1 '/libfaketime.so.1$')" "$@"; }
-PULUMI_WRAP=faked plan_check "preview 36 h later: the two past their renewal point replaced, nothing else" "" renew "$RENEW"
+PULUMI_WRAP=faked plan_check "preview 36 h later: the two past their renewal point replaced with new keys, nothing else" "" rekey "$RENEW"
 start_probe client
 sleep 1
 PULUMI_WRAP=faked step "36 h later: up renews the two certificates" "" up-cert-renew.log pulumi_ up --yes --skip-preview --suppress-progress || true

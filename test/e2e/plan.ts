@@ -229,8 +229,23 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             none("update", s.update.filter((n) => !/^[a-z0-9]+-(etcd|control-plane|kubelet|mirror|etcd-backup)$|^[a-z0-9]+-(drain|node)-[a-z0-9]+$/.test(n)));
             break;
         }
+        case "rekey": {
+            // A renewal: exactly the named certificates are replaced with their keys and requests
+            // (a renewal re-keys, issue 26 M3), and only the steps of the hosts that hold them (and
+            // a worker's drain and Node object) update.
+            const want = need(arg, drill)
+                .split(",")
+                .flatMap((n) => [`${n}-cert`, `${n}-csr`, `${n}-key`])
+                .sort();
+            none("create", s.create);
+            none("delete", s.delete);
+            none("replace", s.replace.filter((n) => !want.includes(n)));
+            for (const n of want.filter((w) => !s.replace.includes(w))) problems.push(`${n}: not replaced in the rekey drill`);
+            none("update", s.update.filter((n) => !/^[a-z0-9]+-(etcd|control-plane|kubelet|mirror|etcd-backup)$|^[a-z0-9]+-(drain|node)-[a-z0-9]+$/.test(n)));
+            break;
+        }
         default:
-            problems.push(`unknown drill ${drill} (noop, switch, add-worker NAME, remove-worker NAME, api-sans, lb-setting, repair STEPS, renew CERTS)`);
+            problems.push(`unknown drill ${drill} (noop, switch, add-worker NAME, remove-worker NAME, api-sans, lb-setting, repair STEPS, renew CERTS, rekey CERTS)`);
     }
     return problems;
 }
