@@ -734,7 +734,7 @@ describe("the break-glass and installer credentials (issue 26 M3)", () => {
             const ssar = event.replace('"resource":"nodes","name":"w1"', '"resource":"selfsubjectaccessreviews"').replace("2026-12-08T10:30:00.123456Z", "2026-12-08T10:29:00Z");
             const late = event.replace(`"username":"${i}"`, `"username":"${bg}"`).replace("2026-12-08T10:30:00.123456Z", "2026-12-08T10:31:00Z");
             fs.writeFileSync(file, `${ssar}\n${event}\n{"user":{"username":"system:kube-scheduler"},"requestReceivedTimestamp":"2026-12-08T10:30:01Z"}\n`);
-            lab.remote(`log=${K8S_FILES.auditLog}; case $cmd in "test -r "*) eval "\${cmd//"\$log"/${file}}" ;; *) exit 1 ;; esac`);
+            lab.remote(`log=${K8S_FILES.auditLog}; case $cmd in "test -r "*) eval "\${cmd//"$log"/${file}}" ;; *) exit 1 ;; esac`);
             const r = check();
             // Each cp host answers with the same log: the installer's first request is the get, not the review.
             expect(r.evidence).toBe(`${bg}: 0 requests before ${i}'s first (2026-12-08T10:30:00.123456Z), none after`);

@@ -215,32 +215,20 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             for (const n of want.filter((w) => !s.update.includes(w))) problems.push(`${n}: no update in the repair drill`);
             break;
         }
-        case "renew": {
-            // Exactly the named certificates are replaced (not their keys), and only the steps of
-            // the hosts that hold them (and a worker's drain and Node object) update.
-            const want = need(arg, drill)
-                .split(",")
-                .map((n) => `${n}-cert`)
-                .sort();
-            none("create", s.create);
-            none("delete", s.delete);
-            none("replace", s.replace.filter((n) => !want.includes(n)));
-            for (const n of want.filter((w) => !s.replace.includes(w))) problems.push(`${n}: not replaced in the renew drill`);
-            none("update", s.update.filter((n) => !/^[a-z0-9]+-(etcd|control-plane|kubelet|mirror|etcd-backup)$|^[a-z0-9]+-(drain|node)-[a-z0-9]+$/.test(n)));
-            break;
-        }
+        case "renew":
         case "rekey": {
-            // A renewal: exactly the named certificates are replaced with their keys and requests
-            // (a renewal re-keys, issue 26 M3), and only the steps of the hosts that hold them (and
-            // a worker's drain and Node object) update.
+            // Exactly the named certificates are replaced: alone (renew: a new validity, the keys
+            // kept) or with their keys and requests (rekey: a renewal, issue 26 M3); and only the
+            // steps of the hosts that hold them (and a worker's drain and Node object) update.
+            const parts = drill === "rekey" ? ["cert", "csr", "key"] : ["cert"];
             const want = need(arg, drill)
                 .split(",")
-                .flatMap((n) => [`${n}-cert`, `${n}-csr`, `${n}-key`])
+                .flatMap((n) => parts.map((p) => `${n}-${p}`))
                 .sort();
             none("create", s.create);
             none("delete", s.delete);
             none("replace", s.replace.filter((n) => !want.includes(n)));
-            for (const n of want.filter((w) => !s.replace.includes(w))) problems.push(`${n}: not replaced in the rekey drill`);
+            for (const n of want.filter((w) => !s.replace.includes(w))) problems.push(`${n}: not replaced in the ${drill} drill`);
             none("update", s.update.filter((n) => !/^[a-z0-9]+-(etcd|control-plane|kubelet|mirror|etcd-backup)$|^[a-z0-9]+-(drain|node)-[a-z0-9]+$/.test(n)));
             break;
         }
