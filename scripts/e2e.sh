@@ -12,8 +12,9 @@
 #      etcd setting rolled under a write probe, apiServerExtraSans, an LB setting and a kubelet
 #      setting rolled under a client probe through the VIP, a run stopped before its reload, drift
 #      and repair, etcd snapshot and restore, the secrets encryption key rotation, certificate
-#      renewal;
-#   6. `pulumi destroy` and the clean-host check.
+#      renewal, the kubeconfig output revoked;
+#   6. `pulumi destroy` and the clean-host check; then the team backend's lock on the PostgreSQL
+#      that held the state (test/backend/postgres-lock.sh).
 # long (npm run test:e2e:long, run before resolving what it covers; not in CI, for time):
 #   8. an interrupted first `up` on bare hosts (the engine killed at a random point), the `up` that
 #      converges after it, and its destroy;
