@@ -125,6 +125,7 @@ missing_stack() {
 }
 
 # select_stack [--create]: selects the stack, or stops with missing_stack.
+# shellcheck disable=SC2120 # select_stack_keeping_tracked_file passes --create (through keeping_tracked_file)
 select_stack() {
     local err
     if err=$(pulumi stack select --non-interactive "$@" "$STACK" 2>&1 >/dev/null); then return 0; fi
@@ -140,19 +141,25 @@ lab_artifacts() { [[ $STACK == dev && -d $ARTIFACTS_WWW ]]; }
 # salt_line FILE: the passphrase provider's `encryptionsalt:` line of a stack config file.
 salt_line() { grep -m1 '^encryptionsalt:' "$1" 2>/dev/null || true; }
 
-# select_stack_keeping_tracked_file: `stack select --create` rewrites the stack's config file (it
-# adds the passphrase salt of a new stack and reformats values): the tracked file gets its own bytes
-# back, and a new salt is printed for the effective config. Only on a file backend is a missing dev
-# stack created.
-select_stack_keeping_tracked_file() {
+# keeping_tracked_file CMD...: runs CMD, which may rewrite the stack's config file (`stack select
+# --create` and `stack init` add a new stack's passphrase salt and reformat values); the tracked
+# file gets its own bytes back, and on success the salt CMD wrote is printed for the effective config.
+keeping_tracked_file() {
     local copy rc=0
     copy=$(mktemp)
     cp -p "$TRACKED" "$copy"
-    if dev_on_file_backend; then (select_stack --create) || rc=$?; else (select_stack) || rc=$?; fi
+    # CMD's own output goes to stderr: stdout is the salt.
+    ("$@") >&2 || rc=$?
     ((rc != 0)) || salt_line "$TRACKED"
     cmp -s "$copy" "$TRACKED" || cp -p "$copy" "$TRACKED"
     rm -f "$copy"
     return "$rc"
+}
+
+# select_stack_keeping_tracked_file: selects the stack, the tracked file kept; only on a file
+# backend is a missing dev stack created.
+select_stack_keeping_tracked_file() {
+    if dev_on_file_backend; then keeping_tracked_file select_stack --create; else keeping_tracked_file select_stack; fi
 }
 
 # prepare_effective_config NEW_SALT: the tracked file plus the salt of this backend's stack, made
@@ -235,14 +242,7 @@ sync_lab_config() {
 # file gets its own bytes back, and the salt goes to the effective config.
 if [[ $STACK == dev && "${args[0]:-} ${args[1]:-}" == "stack init" ]]; then
     [[ -f $TRACKED ]] || die "no $TRACKED"
-    copy=$(mktemp)
-    cp -p "$TRACKED" "$copy"
-    rc=0
-    pulumi "${args[@]}" || rc=$?
-    salt=$(salt_line "$TRACKED")
-    cmp -s "$copy" "$TRACKED" || cp -p "$copy" "$TRACKED"
-    rm -f "$copy"
-    ((rc == 0)) || exit "$rc"
+    salt=$(keeping_tracked_file pulumi "${args[@]}") || exit $?
     prepare_effective_config "$salt"
     exit 0
 fi

@@ -11,7 +11,7 @@
 import { HAPROXY_STATS } from "./haproxy";
 import { FIREWALL_FILES, SYSTEM_BINARIES } from "./paths";
 import { renderServiceUnit } from "./systemd";
-import { compareStrings, joinLines, requireCidr, requireInt, requireToken } from "./text";
+import { compareStrings, isIpv4, joinLines, requireCidr, requireInt, requireToken } from "./text";
 
 
 /** Who may reach a port: `any`, or IPv4 addresses and CIDRs. */
@@ -102,16 +102,15 @@ function ruleLine(r: FirewallRule): string {
     return `${src}${r.protocol} dport ${ports(r)} accept ${comment}`;
 }
 
-/**
- * The nft script. It replaces the whole table in one transaction (create it empty, delete it,
- * define it), so a reload never leaves the host open or shut, and established connections (the
- * SSH session applying it) survive. What no rule allows is rejected, not silently dropped: a
- * refused client is told at once (TCP reset, ICMP administratively prohibited).
- */
+/** The SSH rule every host's table opens first: `sshFrom` on `sshPort`. */
+function sshRule(p: FirewallParams): FirewallRule {
+    return { comment: "ssh", protocol: "tcp", ports: String(p.sshPort), from: p.sshFrom };
+}
+
 /** The match of a block's protocols and ports (`tcp dport 5001`, `meta l4proto { tcp, udp } th dport { 111, 2049 }`). */
 function blockMatch(b: PodBlock): string {
     if (!FIREWALL_COMMENT_RE.test(b.comment)) throw new Error(`firewall: comment "${b.comment}" has characters nft would need quoted`);
-    if (!SOURCE_RE.test(b.address) || b.address.includes("/")) throw new Error(`firewall: pod block "${b.comment}": "${b.address}" is not an IPv4 address`);
+    if (!isIpv4(b.address)) throw new Error(`firewall: pod block "${b.comment}": "${b.address}" is not an IPv4 address`);
     const protocols = [...new Set(b.protocols)].sort(compareStrings);
     const ports = [...new Set(b.ports)].sort((x, y) => x - y);
     if (protocols.length === 0 || ports.length === 0) throw new Error(`firewall: pod block "${b.comment}" needs protocols and ports`);
@@ -130,10 +129,16 @@ function podGuardLines(g: PodGuard): { forward: string[]; input: string[] } {
     return { forward, input };
 }
 
+/**
+ * The nft script. It replaces the whole table in one transaction (create it empty, delete it,
+ * define it), so a reload never leaves the host open or shut, and established connections (the
+ * SSH session applying it) survive. What no rule allows is rejected, not silently dropped: a
+ * refused client is told at once (TCP reset, ICMP administratively prohibited).
+ */
 export function renderFirewall(p: FirewallParams): string {
     requireToken(p.host, "firewall host");
     requireInt(p.sshPort, 1, 65535, "firewall sshPort");
-    const ssh: FirewallRule = { comment: "ssh", protocol: "tcp", ports: String(p.sshPort), from: p.sshFrom };
+    const ssh = sshRule(p);
     // A rule open to `any` matches IPv4 and IPv6 alike (the table is `inet`); one with sources,
     // IPv4 only (the allow-lists are IPv4, as the cluster is).
     const rules = [ssh, ...p.rules].map(ruleLine);
@@ -292,7 +297,7 @@ export function firewallPodGuard(host: string, t: FirewallTopology): PodGuard | 
  * client the step runs over.
  */
 export function firewallTcpOpenings(p: FirewallParams): string {
-    const ssh: FirewallRule = { comment: "ssh", protocol: "tcp", ports: String(p.sshPort), from: p.sshFrom };
+    const ssh = sshRule(p);
     return [ssh, ...p.rules]
         .filter((r) => r.protocol === "tcp")
         .map((r) => {
