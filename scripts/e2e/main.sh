@@ -11,20 +11,11 @@
 # and deletes nothing but what this commit adds or retires on purpose (SWITCH_PLAN), and its up
 # restarts only the daemons this commit must restart (SWITCH_RESTARTS) and removes those it retires
 # (SWITCH_GONE); every other daemon on every host keeps its process.
-BASE=${K8S_HA_E2E_BASE:-480ced0}
-# Since 480ced0: each worker's firewall rules gain a forward chain (its pods may not reach the NFS
-# server's ports nor a preloaded mirror's push port; issue 26 M1). Issue 26 M4/M5: the mirror host
-# resolves pause's digest (mirror-digest-pause, new, installs nothing); every worker's containerd
-# config names it, so each worker is drained and its containerd restarts, and with it the kubelet
-# (its unit Requires= containerd.service, and systemd passes an explicit restart on to it). Every host's firewall step updates (SSH from nodeNetwork
-# instead of anyone, the guard's settings): k8s-ha-firewall is a oneshot, no process. Issue 26 M3:
-# the installer's certificate is new (its key, request and certificate; no other certificate is
-# re-keyed or replaced); the control-plane steps rename cp1's admin.kubeconfig to
-# break-glass.kubeconfig and add installer.kubeconfig, and remove it from cp2 and cp3 (no file that
-# restarts a daemon); the installer's steps on cp1 run again as the installer. Nothing is deleted,
-# replaced or retired.
-SWITCH_PLAN="create=mirror-digest-pause,control-plane-installer-*"
-SWITCH_RESTARTS=containerd,kubelet
+BASE=${K8S_HA_E2E_BASE:-c6aedac}
+# c6aedac is stop 35, landed; this commit leaves its hosts as they are: nothing to create, delete,
+# restart or retire.
+SWITCH_PLAN=""
+SWITCH_RESTARTS=""
 SWITCH_GONE=""
 # The leader scheduler exits when its local apiserver is away past the lease's renew deadline
 # ("Leaderelection lost"), and systemd starts it again: a restart of the apiservers may restart it.
