@@ -83,6 +83,7 @@ export function buildCluster(stack: StackConfig, inputs: ClusterInputs = {}): Cl
         apiPort: cluster.apiPort,
         vrrpRouterId: cluster.vrrpRouterId,
         healthCheckIntervalMs: cluster.loadBalancer.healthCheckIntervalMs,
+        advertIntervalMs: cluster.loadBalancer.advertIntervalMs,
     });
     const nfsHost = hostsWithRole(cluster, "nfs")[0];
     // Where a member's delete sends the snapshot it saves: k8s-ha:etcdBackup's target.

@@ -350,7 +350,7 @@ export const DEFAULTS = {
     sshPort: 22,
     apiPort: 6443,
     vrrpRouterId: 51,
-    loadBalancer: { healthCheckIntervalMs: 1000 },
+    loadBalancer: { healthCheckIntervalMs: 1000, advertIntervalMs: 100 },
     podCidr: "10.244.0.0/16",
     serviceCidr: "10.96.0.0/12",
     clusterDomain: "cluster.local",

@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import * as command from "@pulumi/command";
 import { DEFAULTS, HostConfig } from "./config";
 import { Node } from "./node";
@@ -23,7 +22,7 @@ export interface LoadBalancerBackend {
 export interface LoadBalancerPairArgs {
     /**
      * The two lb hosts and their Nodes. The one with the higher `vrrpPriority` (default 100) holds the VIP.
-     * Plain values: the hosts name the pair's steps (`<host>-lb`, `<host>-lb-finish`) and decide
+     * Plain values: the hosts name the pair's steps (`<host>-lb`, `<host>-lb-finish`, `<host>-lb-join`) and decide
      * their order, which the preview must know.
      */
     hosts: { host: HostConfig; node: Node }[];
@@ -40,6 +39,8 @@ export interface LoadBalancerPairArgs {
     vrrpRouterId?: pulumi.Input<number>;
     /** How often HAProxy checks each apiserver's `/readyz`. Default 1000 ms. */
     healthCheckIntervalMs?: pulumi.Input<number>;
+    /** keepalived's VRRPv3 advertisement interval. Default 100 ms. */
+    advertIntervalMs?: pulumi.Input<number>;
 }
 
 /**
@@ -63,8 +64,7 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
         // change to the finish phase, so the VIP holder changes last whichever host it is; lb.sh
         // hands the VIP over before it restarts keepalived on it.
         const lbs = args.hosts.map((h) => h.host).sort((a, b) => (a.vrrpPriority ?? 100) - (b.vrrpPriority ?? 100) || (parseIpv4(a.address) ?? 0) - (parseIpv4(b.address) ?? 0));
-        // VRRP's simple authentication takes at most 8 characters.
-        const authPass = new random.RandomPassword(`${name}-vrrp-auth`, { length: 8, special: false }, { parent: this });
+        const advertIntervalMs = pulumi.output(args.advertIntervalMs ?? DEFAULTS.loadBalancer.advertIntervalMs);
         const haproxyCfg = pulumi
             .output({ apiPort, backends: args.backends, checkIntervalMs: args.healthCheckIntervalMs ?? DEFAULTS.loadBalancer.healthCheckIntervalMs })
             .apply(({ apiPort, backends, checkIntervalMs }) =>
@@ -77,9 +77,9 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
             const peer = lbs.find((h) => h.name !== host.name);
             if (!node || !peer) throw new pulumi.ResourceError(`lb host ${host.name} has no Node or no peer`, this);
             const files = pulumi
-                .output({ facts: node.facts, pass: authPass.result, vip, apiPort, vrrpRouterId, haproxyConfig: haproxyCfg })
-                .apply(({ facts, pass, vip, apiPort, vrrpRouterId, haproxyConfig }) =>
-                    lbPhase({ host, peer, vip, apiPort, vrrpRouterId, haproxyConfig, vrrpAuthPass: pass, interface: facts.interface, prefix: facts.prefix }),
+                .output({ facts: node.facts, vip, apiPort, vrrpRouterId, advertIntervalMs, haproxyConfig: haproxyCfg })
+                .apply(({ facts, vip, apiPort, vrrpRouterId, advertIntervalMs, haproxyConfig }) =>
+                    lbPhase({ host, peer, vip, apiPort, vrrpRouterId, advertIntervalMs, haproxyConfig, interface: facts.interface, prefix: facts.prefix }),
                 );
             previous = node.runner.run(
                 "lb",
@@ -87,7 +87,6 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
                     script: "lb",
                     env: { K8SHA_VIP: vip, K8SHA_INTERFACE: node.facts.interface, K8SHA_PEER: peer.address, K8SHA_API_PORT: apiPortEnv },
                     files,
-                    secret: true,
                 },
                 { parent: this, after: previous ? [previous] : [] },
             );
@@ -119,15 +118,44 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
                 { parent: this, after: stages },
             );
         });
-        this.commands = [...stages, ...finishes];
+        // The join phase, after both finish steps: a host whose stage stopped its keepalived for a
+        // change of VRRP version (adverts of one version are dropped by the other, so the two
+        // would both hold the VIP) starts it now, when its peer, the VIP holder, runs the new one.
+        const joins = lbs.map((host) => {
+            const node = args.hosts.find((h) => h.host.name === host.name)?.node;
+            const peer = lbs.find((h) => h.name !== host.name);
+            const stage = stages[lbs.indexOf(host)];
+            if (!node || !peer || !stage) throw new pulumi.ResourceError(`lb host ${host.name} has no Node, peer or stage step`, this);
+            return node.runner.run(
+                "lb-join",
+                {
+                    script: "lb",
+                    env: {
+                        K8SHA_LB_PHASE: "join",
+                        K8SHA_LB_STAGE: stage.stdout.apply((out) => out.trim()),
+                        K8SHA_VIP: vip,
+                        K8SHA_INTERFACE: node.facts.interface,
+                        K8SHA_PEER: peer.address,
+                        K8SHA_API_PORT: apiPortEnv,
+                    },
+                    withDelete: false,
+                },
+                { parent: this, after: finishes },
+            );
+        });
+        this.commands = [...stages, ...finishes, ...joins];
+        // The endpoint waits for the stage and finish steps only: the VIP is up and held by then,
+        // and a join step new to an existing stack (its id unknown in a preview) must not make
+        // the endpoint, and everything built from it, unknown.
+        const ready = [...stages, ...finishes];
         // From the commands' ids, not its stdout: it resolves only once the commands have run (so users
         // of the value wait for it), and an update keeps an id, so a preview of one still knows
         // the value, which never changes, instead of showing everything built from it as unknown.
         this.endpoint = pulumi
-            .output({ ran: this.commands.map((c) => c.id), vip, apiPort })
+            .output({ ran: ready.map((c) => c.id), vip, apiPort })
             .apply(({ vip, apiPort }) => `https://${vip}:${apiPort}`);
         this.apiserverPool = pulumi
-            .output(this.commands.map((c) => c.id))
+            .output(ready.map((c) => c.id))
             .apply(() => ({ lbs: lbs.map((h) => ({ name: h.name, address: h.address })) }));
         this.registerOutputs({ endpoint: this.endpoint });
     }

@@ -233,8 +233,8 @@ export interface LbPhaseInput {
     vrrpRouterId: number;
     /** haproxy.cfg, the same on both hosts. */
     haproxyConfig: string;
-    /** VRRP's password (secret). */
-    vrrpAuthPass: string;
+    /** keepalived's VRRPv3 advertisement interval, ms. */
+    advertIntervalMs: number;
     /** The interface that holds the host's address, and its prefix length (the host's facts). */
     interface: string;
     prefix: number;
@@ -265,7 +265,7 @@ export function lbPhase(p: LbPhaseInput): BundleFile[] {
                 unicastPeers: [p.peer.address],
                 vip: p.vip,
                 vipPrefixLength: p.prefix,
-                authPass: p.vrrpAuthPass,
+                advertIntervalMs: p.advertIntervalMs,
             }),
         },
         {

@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { ADDON_IMAGE_KEYS, DEFAULTS, NFS_FORBIDDEN_ROOTS, NFS_FORBIDDEN_TREES, NFS_MOUNT_OPTIONS, ROLES, Role } from "./config";
-import { DIGEST_RE, FIREWALL_COMMENT_RE, HEALTH_CHECK_INTERVAL_MS } from "./render";
+import { ADVERT_INTERVAL_MS, DIGEST_RE, FIREWALL_COMMENT_RE, HEALTH_CHECK_INTERVAL_MS } from "./render";
 import { parseCidr, parseIpv4 } from "./net";
 import { CA_VALIDITY_DAYS } from "./certificates";
 
@@ -72,6 +72,9 @@ function builders(mode: SchemaMode) {
         }, schema);
     const int = (min: number, max: number, dflt: number) => fallback(wholeNumber(integer(min, max).default(dflt)), dflt);
     const optionalInt = (min: number, max: number) => fallback(wholeNumber(integer(min, max).optional()), undefined);
+    /** A whole number from min to max that `problem` also accepts (its message, or undefined). */
+    const intWhere = (min: number, max: number, dflt: number, problem: (n: number) => string | undefined) =>
+        fallback(wholeNumber(integer(min, max).default(dflt)).superRefine(check(problem)), dflt);
 
     // Pulumi config gives `true` from YAML, and "true" from `pulumi config set`.
     const boolean = (v: unknown) => (v === "true" ? true : v === "false" ? false : blank(v));
@@ -183,7 +186,7 @@ function builders(mode: SchemaMode) {
             z.record(z.string(), value, { error: (iss) => `must be an object, got ${show(iss.input)}` }).default({}),
         );
 
-    return { fallback, rawText, text, optionalText, int, optionalInt, bool, optionalBool, address, cidr, optionalCidr, listOf, optionalSources, url, optionalUrl, choice, oneOf, labels, section, recordOf, sourcesOf };
+    return { fallback, rawText, text, optionalText, int, optionalInt, intWhere, bool, optionalBool, address, cidr, optionalCidr, listOf, optionalSources, url, optionalUrl, choice, oneOf, labels, section, recordOf, sourcesOf };
 }
 
 /** The NFS export's path: absolute, plain, and neither a system tree nor a root that exports too much. */
@@ -427,6 +430,13 @@ export function configSchema(mode: SchemaMode) {
              * checks would load the apiservers; above 10 s a dead one keeps getting requests.
              */
             healthCheckIntervalMs: b.int(HEALTH_CHECK_INTERVAL_MS.min, HEALTH_CHECK_INTERVAL_MS.max, DEFAULTS.loadBalancer.healthCheckIntervalMs),
+            /**
+             * keepalived's VRRPv3 advertisement interval, ms (default 100): the backup takes the VIP
+             * after about three missed adverts. 10-1000 in steps of 10 (VRRPv3 counts centiseconds).
+             */
+            advertIntervalMs: b.intWhere(ADVERT_INTERVAL_MS.min, ADVERT_INTERVAL_MS.max, DEFAULTS.loadBalancer.advertIntervalMs, (ms: number) =>
+                ms % ADVERT_INTERVAL_MS.step === 0 ? undefined : `${ms} ms is not a whole number of centiseconds (VRRPv3's unit); write ${Math.floor(ms / 10) * 10} or ${Math.floor(ms / 10) * 10 + 10}`,
+            ),
         }),
         kubelet: b.section("is not a kubelet setting; use one of", {
             /** Most processes one pod may run (CIS 4.2.13; default 4096). */

@@ -600,13 +600,13 @@ c_one_vip() {
     done
     ((n == 1))
 }
-# VRRP from the other lb host only (what protects the VIP; the VRRP password travels in clear). In
-# each lb host's live ruleset (policy drop) the one rule that accepts VRRP names the peer alone, and
+# VRRP from the other lb host only (what protects the VIP; VRRPv3 has no authentication). In each
+# lb host's live ruleset (policy drop) the one rule that accepts VRRP names the peer alone, and
 # every other accept is for a TCP or UDP port, ICMP, loopback or a tracked connection; keepalived
-# takes adverts from its unicast peer only (check_unicast_src). Of keepalived.conf, which holds the
-# password, only that keyword and the lines that are a bare address (the peers) are read.
+# runs VRRPv3 with the same advert interval on both hosts and takes adverts from its unicast peer
+# only (check_unicast_src).
 c_vrrp_peer_only() {
-    local h peer chain rules vrrp other conf bad=0
+    local h peer chain rules vrrp other conf want advert="" bad=0
     for h in lb1 lb2; do
         if [[ $h == lb1 ]]; then peer=${ADDR[lb2]}; else peer=${ADDR[lb1]}; fi
         chain=$(on "$h" 'nft list chain inet k8s_ha input') || { echo "$h: the firewall's input chain not read"; bad=1; continue; }
@@ -620,10 +620,13 @@ c_vrrp_peer_only() {
             bad=1
         fi
         [[ $vrrp == "ip saddr $peer ip protocol vrrp accept"* && $vrrp != *$'\n'* && -z $other ]] || bad=1
-        conf=$(on "$h" 'grep -xE "[[:space:]]*(check_unicast_src|[0-9.]+)" /etc/keepalived/keepalived.conf') || { echo "$h: keepalived.conf has neither check_unicast_src nor a peer"; bad=1; continue; }
+        conf=$(on "$h" 'grep -xE "[[:space:]]*(vrrp_version [0-9]+|advert_int [0-9.]+|check_unicast_src|[0-9.]+)" /etc/keepalived/keepalived.conf') || { echo "$h: keepalived.conf not read, or none of its VRRP lines"; bad=1; continue; }
         conf=$(sed -E 's/^[[:space:]]+//' <<<"$conf")
         echo "$h: keepalived: ${conf//$'\n'/, }"
-        [[ $conf == "check_unicast_src"$'\n'"$peer" ]] || bad=1
+        want="^vrrp_version 3"$'\n'"(advert_int [0-9.]+)"$'\n'"check_unicast_src"$'\n'"${peer//./\\.}\$"
+        [[ $conf =~ $want ]] || { echo "$h: not VRRPv3 with check_unicast_src and the peer $peer alone"; bad=1; continue; }
+        if [[ -n $advert && ${BASH_REMATCH[1]} != "$advert" ]]; then echo "$h: ${BASH_REMATCH[1]}, the other lb host $advert"; bad=1; fi
+        advert=${BASH_REMATCH[1]}
     done
     ((bad == 0))
 }

@@ -133,7 +133,7 @@ describe("the cluster graph", () => {
                 "cp1-firewall", "cp2-firewall", "cp3-firewall", "lb1-firewall", "lb2-firewall", "mirror-firewall", "nfs-firewall", "w1-firewall", "w2-firewall",
                 "cp1-etcd", "cp2-etcd", "cp3-etcd",
                 "cp1-control-plane", "cp2-control-plane", "cp3-control-plane", "cp1-addons", "cp1-rewrite-secrets",
-                "lb1-lb", "lb2-lb", "lb1-lb-finish", "lb2-lb-finish",
+                "lb1-lb", "lb2-lb", "lb1-lb-finish", "lb2-lb-finish", "lb1-lb-join", "lb2-lb-join",
                 "mirror-mirror", "nfs-nfs", "nfs-etcd-backup", "cp1-etcd-snapshots", "cp2-etcd-snapshots", "cp3-etcd-snapshots",
                 "w1-runtime", "w2-runtime", "w1-kubelet", "w2-kubelet", "cp1-node-w1", "cp1-node-w2", "cp1-cluster-ready",
                 "cp1-drain-w1", "cp1-drain-w2",
@@ -268,11 +268,12 @@ describe("the cluster graph", () => {
         }
     });
 
-    test("keepalived gets the interface from the host's facts and the peer's address", () => {
+    test("keepalived gets the interface from the host's facts, the peer's address and the stack's advert interval", () => {
         const conf = bundle(command("lb1-lb").inputs.stdin)["/etc/keepalived/keepalived.conf"];
         expect(conf).toContain("host0");
         expect(conf).toContain("10.213.0.12");
-        expect(conf).toContain("vrrpPass");
+        expect(conf).toContain("    vrrp_version 3\n");
+        expect(conf).toContain("    advert_int 0.1\n");
     });
 
     test("containerd on workers pulls through the mirror", () => {
@@ -359,14 +360,15 @@ describe("the cluster graph", () => {
         for (const c of commands()) {
             expect(String(c.inputs.create)).not.toContain("PRIVATE KEY");
             expect(String(c.inputs.create)).not.toContain("-----BEGIN");
-            expect(String(c.inputs.create)).not.toContain("vrrpPass");
             // The SSH key travels only inside the secret connection.
             expect(isSecretValue(c.inputs.connection)).toBe(true);
             expect(String(c.inputs.create)).not.toContain("SSH-PRIVATE-KEY-SENTINEL");
         }
-        for (const name of ["cp1-etcd", "cp1-control-plane", "cp1-drain-w1", "lb1-lb", "w1-kubelet", "mirror-mirror"]) {
+        for (const name of ["cp1-etcd", "cp1-control-plane", "cp1-drain-w1", "w1-kubelet", "mirror-mirror"]) {
             expect(isSecretValue(command(name).inputs.stdin)).toBe(true);
         }
+        // The lb hosts' files hold no secret since VRRPv3 (no password).
+        expect(isSecretValue(command("lb1-lb").inputs.stdin)).toBe(false);
     });
 
     test("each step's text lists its files: the sha256 of each one without secrets, the word secret for the rest", () => {

@@ -409,7 +409,7 @@ describe("the CIS and VRRP checks read what runs, and fail when it differs", () 
         function hosts(change: (name: string, chain: string, conf: string) => [string, string] = (_, c, k) => [c, k]): void {
             for (const [i, h] of lbs.entries()) {
                 const peer = lbs[1 - i].address;
-                const conf = renderKeepalivedConfig({ hostName: h.name, interface: "eth0", virtualRouterId: 51, priority: 150 - 50 * i, vip: cluster.vip, vipPrefixLength: 24, unicastSrcIp: h.address, unicastPeers: [peer], authPass: "s3cr3tPw" });
+                const conf = renderKeepalivedConfig({ hostName: h.name, interface: "eth0", virtualRouterId: 51, priority: 150 - 50 * i, vip: cluster.vip, vipPrefixLength: 24, unicastSrcIp: h.address, unicastPeers: [peer], advertIntervalMs: 100 });
                 const [chain, keepalived] = change(h.name, liveChain(h), conf);
                 fs.mkdirSync(lab.path("hosts", h.address), { recursive: true });
                 fs.writeFileSync(lab.path("hosts", h.address, "chain"), chain);
@@ -428,17 +428,27 @@ describe("the CIS and VRRP checks read what runs, and fail when it differs", () 
         }
         const check = (): { name: string; status: string; evidence: string } => lab.checks([["5 vrrp", "c_vrrp_peer_only"]])[0];
 
-        test("passes on the program's rules and keepalived.conf, and never shows the VRRP password", () => {
+        test("passes on the program's rules and keepalived.conf", () => {
             hosts();
             const r = check();
             expect(r).toEqual({
                 name: "5 vrrp",
                 status: "passed",
                 evidence:
-                    'lb1: VRRP rule: ip saddr 10.213.0.12 ip protocol vrrp accept comment "VRRP from the other lb host" lb1: keepalived: check_unicast_src, 10.213.0.12 ' +
-                    'lb2: VRRP rule: ip saddr 10.213.0.11 ip protocol vrrp accept comment "VRRP from the other lb host" lb2: keepalived: check_unicast_src, 10.213.0.11',
+                    'lb1: VRRP rule: ip saddr 10.213.0.12 ip protocol vrrp accept comment "VRRP from the other lb host" lb1: keepalived: vrrp_version 3, advert_int 0.1, check_unicast_src, 10.213.0.12 ' +
+                    'lb2: VRRP rule: ip saddr 10.213.0.11 ip protocol vrrp accept comment "VRRP from the other lb host" lb2: keepalived: vrrp_version 3, advert_int 0.1, check_unicast_src, 10.213.0.11',
             });
-            expect(r.evidence).not.toContain("s3cr3tPw");
+        });
+
+        test("fails on VRRPv2, or on two advert intervals", () => {
+            hosts((name, chain, conf) => [chain, name === "lb1" ? conf.replace(/^\s*vrrp_version 3\n/m, "") : conf]);
+            const v2 = check();
+            expect(v2.status).toBe("failed");
+            expect(v2.evidence).toContain("lb1: not VRRPv3 with check_unicast_src and the peer 10.213.0.12 alone");
+            hosts((name, chain, conf) => [chain, name === "lb2" ? conf.replace("advert_int 0.1", "advert_int 1") : conf]);
+            const split = check();
+            expect(split.status).toBe("failed");
+            expect(split.evidence).toContain("lb2: advert_int 1, the other lb host advert_int 0.1");
         });
 
         test("fails when VRRP is accepted from anyone, or another rule accepts all from a network", () => {
@@ -460,7 +470,7 @@ describe("the CIS and VRRP checks read what runs, and fail when it differs", () 
             hosts((name, chain, conf) => [chain, name === "lb2" ? conf.replace(/^\s*check_unicast_src\n/m, "") : conf]);
             const unchecked = check();
             expect(unchecked.status).toBe("failed");
-            expect(unchecked.evidence).toContain("lb2: keepalived: 10.213.0.11");
+            expect(unchecked.evidence).toContain("lb2: keepalived: vrrp_version 3, advert_int 0.1, 10.213.0.11");
             hosts();
             lab.down("lb2");
             const down = check();

@@ -61,7 +61,7 @@ describe("host phases as data", () => {
     test("each lb host: configs reload their daemons after their checks, the drop-in restarts keepalived, the peer is the other host", () => {
         const [a, b] = hostsWithRole(cluster, "lb");
         for (const [host, peer] of [[a, b], [b, a]]) {
-            const files = byPath(lbPhase({ host, peer, vip: cluster.vip, apiPort: 6443, vrrpRouterId: 51, haproxyConfig: "cfg", vrrpAuthPass: "pw", interface: "host0", prefix: 24 }));
+            const files = byPath(lbPhase({ host, peer, vip: cluster.vip, apiPort: 6443, vrrpRouterId: 51, haproxyConfig: "cfg", advertIntervalMs: 100, interface: "host0", prefix: 24 }));
             for (const f of Object.values(files)) expect([host.name, f.path, f.mode]).toEqual([host.name, f.path, expectedMode(f.path)]);
             expect(files["/etc/haproxy/haproxy.cfg"]).toMatchObject({ reloads: ["haproxy"], check: "haproxy" });
             expect(files["/etc/keepalived/keepalived.conf"]).toMatchObject({ reloads: ["keepalived"], check: "keepalived" });
@@ -194,7 +194,7 @@ describe("host phases as data", () => {
         }
         const [a, b] = hostsWithRole(cluster, "lb");
         for (const [host, peer] of [[a, b], [b, a]]) {
-            const files = lbPhase({ host, peer, vip: cluster.vip, apiPort: 6443, vrrpRouterId: 51, haproxyConfig: "cfg", vrrpAuthPass: "pw", interface: "host0", prefix: 24 });
+            const files = lbPhase({ host, peer, vip: cluster.vip, apiPort: 6443, vrrpRouterId: 51, haproxyConfig: "cfg", advertIntervalMs: 100, interface: "host0", prefix: 24 });
             expect([host.name, tags(files)]).toEqual([host.name, expected.lb]);
         }
         const contents = {

@@ -9,6 +9,7 @@ import * as https from "https";
 import * as net from "net";
 import * as path from "path";
 import {
+    advertIntervalSeconds,
     haproxyStatsUrl,
     renderHaproxyCheckScript,
     renderHaproxyConfig,
@@ -332,7 +333,7 @@ const KEEPALIVED: KeepalivedParams = {
     vipPrefixLength: 24,
     unicastSrcIp: "10.213.0.11",
     unicastPeers: ["10.213.0.12"],
-    authPass: "s3cr3tPw",
+    advertIntervalMs: 100,
 };
 
 describe("renderKeepalivedConfig", () => {
@@ -343,7 +344,7 @@ describe("renderKeepalivedConfig", () => {
     });
     afterAll(() => cleanup(dir));
 
-    test("BACKUP + nopreempt, check script without weight (FAULT on failure), unicast, secret placed", () => {
+    test("VRRPv3 at the interval given, BACKUP + nopreempt, check script without weight (FAULT on failure), unicast, no authentication", () => {
         const lines = cfg.split("\n").map((l) => l.trim());
         for (const expected of [
             "enable_script_security",
@@ -357,11 +358,10 @@ describe("renderKeepalivedConfig", () => {
             "interface eth0",
             "virtual_router_id 51",
             "priority 150",
-            "advert_int 1",
+            "vrrp_version 3",
+            "advert_int 0.1",
             "unicast_src_ip 10.213.0.11",
             "check_unicast_src",
-            "auth_type PASS",
-            "auth_pass s3cr3tPw",
             "10.213.0.10/24 dev eth0",
             "chk_haproxy",
         ]) {
@@ -370,6 +370,16 @@ describe("renderKeepalivedConfig", () => {
         expect(cfg).toMatch(/unicast_peer \{\n\s+10\.213\.0\.12\n\s+\}/);
         expect(cfg).not.toMatch(/weight/);
         expect(cfg).not.toMatch(/state MASTER/);
+        // VRRPv3 has no authentication; keepalived would refuse the block.
+        expect(cfg).not.toMatch(/authentication|auth_type|auth_pass/);
+    });
+
+    test("the advert interval in keepalived's seconds, centisecond steps only", () => {
+        expect([10, 100, 110, 250, 1000].map(advertIntervalSeconds)).toEqual(["0.01", "0.1", "0.11", "0.25", "1"]);
+        expect(renderKeepalivedConfig({ ...KEEPALIVED, advertIntervalMs: 1000 })).toContain("    advert_int 1\n");
+        expect(() => renderKeepalivedConfig({ ...KEEPALIVED, advertIntervalMs: 15 })).toThrow("keepalived advertIntervalMs: 15 ms is not a whole number of centiseconds (VRRPv3's unit); write 10 or 20");
+        expect(() => renderKeepalivedConfig({ ...KEEPALIVED, advertIntervalMs: 5 })).toThrow("keepalived advertIntervalMs: 5 is not an integer in 10-1000");
+        expect(() => renderKeepalivedConfig({ ...KEEPALIVED, advertIntervalMs: 1010 })).toThrow("keepalived advertIntervalMs: 1010 is not an integer in 10-1000");
     });
 
     /**
@@ -391,9 +401,9 @@ describe("renderKeepalivedConfig", () => {
         ]);
     }
 
-    test("keepalived -t accepts it", () => {
+    test.each([10, 100, 1000])("keepalived -t accepts it (adverts every %i ms)", (advertIntervalMs) => {
         const script = writeUnder(dir, "/check-haproxy.sh", renderHaproxyCheckScript({ apiPort: 6443 }), 0o755);
-        const file = writeUnder(dir, "/keepalived.conf", renderKeepalivedConfig({ ...KEEPALIVED, checkScriptPath: script }));
+        const file = writeUnder(dir, "/keepalived.conf", renderKeepalivedConfig({ ...KEEPALIVED, advertIntervalMs, checkScriptPath: script }));
         const r = keepalivedTest(file);
         expect(r.stdout + r.stderr).toBe("");
         expect(r.status).toBe(0);
@@ -402,7 +412,7 @@ describe("renderKeepalivedConfig", () => {
     test("keepalived -t rejects a broken file (the checker really checks)", () => {
         const script = writeUnder(dir, "/check-haproxy.sh", renderHaproxyCheckScript({ apiPort: 6443 }), 0o755);
         const good = renderKeepalivedConfig({ ...KEEPALIVED, checkScriptPath: script });
-        const file = writeUnder(dir, "/broken.conf", good.replace("advert_int 1", "advert_interval 1"));
+        const file = writeUnder(dir, "/broken.conf", good.replace("advert_int 0.1", "advert_interval 0.1"));
         expect(keepalivedTest(file).status).not.toBe(0);
     });
 
@@ -413,17 +423,7 @@ describe("renderKeepalivedConfig", () => {
         expect(a.indexOf("10.213.0.12")).toBeLessThan(a.indexOf("10.213.0.13"));
     });
 
-    test("bad input is refused, and the password never appears in a message", () => {
-        const tooLong = "abcdefghi";
-        let message = "";
-        try {
-            renderKeepalivedConfig({ ...KEEPALIVED, authPass: tooLong });
-        } catch (e) {
-            message = (e as Error).message;
-        }
-        expect(message).toMatch(/authPass must be 1-8 printable characters/);
-        expect(message).not.toContain(tooLong);
-        expect(() => renderKeepalivedConfig({ ...KEEPALIVED, authPass: "a#b" })).toThrow(/authPass/);
+    test("bad input is refused", () => {
         expect(() => renderKeepalivedConfig({ ...KEEPALIVED, virtualRouterId: 0 })).toThrow("keepalived virtualRouterId: 0 is not an integer in 1-255");
         expect(() => renderKeepalivedConfig({ ...KEEPALIVED, priority: 255 })).toThrow("keepalived priority: 255 is not an integer in 1-254");
         expect(() => renderKeepalivedConfig({ ...KEEPALIVED, unicastPeers: [] })).toThrow("keepalived: unicastPeers is empty");

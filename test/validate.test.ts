@@ -254,11 +254,16 @@ describe("validateConfig", () => {
     });
 
     test("the load balancer's health-check interval: default 1000 ms, 100 to 10000, no unknown keys", () => {
-        expect(validateConfig(labConfig()).loadBalancer).toEqual({ healthCheckIntervalMs: 1000 });
+        expect(validateConfig(labConfig()).loadBalancer).toEqual({ healthCheckIntervalMs: 1000, advertIntervalMs: 100 });
+        expect(validateConfig({ ...labConfig(), loadBalancer: { advertIntervalMs: 250 } }).loadBalancer.advertIntervalMs).toBe(250);
+        expect(problemsOf({ ...labConfig(), loadBalancer: { advertIntervalMs: 15 } })).toEqual([
+            "k8s-ha:loadBalancer.advertIntervalMs: 15 ms is not a whole number of centiseconds (VRRPv3's unit); write 10 or 20",
+        ]);
+        expect(problemsOf({ ...labConfig(), loadBalancer: { advertIntervalMs: 2000 } })).toEqual(["k8s-ha:loadBalancer.advertIntervalMs: must be a whole number from 10 to 1000, got 2000"]);
         expect(validateConfig({ ...labConfig(), loadBalancer: { healthCheckIntervalMs: 2000 } }).loadBalancer.healthCheckIntervalMs).toBe(2000);
         expect(problemsOf({ ...labConfig(), loadBalancer: { healthCheckIntervalMs: 50, interval: 1 } })).toEqual([
             expect.stringContaining("k8s-ha:loadBalancer.healthCheckIntervalMs:"),
-            "k8s-ha:loadBalancer.interval: is not a load balancer setting; use one of: healthCheckIntervalMs",
+            "k8s-ha:loadBalancer.interval: is not a load balancer setting; use one of: healthCheckIntervalMs, advertIntervalMs",
         ]);
     });
 

@@ -31,11 +31,10 @@ export interface KeepalivedParams {
     /** The other LB host(s). Unicast, since multicast is often filtered between VMs and containers. */
     unicastPeers: readonly string[];
     /**
-     * VRRP PASS authentication, 1-8 printable characters without spaces, quotes, `#`, `!`, `{` or
-     * `}` (keepalived cuts longer ones and would read the others as syntax). Secret: the rendered
-     * file is secret too. It only guards against an accidental second VRRP group on the same id.
+     * The advertisement interval in milliseconds, 10-1000 in steps of 10 (VRRPv3 counts in
+     * centiseconds). The backup takes the VIP after about three intervals without an advert.
      */
-    authPass: string;
+    advertIntervalMs: number;
     /** Default `/etc/keepalived/check-haproxy.sh`. */
     checkScriptPath?: string;
 }
@@ -62,10 +61,7 @@ export function renderKeepalivedConfig(p: KeepalivedParams): string {
     if (p.vip === p.unicastSrcIp) {
         throw new Error("keepalived: vip equals unicastSrcIp");
     }
-    // The password is a secret: the message says what is wrong, never what it is.
-    if (!/^[!-~]{1,8}$/.test(p.authPass) || /["'#!{}\\]/.test(p.authPass)) {
-        throw new Error('keepalived: authPass must be 1-8 printable characters without spaces, quotes, "#", "!", "{", "}" or "\\"');
-    }
+    requireAdvertIntervalMs(p.advertIntervalMs, "keepalived advertIntervalMs");
     const script = p.checkScriptPath ?? LB_FILES.keepalivedCheckScript;
     requireAbsolutePath(script, "keepalived checkScriptPath");
     const peers = [...p.unicastPeers].sort(compareIpv4);
@@ -76,6 +72,9 @@ export function renderKeepalivedConfig(p: KeepalivedParams): string {
         // Scripts run as root but only if no one else can write them or their directories.
         "    enable_script_security",
         "    script_user root",
+        // VRRPv3 (RFC 5798): intervals in centiseconds, so a failover can take well under a
+        // second. It has no authentication; adverts count only from the peer's address (below).
+        "    vrrp_version 3",
         "}",
         "",
         "vrrp_script chk_haproxy {",
@@ -92,16 +91,12 @@ export function renderKeepalivedConfig(p: KeepalivedParams): string {
         `    interface ${p.interface}`,
         `    virtual_router_id ${p.virtualRouterId}`,
         `    priority ${p.priority}`,
-        "    advert_int 1",
+        `    advert_int ${advertIntervalSeconds(p.advertIntervalMs)}`,
         `    unicast_src_ip ${p.unicastSrcIp}`,
         // Adverts count only from the listed peers' addresses, whatever their VRID and password.
         "    check_unicast_src",
         "    unicast_peer {",
         ...peers.map((a) => `        ${a}`),
-        "    }",
-        "    authentication {",
-        "        auth_type PASS",
-        `        auth_pass ${p.authPass}`,
         "    }",
         "    virtual_ipaddress {",
         `        ${p.vip}/${p.vipPrefixLength} dev ${p.interface}`,
@@ -111,6 +106,25 @@ export function renderKeepalivedConfig(p: KeepalivedParams): string {
         "    }",
         "}",
     ]);
+}
+
+/** The bounds of `advertIntervalMs`: VRRPv3 takes 1-4095 centiseconds; above a second a failover is slower than VRRPv2's default. */
+export const ADVERT_INTERVAL_MS = { min: 10, max: 1000, step: 10 } as const;
+
+/** Refuses an advert interval keepalived would round or refuse, naming what to write instead. */
+export function requireAdvertIntervalMs(ms: number, what: string): void {
+    const { min, max, step } = ADVERT_INTERVAL_MS;
+    requireInt(ms, min, max, what);
+    if (ms % step !== 0) {
+        const lower = Math.max(min, Math.floor(ms / step) * step);
+        throw new Error(`${what}: ${ms} ms is not a whole number of centiseconds (VRRPv3's unit); write ${lower} or ${lower + step}`);
+    }
+}
+
+/** `advert_int`'s value: seconds with up to two decimals (100 ms: `0.1`, 1000 ms: `1`). */
+export function advertIntervalSeconds(ms: number): string {
+    const cs = Math.round(ms / 10);
+    return cs % 100 === 0 ? String(cs / 100) : (cs / 100).toFixed(2).replace(/0$/, "");
 }
 
 export interface HaproxyCheckScriptParams {

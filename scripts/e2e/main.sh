@@ -12,14 +12,17 @@
 # restarts only the daemons this commit must restart (SWITCH_RESTARTS) and removes those it retires
 # (SWITCH_GONE); every other daemon on every host keeps its process.
 BASE=${K8S_HA_E2E_BASE:-c6aedac}
-# c6aedac is stop 35, landed; this commit leaves its hosts as they are: nothing to create, delete,
-# restart or retire.
-SWITCH_PLAN=""
+# c6aedac is stop 35, landed. Issue 31: keepalived moves to VRRPv3 (sub-second adverts, no
+# password): the pair's RandomPassword api-vrrp-auth goes, each lb host gets a join step (new), the
+# lb host without the VIP stops its keepalived in its stage and starts it in its join (a new
+# process), and the holder reloads in its finish (same process): which of the two restarts depends
+# on where the VIP is, so keepalived is in SWITCH_MAY_RESTART.
+SWITCH_PLAN="create=*-lb-join;delete=api-vrrp-auth"
 SWITCH_RESTARTS=""
 SWITCH_GONE=""
 # The leader scheduler exits when its local apiserver is away past the lease's renew deadline
 # ("Leaderelection lost"), and systemd starts it again: a restart of the apiservers may restart it.
-SWITCH_MAY_RESTART=kube-scheduler
+SWITCH_MAY_RESTART=kube-scheduler,keepalived
 BASE_DIR=$E2E/base
 rm -rf "$BASE_DIR"
 git worktree prune
