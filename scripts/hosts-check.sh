@@ -644,8 +644,9 @@ c_nfs_exports() {
     local out
     out=$(on nfs 'exportfs -v')
     echo "$out"
-    # One entry per worker, root squashed, and nothing wider.
-    [[ $(grep -cE "^[[:space:]]*(/srv/nfs/k8s)?[[:space:]]*10\.213\.0\.3[124]\(.*root_squash" <<<"$out") == 3 ]] && ! grep -q "/24" <<<"$out"
+    # One entry per worker, root squashed, and nothing wider; every handle checked to lie in the
+    # export (exportfs -v says no_subtree_check otherwise).
+    [[ $(grep -cE "^[[:space:]]*(/srv/nfs/k8s)?[[:space:]]*10\.213\.0\.3[124]\(.*root_squash" <<<"$out") == 3 ]] && ! grep -q "/24" <<<"$out" && ! grep -q no_subtree_check <<<"$out"
 }
 
 # inline_nfs_pod NAMESPACE: a pod that mounts the whole export inline (nfs:), as JSON.

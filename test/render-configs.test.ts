@@ -656,7 +656,7 @@ describe("NFS exports", () => {
             ]),
         ).toBe(
             "# Rendered by k8s-ha. Changes here are overwritten.\n/srv/a 10.0.0.0/8(ro,sync)\n" +
-                "/srv/nfs/k8s 10.213.0.31(rw,sync,root_squash,no_subtree_check) 10.213.0.32(rw,sync,root_squash,no_subtree_check)\n",
+                "/srv/nfs/k8s 10.213.0.31(rw,sync,root_squash,subtree_check) 10.213.0.32(rw,sync,root_squash,subtree_check)\n",
         );
         expect(() => renderExports([{ path: "/srv/with space", clients: ["10.0.0.0/8"] }])).toThrow(/absolute path without whitespace/);
         expect(() => renderExports([{ path: "/srv/x", clients: ["10.0.0.0/8"], options: ["rw", "bad option"] }])).toThrow(/not an exports\(5\) option/);
@@ -680,8 +680,10 @@ describe("NFS exports", () => {
             const r = exportfs(file);
             expect(r.stderr).toBe("");
             expect(r.status).toBe(0);
-            expect(r.stdout).toMatch(new RegExp(`^${exported}\\t10\\.213\\.0\\.0/24\\(rw,sync,.*root_squash,.*no_subtree_check`, "m"));
-            expect(r.stdout).toMatch(new RegExp(`^${exported}\\t10\\.213\\.0\\.31\\(rw,sync,.*root_squash,.*no_subtree_check`, "m"));
+            expect(r.stdout).toMatch(new RegExp(`^${exported}\\t10\\.213\\.0\\.0/24\\(rw,sync,.*root_squash,.*subtree_check`, "m"));
+            expect(r.stdout).toMatch(new RegExp(`^${exported}\\t10\\.213\\.0\\.31\\(rw,sync,.*root_squash,.*subtree_check`, "m"));
+            // The handle of every request is checked to lie in the export (exportfs writes "no_subtree_check" otherwise).
+            expect(r.stdout).not.toContain("no_subtree_check");
             const broken = writeUnder(dir, "/broken.exports", fs.readFileSync(file, "utf8").replace("root_squash", "root_squish"));
             expect(exportfs(broken).stderr).toMatch(/unknown keyword "root_squish"/);
         } finally {

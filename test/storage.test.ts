@@ -164,6 +164,9 @@ describe("NFS provisioner and StorageClass", () => {
         const spec = ((byKind(objects, "Deployment").spec as YamlMap).template as YamlMap).spec as YamlMap;
         expect(spec.securityContext).toMatchObject({ runAsUser: 65534, runAsGroup: 65534, runAsNonRoot: true });
         expect(spec.nodeSelector).toEqual({ "kubernetes.io/os": "linux", "k8s-ha.io/nfs-client": "true" });
+        // In the node's network: the workers drop what pods send to the NFS server, and the
+        // provisioner checks its port 2049.
+        expect(spec.hostNetwork).toBe(true);
         const container = (spec.containers as YamlMap[])[0];
         expect(container.image).toBe("10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0");
         expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });

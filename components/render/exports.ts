@@ -9,14 +9,16 @@ export interface NfsExport {
     /** The only clients allowed to mount it: IPv4 addresses or CIDRs (by default the workers' addresses). */
     clients: readonly string[];
     /**
-     * Default `rw,sync,root_squash,no_subtree_check`: writes are on disk before the server
-     * answers (`sync`), root on a client is mapped to nobody (`root_squash`), and no subtree
-     * checking (which breaks renames of open files and buys nothing when a whole directory is exported).
+     * Default `rw,sync,root_squash,subtree_check`: writes are on disk before the server answers
+     * (`sync`), root on a client is mapped to nobody (`root_squash`), and every request's file
+     * handle is checked to lie inside the exported directory (`subtree_check`): without it, a
+     * client that forges a handle reaches any file of the filesystem that holds the export
+     * (exports(5)), which is usually the NFS host's root filesystem.
      */
     options?: readonly string[];
 }
 
-export const DEFAULT_EXPORT_OPTIONS: readonly string[] = ["rw", "sync", "root_squash", "no_subtree_check"];
+export const DEFAULT_EXPORT_OPTIONS: readonly string[] = ["rw", "sync", "root_squash", "subtree_check"];
 
 /**
  * One `path client(options) client(options)…` line per export, sorted by path. (The parameter is not called

@@ -136,6 +136,10 @@ export function nfsProvisionerObjects(p: NfsStorageParams): YamlMap[] {
                     spec: {
                         serviceAccountName: NAME,
                         priorityClassName: "system-cluster-critical",
+                        // The node's network: pods may not reach the NFS server's ports (the
+                        // workers' forward chain drops them, render/firewall.ts), and the
+                        // provisioner checks port 2049 to tell waiting pods when the server is down.
+                        hostNetwork: true,
                         nodeSelector: { "kubernetes.io/os": "linux", ...p.nodeSelector },
                         // nobody:nogroup, who owns the export: root would be squashed to it anyway.
                         securityContext: {
