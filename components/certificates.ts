@@ -7,6 +7,12 @@ import { CertificateLifetime, CertificateSettings, HostConfig } from "./config";
 /** The ControlPlane component's name: its certificates are named after it. */
 export const CONTROL_PLANE_NAME = "control-plane";
 
+/** The break-glass credential's certificate (CN k8s-ha-break-glass, system:masters): its name since the first release. */
+export const BREAK_GLASS_CERT = `${CONTROL_PLANE_NAME}-admin`;
+
+/** `k8s-ha:adminCredential.breakGlassHost` for no host at all. */
+export const BREAK_GLASS_NONE = "none";
+
 /** The CAs, as the stack output `certificates` names them. */
 export type CaName = "cluster" | "etcd" | "kubelet";
 
@@ -55,9 +61,45 @@ export function lifetimeOf(settings: CertificateSettings, name: string): Certifi
     return settings.overrides[name] ?? { validityDays: settings.validityDays, renewBeforeDays: settings.renewBeforeDays };
 }
 
+/**
+ * A lifetime in hours, for a certificate whose validity is shorter than days can say (the
+ * break-glass credential's, `k8s-ha:adminCredential.breakGlassValidityHours`).
+ */
+export interface HourLifetime {
+    validityHours: number;
+    renewBeforeHours: number;
+    /**
+     * Renew, too, a certificate that ends later than `now` plus its validity: one issued under a
+     * longer setting (an earlier release's year), so that a shorter setting takes effect at once.
+     */
+    renewWhenLonger?: boolean;
+}
+
+/** A lifetime in days as hours. */
+export function inHours(l: CertificateLifetime): HourLifetime {
+    return { validityHours: l.validityDays * HOURS, renewBeforeHours: l.renewBeforeDays * HOURS };
+}
+
 /** The tls provider's inputs for a lifetime. */
-export function providerHours(l: CertificateLifetime): { validityPeriodHours: number; earlyRenewalHours: number } {
-    return { validityPeriodHours: l.validityDays * HOURS, earlyRenewalHours: l.renewBeforeDays * HOURS };
+export function providerHours(l: CertificateLifetime | HourLifetime): { validityPeriodHours: number; earlyRenewalHours: number } {
+    const h = "validityHours" in l ? l : inHours(l);
+    return { validityPeriodHours: h.validityHours, earlyRenewalHours: h.renewBeforeHours };
+}
+
+/**
+ * `k8s-ha:adminCredential.breakGlassValidityHours`: three days by default. Only the add-ons step
+ * uses the credential (to bootstrap the installer's binding, after an up renewed it), so it need
+ * not last between ups; a copy of the file that leaks (a backup of /etc) is worth three days at most.
+ */
+export const BREAK_GLASS_VALIDITY_HOURS = { default: 72, min: 2, max: 8760 } as const;
+
+/**
+ * The break-glass credential's lifetime: `validityHours`, renewed by the first `up` in its second
+ * half (so the file on its host is never older than half its validity after an up), and at once
+ * when it ends later than the setting allows (one of an earlier release, or a shorter setting).
+ */
+export function breakGlassLifetime(validityHours: number): HourLifetime {
+    return { validityHours, renewBeforeHours: validityHours / 2, renewWhenLonger: true };
 }
 
 /**
@@ -72,14 +114,20 @@ export const NOT_RENEWED = "not renewed";
  * point by this program's clock (`now`, ms), it becomes the expiry of the certificate being
  * replaced; otherwise it stays what the last update recorded (NOT_RENEWED before a first renewal).
  *
+ * With `longestDays`, a certificate that ends later than `now` plus that is renewed too (see
+ * HourLifetime.renewWhenLonger).
+ *
  * The tls provider renews a certificate past `earlyRenewalHours` too, by its own clock; this
  * makes the same decision visible to the program, and testable with a clock moved forward
  * (e2e drill 5l runs the program under libfaketime).
  */
-export function renewalTrigger(p: { expiry?: string; trigger?: string; now: number; renewBeforeDays: number }): string {
+export function renewalTrigger(p: { expiry?: string; trigger?: string; now: number; renewBeforeDays: number; longestDays?: number }): string {
     const kept = p.trigger ?? NOT_RENEWED;
     if (p.expiry === undefined) return kept;
     const end = Date.parse(p.expiry);
     if (Number.isNaN(end)) return kept;
-    return p.now + p.renewBeforeDays * DAY_MS >= end ? p.expiry : kept;
+    if (p.now + p.renewBeforeDays * DAY_MS >= end) return p.expiry;
+    // A minute's slack: the expiry the program reads is the provider's, counted from its own clock.
+    if (p.longestDays !== undefined && end > p.now + p.longestDays * DAY_MS + 60_000) return p.expiry;
+    return kept;
 }

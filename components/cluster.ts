@@ -179,7 +179,8 @@ export function stackOutputs(c: Cluster) {
         endpoint: c.loadBalancer.endpoint,
         kubeconfig: c.controlPlane.adminKubeconfig,
         // The generation of the kubeconfig's identity: the next update's validation refuses a lower one.
-        adminCredential: { generation: c.controlPlane.adminGeneration },
+        // Where the break-glass kubeconfig is and how long it is valid: the e2e check reads them.
+        adminCredential: { generation: c.controlPlane.adminGeneration, breakGlassHost: c.controlPlane.breakGlass.host, breakGlassValidityHours: c.controlPlane.breakGlass.validityHours },
         imageMirror: c.mirror.endpoint,
         // Only for a preloaded mirror: where and as whom to push (secret); absent for a pull-through cache.
         imageMirrorPush: c.mirror.push,

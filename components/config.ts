@@ -291,6 +291,16 @@ export interface FirewallConfig {
     allow: FirewallAllow[];
 }
 
+/** `k8s-ha:adminCredential`: the `kubeconfig` output's identity and the break-glass credential. */
+export interface AdminCredentialSettings {
+    /** Generation N is the group `adminGroup(N)`, the only one bound to cluster-admin; the earlier generations' bindings go. */
+    generation: number;
+    /** The control-plane host that keeps the break-glass kubeconfig; `undefined`: none does (`none`). */
+    breakGlassHost: string | undefined;
+    /** The break-glass certificate's validity, in hours; an up renews it in its second half. */
+    breakGlassValidityHours: number;
+}
+
 export interface ClusterConfig {
     hosts: HostConfig[];
     vip: string;
@@ -329,7 +339,7 @@ export interface ClusterConfig {
      * The identity of the `kubeconfig` output (`k8s-ha:adminCredential`): generation N is the group
      * `adminGroup(N)`, the only one bound to cluster-admin; the earlier generations' bindings go.
      */
-    adminCredential: { generation: number };
+    adminCredential: AdminCredentialSettings;
     certificates: CertificateSettings;
     apiServerExtraSans: string[];
     ntpServers: string[];

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
-import { adminCertName } from "./certificates";
+import { adminCertName, BREAK_GLASS_NONE, breakGlassLifetime } from "./certificates";
 import { CertificateSettings, ClusterConfig, hostsWithRole, SecretsEncryptionState, Versions } from "./config";
 import { Node } from "./node";
 import { BundleFile, FileInput, HostRunner, RunArgs } from "./runner";
@@ -123,6 +123,8 @@ export class ControlPlane extends pulumi.ComponentResource {
     readonly adminKubeconfig: pulumi.Output<string>;
     /** The generation of the `adminKubeconfig`'s identity: the earlier ones' bindings are deleted. */
     readonly adminGeneration: number;
+    /** Where the break-glass kubeconfig is kept (a control-plane host's name, or `none`) and its validity in hours. */
+    readonly breakGlass: { host: string; validityHours: number };
     readonly commands: command.remote.Command[];
     readonly addons: command.remote.Command;
     /** The encryption keys the apiservers run, once every Secret was rewritten with the write key. */
@@ -151,9 +153,15 @@ export class ControlPlane extends pulumi.ComponentResource {
         const controller = pki.issue(`${name}-controller-manager`, { commonName: "system:kube-controller-manager", client: true }, this);
         const scheduler = pki.issue(`${name}-scheduler`, { commonName: "system:kube-scheduler", client: true }, this);
         // The break-glass credential: in system:masters, which RBAC cannot restrict or revoke. It is
-        // kept on the first control-plane host only (root 0600), in no stack output; of the
-        // installer's steps only the add-ons step uses it, and only while its binding is missing.
-        const breakGlass = pki.issue(`${name}-admin`, { commonName: render.BREAK_GLASS_USER, organization: "system:masters", client: true }, this);
+        // kept on one control-plane host (`adminCredential.breakGlassHost`, root 0600) or none, in no
+        // stack output, valid for hours; of the installer's steps only the add-ons step uses it, and
+        // only while its binding is missing.
+        const breakGlass = pki.issue(
+            `${name}-admin`,
+            { commonName: render.BREAK_GLASS_USER, organization: "system:masters", client: true },
+            this,
+            breakGlassLifetime(cluster.adminCredential.breakGlassValidityHours),
+        );
         // The installer's own steps: a group the add-ons bind to cluster-admin, which RBAC can see and remove.
         const installer = pki.issue(`${name}-installer`, { commonName: render.INSTALLER_USER, organization: render.INSTALLERS_GROUP, client: true }, this);
         // What people get (the `kubeconfig` output): a group of its generation bound to
@@ -161,6 +169,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         // generation revokes the earlier ones in one up.
         const generation = cluster.adminCredential.generation;
         this.adminGeneration = generation;
+        this.breakGlass = { host: cluster.adminCredential.breakGlassHost ?? BREAK_GLASS_NONE, validityHours: cluster.adminCredential.breakGlassValidityHours };
         const admin = pki.issue(adminCertName(generation), { commonName: render.adminUser(generation), organization: render.adminGroup(generation), client: true }, this);
         const saKey = new tls.PrivateKey(`${name}-service-account-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
         // Not random.RandomBytes: its resource ID is the value itself, and IDs are never secret in state.
@@ -225,8 +234,10 @@ export class ControlPlane extends pulumi.ComponentResource {
                 encryptionConfig: encryptionKeys.apply((keys) => render.renderEncryptionConfig({ keys })),
                 controllerManagerKubeconfig: controllerKubeconfig,
                 schedulerKubeconfig,
-                // Only the host the installer's steps run on (the first) holds their kubeconfigs.
-                installer: host.name === cps[0].name ? { breakGlassKubeconfig, installerKubeconfig } : undefined,
+                // Only the host the installer's steps run on (the first) holds its kubeconfig; the
+                // break-glass host (by default the same) the break-glass one.
+                installer: host.name === cps[0].name ? { installerKubeconfig } : undefined,
+                breakGlassKubeconfig: host.name === cluster.adminCredential.breakGlassHost ? breakGlassKubeconfig : undefined,
                 apiserverUnit: pulumi.output({ ep: endpoint, etcd: pulumi.all(args.etcdEndpoints) }).apply(({ ep, etcd }) =>
                     render.renderApiServerUnit({
                         advertiseAddress: host.address,
@@ -247,7 +258,11 @@ export class ControlPlane extends pulumi.ComponentResource {
         });
 
         const first = args.nodes[cps[0].name];
-        const addonFiles = pulumi.output({ dns: args.corednsDigest }).apply(({ dns }): BundleFile[] => [
+        // Elsewhere than the installer's host (another host, or none), the add-ons step is sent the
+        // break-glass kubeconfig staged only: its run's copy under /run, gone when it ends.
+        const glassStaged = cluster.adminCredential.breakGlassHost !== cps[0].name;
+        const addonFiles = pulumi.output({ dns: args.corednsDigest, glass: glassStaged ? breakGlassKubeconfig : undefined }).apply(({ dns, glass }): BundleFile[] => [
+            ...(glass === undefined ? [] : [{ path: render.K8S_FILES.breakGlassKubeconfig, mode: "0600", content: glass, stageOnly: true }]),
             { path: render.K8S_FILES.addonsRetired, mode: "0644", content: render.renderRetiredAddons(generation) },
             {
                 path: render.K8S_FILES.addons,
@@ -265,7 +280,7 @@ export class ControlPlane extends pulumi.ComponentResource {
         // The one step that may use the break-glass kubeconfig: it creates the installer's binding,
         // so it falls back to break-glass only while that binding is missing (a new cluster, or the
         // first up after a release without it). Both kubeconfigs are the first host's control-plane
-        // step's files, so this step runs after it.
+        // step's files by default (else see glassStaged), so this step runs after it.
         this.addons = first.runner.run(
             "addons",
             {
@@ -277,6 +292,8 @@ export class ControlPlane extends pulumi.ComponentResource {
                     K8SHA_ADDONS_RETIRED: render.K8S_FILES.addonsRetired,
                 },
                 files: addonFiles,
+                // Only with the break-glass kubeconfig staged: the default's stdin stays as it was.
+                ...(glassStaged ? { secret: true } : {}),
             },
             { parent: this, after: this.commands },
         );

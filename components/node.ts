@@ -172,8 +172,9 @@ export class Node extends pulumi.ComponentResource {
                       env: { K8SHA_FIREWALL_TCP: render.firewallTcpOpenings(args.firewall) },
                       sshClient: true,
                       files: [
-                          { path: render.FIREWALL_FILES.rules, mode: "0600", content: render.renderFirewall(args.firewall), check: "nft", restarts: [render.UNITS.firewall] },
-                          { path: render.FIREWALL_FILES.unit, mode: "0600", content: render.renderFirewallUnit(), restarts: [render.UNITS.firewall] },
+                          // Reloaded by one `nft -f` of the rules (firewall.sh apply_rules), never by restarting the unit.
+                          { path: render.FIREWALL_FILES.rules, mode: "0600", content: render.renderFirewall(args.firewall), check: "nft", reloads: [render.UNITS.firewall] },
+                          { path: render.FIREWALL_FILES.unit, mode: "0600", content: render.renderFirewallUnit() },
                       ],
                   },
                   { parent: this, after: [os] },

@@ -301,11 +301,15 @@ export interface ControlPlaneContents<C> {
     schedulerKubeconfig: C;
     /**
      * On the installer's host only (the first control-plane host, where the installer's steps run):
-     * the break-glass (system:masters) kubeconfig, which only the add-ons step uses and only until
-     * the installer's binding exists, and the installer's own kubeconfig (group k8s-ha:installers).
-     * No other host holds either.
+     * the installer's own kubeconfig (group k8s-ha:installers). No other host holds it.
      */
-    installer?: { breakGlassKubeconfig: C; installerKubeconfig: C };
+    installer?: { installerKubeconfig: C };
+    /**
+     * On the break-glass host only (`adminCredential.breakGlassHost`, by default the installer's):
+     * the system:masters kubeconfig, which only the add-ons step uses and only until the installer's
+     * binding exists. No other host holds it.
+     */
+    breakGlassKubeconfig?: C;
     apiserverUnit: C;
 }
 
@@ -342,12 +346,8 @@ export function controlPlanePhase<C>(
         { path: f.schedulerConfig, mode: "0644", content: render.renderSchedulerConfig(), restarts: [u.kubeScheduler] },
         { path: f.controllerManagerKubeconfig, mode: "0600", content: c.controllerManagerKubeconfig, restarts: [u.kubeControllerManager] },
         { path: f.schedulerKubeconfig, mode: "0600", content: c.schedulerKubeconfig, restarts: [u.kubeScheduler] },
-        ...(c.installer
-            ? [
-                  { path: f.breakGlassKubeconfig, mode: "0600", content: c.installer.breakGlassKubeconfig },
-                  { path: f.installerKubeconfig, mode: "0600", content: c.installer.installerKubeconfig },
-              ]
-            : []),
+        ...(c.breakGlassKubeconfig !== undefined ? [{ path: f.breakGlassKubeconfig, mode: "0600", content: c.breakGlassKubeconfig }] : []),
+        ...(c.installer ? [{ path: f.installerKubeconfig, mode: "0600", content: c.installer.installerKubeconfig }] : []),
         {
             path: render.unitPath(u.kubeControllerManager),
             mode: "0600",

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { CA_VALIDITY_DAYS, lifetimeOf, NOT_RENEWED, providerHours, renewalTrigger } from "./certificates";
+import { CA_VALIDITY_DAYS, HourLifetime, inHours, lifetimeOf, NOT_RENEWED, providerHours, renewalTrigger } from "./certificates";
 import { CertificateSettings } from "./config";
 
 /** What a certificate is for. */
@@ -72,15 +72,16 @@ export class Pki extends pulumi.ComponentResource {
      * Issues a certificate; its resources are named `<name>-key|csr|cert` and parented to `parent`.
      * Its lifetime is the config's for that name; past its renewal point, the certificate and its
      * key are replaced (a renewal re-keys), and the hosts' steps that hold them roll them out.
+     * `lifetime` replaces the config's (the break-glass credential's hours).
      */
-    issue(name: string, req: CertRequest, parent: pulumi.Resource): IssuedCert {
+    issue(name: string, req: CertRequest, parent: pulumi.Resource, lifetime: HourLifetime = inHours(lifetimeOf(this.args.lifetimes, name))): IssuedCert {
         if (name in this.expiries) throw new Error(`${name}: a certificate of that name was issued already`);
-        const lifetime = lifetimeOf(this.args.lifetimes, name);
         const trigger = renewalTrigger({
             expiry: this.args.previous?.expiries[name],
             trigger: this.args.previous?.renewals[name],
             now: this.args.now,
-            renewBeforeDays: lifetime.renewBeforeDays,
+            renewBeforeDays: lifetime.renewBeforeHours / 24,
+            longestDays: lifetime.renewWhenLonger ? lifetime.validityHours / 24 : undefined,
         });
         // The key carries the certificate's trigger: a renewal makes a new key too. A key whose state
         // has no trigger yet (issued by an earlier release) records this one and is kept.

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { ADDON_IMAGE_KEYS, DEFAULTS, NFS_FORBIDDEN_ROOTS, NFS_FORBIDDEN_TREES, NFS_MOUNT_OPTIONS, ROLES, Role } from "./config";
 import { ADVERT_INTERVAL_MS, DIGEST_RE, FIREWALL_COMMENT_RE, HEALTH_CHECK_INTERVAL_MS } from "./render";
 import { parseCidr, parseIpv4 } from "./net";
-import { CA_VALIDITY_DAYS } from "./certificates";
+import { BREAK_GLASS_VALIDITY_HOURS, CA_VALIDITY_DAYS } from "./certificates";
 
 export const VERSION_RE = /^\d+\.\d+\.\d+$/;
 const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -463,6 +463,10 @@ export function configSchema(mode: SchemaMode) {
         /** The generation of the `kubeconfig` output's identity: raising it revokes the earlier ones. */
         adminCredential: b.section("is not an admin credential setting; use one of", {
             generation: b.int(1, 1000, 1),
+            /** The control-plane host that keeps the break-glass kubeconfig, or `none` (default: the first control-plane host by name). */
+            breakGlassHost: b.fallback(b.optionalText(), undefined),
+            /** How long the break-glass credential is valid, in hours (default 72); an up renews it in its second half. */
+            breakGlassValidityHours: b.int(BREAK_GLASS_VALIDITY_HOURS.min, BREAK_GLASS_VALIDITY_HOURS.max, BREAK_GLASS_VALIDITY_HOURS.default),
         }),
         certificates: b.section("is not a certificate setting; use one of", {
             ...lifetime,

@@ -5,6 +5,7 @@
  * both kinds is reported at once, before any host is touched.
  */
 import {
+    AdminCredentialSettings,
     ClusterConfig,
     Downloads,
     EtcdBackupSettings,
@@ -23,7 +24,7 @@ import {
     CertificateSettings,
     EtcdSettings,
 } from "./config";
-import { certificateNames, DEFAULT_LIFETIME } from "./certificates";
+import { BREAK_GLASS_CERT, BREAK_GLASS_NONE, certificateNames, DEFAULT_LIFETIME } from "./certificates";
 import { allArtifacts, ARTIFACT_NAMES, ArtifactName, artifactVersion, artifactVersionKey, pinKey } from "./urls";
 import { unsupportedVersions, upgradeProblems } from "./versions";
 import { Cidr, cidrContains, cidrsOverlap, formatCidr, lastAddress, nthAddress, parseCidr, parseIpv4 } from "./net";
@@ -491,16 +492,32 @@ function readSecretsEncryption(p: Problems, s: ParsedConfig["secretsEncryption"]
 
 /**
  * The generation of the `kubeconfig` output's identity: it may only go up, since an earlier
- * generation's identity was revoked (its binding deleted) and must stay so.
+ * generation's identity was revoked (its binding deleted) and must stay so. The break-glass
+ * credential's host: a control-plane host by name, or `none`; by default the first by name.
  */
-function readAdminCredential(p: Problems, a: ParsedConfig["adminCredential"], running: number | undefined): { generation: number } {
+function readAdminCredential(p: Problems, a: ParsedConfig["adminCredential"], running: number | undefined, hosts: HostConfig[]): AdminCredentialSettings {
+    const f = "k8s-ha:adminCredential";
     if (running !== undefined && a.generation < running) {
         p.add(
-            "k8s-ha:adminCredential.generation",
+            `${f}.generation`,
             `${a.generation} is below ${running}, the generation the cluster runs (stack output adminCredential): generation ${running} revoked the earlier ones; keep ${running}, or set ${running + 1} to revoke it too`,
         );
     }
-    return { generation: a.generation };
+    const cps = hosts.filter((h) => h.roles.includes("control-plane")).map((h) => h.name);
+    let breakGlassHost: string | undefined = cps[0];
+    if (a.breakGlassHost === BREAK_GLASS_NONE) {
+        breakGlassHost = undefined;
+    } else if (a.breakGlassHost !== undefined) {
+        breakGlassHost = a.breakGlassHost;
+        if (!cps.includes(a.breakGlassHost)) {
+            const what = hosts.some((h) => h.name === a.breakGlassHost) ? "is not a control-plane host" : "is no host of this stack";
+            p.add(
+                `${f}.breakGlassHost`,
+                `'${a.breakGlassHost}' ${what}: the break-glass kubeconfig is kept on a control-plane host; use one of ${[...cps, BREAK_GLASS_NONE].join(", ")} (${BREAK_GLASS_NONE}: on no host, npm run break-glass mints one when needed)`,
+            );
+        }
+    }
+    return { generation: a.generation, breakGlassHost, breakGlassValidityHours: a.breakGlassValidityHours };
 }
 
 /** One lifetime (`k8s-ha:certificates` or one of its overrides), `fallback` filling what it leaves out. */
@@ -528,8 +545,12 @@ function readCertificates(p: Problems, c: ParsedConfig["certificates"], hosts: H
             p.add(`${f}.overrides.${name}`, "is no longer issued: the etcd members take the scheduled snapshots with their own credential, and the NFS server holds none; remove this override");
             continue;
         }
+        if (name === BREAK_GLASS_CERT) {
+            p.add(`${f}.overrides.${name}`, "the break-glass credential's validity is k8s-ha:adminCredential.breakGlassValidityHours (in hours, renewed by an up in its second half); set that instead and remove this override");
+            continue;
+        }
         if (!known.includes(name)) {
-            p.add(`${f}.overrides.${name}`, `this cluster has no certificate of that name; use one of: ${known.join(", ")}`);
+            p.add(`${f}.overrides.${name}`, `this cluster has no certificate of that name; use one of: ${known.filter((n) => n !== BREAK_GLASS_CERT).join(", ")}`);
             continue;
         }
         overrides[name] = readLifetime(p, `${f}.overrides.${name}`, o, base);
@@ -564,7 +585,7 @@ export function validateConfig(raw: RawConfig): ClusterConfig {
     const etcd = readEtcd(p, parsed.etcd);
     const etcdBackup = readEtcdBackup(p, parsed.etcdBackup, hosts.some((h) => h.roles.includes("nfs")), raw.stackName);
     const secretsEncryption = readSecretsEncryption(p, parsed.secretsEncryption, raw.previousSecretsEncryption);
-    const adminCredential = readAdminCredential(p, parsed.adminCredential, raw.previousAdminGeneration);
+    const adminCredential = readAdminCredential(p, parsed.adminCredential, raw.previousAdminGeneration, hosts);
     const certificates = readCertificates(p, parsed.certificates, hosts, adminCredential.generation);
     const repair = readRepair(p, parsed.repair, hosts);
     const imageDigests: ImageDigests = {};

@@ -441,23 +441,73 @@ c_admin_group() {
     echo "the kubeconfig output is: $groups; can-i '*' '*': $("$KUBECTL" auth can-i '*' '*')"
     [[ $groups == *'"k8s-ha:cluster-admins"'* && $groups != *system:masters* && $("$KUBECTL" auth can-i '*' '*') == yes ]]
 }
-# The break-glass kubeconfig is on the first control-plane host only (README, The break-glass
-# credential), root's and 0600, beside the installer's; no control-plane host keeps the
-# admin.kubeconfig of earlier releases.
+# break_glass_setting: "HOST HOURS", where the break-glass kubeconfig is kept (a control-plane host,
+# or none) and its validity in hours, from the stack output adminCredential; fails without them.
+break_glass_setting() {
+    bash scripts/pulumi.sh stack output adminCredential --json 2>/dev/null | admin_credential_fields
+}
+# admin_credential_fields: reads the adminCredential output (JSON) on stdin, prints "HOST HOURS".
+admin_credential_fields() {
+    node -e 'const a = JSON.parse(require("fs").readFileSync(0, "utf8")) ?? {};
+const ok = typeof a.breakGlassHost === "string" && /^[a-z0-9-]+$/.test(a.breakGlassHost) && Number.isInteger(a.breakGlassValidityHours);
+if (!ok) process.exit(1);
+console.log(`${a.breakGlassHost} ${a.breakGlassValidityHours}`);'
+}
+# The installer's kubeconfig is on cp1 only, the break-glass one on the host adminCredential names
+# only (none: on no host) (README, The break-glass credential), each root's and 0600; no
+# control-plane host keeps the admin.kubeconfig of earlier releases.
 c_break_glass_one_host() {
-    local bg inst h out want
+    local bg inst h out want setting where
     if ! bg=$(render_fact 'r.K8S_FILES.breakGlassKubeconfig') || ! inst=$(render_fact 'r.K8S_FILES.installerKubeconfig'); then
         echo "the program's kubeconfig paths are unreadable"
         return 1
     fi
+    setting=$(break_glass_setting) || { echo "the stack output adminCredential names no breakGlassHost"; return 1; }
+    where=${setting%% *}
+    echo "break-glass host: $where"
     for h in cp1 cp2 cp3; do
         out=$(on "$h" "for f in $bg $inst /etc/kubernetes/admin.kubeconfig; do stat -c '%n %U %a' \$f 2>/dev/null || echo \"\$f absent\"; done") || { echo "$h unreachable"; return 1; }
-        if [[ $h == cp1 ]]; then want="$bg root 600"$'\n'"$inst root 600"; else want="$bg absent"$'\n'"$inst absent"; fi
+        if [[ $h == "$where" ]]; then want="$bg root 600"; else want="$bg absent"; fi
+        if [[ $h == cp1 ]]; then want+=$'\n'"$inst root 600"; else want+=$'\n'"$inst absent"; fi
         want+=$'\n'"/etc/kubernetes/admin.kubeconfig absent"
         echo "$h: $(paste -sd, <<<"$out")"
         [[ $out == "$want" ]] || { echo "$h: want $(paste -sd, <<<"$want")"; return 1; }
     done
-    on cp1 "grep -q 'name: $(render_fact 'r.BREAK_GLASS_USER')\$' $bg" || { echo "cp1: $bg is not the break-glass user's"; return 1; }
+    if [[ $where != none ]]; then
+        on "$where" "grep -q 'name: $(render_fact 'r.BREAK_GLASS_USER')\$' $bg" || { echo "$where: $bg is not the break-glass user's"; return 1; }
+    fi
+}
+# validity_verdict NOT_BEFORE NOT_AFTER HOURS: the certificate's dates (as openssl prints them) span
+# HOURS, within a minute, and it has not expired.
+validity_verdict() {
+    local from to span want=$(($3 * 3600)) now
+    if ! from=$(date -u -d "$1" +%s) || ! to=$(date -u -d "$2" +%s); then
+        echo "unreadable dates '$1', '$2'"
+        return 1
+    fi
+    span=$((to - from)) now=$(date -u +%s)
+    echo "valid $((span / 3600)) h $((span % 3600 / 60)) min ($1 to $2), the setting $3 h"
+    ((span >= want - 60 && span <= want + 60)) || { echo "want $3 h"; return 1; }
+    ((to > now)) || { echo "expired"; return 1; }
+}
+# The break-glass certificate (in the kubeconfig on its host) is valid for the hours adminCredential
+# sets (breakGlassValidityHours), in system:masters; with none, there is nothing on a host to check.
+c_break_glass_validity() {
+    local bg setting where hours dates
+    bg=$(render_fact 'r.K8S_FILES.breakGlassKubeconfig') || { echo "the program's kubeconfig path is unreadable"; return 1; }
+    setting=$(break_glass_setting) || { echo "the stack output adminCredential names no breakGlassHost"; return 1; }
+    where=${setting%% *} hours=${setting#* }
+    if [[ $where == none ]]; then
+        echo "breakGlassHost none: no host keeps it"
+        return 0
+    fi
+    dates=$(on "$where" "grep -m1 'client-certificate-data:' $bg | awk '{print \$2}' | base64 -d | openssl x509 -noout -subject -startdate -enddate") || { echo "$where: no certificate in $bg"; return 1; }
+    echo "$where: $(paste -sd, <<<"$dates")"
+    if ! grep -q 'O *= *system:masters' <<<"$dates" || ! grep -q "CN *= *$(render_fact 'r.BREAK_GLASS_USER')\$" <<<"$dates"; then
+        echo "$where: not the break-glass user in system:masters"
+        return 1
+    fi
+    validity_verdict "$(sed -n 's/^notBefore=//p' <<<"$dates")" "$(sed -n 's/^notAfter=//p' <<<"$dates")" "$hours"
 }
 # break_glass_audit_verdict INSTALLER BREAK_GLASS: reads "TIMESTAMP USER KIND" lines (RFC 3339,
 # any order; KIND ssar for a SelfSubjectAccessReview, which any user may make, else req) of the two
@@ -1074,7 +1124,8 @@ CLUSTER_CHECKS=(
     "4 the mirror refuses a push from a node" c_registry_push_from_node
     "4 private keys are not readable by others" c_key_modes
     "4 the kubeconfig output is a cluster-admins group member, not system:masters" c_admin_group
-    "4 the break-glass kubeconfig is on cp1 only (root, 0600), beside the installer's" c_break_glass_one_host
+    "4 the break-glass kubeconfig is on the host adminCredential names only, the installer's on cp1 only (root, 0600)" c_break_glass_one_host
+    "4 the break-glass certificate is valid for adminCredential's breakGlassValidityHours, in system:masters" c_break_glass_validity
     "4 the installer's steps go as k8s-ha-installer: no break-glass request after the installer's first (audit log)" c_installer_not_break_glass
     "4 the add-ons' images are named by digest" c_addons_by_digest
     "4 every worker's containerd pins the sandbox (pause) image by digest" c_pause_by_digest

@@ -1,5 +1,5 @@
 import * as fs from "fs";
-import { encodeBundle } from "../components/runner";
+import { BundleFile, encodeBundle } from "../components/runner";
 import { HostSandbox } from "./host-sandbox";
 
 /**
@@ -11,7 +11,7 @@ import { HostSandbox } from "./host-sandbox";
  */
 describe("the add-ons step (addons.sh): break-glass only to bootstrap the installer's binding", () => {
     let sb: HostSandbox;
-    const run = () =>
+    const run = (extra: BundleFile[] = []) =>
         sb.step("addons", "create", {
             env: {
                 K8SHA_KUBECONFIG: sb.path("installer.kubeconfig"),
@@ -22,6 +22,7 @@ describe("the add-ons step (addons.sh): break-glass only to bootstrap the instal
             input: encodeBundle([
                 { path: sb.path("addons/k8s-ha.yaml"), mode: "0644", content: "kind: ClusterRoleBinding\n" },
                 { path: sb.path("addons/retired"), mode: "0644", content: "clusterrolebinding/k8s-ha:csr-approver\nclusterrolebinding/k8s-ha:cluster-admins\n" },
+                ...extra,
             ]),
         });
 
@@ -75,6 +76,14 @@ esac`,
             "kubectl auth can-i * * --all-namespaces", "  as INSTALLER",
             ...RETIRED,
         ]);
+    });
+
+    test("kept on another host or none (adminCredential.breakGlassHost): the staged copy is used, and nothing is installed at its path", () => {
+        fs.rmSync(sb.path("break-glass.kubeconfig"));
+        const r = run([{ path: sb.path("break-glass.kubeconfig"), mode: "0600", content: "STAGED-BREAK-GLASS", stageOnly: true }]);
+        expect(r.status).toBe(0);
+        expect(calls().slice(4, 6)).toEqual([APPLY, "  as STAGED-BREAK-GLASS"]);
+        expect(fs.existsSync(sb.path("break-glass.kubeconfig"))).toBe(false);
     });
 
     test("not bound and no break-glass kubeconfig: the step fails naming the file, and applies nothing", () => {

@@ -1,4 +1,4 @@
-import { certificateNames, lifetimeOf, NOT_RENEWED, providerHours, renewalTrigger } from "../components/certificates";
+import { breakGlassLifetime, certificateNames, lifetimeOf, NOT_RENEWED, providerHours, renewalTrigger } from "../components/certificates";
 import { validateConfig } from "../components/validate";
 import { labConfig, problemsOf } from "./fixtures";
 
@@ -69,6 +69,16 @@ describe("renewalTrigger", () => {
         const renewed = renewalTrigger({ expiry, now: end - 10 * DAY, renewBeforeDays: 30 });
         const next = renewalTrigger({ expiry: "2028-01-21T12:00:00Z", trigger: renewed, now: end - 10 * DAY + 60_000, renewBeforeDays: 30 });
         expect(next).toBe(expiry);
+    });
+
+    test("with longestDays (the break-glass credential's): one that ends later than now plus that is renewed at once; a fresh one is kept", () => {
+        // A year-long one of an earlier release, under a 72-hour setting: renewed by the first up.
+        expect(renewalTrigger({ expiry, now: end - 300 * DAY, renewBeforeDays: 1.5, longestDays: 3 })).toBe(expiry);
+        // The one that replaced it, an hour later (its expiry is now plus 72 hours): kept, and renewed in its last 36 hours.
+        expect(renewalTrigger({ expiry, trigger: "t", now: end - 3 * DAY + 3_600_000, renewBeforeDays: 1.5, longestDays: 3 })).toBe("t");
+        expect(renewalTrigger({ expiry, trigger: "t", now: end - 1.5 * DAY, renewBeforeDays: 1.5, longestDays: 3 })).toBe(expiry);
+        expect(breakGlassLifetime(72)).toEqual({ validityHours: 72, renewBeforeHours: 36, renewWhenLonger: true });
+        expect(providerHours(breakGlassLifetime(72))).toEqual({ validityPeriodHours: 72, earlyRenewalHours: 36 });
     });
 
     test("no recorded expiry (a new certificate, or a stack before the output existed): not renewed", () => {

@@ -185,6 +185,13 @@ describe("the cluster graph", () => {
             expect(names(cpFiles[`/etc/kubernetes/${file}.kubeconfig`])).toEqual([["kubernetes"], [user], [{ name: `${user}@kubernetes`, context: { cluster: "kubernetes", user } }], `${user}@kubernetes`]);
         }
         expect(Object.keys(built.stackOutputs(cluster))).not.toContain("breakGlassKubeconfig");
+        // By default (on cp1) the add-ons step is sent neither kubeconfig, on a plain stdin, as before
+        // adminCredential.breakGlassHost existed; the certificate lasts 72 hours, renewed in the last 36.
+        const addons = command("cp1-addons").inputs.stdin;
+        expect(isSecretValue(addons)).toBe(false);
+        expect(Object.keys(bundle(addons)).filter((p) => /kubeconfig/.test(p))).toEqual([]);
+        const glassCert = resources.find((r) => r.name === "control-plane-admin-cert")?.inputs;
+        expect(glassCert).toMatchObject({ validityPeriodHours: 72, earlyRenewalHours: 36 });
     });
 
     test("the add-ons name their images by the digests the mirror host resolved", () => {
@@ -589,7 +596,7 @@ describe("the cluster graph", () => {
     });
 
     test("the stack output adminCredential is the kubeconfig output's generation, which the next update's validation reads", async () => {
-        expect(built.stackOutputs(cluster).adminCredential).toEqual({ generation: 1 });
+        expect(built.stackOutputs(cluster).adminCredential).toEqual({ generation: 1, breakGlassHost: "cp1", breakGlassValidityHours: 72 });
         const { adminGeneration } = await import("../components/stack");
         expect([adminGeneration({ generation: 3 }), adminGeneration(undefined), adminGeneration({ generation: 0 }), adminGeneration("2")]).toEqual([3, undefined, undefined, undefined]);
     });

@@ -197,6 +197,16 @@ describe("preview summary and the change drills' expectations", () => {
             "^control-plane-csr-approver-.*$: no delete matches it in the switch drill",
         ]);
         expect(() => switchAllowance("make=x")).toThrow('switch: cannot read "make=x"');
+        // A replacement allowed by name (a certificate the commit re-issues on purpose) must happen too.
+        const reissue = "replace=control-plane-admin-key,control-plane-admin-csr,control-plane-admin-cert";
+        const key = (n: string) => urn("tls:index/privateKey:PrivateKey", n);
+        const csr = (n: string) => urn("tls:index/certRequest:CertRequest", n);
+        expect(planProblems("switch", reissue, preview([["replace", key("control-plane-admin-key")], ["replace", csr("control-plane-admin-csr")], ["replace", cert("control-plane-admin-cert")]]))).toEqual([]);
+        expect(planProblems("switch", reissue, preview([["replace", cert("control-plane-admin-cert")], ["replace", cert("control-plane-installer-cert")]]))).toEqual([
+            "control-plane-installer-cert: replace is not expected in the switch drill",
+            "^control-plane-admin-key$: no replace matches it in the switch drill",
+            "^control-plane-admin-csr$: no replace matches it in the switch drill",
+        ]);
     });
 
     test("the switch's daemons: kept, restarted or removed as the commit says, and any other change named", () => {

@@ -580,7 +580,7 @@ describe("the count of checks and drills", () => {
 
         lab.kubectl('[[ $1 == config ]] && echo https://10.213.0.10:6443; [[ $1 == get ]] && echo "w1=True w2=True w4=True "; exit 0');
         const some = lab.run("hosts-check.sh", [], { CHECKS: "1" });
-        expect([some.status, some.stdout]).toEqual([0, "hosts-check cluster (CHECKS=1): 2 passed, 0 failed, 2 of 48 run\n"]);
+        expect([some.status, some.stdout]).toEqual([0, "hosts-check cluster (CHECKS=1): 2 passed, 0 failed, 2 of 49 run\n"]);
     });
 
     test("hosts-check: a filter that selects nothing is an error; a failed check fails the run", () => {
@@ -640,32 +640,78 @@ describe("the break-glass and installer credentials (issue 26 M3)", () => {
     };
     const renderFact = `render_fact() { case $1 in ${Object.entries(facts).map(([k, v]) => `'${k}') echo '${v}' ;;`).join(" ")} *) return 1 ;; esac; }`;
 
-    test("c_break_glass_one_host: both kubeconfigs on cp1 (root, 0600), neither on cp2 and cp3, no admin.kubeconfig anywhere", () => {
-        const layout = (where: Record<string, string[]>) =>
-            [
-                'case $cmd in',
-                `"grep -q 'name: ${BREAK_GLASS_USER}\\$' ${K8S_FILES.breakGlassKubeconfig}") [[ $addr == 10.213.0.21 ]] ;;`,
-                '"for f in "*)',
-                '  for f in $(sed -E "s/^for f in ([^;]*); do.*/\\1/" <<<"$cmd"); do',
-                ...Object.entries(where).map(([addr, files]) => `    if [[ $addr == ${addr} ]]; then case " ${files.join(" ")} " in *" $f "*) echo "$f root 600" ;; *) echo "$f absent" ;; esac; fi`),
-                "  done ;;",
-                "*) exit 1 ;;",
-                "esac",
-            ].join("\n");
-        const both = [K8S_FILES.breakGlassKubeconfig, K8S_FILES.installerKubeconfig];
-        lab.remote(layout({ "10.213.0.21": both, "10.213.0.22": [], "10.213.0.23": [] }));
-        const [ok] = lab.checks([["4 bg", "c_break_glass_one_host"]], renderFact);
+    /** The stack output adminCredential as break_glass_setting gives it. */
+    const setting = (host: string, hours = 72) => `${renderFact}\nbreak_glass_setting() { echo '${host} ${hours}'; }`;
+    const layout = (where: Record<string, string[]>, glassHost = "10.213.0.21") =>
+        [
+            'case $cmd in',
+            `"grep -q 'name: ${BREAK_GLASS_USER}\\$' ${K8S_FILES.breakGlassKubeconfig}") [[ $addr == ${glassHost} ]] ;;`,
+            '"for f in "*)',
+            '  for f in $(sed -E "s/^for f in ([^;]*); do.*/\\1/" <<<"$cmd"); do',
+            ...Object.entries(where).map(([addr, files]) => `    if [[ $addr == ${addr} ]]; then case " ${files.join(" ")} " in *" $f "*) echo "$f root 600" ;; *) echo "$f absent" ;; esac; fi`),
+            "  done ;;",
+            "*) exit 1 ;;",
+            "esac",
+        ].join("\n");
+    const [bg, inst] = [K8S_FILES.breakGlassKubeconfig, K8S_FILES.installerKubeconfig];
+
+    test("c_break_glass_one_host: by default both kubeconfigs on cp1 (root, 0600), neither on cp2 and cp3, no admin.kubeconfig anywhere", () => {
+        lab.remote(layout({ "10.213.0.21": [bg, inst], "10.213.0.22": [], "10.213.0.23": [] }));
+        const [ok] = lab.checks([["4 bg", "c_break_glass_one_host"]], setting("cp1"));
         expect(ok.status).toBe("passed");
-        expect(ok.evidence).toContain(`cp1: ${K8S_FILES.breakGlassKubeconfig} root 600,${K8S_FILES.installerKubeconfig} root 600,/etc/kubernetes/admin.kubeconfig absent`);
+        expect(ok.evidence).toContain(`break-glass host: cp1 cp1: ${bg} root 600,${inst} root 600,/etc/kubernetes/admin.kubeconfig absent`);
         // Still on cp2 (an up that did not remove it), or the old file left on cp3: failed.
-        lab.remote(layout({ "10.213.0.21": both, "10.213.0.22": [K8S_FILES.breakGlassKubeconfig], "10.213.0.23": [] }));
-        const [left] = lab.checks([["4 bg", "c_break_glass_one_host"]], renderFact);
+        lab.remote(layout({ "10.213.0.21": [bg, inst], "10.213.0.22": [bg], "10.213.0.23": [] }));
+        const [left] = lab.checks([["4 bg", "c_break_glass_one_host"]], setting("cp1"));
         expect(left.status).toBe("failed");
-        expect(left.evidence).toContain(`cp2: want ${K8S_FILES.breakGlassKubeconfig} absent`);
-        lab.remote(layout({ "10.213.0.21": both, "10.213.0.22": [], "10.213.0.23": ["/etc/kubernetes/admin.kubeconfig"] }));
-        expect(lab.checks([["4 bg", "c_break_glass_one_host"]], renderFact)[0].status).toBe("failed");
-        lab.remote(layout({ "10.213.0.21": [K8S_FILES.installerKubeconfig], "10.213.0.22": [], "10.213.0.23": [] }));
-        expect(lab.checks([["4 bg", "c_break_glass_one_host"]], renderFact)[0].status).toBe("failed");
+        expect(left.evidence).toContain(`cp2: want ${bg} absent`);
+        lab.remote(layout({ "10.213.0.21": [bg, inst], "10.213.0.22": [], "10.213.0.23": ["/etc/kubernetes/admin.kubeconfig"] }));
+        expect(lab.checks([["4 bg", "c_break_glass_one_host"]], setting("cp1"))[0].status).toBe("failed");
+        lab.remote(layout({ "10.213.0.21": [inst], "10.213.0.22": [], "10.213.0.23": [] }));
+        expect(lab.checks([["4 bg", "c_break_glass_one_host"]], setting("cp1"))[0].status).toBe("failed");
+    });
+
+    test("c_break_glass_one_host follows breakGlassHost: on cp2 (the installer's still on cp1), or on none; no setting in the output: failed", () => {
+        lab.remote(layout({ "10.213.0.21": [inst], "10.213.0.22": [bg], "10.213.0.23": [] }, "10.213.0.22"));
+        expect(lab.checks([["4 bg", "c_break_glass_one_host"]], setting("cp2"))[0].status).toBe("passed");
+        // The file left on cp1 after a move: failed, naming cp1.
+        lab.remote(layout({ "10.213.0.21": [bg, inst], "10.213.0.22": [bg], "10.213.0.23": [] }, "10.213.0.22"));
+        const [left] = lab.checks([["4 bg", "c_break_glass_one_host"]], setting("cp2"));
+        expect([left.status, left.evidence]).toEqual(["failed", expect.stringContaining(`cp1: want ${bg} absent`)]);
+        lab.remote(layout({ "10.213.0.21": [inst], "10.213.0.22": [], "10.213.0.23": [] }, "none"));
+        expect(lab.checks([["4 bg", "c_break_glass_one_host"]], setting("none"))[0].status).toBe("passed");
+        expect(lab.checks([["4 bg", "c_break_glass_one_host"]], setting("cp1"))[0].status).toBe("failed");
+        const [unset] = lab.checks([["4 bg", "c_break_glass_one_host"]], `${renderFact}\nbreak_glass_setting() { return 1; }`);
+        expect([unset.status, unset.evidence]).toEqual(["failed", "the stack output adminCredential names no breakGlassHost"]);
+    });
+
+    test("admin_credential_fields reads the stack output adminCredential; an output without the fields (an earlier release's) fails", () => {
+        const fields = (json: string) => lab.sourced("hosts-check.sh", `admin_credential_fields <<<'${json}' || echo "rc=$?"`).trim();
+        expect(fields('{"generation":1,"breakGlassHost":"cp2","breakGlassValidityHours":12}')).toBe("cp2 12");
+        expect(fields('{"generation":1,"breakGlassHost":"none","breakGlassValidityHours":72}')).toBe("none 72");
+        expect(fields('{"generation":1}')).toBe("rc=1");
+        expect(fields('{"breakGlassHost":"cp1; rm -rf /","breakGlassValidityHours":72}')).toBe("rc=1");
+    });
+
+    test("c_break_glass_validity: the certificate on the break-glass host spans the hours set, in system:masters; none: nothing on a host", () => {
+        const dates = (from: string, to: string, subject = `O = system:masters, CN = ${BREAK_GLASS_USER}`) =>
+            lab.remote(`[[ $addr == 10.213.0.22 && $cmd == *client-certificate-data* ]] && printf 'subject=%s\\nnotBefore=%s\\nnotAfter=%s\\n' '${subject}' '${from}' '${to}'`);
+        const now = Date.now();
+        const openssl = (ms: number) => new Date(ms).toUTCString().replace(/^\w+, (\d+) (\w+) (\d+) ([\d:]+) GMT$/, "$2 $1 $4 $3 GMT");
+        dates(openssl(now - 3_600_000), openssl(now + 11 * 3_600_000));
+        const [ok] = lab.checks([["4 bgv", "c_break_glass_validity"]], setting("cp2", 12));
+        expect([ok.status, ok.evidence]).toEqual(["passed", expect.stringContaining("valid 12 h 0 min")]);
+        // A year-long one (an earlier release's, not renewed): failed, naming the setting.
+        dates(openssl(now - 3_600_000), openssl(now + 365 * 24 * 3_600_000));
+        const [long] = lab.checks([["4 bgv", "c_break_glass_validity"]], setting("cp2", 12));
+        expect([long.status, long.evidence]).toEqual(["failed", expect.stringContaining("want 12 h")]);
+        // Expired, or not system:masters: failed.
+        dates(openssl(now - 13 * 3_600_000), openssl(now - 3_600_000));
+        expect(lab.checks([["4 bgv", "c_break_glass_validity"]], setting("cp2", 12))[0].evidence).toContain("expired");
+        dates(openssl(now - 3_600_000), openssl(now + 11 * 3_600_000), `O = k8s-ha:cluster-admins, CN = ${BREAK_GLASS_USER}`);
+        expect(lab.checks([["4 bgv", "c_break_glass_validity"]], setting("cp2", 12))[0].status).toBe("failed");
+        const [none] = lab.checks([["4 bgv", "c_break_glass_validity"]], setting("none"));
+        expect([none.status, none.evidence]).toEqual(["passed", "breakGlassHost none: no host keeps it"]);
     });
 
     describe("c_installer_not_break_glass", () => {

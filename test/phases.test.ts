@@ -77,12 +77,12 @@ describe("host phases as data", () => {
             serviceAccountKey: pair("sa").key, serviceAccountPub: "PUB", encryptionConfig: "ENC", controllerManagerKubeconfig: "CM", schedulerKubeconfig: "S",
             apiserverUnit: "UNIT",
         };
-        const installer = { breakGlassKubeconfig: "BREAK-GLASS", installerKubeconfig: "INSTALLER" };
+        const installer = { installerKubeconfig: "INSTALLER" };
         const [first, ...others] = hostsWithRole(cluster, "control-plane");
         expect(others.length).toBeGreaterThan(0);
         for (const host of [first, ...others]) {
-            // As controlplane.ts sends them: the installer's kubeconfigs to the first host only.
-            const list = controlPlanePhase<string>(cluster, host === first ? { ...contents, installer } : contents);
+            // As controlplane.ts sends them by default: the installer's and the break-glass kubeconfigs to the first host only.
+            const list = controlPlanePhase<string>(cluster, host === first ? { ...contents, installer, breakGlassKubeconfig: "BREAK-GLASS" } : contents);
             const files = Object.fromEntries(list.map((f) => [f.path, f]));
             expect(Object.keys(files)).toHaveLength(list.length);
             for (const f of list) expect([host.name, f.path, f.mode]).toEqual([host.name, f.path, expectedMode(f.path)]);
@@ -200,11 +200,15 @@ describe("host phases as data", () => {
         const contents = {
             caCert: CA, caKey: pair("ca").key, etcdCaCert: CA, kubeletCaCert: CA, kubeletCaKey: pair("kca").key, apiserver: pair("apiserver"), kubeletClient: pair("kc"),
             etcdClient: pair("ec"), serviceAccountKey: pair("sa").key, serviceAccountPub: "PUB", encryptionConfig: "ENC", controllerManagerKubeconfig: "CM", schedulerKubeconfig: "S",
-            installer: { breakGlassKubeconfig: "BG", installerKubeconfig: "INST" }, apiserverUnit: "UNIT",
+            installer: { installerKubeconfig: "INST" }, breakGlassKubeconfig: "BG", apiserverUnit: "UNIT",
         };
         // The same files on every control-plane host, and the installer's two kubeconfigs on the first.
         expect(tags(controlPlanePhase<string>(cluster, contents))).toEqual(expected.controlPlane);
         const others = Object.fromEntries(Object.entries(expected.controlPlane).filter(([p]) => !/(break-glass|installer)\.kubeconfig$/.test(p)));
-        expect(tags(controlPlanePhase<string>(cluster, { ...contents, installer: undefined }))).toEqual(others);
+        expect(tags(controlPlanePhase<string>(cluster, { ...contents, installer: undefined, breakGlassKubeconfig: undefined }))).toEqual(others);
+        // The break-glass host apart from the installer's (adminCredential.breakGlassHost): each file on its own.
+        const only = (re: RegExp) => Object.fromEntries(Object.entries(expected.controlPlane).filter(([p]) => !re.test(p)));
+        expect(tags(controlPlanePhase<string>(cluster, { ...contents, breakGlassKubeconfig: undefined }))).toEqual(only(/break-glass\.kubeconfig$/));
+        expect(tags(controlPlanePhase<string>(cluster, { ...contents, installer: undefined }))).toEqual(only(/installer\.kubeconfig$/));
     });
 });

@@ -275,6 +275,41 @@ describe("pod guard in a network namespace", () => {
     }, 60_000);
 });
 
+/**
+ * Re-applying the rules never opens the host, even for an instant: test/netns/firewall-reload.sh
+ * has a client connect to a port the rules refuse, in a tight loop, while the host re-applies them
+ * 50 times, with firewall.sh's own apply_rules (one nft transaction), or as a unit restart did
+ * (delete the table, then load it: two).
+ */
+describe("re-applying the rules in a network namespace", () => {
+    function reapply(mode: "step" | "split"): string[] {
+        const dir = tempDir("reload");
+        try {
+            const file = writeUnder(dir, "/h1.nft", renderFirewall({ host: "h1", sshPort: 22, sshFrom: ["192.0.2.0/24"], rules: [] }));
+            const r = run(tool("unshare"), ["--user", "--map-root-user", "--net", "--mount", "bash", path.join(__dirname, "netns", "firewall-reload.sh"), file, mode, "50"]);
+            expect({ stderr: r.stderr, status: r.status }).toEqual({ stderr: "", status: 0 });
+            return r.stdout.trim().split("\n");
+        } finally {
+            cleanup(dir);
+        }
+    }
+    const refused = (lines: string[]) => Number(/ refused (\d+) /.exec(lines[2] ?? "")?.[1] ?? 0);
+
+    test("firewall.sh's apply_rules (one nft -f): not one of the connections to a refused port gets through", () => {
+        const lines = reapply("step");
+        expect(lines.slice(0, 2)).toEqual(["ssh connected", "applied 50"]);
+        expect(lines[2]).toMatch(/^8080 connected 0 refused \d+ timeout \d+$/);
+        // Enough attempts that a gap would have been seen (the split case below).
+        expect(refused(lines)).toBeGreaterThan(100);
+    }, 60_000);
+
+    test("delete then load in two nft calls (a unit restart's stop and start): some get through (the test can tell)", () => {
+        const lines = reapply("split");
+        expect(lines.slice(0, 2)).toEqual(["ssh connected", "applied 50"]);
+        expect(lines[2]).toMatch(/^8080 connected [1-9]\d* refused \d+ timeout \d+$/);
+    }, 60_000);
+});
+
 describe("firewall settings", () => {
     test("on by default, SSH from the node network, no extra openings; a stack's own sshFrom (any included) is kept as it is", () => {
         expect(cluster.firewall).toEqual({ enabled: true, sshFrom: ["10.213.0.0/24"], allow: [] });

@@ -194,8 +194,8 @@ describe("validateConfig", () => {
 
     test("the kubeconfig output's generation (k8s-ha:adminCredential) may only go up: an earlier one was revoked", () => {
         const gen = (adminCredential: unknown, previousAdminGeneration?: number) => problemsOf({ ...labConfig(), adminCredential, previousAdminGeneration });
-        expect(validateConfig(labConfig()).adminCredential).toEqual({ generation: 1 });
-        expect(validateConfig({ ...labConfig(), adminCredential: { generation: 3 }, previousAdminGeneration: 2 }).adminCredential).toEqual({ generation: 3 });
+        expect(validateConfig(labConfig()).adminCredential).toEqual({ generation: 1, breakGlassHost: "cp1", breakGlassValidityHours: 72 });
+        expect(validateConfig({ ...labConfig(), adminCredential: { generation: 3 }, previousAdminGeneration: 2 }).adminCredential).toMatchObject({ generation: 3 });
         expect(gen({ generation: 2 }, 2)).toEqual([]);
         expect(gen({ generation: 5 }, 2)).toEqual([]);
         expect(gen({ generation: 1 }, 2)).toEqual([
@@ -207,7 +207,7 @@ describe("validateConfig", () => {
         ]);
         expect(gen({ generation: 0, user: "x" })).toEqual([
             "k8s-ha:adminCredential.generation: must be a whole number from 1 to 1000, got 0",
-            "k8s-ha:adminCredential.user: is not an admin credential setting; use one of: generation",
+            "k8s-ha:adminCredential.user: is not an admin credential setting; use one of: generation, breakGlassHost, breakGlassValidityHours",
         ]);
         // The certificate names validation accepts in overrides follow the generation.
         expect(gen({ generation: 2 }).length).toBe(0);
@@ -215,6 +215,24 @@ describe("validateConfig", () => {
         expect(overrides({ generation: 2 }, "control-plane-cluster-admin-g2")).toEqual([]);
         expect(overrides({ generation: 2 }, "control-plane-cluster-admin")[0]).toMatch(/^k8s-ha:certificates.overrides.control-plane-cluster-admin: this cluster has no certificate of that name; use one of: .*control-plane-cluster-admin-g2/);
         expect(overrides(undefined, "control-plane-installer")).toEqual([]);
+    });
+
+    test("the break-glass kubeconfig's host (k8s-ha:adminCredential.breakGlassHost): a control-plane host by name, or none; its validity in hours", () => {
+        const admin = (adminCredential: unknown) => validateConfig({ ...labConfig(), adminCredential }).adminCredential;
+        const problems = (adminCredential: unknown) => problemsOf({ ...labConfig(), adminCredential });
+        expect(admin({ breakGlassHost: "cp3" })).toEqual({ generation: 1, breakGlassHost: "cp3", breakGlassValidityHours: 72 });
+        expect(admin({ breakGlassHost: "none", breakGlassValidityHours: "8" })).toEqual({ generation: 1, breakGlassHost: undefined, breakGlassValidityHours: 8 });
+        expect(problems({ breakGlassHost: "w1" })).toEqual([
+            "k8s-ha:adminCredential.breakGlassHost: 'w1' is not a control-plane host: the break-glass kubeconfig is kept on a control-plane host; use one of cp1, cp2, cp3, none (none: on no host, npm run break-glass mints one when needed)",
+        ]);
+        expect(problems({ breakGlassHost: "cp9" })).toEqual([
+            "k8s-ha:adminCredential.breakGlassHost: 'cp9' is no host of this stack: the break-glass kubeconfig is kept on a control-plane host; use one of cp1, cp2, cp3, none (none: on no host, npm run break-glass mints one when needed)",
+        ]);
+        expect(problems({ breakGlassValidityHours: 1 })).toEqual(["k8s-ha:adminCredential.breakGlassValidityHours: must be a whole number from 2 to 8760, got 1"]);
+        // Its validity has a setting of its own: an override of the certificate is refused, naming it.
+        expect(problemsOf({ ...labConfig(), certificates: { overrides: { "control-plane-admin": { validityDays: 3 } } } })).toEqual([
+            "k8s-ha:certificates.overrides.control-plane-admin: the break-glass credential's validity is k8s-ha:adminCredential.breakGlassValidityHours (in hours, renewed by an up in its second half); set that instead and remove this override",
+        ]);
     });
 
     test("etcd members cannot join the running cluster; members may leave", () => {

@@ -12,12 +12,18 @@
 # restarts only the daemons this commit must restart (SWITCH_RESTARTS) and removes those it retires
 # (SWITCH_GONE); every other daemon on every host keeps its process.
 BASE=${K8S_HA_E2E_BASE:-c6aedac}
-# c6aedac is stop 35, landed. Issue 31: keepalived moves to VRRPv3 (sub-second adverts, no
-# password): the pair's RandomPassword api-vrrp-auth goes, each lb host gets a join step (new), the
-# lb host without the VIP stops its keepalived in its stage and starts it in its join (a new
-# process), and the holder reloads in its finish (same process): which of the two restarts depends
-# on where the VIP is, so keepalived is in SWITCH_MAY_RESTART.
-SWITCH_PLAN="create=*-lb-join;delete=api-vrrp-auth"
+# c6aedac is stop 35, landed. Since then:
+# - Issue 31: keepalived moves to VRRPv3 (sub-second adverts, no password): the pair's
+#   RandomPassword api-vrrp-auth goes, each lb host gets a join step (new), the lb host without the
+#   VIP stops its keepalived in its stage and starts it in its join (a new process), and the holder
+#   reloads in its finish (same process): which of the two restarts depends on where the VIP is, so
+#   keepalived is in SWITCH_MAY_RESTART.
+# - The break-glass certificate is re-issued with a new key (its validity, a year there, is now
+#   adminCredential.breakGlassValidityHours, 72 h: an up renews one that ends later than that):
+#   cp1's control-plane step rewrites that one file, restarting nothing. The firewall steps apply
+#   their rules with one nft -f instead of a restart; they and the add-ons step run again (their
+#   scripts changed) and change nothing.
+SWITCH_PLAN="create=*-lb-join;delete=api-vrrp-auth;replace=control-plane-admin-key,control-plane-admin-csr,control-plane-admin-cert"
 SWITCH_RESTARTS=""
 SWITCH_GONE=""
 # The leader scheduler exits when its local apiserver is away past the lease's renew deadline
@@ -556,10 +562,13 @@ before=$(expiries)
 plan_check "the 2-day certificates a day before their renewal point: no changes" "" noop
 # The Pulumi program (and whatever else pulumi_ starts that reads the clock through the C library) 36 h on.
 faked() { env FAKETIME=+36h FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD="$(dpkg -L libfaketime | grep -m1 '/libfaketime.so.1$')" "$@"; }
-PULUMI_WRAP=faked plan_check "preview 36 h later: the two past their renewal point replaced with new keys, nothing else" "" rekey "$RENEW"
+# 36 h on, the break-glass certificate (72 h, renewed in its last 36 h, issued earlier in this run)
+# is past its renewal point too.
+REKEY=$RENEW,control-plane-admin
+PULUMI_WRAP=faked plan_check "preview 36 h later: the two and the break-glass one past their renewal point replaced with new keys, nothing else" "" rekey "$REKEY"
 start_probe client
 sleep 1
-PULUMI_WRAP=faked step "36 h later: up renews the two certificates" "" up-cert-renew.log pulumi_ up --yes --skip-preview --suppress-progress || true
+PULUMI_WRAP=faked step "36 h later: up renews the three certificates" "" up-cert-renew.log pulumi_ up --yes --skip-preview --suppress-progress || true
 sleep 2
 stop_probe
 read -r ok bad <<<"$(probe_counts)"
@@ -568,10 +577,10 @@ changed=$(diff <(echo "$before") <(echo "$after") | grep '^>' | cut -d' ' -f2 | 
 peer_served=$(on cp1 "echo | openssl s_client -connect 10.213.0.22:2380 2>/dev/null | openssl x509 -noout -enddate" 2>/dev/null | cut -d= -f2)
 peer_output=$(grep '^etcd/cp2-etcd-peer ' <<<"$after" | cut -d' ' -f2)
 order=$(grep -oE '^[0-9:]+ .*(cp[0-9]+-control-plane|cp2-etcd) updated \([0-9.]+s\)' "$LOGS/up-cert-renew.log" | sed -E 's/^[0-9:]+ .*(cp[0-9]+-(control-plane|etcd)) updated \(([0-9.]+s)\)/\1 \3/' | uniq | paste -sd, || true)
-if [[ $changed == "$(tr , '\n' <<<"$RENEW" | sort | paste -sd,)" && -n $peer_served && $(date -ud "$peer_served" +%s) == $(date -ud "$peer_output" +%s) ]] && ((bad == 0 && ok > 0)); then
+if [[ $changed == "$(tr , '\n' <<<"$REKEY" | sort | paste -sd,)" && -n $peer_served && $(date -ud "$peer_served" +%s) == $(date -ud "$peer_output" +%s) ]] && ((bad == 0 && ok > 0)); then
     record "renewal: only the certificates past their renewal point renewed, 0 failed requests" passed 0 "0 failed" "renewed: $changed; cp2 serves a peer certificate to $peer_served; steps: ${order:-?}; $ok requests through the VIP, $bad failed; latency $(probe_latency)"
 else
-    record "renewal: only the certificates past their renewal point renewed, 0 failed requests" failed 0 "0 failed" "renewed: ${changed:-none} (want $RENEW); cp2 serves ${peer_served:-nothing}, output ${peer_output:-none}; $ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
+    record "renewal: only the certificates past their renewal point renewed, 0 failed requests" failed 0 "0 failed" "renewed: ${changed:-none} (want $REKEY); cp2 serves ${peer_served:-nothing}, output ${peer_output:-none}; $ok ok, $bad failed: $(probe_failures); latency $(probe_latency)"
 fi
 plan_check "after the renewal, on the real clock: no changes" "" noop
 

@@ -4,7 +4,8 @@
 # group). The add-ons hold the installer's own ClusterRoleBinding: while it is missing
 # (a new cluster, or the first up after a release without it) this step, and no other, applies them
 # with the break-glass kubeconfig (K8SHA_BREAK_GLASS_KUBECONFIG, system:masters), then goes on as
-# the installer. Both kubeconfigs are installed by this host's control-plane step.
+# the installer. Both kubeconfigs are installed by this host's control-plane step; the break-glass
+# one is sent to this step, staged only, when another host keeps it or none does.
 # Files (stdin): the add-ons (K8SHA_ADDONS), and the objects earlier releases applied and the
 # bindings of revoked admin generations (K8SHA_ADDONS_RETIRED), which every run deletes.
 # Environment: K8SHA_KUBECONFIG, K8SHA_BREAK_GLASS_KUBECONFIG, K8SHA_ADDONS, K8SHA_ADDONS_RETIRED.
@@ -22,11 +23,13 @@ create() {
     read_bundle
     install_bundle || true
     wait_until 180 "the API to answer through the VIP" kubectl get --raw=/readyz
-    local as=$K8SHA_KUBECONFIG
+    local as=$K8SHA_KUBECONFIG glass=$K8SHA_BREAK_GLASS_KUBECONFIG
+    # Kept on another host, or on none (k8s-ha:adminCredential.breakGlassHost): this run's staged copy, gone when it ends.
+    if [[ -n ${BUNDLE_STAGE_ONLY[$glass]:-} ]]; then glass=$(staged "$glass"); fi
     if ! installer_bound; then
-        [[ -f $K8SHA_BREAK_GLASS_KUBECONFIG ]] || fatal "the installer's identity is not bound yet and $K8SHA_BREAK_GLASS_KUBECONFIG is missing: run the control-plane step of this host again (k8s-ha:repair)"
+        [[ -f $glass ]] || fatal "the installer's identity is not bound yet and $glass is missing: run the control-plane step of this host again (k8s-ha:repair)"
         info "the installer's binding is missing (a new cluster, or the first up of a release that has it): applying the add-ons with the break-glass kubeconfig, this once"
-        as=$K8SHA_BREAK_GLASS_KUBECONFIG
+        as=$glass
     fi
     KUBECONFIG=$as kubectl apply --server-side --force-conflicts --field-manager=k8s-ha -f "$K8SHA_ADDONS" >&2
     wait_until 60 "the installer's identity to be bound to cluster-admin" installer_bound

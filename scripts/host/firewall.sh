@@ -73,24 +73,33 @@ guard_ssh_client() {
         fatal "the new firewall rules would refuse SSH from $client (port $port), the machine this step runs from, and every later step with it; the rules were not loaded. Add $client (or its network) to k8s-ha:firewall.sshFrom, which defaults to k8s-ha:nodeNetwork, and run up again"
 }
 
+# apply_rules FILE: loads the rules in one nft transaction, the same load the unit runs at boot. The
+# file creates, deletes and re-defines the table (render/firewall.ts renderFirewall), so the host is
+# never without it; a restart of the unit would not do: its stop deletes the table before its start
+# loads the new one, and for that instant the host is unfiltered.
+apply_rules() { nft -f "$1"; }
+
 create() {
     read_bundle
     guard_ssh_client
     apt_install nftables
     install_bundle || true
-    local reload
-    reload=$(restart_of k8s-ha-firewall)
+    local p rules="" openings=0 reload
+    for p in "${BUNDLE[@]}"; do
+        if [[ ${BUNDLE_CHECK[$p]:-} == nft ]]; then rules=$p; fi
+    done
+    [[ -n $rules ]] || fatal "the bundle has no nft rules file"
+    reload=$(reload_of k8s-ha-firewall)
     if ! systemctl is-enabled -q k8s-ha-firewall 2>/dev/null; then systemctl enable -q k8s-ha-firewall; fi
     if [[ $PENDING_AT_START == yes ]] || ! loaded; then reload=yes; fi
     if [[ $reload == yes ]]; then
-        # Loading replaces the table in one transaction; established connections (this SSH session) stay.
-        systemctl restart k8s-ha-firewall
-        local p openings=0
-        for p in "${BUNDLE[@]}"; do
-            if [[ ${BUNDLE_CHECK[$p]:-} == nft ]]; then openings=$(grep -c ' accept comment ' "$p" || true); fi
-        done
+        # Established connections (this SSH session) stay.
+        apply_rules "$rules"
+        openings=$(grep -c ' accept comment ' "$rules" || true)
         info "firewall rules loaded: $openings openings"
     fi
+    # Started, never restarted: a start loads the same file (one transaction again) and marks the unit active for the boots to come.
+    if ! systemctl is-active -q k8s-ha-firewall; then systemctl start k8s-ha-firewall; fi
     loaded || fatal "the firewall table inet k8s_ha is not loaded; see journalctl -u k8s-ha-firewall"
 }
 

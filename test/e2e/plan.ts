@@ -115,16 +115,16 @@ const FOLLOWS_TOPOLOGY = /^([a-z0-9]+-(os|runtime)|(mirror|nfs)-firewall|nfs-nfs
 
 
 /**
- * What a switch may create and delete: ARG `create=GLOB,GLOB;delete=GLOB` (resource names, `*`
- * for any run of characters); none when ARG is empty.
+ * What a switch may create, replace and delete: ARG `create=GLOB,GLOB;replace=GLOB;delete=GLOB`
+ * (resource names, `*` for any run of characters); none when ARG is empty.
  */
-export function switchAllowance(arg: string | undefined): { create: RegExp[]; delete: RegExp[] } {
-    const out = { create: [] as RegExp[], delete: [] as RegExp[] };
+export function switchAllowance(arg: string | undefined): { create: RegExp[]; replace: RegExp[]; delete: RegExp[] } {
+    const out = { create: [] as RegExp[], replace: [] as RegExp[], delete: [] as RegExp[] };
     for (const part of (arg ?? "").split(";").filter(Boolean)) {
-        const m = /^(create|delete)=(.+)$/.exec(part);
-        if (!m) throw new Error(`switch: cannot read "${part}" (want create=GLOB,GLOB;delete=GLOB)`);
+        const m = /^(create|replace|delete)=(.+)$/.exec(part);
+        if (!m) throw new Error(`switch: cannot read "${part}" (want create=GLOB,GLOB;replace=GLOB;delete=GLOB)`);
         const glob = (g: string) => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
-        out[m[1] as "create" | "delete"].push(...m[2].split(",").filter(Boolean).map(glob));
+        out[m[1] as "create" | "replace" | "delete"].push(...m[2].split(",").filter(Boolean).map(glob));
     }
     return out;
 }
@@ -152,9 +152,9 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             // adds or retires on purpose (ARG, see switchAllowance), each of which must happen.
             const allow = switchAllowance(arg);
             none("create", s.create.filter((n) => !s.createdComponents.includes(n) && !allow.create.some((p) => p.test(n))));
-            none("replace", s.replace);
+            none("replace", s.replace.filter((n) => !allow.replace.some((p) => p.test(n))));
             none("delete", s.delete.filter((n) => !allow.delete.some((p) => p.test(n))));
-            for (const [what, patterns] of [["create", allow.create], ["delete", allow.delete]] as const) {
+            for (const [what, patterns] of [["create", allow.create], ["replace", allow.replace], ["delete", allow.delete]] as const) {
                 for (const p of patterns) if (!s[what].some((n) => p.test(n))) problems.push(`${p.source}: no ${what} matches it in the switch drill`);
             }
             break;
