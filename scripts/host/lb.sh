@@ -28,7 +28,7 @@ create() {
     read_bundle
     # socat talks to HAProxy's admin socket (show stat, disable server) for operators and checks.
     apt_install haproxy keepalived socat
-    mkdir -p /run/haproxy
+    mkdir -p "$LB_HAPROXY_RUN_DIR"
     install_bundle || true
     local haproxy keepalived restart_keepalived
     haproxy=$(reload_of haproxy)
