@@ -73,6 +73,16 @@ function hostScriptLines(): { where: string; line: string; file: string }[] {
     );
 }
 
+/** Upper-case names the bash assigns: `NAME=`, `NAME+=`, `NAME[`, `local/readonly/export NAME`, `read -r NAME…`, `for NAME in`. */
+function assignedNames(text: string): Set<string> {
+    const names = new Set([...text.matchAll(/(?:^|[\s;(])([A-Z][A-Z0-9_]*)(?:=|\+=|\[)/gm)].map((m) => m[1]));
+    for (const m of text.matchAll(/\b(?:read -r|local|readonly|export|declare -[a-zA-Z]+)((?: +[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
+        for (const n of m[1].trim().split(/ +/)) if (/^[A-Z][A-Z0-9_]*$/.test(n)) names.add(n);
+    }
+    for (const m of text.matchAll(/\bfor ([A-Z][A-Z0-9_]*) in\b/g)) names.add(m[1]);
+    return names;
+}
+
 describe("the host layout for bash", () => {
     test("no host script spells a host path or a port the layout defines (comments aside)", () => {
         const ports = Object.values(HOST_PORTS).map(String);
@@ -88,8 +98,7 @@ describe("the host layout for bash", () => {
         const layout = hostLayout();
         const lines = hostScriptLines();
         const text = lines.map((l) => l.line).join("\n");
-        const assigned = new Set([...text.matchAll(/(?:^|[\s;(])(?:local |readonly |export |declare -[a-zA-Z]+ )?([A-Z][A-Z0-9_]*)(?:=|\+=|\[)/gm)].map((m) => m[1]));
-        for (const m of text.matchAll(/\b(?:read -r|for|local)((?: [A-Z][A-Z0-9_]*)+)/g)) for (const n of m[1].trim().split(" ")) assigned.add(n);
+        const assigned = assignedNames(text);
         const components = modules(path.resolve(__dirname, "../components"))
             .map((m) => fs.readFileSync(path.resolve(__dirname, "../components", m), "utf8"))
             .join("\n");
@@ -110,12 +119,13 @@ describe("the host layout for bash", () => {
         const text = hostScriptLines()
             .map((l) => l.line)
             .join("\n");
+        const assigned = assignedNames(text);
         const components = modules(path.resolve(__dirname, "../components"))
             .filter((m) => m !== "render/layout.ts")
             .map((m) => fs.readFileSync(path.resolve(__dirname, "../components", m), "utf8"))
             .join("\n");
         const clashes = [...hostLayout().keys()].filter(
-            (n) => new RegExp(`(^|[^$\\w])${n}(\\+?=|\\[)`, "m").test(text) || new RegExp(`\\b${n}\\b["']?\\s*:`).test(components),
+            (n) => assigned.has(n) || new RegExp(`\\b${n}\\b["']?\\s*:`).test(components),
         );
         expect(clashes).toEqual([]);
     });
