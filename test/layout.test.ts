@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { HOST_PORTS, hostLayout, renderHostLayout } from "../components/render/layout";
-import { K8S_PKI } from "../components/render/paths";
+import { HA_DIRS, K8S_PKI } from "../components/render/paths";
 import { hostLib } from "../components/runner";
 
 /**
@@ -128,6 +128,14 @@ describe("the host layout for bash", () => {
             (n) => assigned.has(n) || new RegExp(`\\b${n}\\b["']?\\s*:`).test(components),
         );
         expect(clashes).toEqual([]);
+    });
+
+    test("the bootstrap's own spelling of the library folder (prologue.sh, run-saved.sh) is the layout's", () => {
+        for (const f of Object.keys(HOST_ALLOWED)) {
+            const text = fs.readFileSync(path.resolve(__dirname, "../scripts/host", f), "utf8");
+            const dirs = [...text.matchAll(/\$\{K8SHA_LIB_DIR:-([^}]+)\}/g)].map((m) => m[1]);
+            expect([f, dirs]).toEqual([f, [HA_DIRS.libDir]]);
+        }
     });
 
     test("the generated layout defines each variable once, read-only, with the layout's value, at the head of the host library", () => {
