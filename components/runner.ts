@@ -4,6 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { HostConfig } from "./config";
+import { renderHostLayout } from "./render/layout";
 
 /**
  * What a host step is told about one of its files besides its content: the data that decides what
@@ -111,9 +112,10 @@ export interface HostLib {
 }
 
 let cachedLib: HostLib | undefined;
+/** The generated layout (render/layout.ts) and then lib.sh: one file, one hash, so a new path re-runs every step. */
 export function hostLib(): HostLib {
     if (!cachedLib) {
-        const text = withoutCommentLines(fs.readFileSync(path.join(scriptDir(), "lib.sh"), "utf8"));
+        const text = renderHostLayout() + withoutCommentLines(fs.readFileSync(path.join(scriptDir(), "lib.sh"), "utf8"));
         cachedLib = { text, sha256: crypto.createHash("sha256").update(text).digest("hex") };
     }
     return cachedLib;

@@ -5,12 +5,16 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULTS, Downloads } from "../components/config";
+import { renderHostLayout } from "../components/render/layout";
 import { allArtifacts, ARTIFACT_NAMES, sha256EnvName } from "../components/urls";
 import { validateConfig } from "../components/validate";
 import { fakeSha256, labConfig } from "./fixtures";
+import { hostLibFile } from "./host-sandbox";
 
 const ROOT = path.resolve(__dirname, "..");
-const LIB = path.join(ROOT, "scripts/host/lib.sh");
+/** The host library with its layout, written once for these tests (hostLibFile). */
+const LIB = hostLibFile(fs.mkdtempSync(path.join(os.tmpdir(), "k8s-ha-lib-")));
+afterAll(() => fs.rmSync(path.dirname(LIB), { recursive: true, force: true }));
 const sha256 = (data: string | Buffer) => crypto.createHash("sha256").update(data).digest("hex");
 
 /** Runs bash with the host library sourced, as host h1, state in `dir`. */
@@ -77,7 +81,7 @@ describe("the runtime step's stamp", () => {
     const stamp = (env: Record<string, string>) => {
         const fn = /^binaries_stamp\(\) \{\n[\s\S]*?\n\}$/m.exec(fs.readFileSync(path.join(ROOT, "scripts/host/runtime.sh"), "utf8"))?.[0];
         expect(fn).toBeDefined();
-        return spawnSync("bash", ["-c", `${fn}\nbinaries_stamp`], { env: { ...process.env, ...env }, encoding: "utf8" }).stdout;
+        return spawnSync("bash", ["-c", `${renderHostLayout()}${fn}\nbinaries_stamp`], { env: { ...process.env, ...env }, encoding: "utf8" }).stdout;
     };
     const env = {
         CONTAINERD_URL: "http://m/containerd.tar.gz", CONTAINERD_SHA256: "a".repeat(64),

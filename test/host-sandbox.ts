@@ -27,6 +27,16 @@ export interface StepOptions extends RunOptions {
 }
 
 const HOST_DIR = path.resolve(__dirname, "../scripts/host");
+
+/**
+ * The host library as the hosts get it (the generated layout, then lib.sh), written into `dir`:
+ * for tests that source it themselves (lib.sh alone lacks the layout's variables).
+ */
+export function hostLibFile(dir: string): string {
+    const file = path.join(dir, "k8s-ha-lib.sh");
+    fs.writeFileSync(file, hostLib().text);
+    return file;
+}
 const REAL_SLEEP = ["/usr/bin/sleep", "/bin/sleep"].find((p) => fs.existsSync(p)) ?? "sleep";
 
 /**

@@ -6,6 +6,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BundleFile, encodeBundle, fileManifest, fileTags, hostLib, hostScript, manifestLine, savedScriptRunner, pemFiles, scriptCommand, shellQuote } from "../components/runner";
 import { HostConfig } from "../components/config";
+import { hostLibFile } from "./host-sandbox";
 
 const host: HostConfig = { name: "w1", address: "10.0.0.31", user: "root", port: 22, roles: ["worker"] };
 
@@ -177,7 +178,7 @@ describe("the host runner", () => {
             // A step that installs one file and then dies (like a run killed before its restart).
             const step = (dies: boolean) =>
                 [
-                    `source ${JSON.stringify(path.resolve(__dirname, "../scripts/host/lib.sh"))}`,
+                    `source ${JSON.stringify(hostLibFile(dir))}`,
                     `create() { read_bundle; install_file ${dir}/etc/app.conf || true; echo "pending at start: $PENDING_AT_START" >&2; ${dies ? "exit 9" : "true"}; }`,
                     `delete() { :; }`,
                     `run_verb "$1"`,
@@ -209,7 +210,7 @@ describe("the host runner", () => {
     test("the generic install: each file's restarts, reloads and check come from the bundle; files dropped from it go; a delete removes what the step installed", () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "k8s-ha-bundle-"));
         try {
-            const lib = JSON.stringify(path.resolve(__dirname, "../scripts/host/lib.sh"));
+            const lib = JSON.stringify(hostLibFile(dir));
             const step = [
                 `source ${lib}`,
                 // A check that refuses any file holding the word "bad".

@@ -29,6 +29,8 @@ export const SYSTEM_BINARIES = {
     nft: "/usr/sbin/nft",
     /** Debian's docker-registry package. */
     dockerRegistry: "/usr/bin/docker-registry",
+    /** The login shell of the system users k8s-ha adds (etcd). */
+    nologin: "/usr/sbin/nologin",
 } as const;
 
 /** The operating system's files that k8s-ha's configs point at. */
@@ -36,6 +38,23 @@ export const SYSTEM_FILES = {
     resolvConf: "/etc/resolv.conf",
     /** Debian's chrony drift file. */
     chronyDrift: "/var/lib/chrony/chrony.drift",
+    /** What os.sh sets and edits: the host's name, its hosts table (k8s-ha's block) and its swap entries. */
+    hostname: "/etc/hostname",
+    hosts: "/etc/hosts",
+    fstab: "/etc/fstab",
+} as const;
+
+/**
+ * k8s-ha's own folders on every host: the steps' records, the installed host library and saved
+ * scripts, the run-time locks and staging, settings, and the checked downloads. prologue.sh and
+ * run-saved.sh spell the library folder themselves (they run before the library is sourced).
+ */
+export const HA_DIRS = {
+    stateDir: "/var/lib/k8s-ha",
+    libDir: "/usr/local/lib/k8s-ha",
+    runDir: "/run/k8s-ha",
+    etcDir: "/etc/k8s-ha",
+    downloadDir: "/var/cache/k8s-ha",
 } as const;
 
 export const BIN_DIR = "/usr/local/bin";
@@ -43,6 +62,12 @@ export const RUNC_PATH = "/usr/local/sbin/runc";
 export const CNI_BIN_DIR = "/opt/cni/bin";
 export const CNI_CONF_DIR = "/etc/cni/net.d";
 export const CNI_CONFLIST_PATH = "/etc/cni/net.d/10-k8s-ha.conflist";
+/** The trees the CNI plugins and their config live in, and the plugins' state (removed with the runtime). */
+export const CNI_DIRS = {
+    opt: "/opt/cni",
+    etc: "/etc/cni",
+    state: "/var/lib/cni",
+} as const;
 
 /** Binaries under `BIN_DIR`. */
 export const BINARIES = {
@@ -55,6 +80,9 @@ export const BINARIES = {
     kubelet: `${BIN_DIR}/kubelet`,
     kubeProxy: `${BIN_DIR}/kube-proxy`,
     containerd: `${BIN_DIR}/containerd`,
+    containerdShim: `${BIN_DIR}/containerd-shim-runc-v2`,
+    ctr: `${BIN_DIR}/ctr`,
+    kubectl: `${BIN_DIR}/kubectl`,
 } as const;
 
 const PKI = "/etc/kubernetes/pki";
@@ -101,6 +129,11 @@ export const PEM_BASES = {
 
 /** Kubeconfigs and the component config files under /etc/kubernetes. */
 export const K8S_FILES = {
+    dir: "/etc/kubernetes",
+    /** The kubelet's static pod folder (empty: k8s-ha runs the control plane as systemd units). */
+    manifestsDir: "/etc/kubernetes/manifests",
+    /** The audit log's folder (0700). */
+    logDir: "/var/log/kubernetes",
     /** The system:masters credential, on the break-glass host only (README, The break-glass credential). */
     breakGlassKubeconfig: "/etc/kubernetes/break-glass.kubeconfig",
     /** The installer's identity (group k8s-ha:installers), which its steps on the first control-plane host use. */
@@ -127,15 +160,20 @@ export const K8S_FILES = {
 
 /** etcd's own PKI (a CA separate from the cluster CA) and data directory. */
 export const ETCD_FILES = {
+    dir: "/etc/etcd",
     caCert: "/etc/etcd/pki/ca.crt",
     serverCert: "/etc/etcd/pki/server.crt",
     serverKey: "/etc/etcd/pki/server.key",
     peerCert: "/etc/etcd/pki/peer.crt",
     peerKey: "/etc/etcd/pki/peer.key",
+    /** The client the host's own checks and snapshots use (PEM_BASES.etcdHealthcheckClient). */
+    healthcheckClientCert: "/etc/etcd/pki/healthcheck-client.crt",
+    healthcheckClientKey: "/etc/etcd/pki/healthcheck-client.key",
     dataDir: "/var/lib/etcd",
 } as const;
 
 export const CONTAINERD_FILES = {
+    dir: "/etc/containerd",
     config: "/etc/containerd/config.toml",
     root: "/var/lib/containerd",
     state: "/run/containerd",
@@ -151,6 +189,7 @@ export function containerdHostsTomlPath(registry: string): string {
 export const LB_FILES = {
     haproxyConfig: "/etc/haproxy/haproxy.cfg",
     haproxyStatsSocket: "/run/haproxy/admin.sock",
+    haproxyRunDir: "/run/haproxy",
     keepalivedConfig: "/etc/keepalived/keepalived.conf",
     keepalivedCheckScript: "/etc/keepalived/check-haproxy.sh",
     keepalivedDropIn: dropInPath("keepalived"),
@@ -160,6 +199,7 @@ export const REGISTRY_FILES = {
     config: "/etc/docker/registry/config.yml",
     tlsCert: "/etc/docker/registry/tls/registry.crt",
     tlsKey: "/etc/docker/registry/tls/registry.key",
+    tlsDir: "/etc/docker/registry/tls",
     /** The push endpoint's config and its user's htpasswd entry (preloaded mode). */
     pushConfig: "/etc/docker/registry/push.yml",
     pushHtpasswd: "/etc/docker/registry/htpasswd",
@@ -195,6 +235,16 @@ export const UNITS = {
     firewall: "k8s-ha-firewall",
 } as const;
 
+/** The kubelet's and kube-proxy's working folders and the pods' logs (removed with the worker). */
+export const KUBELET_FILES = {
+    dir: "/var/lib/kubelet",
+    /** The serving certificates the kubelet made itself, which kubelet.sh removes (it is given its own). */
+    pkiDir: "/var/lib/kubelet/pki",
+    kubeProxyDir: "/var/lib/kube-proxy",
+    podLogs: "/var/log/pods",
+    containerLogs: "/var/log/containers",
+} as const;
+
 /** Where the firewall's rules live on a host, and the unit that loads them. */
 export const FIREWALL_FILES = {
     rules: "/etc/k8s-ha/firewall.nft",
@@ -202,11 +252,14 @@ export const FIREWALL_FILES = {
 } as const;
 
 export const NFS_FILES = {
+    exportsDir: "/etc/exports.d",
     exports: "/etc/exports.d/k8s-ha.exports",
 } as const;
 
 /** Where the kubelet serving certificates' approver was, on control-plane hosts of earlier releases: controlplane.sh removes it. */
 export const CSR_APPROVER_FILES = {
+    dir: "/etc/k8s-ha/csr-approver",
+    libDir: "/usr/local/lib/k8s-ha/csr-approver",
     kubeconfig: "/etc/k8s-ha/csr-approver/kubeconfig",
     /** `NAME ADDRESS` per node: the names and addresses a node's serving certificate may have. */
     nodes: "/etc/k8s-ha/csr-approver/nodes",

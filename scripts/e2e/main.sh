@@ -23,6 +23,8 @@ BASE=${K8S_HA_E2E_BASE:-c6aedac}
 #   cp1's control-plane step rewrites that one file, restarting nothing. The firewall steps apply
 #   their rules with one nft -f instead of a restart; they and the add-ons step run again (their
 #   scripts changed) and change nothing.
+# - The generated layout is part of the host library, so every step whose command names the
+#   library's hash re-runs once, with the same files: nothing changes, nothing restarts.
 SWITCH_PLAN="create=*-lb-join;delete=api-vrrp-auth;replace=control-plane-admin-key,control-plane-admin-csr,control-plane-admin-cert"
 SWITCH_RESTARTS=""
 SWITCH_GONE=""

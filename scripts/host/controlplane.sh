@@ -17,11 +17,11 @@ BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 # install_k8s_binary NAME SHA256: downloads the binary, checked against its pin, and installs it.
 install_k8s_binary() {
     local name=$1 sha256=$2
-    fetch_verified "$K8S_URL/$name" "$sha256" "/var/cache/k8s-ha/$name" || true
-    install_binary "/var/cache/k8s-ha/$name" "/usr/local/bin/$name"
+    fetch_verified "$K8S_URL/$name" "$sha256" "$HA_DOWNLOAD_DIR/$name" || true
+    install_binary "$HA_DOWNLOAD_DIR/$name" "$BIN_DIR/$name"
 }
 
-apiserver_ready() { [[ $(curl -fsSk https://127.0.0.1:6443/readyz) == ok ]]; }
+apiserver_ready() { [[ $(curl -fsSk "https://127.0.0.1:$PORT_APISERVER/readyz") == ok ]]; }
 
 # lb_server_state URL: prints this apiserver's state in the HAProxy stats at URL (UP, DOWN, NOLB,
 # MAINT, "UP 1/2" while a change is under way, or "absent"); fails with curl's error when the stats
@@ -70,8 +70,8 @@ wait_in_lb_pools() {
 
 create() {
     read_bundle
-    mkdir -p /var/log/kubernetes
-    chmod 0700 /var/log/kubernetes
+    mkdir -p "$K8S_LOG_DIR"
+    chmod 0700 "$K8S_LOG_DIR"
     local apiserver=no controller=no scheduler=no
     if install_k8s_binary kube-apiserver "${KUBE_APISERVER_SHA256:-}"; then apiserver=yes; fi
     if install_k8s_binary kube-controller-manager "${KUBE_CONTROLLER_MANAGER_SHA256:-}"; then controller=yes; fi
@@ -82,25 +82,25 @@ create() {
     [[ $(restart_of kube-controller-manager) == yes ]] && controller=yes
     [[ $(restart_of kube-scheduler) == yes ]] && scheduler=yes
     service_apply kube-apiserver "$apiserver"
-    wait_until 180 "kube-apiserver to be ready on https://127.0.0.1:6443/readyz" apiserver_ready
+    wait_until 180 "kube-apiserver to be ready on https://127.0.0.1:$PORT_APISERVER/readyz" apiserver_ready
     # Ready here is not yet in the load balancers' pool: the next control-plane host's step (which
     # runs after this one) restarts its apiserver only once the lb hosts send here again.
     wait_in_lb_pools
     service_apply kube-controller-manager "$controller"
     service_apply kube-scheduler "$scheduler"
-    wait_until 60 "kube-controller-manager to be healthy" curl -fsSk https://127.0.0.1:10257/healthz
-    wait_until 60 "kube-scheduler to be healthy" curl -fsSk https://127.0.0.1:10259/healthz
+    wait_until 60 "kube-controller-manager to be healthy" curl -fsSk "https://127.0.0.1:$PORT_KUBE_CONTROLLER_MANAGER/healthz"
+    wait_until 60 "kube-scheduler to be healthy" curl -fsSk "https://127.0.0.1:$PORT_KUBE_SCHEDULER/healthz"
     info "control plane ready"
 }
 
 delete() {
     service_remove k8s-ha-csr-approver kube-scheduler kube-controller-manager kube-apiserver
     local b
-    for b in "${BINARIES[@]}"; do remove_paths "/usr/local/bin/$b" "/var/cache/k8s-ha/$b"; done
+    for b in "${BINARIES[@]}"; do remove_paths "$BIN_DIR/$b" "$HA_DOWNLOAD_DIR/$b"; done
     remove_owned
-    remove_paths /var/log/kubernetes /etc/k8s-ha/csr-approver /usr/local/lib/k8s-ha/csr-approver
-    if [[ -d /etc/kubernetes ]] && [[ -z $(find /etc/kubernetes -type f -print -quit) ]]; then
-        remove_paths /etc/kubernetes
+    remove_paths "$K8S_LOG_DIR" "$CSR_APPROVER_DIR" "$CSR_APPROVER_LIB_DIR"
+    if [[ -d $K8S_DIR ]] && [[ -z $(find "$K8S_DIR" -type f -print -quit) ]]; then
+        remove_paths "$K8S_DIR"
     fi
     info "control plane removed"
 }

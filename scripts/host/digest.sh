@@ -13,7 +13,7 @@ ACCEPT="application/vnd.oci.image.index.v1+json, application/vnd.docker.distribu
 
 # fetch_manifest DIR: the manifest's bytes and headers, as the mirror serves them to the nodes.
 fetch_manifest() {
-    curl -fsS -m 30 --cacert /etc/docker/registry/tls/ca.crt -H "Accept: $ACCEPT" -D "$1/headers" -o "$1/manifest" \
+    curl -fsS -m 30 --cacert "$REGISTRY_TLS_CA" -H "Accept: $ACCEPT" -D "$1/headers" -o "$1/manifest" \
         "https://$MIRROR_ADDRESS:$MIRROR_PORT/v2/$IMAGE_PATH/manifests/$IMAGE_TAG" 2>"$1/error"
 }
 

@@ -167,7 +167,7 @@ delete() {
     drop_authorized_key
     remove_owned
     remove_paths "$LIB" "$(dirname "$AUTHORIZED_KEY")"
-    rmdir /etc/k8s-ha 2>/dev/null || true
+    rmdir "$HA_ETC_DIR" 2>/dev/null || true
     info "the backup host no longer receives etcd snapshots; those kept stay in $SNAPSHOT_DIR"
 }
 

@@ -46,7 +46,7 @@ delete() {
     service_remove "$UNIT"
     remove_owned
     for f in "${OWNED_FILES[@]}"; do rmdir "$(dirname "$f")" 2>/dev/null || true; done
-    rmdir /etc/k8s-ha 2>/dev/null || true
+    rmdir "$HA_ETC_DIR" 2>/dev/null || true
     info "scheduled etcd snapshots stopped on this member; its keys are removed; the snapshots stay on the backup host"
 }
 

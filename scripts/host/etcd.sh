@@ -9,13 +9,13 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # The health-check client's TLS flags, for every etcdctl the step runs.
-ETCD_CLIENT_TLS=(--cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt
-    --key=/etc/etcd/pki/healthcheck-client.key)
+ETCD_CLIENT_TLS=(--cacert="$ETCD_CA_CERT" --cert="$ETCD_HEALTHCHECK_CLIENT_CERT"
+    --key="$ETCD_HEALTHCHECK_CLIENT_KEY")
 
-etcdctl_local() { /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 "${ETCD_CLIENT_TLS[@]}" --command-timeout=3s "$@"; }
+etcdctl_local() { "$BIN_ETCDCTL" --endpoints="https://127.0.0.1:$PORT_ETCD_CLIENT" "${ETCD_CLIENT_TLS[@]}" --command-timeout=3s "$@"; }
 
 # etcdctl_all ARGS...: etcdctl against every member (ETCD_ENDPOINTS), with the health-check client.
-etcdctl_all() { /usr/local/bin/etcdctl --endpoints="$ETCD_ENDPOINTS" "${ETCD_CLIENT_TLS[@]}" --command-timeout=3s "$@"; }
+etcdctl_all() { "$BIN_ETCDCTL" --endpoints="$ETCD_ENDPOINTS" "${ETCD_CLIENT_TLS[@]}" --command-timeout=3s "$@"; }
 
 # cluster_healthy: every member answers healthy (members that are down or still joining do not).
 cluster_healthy() {
@@ -48,7 +48,7 @@ take_roll_lock() {
     trap 'release_roll_lock; cleanup_stage' EXIT
     # etcdctl itself in the background (so that LOCK_PID is its own), without the step's flock
     # descriptor; its session talks to every member, so it lives on while this one restarts.
-    /usr/local/bin/etcdctl --endpoints="$ETCD_ENDPOINTS" "${ETCD_CLIENT_TLS[@]}" \
+    "$BIN_ETCDCTL" --endpoints="$ETCD_ENDPOINTS" "${ETCD_CLIENT_TLS[@]}" \
         lock --ttl=30 k8s-ha/etcd-roll >"$LOCK_OUT" 2>"$LOCK_OUT.err" 8>&- &
     LOCK_PID=$!
     wait_until 300 "the etcd roll lock (another member is $1)" test -s "$LOCK_OUT"
@@ -71,13 +71,13 @@ rolling_restart() {
 
 install_etcd_binaries() {
     local archive tmp f restart=1
-    archive=/var/cache/k8s-ha/$(basename "$ETCD_URL")
+    archive=$HA_DOWNLOAD_DIR/$(basename "$ETCD_URL")
     fetch_verified "$ETCD_URL" "$ETCD_SHA256" "$archive" || true
     tmp=$(mktemp -d)
     tar -xzf "$archive" -C "$tmp"
     for f in etcd etcdctl etcdutl; do
         [[ -f $tmp/etcd-v$ETCD_VERSION-linux-amd64/$f ]] || fatal "$ETCD_URL has no etcd-v$ETCD_VERSION-linux-amd64/$f"
-        if install_binary "$tmp/etcd-v$ETCD_VERSION-linux-amd64/$f" "/usr/local/bin/$f"; then restart=0; fi
+        if install_binary "$tmp/etcd-v$ETCD_VERSION-linux-amd64/$f" "$BIN_DIR/$f"; then restart=0; fi
     done
     rm -rf "$tmp"
     return "$restart"
@@ -86,7 +86,7 @@ install_etcd_binaries() {
 # ensure_etcd_user: the system user etcd runs as, recorded when k8s-ha created it (delete removes it then).
 ensure_etcd_user() {
     id -u etcd >/dev/null 2>&1 && return 0
-    useradd --system --user-group --home-dir /var/lib/etcd --no-create-home --shell /usr/sbin/nologin etcd
+    useradd --system --user-group --home-dir "$ETCD_DATA_DIR" --no-create-home --shell "$SYSTEM_BIN_NOLOGIN" etcd
     mkdir -p "$STATE_DIR/users"
     touch "$STATE_DIR/users/etcd"
     info "created the system user etcd"
@@ -95,13 +95,13 @@ ensure_etcd_user() {
 # own_etcd_files: etcd's data directory (0700) and its two keys (0600) belong to etcd; the health
 # check's key stays root's. A data directory of an earlier root-run etcd is handed over whole.
 own_etcd_files() {
-    install -d -m 0700 -o etcd -g etcd /var/lib/etcd
-    if [[ -n $(find /var/lib/etcd ! -user etcd -print -quit) ]]; then
-        chown -R etcd:etcd /var/lib/etcd
-        info "handed /var/lib/etcd over to the etcd user"
+    install -d -m 0700 -o etcd -g etcd "$ETCD_DATA_DIR"
+    if [[ -n $(find "$ETCD_DATA_DIR" ! -user etcd -print -quit) ]]; then
+        chown -R etcd:etcd "$ETCD_DATA_DIR"
+        info "handed $ETCD_DATA_DIR over to the etcd user"
     fi
-    chown etcd:etcd /etc/etcd/pki/server.key /etc/etcd/pki/peer.key
-    chmod 0600 /etc/etcd/pki/server.key /etc/etcd/pki/peer.key
+    chown etcd:etcd "$ETCD_SERVER_KEY" "$ETCD_PEER_KEY"
+    chmod 0600 "$ETCD_SERVER_KEY" "$ETCD_PEER_KEY"
 }
 
 create() {
@@ -133,27 +133,27 @@ create() {
 }
 
 # Where a delete keeps the snapshot it takes: outside etcd's data directory, kept by the delete.
-BACKUP_DIR=/var/backups/k8s-ha/etcd
+BACKUP_DIR=$ETCD_BACKUP_STORE_DIR
 
 # snapshot_before_delete: saves the member's data before the delete removes it, and says where. A
 # running member gives a consistent snapshot (etcdctl snapshot save, checked by etcdutl); a stopped
 # one, a copy of its bolt file (restore that with --skip-hash-check).
 snapshot_before_delete() {
     local file
-    [[ -d /var/lib/etcd/member ]] || return 0
+    [[ -d $ETCD_DATA_DIR/member ]] || return 0
     file=$BACKUP_DIR/$K8SHA_HOST-$(date -u +%Y%m%dT%H%M%SZ).db
     mkdir -p "$BACKUP_DIR"
     chmod 0700 "$BACKUP_DIR"
     if systemctl is-active -q etcd && etcdctl_local --command-timeout=120s snapshot save "$file.part" >/dev/null 2>&1 &&
-        /usr/local/bin/etcdutl snapshot status "$file.part" >/dev/null 2>&1; then
+        "$BIN_ETCDUTL" snapshot status "$file.part" >/dev/null 2>&1; then
         mv "$file.part" "$file"
-    elif [[ -f /var/lib/etcd/member/snap/db ]]; then
+    elif [[ -f $ETCD_DATA_DIR/member/snap/db ]]; then
         rm -f "$file.part"
         file=${file%.db}-copy.db
-        cp /var/lib/etcd/member/snap/db "$file"
+        cp "$ETCD_DATA_DIR/member/snap/db" "$file"
     else
         rm -f "$file.part"
-        fatal "could not save a snapshot of etcd's data, so it is kept: /var/lib/etcd is still on this host"
+        fatal "could not save a snapshot of etcd's data, so it is kept: $ETCD_DATA_DIR is still on this host"
     fi
     chmod 0600 "$file"
     info "saved etcd's data before removing the member: $file ($(stat -c %s "$file") bytes, sha256 $(sha256sum "$file" | cut -c1-64))"
@@ -187,9 +187,9 @@ leave_cluster() {
     # removal, and its own answer can be lost ("error reading from server: EOF", CI 24's second
     # destroy). After an error, the others' member list says whether the removal went through.
     others=$(awk -F', ' -v me="$K8SHA_HOST" '$3 != me { print $5 }' <<<"$list" | paste -sd, -)
-    if ! out=$(/usr/local/bin/etcdctl --endpoints="$others" "${ETCD_CLIENT_TLS[@]}" --command-timeout=30s member remove "$id" 2>&1); then
+    if ! out=$("$BIN_ETCDCTL" --endpoints="$others" "${ETCD_CLIENT_TLS[@]}" --command-timeout=30s member remove "$id" 2>&1); then
         sleep 2
-        if after=$(/usr/local/bin/etcdctl --endpoints="$others" "${ETCD_CLIENT_TLS[@]}" --command-timeout=10s member list 2>&1) &&
+        if after=$("$BIN_ETCDCTL" --endpoints="$others" "${ETCD_CLIENT_TLS[@]}" --command-timeout=10s member list 2>&1) &&
             ! awk -F', ' '{ print $1 }' <<<"$after" | grep -qx "$id"; then
             info "member remove answered '${out//$'\n'/ }', but the other members no longer list $id"
         else
@@ -204,8 +204,8 @@ delete() {
     snapshot_before_delete
     leave_cluster
     service_remove etcd
-    remove_paths /usr/local/bin/etcd /usr/local/bin/etcdctl /usr/local/bin/etcdutl /etc/etcd /var/lib/etcd \
-        "/var/cache/k8s-ha/$(basename "$ETCD_URL")"
+    remove_paths "$BIN_ETCD" "$BIN_ETCDCTL" "$BIN_ETCDUTL" "$ETCD_DIR" "$ETCD_DATA_DIR" \
+        "$HA_DOWNLOAD_DIR/$(basename "$ETCD_URL")"
     if [[ -f $STATE_DIR/users/etcd ]]; then
         userdel etcd 2>/dev/null || true
         rm -f "$STATE_DIR/users/etcd"

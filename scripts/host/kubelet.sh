@@ -9,13 +9,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # install_k8s_binary NAME SHA256: downloads the binary, checked against its pin, and installs it.
 install_k8s_binary() {
     local name=$1 sha256=$2
-    fetch_verified "$K8S_URL/$name" "$sha256" "/var/cache/k8s-ha/$name" || true
-    install_binary "/var/cache/k8s-ha/$name" "/usr/local/bin/$name"
+    fetch_verified "$K8S_URL/$name" "$sha256" "$HA_DOWNLOAD_DIR/$name" || true
+    install_binary "$HA_DOWNLOAD_DIR/$name" "$BIN_DIR/$name"
 }
 
 create() {
     read_bundle
-    mkdir -p /var/lib/kubelet /var/lib/kube-proxy /etc/kubernetes/manifests
+    mkdir -p "$KUBELET_DIR" "$KUBELET_KUBE_PROXY_DIR" "$K8S_MANIFESTS_DIR"
     local kubelet=no proxy=no
     if install_k8s_binary kubelet "${KUBELET_SHA256:-}"; then kubelet=yes; fi
     if install_k8s_binary kube-proxy "${KUBE_PROXY_SHA256:-}"; then proxy=yes; fi
@@ -28,8 +28,8 @@ create() {
     service_apply kube-proxy "$proxy"
     # What the kubelet requested and served before the stack issued its serving certificate (earlier
     # releases): a key no step sends any more.
-    rm -f /var/lib/kubelet/pki/kubelet-server-*.pem
-    wait_until 60 "kubelet to become healthy" curl -fsS http://127.0.0.1:10248/healthz
+    rm -f "$KUBELET_PKI_DIR"/kubelet-server-*.pem
+    wait_until 60 "kubelet to become healthy" curl -fsS "http://127.0.0.1:$PORT_KUBELET_HEALTHZ/healthz"
     # A restarted kubelet answers healthz before its node is Ready again (the runtime and pod
     # lifecycle checks come after), and the Node object still shows the old kubelet's Ready: so the
     # step waits for a Ready reported after the restart. Nothing else waits for it on an update.
@@ -43,9 +43,9 @@ create() {
 # apiserver with the kubelet's own credentials (the Node authorizer lets a node read itself).
 node_ready_since() {
     local server node ready heartbeat
-    server=$(awk '$1 == "server:" {print $2; exit}' /etc/kubernetes/kubelet.kubeconfig)
-    node=$(curl -fsS -m 5 --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/kubelet.crt \
-        --key /etc/kubernetes/pki/kubelet.key "$server/api/v1/nodes/$K8SHA_HOST") || return 1
+    server=$(awk '$1 == "server:" {print $2; exit}' "$K8S_KUBELET_KUBECONFIG")
+    node=$(curl -fsS -m 5 --cacert "$K8S_PKI_CA_CERT" --cert "$K8S_PKI_KUBELET_CERT" \
+        --key "$K8S_PKI_KUBELET_KEY" "$server/api/v1/nodes/$K8SHA_HOST") || return 1
     # The apiserver indents its JSON; without the blanks, NodeCondition's fields come in its struct's
     # order: type, status, lastHeartbeatTime, ...
     node=$(tr -d ' \t\n' <<<"$node")
@@ -73,13 +73,13 @@ delete() {
             iptables -t "$table" -X "$chain" 2>/dev/null || true
         done
     done
-    while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(awk 'index($2, "/var/lib/kubelet/") == 1 {print $2}' /proc/mounts | sort -r)
+    while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(awk -v dir="$KUBELET_DIR/" 'index($2, dir) == 1 {print $2}' /proc/mounts | sort -r)
     remove_owned
-    remove_paths /usr/local/bin/kubelet /usr/local/bin/kube-proxy /var/lib/kubelet /var/lib/kube-proxy \
-        /etc/kubernetes/manifests /var/log/pods /var/log/containers \
-        /var/cache/k8s-ha/kubelet /var/cache/k8s-ha/kube-proxy
-    if [[ -d /etc/kubernetes ]] && [[ -z $(find /etc/kubernetes -type f -not -path '*/pki/ca.crt' -print -quit) ]]; then
-        remove_paths /etc/kubernetes
+    remove_paths "$BIN_KUBELET" "$BIN_KUBE_PROXY" "$KUBELET_DIR" "$KUBELET_KUBE_PROXY_DIR" \
+        "$K8S_MANIFESTS_DIR" "$KUBELET_POD_LOGS" "$KUBELET_CONTAINER_LOGS" \
+        "$HA_DOWNLOAD_DIR/kubelet" "$HA_DOWNLOAD_DIR/kube-proxy"
+    if [[ -d $K8S_DIR ]] && [[ -z $(find "$K8S_DIR" -type f -not -path '*/pki/ca.crt' -print -quit) ]]; then
+        remove_paths "$K8S_DIR"
     fi
     info "kubelet and kube-proxy removed"
 }

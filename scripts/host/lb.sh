@@ -33,7 +33,7 @@ create() {
     read_bundle
     # socat talks to HAProxy's admin socket (show stat, disable server) for operators and checks.
     apt_install haproxy keepalived socat
-    mkdir -p /run/haproxy
+    mkdir -p "$LB_HAPROXY_RUN_DIR"
     local conf version_before version_after
     conf=$(keepalived_config)
     version_before=$(vrrp_version_of "$conf")

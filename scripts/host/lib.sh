@@ -31,10 +31,10 @@ trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
 cleanup_stage() { if [[ -n $STAGE ]]; then rm -rf "$STAGE"; fi; }
 trap cleanup_stage EXIT
 
-STATE_DIR=${K8SHA_STATE_DIR:-/var/lib/k8s-ha}
+STATE_DIR=${K8SHA_STATE_DIR:-$HA_STATE_DIR}
 # The installed library and the steps' saved scripts (see prologue.sh), and the staging area.
-LIB_DIR=${K8SHA_LIB_DIR:-/usr/local/lib/k8s-ha}
-RUN_DIR=${K8SHA_RUN_DIR:-/run/k8s-ha}
+LIB_DIR=${K8SHA_LIB_DIR:-$HA_LIB_DIR}
+RUN_DIR=${K8SHA_RUN_DIR:-$HA_RUN_DIR}
 
 # One run of a step at a time on a host: a second run of the same step (another stack or a person
 # pointed at this host) waits for the first, up to 10 minutes, instead of interleaving with it.
@@ -73,7 +73,7 @@ clear_pending() {
 # suite's drills: when the file /run/k8s-ha/faults/<step>-NAME exists (root's, gone at reboot), the
 # step removes it and fails here. Used between installing files and restarting their daemons.
 fault_point() {
-    local f=/run/k8s-ha/faults/${K8SHA_STEP:-$(basename "$0" .sh)}-$1
+    local f=$HA_RUN_DIR/faults/${K8SHA_STEP:-$(basename "$0" .sh)}-$1
     if [[ -f $f ]]; then
         rm -f "$f"
         fatal "stopped at $1, as a killed run would ($f)"
@@ -177,7 +177,7 @@ prune_owned() {
         else
             info "$old is no longer part of step ${K8SHA_STEP:-$(basename "$0" .sh)}"
             # A unit of k8s-ha's own that goes is stopped and disabled first.
-            if [[ $old =~ ^/etc/systemd/system/([^/]+)\.(service|timer)$ ]]; then
+            if [[ $old =~ ^"$SYSTEMD_DIR"/([^/]+)\.(service|timer)$ ]]; then
                 systemctl disable --now -q "${BASH_REMATCH[1]}.${BASH_REMATCH[2]}" 2>/dev/null || true
                 rm -f "$STATE_DIR/started/${BASH_REMATCH[1]}"
                 CHANGED+=("$old")
@@ -415,7 +415,7 @@ service_remove() {
             systemctl disable --now -q "$u" 2>/dev/null || true
             info "stopped $u"
         fi
-        remove_paths "/etc/systemd/system/$u.service" "/etc/systemd/system/$u.service.d"
+        remove_paths "$SYSTEMD_DIR/$u.service" "$SYSTEMD_DIR/$u.service.d"
         rm -f "$STATE_DIR/started/$u"
     done
     rmdir "$STATE_DIR/started" 2>/dev/null || true
@@ -424,7 +424,7 @@ service_remove() {
 
 # reload_units_if_changed: daemon-reload when a unit file changed in this run.
 reload_units_if_changed() {
-    if changed /etc/systemd/system/; then systemctl daemon-reload; fi
+    if changed "$SYSTEMD_DIR/"; then systemctl daemon-reload; fi
 }
 
 # wait_until SECONDS DESCRIPTION CMD...: polls CMD once a second until it succeeds.

@@ -11,13 +11,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PUSH_UNIT=k8s-ha-registry-push
 PUSH_USER=k8s-ha-push
-HTPASSWD=/etc/docker/registry/htpasswd
+HTPASSWD=$REGISTRY_PUSH_HTPASSWD
 
 # Checked at the address the nodes use, so the certificate is verified the way they verify it.
-registry_ready() { curl -fsS -m 5 --cacert /etc/docker/registry/tls/ca.crt "https://$MIRROR_ADDRESS:$MIRROR_PORT/v2/"; }
+registry_ready() { curl -fsS -m 5 --cacert "$REGISTRY_TLS_CA" "https://$MIRROR_ADDRESS:$MIRROR_PORT/v2/"; }
 # The push endpoint answers, and asks for credentials.
 push_ready() {
-    [[ $(curl -sS -m 5 -o /dev/null -w '%{http_code}' --cacert /etc/docker/registry/tls/ca.crt "https://$MIRROR_ADDRESS:$MIRROR_PUSH_PORT/v2/") == 401 ]]
+    [[ $(curl -sS -m 5 -o /dev/null -w '%{http_code}' --cacert "$REGISTRY_TLS_CA" "https://$MIRROR_ADDRESS:$MIRROR_PUSH_PORT/v2/") == 401 ]]
 }
 
 # ensure_htpasswd: the push user's bcrypt entry, made from the staged password only when the file
@@ -39,11 +39,11 @@ ensure_htpasswd() {
 }
 
 remove_push_endpoint() {
-    if [[ -e /etc/systemd/system/$PUSH_UNIT.service ]]; then
+    if [[ -e $SYSTEMD_DIR/$PUSH_UNIT.service ]]; then
         service_remove "$PUSH_UNIT"
         info "push endpoint removed"
     fi
-    remove_paths /etc/docker/registry/push.yml "$HTPASSWD"
+    remove_paths "$REGISTRY_PUSH_CONFIG" "$HTPASSWD"
 }
 
 create() {
@@ -52,8 +52,8 @@ create() {
     if [[ $MIRROR_MODE == preloaded ]]; then apt_install apache2-utils; fi
     install_bundle || true
     # The registry runs as its own user and must read its key.
-    chgrp docker-registry /etc/docker/registry/tls/registry.key
-    install -d -o docker-registry -g docker-registry /var/lib/docker-registry
+    chgrp docker-registry "$REGISTRY_TLS_KEY"
+    install -d -o docker-registry -g docker-registry "$REGISTRY_STORAGE_DIR"
     service_apply docker-registry "$(restart_of docker-registry)"
     wait_until 60 "the registry to answer on port $MIRROR_PORT" registry_ready
     if [[ $MIRROR_MODE == preloaded ]]; then
@@ -74,11 +74,11 @@ delete() {
     systemctl disable --now -q docker-registry 2>/dev/null || true
     rm -f "$STATE_DIR/started/docker-registry"
     remove_owned
-    remove_paths /etc/docker/registry/tls
+    remove_paths "$REGISTRY_TLS_DIR"
     if [[ ${MIRROR_MODE:-proxy} == proxy ]]; then
-        remove_paths /var/lib/docker-registry
+        remove_paths "$REGISTRY_STORAGE_DIR"
     else
-        warn "preloaded images kept in /var/lib/docker-registry"
+        warn "preloaded images kept in $REGISTRY_STORAGE_DIR"
     fi
     apt_purge apache2-utils docker-registry
     info "image mirror removed"

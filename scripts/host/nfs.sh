@@ -13,7 +13,7 @@ create() {
         install -d -m 0755 -o nobody -g nogroup "$NFS_PATH"
         info "created $NFS_PATH"
     fi
-    mkdir -p /etc/exports.d
+    mkdir -p "$NFS_EXPORTS_DIR"
     install_bundle || true
     if [[ $(reload_of nfs-server) == yes ]]; then exportfs -ra; fi
     service_apply nfs-server no

@@ -12,7 +12,7 @@ in_container() { systemd-detect-virt -cq 2>/dev/null; }
 set_hostname() {
     if [[ $(hostname) != "$K8SHA_HOST" ]]; then
         hostnamectl set-hostname "$K8SHA_HOST" 2>/dev/null || {
-            printf '%s\n' "$K8SHA_HOST" >/etc/hostname
+            printf '%s\n' "$K8SHA_HOST" >"$SYSTEM_HOSTNAME"
             hostname "$K8SHA_HOST"
         }
         info "hostname set"
@@ -23,13 +23,13 @@ set_hostname() {
 write_hosts_block() {
     local block=$1 tmp
     tmp=$(mktemp)
-    awk -v b="$HOSTS_BEGIN" -v e="$HOSTS_END" '$0==b{skip=1;next} $0==e{skip=0;next} !skip' /etc/hosts >"$tmp"
+    awk -v b="$HOSTS_BEGIN" -v e="$HOSTS_END" '$0==b{skip=1;next} $0==e{skip=0;next} !skip' "$SYSTEM_HOSTS" >"$tmp"
     if [[ -n $block ]]; then
         { printf '%s\n' "$HOSTS_BEGIN"; cat "$block"; printf '%s\n' "$HOSTS_END"; } >>"$tmp"
     fi
-    if ! cmp -s "$tmp" /etc/hosts; then
-        cat "$tmp" >/etc/hosts
-        info "updated /etc/hosts"
+    if ! cmp -s "$tmp" "$SYSTEM_HOSTS"; then
+        cat "$tmp" >"$SYSTEM_HOSTS"
+        info "updated $SYSTEM_HOSTS"
     fi
     rm -f "$tmp"
 }
@@ -39,9 +39,9 @@ disable_swap() {
         swapoff -a
         info "swap off"
     fi
-    if grep -qE '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab 2>/dev/null; then
-        sed -i -E 's/^([^#].*[[:space:]]swap[[:space:]].*)$/# k8s-ha: \1/' /etc/fstab
-        info "swap disabled in /etc/fstab"
+    if grep -qE '^[^#].*[[:space:]]swap[[:space:]]' "$SYSTEM_FSTAB" 2>/dev/null; then
+        sed -i -E 's/^([^#].*[[:space:]]swap[[:space:]].*)$/# k8s-ha: \1/' "$SYSTEM_FSTAB"
+        info "swap disabled in $SYSTEM_FSTAB"
     fi
 }
 
@@ -64,11 +64,11 @@ load_modules() {
         module_present "$m" && continue
         modprobe "$m" 2>/dev/null || fatal "kernel module $m is neither loaded nor loadable; install it or build it in"
         info "loaded module $m"
-    done </etc/modules-load.d/k8s-ha.conf
+    done <"$OS_MODULES"
 }
 
 apply_sysctls() {
-    if ! sysctl -q -p /etc/sysctl.d/90-k8s-ha.conf >/dev/null 2>"$STAGE/sysctl.err"; then
+    if ! sysctl -q -p "$OS_SYSCTL" >/dev/null 2>"$STAGE/sysctl.err"; then
         if in_container; then
             warn "some sysctls are read-only in this container: $(tr '\n' ' ' <"$STAGE/sysctl.err")"
         else
@@ -85,10 +85,10 @@ setup_time_sync() {
     fi
     apt_install chrony
     # A chrony the host had before keeps its own config for when k8s-ha goes (delete puts it back).
-    if [[ ! -f $STATE_DIR/packages/chrony && -f /etc/chrony/chrony.conf && ! -f $STATE_DIR/chrony.conf.orig ]]; then
-        cp -p /etc/chrony/chrony.conf "$STATE_DIR/chrony.conf.orig"
+    if [[ ! -f $STATE_DIR/packages/chrony && -f $OS_CHRONY && ! -f $STATE_DIR/chrony.conf.orig ]]; then
+        cp -p "$OS_CHRONY" "$STATE_DIR/chrony.conf.orig"
     fi
-    if install_file /etc/chrony/chrony.conf; then service_apply chrony yes; else service_apply chrony no; fi
+    if install_file "$OS_CHRONY"; then service_apply chrony yes; else service_apply chrony no; fi
 }
 
 # restore_time_sync: purges a chrony k8s-ha installed, or gives a chrony the host had its config back.
@@ -97,20 +97,20 @@ restore_time_sync() {
         service_remove chrony
         apt_purge chrony
     elif [[ -f $STATE_DIR/chrony.conf.orig ]]; then
-        install -m 0644 -o root -g root "$STATE_DIR/chrony.conf.orig" /etc/chrony/chrony.conf
+        install -m 0644 -o root -g root "$STATE_DIR/chrony.conf.orig" "$OS_CHRONY"
         rm -f "$STATE_DIR/chrony.conf.orig"
         if systemctl is-active -q chrony; then systemctl restart chrony; fi
-        info "restored the host's /etc/chrony/chrony.conf"
+        info "restored the host's $OS_CHRONY"
     fi
     service_release chrony
 }
 
 create() {
     read_bundle
-    mkdir -p "$STATE_DIR" /etc/k8s-ha
+    mkdir -p "$STATE_DIR" "$HA_ETC_DIR"
     set_hostname
     install_bundle || true
-    write_hosts_block /etc/k8s-ha/hosts
+    write_hosts_block "$OS_HOSTS_BLOCK"
     disable_swap
     load_modules
     apply_sysctls
@@ -121,7 +121,7 @@ delete() {
     write_hosts_block ""
     restore_time_sync
     remove_owned
-    remove_paths /etc/k8s-ha
+    remove_paths "$HA_ETC_DIR"
     if [[ -d $STATE_DIR ]] && [[ -z $(find "$STATE_DIR" -type f -print -quit) ]]; then
         remove_paths "$STATE_DIR"
     fi

@@ -8,7 +8,7 @@
 # CONTAINERD_SHA256, RUNC_SHA256, CNI_SHA256.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DOWNLOADS=/var/cache/k8s-ha
+DOWNLOADS=$HA_DOWNLOAD_DIR
 ROUTE_PROTO=90 # marks the routes k8s-ha owns, so stale ones can be found and removed
 
 # What was installed, as the URLs it came from, their pinned sums, and the size and time of each
@@ -18,8 +18,8 @@ ROUTE_PROTO=90 # marks the routes k8s-ha owns, so stale ones can be found and re
 STAMP=$STATE_DIR/runtime-binaries
 binaries_stamp() {
     printf '%s\n' "$CONTAINERD_URL" "$CONTAINERD_SHA256" "$RUNC_URL" "$RUNC_SHA256" "$CNI_URL" "$CNI_SHA256"
-    stat -c '%n %s %Y' /usr/local/bin/containerd /usr/local/bin/containerd-shim-runc-v2 /usr/local/bin/ctr \
-        /usr/local/sbin/runc /opt/cni/bin/* 2>&1
+    stat -c '%n %s %Y' "$BIN_CONTAINERD" "$BIN_CONTAINERD_SHIM" "$BIN_CTR" \
+        "$RUNC_PATH" "$CNI_BIN_DIR"/* 2>&1
 }
 
 install_runtime_binaries() {
@@ -32,15 +32,15 @@ install_runtime_binaries() {
     tar -xzf "$DOWNLOADS/$(basename "$CONTAINERD_URL")" -C "$tmp"
     for f in containerd containerd-shim-runc-v2 ctr; do
         [[ -f $tmp/bin/$f ]] || fatal "$CONTAINERD_URL has no bin/$f"
-        if install_binary "$tmp/bin/$f" "/usr/local/bin/$f"; then restart=yes; fi
+        if install_binary "$tmp/bin/$f" "$BIN_DIR/$f"; then restart=yes; fi
     done
     fetch_verified "$RUNC_URL" "$RUNC_SHA256" "$DOWNLOADS/$(basename "$RUNC_URL")" || true
-    if install_binary "$DOWNLOADS/$(basename "$RUNC_URL")" /usr/local/sbin/runc; then restart=yes; fi
+    if install_binary "$DOWNLOADS/$(basename "$RUNC_URL")" "$RUNC_PATH"; then restart=yes; fi
     fetch_verified "$CNI_URL" "$CNI_SHA256" "$DOWNLOADS/$(basename "$CNI_URL")" || true
-    mkdir -p "$tmp/cni" /opt/cni/bin
+    mkdir -p "$tmp/cni" "$CNI_BIN_DIR"
     tar -xzf "$DOWNLOADS/$(basename "$CNI_URL")" -C "$tmp/cni"
     for f in "$tmp"/cni/*; do
-        [[ -f $f ]] && { install_binary "$f" "/opt/cni/bin/$(basename "$f")" || true; }
+        [[ -f $f ]] && { install_binary "$f" "$CNI_BIN_DIR/$(basename "$f")" || true; }
     done
     rm -rf "$tmp"
     mkdir -p "$STATE_DIR"
@@ -48,7 +48,7 @@ install_runtime_binaries() {
     [[ $restart == yes ]]
 }
 
-check_containerd_config() { /usr/local/bin/containerd --config "$1" config dump; }
+check_containerd_config() { "$BIN_CONTAINERD" --config "$1" config dump; }
 
 apply_pod_routes() {
     local want=() cidr via current
@@ -60,7 +60,7 @@ apply_pod_routes() {
             ip route replace "$cidr" via "$via" proto "$ROUTE_PROTO"
             info "route $cidr via $via"
         fi
-    done </etc/k8s-ha/pod-routes
+    done <"$OS_POD_ROUTES"
     while read -r cidr _; do
         [[ -z ${cidr:-} ]] && continue
         if [[ " ${want[*]} " != *" $cidr "* ]]; then
@@ -81,13 +81,13 @@ create() {
     systemctl enable -q k8s-ha-pod-routes.service
     apply_pod_routes
     service_apply containerd "$restart"
-    wait_until 60 "containerd to answer" /usr/local/bin/ctr version
+    wait_until 60 "containerd to answer" "$BIN_CTR" version
     info "container runtime ready"
 }
 
 # stop_containers: kills every task so their mounts can be released before removal.
 stop_containers() {
-    [[ -x /usr/local/bin/ctr ]] && systemctl is-active -q containerd || return 0
+    [[ -x $BIN_CTR ]] && systemctl is-active -q containerd || return 0
     local ns task
     for ns in $(ctr namespaces list -q 2>/dev/null); do
         for task in $(ctr -n "$ns" tasks list -q 2>/dev/null); do
@@ -110,12 +110,12 @@ delete() {
     while read -r cidr _; do
         if [[ -n ${cidr:-} ]]; then ip route del "$cidr" proto "$ROUTE_PROTO" 2>/dev/null || true; fi
     done < <(ip -4 route show proto "$ROUTE_PROTO" 2>/dev/null)
-    unmount_under /run/containerd
-    unmount_under /var/lib/containerd
+    unmount_under "$CONTAINERD_STATE"
+    unmount_under "$CONTAINERD_ROOT"
     ip link del cni0 2>/dev/null || true
-    remove_paths /usr/local/bin/containerd /usr/local/bin/containerd-shim-runc-v2 /usr/local/bin/ctr \
-        /usr/local/sbin/runc /opt/cni /etc/cni /etc/containerd /var/lib/containerd /run/containerd \
-        /var/lib/cni /etc/k8s-ha/pod-routes "$DOWNLOADS" "$STAMP"
+    remove_paths "$BIN_CONTAINERD" "$BIN_CONTAINERD_SHIM" "$BIN_CTR" \
+        "$RUNC_PATH" "$CNI_OPT" "$CNI_ETC" "$CONTAINERD_DIR" "$CONTAINERD_ROOT" "$CONTAINERD_STATE" \
+        "$CNI_STATE" "$OS_POD_ROUTES" "$DOWNLOADS" "$STAMP"
     apt_purge iptables conntrack ethtool socat nfs-common rpcbind
     info "container runtime removed"
 }

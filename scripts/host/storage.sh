@@ -10,8 +10,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KUBECONFIG=${K8SHA_KUBECONFIG:?K8SHA_KUBECONFIG is not set}
 export KUBECONFIG
-PROVISIONER=/etc/kubernetes/addons/nfs-provisioner.yaml
-CLASS=/etc/kubernetes/addons/nfs-storageclass.yaml
+PROVISIONER=$K8S_NFS_PROVISIONER
+CLASS=$K8S_NFS_STORAGE_CLASS
 
 kubectl_apply() { kubectl apply --server-side --force-conflicts --field-manager=k8s-ha -f "$1" >&2; }
 
