@@ -25,17 +25,19 @@ trap 'git -C "$ROOT" worktree remove --force "$SCRATCH"' EXIT
 for l in node_modules .tools; do if [[ -e $ROOT/$l ]]; then ln -s "$(readlink -f "$ROOT/$l")" "$SCRATCH/$l"; fi; done
 say "HEAD $(git rev-parse --short HEAD), scratch tree $SCRATCH, mode $MODE, logs in $OUT"
 
-# caught_by JSON: the failed jest tests of a --json report, as "suite › test" lines.
+# caught_by JSON: the failed jest tests of a --json report, "suite › test" joined by " · " (names hold ";").
 caught_by() {
     # shellcheck disable=SC2016 # JavaScript, whose template literals are not the shell's.
     node -e '
         const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        const out = [];
         for (const s of r.testResults) {
             const suite = require("path").basename(s.name);
             const failed = s.assertionResults.filter((a) => a.status === "failed");
-            if (failed.length === 0 && s.status === "failed") console.log(`${suite} (the suite failed to run)`);
-            for (const a of failed) console.log(`${suite} › ${a.fullName}`);
-        }' "$1"
+            if (failed.length === 0 && s.status === "failed") out.push(`${suite} (the suite failed to run)`);
+            for (const a of failed) out.push(`${suite} › ${a.fullName}`);
+        }
+        console.log(out.join(" · "));' "$1"
 }
 
 run_one() {
@@ -71,10 +73,10 @@ run_one() {
     fi
     git -C "$SCRATCH" checkout -q -- .
     caught=""
-    if [[ -s $log/jest.json ]]; then caught=$(caught_by "$log/jest.json" | paste -sd';' - | sed 's/;/; /g'); fi
+    if [[ -s $log/jest.json ]]; then caught=$(caught_by "$log/jest.json"); fi
     # The steps other than jest that failed (npm mode): scripts/test.sh names them.
     steps=$(sed -n 's/^test: \([a-z]*\) FAILED.*/\1/p' "$log/output" | grep -vx jest | paste -sd, - || true)
-    if [[ -n $steps ]]; then caught="${caught:+$caught; }step(s) $steps"; fi
+    if [[ -n $steps ]]; then caught="${caught:+$caught · }step(s) $steps"; fi
     if ((rc == 0)); then
         caught="NOT CAUGHT"
     elif [[ -z $caught ]]; then
