@@ -12,8 +12,11 @@
 # restarts only the daemons this commit must restart (SWITCH_RESTARTS) and removes those it retires
 # (SWITCH_GONE); every other daemon on every host keeps its process.
 BASE=${K8S_HA_E2E_BASE:-c6aedac}
-# c6aedac is stop 35, landed; this commit leaves its hosts as they are: nothing to create, delete,
-# restart or retire.
+# c6aedac is stop 35, landed. This commit (provisioner v0.3.0, issue 26 M1) updates two steps and
+# creates, replaces or deletes nothing (mock build of both programs on the lab config): cp1-nfs-storage
+# (its files: the Deployment's image, flags and capabilities; the StorageClass without directoryMode,
+# which storage.sh then replaces) and mirror-digest-nfs-provisioner (tag v0.3.0). No host daemon
+# restarts: the provisioner's pod is recreated (Recreate), which is no daemon of DAEMONS.
 SWITCH_PLAN=""
 SWITCH_RESTARTS=""
 SWITCH_GONE=""
@@ -55,7 +58,7 @@ plan_check "after the switch: no changes" "" noop
 kubeconfig_from_stack
 check_rc=0
 bash scripts/hosts-check.sh 2>"$LOGS/hosts-check.log" || check_rc=$?
-counted "$LOGS/hosts-check.log" 48 || check_rc=1
+counted "$LOGS/hosts-check.log" 49 || check_rc=1
 T=$(awk -v a="$t_bare" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
 if ((check_rc == 0)); then
     record "bare hosts to all checks passing" passed "$T" "<= 120 s" "$(grep -c ' passed ' "$LOGS/hosts-check.log") checks passed"
