@@ -71,7 +71,7 @@ plan_check "after the switch: no changes" "" noop
 kubeconfig_from_stack
 check_rc=0
 bash scripts/hosts-check.sh 2>"$LOGS/hosts-check.log" || check_rc=$?
-counted "$LOGS/hosts-check.log" 49 || check_rc=1
+counted "$LOGS/hosts-check.log" 50 || check_rc=1
 T=$(awk -v a="$t_bare" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
 if ((check_rc == 0)); then
     record "bare hosts to all checks passing" passed "$T" "<= 120 s" "$(grep -c ' passed ' "$LOGS/hosts-check.log") checks passed"
