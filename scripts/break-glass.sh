@@ -98,8 +98,10 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = clientAuth
 EOF
-start=$(date -u -d '-5 minutes' +%Y%m%d%H%M%SZ)
-end=$(date -u -d "+$HOURS hours" +%Y%m%d%H%M%SZ)
+# One clock reading for both ends: the validity is exactly the hours asked plus the 5 minutes' skew.
+now=$(date -u +%s)
+start=$(date -u -d "@$((now - 300))" +%Y%m%d%H%M%SZ)
+end=$(date -u -d "@$((now + HOURS * 3600))" +%Y%m%d%H%M%SZ)
 openssl ca -batch -notext -preserveDN -config "$WORK/ca.cnf" -cert "$WORK/ca.crt" -keyfile <(field key) \
     -startdate "$start" -enddate "$end" -in "$WORK/req.csr" -out "$WORK/cert.pem" 2>"$WORK/err" ||
     die "openssl could not sign the certificate: $(tail -n 1 "$WORK/err")"
