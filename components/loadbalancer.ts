@@ -96,53 +96,35 @@ export class LoadBalancerPair extends pulumi.ComponentResource {
         // stage (it deferred its change) applies it now, last. Each stage step prints a new token
         // whenever it runs, so the finish steps run after every stage run, and only then.
         const stages = this.commands;
-        const finishes = lbs.map((host) => {
-            const node = args.hosts.find((h) => h.host.name === host.name)?.node;
-            const peer = lbs.find((h) => h.name !== host.name);
-            const stage = stages[lbs.indexOf(host)];
-            if (!node || !peer || !stage) throw new pulumi.ResourceError(`lb host ${host.name} has no Node, peer or stage step`, this);
-            return node.runner.run(
-                "lb-finish",
-                {
-                    script: "lb",
-                    env: {
-                        K8SHA_LB_PHASE: "finish",
-                        K8SHA_LB_STAGE: stage.stdout.apply((out) => out.trim()),
-                        K8SHA_VIP: vip,
-                        K8SHA_INTERFACE: node.facts.interface,
-                        K8SHA_PEER: peer.address,
-                        K8SHA_API_PORT: apiPortEnv,
+        /** A later phase of lb.sh on each lb host, after `after`; it runs whenever the host's stage step ran. */
+        const phase = (name: "finish" | "join", after: command.remote.Command[]) =>
+            lbs.map((host) => {
+                const node = args.hosts.find((h) => h.host.name === host.name)?.node;
+                const peer = lbs.find((h) => h.name !== host.name);
+                const stage = stages[lbs.indexOf(host)];
+                if (!node || !peer || !stage) throw new pulumi.ResourceError(`lb host ${host.name} has no Node, peer or stage step`, this);
+                return node.runner.run(
+                    `lb-${name}`,
+                    {
+                        script: "lb",
+                        env: {
+                            K8SHA_LB_PHASE: name,
+                            K8SHA_LB_STAGE: stage.stdout.apply((out) => out.trim()),
+                            K8SHA_VIP: vip,
+                            K8SHA_INTERFACE: node.facts.interface,
+                            K8SHA_PEER: peer.address,
+                            K8SHA_API_PORT: apiPortEnv,
+                        },
+                        withDelete: false,
                     },
-                    withDelete: false,
-                },
-                { parent: this, after: stages },
-            );
-        });
+                    { parent: this, after },
+                );
+            });
+        const finishes = phase("finish", stages);
         // The join phase, after both finish steps: a host whose stage stopped its keepalived for a
         // change of VRRP version (adverts of one version are dropped by the other, so the two
         // would both hold the VIP) starts it now, when its peer, the VIP holder, runs the new one.
-        const joins = lbs.map((host) => {
-            const node = args.hosts.find((h) => h.host.name === host.name)?.node;
-            const peer = lbs.find((h) => h.name !== host.name);
-            const stage = stages[lbs.indexOf(host)];
-            if (!node || !peer || !stage) throw new pulumi.ResourceError(`lb host ${host.name} has no Node, peer or stage step`, this);
-            return node.runner.run(
-                "lb-join",
-                {
-                    script: "lb",
-                    env: {
-                        K8SHA_LB_PHASE: "join",
-                        K8SHA_LB_STAGE: stage.stdout.apply((out) => out.trim()),
-                        K8SHA_VIP: vip,
-                        K8SHA_INTERFACE: node.facts.interface,
-                        K8SHA_PEER: peer.address,
-                        K8SHA_API_PORT: apiPortEnv,
-                    },
-                    withDelete: false,
-                },
-                { parent: this, after: finishes },
-            );
-        });
+        const joins = phase("join", finishes);
         this.commands = [...stages, ...finishes, ...joins];
         // The endpoint waits for the stage and finish steps only: the VIP is up and held by then,
         // and a join step new to an existing stack (its id unknown in a preview) must not make
