@@ -175,16 +175,8 @@ export interface NfsStorageConfig {
     onDelete: "archive" | "delete";
     /** Mount options of every volume. Default `nfsvers=4.2`, `hard`. */
     mountOptions: string[];
-    /**
-     * Mode of each new volume's directory, octal, as the StorageClass's `directoryMode` parameter.
-     * Unset: no parameter, and the provisioner's default, `2770` (the volume's own group, below).
-     */
-    directoryMode?: string;
-    /**
-     * The group ids the provisioner gives new volumes (the lowest free; the kubelet adds it to the
-     * volume's pods): `first` to `first + count - 1`. Default 70000, 10000 of them.
-     */
-    volumeGids: { first: number; count: number };
+    /** Mode of each volume's directory, octal. Default `0777` (pods run as any user; NFS has no fsGroup). */
+    directoryMode: string;
     /** Node labels the provisioner's pod must run on (it mounts the export). Default: none, any worker. */
     provisionerNodeSelector: Record<string, string>;
 }
@@ -400,7 +392,7 @@ export const DEFAULTS = {
         reclaimPolicy: "Delete",
         onDelete: "archive",
         mountOptions: ["nfsvers=4.2", "hard"],
-        volumeGids: { first: 70000, count: 10000 },
+        directoryMode: "0777",
     },
 } as const;
 

@@ -30,7 +30,7 @@ export interface NfsServerSettings {
     /**
      * The StorageClass's settings, used only with NfsServerArgs' `storage`. Required; the stack
      * config fills in each default (see NfsStorageConfig: class `nfs`, the default class, `Delete`
-     * with `archive`, `nfsvers=4.2,hard`, no directoryMode (the provisioner's 2770), gids 70000 to 79999, any worker).
+     * with `archive`, `nfsvers=4.2,hard`, mode `0777`, any worker).
      */
     storage: pulumi.Input<NfsStorageConfig>;
 }
@@ -107,7 +107,6 @@ export class NfsServer extends pulumi.ComponentResource {
                         onDelete: s.onDelete,
                         mountOptions: s.mountOptions,
                         directoryMode: s.directoryMode,
-                        volumeGids: s.volumeGids,
                         nodeSelector: s.provisionerNodeSelector,
                     };
                     return [

@@ -350,19 +350,13 @@ export function configSchema(mode: SchemaMode) {
                 }),
                 [...DEFAULTS.nfsStorage.mountOptions],
             ),
-            /** Unset: the StorageClass names none and the provisioner's default (2770) applies. */
             directoryMode: b.fallback(
                 b
-                    .optionalText()
-                    .superRefine(check((m: string | undefined) => (m === undefined || /^0?[0-7]{3,4}$/.test(m) ? undefined : `'${m}' is not an octal mode; write it like 2770 or 0775`)))
-                    .transform((m) => m?.padStart(4, "0")),
-                undefined,
+                    .text(DEFAULTS.nfsStorage.directoryMode)
+                    .superRefine(check((m: string) => (/^0?[0-7]{3,4}$/.test(m) ? undefined : `'${m}' is not an octal mode; write it like 0777 or 2775`)))
+                    .transform((m) => m.padStart(4, "0")),
+                DEFAULTS.nfsStorage.directoryMode,
             ),
-            /** The range's end and the ids it may not hold: validate.ts readNfs. */
-            volumeGids: b.section("is not a volume gid setting; use one of", {
-                first: b.int(1000, 2147483647, DEFAULTS.nfsStorage.volumeGids.first),
-                count: b.int(1, 2147483647, DEFAULTS.nfsStorage.volumeGids.count),
-            }),
             provisionerNodeSelector: b.labels(),
         }),
         firewall: b.section("is not a firewall setting; use one of", {

@@ -382,19 +382,8 @@ function readNfs(p: Problems, n: ParsedConfig["nfs"], hosts: HostConfig[]): NfsC
             }
         }
     }
-    const { first, count } = n.volumeGids;
-    const last = first + count - 1;
-    if (last > 2147483647) {
-        p.add("k8s-ha:nfs.volumeGids", `${first}..${last} ends beyond 2147483647, the highest group id Kubernetes accepts; lower first or count`);
-    } else if (first <= 65535 && last >= 65534) {
-        p.add("k8s-ha:nfs.volumeGids", `${first}..${last} holds 65534 (nobody, who owns the export; root is squashed to it) or 65535; give a range below 65534 or from 65536, like first: 70000`);
-    }
     const { storageClass, defaultClass, reclaimPolicy, onDelete, mountOptions, directoryMode, provisionerNodeSelector } = n;
-    return {
-        path: n.path,
-        clients,
-        storage: { storageClass, defaultClass, reclaimPolicy, onDelete, mountOptions, directoryMode, volumeGids: { first, count }, provisionerNodeSelector },
-    };
+    return { path: n.path, clients, storage: { storageClass, defaultClass, reclaimPolicy, onDelete, mountOptions, directoryMode, provisionerNodeSelector } };
 }
 
 /** The firewall; SSH from the node network unless the stack says otherwise (`any` or its own list). */

@@ -779,8 +779,7 @@ build_images() {
   build_image docker.io/library/busybox "$tag" "$rootfs" @0 \
     --cmd sh --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-  # Ours, pulled as <mirror>/k8s-ha/nfs-provisioner; nobody by default (its Deployment runs it as root with
-  # CAP_SETUID and CAP_SETGID alone, to act as nobody:<volume gid> on the export: render/storage.ts).
+  # Ours, pulled as <mirror>/k8s-ha/nfs-provisioner; runs as nobody.
   tag=v$NFSP_VERSION
   rootfs=$WORK/rootfs-nfs-provisioner
   mkdir -p "$rootfs"

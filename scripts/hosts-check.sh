@@ -859,29 +859,6 @@ volume_dir() {
     basename "$("$KUBECTL" get pv "$pv" -o jsonpath='{.spec.nfs.path}')"
 }
 figure() { printf '%s\t%s\n' "$1" "$2" >>"$STORAGE_FIGURES"; }
-# pv_of CLAIM [NAMESPACE]: the claim's PV name; fails when it has none.
-pv_of() {
-    local pv
-    pv=$("$KUBECTL" -n "${2:-default}" get pvc "$1" -o jsonpath='{.spec.volumeName}') && [[ -n $pv ]] && echo "$pv"
-}
-# pv_gid PV: the group id the provisioner gave the volume (pv.beta.kubernetes.io/gid), or nothing.
-pv_gid() { "$KUBECTL" get pv "$1" -o jsonpath='{.metadata.annotations.pv\.beta\.kubernetes\.io/gid}'; }
-# volume_gid_problem GID STAT: what is wrong with a volume's gid and its directory's "mode uid gid"
-# (stat -c '%a %u %g' on the NFS host), one line each; nothing when the directory is 2770, nobody's
-# and the volume's group.
-volume_gid_problem() {
-    local gid=$1 mode uid group
-    read -r mode uid group <<<"$2"
-    # Decimal, no leading zero (bash would read it as octal), and neither a system group nor nobody's.
-    if [[ ! $gid =~ ^[1-9][0-9]{3,9}$ ]] || ((gid > 2147483647 || gid == 65534 || gid == 65535)); then
-        echo "the PV's gid '$gid' is not a volume gid"
-        return 0
-    fi
-    [[ $mode == 2770 ]] || echo "mode $mode, not 2770"
-    [[ ! $mode =~ ^[0-7]+$ || $mode == *0 ]] || echo "others have bits (${mode: -1})"
-    [[ $uid == 65534 ]] || echo "owner $uid, not 65534 (nobody)"
-    [[ $group == "$gid" ]] || echo "group $group, not the PV's $gid"
-}
 
 c_storage_class() {
     local out
@@ -927,66 +904,16 @@ EOF
     "$KUBECTL" delete namespace "$ns" --wait=false >/dev/null || { echo "could not delete namespace $ns"; rc=1; }
     ((rc == 0))
 }
-# The pod runs as 1000:1000 without fsGroup: it gets in through the volume's group, which the
-# kubelet added (it prints its groups), and its file takes that group from the setgid directory.
 c_pvc_write() {
-    local t dir owner content gid out
-    volume_pod check-writer check-readwritemany "id -u > /data/hello && echo k8s-ha-was-here >> /data/hello && echo groups \$(id -G) && grep ' /data ' /proc/mounts"
+    local t dir owner content
+    volume_pod check-writer check-readwritemany "id -u > /data/hello && echo k8s-ha-was-here >> /data/hello && grep ' /data ' /proc/mounts"
     t=$(wait_phase pod check-writer Succeeded 240) || return 1
     figure pod_write_seconds "$t"
-    gid=$(pv_gid "$(pv_of check-readwritemany)")
     dir=$(volume_dir check-readwritemany)
     owner=$(on nfs "stat -c %u:%g $NFS_EXPORT_DIR/$dir/hello")
     content=$(on nfs "cat $NFS_EXPORT_DIR/$dir/hello" | tr '\n' ' ')
-    out=$("$KUBECTL" logs check-writer | tr '\n' ' ')
-    echo "writer pod Succeeded $t s after creation; the volume's gid ${gid:-none}; its output: $out; on nfs: $NFS_EXPORT_DIR/$dir/hello owned $owner: $content"
-    [[ -n $gid && $owner == "1000:$gid" && $content == "1000 k8s-ha-was-here " && " $out " == *" groups 1000 "*" $gid "* ]]
-}
-# Issue 26 M1: a volume's directory is its pods' alone. Pods cannot mount another namespace's
-# volume at all (c_claim_other_namespace, the inline-nfs policy); what is checked is the directory
-# itself: 2770, nobody's, the group its PV carries, so a uid without that group is refused (tried on
-# the NFS host as the uid 1000 the check pods use: the permission check knfsd makes for a request),
-# and a claim in another namespace gets a group of its own.
-c_volume_gid() {
-    local ns=k8sha-check-gid pv gid dir st problem denied allowed opv="" other odir ost rc=0 start
-    pv=$(pv_of check-readwritemany) || { echo "default/check-readwritemany has no PV"; return 1; }
-    gid=$(pv_gid "$pv")
-    dir=$(volume_dir check-readwritemany)
-    st=$(on nfs "stat -c '%a %u %g' $NFS_EXPORT_DIR/$dir") || return 1
-    problem=$(volume_gid_problem "$gid" "$st")
-    echo "default/check-readwritemany: PV $pv gid ${gid:-none}; $NFS_EXPORT_DIR/$dir is '$st'${problem:+: ${problem//$'\n'/, }}"
-    [[ -z $problem ]] || return 1
-    denied=$(on nfs "setpriv --reuid=1000 --regid=1000 --clear-groups ls $NFS_EXPORT_DIR/$dir 2>&1 >/dev/null; echo rc=\$?")
-    allowed=$(on nfs "setpriv --reuid=1000 --regid=1000 --groups=$gid ls $NFS_EXPORT_DIR/$dir 2>&1 >/dev/null; echo rc=\$?")
-    echo "on nfs, uid 1000 without the group: ${denied//$'\n'/ }; with it: ${allowed//$'\n'/ }"
-    [[ $denied == *"Permission denied"*"rc="[1-9]* && $allowed == "rc=0" ]] || rc=1
-    "$KUBECTL" create namespace "$ns" --dry-run=client -o yaml | "$KUBECTL" apply -f - >/dev/null || return 1
-    "$KUBECTL" -n "$ns" apply -f - >/dev/null <<JSON || rc=1
-{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"check-other"},
- "spec":{"accessModes":["ReadWriteMany"],"resources":{"requests":{"storage":"1Gi"}}}}
-JSON
-    if "$KUBECTL" -n "$ns" wait --for=jsonpath='{.status.phase}'=Bound pvc/check-other --timeout=60s >/dev/null && opv=$(pv_of check-other "$ns"); then
-        other=$(pv_gid "$opv")
-        odir=$(basename "$("$KUBECTL" get pv "$opv" -o jsonpath='{.spec.nfs.path}')")
-        ost=$(on nfs "stat -c '%a %u %g' $NFS_EXPORT_DIR/$odir") || rc=1
-        problem=$(volume_gid_problem "$other" "$ost")
-        echo "$ns/check-other: PV $opv gid ${other:-none}; $NFS_EXPORT_DIR/$odir is '$ost'${problem:+: ${problem//$'\n'/, }}"
-        [[ -z $problem && $other != "$gid" ]] || rc=1
-    else
-        echo "$ns/check-other is not Bound within 60 s"
-        rc=1
-    fi
-    # The namespace goes with its claim; the volume's directory is archived, then removed here.
-    "$KUBECTL" delete namespace "$ns" --wait=true --timeout=120s >/dev/null || { echo "could not delete namespace $ns"; rc=1; }
-    if [[ -n $opv ]]; then
-        start=$(now_ms)
-        while "$KUBECTL" get pv "$opv" >/dev/null 2>&1; do
-            (($(now_ms) - start < 60000)) || { echo "PV $opv still there 60 s after its namespace was deleted"; rc=1; break; }
-            sleep 0.5
-        done
-    fi
-    on nfs "cd $NFS_EXPORT_DIR && rm -rf archived-$ns-check-other-*" || rc=1
-    ((rc == 0))
+    echo "writer pod Succeeded $t s after creation; its mount: $("$KUBECTL" logs check-writer | tr '\n' ' '); on nfs: $NFS_EXPORT_DIR/$dir/hello owned $owner: $content"
+    [[ $owner == 1000:1000 && $content == "1000 k8s-ha-was-here " ]]
 }
 c_pvc_read() {
     local t out
@@ -1213,9 +1140,8 @@ CLUSTER_CHECKS=(
     "6 pods' packets to the NFS server's ports are dropped; the API, CoreDNS, the mirror and the host's SSH answer them" c_pods_nfs_dropped
     "7 the default StorageClass is k8s-ha's NFS provisioner's" c_storage_class
     "7 PVCs (ReadWriteMany, ReadWriteOnce) are Bound" c_pvc_bound
-    "7 a new volume's directory is 2770 nobody:<its PV's gid>; a uid without the group is refused on the export; another namespace's claim gets another gid" c_volume_gid
     "7 a pod in another namespace naming default's claim is never scheduled (claims are namespaced)" c_claim_other_namespace
-    "7 a pod on w4 as uid 1000 without fsGroup writes to its volume through the volume's group; the file is on the export, the pod's user's and that group's" c_pvc_write
+    "7 a pod on w4 writes to its volume; the file is on the export, owned by the pod's user" c_pvc_write
     "7 a second pod reads the file" c_pvc_read
     "7 deleting the PVCs deletes the PVs and archives their directories" c_pvc_reclaim
 )

@@ -199,7 +199,7 @@ describe("the cluster graph", () => {
         const addons = bundle(command("cp1-addons").inputs.stdin)["/etc/kubernetes/addons/k8s-ha.yaml"];
         expect(addons).toContain(`image: registry.k8s.io/coredns/coredns:v1.14.7@${digest("coredns")}`);
         const storage = bundle(command("cp1-nfs-storage").inputs.stdin)["/etc/kubernetes/addons/nfs-provisioner.yaml"];
-        expect(storage).toContain(`image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.3.0@${digest("nfs-provisioner")}"`);
+        expect(storage).toContain(`image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0@${digest("nfs-provisioner")}"`);
         expect(command("mirror-digest-coredns").inputs.create).toContain("'IMAGE_PATH=registry.k8s.io/coredns/coredns' 'IMAGE_TAG=v1.14.7'");
         expect(command("mirror-digest-coredns").inputs.delete).toBeUndefined();
     });
@@ -355,7 +355,7 @@ describe("the cluster graph", () => {
             "/etc/kubernetes/addons/nfs-storageclass.yaml",
         ]);
         const provisioner = files["/etc/kubernetes/addons/nfs-provisioner.yaml"];
-        expect(provisioner).toContain(`image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.3.0@sha256:`);
+        expect(provisioner).toContain(`image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0@sha256:`);
         expect(provisioner).toContain("--server=10.213.0.51");
         expect(provisioner).toContain("--path=/srv/nfs/k8s");
         expect(files["/etc/kubernetes/addons/nfs-storageclass.yaml"]).toContain("provisioner: k8s-ha.io/nfs");

@@ -58,12 +58,12 @@ export function problemsOf(raw: RawConfig): string[] {
 export const NFS_STORAGE: NfsStorageParams = {
     server: "10.213.0.51",
     path: "/srv/nfs/k8s",
-    image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.3.0",
+    image: "10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0",
     storageClass: "nfs",
     defaultClass: true,
     reclaimPolicy: "Delete",
     onDelete: "archive",
     mountOptions: ["nfsvers=4.2", "hard"],
-    volumeGids: { first: 70000, count: 10000 },
+    directoryMode: "0777",
     nodeSelector: { "k8s-ha.io/nfs-client": "true" },
 };

@@ -45,9 +45,9 @@ describe("NFS storage config", () => {
             expect.stringMatching(/^k8s-ha:nfs\.mountOptions: 'bogus' is not an NFS mount option k8s-ha knows; use some of: nfsvers, vers, hard, /),
             "k8s-ha:nfs.mountOptions: 'noatime=1' takes no value; write it as noatime",
             "k8s-ha:nfs.mountOptions: has both hard and soft; keep hard (soft mounts can lose writes when the server is slow)",
-            "k8s-ha:nfs.directoryMode: 'rwx' is not an octal mode; write it like 2770 or 0775",
+            "k8s-ha:nfs.directoryMode: 'rwx' is not an octal mode; write it like 0777 or 2775",
             "k8s-ha:nfs.provisionerNodeSelector.kubernetes.io/hostname: is in the kubernetes.io or k8s.io namespace, which kubelets may not set for themselves; use a prefix of your own, like k8s-ha.io/ or example.com/",
-            "k8s-ha:nfs.exportOptions: is not an NFS setting; use one of: path, clients, allowedCidr, storageClass, defaultClass, reclaimPolicy, onDelete, mountOptions, directoryMode, volumeGids, provisionerNodeSelector",
+            "k8s-ha:nfs.exportOptions: is not an NFS setting; use one of: path, clients, allowedCidr, storageClass, defaultClass, reclaimPolicy, onDelete, mountOptions, directoryMode, provisionerNodeSelector",
             "k8s-ha:nfs.allowedCidr: '0.0.0.0/0' lets nearly any address mount the volumes; leave it out (default: the workers' addresses) or give the node network, like 10.0.0.0/24",
         ]);
     });
@@ -117,26 +117,8 @@ describe("NFS storage config", () => {
             onDelete: "delete",
             mountOptions: ["vers=4.1", "hard", "timeo=600"],
             directoryMode: "0775",
-            volumeGids: { first: 70000, count: 10000 },
             provisionerNodeSelector: {},
         });
-        expect(validateConfig(labConfig()).nfs.storage.directoryMode).toBeUndefined();
-    });
-
-    test.each([
-        [{ first: 70000, count: 10000 }, undefined],
-        [{ first: 1000, count: 64534 }, undefined],
-        [{ first: "65536", count: "1" }, undefined],
-        [{ first: 2147483647 }, "k8s-ha:nfs.volumeGids: 2147483647..2147493646 ends beyond 2147483647, the highest group id Kubernetes accepts; lower first or count"],
-        [{ first: 60000 }, "k8s-ha:nfs.volumeGids: 60000..69999 holds 65534 (nobody, who owns the export; root is squashed to it) or 65535; give a range below 65534 or from 65536, like first: 70000"],
-        [{ first: 65535, count: 1 }, "k8s-ha:nfs.volumeGids: 65535..65535 holds 65534 (nobody, who owns the export; root is squashed to it) or 65535; give a range below 65534 or from 65536, like first: 70000"],
-        [{ first: 500 }, "k8s-ha:nfs.volumeGids.first: must be a whole number from 1000 to 2147483647, got 500"],
-        [{ count: 0 }, "k8s-ha:nfs.volumeGids.count: must be a whole number from 1 to 2147483647, got 0"],
-        [{ last: 8 }, "k8s-ha:nfs.volumeGids.last: is not a volume gid setting; use one of: first, count"],
-    ])("nfs.volumeGids %j: %s", (volumeGids, problem) => {
-        const raw = labConfig();
-        raw.nfs = { volumeGids };
-        expect(problemsOf(raw)).toEqual(problem === undefined ? [] : [problem]);
     });
 
     test("worker labels reach the kubelet's --node-labels; other hosts may not have labels", () => {
@@ -178,27 +160,17 @@ describe("NFS provisioner and StorageClass", () => {
         expect(JSON.stringify(objects)).not.toContain("cluster-admin");
     });
 
-    test("the pod runs as root with CAP_SETUID and CAP_SETGID alone (to act as nobody:<gid>), on the selected nodes, with the export mounted", () => {
+    test("the pod runs as nobody, without privileges, on the selected nodes, with the export mounted", () => {
         const spec = ((byKind(objects, "Deployment").spec as YamlMap).template as YamlMap).spec as YamlMap;
-        expect(spec.securityContext).toEqual({ runAsUser: 0, runAsGroup: 65534, runAsNonRoot: false, seccompProfile: { type: "RuntimeDefault" } });
+        expect(spec.securityContext).toMatchObject({ runAsUser: 65534, runAsGroup: 65534, runAsNonRoot: true });
         expect(spec.nodeSelector).toEqual({ "kubernetes.io/os": "linux", "k8s-ha.io/nfs-client": "true" });
         // In the node's network: the workers drop what pods send to the NFS server, and the
         // provisioner checks its port 2049.
         expect(spec.hostNetwork).toBe(true);
         const container = (spec.containers as YamlMap[])[0];
-        expect(container.image).toBe("10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.3.0");
-        expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"], add: ["SETUID", "SETGID"] } });
-        expect(container.args).toEqual([
-            "--provisioner=k8s-ha.io/nfs",
-            "--server=10.213.0.51",
-            "--path=/srv/nfs/k8s",
-            "--mount=/export",
-            "--volume-gid-first=70000",
-            "--volume-gid-count=10000",
-        ]);
-        const other = nfsProvisionerObjects({ ...PARAMS, volumeGids: { first: 100000, count: 5 } });
-        const args = ((((byKind(other, "Deployment").spec as YamlMap).template as YamlMap).spec as YamlMap).containers as YamlMap[])[0].args;
-        expect(args).toEqual(expect.arrayContaining(["--volume-gid-first=100000", "--volume-gid-count=5"]));
+        expect(container.image).toBe("10.213.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0");
+        expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+        expect(container.args).toEqual(["--provisioner=k8s-ha.io/nfs", "--server=10.213.0.51", "--path=/srv/nfs/k8s", "--mount=/export"]);
         expect(spec.volumes).toEqual([{ name: "export", nfs: { server: "10.213.0.51", path: "/srv/nfs/k8s" } }]);
     });
 
@@ -208,10 +180,8 @@ describe("NFS provisioner and StorageClass", () => {
             provisioner: "k8s-ha.io/nfs",
             reclaimPolicy: "Delete",
             mountOptions: ["nfsvers=4.2", "hard"],
+            parameters: { directoryMode: "0777", onDelete: "archive" },
         });
-        // No directoryMode unless the stack sets one: the provisioner's default (2770) applies.
-        expect(nfsStorageClass(PARAMS).parameters).toEqual({ onDelete: "archive" });
-        expect(nfsStorageClass({ ...PARAMS, directoryMode: "0777" }).parameters).toEqual({ directoryMode: "0777", onDelete: "archive" });
         expect(nfsStorageClass({ ...PARAMS, defaultClass: false, reclaimPolicy: "Retain" })).toMatchObject({
             metadata: { annotations: { "storageclass.kubernetes.io/is-default-class": "false" } },
             reclaimPolicy: "Retain",

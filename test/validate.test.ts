@@ -24,7 +24,7 @@ describe("validateConfig", () => {
                 reclaimPolicy: "Delete",
                 onDelete: "archive",
                 mountOptions: ["nfsvers=4.2", "hard"],
-                volumeGids: { first: 70000, count: 10000 },
+                directoryMode: "0777",
                 provisionerNodeSelector: {},
             },
         });

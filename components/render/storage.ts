@@ -8,7 +8,7 @@ import { requireAbsolutePath, requireIpv4 } from "./text";
 import { toYamlDocuments, type YamlMap } from "./yaml";
 
 /** The provisioner's version: `scripts/artifacts/nfs-provisioner/VERSION` (a test keeps them equal). */
-export const NFS_PROVISIONER_VERSION = "0.3.0";
+export const NFS_PROVISIONER_VERSION = "0.2.0";
 /** The `provisioner` field of the StorageClass and the name the provisioner answers to. */
 export const NFS_PROVISIONER_NAME = "k8s-ha.io/nfs";
 
@@ -17,17 +17,15 @@ export interface NfsStorageParams {
     server: string;
     /** Exported directory on the server; each volume gets a directory below it. */
     path: string;
-    /** The provisioner image, e.g. `10.0.0.41:5000/k8s-ha/nfs-provisioner:v0.3.0`. */
+    /** The provisioner image, e.g. `10.0.0.41:5000/k8s-ha/nfs-provisioner:v0.2.0`. */
     image: string;
     storageClass: string;
     defaultClass: boolean;
     reclaimPolicy: "Delete" | "Retain";
     onDelete: "archive" | "delete";
     mountOptions: readonly string[];
-    /** Octal, four digits, e.g. `0777`; unset: the StorageClass names none (the provisioner's default, 2770). */
-    directoryMode?: string;
-    /** The volumes' group ids, `first` to `first + count - 1` (the provisioner's flags). */
-    volumeGids: { first: number; count: number };
+    /** Octal, four digits, e.g. `0777`. */
+    directoryMode: string;
     /** Node labels the provisioner must run on; empty: any node. */
     nodeSelector: Readonly<Record<string, string>>;
     /** Default `kube-system`, where `cluster-ready` waits for every Deployment. */
@@ -63,9 +61,7 @@ export function nfsStorageClass(p: NfsStorageParams): YamlMap {
         volumeBindingMode: "Immediate",
         allowVolumeExpansion: false,
         mountOptions: [...p.mountOptions],
-        // directoryMode only when the stack sets it: the provisioner's default can then change
-        // without replacing the class.
-        parameters: { ...(p.directoryMode === undefined ? {} : { directoryMode: p.directoryMode }), onDelete: p.onDelete },
+        parameters: { directoryMode: p.directoryMode, onDelete: p.onDelete },
     };
 }
 
@@ -145,14 +141,11 @@ export function nfsProvisionerObjects(p: NfsStorageParams): YamlMap[] {
                         // provisioner checks port 2049 to tell waiting pods when the server is down.
                         hostNetwork: true,
                         nodeSelector: { "kubernetes.io/os": "linux", ...p.nodeSelector },
-                        // Root for CAP_SETUID/CAP_SETGID alone (a non-root user loses added capabilities
-                        // at exec): it makes each volume's directory as nobody with the volume's group
-                        // (setfsuid/setfsgid). Anything else it does on the export, root is squashed to
-                        // nobody there.
+                        // nobody:nogroup, who owns the export: root would be squashed to it anyway.
                         securityContext: {
-                            runAsUser: 0,
+                            runAsUser: 65534,
                             runAsGroup: 65534,
-                            runAsNonRoot: false,
+                            runAsNonRoot: true,
                             seccompProfile: { type: "RuntimeDefault" },
                         },
                         containers: [
@@ -160,20 +153,13 @@ export function nfsProvisionerObjects(p: NfsStorageParams): YamlMap[] {
                                 name: NAME,
                                 image: p.image,
                                 imagePullPolicy: "IfNotPresent",
-                                args: [
-                                    `--provisioner=${NFS_PROVISIONER_NAME}`,
-                                    `--server=${p.server}`,
-                                    `--path=${p.path}`,
-                                    "--mount=/export",
-                                    `--volume-gid-first=${p.volumeGids.first}`,
-                                    `--volume-gid-count=${p.volumeGids.count}`,
-                                ],
+                                args: [`--provisioner=${NFS_PROVISIONER_NAME}`, `--server=${p.server}`, `--path=${p.path}`, "--mount=/export"],
                                 env: [{ name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } }],
                                 resources: { limits: { memory: "128Mi" }, requests: { cpu: "10m", memory: "32Mi" } },
                                 securityContext: {
                                     allowPrivilegeEscalation: false,
                                     readOnlyRootFilesystem: true,
-                                    capabilities: { drop: ["ALL"], add: ["SETUID", "SETGID"] },
+                                    capabilities: { drop: ["ALL"] },
                                 },
                                 volumeMounts: [{ name: "export", mountPath: "/export" }],
                             },

@@ -6,12 +6,8 @@
 // Delete, the directory is archived (renamed archived-<dir>-<timestamp>) or
 // removed, as the StorageClass parameter onDelete said.
 //
-// StorageClass parameters: directoryMode (octal, default 2770) and onDelete
-// (archive, the default, or delete). When the mode gives the group access, the
-// volume gets a group id of its own from --volume-gid-first/--volume-gid-count
-// (the lowest that no PV carries): its directory is nobody's (65534) and that
-// group's, and the PV's pv.beta.kubernetes.io/gid annotation makes the kubelet
-// add the group to every pod that mounts it. While the NFS server does not answer,
+// StorageClass parameters: directoryMode (octal, default 0777) and onDelete
+// (archive, the default, or delete). While the NFS server does not answer,
 // Pending pods with a volume of the export get a Warning event that names the
 // server and the path (watch.go). Built by scripts/artifacts.sh.
 package main
@@ -25,7 +21,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,9 +49,6 @@ var version = "dev"
 const (
 	annOnDelete  = "k8s-ha.io/on-delete"
 	annDirectory = "k8s-ha.io/nfs-directory"
-	// The kubelet adds this group to every pod that mounts the PV (Kubernetes'
-	// pkg/volume/util VolumeGidAnnotationKey).
-	annGid = "pv.beta.kubernetes.io/gid"
 )
 
 const (
@@ -74,20 +66,12 @@ type nfsProvisioner struct {
 	export string           // export path on the server, clean and absolute
 	mount  string           // where the export root is mounted in this pod
 	now    func() time.Time // clock of the archive names
-	gids   nfsdir.GidRange  // the volumes' group ids
-	// pvGids are the gids the PVs carry, by PV name, read from the API (a consistent list) each time.
-	pvGids func(ctx context.Context) (map[string]int64, error)
-
-	mu sync.Mutex
-	// given holds the gids handed out by this process, by PV name, until the PV shows in a list:
-	// the library creates the PV after Provision returns.
-	given map[string]int64
 }
 
 var _ controller.Provisioner = (*nfsProvisioner)(nil)
 
 // newProvisioner checks the settings and that the export is mounted as a directory.
-func newProvisioner(server, exportPath, mount string, gids nfsdir.GidRange) (*nfsProvisioner, error) {
+func newProvisioner(server, exportPath, mount string) (*nfsProvisioner, error) {
 	if server == "" {
 		return nil, errors.New("--server (NFS_SERVER) is required")
 	}
@@ -112,68 +96,7 @@ func newProvisioner(server, exportPath, mount string, gids nfsdir.GidRange) (*nf
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("--mount: %s is not a directory", m)
 	}
-	if err := gids.Check(); err != nil {
-		return nil, fmt.Errorf("--volume-gid-first/--volume-gid-count: %v", err)
-	}
-	return &nfsProvisioner{server: server, export: export, mount: m, now: time.Now, gids: gids, given: map[string]int64{}}, nil
-}
-
-// listPVGids lists the PVs and returns the gids their annotation gives, by PV name. Every PV
-// counts, of any class or provisioner: a gid shared with another volume would open this one to
-// its pods.
-func listPVGids(client kubernetes.Interface) func(ctx context.Context) (map[string]int64, error) {
-	return func(ctx context.Context) (map[string]int64, error) {
-		pvs, err := client.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("listing the PVs to find a free gid: %v", err)
-		}
-		gids := map[string]int64{}
-		for _, pv := range pvs.Items {
-			if s, ok := pv.Annotations[annGid]; ok {
-				if g, err := nfsdir.ParseGid(s); err == nil {
-					gids[pv.Name] = g
-				}
-			}
-		}
-		return gids, nil
-	}
-}
-
-// volumeGid is the gid of a new volume: the one given to this PV name already (a retried
-// Provision), else the lowest of the range that neither a PV nor a volume in the making holds.
-func (p *nfsProvisioner) volumeGid(ctx context.Context, pvName string) (int64, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if g, ok := p.given[pvName]; ok {
-		return g, nil
-	}
-	listed, err := p.pvGids(ctx)
-	if err != nil {
-		return 0, err
-	}
-	used := map[int64]bool{}
-	for _, g := range listed {
-		used[g] = true
-	}
-	for name, g := range p.given {
-		if _, ok := listed[name]; ok {
-			delete(p.given, name) // its PV carries it now
-		}
-		used[g] = true
-	}
-	g, err := nfsdir.PickGid(p.gids, used)
-	if err != nil {
-		return 0, err
-	}
-	p.given[pvName] = g
-	return g, nil
-}
-
-// forgetGid drops what given holds for a PV: it is in the API now, or gone.
-func (p *nfsProvisioner) forgetGid(pvName string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	delete(p.given, pvName)
+	return &nfsProvisioner{server: server, export: export, mount: m, now: time.Now}, nil
 }
 
 // Provision creates the directory of the claim and returns its PV. Every
@@ -222,25 +145,19 @@ func (p *nfsProvisioner) provision(ctx context.Context, opts controller.Provisio
 	if err != nil {
 		return nil, fmt.Errorf("PVC %s: %v", claim, err)
 	}
-	annotations := map[string]string{annOnDelete: prm.OnDelete, annDirectory: name}
-	gid := int64(nfsdir.Nobody)
-	if nfsdir.GroupAccess(prm.Mode) {
-		if gid, err = p.volumeGid(ctx, opts.PVName); err != nil {
-			return nil, fmt.Errorf("PVC %s: %v", claim, err)
-		}
-		annotations[annGid] = strconv.FormatInt(gid, 10)
-	}
-	reused, err := makeDir(filepath.Join(p.mount, name), prm.Mode, int(gid))
+	reused, err := makeDir(filepath.Join(p.mount, name), prm.Mode)
 	if err != nil {
-		p.forgetGid(opts.PVName)
 		return nil, fmt.Errorf("PVC %s: %v", claim, err)
 	}
 	nfsPath := nfsdir.Path(p.export, name)
 
 	pv := &v1.PersistentVolume{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        opts.PVName,
-			Annotations: annotations,
+			Name: opts.PVName,
+			Annotations: map[string]string{
+				annOnDelete:  prm.OnDelete,
+				annDirectory: name,
+			},
 		},
 		Spec: v1.PersistentVolumeSpec{
 			PersistentVolumeReclaimPolicy: reclaim,
@@ -254,54 +171,36 @@ func (p *nfsProvisioner) provision(ctx context.Context, opts controller.Provisio
 		},
 	}
 	klog.FromContext(ctx).Info("Provisioned", "PVC", klog.KObj(pvc), "PV", opts.PVName, "server", p.server, "path", nfsPath,
-		"mode", nfsdir.FormatMode(prm.Mode), "owner", fmt.Sprintf("%d:%d", nfsdir.Nobody, gid), "onDelete", prm.OnDelete, "reusedDirectory", reused)
+		"mode", nfsdir.FormatMode(prm.Mode), "onDelete", prm.OnDelete, "reusedDirectory", reused)
 	return pv, nil
 }
 
-// makeDir creates dir as nobody:gid, or reuses it when it is already a
-// directory (a retried Provision), and sets its group and mode exactly:
-// Mkdir's mode loses what the umask masks, Mkdir ignores setuid, setgid and
-// sticky, and a setgid parent would give it the parent's group.
-func makeDir(dir string, mode fs.FileMode, gid int) (reused bool, err error) {
-	err = asUser(nfsdir.Nobody, gid, func() error {
-		if err := os.Mkdir(dir, mode.Perm()); err != nil {
-			if !errors.Is(err, fs.ErrExist) {
-				return err
-			}
-			fi, lerr := os.Lstat(dir)
-			if lerr != nil {
-				return lerr
-			}
-			if !fi.IsDir() {
-				return fmt.Errorf("%s exists and is not a directory (%v)", dir, fi.Mode().Type())
-			}
-			reused = true
+// makeDir creates dir, or reuses it when it is already a directory (a retried
+// Provision), and sets its mode exactly: Mkdir's mode loses what the umask
+// masks, and Mkdir ignores setuid, setgid and sticky.
+func makeDir(dir string, mode fs.FileMode) (reused bool, err error) {
+	if err := os.Mkdir(dir, mode.Perm()); err != nil {
+		if !errors.Is(err, fs.ErrExist) {
+			return false, err
 		}
-		if err := os.Lchown(dir, -1, gid); err != nil {
-			return err
+		fi, lerr := os.Lstat(dir)
+		if lerr != nil {
+			return false, lerr
 		}
-		return os.Chmod(dir, mode)
-	})
-	return reused, err
+		if !fi.IsDir() {
+			return false, fmt.Errorf("%s exists and is not a directory (%v)", dir, fi.Mode().Type())
+		}
+		reused = true
+	}
+	if err := os.Chmod(dir, mode); err != nil {
+		return reused, err
+	}
+	return reused, nil
 }
 
 // Delete archives or removes the directory of a released PV. It only ever
 // touches a directory directly inside the export root of this server.
 func (p *nfsProvisioner) Delete(ctx context.Context, pv *v1.PersistentVolume) error {
-	p.forgetGid(pv.Name)
-	// As the directory's owner, with its group: what pods made there with group access goes too.
-	gid := nfsdir.Nobody
-	if s, ok := pv.Annotations[annGid]; ok {
-		g, err := nfsdir.ParseGid(s)
-		if err != nil {
-			return fmt.Errorf("PV %s: annotation %s: %v", pv.Name, annGid, err)
-		}
-		gid = int(g)
-	}
-	return asUser(nfsdir.Nobody, gid, func() error { return p.delete(ctx, pv) })
-}
-
-func (p *nfsProvisioner) delete(ctx context.Context, pv *v1.PersistentVolume) error {
 	logger := klog.FromContext(ctx)
 	if pv.Spec.NFS == nil {
 		return fmt.Errorf("PV %s is not an NFS volume (no spec.nfs): nothing of ours to delete", pv.Name)
@@ -355,12 +254,6 @@ func (p *nfsProvisioner) delete(ctx context.Context, pv *v1.PersistentVolume) er
 	return nil
 }
 
-// envInt is the environment variable as a number, or 0 (unset: the flag's check then fails).
-func envInt(key string) int64 {
-	v, _ := strconv.ParseInt(os.Getenv(key), 10, 64)
-	return v
-}
-
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
@@ -387,8 +280,6 @@ func main() {
 	server := flag.String("server", os.Getenv("NFS_SERVER"), "NFS server of the PVs, required [NFS_SERVER]")
 	exportPath := flag.String("path", os.Getenv("NFS_PATH"), "absolute export path on the NFS server, required [NFS_PATH]")
 	mount := flag.String("mount", envOr("NFS_MOUNT", defaultMount), "where the export root is mounted in this container [NFS_MOUNT]")
-	gidFirst := flag.Int64("volume-gid-first", envInt("VOLUME_GID_FIRST"), "the volumes' first group id, required [VOLUME_GID_FIRST]")
-	gidCount := flag.Int64("volume-gid-count", envInt("VOLUME_GID_COUNT"), "how many group ids the volumes may take, required [VOLUME_GID_COUNT]")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
@@ -399,7 +290,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "nfs-provisioner: unexpected arguments %q\n", flag.Args())
 		os.Exit(2)
 	}
-	if err := run(*name, *server, *exportPath, *mount, nfsdir.GidRange{First: *gidFirst, Count: *gidCount}); err != nil {
+	if err := run(*name, *server, *exportPath, *mount); err != nil {
 		klog.ErrorS(err, "nfs-provisioner failed")
 		klog.FlushAndExit(klog.ExitFlushTimeout, 1)
 	}
@@ -409,11 +300,11 @@ func main() {
 // run provisions as long as this replica holds the Lease, until SIGINT or
 // SIGTERM (nil error) or until the Lease is lost (an error: the process must
 // exit so that a single leader acts).
-func run(name, server, exportPath, mount string, gids nfsdir.GidRange) error {
+func run(name, server, exportPath, mount string) error {
 	if name == "" {
 		return errors.New("--provisioner (PROVISIONER_NAME) is empty")
 	}
-	prov, err := newProvisioner(server, exportPath, mount, gids)
+	prov, err := newProvisioner(server, exportPath, mount)
 	if err != nil {
 		return err
 	}
@@ -429,7 +320,6 @@ func run(name, server, exportPath, mount string, gids nfsdir.GidRange) error {
 	if err != nil {
 		return err
 	}
-	prov.pvGids = listPVGids(client)
 	host, err := os.Hostname()
 	if err != nil {
 		return err
@@ -439,7 +329,7 @@ func run(name, server, exportPath, mount string, gids nfsdir.GidRange) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	klog.InfoS("Starting", "version", version, "provisioner", name, "server", prov.server, "path", prov.export,
-		"mount", prov.mount, "volumeGids", prov.gids.String(), "leaseNamespace", ns, "identity", id)
+		"mount", prov.mount, "leaseNamespace", ns, "identity", id)
 
 	var workers sync.WaitGroup
 	pc := controller.NewProvisionController(ctx, client, name, prov, controller.LeaderElection(false))

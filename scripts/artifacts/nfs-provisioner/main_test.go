@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,8 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/sig-storage-lib-external-provisioner/v13/controller"
-
-	"k8s-ha/nfs-provisioner/nfsdir"
 )
 
 const (
@@ -27,32 +24,13 @@ const (
 
 var testTime = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// testGids is the volumes' gid range of the tests.
-var testGids = nfsdir.GidRange{First: 70000, Count: 3}
-
-// testProvisioner works on a temporary export owned by nobody, as the real one is. The provisioner
-// acts there as nobody with the volume's group (asUser): the tests need root.
 func testProvisioner(t *testing.T) *nfsProvisioner {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the provisioner acts as nobody:<gid> (setfsuid, setfsgid): run as root")
-	}
-	mount := t.TempDir()
-	// t.TempDir's folders are root's 0700: nobody must get through to the export.
-	for d := mount; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Chown(mount, nfsdir.Nobody, nfsdir.Nobody); err != nil {
-		t.Fatal(err)
-	}
-	p, err := newProvisioner(testServer, testExport+"/", mount, testGids)
+	p, err := newProvisioner(testServer, testExport+"/", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.now = func() time.Time { return testTime }
-	p.pvGids = func(context.Context) (map[string]int64, error) { return map[string]int64{}, nil }
 	return p
 }
 
@@ -90,7 +68,7 @@ func TestProvision(t *testing.T) {
 	}
 	dir := "default-data-pvc-0f1e2d3c"
 	if pv.Name != "pvc-0f1e2d3c" ||
-		pv.Annotations[annOnDelete] != "delete" || pv.Annotations[annDirectory] != dir || pv.Annotations[annGid] != "70000" ||
+		pv.Annotations[annOnDelete] != "delete" || pv.Annotations[annDirectory] != dir ||
 		pv.Spec.PersistentVolumeReclaimPolicy != v1.PersistentVolumeReclaimRetain ||
 		len(pv.Spec.AccessModes) != 1 || pv.Spec.AccessModes[0] != v1.ReadWriteMany ||
 		strings.Join(pv.Spec.MountOptions, ",") != "nfsvers=4.2,hard" ||
@@ -100,22 +78,17 @@ func TestProvision(t *testing.T) {
 		t.Errorf("unexpected PV: %+v", pv)
 	}
 	checkMode(t, filepath.Join(p.mount, dir), 0o775|fs.ModeSetgid|fs.ModeDir)
-	checkOwner(t, filepath.Join(p.mount, dir), nfsdir.Nobody, 70000)
 
-	// A retried Provision reuses the directory, its gid, and sets group and mode again.
+	// A retried Provision reuses the directory and sets the mode again.
 	if err := os.Chmod(filepath.Join(p.mount, dir), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chown(filepath.Join(p.mount, dir), nfsdir.Nobody, nfsdir.Nobody); err != nil {
-		t.Fatal(err)
-	}
-	if pv, _, err = p.Provision(context.Background(), opts); err != nil || pv.Annotations[annGid] != "70000" {
-		t.Fatalf("second Provision: %v, gid %q", err, pv.Annotations[annGid])
+	if _, _, err := p.Provision(context.Background(), opts); err != nil {
+		t.Fatalf("second Provision: %v", err)
 	}
 	checkMode(t, filepath.Join(p.mount, dir), 0o775|fs.ModeSetgid|fs.ModeDir)
-	checkOwner(t, filepath.Join(p.mount, dir), nfsdir.Nobody, 70000)
 
-	// Defaults: 2770 despite the umask, the next gid, archive, reclaim policy Delete.
+	// Defaults: 0777 despite the umask, archive, reclaim policy Delete.
 	opts = testOptions(nil)
 	opts.StorageClass.ReclaimPolicy = nil
 	opts.PVName = "pvc-2"
@@ -123,94 +96,10 @@ func TestProvision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pv.Annotations[annOnDelete] != "archive" || pv.Annotations[annGid] != "70001" || pv.Spec.PersistentVolumeReclaimPolicy != v1.PersistentVolumeReclaimDelete {
+	if pv.Annotations[annOnDelete] != "archive" || pv.Spec.PersistentVolumeReclaimPolicy != v1.PersistentVolumeReclaimDelete {
 		t.Errorf("defaults: %+v", pv)
 	}
-	checkMode(t, filepath.Join(p.mount, "default-data-pvc-2"), 0o770|fs.ModeSetgid|fs.ModeDir)
-	checkOwner(t, filepath.Join(p.mount, "default-data-pvc-2"), nfsdir.Nobody, 70001)
-
-	// A mode that gives the group nothing: no gid, nobody's group, as before.
-	opts = testOptions(map[string]string{"directoryMode": "0707"})
-	opts.PVName = "pvc-3"
-	if pv, _, err = p.Provision(context.Background(), opts); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := pv.Annotations[annGid]; ok {
-		t.Errorf("mode 0707 got a gid: %v", pv.Annotations)
-	}
-	checkMode(t, filepath.Join(p.mount, "default-data-pvc-3"), 0o707|fs.ModeDir)
-	checkOwner(t, filepath.Join(p.mount, "default-data-pvc-3"), nfsdir.Nobody, nfsdir.Nobody)
-}
-
-// The gid: the lowest that no PV (of any class) carries and no volume in the making holds; a PV
-// that shows in the list frees its hold; a deleted one frees its gid.
-func TestVolumeGid(t *testing.T) {
-	p := testProvisioner(t)
-	ctx := context.Background()
-	listed := map[string]int64{"pvc-other-class": 70000, "pvc-out-of-range": 5}
-	p.pvGids = func(context.Context) (map[string]int64, error) {
-		m := map[string]int64{}
-		for k, v := range listed {
-			m[k] = v
-		}
-		return m, nil
-	}
-	want := func(pvName string, gid int64) {
-		t.Helper()
-		if g, err := p.volumeGid(ctx, pvName); err != nil || g != gid {
-			t.Errorf("volumeGid(%s) = %d, %v; want %d", pvName, g, err, gid)
-		}
-	}
-	want("pvc-a", 70001)
-	want("pvc-b", 70002) // pvc-a's PV is not listed yet: its gid is held
-	want("pvc-a", 70001) // retried
-	if _, err := p.volumeGid(ctx, "pvc-c"); err == nil || !strings.Contains(err.Error(), "every gid of 70000..70002") {
-		t.Errorf("full range: %v", err)
-	}
-	listed["pvc-a"] = 70001
-	delete(listed, "pvc-other-class")
-	want("pvc-c", 70000)
-	if _, held := p.given["pvc-a"]; held {
-		t.Errorf("pvc-a is listed but still held: %v", p.given)
-	}
-	// A provision that fails frees its gid; a listing that fails is an error.
-	p.forgetGid("pvc-b")
-	want("pvc-d", 70002)
-	p.pvGids = func(context.Context) (map[string]int64, error) { return nil, errors.New("apiserver away") }
-	if _, err := p.volumeGid(ctx, "pvc-e"); err == nil || !strings.Contains(err.Error(), "apiserver away") {
-		t.Errorf("list error: %v", err)
-	}
-}
-
-// Directory creation acts as nobody:<gid>, on a thread of its own: the test's threads keep root.
-func TestMakeDirIdentity(t *testing.T) {
-	p := testProvisioner(t)
-	dir := filepath.Join(p.mount, "ns-v-pvc-1")
-	if _, err := makeDir(dir, 0o770|fs.ModeSetgid, 70002); err != nil {
-		t.Fatal(err)
-	}
-	checkOwner(t, dir, nfsdir.Nobody, 70002)
-	// A file made inside by another user of the group gets the group (setgid).
-	if err := asUser(1000, 1000, func() error { return os.WriteFile(filepath.Join(dir, "f"), nil, 0o640) }); err == nil {
-		t.Errorf("uid 1000 without the volume's group wrote in a 2770 directory")
-	}
-	if err := asUser(1000, 70002, func() error { return os.WriteFile(filepath.Join(dir, "f"), nil, 0o640) }); err != nil {
-		t.Fatalf("uid 1000 with the volume's group: %v", err)
-	}
-	checkOwner(t, filepath.Join(dir, "f"), 1000, 70002)
-	// nobody cannot create in a folder it may not write: the directory is made as nobody, not root.
-	if err := os.Chmod(p.mount, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(p.mount, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := makeDir(filepath.Join(p.mount, "ns-v-pvc-2"), 0o2770, 70002); !errors.Is(err, fs.ErrPermission) {
-		t.Errorf("makeDir in root's folder: %v, want permission denied", err)
-	}
-	if os.Getuid() != 0 || os.Getgid() != 0 {
-		t.Errorf("this thread's ids changed: %d:%d", os.Getuid(), os.Getgid())
-	}
+	checkMode(t, filepath.Join(p.mount, "default-data-pvc-2"), 0o777|fs.ModeDir)
 }
 
 func TestProvisionRefuses(t *testing.T) {
@@ -279,11 +168,6 @@ func TestDelete(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(p.mount, name, "sub", "f"), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range []string{name, name + "/sub", name + "/sub/f"} {
-			if err := os.Chown(filepath.Join(p.mount, f), nfsdir.Nobody, nfsdir.Nobody); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 	ctx := context.Background()
 
@@ -314,7 +198,8 @@ func TestDelete(t *testing.T) {
 
 	// Refusals: nothing is touched.
 	mk("ns-c-pvc-1")
-	other := &nfsProvisioner{server: "10.0.0.9", export: p.export, mount: p.mount}
+	other := *p
+	other.server = "10.0.0.9"
 	for _, tt := range []struct {
 		desc    string
 		pv      *v1.PersistentVolume
@@ -324,7 +209,7 @@ func TestDelete(t *testing.T) {
 		{"nested", testPV(p, testExport+"/ns-c-pvc-1/sub", map[string]string{annOnDelete: "delete"}), "contains '/'"},
 		{"export root", testPV(p, testExport, map[string]string{annOnDelete: "delete"}), "export root"},
 		{"other export", testPV(p, "/srv/nfs/other/ns-c-pvc-1", map[string]string{annOnDelete: "delete"}), "not inside the export"},
-		{"other server", testPV(other, testExport+"/ns-c-pvc-1", map[string]string{annOnDelete: "delete"}), `not on "10.213.0.1"`},
+		{"other server", testPV(&other, testExport+"/ns-c-pvc-1", map[string]string{annOnDelete: "delete"}), `not on "10.213.0.1"`},
 		{"annotation mismatch", testPV(p, testExport+"/ns-c-pvc-1", map[string]string{annDirectory: "ns-x-pvc-1"}), "annotation k8s-ha.io/nfs-directory"},
 		{"unknown onDelete", testPV(p, testExport+"/ns-c-pvc-1", map[string]string{annOnDelete: "retain"}), "neither"},
 		{"not NFS", &v1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pvc-1"}}, "not an NFS volume"},
@@ -357,24 +242,9 @@ func TestNewProvisioner(t *testing.T) {
 		{"nfs.example", "/srv", "relative", "--mount"},
 		{"nfs.example", "/srv", filepath.Join(dir, "missing"), "should be mounted"},
 	} {
-		if _, err := newProvisioner(tt.server, tt.path, tt.mount, testGids); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+		if _, err := newProvisioner(tt.server, tt.path, tt.mount); err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("newProvisioner(%q, %q, %q): %v, want %q", tt.server, tt.path, tt.mount, err, tt.wantErr)
 		}
-	}
-	if _, err := newProvisioner("nfs.example", "/srv", dir, nfsdir.GidRange{}); err == nil || !strings.Contains(err.Error(), "--volume-gid-first/--volume-gid-count: volume gid range 0+0 is empty") {
-		t.Errorf("no gid range: %v", err)
-	}
-}
-
-func checkOwner(t *testing.T, path string, uid, gid int) {
-	t.Helper()
-	fi, err := os.Lstat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	if int(st.Uid) != uid || int(st.Gid) != gid {
-		t.Errorf("owner of %s is %d:%d, want %d:%d", path, st.Uid, st.Gid, uid, gid)
 	}
 }
 

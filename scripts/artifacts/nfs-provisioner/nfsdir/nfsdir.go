@@ -27,68 +27,11 @@ const (
 	OnDeleteDelete  = "delete"
 )
 
-// Defaults of the StorageClass parameters. 2770: the directory's own group (the volume's gid,
-// which the kubelet gives every pod of the volume) may read and write, others nothing, and files
-// made inside keep that group (setgid).
+// Defaults of the StorageClass parameters.
 const (
-	DefaultMode     fs.FileMode = fs.ModeSetgid | 0o770
+	DefaultMode     fs.FileMode = 0o777
 	DefaultOnDelete             = OnDeleteArchive
 )
-
-// Nobody is the uid (and group) that owns the export and every volume's directory: root on a
-// client is squashed to it (root_squash), so root pods write in their volume as its owner.
-const Nobody = 65534
-
-// GidRange is the range of the volumes' group ids: First to First+Count-1.
-type GidRange struct {
-	First, Count int64
-}
-
-// maxGid is the highest group id Kubernetes accepts (IsValidGroupID: 0 to 2^31-1).
-const maxGid = 1<<31 - 1
-
-// Check refuses a range that is empty, holds a system group (below 1000), nobody (65534) or
-// 65535 (-1 as 16 bits), or ends beyond 2^31-1.
-func (r GidRange) Check() error {
-	last := r.First + r.Count - 1
-	switch {
-	case r.Count < 1:
-		return fmt.Errorf("volume gid range %d+%d is empty: give a count of 1 or more", r.First, r.Count)
-	case r.First < 1000:
-		return fmt.Errorf("volume gid range %d..%d starts below 1000, among the system groups", r.First, last)
-	case last > maxGid:
-		return fmt.Errorf("volume gid range %d..%d ends beyond %d, the highest group id Kubernetes accepts", r.First, last, maxGid)
-	case r.First <= Nobody+1 && last >= Nobody:
-		return fmt.Errorf("volume gid range %d..%d holds 65534 (nobody) or 65535", r.First, last)
-	}
-	return nil
-}
-
-// String is "first..last".
-func (r GidRange) String() string { return fmt.Sprintf("%d..%d", r.First, r.First+r.Count-1) }
-
-// PickGid is the lowest gid of r that used does not hold.
-func PickGid(r GidRange, used map[int64]bool) (int64, error) {
-	for g := r.First; g < r.First+r.Count; g++ {
-		if !used[g] {
-			return g, nil
-		}
-	}
-	return 0, fmt.Errorf("every gid of %s is a volume's: widen the range (nfs.volumeGids) or delete unused volumes", r)
-}
-
-// ParseGid reads a PV's gid annotation: a decimal group id from 0 to 2^31-1.
-func ParseGid(s string) (int64, error) {
-	g, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || g < 0 || g > maxGid {
-		return 0, fmt.Errorf("gid %q is not a group id from 0 to %d", s, maxGid)
-	}
-	return g, nil
-}
-
-// GroupAccess says whether a directory of this mode gives its group any access: only then does a
-// volume get a group id of its own.
-func GroupAccess(m fs.FileMode) bool { return m&0o070 != 0 }
 
 // ArchivePrefix starts the name of every archived directory.
 const ArchivePrefix = "archived-"

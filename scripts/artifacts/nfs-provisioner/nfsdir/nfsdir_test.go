@@ -1,7 +1,6 @@
 package nfsdir
 
 import (
-	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
@@ -133,11 +132,11 @@ func TestParseParams(t *testing.T) {
 		want    Params
 		wantErr string
 	}{
-		{"nil", nil, Params{0o770 | fs.ModeSetgid, "archive"}, ""},
-		{"empty", map[string]string{}, Params{0o770 | fs.ModeSetgid, "archive"}, ""},
+		{"nil", nil, Params{0o777, "archive"}, ""},
+		{"empty", map[string]string{}, Params{0o777, "archive"}, ""},
 		{"both", map[string]string{"directoryMode": "2770", "onDelete": "delete"}, Params{0o770 | fs.ModeSetgid, "delete"}, ""},
 		{"mode only", map[string]string{"directoryMode": "0750"}, Params{0o750, "archive"}, ""},
-		{"onDelete only", map[string]string{"onDelete": "archive"}, Params{0o770 | fs.ModeSetgid, "archive"}, ""},
+		{"onDelete only", map[string]string{"onDelete": "archive"}, Params{0o777, "archive"}, ""},
 		{"bad mode", map[string]string{"directoryMode": "0999"}, Params{}, "not an octal number"},
 		{"mode too big", map[string]string{"directoryMode": "10000"}, Params{}, "more than 07777"},
 		{"unknown onDelete", map[string]string{"onDelete": "retain"}, Params{}, `onDelete "retain" is neither`},
@@ -257,83 +256,3 @@ func checkErr(t *testing.T, call string, err error, want string) {
 }
 
 func quote(s string) string { return `"` + s + `"` }
-
-func TestGidRange(t *testing.T) {
-	for _, tt := range []struct {
-		r       GidRange
-		wantErr string
-	}{
-		{GidRange{70000, 10000}, ""},
-		{GidRange{1000, 64534}, ""}, // 1000..65533
-		{GidRange{65536, 1}, ""},
-		{GidRange{maxGid, 1}, ""},
-		{GidRange{70000, 0}, "is empty"},
-		{GidRange{999, 10}, "below 1000"},
-		{GidRange{0, 1}, "below 1000"},
-		{GidRange{1000, 64535}, "holds 65534"}, // 1000..65534
-		{GidRange{65535, 1}, "holds 65534 (nobody) or 65535"},
-		{GidRange{60000, 10000}, "60000..69999 holds 65534"},
-		{GidRange{maxGid, 2}, "ends beyond 2147483647"},
-	} {
-		checkErr(t, "GidRange"+tt.r.String()+".Check", tt.r.Check(), tt.wantErr)
-	}
-}
-
-func TestPickGid(t *testing.T) {
-	r := GidRange{70000, 3}
-	for _, tt := range []struct {
-		used    []int64
-		want    int64
-		wantErr string
-	}{
-		{nil, 70000, ""},
-		{[]int64{70000}, 70001, ""},
-		{[]int64{70001, 5, 80000}, 70000, ""}, // the lowest free, not the highest plus one
-		{[]int64{70000, 70001}, 70002, ""},
-		{[]int64{70000, 70001, 70002}, 0, "every gid of 70000..70002 is a volume's"},
-	} {
-		used := map[int64]bool{}
-		for _, g := range tt.used {
-			used[g] = true
-		}
-		got, err := PickGid(r, used)
-		checkErr(t, fmt.Sprintf("PickGid(%v)", tt.used), err, tt.wantErr)
-		if got != tt.want {
-			t.Errorf("PickGid(%v) = %d, want %d", tt.used, got, tt.want)
-		}
-	}
-}
-
-func TestParseGid(t *testing.T) {
-	for _, tt := range []struct {
-		in      string
-		want    int64
-		wantErr string
-	}{
-		{"70000", 70000, ""},
-		{"0", 0, ""},
-		{"2147483647", maxGid, ""},
-		{"2147483648", 0, "not a group id"},
-		{"-1", 0, "not a group id"},
-		{"7e4", 0, "not a group id"},
-		{"", 0, "not a group id"},
-	} {
-		got, err := ParseGid(tt.in)
-		checkErr(t, "ParseGid("+quote(tt.in)+")", err, tt.wantErr)
-		if got != tt.want {
-			t.Errorf("ParseGid(%q) = %d, want %d", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestGroupAccess(t *testing.T) {
-	for s, want := range map[string]bool{"2770": true, "0777": true, "0710": true, "0700": false, "0707": false, "4700": false} {
-		m, err := ParseMode(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if GroupAccess(m) != want {
-			t.Errorf("GroupAccess(%s) = %v, want %v", s, !want, want)
-		}
-	}
-}
