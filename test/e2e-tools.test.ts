@@ -139,12 +139,15 @@ describe("preview summary and the change drills' expectations", () => {
         });
         const ok = summarizePreview({ steps: [lbUpdate("lb1-lb", ": file /etc/haproxy/haproxy.cfg 0644 sha256:bb"), lbUpdate("lb2-lb", ": file /etc/haproxy/haproxy.cfg 0644 sha256:bb")] });
         expect(planProblems("lb-setting", undefined, ok)).toEqual([]);
+        // The finish and join steps follow every run of an lb step.
+        expect(planProblems("lb-setting", undefined, { ...ok, update: [...ok.update, "lb1-lb-finish", "lb2-lb-join"] })).toEqual([]);
+        expect(planProblems("lb-setting", undefined, { ...ok, update: [...ok.update, "cp1-control-plane"] })).toEqual(["cp1-control-plane: update is not expected in the lb-setting drill"]);
         const bad = summarizePreview({ steps: [lbUpdate("lb1-lb", ": file /etc/haproxy/haproxy.cfg 0644 sha256:aa")] });
         expect(planProblems("lb-setting", undefined, bad)).toEqual(["1 lb steps update in the lb-setting drill, not 2", "lb1-lb: the preview names [], not haproxy.cfg alone"]);
     });
 
     test("repair allows exactly the steps asked for", () => {
-        expect(planProblems("repair", "cp2-control-plane,lb1-lb", preview([["update", cmd("lb1-lb")], ["update", cmd("lb2-lb-finish")], ["update", cmd("cp2-control-plane")]]))).toEqual([]);
+        expect(planProblems("repair", "cp2-control-plane,lb1-lb", preview([["update", cmd("lb1-lb")], ["update", cmd("lb2-lb-finish")], ["update", cmd("lb2-lb-join")], ["update", cmd("cp2-control-plane")]]))).toEqual([]);
         expect(planProblems("repair", "cp2-control-plane", preview([["update", cmd("lb2-lb-finish")], ["update", cmd("cp2-control-plane")]]))).toEqual([
             "lb2-lb-finish: update is not expected in the repair drill",
         ]);

@@ -190,11 +190,11 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
             break;
         }
         case "lb-setting": {
-            // Both lb steps update (and their finish steps), and each preview names haproxy.cfg alone.
+            // Both lb steps update (and their finish and join steps), and each preview names haproxy.cfg alone.
             none("create", s.create);
             none("delete", s.delete);
             none("replace", s.replace);
-            none("update", s.update.filter((n) => !/^[a-z0-9]+-lb(-finish)?$/.test(n)));
+            none("update", s.update.filter((n) => !/^[a-z0-9]+-lb(-finish|-join)?$/.test(n)));
             const stages = s.update.filter((n) => /^[a-z0-9]+-lb$/.test(n));
             if (stages.length !== 2) problems.push(`${stages.length} lb steps update in the lb-setting drill, not 2`);
             for (const n of stages) {
@@ -205,9 +205,9 @@ export function planProblems(drill: string, arg: string | undefined, s: PlanSumm
         }
         case "repair": {
             // Exactly the steps drift.sh asked to re-run (ARG: their names, comma-separated) update,
-            // and the lb finish phase, which follows every run of an lb step.
+            // and the lb finish and join phases, which follow every run of an lb step.
             const want = need(arg, drill).split(",").sort();
-            const lbFinish = want.some((w) => /-lb$/.test(w)) ? /^[a-z0-9]+-lb-finish$/ : /^$/;
+            const lbFinish = want.some((w) => /-lb$/.test(w)) ? /^[a-z0-9]+-lb-(finish|join)$/ : /^$/;
             none("create", s.create);
             none("delete", s.delete);
             none("replace", s.replace);
