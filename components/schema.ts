@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { ADDON_IMAGE_KEYS, DEFAULTS, NFS_FORBIDDEN_ROOTS, NFS_FORBIDDEN_TREES, NFS_MOUNT_OPTIONS, ROLES, Role } from "./config";
-import { ADVERT_INTERVAL_MS, DIGEST_RE, FIREWALL_COMMENT_RE, HEALTH_CHECK_INTERVAL_MS } from "./render";
+import { ADVERT_INTERVAL_MS, advertIntervalStepProblem, DIGEST_RE, FIREWALL_COMMENT_RE, HEALTH_CHECK_INTERVAL_MS } from "./render";
 import { parseCidr, parseIpv4 } from "./net";
 import { BREAK_GLASS_VALIDITY_HOURS, CA_VALIDITY_DAYS } from "./certificates";
 
@@ -434,9 +434,7 @@ export function configSchema(mode: SchemaMode) {
              * keepalived's VRRPv3 advertisement interval, ms (default 100): the backup takes the VIP
              * after about three missed adverts. 10-1000 in steps of 10 (VRRPv3 counts centiseconds).
              */
-            advertIntervalMs: b.intWhere(ADVERT_INTERVAL_MS.min, ADVERT_INTERVAL_MS.max, DEFAULTS.loadBalancer.advertIntervalMs, (ms: number) =>
-                ms % ADVERT_INTERVAL_MS.step === 0 ? undefined : `${ms} ms is not a whole number of centiseconds (VRRPv3's unit); write ${Math.floor(ms / 10) * 10} or ${Math.floor(ms / 10) * 10 + 10}`,
-            ),
+            advertIntervalMs: b.intWhere(ADVERT_INTERVAL_MS.min, ADVERT_INTERVAL_MS.max, DEFAULTS.loadBalancer.advertIntervalMs, advertIntervalStepProblem),
         }),
         kubelet: b.section("is not a kubelet setting; use one of", {
             /** Most processes one pod may run (CIS 4.2.13; default 4096). */

@@ -111,14 +111,19 @@ export function renderKeepalivedConfig(p: KeepalivedParams): string {
 /** The bounds of `advertIntervalMs`: VRRPv3 takes 1-4095 centiseconds; above a second a failover is slower than VRRPv2's default. */
 export const ADVERT_INTERVAL_MS = { min: 10, max: 1000, step: 10 } as const;
 
+/** What is wrong with an advert interval in range that is not a whole number of centiseconds (the two nearest to write), or undefined. */
+export function advertIntervalStepProblem(ms: number): string | undefined {
+    const { min, step } = ADVERT_INTERVAL_MS;
+    if (ms % step === 0) return undefined;
+    const lower = Math.max(min, Math.floor(ms / step) * step);
+    return `${ms} ms is not a whole number of centiseconds (VRRPv3's unit); write ${lower} or ${lower + step}`;
+}
+
 /** Refuses an advert interval keepalived would round or refuse, naming what to write instead. */
 export function requireAdvertIntervalMs(ms: number, what: string): void {
-    const { min, max, step } = ADVERT_INTERVAL_MS;
-    requireInt(ms, min, max, what);
-    if (ms % step !== 0) {
-        const lower = Math.max(min, Math.floor(ms / step) * step);
-        throw new Error(`${what}: ${ms} ms is not a whole number of centiseconds (VRRPv3's unit); write ${lower} or ${lower + step}`);
-    }
+    requireInt(ms, ADVERT_INTERVAL_MS.min, ADVERT_INTERVAL_MS.max, what);
+    const problem = advertIntervalStepProblem(ms);
+    if (problem) throw new Error(`${what}: ${problem}`);
 }
 
 /** `advert_int`'s value: seconds with up to two decimals (100 ms: `0.1`, 1000 ms: `1`). */
